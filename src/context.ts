@@ -1,0 +1,51 @@
+/**
+ * Everything a command touches outside pure code, injected once from `main.ts`
+ * so tests can swap streams, environment, clock and filesystem locations.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface OutStream extends Writable {
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface InStream extends Readable {
+  isTTY?: boolean;
+}
+
+export interface Context {
+  stdin: InStream;
+  stdout: OutStream;
+  stderr: OutStream;
+  /** Environment variables (a copy; never `process.env` itself in tests). */
+  env: Record<string, string | undefined>;
+  /** Unix milliseconds. */
+  now: () => number;
+  /** Working directory for relative paths. */
+  cwd: string;
+  /** Home directory, for XDG defaults. */
+  homeDir: string;
+  /** Registers cleanup for SIGINT/SIGTERM; returns an unregister function. */
+  onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
+}
+
+/** Builds the real context from the running process. Only `main.ts` calls this. */
+export function processContext(): Context {
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: { ...process.env },
+    now: () => Date.now(),
+    cwd: process.cwd(),
+    homeDir: process.env.HOME ?? process.cwd(),
+    onSignal: (handler) => {
+      process.on('SIGINT', handler);
+      process.on('SIGTERM', handler);
+      return () => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+      };
+    },
+  };
+}
