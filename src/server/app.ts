@@ -1,0 +1,239 @@
+/**
+ * The request handler of the flagscope server: routes, authorisation, and the
+ * ingest, query, dataset and key endpoints (docs/api.md). Stores, clock and
+ * logger are injected, so the same handler runs over any store implementation.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FlagscopeError, invalidInput, notFound } from '../errors.js';
+import type { QuerySpec } from '../query/spec.js';
+import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyRecord, type ApiKeyScope, type ControlStore } from '../store/control.js';
+import type { EventStore, IngestOutcome } from '../store/types.js';
+import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson } from './http-io.js';
+import { batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
+import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
+import type { ServerLimits } from './limits.js';
+import { Router, type RouteRequest } from './router.js';
+
+/** What the handler needs from outside. */
+export interface AppDependencies {
+  events: EventStore;
+  control: ControlStore;
+  keys: KeyRing;
+  limits: ServerLimits;
+  now: () => number;
+  version: string;
+  /** Receives one line per request when verbose, and internal errors always. */
+  log: (line: string) => void;
+  verbose: boolean;
+}
+
+/** Optional capability of an event store: how full its ingest queue is. */
+interface PressureGauge {
+  pressure(): { queuedEvents: number; max: number };
+}
+
+const ACCEPTED_CONTENT_TYPES = new Set(['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/x-ndjson']);
+
+/** Builds the route table of the server. */
+export function buildRouter(deps: AppDependencies): Router {
+  const router = new Router();
+  router.add('GET', '/healthz', null, ({ res }) => sendJson(res, 200, { status: 'ok', version: deps.version }));
+  router.add('POST', '/1/events/:dataset', 'ingest', (r) => ingestSingle(deps, r));
+  router.add('POST', '/1/batch/:dataset', 'ingest', (r) => ingestBatch(deps, r));
+  router.add('POST', '/api/v1/query/:dataset', 'query', (r) => runQuery(deps, r));
+  router.add('GET', '/api/v1/datasets', 'query', async ({ res }) => {
+    sendJson(res, 200, { datasets: await deps.events.listDatasets() });
+  });
+  router.add('GET', '/api/v1/datasets/:dataset/columns', 'query', async ({ res, params }) => {
+    const dataset = params.dataset as string;
+    const schema = await deps.events.getSchema(dataset);
+    if (schema === undefined) throw unknownDataset(dataset);
+    sendJson(res, 200, { dataset, columns: schema.columns });
+  });
+  router.add('GET', '/api/v1/keys', 'admin', async ({ res }) => {
+    const keys = await deps.control.listApiKeys();
+    sendJson(res, 200, { keys: keys.map(publicKey) });
+  });
+  router.add('POST', '/api/v1/keys', 'admin', (r) => createKey(deps, r));
+  router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
+  return router;
+}
+
+/** Wraps a router into a `node:http` request listener that never throws and logs at verbose. */
+export function createRequestListener(deps: AppDependencies, router: Router): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const started = deps.verbose ? performance.now() : 0;
+    if (deps.verbose) {
+      res.once('finish', () => {
+        const bytes = responseBodyBytes(res);
+        const ms = (performance.now() - started).toFixed(1);
+        deps.log(`${req.method} ${req.url} ${res.statusCode} ${bytes}B ${ms}ms`);
+      });
+    }
+    handleRequest(deps, router, req, res).catch((e: unknown) => respondWithError(deps, req, res, e));
+  };
+}
+
+async function handleRequest(deps: AppDependencies, router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const method = req.method ?? 'GET';
+  const match = router.match(method, path);
+  if (match.kind === 'not-found') {
+    throw notFound(`no endpoint ${method} ${path}`, 'see docs/api.md for the endpoints');
+  }
+  if (match.kind === 'wrong-method') {
+    const allow = match.allow.join(', ');
+    const error = new FlagscopeError('invalid_input', `method ${method} is not allowed on ${path}`, `use ${allow}`);
+    await discardBody(req);
+    sendJson(res, 405, { error: error.toJSON() }, { allow });
+    return;
+  }
+  const { route, params } = match;
+  const key = route.scope === null ? undefined : deps.keys.authorize(req.headers, route.scope);
+  await route.handler({ req, res, params, query: q === -1 ? '' : url.slice(q + 1), key });
+}
+
+function respondWithError(deps: AppDependencies, req: IncomingMessage, res: ServerResponse, e: unknown): void {
+  let error: FlagscopeError;
+  if (e instanceof FlagscopeError) error = e;
+  else {
+    deps.log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
+    error = new FlagscopeError('internal', 'internal server error', 'retry; if it persists, run `flagscope serve --verbose` and report the log');
+  }
+  const headers: Record<string, string> = {};
+  if (error.httpStatus === 429) headers['retry-after'] = String(deps.limits.retryAfterSeconds);
+  // The body may not have been read (e.g. 401 before reading); read it so the client gets the answer.
+  discardBody(req)
+    .then(() => sendError(res, error, headers))
+    .catch(() => res.destroy());
+}
+
+function discardBody(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > 64 * 1024 * 1024) req.socket.destroy();
+    });
+    req.on('end', resolve);
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.resume();
+  });
+}
+
+function checkContentType(req: IncomingMessage): void {
+  const header = req.headers['content-type'];
+  if (header === undefined) return;
+  const type = (header.split(';')[0] ?? '').trim().toLowerCase();
+  if (type === '' || ACCEPTED_CONTENT_TYPES.has(type) || type.endsWith('+json')) return;
+  throw invalidInput(`content type "${type}" is not accepted`, 'send JSON with `Content-Type: application/json`');
+}
+
+async function readJson(deps: AppDependencies, req: IncomingMessage, what: string): Promise<{ value: unknown; bytes: number }> {
+  checkContentType(req);
+  const body = await readBody(req, deps.limits.maxBodyBytes);
+  return { value: parseJsonBody(body.toString('utf8'), what), bytes: body.length };
+}
+
+function checkBackpressure(deps: AppDependencies, incoming: number): void {
+  const gauge = deps.events as Partial<PressureGauge>;
+  if (typeof gauge.pressure !== 'function') return;
+  const { queuedEvents, max } = gauge.pressure();
+  if (queuedEvents > 0 && queuedEvents + incoming > max) {
+    throw new FlagscopeError(
+      'overloaded',
+      `ingest queue is full (${queuedEvents} of ${max} events waiting to be committed)`,
+      `retry after ${deps.limits.retryAfterSeconds}s`,
+    );
+  }
+}
+
+async function ingestSingle(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
+  const dataset = params.dataset as string;
+  const { value, bytes } = await readJson(deps, req, 'event body');
+  const header = (name: string): string | undefined => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const event = singleEvent(
+    value,
+    { time: header('x-honeycomb-event-time'), samplerate: header('x-honeycomb-samplerate') },
+    bytes,
+    deps.limits.maxEventBytes,
+    deps.now(),
+  );
+  checkBackpressure(deps, 1);
+  const [outcome] = await deps.events.ingest(dataset, [event]);
+  if (outcome === undefined || outcome.status !== 202) {
+    throw invalidInput(outcome?.error ?? 'event was not stored', 'fix the event and send it again');
+  }
+  // Honeycomb answers a stored single event with an empty 200.
+  sendEmpty(res, 200);
+}
+
+async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
+  const dataset = params.dataset as string;
+  const { value, bytes } = await readJson(deps, req, 'batch body');
+  const items = batchItems(value, bytes, deps.limits.maxEventBytes, deps.now());
+  const events = [];
+  for (const item of items) if (item.ok) events.push(item.event);
+  checkBackpressure(deps, events.length);
+  const stored: IngestOutcome[] = events.length > 0 ? await deps.events.ingest(dataset, events) : [];
+  sendJson(res, 200, mergeOutcomes(items, stored));
+}
+
+async function runQuery(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
+  const dataset = params.dataset as string;
+  const { value } = await readJson(deps, req, 'query spec');
+  if (!isJsonObject(value)) throw invalidInput('query spec must be a JSON object', 'see docs/query.md for the query specification');
+  const result = await deps.events.query(dataset, value as QuerySpec, deps.now());
+  sendJson(res, 200, result);
+}
+
+async function createKey(deps: AppDependencies, { req, res, key }: RouteRequest): Promise<void> {
+  const { value } = await readJson(deps, req, 'key request');
+  if (!isJsonObject(value)) throw invalidInput('key request must be a JSON object like {"name": "ci", "scopes": ["ingest"]}');
+  const name = value.name;
+  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100) {
+    throw invalidInput('"name" must be a non-empty string of at most 100 characters', 'name the key after who uses it, e.g. "ci-deploy"');
+  }
+  const scopes = value.scopes;
+  if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every(isApiKeyScope)) {
+    throw invalidInput(`"scopes" must be a non-empty array of ${API_KEY_SCOPES.join(', ')}`, 'e.g. {"scopes": ["ingest", "query"]}');
+  }
+  const secret = generateApiKey();
+  const record = await deps.control.createApiKey({
+    id: generateKeyId(),
+    name: name.trim(),
+    hash: hashApiKey(secret),
+    scopes: [...new Set(scopes as ApiKeyScope[])],
+    created_at: deps.now(),
+    created_by: key?.name ?? null,
+  });
+  deps.keys.put(record);
+  sendJson(res, 201, { ...publicKey(record), key: secret });
+}
+
+async function revokeKey(deps: AppDependencies, { req, res, params, key }: RouteRequest): Promise<void> {
+  await discardBody(req);
+  const id = params.id as string;
+  if (key?.id === id) throw invalidInput('a key cannot revoke itself', 'revoke it with another admin key');
+  const record = await deps.control.revokeApiKey(id, deps.now());
+  if (record === undefined) throw notFound(`no API key with id "${id}"`, '`flagscope keys list` shows the key ids');
+  deps.keys.put(record);
+  sendJson(res, 200, publicKey(record));
+}
+
+/** A key as the API shows it: everything but the hash. */
+export function publicKey(record: ApiKeyRecord): ApiKeyInfo {
+  const { hash: _hash, ...info } = record;
+  return info;
+}
+
+function unknownDataset(dataset: string): FlagscopeError {
+  return notFound(`dataset "${dataset}" does not exist`, 'run `flagscope datasets` to see the datasets');
+}

@@ -1,0 +1,289 @@
+/**
+ * Reading request bodies (bounded, with bounded decompression) and writing
+ * JSON responses on bare `node:http`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
+import { FlagscopeError, invalidInput } from '../errors.js';
+
+/** Bytes of a discarded oversize body we still read so the client sees our 413; beyond this we cut the connection. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the whole request body, decompressing `gzip`/`deflate`, and refuses
+ * (413) once the decompressed size passes `maxBytes`. Decompression stops at the
+ * limit, so a small gzip bomb never inflates past `maxBytes` in memory.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  let decoder: Gunzip | Inflate | undefined;
+  if (encoding === 'gzip' || encoding === 'x-gzip') decoder = createGunzip();
+  else if (encoding === 'deflate') decoder = createInflate();
+  else if (encoding !== 'identity' && encoding !== '') {
+    return drainThenReject(
+      req,
+      invalidInput(`content-encoding "${encoding}" is not supported`, 'send the body uncompressed or with `Content-Encoding: gzip` or `deflate`'),
+    );
+  }
+  const declared = Number(req.headers['content-length']);
+  if (decoder === undefined && Number.isFinite(declared) && declared > maxBytes) {
+    return drainThenReject(req, tooLarge(maxBytes));
+  }
+
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    const fail = (error: FlagscopeError): void => {
+      if (failed) return;
+      failed = true;
+      chunks.length = 0;
+      if (decoder !== undefined) {
+        req.unpipe(decoder);
+        decoder.destroy();
+      }
+      drainThenReject(req, error).catch(reject);
+    };
+    const collect = (chunk: Buffer): void => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        fail(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('error', (e) => {
+      if (!failed) {
+        failed = true;
+        reject(new FlagscopeError('invalid_input', `request body could not be read: ${e.message}`, 'send the request again'));
+      }
+    });
+    if (decoder === undefined) {
+      req.on('data', collect);
+      req.on('end', () => {
+        if (!failed) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      });
+      return;
+    }
+    let compressedSize = 0;
+    req.on('data', (chunk: Buffer) => {
+      compressedSize += chunk.length;
+      if (!failed && compressedSize > maxBytes) fail(tooLarge(maxBytes));
+    });
+    decoder.on('data', collect);
+    decoder.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks, size));
+    });
+    decoder.on('error', (e) => {
+      fail(invalidInput(`request body is not valid ${encoding} data: ${e.message}`, `check that the body really is ${encoding}-compressed`));
+    });
+    req.pipe(decoder);
+  });
+}
+
+function tooLarge(maxBytes: number): FlagscopeError {
+  return new FlagscopeError(
+    'payload_too_large',
+    `request body is larger than ${maxBytes} bytes after decompression`,
+    `split it into requests under ${maxBytes} bytes (e.g. smaller batches)`,
+  );
+}
+
+/**
+ * Reads and discards the rest of a refused body, then rejects with `error`, so
+ * the client finishes sending and reads our answer instead of a reset.
+ * A client that keeps sending past MAX_DRAIN_BYTES has its connection cut.
+ */
+function drainThenReject(req: IncomingMessage, error: FlagscopeError): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    let drained = 0;
+    if (req.readableEnded || req.complete) {
+      reject(error);
+      return;
+    }
+    req.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > MAX_DRAIN_BYTES) {
+        req.socket.destroy();
+        reject(error);
+      }
+    });
+    req.on('end', () => reject(error));
+    req.on('error', () => reject(error));
+    req.resume();
+  });
+}
+
+/**
+ * Parses JSON text, turning a syntax error into a 400 that names the line,
+ * column and byte offset of the first problem.
+ */
+export function parseJsonBody(text: string, what: string): unknown {
+  if (text.length === 0) throw invalidInput(`${what} is empty`, 'send a JSON body');
+  try {
+    return JSON.parse(text);
+  } catch {
+    const position = jsonErrorPosition(text);
+    const before = text.slice(0, position);
+    const line = before.split('\n').length;
+    const column = position - before.lastIndexOf('\n');
+    const near = JSON.stringify(text.slice(position, position + 16));
+    throw invalidInput(
+      `${what} is not valid JSON: unexpected ${position >= text.length ? 'end of input' : `text ${near}`} at line ${line} column ${column} (position ${position})`,
+      'check the JSON syntax (e.g. with `jq .`)',
+      { position, line, column },
+    );
+  }
+}
+
+/** Offset of the first JSON syntax error in `text` (only called after JSON.parse has failed). */
+export function jsonErrorPosition(text: string): number {
+  let i = 0;
+  const n = text.length;
+  const skipSpace = (): void => {
+    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  class Stop extends Error {}
+  const stop = (): never => {
+    throw new Stop();
+  };
+  const literal = (word: string): void => {
+    for (const ch of word) {
+      if (text[i] !== ch) stop();
+      i++;
+    }
+  };
+  const string = (): void => {
+    i++;
+    while (i < n) {
+      const ch = text.charCodeAt(i);
+      if (ch === 0x22) {
+        i++;
+        return;
+      }
+      if (ch < 0x20) stop();
+      if (ch === 0x5c) {
+        const esc = text[i + 1];
+        if (esc === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+            i++;
+            stop();
+          }
+          i += 6;
+        } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) i += 2;
+        else {
+          i++;
+          stop();
+        }
+      } else i++;
+    }
+    stop();
+  };
+  const number = (): void => {
+    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (match === null || match[0].length === 0) stop();
+    i += (match as RegExpExecArray)[0].length;
+  };
+  const value = (): void => {
+    skipSpace();
+    const ch = text[i];
+    if (ch === '{') {
+      i++;
+      skipSpace();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        skipSpace();
+        if (text[i] !== '"') stop();
+        string();
+        skipSpace();
+        if (text[i] !== ':') stop();
+        i++;
+        value();
+        skipSpace();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        stop();
+      }
+    }
+    if (ch === '[') {
+      i++;
+      skipSpace();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        skipSpace();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        stop();
+      }
+    }
+    if (ch === '"') return string();
+    if (ch === 't') return literal('true');
+    if (ch === 'f') return literal('false');
+    if (ch === 'n') return literal('null');
+    if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return number();
+    stop();
+  };
+  try {
+    value();
+    skipSpace();
+    return Math.min(i, n);
+  } catch (e) {
+    if (e instanceof Stop) return Math.min(i, n);
+    throw e;
+  }
+}
+
+const bodyBytesByResponse = new WeakMap<ServerResponse, number>();
+
+/** Body bytes of a response written with `sendJson`/`sendEmpty` (for the request log). */
+export function responseBodyBytes(res: ServerResponse): number {
+  return bodyBytesByResponse.get(res) ?? 0;
+}
+
+/** Writes a JSON response with an exact Content-Length. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  const text = JSON.stringify(body);
+  const bytes = Buffer.byteLength(text);
+  bodyBytesByResponse.set(res, bytes);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': bytes,
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Writes a response without a body. */
+export function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'content-length': 0 });
+  res.end();
+}
+
+/** Writes an error response `{"error": {"code", "message", "hint"}}` with the error's HTTP status. */
+export function sendError(res: ServerResponse, error: FlagscopeError, headers?: Record<string, string>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, error.httpStatus, { error: error.toJSON() }, headers);
+}

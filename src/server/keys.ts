@@ -1,0 +1,91 @@
+/**
+ * API keys: generation, hashing and the in-memory lookup the server checks on
+ * every request (one sha256 and one Map lookup; the store is never queried per request).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { FlagscopeError } from '../errors.js';
+import { scopesAllow, type ApiKeyRecord, type ApiKeyScope } from '../store/control.js';
+
+export const API_KEY_PREFIX = 'fsk_';
+
+/** A new secret key: `fsk_` + base64url of 32 random bytes (256 bits). */
+export function generateApiKey(): string {
+  return API_KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+/** A new public key id: `key_` + 12 hex characters. */
+export function generateKeyId(): string {
+  return 'key_' + randomBytes(6).toString('hex');
+}
+
+/**
+ * Hex sha256 of a key. A fast unsalted hash is enough: keys are 256-bit random
+ * values, so there is nothing to brute-force from a leaked hash.
+ */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** The key text a request carries: `X-Honeycomb-Team`, else `Authorization: Bearer`. */
+export function requestApiKey(headers: IncomingHttpHeaders): string | undefined {
+  const team = headers['x-honeycomb-team'];
+  if (typeof team === 'string' && team.length > 0) return team.trim();
+  const auth = headers.authorization;
+  if (typeof auth === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (match !== null) return match[1];
+  }
+  return undefined;
+}
+
+/** The valid (unrevoked) keys, by hash. */
+export class KeyRing {
+  private readonly byHash = new Map<string, ApiKeyRecord>();
+
+  constructor(keys: Iterable<ApiKeyRecord> = []) {
+    for (const key of keys) this.put(key);
+  }
+
+  /** Adds or replaces a key; a revoked key is removed. */
+  put(key: ApiKeyRecord): void {
+    if (key.revoked_at === null) this.byHash.set(key.hash, key);
+    else this.byHash.delete(key.hash);
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  /** The valid key whose secret is `key`, if any. */
+  find(key: string): ApiKeyRecord | undefined {
+    return this.byHash.get(hashApiKey(key));
+  }
+
+  /**
+   * The key of a request if it grants `scope`; throws 401 without a known key,
+   * 403 when the key lacks the scope.
+   */
+  authorize(headers: IncomingHttpHeaders, scope: ApiKeyScope): ApiKeyRecord {
+    const text = requestApiKey(headers);
+    if (text === undefined) {
+      throw new FlagscopeError(
+        'unauthenticated',
+        'no API key in the request',
+        'send the key as `Authorization: Bearer <key>` or `X-Honeycomb-Team: <key>`',
+      );
+    }
+    const key = this.find(text);
+    if (key === undefined) {
+      throw new FlagscopeError('unauthenticated', 'API key is not valid or was revoked', 'check the key; `flagscope keys list` shows the valid ones');
+    }
+    if (!scopesAllow(key.scopes, scope)) {
+      throw new FlagscopeError(
+        'forbidden',
+        `API key "${key.name}" lacks the "${scope}" scope`,
+        `use a key with the "${scope}" scope (\`flagscope keys create --scope ${scope}\`)`,
+      );
+    }
+    return key;
+  }
+}

@@ -1,0 +1,18 @@
+/** Request limits of the server (documented in docs/api.md, "Limits"). */
+export interface ServerLimits {
+  /** Largest event (its `data` as JSON text), in bytes. A larger single event is a 400; in a batch, a per-item 400. */
+  maxEventBytes: number;
+  /** Largest request body after decompression, in bytes. Larger requests get 413 and are not stored. */
+  maxBodyBytes: number;
+  /** Seconds sent in `Retry-After` when the store's ingest queue is full (429). */
+  retryAfterSeconds: number;
+  /** Milliseconds `close()` waits for in-flight requests before cutting connections. */
+  shutdownGraceMs: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxEventBytes: 1_000_000,
+  maxBodyBytes: 5_000_000,
+  retryAfterSeconds: 1,
+  shutdownGraceMs: 10_000,
+};
