@@ -1,0 +1,162 @@
+/**
+ * The embedded flagscope server on bare `node:http`: Honeycomb-compatible
+ * ingest, queries, datasets and API keys over the stores in a data directory.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { FlagscopeError } from '../errors.js';
+import type { ControlStore } from '../store/control.js';
+import type { EventStore } from '../store/types.js';
+import { buildRouter, createRequestListener } from './app.js';
+import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './keys.js';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
+
+export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
+
+export interface ServerOptions {
+  /** Interface to bind. Default 127.0.0.1. */
+  host?: string;
+  /** Port to bind; 0 picks a free port. Default 7070. */
+  port?: number;
+  /** Holds `events.duckdb` (event store) and `control.duckdb` (control store); created if missing. */
+  dataDir: string;
+  /** One log line per request to `log`. */
+  verbose?: boolean;
+  /** Where log lines go. Default: nowhere. */
+  log?: (line: string) => void;
+  /** Unix milliseconds. Default Date.now. */
+  now?: () => number;
+  limits?: Partial<ServerLimits>;
+  /** Create an admin key when the control store has none. Default true. */
+  bootstrapAdminKey?: boolean;
+}
+
+export interface RunningServer {
+  /** e.g. `http://127.0.0.1:7070` */
+  url: string;
+  host: string;
+  port: number;
+  /** The admin key, only when this start created it (it is stored hashed and cannot be shown again). */
+  adminKey?: string;
+  /** True when `key` is a valid key of this server. */
+  isValidKey(key: string): boolean;
+  /** Stops accepting connections, finishes in-flight requests and acknowledged writes, closes the stores. */
+  close(): Promise<void>;
+}
+
+/** Opens the stores in `options.dataDir` and starts listening. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+  const now = options.now ?? Date.now;
+  const log = options.log ?? (() => undefined);
+
+  await mkdir(options.dataDir, { recursive: true });
+  const [{ openEventStore }, { openControlStore }] = await Promise.all([
+    import('../store/duckdb-events.js'),
+    import('../store/control-duckdb.js'),
+  ]);
+  const control: ControlStore = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
+  let events: EventStore;
+  try {
+    events = await openEventStore({ path: join(options.dataDir, 'events.duckdb'), now });
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
+
+  try {
+    const keys = new KeyRing(await control.listApiKeys());
+    let adminKey: string | undefined;
+    if ((options.bootstrapAdminKey ?? true) && (await control.listApiKeys()).length === 0) {
+      adminKey = generateApiKey();
+      const record = await control.createApiKey({
+        id: generateKeyId(),
+        name: 'admin',
+        hash: hashApiKey(adminKey),
+        scopes: ['admin'],
+        created_at: now(),
+        created_by: null,
+      });
+      keys.put(record);
+    }
+
+    const deps = { events, control, keys, limits, now, version: await packageVersion(), log, verbose: options.verbose ?? false };
+    const server = createServer({ keepAliveTimeout: 5_000 });
+    const listener = createRequestListener(deps, buildRouter(deps));
+    const inFlight = new Set<import('node:http').ServerResponse>();
+    let closing = false;
+    server.on('request', (req, res) => {
+      inFlight.add(res);
+      res.once('close', () => {
+        inFlight.delete(res);
+        if (closing) server.closeIdleConnections();
+      });
+      if (closing) res.setHeader('connection', 'close');
+      listener(req, res);
+    });
+    server.on('clientError', (error, socket) => {
+      if (socket.writable && !(error as NodeJS.ErrnoException).code?.startsWith('ECONN')) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      } else socket.destroy();
+    });
+
+    const port = await listen(server, host, options.port ?? 7070);
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    let closed: Promise<void> | undefined;
+    const running: RunningServer = {
+      url: `http://${urlHost}:${port}`,
+      host,
+      port,
+      isValidKey: (key) => keys.find(key) !== undefined,
+      close: () => {
+        closed ??= (async () => {
+          closing = true;
+          const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          const grace = setTimeout(() => server.closeAllConnections(), limits.shutdownGraceMs);
+          await stopped;
+          clearTimeout(grace);
+          await Promise.allSettled([events.close(), control.close()]);
+        })();
+        return closed;
+      },
+    };
+    if (adminKey !== undefined) running.adminKey = adminKey;
+    return running;
+  } catch (e) {
+    await Promise.allSettled([events.close(), control.close()]);
+    throw e;
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      if (e.code === 'EADDRINUSE') {
+        reject(new FlagscopeError('usage', `port ${port} on ${host} is already in use`, 'stop the other server or pass `--port 0` for a free port', { cause: e }));
+      } else if (e.code === 'EACCES') {
+        reject(new FlagscopeError('usage', `not allowed to listen on ${host}:${port}`, 'pick a port above 1023', { cause: e }));
+      } else reject(e);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+let cachedVersion: string | undefined;
+async function packageVersion(): Promise<string> {
+  if (cachedVersion !== undefined) return cachedVersion;
+  try {
+    const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
+    cachedVersion = String((JSON.parse(text) as { version?: unknown }).version ?? '0.0.0');
+  } catch {
+    cachedVersion = '0.0.0';
+  }
+  return cachedVersion;
+}

@@ -1,0 +1,80 @@
+/**
+ * `flagscope serve`: runs the embedded server until SIGINT/SIGTERM, and keeps
+ * the local config profile pointing at it (URL and, on first start, the admin key).
+ */
+import type { Context } from '../context.js';
+import { configPath, DEFAULT_PROFILE, defaultDataDir, readConfig, updateProfile } from '../config/config.js';
+import { startServer, type RunningServer } from './index.js';
+
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  verbose?: boolean;
+  /** Config profile to write the URL and key to. Default: `FLAGSCOPE_PROFILE`, else the file's current profile, else `default`. */
+  profile?: string;
+}
+
+/**
+ * Starts the server and resolves with exit code 0 once a signal has closed it
+ * cleanly. The address goes to stdout (`flagscope listening on URL`) for scripts;
+ * everything else to stderr.
+ */
+export async function runServe(opts: ServeOptions, ctx: Context): Promise<number> {
+  const dataDir = opts.dataDir ?? defaultDataDir(ctx.env, ctx.homeDir);
+  const stderr = (line: string): void => {
+    ctx.stderr.write(line + '\n');
+  };
+  const server = await startServer({
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 7070,
+    dataDir,
+    verbose: opts.verbose ?? false,
+    log: stderr,
+    now: ctx.now,
+  });
+
+  let unregister: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    unregister = ctx.onSignal((signal) => {
+      if (stopping) return;
+      stopping = true;
+      stderr(`received ${signal}, finishing in-flight requests and closing the stores`);
+      server.close().then(resolve, (e: unknown) => {
+        stderr(`error while closing: ${(e as Error).message}`);
+        resolve();
+      });
+    });
+  });
+
+  try {
+    await updateLocalProfile(opts, ctx, server, stderr);
+  } catch (e) {
+    stderr(`warning: could not update the config profile: ${(e as Error).message}`);
+  }
+  ctx.stdout.write(`flagscope listening on ${server.url}\n`);
+  stderr(`data directory: ${dataDir}`);
+
+  await stopped;
+  unregister();
+  stderr('flagscope server stopped');
+  return 0;
+}
+
+async function updateLocalProfile(opts: ServeOptions, ctx: Context, server: RunningServer, say: (line: string) => void): Promise<void> {
+  const path = configPath(ctx.env, ctx.homeDir);
+  const config = await readConfig(path);
+  const envProfile = ctx.env.FLAGSCOPE_PROFILE;
+  const profileName = opts.profile ?? (envProfile !== undefined && envProfile !== '' ? envProfile : undefined) ?? config.current_profile ?? DEFAULT_PROFILE;
+  if (server.adminKey !== undefined) {
+    await updateProfile(path, profileName, { api_url: server.url, api_key: server.adminKey });
+    say(`created an admin API key and saved it with the server URL to profile "${profileName}" in ${path}`);
+    return;
+  }
+  const profile = config.profiles[profileName];
+  if (profile?.api_key !== undefined && server.isValidKey(profile.api_key) && profile.api_url !== server.url) {
+    await updateProfile(path, profileName, { api_url: server.url });
+    say(`updated the server URL of profile "${profileName}" in ${path}`);
+  }
+}
