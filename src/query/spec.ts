@@ -51,6 +51,10 @@ export interface Order {
   /** The calculation op when ordering by a calculation (COUNT needs no column). */
   op?: CalcOp;
   order?: 'ascending' | 'descending';
+  /** RATE only: the filters of the RATE calculation ordered by (flagscope extension). */
+  filters?: Filter[];
+  /** RATE only: how `filters` combine. Default AND. */
+  filter_combination?: 'AND' | 'OR';
 }
 
 export interface Having {
@@ -58,6 +62,10 @@ export interface Having {
   column?: string;
   op: '=' | '!=' | '>' | '>=' | '<' | '<=';
   value: number;
+  /** RATE only: the filters of the RATE calculation tested (flagscope extension). */
+  filters?: Filter[];
+  /** RATE only: how `filters` combine. Default AND. */
+  filter_combination?: 'AND' | 'OR';
 }
 
 export interface QuerySpec {

@@ -1,0 +1,66 @@
+/**
+ * The SQL fragments that differ between database engines. The compiler builds
+ * every statement from these, so a ClickHouse dialect can be added beside
+ * `duckdbDialect` without touching the compiler's logic.
+ */
+import type { ColumnType } from '../store/types.js';
+
+export interface SqlDialect {
+  readonly name: string;
+  /** An identifier, quoted so that any UTF-8 text is safe. */
+  quoteIdent(name: string): string;
+  /** The placeholder of the `index`-th (1-based) bound parameter. */
+  placeholder(index: number): string;
+  /** The SQL type name of a logical column type, for casting bound parameters. */
+  sqlType(type: ColumnType | 'bigint'): string;
+  /** A `TIMESTAMP` from an expression giving unix microseconds. */
+  timestampFromMicros(expr: string): string;
+  /** Unix microseconds of a `TIMESTAMP` expression, as a 64-bit integer. */
+  epochMicros(expr: string): string;
+  /** True when `haystack` starts with `prefix`, both taken literally (no pattern characters). */
+  startsWith(haystack: string, prefix: string): string;
+  /** True when `haystack` contains `needle` literally. */
+  contains(haystack: string, needle: string): string;
+  /** Exact interpolated quantile, like DuckDB's `quantile_cont`. */
+  quantile(expr: string, q: number): string;
+  /** Several quantiles in one pass, as a list indexed by `listItem`. */
+  quantiles(expr: string, qs: number[]): string;
+  /** The `index`-th (0-based) element of a list. */
+  listItem(expr: string, index: number): string;
+  /** Concatenation of strings within a group, separated by `separator` (a constant). */
+  stringAgg(expr: string, separator: string): string;
+  /** Equality that treats two nulls as equal. */
+  nullSafeEquals(left: string, right: string): string;
+  /** A numeric literal as a double. */
+  doubleLiteral(value: number): string;
+}
+
+function doubleLiteral(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+  return `CAST(${JSON.stringify(value)} AS DOUBLE)`;
+}
+
+export const duckdbDialect: SqlDialect = {
+  name: 'duckdb',
+  quoteIdent: (name) => `"${name.replace(/"/g, '""')}"`,
+  placeholder: (index) => `$${index}`,
+  sqlType: (type) => {
+    switch (type) {
+      case 'string': return 'VARCHAR';
+      case 'integer': return 'BIGINT';
+      case 'bigint': return 'BIGINT';
+      case 'float': return 'DOUBLE';
+      case 'boolean': return 'BOOLEAN';
+    }
+  },
+  timestampFromMicros: (expr) => `make_timestamp(${expr})`,
+  epochMicros: (expr) => `epoch_us(${expr})`,
+  startsWith: (haystack, prefix) => `starts_with(${haystack}, ${prefix})`,
+  contains: (haystack, needle) => `contains(${haystack}, ${needle})`,
+  quantile: (expr, q) => `quantile_cont(${expr}, ${doubleLiteral(q)})`,
+  quantiles: (expr, qs) => `quantile_cont(${expr}, [${qs.map(doubleLiteral).join(', ')}])`,
+  listItem: (expr, index) => `${expr}[${index + 1}]`,
+  stringAgg: (expr, separator) => `string_agg(${expr}, '${separator.replace(/'/g, "''")}')`,
+  nullSafeEquals: (left, right) => `${left} IS NOT DISTINCT FROM ${right}`,
+  doubleLiteral,
+};
