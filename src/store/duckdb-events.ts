@@ -1,0 +1,801 @@
+/**
+ * The embedded event store: one DuckDB table per dataset, a column per field
+ * (created the first time the field is seen, widened when a later value
+ * disagrees), group commit of concurrent ingests, and queries compiled by
+ * `src/query/`. The rules are written down in docs/storage.md.
+ */
+import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { FlagscopeError } from '../errors.js';
+import type { QueryResult, QuerySpec } from '../query/spec.js';
+import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, sqlTypeFor } from './duckdb-chunk.js';
+import type {
+  ColumnInfo,
+  ColumnType,
+  DatasetInfo,
+  DatasetSchema,
+  EventStore,
+  IncomingEvent,
+  IngestOutcome,
+} from './types.js';
+
+/** Limits the store enforces. */
+export interface StoreLimits {
+  /** User columns per dataset (`_time` and `_samplerate` not counted). */
+  maxColumnsPerDataset: number;
+  /** Events accepted but not yet committed; beyond it `ingest` throws `overloaded`. */
+  maxQueuedEvents: number;
+  /** Events committed by one group transaction at most (bounds memory and latency). */
+  maxEventsPerTransaction: number;
+  /** Characters of a field name. */
+  maxFieldNameLength: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = {
+  maxColumnsPerDataset: 2000,
+  maxQueuedEvents: 200_000,
+  maxEventsPerTransaction: 50_000,
+  maxFieldNameLength: 256,
+};
+
+/** Options of {@link openEventStore}. */
+export interface EventStoreOptions {
+  /** The `.duckdb` file, e.g. `<data-dir>/events.duckdb`; created when missing. */
+  path: string;
+  limits?: Partial<StoreLimits>;
+  /** Unix milliseconds; used for catalog timestamps. */
+  now?: () => number;
+  /** Connections reserved for queries (default 2). */
+  queryConnections?: number;
+}
+
+/** Counters for observability and tests. */
+export interface IngestStats {
+  /** Committed write transactions. */
+  transactions: number;
+  /** `ingest` calls committed. */
+  requests: number;
+  /** Events committed. */
+  events: number;
+  /** Group transactions that failed and were retried one request at a time. */
+  groupFallbacks: number;
+}
+
+/** How full the ingest queue is, so the server can answer 429 with `Retry-After`. */
+export interface IngestPressure {
+  queuedEvents: number;
+  max: number;
+}
+
+const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+const INTERNAL_COLUMNS = ['_time', '_samplerate'] as const;
+const MAX_INT64 = 9223372036854775807n;
+const MIN_INT64 = -9223372036854775808n;
+const INT64_LIMIT_AS_NUMBER = 2 ** 63;
+/** The query engineer's compiler; imported by name until its module lands. */
+const COMPILER_MODULE = '../query/compile.js';
+interface QueryCompilerModule {
+  compileQuery(
+    normalized: unknown,
+    schema: DatasetSchema,
+    options: { table: string },
+  ): { sql: string; params: unknown[]; decode(rows: unknown[][]): QueryResult };
+}
+const DATASETS_TABLE = 'flagscope_datasets';
+const COLUMNS_TABLE = 'flagscope_columns';
+
+/**
+ * Throws `invalid_input` unless `name` is a valid dataset name: 1–128
+ * characters, letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+ */
+export function validateDatasetName(name: string): void {
+  if (typeof name !== 'string' || !DATASET_NAME.test(name)) {
+    throw new FlagscopeError(
+      'invalid_input',
+      `invalid dataset name ${JSON.stringify(String(name)).slice(0, 140)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      'rename the dataset, e.g. `my-service.prod`',
+    );
+  }
+}
+
+/**
+ * Why `name` cannot be a field name, or undefined when it can: non-empty, at
+ * most `maxLength` characters, no control characters.
+ */
+export function fieldNameProblem(name: string, maxLength = DEFAULT_STORE_LIMITS.maxFieldNameLength): string | undefined {
+  if (name.length === 0) return 'field names must not be empty';
+  if (name.length > maxLength) return `field name ${JSON.stringify(name.slice(0, 40))}… is longer than ${maxLength} characters`;
+  if (CONTROL_CHARACTER.test(name)) return `field name ${JSON.stringify(name)} contains a control character`;
+  return undefined;
+}
+
+/** Quotes an SQL identifier: `"` + name with `"` doubled + `"`. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** The column a user field is stored in: `_time`/`_samplerate` are reserved and become `data._time`/`data._samplerate`. */
+export function storedFieldName(field: string): string {
+  return field === '_time' || field === '_samplerate' ? `data.${field}` : field;
+}
+
+/** The logical type of a JSON value as the store keeps it, or undefined for null. */
+function typeOfValue(value: unknown): ColumnType | undefined {
+  switch (typeof value) {
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return Number.isInteger(value) && Math.abs(value as number) < INT64_LIMIT_AS_NUMBER ? 'integer' : 'float';
+    case 'bigint':
+      return (value as bigint) <= MAX_INT64 && (value as bigint) >= MIN_INT64 ? 'integer' : 'string';
+    case 'object':
+      return value === null ? undefined : 'string';
+    default:
+      return undefined;
+  }
+}
+
+/** The narrowest type that holds values of both types without loss (docs/storage.md). */
+export function widenType(current: ColumnType, incoming: ColumnType): ColumnType {
+  if (current === incoming) return current;
+  if ((current === 'integer' || current === 'float') && (incoming === 'integer' || incoming === 'float')) return 'float';
+  return 'string';
+}
+
+function textOf(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    default:
+      return JSON.stringify(value);
+  }
+}
+
+interface ColumnState {
+  name: string;
+  type: ColumnType;
+  createdAt: number;
+}
+
+interface DatasetState {
+  name: string;
+  table: string;
+  createdAt: number;
+  columns: ColumnState[];
+  columnIndex: Map<string, number>;
+  /** Lower-cased names, because DuckDB identifiers are case-insensitive. */
+  lowerCaseNames: Map<string, string>;
+  rows: number;
+  lastEventMicros: bigint | null;
+  hasSampling: boolean;
+  schema: DatasetSchema | undefined;
+}
+
+interface PendingIngest {
+  dataset: string;
+  events: IncomingEvent[];
+  resolve: (outcomes: IngestOutcome[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A column change planned for one transaction. */
+interface PlannedColumn {
+  name: string;
+  type: ColumnType;
+  isNew: boolean;
+  /** The type before this transaction (for ALTER). */
+  previousType?: ColumnType;
+}
+
+/** What one dataset's part of a transaction will do. */
+interface DatasetPlan {
+  state: DatasetState;
+  isNewDataset: boolean;
+  /** Final type of every column touched, by name. */
+  columns: Map<string, PlannedColumn>;
+  /** Column order after the transaction. */
+  order: string[];
+  /** Lower-cased names of the columns this transaction adds. */
+  newLowerCaseNames: Map<string, string>;
+  accepted: Array<{ event: IncomingEvent; fields: Array<[string, unknown]> }>;
+  outcomes: Map<PendingIngest, IngestOutcome[]>;
+  addedRows: number;
+  lastEventMicros: bigint | null;
+  hasSampling: boolean;
+}
+
+function micros(timeMs: number): bigint {
+  return BigInt(Math.round(timeMs * 1000));
+}
+
+/**
+ * The DuckDB implementation of {@link EventStore}. Create it with
+ * {@link openEventStore}.
+ */
+export class DuckDbEventStore implements EventStore {
+  private readonly instance: DuckDBInstance;
+  private readonly writer: DuckDBConnection;
+  private readonly readers: DuckDBConnection[];
+  private readerCursor = 0;
+  private readonly limits: StoreLimits;
+  private readonly now: () => number;
+  private readonly datasets = new Map<string, DatasetState>();
+  private nextTableNumber = 1;
+  private queue: PendingIngest[] = [];
+  private queuedEvents = 0;
+  private writing: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly counters: IngestStats = { transactions: 0, requests: 0, events: 0, groupFallbacks: 0 };
+
+  /** @internal use {@link openEventStore}. */
+  constructor(instance: DuckDBInstance, writer: DuckDBConnection, readers: DuckDBConnection[], limits: StoreLimits, now: () => number) {
+    this.instance = instance;
+    this.writer = writer;
+    this.readers = readers;
+    this.limits = limits;
+    this.now = now;
+  }
+
+  /** @internal loads the catalog; called once by {@link openEventStore}. */
+  async load(): Promise<void> {
+    await this.writer.run(
+      `CREATE TABLE IF NOT EXISTS ${DATASETS_TABLE} (name VARCHAR NOT NULL, table_name VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)`,
+    );
+    await this.writer.run(
+      `CREATE TABLE IF NOT EXISTS ${COLUMNS_TABLE} (dataset VARCHAR NOT NULL, position INTEGER NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)`,
+    );
+    const datasets = (
+      await this.writer.runAndReadAll(`SELECT name, table_name, epoch_ms(created_at) FROM ${DATASETS_TABLE} ORDER BY name`)
+    ).getRows();
+    const columns = (
+      await this.writer.runAndReadAll(
+        `SELECT dataset, name, type, epoch_ms(created_at) FROM ${COLUMNS_TABLE} ORDER BY dataset, position`,
+      )
+    ).getRows();
+    for (const [name, table, createdAt] of datasets) {
+      const state = emptyDatasetState(String(name), String(table), Number(createdAt));
+      this.datasets.set(state.name, state);
+      const number = Number(/^ds_(\d+)$/.exec(state.table)?.[1] ?? 0);
+      if (number >= this.nextTableNumber) this.nextTableNumber = number + 1;
+    }
+    for (const [dataset, name, type, createdAt] of columns) {
+      const state = this.datasets.get(String(dataset));
+      if (state === undefined) continue;
+      addColumnToState(state, { name: String(name), type: String(type) as ColumnType, createdAt: Number(createdAt) });
+    }
+    for (const state of this.datasets.values()) {
+      const [row] = (
+        await this.writer.runAndReadAll(
+          `SELECT count(*), max(epoch_us(_time)), coalesce(bool_or(_samplerate <> 1), false) FROM ${quoteIdentifier(state.table)}`,
+        )
+      ).getRows();
+      state.rows = Number(row?.[0] ?? 0);
+      state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
+      state.hasSampling = row?.[2] === true;
+    }
+  }
+
+  /** Datasets with their row count, column count and newest event time, from memory. */
+  async listDatasets(): Promise<DatasetInfo[]> {
+    return [...this.datasets.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((state) => ({
+        name: state.name,
+        rows: state.rows,
+        columns: state.columns.length,
+        last_event_time: state.lastEventMicros === null ? null : new Date(Number(state.lastEventMicros / 1000n)).toISOString(),
+      }));
+  }
+
+  /** The cached schema of a dataset (frozen; rebuilt when its columns change), or undefined. */
+  async getSchema(dataset: string): Promise<DatasetSchema | undefined> {
+    const state = this.datasets.get(dataset);
+    if (state === undefined) return undefined;
+    return schemaOf(state);
+  }
+
+  /** How many events wait for a commit, and the bound beyond which `ingest` throws `overloaded`. */
+  pressure(): IngestPressure {
+    return { queuedEvents: this.queuedEvents, max: this.limits.maxQueuedEvents };
+  }
+
+  /** Counters of committed work (a copy). */
+  stats(): IngestStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Queues events for the single writer and resolves with one outcome per
+   * event once they are committed. Throws `invalid_input` for a bad dataset
+   * name, `overloaded` when the queue is full, `unreachable` after `close()`.
+   */
+  ingest(dataset: string, events: IncomingEvent[]): Promise<IngestOutcome[]> {
+    try {
+      validateDatasetName(dataset);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.closed) {
+      return Promise.reject(new FlagscopeError('server_error', 'the event store is closed', 'restart the server'));
+    }
+    if (events.length === 0) return Promise.resolve([]);
+    if (this.queuedEvents > 0 && this.queuedEvents + events.length > this.limits.maxQueuedEvents) {
+      return Promise.reject(
+        new FlagscopeError(
+          'overloaded',
+          `the ingest queue is full (${this.queuedEvents} events waiting, limit ${this.limits.maxQueuedEvents})`,
+          'retry after a second, or send smaller batches',
+        ),
+      );
+    }
+    return new Promise<IngestOutcome[]>((resolve, reject) => {
+      this.queue.push({ dataset, events, resolve, reject });
+      this.queuedEvents += events.length;
+      this.startWriter();
+    });
+  }
+
+  private startWriter(): void {
+    if (this.writing !== undefined) return;
+    this.writing = (async () => {
+      // Let the requests that arrive in the same tick join the first group.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (this.queue.length > 0) {
+        const group = this.takeGroup();
+        await this.commitGroup(group);
+      }
+    })().finally(() => {
+      this.writing = undefined;
+      if (this.queue.length > 0) this.startWriter();
+    });
+  }
+
+  private takeGroup(): PendingIngest[] {
+    const group: PendingIngest[] = [];
+    let events = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (group.length > 0 && events + next.events.length > this.limits.maxEventsPerTransaction) break;
+      group.push(next);
+      events += next.events.length;
+      this.queue.shift();
+    }
+    return group;
+  }
+
+  private async commitGroup(group: PendingIngest[]): Promise<void> {
+    try {
+      const outcomes = await this.commitTransaction(group);
+      this.settle(group, (request) => request.resolve(outcomes.get(request) ?? []));
+      return;
+    } catch (error) {
+      if (group.length === 1) {
+        this.settle(group, (request) => request.reject(asStoreError(error)));
+        return;
+      }
+      this.counters.groupFallbacks++;
+    }
+    for (const request of group) {
+      try {
+        const outcomes = await this.commitTransaction([request]);
+        this.settle([request], (r) => r.resolve(outcomes.get(r) ?? []));
+      } catch (error) {
+        this.settle([request], (r) => r.reject(asStoreError(error)));
+      }
+    }
+  }
+
+  private settle(requests: PendingIngest[], action: (request: PendingIngest) => void): void {
+    for (const request of requests) {
+      this.queuedEvents -= request.events.length;
+      action(request);
+    }
+  }
+
+  /** Commits the requests in one transaction; on failure rolls back and leaves the cache unchanged. */
+  private async commitTransaction(requests: PendingIngest[]): Promise<Map<PendingIngest, IngestOutcome[]>> {
+    const plans = new Map<string, DatasetPlan>();
+    let tableNumber = this.nextTableNumber;
+    for (const request of requests) {
+      let plan = plans.get(request.dataset);
+      if (plan === undefined) {
+        const existing = this.datasets.get(request.dataset);
+        const state = existing ?? emptyDatasetState(request.dataset, `ds_${tableNumber++}`, this.now());
+        plan = newPlan(state, existing === undefined);
+        plans.set(request.dataset, plan);
+      }
+      plan.outcomes.set(request, this.planEvents(plan, request.events));
+    }
+    const result = new Map<PendingIngest, IngestOutcome[]>();
+    for (const plan of plans.values()) for (const [request, outcomes] of plan.outcomes) result.set(request, outcomes);
+    const eventsToWrite = [...plans.values()].reduce((sum, plan) => sum + plan.accepted.length, 0);
+    if (eventsToWrite === 0) return result;
+
+    const connection = this.writer;
+    await connection.run('BEGIN TRANSACTION');
+    try {
+      for (const plan of plans.values()) {
+        if (plan.accepted.length === 0) continue;
+        await this.applySchemaChanges(connection, plan);
+        await appendEvents(connection, plan);
+      }
+      await connection.run('COMMIT');
+    } catch (error) {
+      await connection.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    this.counters.transactions++;
+    this.counters.requests += requests.length;
+    this.counters.events += eventsToWrite;
+    this.nextTableNumber = tableNumber;
+    for (const plan of plans.values()) if (plan.accepted.length > 0) this.applyPlanToCache(plan);
+    return result;
+  }
+
+  /**
+   * Decides each event's fate against the dataset's columns as planned so
+   * far, widening planned column types as values require.
+   */
+  private planEvents(plan: DatasetPlan, events: IncomingEvent[]): IngestOutcome[] {
+    const outcomes: IngestOutcome[] = new Array(events.length);
+    const maxColumns = this.limits.maxColumnsPerDataset;
+    const maxNameLength = this.limits.maxFieldNameLength;
+    const state = plan.state;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const problem = eventProblem(event);
+      if (problem !== undefined) {
+        outcomes[i] = { status: 400, error: problem };
+        continue;
+      }
+      const fields: Array<[string, unknown]> = [];
+      let newColumns: Map<string, ColumnType> | undefined;
+      let rejection: string | undefined;
+      let seen: Set<string> | undefined;
+      let newLowerCaseNames: Map<string, string> | undefined;
+      for (const field in event.data) {
+        const value = event.data[field];
+        const valueType = typeOfValue(value);
+        if (valueType === undefined) continue;
+        const nameProblem = fieldNameProblem(field, maxNameLength);
+        if (nameProblem !== undefined) {
+          rejection = nameProblem;
+          break;
+        }
+        const name = storedFieldName(field);
+        if (name === 'data._time' || name === 'data._samplerate') {
+          seen ??= new Set();
+          if (seen.has(name)) {
+            rejection = `fields ${JSON.stringify(name.slice(5))} and ${JSON.stringify(name)} would both be stored as ${JSON.stringify(name)}`;
+            break;
+          }
+          seen.add(name);
+        }
+        const planned = plan.columns.get(name);
+        const existingIndex = state.columnIndex.get(name);
+        if (planned === undefined && existingIndex === undefined) {
+          const lower = name.toLowerCase();
+          const clash = state.lowerCaseNames.get(lower) ?? plan.newLowerCaseNames.get(lower) ?? newLowerCaseNames?.get(lower);
+          if (clash !== undefined && clash !== name) {
+            rejection = `field ${JSON.stringify(name)} differs only in letter case from column ${JSON.stringify(clash)}, and column names are case-insensitive`;
+            break;
+          }
+          newLowerCaseNames ??= new Map();
+          newLowerCaseNames.set(lower, name);
+          newColumns ??= new Map();
+          const already = newColumns.get(name);
+          newColumns.set(name, already === undefined ? valueType : widenType(already, valueType));
+        }
+        fields.push([name, value]);
+      }
+      if (rejection === undefined && newColumns !== undefined) {
+        const total = state.columns.length + countNewPlanned(plan) + newColumns.size;
+        if (total > maxColumns) {
+          rejection = `event would add ${newColumns.size} new column(s) to dataset ${JSON.stringify(state.name)}, exceeding the limit of ${maxColumns} columns per dataset`;
+        }
+      }
+      if (rejection !== undefined) {
+        outcomes[i] = { status: 400, error: rejection };
+        continue;
+      }
+      for (const [name, value] of fields) {
+        const valueType = typeOfValue(value)!;
+        const planned = plan.columns.get(name);
+        if (planned !== undefined) {
+          planned.type = widenType(planned.type, valueType);
+          continue;
+        }
+        const existingIndex = state.columnIndex.get(name);
+        if (existingIndex !== undefined) {
+          const existing = state.columns[existingIndex]!;
+          const widened = widenType(existing.type, valueType);
+          if (widened !== existing.type) {
+            plan.columns.set(name, { name, type: widened, isNew: false, previousType: existing.type });
+          }
+          continue;
+        }
+        plan.columns.set(name, { name, type: valueType, isNew: true });
+        plan.order.push(name);
+        plan.newLowerCaseNames.set(name.toLowerCase(), name);
+      }
+      const eventMicros = micros(event.time);
+      if (plan.lastEventMicros === null || eventMicros > plan.lastEventMicros) plan.lastEventMicros = eventMicros;
+      if (event.samplerate !== 1) plan.hasSampling = true;
+      plan.accepted.push({ event, fields });
+      outcomes[i] = { status: 202 };
+    }
+    return outcomes;
+  }
+
+  private async applySchemaChanges(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
+    const state = plan.state;
+    const table = quoteIdentifier(state.table);
+    const createdAt = this.now();
+    if (plan.isNewDataset) {
+      await connection.run(`CREATE TABLE ${table} (_time TIMESTAMP NOT NULL, _samplerate BIGINT NOT NULL)`);
+      await connection.run(`INSERT INTO ${DATASETS_TABLE} VALUES ($1, $2, make_timestamp($3::BIGINT))`, [
+        state.name,
+        state.table,
+        BigInt(state.createdAt) * 1000n,
+      ]);
+    }
+    let position = state.columns.length;
+    for (const name of plan.order) {
+      const column = plan.columns.get(name)!;
+      await connection.run(`ALTER TABLE ${table} ADD COLUMN ${quoteIdentifier(name)} ${sqlTypeFor(column.type)}`);
+      await connection.run(`INSERT INTO ${COLUMNS_TABLE} VALUES ($1, $2, $3, $4, make_timestamp($5::BIGINT))`, [
+        state.name,
+        position++,
+        name,
+        column.type,
+        BigInt(createdAt) * 1000n,
+      ]);
+    }
+    for (const column of plan.columns.values()) {
+      if (column.isNew) continue;
+      await connection.run(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdentifier(column.name)} SET DATA TYPE ${sqlTypeFor(column.type)}`);
+      await connection.run(`UPDATE ${COLUMNS_TABLE} SET type = $1 WHERE dataset = $2 AND name = $3`, [
+        column.type,
+        state.name,
+        column.name,
+      ]);
+    }
+  }
+
+  private applyPlanToCache(plan: DatasetPlan): void {
+    const state = plan.state;
+    if (plan.isNewDataset) this.datasets.set(state.name, state);
+    const createdAt = this.now();
+    let changed = false;
+    for (const column of plan.columns.values()) {
+      if (column.isNew) continue;
+      state.columns[state.columnIndex.get(column.name)!]!.type = column.type;
+      changed = true;
+    }
+    for (const name of plan.order) {
+      addColumnToState(state, { name, type: plan.columns.get(name)!.type, createdAt });
+      changed = true;
+    }
+    if (changed) state.schema = undefined;
+    state.rows += plan.addedRows;
+    if (plan.lastEventMicros !== null && (state.lastEventMicros === null || plan.lastEventMicros > state.lastEventMicros)) {
+      state.lastEventMicros = plan.lastEventMicros;
+    }
+    if (plan.hasSampling && !state.hasSampling) {
+      state.hasSampling = true;
+      state.schema = undefined;
+    }
+  }
+
+  /**
+   * Runs a query spec on a reader connection. Throws `not_found` for an
+   * unknown dataset and `invalid_input` for a spec the compiler rejects.
+   */
+  async query(dataset: string, spec: QuerySpec, now: number): Promise<QueryResult> {
+    const state = this.datasets.get(dataset);
+    if (state === undefined) {
+      throw new FlagscopeError('not_found', `dataset ${JSON.stringify(dataset)} does not exist`, 'run `flagscope datasets` to list datasets');
+    }
+    const started = performance.now();
+    const schema = schemaOf(state);
+    const { validateQuery } = await import('../query/validate.js');
+    const { compileQuery } = (await import(COMPILER_MODULE)) as QueryCompilerModule;
+    const normalized = validateQuery(spec, schema, now);
+    const compiled = compileQuery(normalized, schema, { table: state.table });
+    const connection = this.nextReader();
+    const reader = await connection.runAndReadAll(compiled.sql, compiled.params as DuckDBValue[]);
+    const result = compiled.decode(reader.getRowsJson());
+    result.meta.duration_ms = Math.round((performance.now() - started) * 1000) / 1000;
+    return result;
+  }
+
+  /**
+   * Runs read-only SQL on a reader connection and returns rows as arrays of
+   * JS values (BIGINT as bigint, TIMESTAMP as Date). For benchmarks and
+   * tests; never pass user text as SQL.
+   */
+  async readSql(sql: string, params: DuckDBValue[] = []): Promise<unknown[][]> {
+    const reader = await this.nextReader().runAndReadAll(sql, params);
+    return reader.getRowsJS() as unknown[][];
+  }
+
+  /** The table that holds a dataset's events (quoted), for readSql. */
+  tableOf(dataset: string): string | undefined {
+    const state = this.datasets.get(dataset);
+    return state === undefined ? undefined : quoteIdentifier(state.table);
+  }
+
+  private nextReader(): DuckDBConnection {
+    const connection = this.readers[this.readerCursor % this.readers.length]!;
+    this.readerCursor++;
+    return connection;
+  }
+
+  /** Stops accepting events, commits everything queued, checkpoints and closes the file. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      while (this.writing !== undefined) await this.writing;
+      try {
+        await this.writer.run('CHECKPOINT');
+      } finally {
+        for (const reader of this.readers) reader.closeSync();
+        this.writer.closeSync();
+        this.instance.closeSync();
+      }
+    })();
+    return this.closing;
+  }
+}
+
+function emptyDatasetState(name: string, table: string, createdAt: number): DatasetState {
+  return {
+    name,
+    table,
+    createdAt,
+    columns: [],
+    columnIndex: new Map(),
+    lowerCaseNames: new Map(),
+    rows: 0,
+    lastEventMicros: null,
+    hasSampling: false,
+    schema: undefined,
+  };
+}
+
+function addColumnToState(state: DatasetState, column: ColumnState): void {
+  state.columnIndex.set(column.name, state.columns.length);
+  state.lowerCaseNames.set(column.name.toLowerCase(), column.name);
+  state.columns.push(column);
+  state.schema = undefined;
+}
+
+function schemaOf(state: DatasetState): DatasetSchema {
+  if (state.schema === undefined) {
+    const columns: ColumnInfo[] = state.columns.map((column) => Object.freeze({ name: column.name, type: column.type, created_at: column.createdAt }));
+    state.schema = Object.freeze({ dataset: state.name, columns: Object.freeze(columns) as ColumnInfo[], hasSampling: state.hasSampling });
+  }
+  return state.schema;
+}
+
+function newPlan(state: DatasetState, isNewDataset: boolean): DatasetPlan {
+  return {
+    state,
+    isNewDataset,
+    columns: new Map(),
+    order: [],
+    newLowerCaseNames: new Map(),
+    accepted: [],
+    outcomes: new Map(),
+    addedRows: 0,
+    lastEventMicros: null,
+    hasSampling: false,
+  };
+}
+
+function countNewPlanned(plan: DatasetPlan): number {
+  return plan.order.length;
+}
+
+function eventProblem(event: IncomingEvent): string | undefined {
+  if (typeof event.time !== 'number' || !Number.isFinite(event.time)) return 'event time is not a finite number';
+  if (Math.abs(event.time) > 8.64e15) return 'event time is out of range';
+  if (!Number.isSafeInteger(event.samplerate) || event.samplerate < 1) return 'samplerate must be an integer >= 1';
+  if (event.data === null || typeof event.data !== 'object' || Array.isArray(event.data)) return 'event data must be a JSON object';
+  return undefined;
+}
+
+/** Appends the plan's accepted events in data chunks, columns in table order. */
+async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
+  const state = plan.state;
+  const columnNames: string[] = state.columns.map((column) => column.name);
+  for (const name of plan.order) columnNames.push(name);
+  const columnTypes: ColumnType[] = columnNames.map((name) => plan.columns.get(name)?.type ?? state.columns[state.columnIndex.get(name)!]!.type);
+  const positions = new Map<string, number>();
+  columnNames.forEach((name, index) => positions.set(name, index));
+  const appender: DuckDBAppender = await connection.createAppender(state.table);
+  try {
+    const accepted = plan.accepted;
+    for (let offset = 0; offset < accepted.length; offset += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, accepted.length - offset);
+      const time = new ColumnBuilder('timestamp', rows);
+      const samplerate = new ColumnBuilder('integer', rows);
+      const builders = columnTypes.map((type) => new ColumnBuilder(type, rows));
+      for (let row = 0; row < rows; row++) {
+        const { event, fields } = accepted[offset + row]!;
+        time.setInteger(row, Math.round(event.time * 1000));
+        samplerate.setInteger(row, event.samplerate);
+        for (let f = 0; f < fields.length; f++) {
+          const field = fields[f]!;
+          const index = positions.get(field[0])!;
+          setValue(builders[index]!, columnTypes[index]!, row, field[1]);
+        }
+      }
+      const chunk = buildDataChunk([time, samplerate, ...builders], rows);
+      appender.appendDataChunk(new DuckDBDataChunk(chunk));
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+  plan.addedRows = plan.accepted.length;
+}
+
+function setValue(builder: ColumnBuilder, type: ColumnType, row: number, value: unknown): void {
+  switch (type) {
+    case 'string':
+      builder.setString(row, textOf(value));
+      return;
+    case 'integer':
+      if (typeof value === 'bigint') builder.setBigInt(row, value);
+      else builder.setInteger(row, value as number);
+      return;
+    case 'float':
+      builder.setFloat(row, Number(value));
+      return;
+    case 'boolean':
+      builder.setBoolean(row, value as boolean);
+      return;
+  }
+}
+
+function asStoreError(error: unknown): FlagscopeError {
+  if (error instanceof FlagscopeError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new FlagscopeError('server_error', `storing events failed: ${message.toLowerCase()}`, 'retry the request; if it keeps failing, check the server log', {
+    cause: error,
+  });
+}
+
+/**
+ * Opens (or creates) the event store in the DuckDB file at `options.path`.
+ * A file left by a killed process is recovered by DuckDB's WAL replay.
+ */
+export async function openEventStore(options: EventStoreOptions): Promise<DuckDbEventStore> {
+  const limits: StoreLimits = { ...DEFAULT_STORE_LIMITS, ...options.limits };
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(options.path);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new FlagscopeError('server_error', `cannot open event store ${options.path}: ${message}`, 'check that no other flagscope server uses this data directory', {
+      cause: error,
+    });
+  }
+  const writer = await instance.connect();
+  const readers: DuckDBConnection[] = [];
+  for (let i = 0; i < Math.max(1, options.queryConnections ?? 2); i++) readers.push(await instance.connect());
+  const store = new DuckDbEventStore(instance, writer, readers, limits, options.now ?? (() => Date.now()));
+  await store.load();
+  return store;
+}
+
+export { INTERNAL_COLUMNS };
