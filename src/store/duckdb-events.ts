@@ -7,7 +7,9 @@
 import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { FlagscopeError } from '../errors.js';
+import { compileQuery } from '../query/compile.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
+import { validateQuery } from '../query/validate.js';
 import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, sqlTypeFor } from './duckdb-chunk.js';
 import type {
   ColumnInfo,
@@ -73,15 +75,6 @@ const INTERNAL_COLUMNS = ['_time', '_samplerate'] as const;
 const MAX_INT64 = 9223372036854775807n;
 const MIN_INT64 = -9223372036854775808n;
 const INT64_LIMIT_AS_NUMBER = 2 ** 63;
-/** The query engineer's compiler; imported by name until its module lands. */
-const COMPILER_MODULE = '../query/compile.js';
-interface QueryCompilerModule {
-  compileQuery(
-    normalized: unknown,
-    schema: DatasetSchema,
-    options: { table: string },
-  ): { sql: string; params: unknown[]; decode(rows: unknown[][]): QueryResult };
-}
 const DATASETS_TABLE = 'flagscope_datasets';
 const COLUMNS_TABLE = 'flagscope_columns';
 
@@ -606,15 +599,20 @@ export class DuckDbEventStore implements EventStore {
     }
     const started = performance.now();
     const schema = schemaOf(state);
-    const { validateQuery } = await import('../query/validate.js');
-    const { compileQuery } = (await import(COMPILER_MODULE)) as QueryCompilerModule;
     const normalized = validateQuery(spec, schema, now);
     const compiled = compileQuery(normalized, schema, { table: state.table });
-    const connection = this.nextReader();
-    const reader = await connection.runAndReadAll(compiled.sql, compiled.params as DuckDBValue[]);
-    const result = compiled.decode(reader.getRowsJson());
-    result.meta.duration_ms = Math.round((performance.now() - started) * 1000) / 1000;
-    return result;
+    const reader = await this.nextReader().runAndReadAll(compiled.sql, compiled.params as DuckDBValue[]);
+    const data = compiled.decode(reader.getRows());
+    return {
+      query: normalized,
+      data,
+      meta: {
+        dataset,
+        calculations: compiled.calculations,
+        breakdowns: compiled.breakdowns,
+        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      },
+    };
   }
 
   /**

@@ -344,4 +344,84 @@ describe('DuckDbEventStore', () => {
       hint: expect.stringContaining('flagscope datasets'),
     });
   });
+
+  it('answers weighted COUNT, AVG and P99 by breakdown, matching values computed here', async () => {
+    const store = await openStore();
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const services = ['api', 'web', 'db'];
+    const events: IncomingEvent[] = [];
+    for (let i = 0; i < 600; i++) {
+      const samplerate = random() < 0.2 ? 10 : 1;
+      const data: Record<string, unknown> = { service: services[i % 3], duration_ms: Math.round(random() * 100000) / 100 };
+      events.push(event(data, i * 1000, samplerate));
+    }
+    // Outside the queried range: must not count.
+    events.push(event({ service: 'api', duration_ms: 1e6 }, -3_600_000));
+    await Promise.all([store.ingest('q', events.slice(0, 300)), store.ingest('q', events.slice(300))]);
+
+    const now = T0 + 600_000;
+    const result = await store.query(
+      'q',
+      {
+        calculations: [{ op: 'COUNT' }, { op: 'AVG', column: 'duration_ms' }, { op: 'P99', column: 'duration_ms' }],
+        breakdowns: ['service'],
+        time_range: 1800,
+      },
+      now,
+    );
+    expect(result.meta.calculations).toEqual(['COUNT', 'AVG(duration_ms)', 'P99(duration_ms)']);
+    expect(result.meta.breakdowns).toEqual(['service']);
+    expect(result.meta.dataset).toBe('q');
+    expect(result.meta.duration_ms).toBeGreaterThan(0);
+    expect(result.query.end_time).toBe(Math.floor(now / 1000));
+
+    const inRange = events.filter((e) => e.time >= T0 - 1_200_000);
+    const expected = services.map((service) => {
+      const mine = inRange.filter((e) => e.data.service === service);
+      const count = mine.reduce((sum, e) => sum + e.samplerate, 0);
+      const total = mine.reduce((sum, e) => sum + e.samplerate * (e.data.duration_ms as number), 0);
+      // Weighted percentile: each event counts samplerate times, then linear interpolation at (W - 1) * q.
+      const expanded = mine.flatMap((e) => Array.from({ length: e.samplerate }, () => e.data.duration_ms as number)).sort((a, b) => a - b);
+      const h = (expanded.length - 1) * 0.99;
+      const lower = expanded[Math.floor(h)]!;
+      const upper = expanded[Math.ceil(h)]!;
+      return { service, count, avg: total / count, p99: lower + (h - Math.floor(h)) * (upper - lower) };
+    });
+    const rows = new Map(result.data.results.map((row) => [row.data.service, row.data]));
+    expect(rows.size).toBe(3);
+    for (const want of expected) {
+      const got = rows.get(want.service)!;
+      expect(got.COUNT).toBe(want.count);
+      expect(got['AVG(duration_ms)'] as number).toBeCloseTo(want.avg, 6);
+      expect(got['P99(duration_ms)'] as number).toBeCloseTo(want.p99, 6);
+    }
+  });
+
+  it('rejects a query on an unknown column with invalid_input', async () => {
+    const store = await openStore();
+    await store.ingest('q', [event({ duration_ms: 1 })]);
+    await expect(
+      store.query('q', { calculations: [{ op: 'AVG', column: 'durration_ms' }] }, T0),
+    ).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('answers queries while ingest keeps committing', async () => {
+    const store = await openStore();
+    await store.ingest('live', [event({ n: 0 })]);
+    const writes = Array.from({ length: 20 }, (_, i) => store.ingest('live', [event({ n: i + 1 }, i + 1)]));
+    const reads = Array.from({ length: 5 }, () => store.query('live', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 30_000));
+    const answers = await Promise.all(reads);
+    await Promise.all(writes);
+    for (const answer of answers) {
+      const count = answer.data.results[0]?.data.COUNT as number;
+      expect(count).toBeGreaterThanOrEqual(1);
+      expect(count).toBeLessThanOrEqual(21);
+    }
+    const final = await store.query('live', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 30_000);
+    expect(final.data.results[0]?.data.COUNT).toBe(21);
+  });
 });
