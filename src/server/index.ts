@@ -61,7 +61,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const control: ControlStore = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
   let events: EventStore;
   try {
-    events = await openEventStore({ path: join(options.dataDir, 'events.duckdb'), now });
+    events = await openEventStore({
+      path: join(options.dataDir, 'events.duckdb'),
+      now,
+      limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
+    });
   } catch (e) {
     await control.close();
     throw e;

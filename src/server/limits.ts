@@ -4,6 +4,10 @@ export interface ServerLimits {
   maxEventBytes: number;
   /** Largest request body after decompression, in bytes. Larger requests get 413 and are not stored. */
   maxBodyBytes: number;
+  /** Columns per dataset (enforced by the event store: the event that would pass it gets a per-item 400). */
+  maxColumnsPerDataset: number;
+  /** Events accepted but not yet committed; past it ingest requests get 429 with `Retry-After`. */
+  maxQueuedEvents: number;
   /** Seconds sent in `Retry-After` when the store's ingest queue is full (429). */
   retryAfterSeconds: number;
   /** Milliseconds `close()` waits for in-flight requests before cutting connections. */
@@ -13,6 +17,8 @@ export interface ServerLimits {
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxEventBytes: 1_000_000,
   maxBodyBytes: 5_000_000,
+  maxColumnsPerDataset: 2_000,
+  maxQueuedEvents: 200_000,
   retryAfterSeconds: 1,
   shutdownGraceMs: 10_000,
 };

@@ -83,6 +83,7 @@ describe('durability', () => {
     await Promise.all([...Array.from({ length: CLIENTS }, (_, c) => clientLoop(c)), exited]);
     expect(first.child.signalCode).toBe('SIGKILL');
     expect(acknowledged.length).toBeGreaterThanOrEqual(KILL_AFTER_ACKS);
+    expect(attempted, 'some batches were in flight at the kill').toBeGreaterThan(acknowledged.length);
 
     const second = await startChild(dir);
     expect(second.adminKey).toBeNull();
