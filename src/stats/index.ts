@@ -4,3 +4,6 @@ export * from './two-sample.js';
 export * from './srm.js';
 export * from './adjust.js';
 export * from './mann-whitney.js';
+export * from './percentile.js';
+export * from './interaction.js';
+export * from './verdict.js';
