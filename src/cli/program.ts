@@ -1,21 +1,117 @@
-import { Command } from 'commander';
+/**
+ * The commander program. This module and the per-noun `index.ts` files only
+ * declare commands, options and examples; each verb's implementation is
+ * imported when its command runs, so `flagscope --help` loads commander and
+ * nothing heavy.
+ */
+import { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
+import { FlagscopeError } from '../errors.js';
+import { registerColumns } from './columns/index.js';
+import { registerCompletion } from './completion/index.js';
+import { registerDatasets } from './datasets/index.js';
+import { registerDemo } from './demo/index.js';
+import { registerEvents } from './events/index.js';
+import { addGlobalOptions, scanOutputFlags } from './global-options.js';
+import type { RunState } from './lazy-action.js';
+import { examples } from './help.js';
+import { registerQuery } from './query/index.js';
+import { reportError } from './report-error.js';
+import { registerServe } from './serve/index.js';
+
+/** Version printed by `flagscope --version`. */
+export const CLI_VERSION = '0.1.0';
+
+/** Builds the full command tree; used by `runCli` and by the completion generator. */
+export function buildProgram(state: RunState): Command {
+  const { ctx } = state;
+  const program = new Command('flagscope');
+  program
+    .description('query wide events, compare feature-flag cohorts, ramp canaries and press kill switches')
+    .version(CLI_VERSION, '--version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: () => undefined,
+      getOutHelpWidth: () => ctx.stdout.columns ?? 80,
+      getErrHelpWidth: () => ctx.stderr.columns ?? 80,
+    })
+    .showSuggestionAfterError(true);
+  addGlobalOptions(program);
+  program.addHelpText(
+    'after',
+    examples([
+      'flagscope serve',
+      'flagscope events send checkout events.ndjson',
+      "flagscope query checkout --calc 'P99(duration_ms)' --by service.name --since 2h",
+      'flagscope datasets --json',
+    ]) +
+      '\nExit codes: 0 ok, 1 bug, 2 usage or invalid input, 3 not found, 4 auth refused, 5 server unreachable,\n' +
+      '6 conflict, 10 gate regression, 11 gate inconclusive. Docs: docs/cli.md\n',
+  );
+  registerServe(program, state);
+  registerEvents(program, state);
+  registerDatasets(program, state);
+  registerColumns(program, state);
+  registerQuery(program, state);
+  registerDemo(program, state);
+  registerCompletion(program, state);
+  forEachCommand(program, (cmd) => {
+    cmd.exitOverride((err) => {
+      throw commanderToFlagscope(err, cmd);
+    });
+  });
+  return program;
+}
+
+/** Visits `root` and every subcommand, depth first. */
+export function forEachCommand(root: Command, visit: (cmd: Command) => void): void {
+  visit(root);
+  for (const child of root.commands) forEachCommand(child, visit);
+}
+
+/** The full name of a command, e.g. `flagscope events send`. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+const PASS_THROUGH = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
+
+function commanderToFlagscope(err: CommanderError, cmd: Command): Error {
+  if (PASS_THROUGH.has(err.code)) return err;
+  const lines = err.message.replace(/^error: /, '').split('\n').filter((l) => l.trim().length > 0);
+  const message = (lines[0] ?? 'invalid arguments').replace(/\.$/, '');
+  const suggestion = lines.slice(1).join(' ').replace(/^\((.*)\)$/, '$1').replace(/\?$/, '').toLowerCase();
+  const help = `run \`${commandPath(cmd)} --help\``;
+  return new FlagscopeError('usage', message, suggestion.length > 0 ? `${suggestion}? ${help}` : help);
+}
 
 /** Parses `argv` (without node and script) and runs the command; resolves to the exit code. */
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
-  const program = new Command('flagscope');
-  program.description('query wide events, compare flag cohorts, ramp canaries, press kill switches');
-  program.configureOutput({
-    writeOut: (s) => ctx.stdout.write(s),
-    writeErr: (s) => ctx.stderr.write(s),
-  });
-  program.exitOverride();
+  const state: RunState = { ctx, exitCode: 0 };
+  const program = buildProgram(state);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 0;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return state.exitCode;
   } catch (e) {
-    const err = e as { code?: string; exitCode?: number };
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-    return 2;
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // A command group run without a subcommand: commander has printed its help on stderr.
+      if (e.code === 'commander.help') return 2;
+    }
+    const scanned = scanOutputFlags(argv);
+    const mode = {
+      json: state.flags !== undefined ? state.flags.json === true || state.flags.format === 'json' : scanned.json,
+      verbose: state.flags?.verbose ?? scanned.verbose,
+    };
+    return reportError(e, ctx.stderr, mode);
   }
 }

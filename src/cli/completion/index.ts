@@ -1,0 +1,29 @@
+import { Argument } from 'commander';
+import type { Command } from 'commander';
+import { examples } from '../help.js';
+import type { RunState } from '../lazy-action.js';
+import { lazyAction } from '../lazy-action.js';
+
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+
+/** Registers `flagscope completion SHELL` and the hidden `flagscope __complete KIND` used by the scripts. */
+export function registerCompletion(program: Command, state: RunState): void {
+  const cmd = program
+    .command('completion')
+    .description('print a shell completion script')
+    .addArgument(new Argument('<shell>', 'shell to complete for').choices(SHELLS))
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope completion bash > ~/.local/share/bash-completion/completions/flagscope',
+        'flagscope completion zsh > "${fpath[1]}/_flagscope"',
+        'flagscope completion fish > ~/.config/fish/completions/flagscope.fish',
+      ]),
+    );
+  lazyAction(cmd, state, async () => (await import('./print-script.js')).printCompletionScript);
+  const complete = program
+    .command('__complete', { hidden: true })
+    .description('print completion candidates of a kind (datasets), one per line')
+    .argument('<kind>', 'what to complete');
+  lazyAction(complete, state, async () => (await import('./complete-values.js')).completeValues);
+}

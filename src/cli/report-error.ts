@@ -1,0 +1,42 @@
+/**
+ * Prints a failure on stderr and returns its exit code: `error: …` and
+ * `hint: …` lines, or with `--json` a single `{"error": {code, message, hint}}`
+ * object. Anything that is not a `FlagscopeError` is a bug: exit 1, with the
+ * stack only at `--verbose`.
+ */
+import { ExitCode, FlagscopeError } from '../errors.js';
+import type { ExitCodeValue } from '../errors.js';
+import type { OutStream } from '../context.js';
+
+export interface ReportMode {
+  json: boolean;
+  verbose: boolean;
+}
+
+/** Writes the error to `stderr` and returns the exit code for it. */
+export function reportError(e: unknown, stderr: OutStream, mode: ReportMode): ExitCodeValue {
+  const error = e instanceof FlagscopeError ? e : internalError(e);
+  if (mode.json) {
+    const body: { code: string; message: string; hint?: string } = { code: error.code, message: error.message };
+    if (error.hint !== undefined) body.hint = error.hint;
+    stderr.write(JSON.stringify({ error: body }) + '\n');
+  } else {
+    stderr.write(`error: ${error.message}\n`);
+    if (error.hint !== undefined) stderr.write(`hint: ${error.hint}\n`);
+  }
+  if (mode.verbose && error.code === 'internal') {
+    const original = error.cause instanceof Error ? error.cause : error;
+    stderr.write(`${original.stack ?? String(original)}\n`);
+  }
+  return error.code === 'internal' ? ExitCode.internal : error.exitCode;
+}
+
+function internalError(e: unknown): FlagscopeError {
+  const message = e instanceof Error ? e.message : String(e);
+  return new FlagscopeError(
+    'internal',
+    `unexpected failure: ${message.split('\n')[0]?.replace(/\.$/, '') ?? 'unknown'} (this is a bug)`,
+    'run again with `--verbose` for the stack trace and report it',
+    { cause: e },
+  );
+}

@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+import { examples } from '../help.js';
+import type { RunState } from '../lazy-action.js';
+import { lazyAction } from '../lazy-action.js';
+
+/** Registers `flagscope serve`. */
+export function registerServe(program: Command, state: RunState): void {
+  const cmd = program
+    .command('serve')
+    .description('run the embedded server: ingest, query, flags, OFREP')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '7070')
+    .option('--data-dir <dir>', 'data directory (default $XDG_DATA_HOME/flagscope)')
+    .addHelpText('after', examples(['flagscope serve', 'flagscope serve --port 0 --data-dir ./data --verbose']));
+  lazyAction(cmd, state, async () => (await import('./run-serve.js')).serve);
+}

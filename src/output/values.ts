@@ -1,0 +1,86 @@
+/**
+ * Formatting of single values for humans (TTY tables) and for machines
+ * (tab-separated, CSV). Pure: the clock is passed in.
+ */
+
+/** Formats an integer count with thousands separators: `10000` → `10,000`. */
+export function formatCount(n: number): string {
+  const sign = n < 0 ? '-' : '';
+  const digits = Math.trunc(Math.abs(n)).toString();
+  return sign + digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/**
+ * Formats a number for a human table: integers with thousands separators,
+ * other numbers with at most 4 significant decimals (`12.3457`, `0.001235`).
+ */
+export function formatNumberHuman(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Number.isInteger(n)) return formatCount(n);
+  const abs = Math.abs(n);
+  if (abs >= 1000) {
+    const [whole = '0', fraction = ''] = n.toFixed(2).split('.');
+    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    const kept = fraction.replace(/0+$/, '');
+    return kept.length > 0 ? `${grouped}.${kept}` : grouped;
+  }
+  if (abs >= 1) return trimZeros(n.toFixed(4));
+  return trimZeros(n.toPrecision(4));
+}
+
+/** Formats a number compactly for chart labels: `1234` → `1.23k`, `0.5` → `0.5`. */
+export function formatNumberShort(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const abs = Math.abs(n);
+  const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  for (const [size, unit] of units) {
+    if (abs >= size) return trimZeros((n / size).toPrecision(3)) + unit;
+  }
+  if (abs === 0) return '0';
+  if (abs >= 1) return trimZeros(n.toPrecision(3));
+  return trimZeros(n.toPrecision(2));
+}
+
+function trimZeros(s: string): string {
+  if (!s.includes('.') || s.includes('e')) return s;
+  return s.replace(/0+$/, '').replace(/\.$/, '');
+}
+
+/** Formats the time between `time` and `now` as `just now`, `5 minutes ago`, `in 2 hours`, `3 days ago`. */
+export function formatRelativeTime(time: number, now: number): string {
+  const diff = now - time;
+  const future = diff < 0;
+  const seconds = Math.abs(diff) / 1000;
+  if (seconds < 45) return future ? 'in a few seconds' : 'just now';
+  const steps: [number, string][] = [
+    [60, 'minute'],
+    [3600, 'hour'],
+    [86400, 'day'],
+    [86400 * 30, 'month'],
+    [86400 * 365, 'year'],
+  ];
+  let unit = 'minute';
+  let size = 60;
+  for (const [s, name] of steps) {
+    if (seconds >= s * 0.75 || s === 60) {
+      unit = name;
+      size = s;
+    }
+  }
+  const count = Math.max(1, Math.round(seconds / size));
+  const label = `${count} ${unit}${count === 1 ? '' : 's'}`;
+  return future ? `in ${label}` : `${label} ago`;
+}
+
+/** Parses an ISO-8601 string or Unix milliseconds into Unix milliseconds; `undefined` when it is neither. */
+export function toMillis(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** ISO-8601 in UTC with seconds precision when the milliseconds are zero: `2026-01-02T03:04:05Z`. */
+export function formatIsoTime(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+}
