@@ -1,0 +1,196 @@
+/**
+ * Flag evaluation as flagd evaluates its flag-definition JSON, with
+ * OpenFeature reasons and error codes. Pure: the `$flagd.timestamp` injected
+ * into targeting comes from the caller, never from a clock.
+ */
+import { isFlagscopeError } from '../errors.js';
+import { evaluateJsonLogic, pickWeighted, validateJsonLogic, type LogicEnvironment } from './json-logic.js';
+import type { FlagDefinition, JsonValue, Rollout } from './model.js';
+import { murmur3Utf16CodeUnits, murmur3Utf8 } from './murmur3.js';
+
+export type EvaluationReason = 'STATIC' | 'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'DISABLED' | 'ERROR';
+export type EvaluationErrorCode =
+  | 'FLAG_NOT_FOUND'
+  | 'TARGETING_KEY_MISSING'
+  | 'PARSE_ERROR'
+  | 'TYPE_MISMATCH'
+  | 'INVALID_CONTEXT'
+  | 'GENERAL';
+/** The OpenFeature value types a caller may ask for. */
+export type ExpectedType = 'boolean' | 'string' | 'number' | 'object';
+
+/** An OpenFeature evaluation context: `targetingKey` plus any attributes. */
+export type EvaluationContext = Record<string, unknown>;
+
+export type FlagMetadata = Record<string, string | number | boolean>;
+
+export interface EvaluationResult {
+  /** Absent when `reason` is `ERROR`: the caller's own default applies. */
+  value?: JsonValue;
+  variant?: string;
+  reason: EvaluationReason;
+  errorCode?: EvaluationErrorCode;
+  errorMessage?: string;
+  flagMetadata?: FlagMetadata;
+}
+
+/**
+ * How the bucketing string is hashed. `utf8` (default): MurmurHash3 of the
+ * UTF-8 bytes, as the flagd daemon and its Go, Java, Python and .NET
+ * evaluators do. `utf16-code-units`: what the JavaScript `@openfeature/flagd-core`
+ * computes, which differs from `utf8` for non-ASCII keys only.
+ */
+export type BucketHashing = 'utf8' | 'utf16-code-units';
+
+export interface EvaluateOptions {
+  /** Unix time in seconds, exposed to targeting as `$flagd.timestamp`. Absent → `$flagd.timestamp` is absent. */
+  timestamp?: number;
+  hashing?: BucketHashing;
+}
+
+const utf8Environment: LogicEnvironment = { hash: murmur3Utf8 };
+const utf16Environment: LogicEnvironment = { hash: murmur3Utf16CodeUnits };
+
+/** Targeting rules already validated, so evaluation does not walk them twice. */
+const validTargeting = new WeakMap<object, string | null>();
+
+function targetingProblem(targeting: unknown): string | null {
+  const cacheable = typeof targeting === 'object' && targeting !== null;
+  if (cacheable) {
+    const known = validTargeting.get(targeting);
+    if (known !== undefined) return known;
+  }
+  let problem: string | null = null;
+  try {
+    validateJsonLogic(targeting);
+  } catch (e) {
+    problem = isFlagscopeError(e) || e instanceof Error ? e.message : String(e);
+  }
+  if (cacheable) validTargeting.set(targeting, problem);
+  return problem;
+}
+
+/** The metadata a flag reports with every evaluation. */
+export function evaluationMetadata(flag: FlagDefinition): FlagMetadata {
+  const metadata: FlagMetadata = { service: flag.service, kind: flag.kind };
+  if (flag.safeVariant !== undefined) metadata['safeVariant'] = flag.safeVariant;
+  if (flag.kind === 'kill-switch') metadata['pressed'] = flag.pressed !== undefined;
+  return metadata;
+}
+
+function error(code: EvaluationErrorCode, message: string, flagMetadata?: FlagMetadata): EvaluationResult {
+  const result: EvaluationResult = { reason: 'ERROR', errorCode: code, errorMessage: message };
+  if (flagMetadata) result.flagMetadata = flagMetadata;
+  return result;
+}
+
+function typeOfValue(value: JsonValue): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/**
+ * The bucket string flagd hashes for a plain `fractional` (no custom
+ * bucketing expression): flag key followed by targeting key.
+ */
+export function bucketingString(flagKey: string, targetingKey: string): string {
+  return `${flagKey}${targetingKey}`;
+}
+
+/**
+ * The variant a rollout assigns to a targeting key: MurmurHash3 x86 32-bit
+ * (seed 0) of flag key + targeting key, bucket `(hash × total) >> 32`, then the
+ * cumulative weights in order. Identical to flagd's `fractional` over the same
+ * weights.
+ */
+export function rolloutVariant(flagKey: string, targetingKey: string, rollout: Rollout, hashing: BucketHashing = 'utf8'): string {
+  const hash = (hashing === 'utf8' ? murmur3Utf8 : murmur3Utf16CodeUnits)(bucketingString(flagKey, targetingKey));
+  const picked = pickWeighted(hash, rollout.weights);
+  // Rollout weights always sum to 100 × 10^precision > 0, so a bucket is always found.
+  return picked!.variant;
+}
+
+/**
+ * Evaluates a flag for a context as flagd would evaluate its flagd export,
+ * plus flagscope's own rollout and kill-switch semantics:
+ *
+ * - unknown or archived flag → `ERROR` / `FLAG_NOT_FOUND`;
+ * - pressed kill switch → the safe variant, `STATIC` (overrides state, targeting and rollout);
+ * - disabled → `DISABLED` with the default variant;
+ * - targeting → its result names the variant (`TARGETING_MATCH`); `null` falls through;
+ *   a name that is not a variant → `ERROR` / `GENERAL`; a rule that throws → `ERROR` / `GENERAL`;
+ *   an invalid rule → `ERROR` / `PARSE_ERROR`;
+ * - rollout → the bucketed variant (`SPLIT`); no targeting key → `ERROR` / `TARGETING_KEY_MISSING`;
+ * - otherwise the default variant: `STATIC` without targeting, `DEFAULT` when targeting returned null;
+ * - `expectedType` not matching the value → `ERROR` / `TYPE_MISMATCH`.
+ */
+export function evaluateFlag(
+  flag: FlagDefinition | (FlagDefinition & { archived?: boolean }) | undefined,
+  context: EvaluationContext,
+  expectedType?: ExpectedType,
+  options: EvaluateOptions = {},
+): EvaluationResult {
+  if (flag === undefined || ('archived' in flag && flag.archived === true)) {
+    return error('FLAG_NOT_FOUND', 'flag not found');
+  }
+  const flagMetadata = evaluationMetadata(flag);
+  if (typeof context !== 'object' || context === null || Array.isArray(context)) {
+    return error('INVALID_CONTEXT', 'the evaluation context is not an object', flagMetadata);
+  }
+  const targetingKey = context['targetingKey'];
+  if (targetingKey !== undefined && targetingKey !== null && typeof targetingKey !== 'string') {
+    return error('INVALID_CONTEXT', 'targetingKey is not a string', flagMetadata);
+  }
+
+  let variant: string;
+  let reason: EvaluationReason;
+  if (flag.pressed !== undefined && flag.safeVariant !== undefined) {
+    variant = flag.safeVariant;
+    reason = 'STATIC';
+  } else if (flag.state === 'disabled') {
+    variant = flag.defaultVariant;
+    reason = 'DISABLED';
+  } else {
+    let targetingResult: unknown = null;
+    if (flag.targeting !== undefined) {
+      const problem = targetingProblem(flag.targeting);
+      if (problem !== null) return error('PARSE_ERROR', `invalid targeting for flag ${flag.key}: ${problem}`, flagMetadata);
+      const flagd: Record<string, unknown> = { flagKey: flag.key };
+      if (options.timestamp !== undefined) flagd['timestamp'] = options.timestamp;
+      const data = { ...context, $flagd: flagd };
+      try {
+        targetingResult = evaluateJsonLogic(flag.targeting, data, options.hashing === 'utf16-code-units' ? utf16Environment : utf8Environment);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        return error('GENERAL', `error evaluating targeting rule for flag ${flag.key}: ${why}`, flagMetadata);
+      }
+    }
+    if (targetingResult !== null && targetingResult !== undefined) {
+      variant = String(targetingResult);
+      reason = 'TARGETING_MATCH';
+    } else if (flag.rollout !== undefined) {
+      if (typeof targetingKey !== 'string' || targetingKey === '') {
+        return error('TARGETING_KEY_MISSING', `flag ${flag.key} has a percentage rollout and the context has no targetingKey`, flagMetadata);
+      }
+      variant = rolloutVariant(flag.key, targetingKey, flag.rollout, options.hashing);
+      reason = 'SPLIT';
+    } else {
+      variant = flag.defaultVariant;
+      reason = flag.targeting === undefined ? 'STATIC' : 'DEFAULT';
+    }
+  }
+
+  if (!Object.hasOwn(flag.variants, variant)) {
+    return error('GENERAL', `variant '${variant}' not found in flag with key '${flag.key}'`, flagMetadata);
+  }
+  const value = flag.variants[variant]!;
+  if (expectedType !== undefined && typeOfValue(value) !== expectedType) {
+    return error(
+      'TYPE_MISMATCH',
+      `flag ${flag.key} is of type ${typeOfValue(value)}, not ${expectedType}`,
+      flagMetadata,
+    );
+  }
+  return { value, variant, reason, flagMetadata };
+}
