@@ -10,7 +10,6 @@ import {
   toFlagdDocument,
   validateFlagDefinition,
   type BucketHashing,
-  type EvaluationContext,
   type FlagDefinition,
 } from '../../../src/flags/index.js';
 
@@ -55,7 +54,7 @@ function randomKeys(count: number, seed: number): string[] {
 
 const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
 
-function flag(key: string, variants: string[], extra: Partial<FlagDefinition>): FlagDefinition {
+function flag(key: string, variants: string[], extra: Record<string, unknown>): FlagDefinition {
   return validateFlagDefinition({
     key,
     service: 'checkout',
@@ -98,7 +97,7 @@ afterAll(() => {
   vi.useRealTimers();
 });
 
-function contextFor(key: string): EvaluationContext {
+function contextFor(key: string): { targetingKey: string; email: string } {
   return { targetingKey: key, email: key };
 }
 
