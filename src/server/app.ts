@@ -9,7 +9,7 @@ import type { QuerySpec } from '../query/spec.js';
 import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyRecord, type ApiKeyScope, type ControlStore } from '../store/control.js';
 import type { EventStore, IngestOutcome } from '../store/types.js';
 import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson } from './http-io.js';
-import { batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
+import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
 import type { ServerLimits } from './limits.js';
 import { Router, type RouteRequest } from './router.js';
@@ -133,10 +133,10 @@ function checkContentType(req: IncomingMessage): void {
   throw invalidInput(`content type "${type}" is not accepted`, 'send JSON with `Content-Type: application/json`');
 }
 
-async function readJson(deps: AppDependencies, req: IncomingMessage, what: string): Promise<{ value: unknown; bytes: number }> {
+async function readJson(deps: AppDependencies, req: IncomingMessage, what: string): Promise<{ value: unknown; body: Buffer }> {
   checkContentType(req);
   const body = await readBody(req, deps.limits.maxBodyBytes);
-  return { value: parseJsonBody(body.toString('utf8'), what), bytes: body.length };
+  return { value: parseJsonBody(body.toString('utf8'), what), body };
 }
 
 function checkBackpressure(deps: AppDependencies, incoming: number): void {
@@ -154,7 +154,7 @@ function checkBackpressure(deps: AppDependencies, incoming: number): void {
 
 async function ingestSingle(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
   const dataset = params.dataset as string;
-  const { value, bytes } = await readJson(deps, req, 'event body');
+  const { value, body } = await readJson(deps, req, 'event body');
   const header = (name: string): string | undefined => {
     const v = req.headers[name];
     return Array.isArray(v) ? v[0] : v;
@@ -162,7 +162,7 @@ async function ingestSingle(deps: AppDependencies, { req, res, params }: RouteRe
   const event = singleEvent(
     value,
     { time: header('x-honeycomb-event-time'), samplerate: header('x-honeycomb-samplerate') },
-    bytes,
+    body.length,
     deps.limits.maxEventBytes,
     deps.now(),
   );
@@ -177,8 +177,9 @@ async function ingestSingle(deps: AppDependencies, { req, res, params }: RouteRe
 
 async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
   const dataset = params.dataset as string;
-  const { value, bytes } = await readJson(deps, req, 'batch body');
-  const items = batchItems(value, bytes, deps.limits.maxEventBytes, deps.now());
+  const { value, body } = await readJson(deps, req, 'batch body');
+  const itemBytes = Array.isArray(value) && body.length > deps.limits.maxEventBytes ? arrayItemByteLengths(body) : undefined;
+  const items = batchItems(value, itemBytes, deps.limits.maxEventBytes, deps.now());
   const events = [];
   for (const item of items) if (item.ok) events.push(item.event);
   checkBackpressure(deps, events.length);

@@ -78,29 +78,72 @@ export function singleEvent(
 
 /**
  * Parses the items of a batch. Each item is `{data, time?, samplerate?}`;
- * a bad item is rejected on its own. `bodyBytes` lets small bodies skip the
- * per-event size check (no item can be larger than its whole body).
+ * a bad item is rejected on its own. `itemBytes[i]` is the size of item i's
+ * JSON text; pass undefined when the whole body is within the per-event limit
+ * (then no item can be over it).
  */
-export function batchItems(body: unknown, bodyBytes: number, maxEventBytes: number, now: number): ParsedItem[] {
+export function batchItems(body: unknown, itemBytes: number[] | undefined, maxEventBytes: number, now: number): ParsedItem[] {
   if (!Array.isArray(body)) {
     throw invalidInput(`batch body must be a JSON array of {"data": {...}} items, not ${describe(body)}`, 'wrap the events in an array');
   }
-  const checkSize = bodyBytes > maxEventBytes;
   const items: ParsedItem[] = new Array(body.length);
   for (let index = 0; index < body.length; index++) {
-    items[index] = batchItem(body[index], checkSize, maxEventBytes, now);
+    const size = itemBytes?.[index] ?? 0;
+    items[index] =
+      size > maxEventBytes
+        ? { ok: false, error: `event is ${size} bytes, over the ${maxEventBytes}-byte limit per event` }
+        : batchItem(body[index], now);
   }
   return items;
 }
 
-function batchItem(item: unknown, checkSize: boolean, maxEventBytes: number, now: number): ParsedItem {
+/**
+ * Byte length of each element of the top-level JSON array in `json` (from its
+ * first to its last non-blank byte). `json` must be valid JSON (parse it
+ * first); this only finds the boundaries, in one pass over the bytes, which is
+ * several times cheaper than serialising each parsed item again.
+ */
+export function arrayItemByteLengths(json: Buffer): number[] {
+  const sizes: number[] = [];
+  let depth = 0;
+  let itemStart = -1;
+  let lastSolid = -1;
+  for (let i = 0; i < json.length; i++) {
+    const byte = json[i] as number;
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
+    if (depth === 1) {
+      if (byte === 0x2c || byte === 0x5d) {
+        if (itemStart !== -1) sizes.push(lastSolid - itemStart + 1);
+        itemStart = -1;
+        if (byte === 0x5d) depth--;
+        continue;
+      }
+      if (itemStart === -1) itemStart = i;
+    }
+    if (byte === 0x22) i = closingQuote(json, i);
+    else if (byte === 0x5b || byte === 0x7b) depth++;
+    else if (byte === 0x5d || byte === 0x7d) depth--;
+    lastSolid = i;
+  }
+  return sizes;
+}
+
+/** Index of the quote closing the JSON string that opens at `open` (jumps with the native indexOf). */
+function closingQuote(json: Buffer, open: number): number {
+  let at = open;
+  for (;;) {
+    at = json.indexOf(0x22, at + 1);
+    if (at === -1) return json.length;
+    let backslashes = 0;
+    while (json[at - 1 - backslashes] === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
+}
+
+function batchItem(item: unknown, now: number): ParsedItem {
   if (!isJsonObject(item)) return { ok: false, error: `item must be an object with a "data" object, not ${describe(item)}` };
   const data = item.data;
   if (!isJsonObject(data)) return { ok: false, error: `"data" must be a JSON object, not ${describe(data)}` };
-  if (checkSize) {
-    const size = Buffer.byteLength(JSON.stringify(data));
-    if (size > maxEventBytes) return { ok: false, error: `event is ${size} bytes, over the ${maxEventBytes}-byte limit per event` };
-  }
   let time = now;
   if (item.time !== undefined && item.time !== null && item.time !== '') {
     const parsed = parseEventTime(item.time);
