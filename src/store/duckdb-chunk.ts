@@ -48,7 +48,8 @@ export class ColumnBuilder {
   private readonly int64Words: Int32Array | undefined;
   private readonly doubles: Float64Array | undefined;
   private readonly bytes: Uint8Array | undefined;
-  private longStrings: Array<{ row: number; text: string }> = [];
+  private readonly longRows: number[] = [];
+  private readonly longTexts: string[] = [];
 
   constructor(kind: ChunkColumnKind, rows: number) {
     this.kind = kind;
@@ -121,7 +122,8 @@ export class ColumnBuilder {
       }
       bytes.fill(0, base + 4, base + STRING_T_BYTES);
     }
-    this.longStrings.push({ row, text: value });
+    this.longRows.push(row);
+    this.longTexts.push(value);
     this.markValid(row);
   }
 
@@ -135,9 +137,13 @@ export class ColumnBuilder {
     }
     const data = this.int64Words ?? this.doubles ?? this.bytes!;
     bindings.copy_data_to_vector(vector, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-    for (const { row, text } of this.longStrings) {
-      if (text.includes('\u0000')) bindings.vector_assign_string_element_len(vector, row, textEncoder.encode(text));
-      else bindings.vector_assign_string_element(vector, row, text);
+    const longRows = this.longRows;
+    const longTexts = this.longTexts;
+    for (let i = 0; i < longRows.length; i++) {
+      const text = longTexts[i]!;
+      // The plain variant takes a C string, which would end at a NUL character.
+      if (text.includes('\u0000')) bindings.vector_assign_string_element_len(vector, longRows[i]!, textEncoder.encode(text));
+      else bindings.vector_assign_string_element(vector, longRows[i]!, text);
     }
     if (this.validCount < this.rows) {
       bindings.vector_ensure_validity_writable(vector);

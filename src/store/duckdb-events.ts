@@ -162,9 +162,10 @@ interface DatasetState {
   table: string;
   createdAt: number;
   columns: ColumnState[];
-  columnIndex: Map<string, number>;
   /** Lower-cased names, because DuckDB identifiers are case-insensitive. */
   lowerCaseNames: Map<string, string>;
+  /** User field name → its column (`_time` and `data._time` share one). Replaced, never mutated, once built. */
+  slots: Map<string, FieldSlot>;
   rows: number;
   lastEventMicros: bigint | null;
   hasSampling: boolean;
@@ -178,26 +179,28 @@ interface PendingIngest {
   reject: (error: unknown) => void;
 }
 
-/** A column change planned for one transaction. */
-interface PlannedColumn {
-  name: string;
-  type: ColumnType;
-  isNew: boolean;
-  /** The type before this transaction (for ALTER). */
-  previousType?: ColumnType;
+/** Where a user field is stored: its column, position among the user columns, and type. */
+interface FieldSlot {
+  readonly column: string;
+  readonly index: number;
+  readonly type: ColumnType;
+  /** 1 for `data._time`, 2 for `data._samplerate` (two user fields map to each), else 0. */
+  readonly aliasBit: number;
 }
 
 /** What one dataset's part of a transaction will do. */
 interface DatasetPlan {
   state: DatasetState;
   isNewDataset: boolean;
-  /** Final type of every column touched, by name. */
-  columns: Map<string, PlannedColumn>;
-  /** Column order after the transaction. */
-  order: string[];
+  /** Field slots after this transaction; the state's own map until a column changes (copy on write). */
+  slots: Map<string, FieldSlot>;
+  /** Column types after this transaction, by slot index. */
+  types: ColumnType[];
+  /** Columns this transaction adds, in order (their slot index follows the existing columns). */
+  newColumns: string[];
   /** Lower-cased names of the columns this transaction adds. */
   newLowerCaseNames: Map<string, string>;
-  accepted: Array<{ event: IncomingEvent; fields: Array<[string, unknown]> }>;
+  accepted: IncomingEvent[];
   outcomes: Map<PendingIngest, IngestOutcome[]>;
   addedRows: number;
   lastEventMicros: bigint | null;
@@ -265,6 +268,7 @@ export class DuckDbEventStore implements EventStore {
       addColumnToState(state, { name: String(name), type: String(type) as ColumnType, createdAt: Number(createdAt) });
     }
     for (const state of this.datasets.values()) {
+      state.columns.forEach((column, index) => setSlot(state.slots, { column: column.name, index, type: column.type, aliasBit: aliasBitOf(column.name) }));
       const [row] = (
         await this.writer.runAndReadAll(
           `SELECT count(*), max(epoch_us(_time)), coalesce(bool_or(_samplerate <> 1), false) FROM ${quoteIdentifier(state.table)}`,
@@ -435,13 +439,12 @@ export class DuckDbEventStore implements EventStore {
 
   /**
    * Decides each event's fate against the dataset's columns as planned so
-   * far, widening planned column types as values require.
+   * far. An event whose fields all fit existing columns takes the fast path
+   * (one map lookup per field, no allocation); otherwise its new columns and
+   * widenings are checked and added to the plan.
    */
   private planEvents(plan: DatasetPlan, events: IncomingEvent[]): IngestOutcome[] {
     const outcomes: IngestOutcome[] = new Array(events.length);
-    const maxColumns = this.limits.maxColumnsPerDataset;
-    const maxNameLength = this.limits.maxFieldNameLength;
-    const state = plan.state;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       const problem = eventProblem(event);
@@ -449,83 +452,87 @@ export class DuckDbEventStore implements EventStore {
         outcomes[i] = { status: 400, error: problem };
         continue;
       }
-      const fields: Array<[string, unknown]> = [];
-      let newColumns: Map<string, ColumnType> | undefined;
-      let rejection: string | undefined;
-      let seen: Set<string> | undefined;
-      let newLowerCaseNames: Map<string, string> | undefined;
-      for (const field in event.data) {
-        const value = event.data[field];
-        const valueType = typeOfValue(value);
-        if (valueType === undefined) continue;
-        const nameProblem = fieldNameProblem(field, maxNameLength);
-        if (nameProblem !== undefined) {
-          rejection = nameProblem;
+      const slots = plan.slots;
+      const data = event.data;
+      let fits = true;
+      let aliases = 0;
+      for (const field in data) {
+        const value = data[field];
+        if (value === null || value === undefined) continue;
+        const slot = slots.get(field);
+        if (slot === undefined || !slotAccepts(slot.type, value) || (slot.aliasBit & aliases) !== 0) {
+          fits = false;
           break;
         }
-        const name = storedFieldName(field);
-        if (name === 'data._time' || name === 'data._samplerate') {
-          seen ??= new Set();
-          if (seen.has(name)) {
-            rejection = `fields ${JSON.stringify(name.slice(5))} and ${JSON.stringify(name)} would both be stored as ${JSON.stringify(name)}`;
-            break;
-          }
-          seen.add(name);
-        }
-        const planned = plan.columns.get(name);
-        const existingIndex = state.columnIndex.get(name);
-        if (planned === undefined && existingIndex === undefined) {
-          const lower = name.toLowerCase();
-          const clash = state.lowerCaseNames.get(lower) ?? plan.newLowerCaseNames.get(lower) ?? newLowerCaseNames?.get(lower);
-          if (clash !== undefined && clash !== name) {
-            rejection = `field ${JSON.stringify(name)} differs only in letter case from column ${JSON.stringify(clash)}, and column names are case-insensitive`;
-            break;
-          }
-          newLowerCaseNames ??= new Map();
-          newLowerCaseNames.set(lower, name);
-          newColumns ??= new Map();
-          const already = newColumns.get(name);
-          newColumns.set(name, already === undefined ? valueType : widenType(already, valueType));
-        }
-        fields.push([name, value]);
+        aliases |= slot.aliasBit;
       }
-      if (rejection === undefined && newColumns !== undefined) {
-        const total = state.columns.length + countNewPlanned(plan) + newColumns.size;
-        if (total > maxColumns) {
-          rejection = `event would add ${newColumns.size} new column(s) to dataset ${JSON.stringify(state.name)}, exceeding the limit of ${maxColumns} columns per dataset`;
-        }
-      }
+      const rejection = fits ? undefined : this.planSchemaChanges(plan, data);
       if (rejection !== undefined) {
         outcomes[i] = { status: 400, error: rejection };
         continue;
       }
-      for (const [name, value] of fields) {
-        const valueType = typeOfValue(value)!;
-        const planned = plan.columns.get(name);
-        if (planned !== undefined) {
-          planned.type = widenType(planned.type, valueType);
-          continue;
-        }
-        const existingIndex = state.columnIndex.get(name);
-        if (existingIndex !== undefined) {
-          const existing = state.columns[existingIndex]!;
-          const widened = widenType(existing.type, valueType);
-          if (widened !== existing.type) {
-            plan.columns.set(name, { name, type: widened, isNew: false, previousType: existing.type });
-          }
-          continue;
-        }
-        plan.columns.set(name, { name, type: valueType, isNew: true });
-        plan.order.push(name);
-        plan.newLowerCaseNames.set(name.toLowerCase(), name);
-      }
       const eventMicros = micros(event.time);
       if (plan.lastEventMicros === null || eventMicros > plan.lastEventMicros) plan.lastEventMicros = eventMicros;
       if (event.samplerate !== 1) plan.hasSampling = true;
-      plan.accepted.push({ event, fields });
+      plan.accepted.push(event);
       outcomes[i] = { status: 202 };
     }
     return outcomes;
+  }
+
+  /**
+   * The slow path of {@link planEvents}: checks the event's new fields (name,
+   * letter-case clash, column limit) and records new columns and widenings.
+   * Returns why the event is rejected, or undefined once the plan holds it.
+   */
+  private planSchemaChanges(plan: DatasetPlan, data: Record<string, unknown>): string | undefined {
+    const state = plan.state;
+    const added = new Map<string, ColumnType>();
+    const widened = new Map<FieldSlot, ColumnType>();
+    const addedLowerCase = new Map<string, string>();
+    let aliases = 0;
+    for (const field in data) {
+      const value = data[field];
+      const valueType = typeOfValue(value);
+      if (valueType === undefined) continue;
+      const slot = plan.slots.get(field);
+      const column = slot?.column ?? storedFieldName(field);
+      const aliasBit = aliasBitOf(column);
+      if ((aliases & aliasBit) !== 0) {
+        return `fields ${JSON.stringify(column.slice(5))} and ${JSON.stringify(column)} would both be stored as ${JSON.stringify(column)}`;
+      }
+      aliases |= aliasBit;
+      if (slot !== undefined) {
+        if (!slotAccepts(slot.type, value)) widened.set(slot, widenType(widened.get(slot) ?? slot.type, valueType));
+        continue;
+      }
+      const nameProblem = fieldNameProblem(field, this.limits.maxFieldNameLength);
+      if (nameProblem !== undefined) return nameProblem;
+      const lower = column.toLowerCase();
+      const clash = state.lowerCaseNames.get(lower) ?? plan.newLowerCaseNames.get(lower) ?? addedLowerCase.get(lower);
+      if (clash !== undefined && clash !== column) {
+        return `field ${JSON.stringify(column)} differs only in letter case from column ${JSON.stringify(clash)}, and column names are case-insensitive: rename one of them`;
+      }
+      addedLowerCase.set(lower, column);
+      const already = added.get(column);
+      added.set(column, already === undefined ? valueType : widenType(already, valueType));
+    }
+    const columnCount = state.columns.length + plan.newColumns.length + added.size;
+    if (added.size > 0 && columnCount > this.limits.maxColumnsPerDataset) {
+      return `event would add ${added.size} new column(s) to dataset ${JSON.stringify(state.name)}, exceeding the limit of ${this.limits.maxColumnsPerDataset} columns per dataset: send these fields to another dataset or drop unused fields`;
+    }
+    if (added.size === 0 && widened.size === 0) return undefined;
+    if (plan.slots === state.slots) plan.slots = new Map(state.slots);
+    for (const [slot, type] of widened) setSlot(plan.slots, { ...slot, type });
+    for (const [column, type] of added) {
+      const slot: FieldSlot = { column, index: plan.types.length, type, aliasBit: aliasBitOf(column) };
+      setSlot(plan.slots, slot);
+      plan.types.push(type);
+      plan.newColumns.push(column);
+      plan.newLowerCaseNames.set(column.toLowerCase(), column);
+    }
+    for (const [slot, type] of widened) plan.types[slot.index] = type;
+    return undefined;
   }
 
   private async applySchemaChanges(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
@@ -540,25 +547,25 @@ export class DuckDbEventStore implements EventStore {
         BigInt(state.createdAt) * 1000n,
       ]);
     }
-    let position = state.columns.length;
-    for (const name of plan.order) {
-      const column = plan.columns.get(name)!;
-      await connection.run(`ALTER TABLE ${table} ADD COLUMN ${quoteIdentifier(name)} ${sqlTypeFor(column.type)}`);
+    const createdMicros = BigInt(createdAt) * 1000n;
+    for (let index = 0; index < state.columns.length; index++) {
+      const column = state.columns[index]!;
+      const type = plan.types[index]!;
+      if (type === column.type) continue;
+      await connection.run(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdentifier(column.name)} SET DATA TYPE ${sqlTypeFor(type)}`);
+      await connection.run(`UPDATE ${COLUMNS_TABLE} SET type = $1 WHERE dataset = $2 AND name = $3`, [type, state.name, column.name]);
+    }
+    for (let n = 0; n < plan.newColumns.length; n++) {
+      const name = plan.newColumns[n]!;
+      const index = state.columns.length + n;
+      const type = plan.types[index]!;
+      await connection.run(`ALTER TABLE ${table} ADD COLUMN ${quoteIdentifier(name)} ${sqlTypeFor(type)}`);
       await connection.run(`INSERT INTO ${COLUMNS_TABLE} VALUES ($1, $2, $3, $4, make_timestamp($5::BIGINT))`, [
         state.name,
-        position++,
+        index,
         name,
-        column.type,
-        BigInt(createdAt) * 1000n,
-      ]);
-    }
-    for (const column of plan.columns.values()) {
-      if (column.isNew) continue;
-      await connection.run(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdentifier(column.name)} SET DATA TYPE ${sqlTypeFor(column.type)}`);
-      await connection.run(`UPDATE ${COLUMNS_TABLE} SET type = $1 WHERE dataset = $2 AND name = $3`, [
-        column.type,
-        state.name,
-        column.name,
+        type,
+        createdMicros,
       ]);
     }
   }
@@ -567,17 +574,14 @@ export class DuckDbEventStore implements EventStore {
     const state = plan.state;
     if (plan.isNewDataset) this.datasets.set(state.name, state);
     const createdAt = this.now();
-    let changed = false;
-    for (const column of plan.columns.values()) {
-      if (column.isNew) continue;
-      state.columns[state.columnIndex.get(column.name)!]!.type = column.type;
-      changed = true;
+    if (plan.slots !== state.slots) {
+      for (let index = 0; index < state.columns.length; index++) state.columns[index]!.type = plan.types[index]!;
+      for (const name of plan.newColumns) {
+        addColumnToState(state, { name, type: plan.types[state.columns.length]!, createdAt });
+      }
+      state.slots = plan.slots;
+      state.schema = undefined;
     }
-    for (const name of plan.order) {
-      addColumnToState(state, { name, type: plan.columns.get(name)!.type, createdAt });
-      changed = true;
-    }
-    if (changed) state.schema = undefined;
     state.rows += plan.addedRows;
     if (plan.lastEventMicros !== null && (state.lastEventMicros === null || plan.lastEventMicros > state.lastEventMicros)) {
       state.lastEventMicros = plan.lastEventMicros;
@@ -660,8 +664,8 @@ function emptyDatasetState(name: string, table: string, createdAt: number): Data
     table,
     createdAt,
     columns: [],
-    columnIndex: new Map(),
     lowerCaseNames: new Map(),
+    slots: new Map(),
     rows: 0,
     lastEventMicros: null,
     hasSampling: false,
@@ -670,7 +674,6 @@ function emptyDatasetState(name: string, table: string, createdAt: number): Data
 }
 
 function addColumnToState(state: DatasetState, column: ColumnState): void {
-  state.columnIndex.set(column.name, state.columns.length);
   state.lowerCaseNames.set(column.name.toLowerCase(), column.name);
   state.columns.push(column);
   state.schema = undefined;
@@ -688,8 +691,9 @@ function newPlan(state: DatasetState, isNewDataset: boolean): DatasetPlan {
   return {
     state,
     isNewDataset,
-    columns: new Map(),
-    order: [],
+    slots: state.slots,
+    types: state.columns.map((column) => column.type),
+    newColumns: [],
     newLowerCaseNames: new Map(),
     accepted: [],
     outcomes: new Map(),
@@ -699,8 +703,28 @@ function newPlan(state: DatasetState, isNewDataset: boolean): DatasetPlan {
   };
 }
 
-function countNewPlanned(plan: DatasetPlan): number {
-  return plan.order.length;
+function aliasBitOf(column: string): number {
+  return column === 'data._time' ? 1 : column === 'data._samplerate' ? 2 : 0;
+}
+
+/** Registers a slot under its column name and, for `data._time`/`data._samplerate`, under the reserved field name too. */
+function setSlot(slots: Map<string, FieldSlot>, slot: FieldSlot): void {
+  slots.set(slot.column, slot);
+  if (slot.aliasBit !== 0) slots.set(slot.column.slice(5), slot);
+}
+
+/** True when a column of `type` stores `value` (not null) without widening. */
+function slotAccepts(type: ColumnType, value: unknown): boolean {
+  switch (type) {
+    case 'string':
+      return true;
+    case 'float':
+      return typeof value === 'number' || (typeof value === 'bigint' && typeOfValue(value) === 'integer');
+    case 'integer':
+      return typeOfValue(value) === 'integer';
+    case 'boolean':
+      return typeof value === 'boolean';
+  }
 }
 
 function eventProblem(event: IncomingEvent): string | undefined {
@@ -713,28 +737,27 @@ function eventProblem(event: IncomingEvent): string | undefined {
 
 /** Appends the plan's accepted events in data chunks, columns in table order. */
 async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
-  const state = plan.state;
-  const columnNames: string[] = state.columns.map((column) => column.name);
-  for (const name of plan.order) columnNames.push(name);
-  const columnTypes: ColumnType[] = columnNames.map((name) => plan.columns.get(name)?.type ?? state.columns[state.columnIndex.get(name)!]!.type);
-  const positions = new Map<string, number>();
-  columnNames.forEach((name, index) => positions.set(name, index));
-  const appender: DuckDBAppender = await connection.createAppender(state.table);
+  const types = plan.types;
+  const slots = plan.slots;
+  const appender: DuckDBAppender = await connection.createAppender(plan.state.table);
   try {
     const accepted = plan.accepted;
     for (let offset = 0; offset < accepted.length; offset += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, accepted.length - offset);
       const time = new ColumnBuilder('timestamp', rows);
       const samplerate = new ColumnBuilder('integer', rows);
-      const builders = columnTypes.map((type) => new ColumnBuilder(type, rows));
+      const builders = types.map((type) => new ColumnBuilder(type, rows));
       for (let row = 0; row < rows; row++) {
-        const { event, fields } = accepted[offset + row]!;
+        const event = accepted[offset + row]!;
         time.setInteger(row, Math.round(event.time * 1000));
         samplerate.setInteger(row, event.samplerate);
-        for (let f = 0; f < fields.length; f++) {
-          const field = fields[f]!;
-          const index = positions.get(field[0])!;
-          setValue(builders[index]!, columnTypes[index]!, row, field[1]);
+        const data = event.data;
+        for (const field in data) {
+          const value = data[field];
+          if (value === null || value === undefined) continue;
+          const slot = slots.get(field);
+          if (slot === undefined) continue;
+          setValue(builders[slot.index]!, slot.type, row, value);
         }
       }
       const chunk = buildDataChunk([time, samplerate, ...builders], rows);
