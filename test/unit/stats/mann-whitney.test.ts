@@ -134,6 +134,40 @@ describe('mannWhitneyU', () => {
     }
   });
 
+  it('agrees with an independent probability recursion and is symmetric', () => {
+    // P_{i,j}(k) = i/(i+j)·P_{i−1,j}(k−j) + j/(i+j)·P_{i,j−1}(k): the largest value is from x with probability i/(i+j)
+    const recursion = (m: number, n: number): Float64Array => {
+      let previous = Array.from({ length: m + 1 }, () => Float64Array.of(1));
+      for (let j = 1; j <= n; j++) {
+        const current = [Float64Array.of(1)];
+        for (let i = 1; i <= m; i++) {
+          const next = new Float64Array(i * j + 1);
+          previous[i]!.forEach((p, k) => (next[k] = (j / (i + j)) * p));
+          current[i - 1]!.forEach((p, k) => (next[k + j] = next[k + j]! + (i / (i + j)) * p));
+          current.push(next);
+        }
+        previous = current;
+      }
+      return previous[m]!;
+    };
+    const exact = mannWhitneyExactDistribution(20, 30);
+    const reference = recursion(20, 30);
+    exact.forEach((p, k) => {
+      expect(Math.abs(p - reference[k]!)).toBeLessThan(1e-15);
+      expect(Math.abs(p - exact[exact.length - 1 - k]!)).toBeLessThan(1e-15);
+    });
+    expect(mannWhitneyExactDistribution(30, 20)).toEqual(exact);
+  });
+
+  it('exact and asymptotic p-values agree for 40 + 40 values (scipy test_asymptotic_behavior)', () => {
+    const x = Array.from({ length: 40 }, (_, i) => Math.sin(i + 1) * 10);
+    const y = Array.from({ length: 40 }, (_, i) => Math.cos(1.3 * i) * 10 + 1);
+    const exact = mannWhitneyU(x, y, { method: 'exact' });
+    const asymptotic = mannWhitneyU(x, y, { method: 'asymptotic' });
+    expect(exact.u).toBe(asymptotic.u);
+    expect(Math.abs(exact.pValue - asymptotic.pValue)).toBeLessThan(5e-3);
+  });
+
   it('returns p = 1 at U = mn/2 with the exact method and when all values tie', () => {
     expect(mannWhitneyU([1, 2, 3], [1.5, 2.5], { method: 'exact' })).toEqual({ u: 3, pValue: 1 });
     expect(mannWhitneyU([1], [1], { method: 'asymptotic' })).toEqual({ u: 0.5, pValue: 1 });
