@@ -95,7 +95,7 @@ export function renderHeatmap(title: string, columns: HeatmapColumn[], options: 
   for (let y = grid.rows - 1; y >= 0; y--) {
     const row = grid.cells[y] ?? [];
     const shades = row.map((c) => HEATMAP_SHADES[shadeLevel(c, max)]).join('');
-    out.push(`${pad(labels[y] ?? '', labelWidth, 'right')} ┤${shades}`);
+    out.push(`${pad(labels[y] ?? '', labelWidth, 'right')} ┤${shades}`.trimEnd());
   }
   const columnsWide = grid.cells[0]?.length ?? 0;
   out.push(`${' '.repeat(labelWidth)} └${'─'.repeat(columnsWide)}`);

@@ -77,7 +77,7 @@ export function renderSeriesChart(title: string, lines: ChartLine[], options: Ch
   const rangeTexts = stats.map((s) => (s === undefined ? 'no data' : `min ${formatNumberShort(s.min)}  max ${formatNumberShort(s.max)}`));
   const rangeWidth = Math.max(0, ...rangeTexts.map((t) => t.length));
   const prefixWidth = labelWidth > 0 ? labelWidth + 2 : 0;
-  const sparkWidth = Math.max(8, Math.min(options.times.length, width - prefixWidth - rangeWidth - 2));
+  const sparkWidth = Math.max(1, Math.min(options.times.length, Math.max(8, width - prefixWidth - rangeWidth - 2)));
   const out: string[] = [styler.bold(title)];
   lines.forEach((line, i) => {
     const values = downsample(line.values, sparkWidth);

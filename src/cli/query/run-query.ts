@@ -91,15 +91,13 @@ export function printResult(env: CommandEnv, result: QueryResult): void {
     env.out(renderTable(header.map((h) => ({ header: h })), records.map((r) => header.map((h) => formatResultCell(r[h], false))), { tty: false }));
     return;
   }
-  const hasHeatmapOnly = result.meta.calculations.every((c) => c.startsWith('HEATMAP('));
-  if (!hasHeatmapOnly || result.meta.breakdowns.length > 0) {
-    env.out(renderQueryTable(result, { tty: true, styler: env.styler, width: env.width }));
-  }
-  if (result.data.series !== undefined) {
-    env.out('\n' + renderQueryCharts(result, { styler: env.styler, width: env.width }));
-  }
+  const heatmapOnly = result.meta.calculations.every((c) => c.startsWith('HEATMAP(')) && result.meta.breakdowns.length === 0;
+  const parts: string[] = [];
+  if (!heatmapOnly) parts.push(renderQueryTable(result, { tty: true, styler: env.styler, width: env.width }));
+  if (result.data.series !== undefined) parts.push(renderQueryCharts(result, { styler: env.styler, width: env.width }));
+  env.out(parts.join('\n'));
   const groups = result.data.results.length;
   const range = `${formatIsoTime(result.query.start_time * 1000)} – ${formatIsoTime(result.query.end_time * 1000)}`;
   if (groups === 0) env.info(`no events matched in ${range}`);
-  else env.info(env.stderrStyler.dim(`${formatCount(groups)} group${groups === 1 ? '' : 's'} · ${range} · ${result.meta.duration_ms} ms`));
+  else env.info(env.stderrStyler.dim(`${formatCount(groups)} group${groups === 1 ? '' : 's'} · ${range} · ${Math.round(result.meta.duration_ms)} ms`));
 }

@@ -1,0 +1,213 @@
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { colorEnabled } from '../../src/cli/command-env.js';
+import { createMemoryContext } from '../../src/cli/memory-context.js';
+import type { MemoryContextOptions } from '../../src/cli/memory-context.js';
+import { buildProgram, commandPath, forEachCommand, runCli } from '../../src/cli/program.js';
+import { reportError } from '../../src/cli/report-error.js';
+import { FlagscopeError } from '../../src/errors.js';
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function run(argv: string[], options: MemoryContextOptions = {}) {
+  const ctx = createMemoryContext({ env: { XDG_CONFIG_HOME: '/nonexistent-config' }, ...options });
+  const code = await runCli(argv, ctx);
+  return { code, stdout: ctx.stdoutText(), stderr: ctx.stderrText() };
+}
+
+describe('help', () => {
+  it('prints the root help with examples on stdout when run without arguments', async () => {
+    const r = await run([]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: flagscope');
+    expect(r.stdout).toContain('Examples:\n  $ flagscope');
+    expect(r.stderr).toBe('');
+  });
+
+  it('shows at least one example and the global options in every command help', async () => {
+    const paths: string[][] = [];
+    forEachCommand(buildProgram({ ctx: createMemoryContext(), exitCode: 0 }), (cmd) => {
+      if ((cmd as unknown as { _hidden?: boolean })._hidden) return;
+      paths.push(commandPath(cmd).split(' ').slice(1));
+    });
+    expect(paths.map((p) => p.join(' '))).toEqual(expect.arrayContaining(['', 'query', 'datasets', 'columns', 'events send', 'serve', 'demo', 'completion']));
+    for (const path of paths) {
+      const r = await run([...path, '--help']);
+      expect(r.code, path.join(' ')).toBe(0);
+      expect(r.stdout, path.join(' ')).toMatch(/Examples:\n {2}\$ flagscope/);
+      expect(r.stdout, path.join(' ')).toContain('--api-url <url>');
+    }
+  });
+
+  it('exits 2 with the group help on stderr when a command group has no subcommand', async () => {
+    const r = await run(['events']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Usage: flagscope events');
+  });
+});
+
+describe('usage errors (exit 2, no server needed)', () => {
+  it('reports an unknown option with a hint to the command help', async () => {
+    const r = await run(['query', 'checkout', '--bogus']);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: "error: unknown option '--bogus'\nhint: run `flagscope query --help`\n" });
+  });
+
+  it('reports a missing argument', async () => {
+    const r = await run(['columns']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: missing required argument 'dataset'\nhint: run `flagscope columns --help`\n");
+  });
+
+  it('suggests the closest command for a typo', async () => {
+    const r = await run(['querry', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: unknown command 'querry'\nhint: did you mean query? run `flagscope --help`\n");
+  });
+
+  it('rejects a format outside the choices', async () => {
+    const r = await run(['datasets', '--format', 'xml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: option '--format <format>' argument 'xml' is invalid/);
+  });
+
+  it('prints a JSON error object on stderr with --json', async () => {
+    const r = await run(['query', 'checkout', '--bogus', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(JSON.parse(r.stderr)).toEqual({ error: { code: 'usage', message: "unknown option '--bogus'", hint: 'run `flagscope query --help`' } });
+  });
+
+  it('checks query shorthand before contacting the server', async () => {
+    const port = await closedPort();
+    const r = await run(['query', 'checkout', '--calc', 'P1000(duration_ms)', '--api-url', `http://127.0.0.1:${port}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: invalid calculation "P1000\(duration_ms\)": unknown op "P1000"\nhint: /);
+  });
+
+  it('refuses conflicting time options, bad limits and bad timeouts', async () => {
+    expect((await run(['query', 'd', '--since', '2h', '--start', '-3h'])).stderr).toContain('`--since` and `--start` both set the start');
+    expect((await run(['query', 'd', '--limit', '0'])).code).toBe(2);
+    const timeout = await run(['datasets', '--timeout', 'soon']);
+    expect(timeout.code).toBe(2);
+    expect(timeout.stderr).toContain('invalid duration "soon"');
+    const both = await run(['datasets', '--json', '--format', 'csv']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('`--json` and `--format csv` disagree');
+  });
+
+  it('refuses --watch when stdout is not a terminal', async () => {
+    const r = await run(['query', 'checkout', '--watch']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: `--watch` needs a terminal, and stdout is not one\nhint: drop `--watch` when piping or scripting; run the command again to refresh\n');
+  });
+
+  it('refuses to read events from a terminal and reports a missing file', async () => {
+    const tty = await run(['events', 'send', 'checkout'], { stdinTTY: true });
+    expect(tty.code).toBe(2);
+    expect(tty.stderr).toContain('no events to send: stdin is a terminal');
+    const missing = await run(['events', 'send', 'checkout', '/nonexistent/events.ndjson']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('error: cannot read /nonexistent/events.ndjson: no such file');
+  });
+
+  it('refuses an unknown profile named on the command line', async () => {
+    const r = await run(['datasets', '--profile', 'staging']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: profile "staging" is not in the config file');
+  });
+});
+
+describe('unreachable server (exit 5)', () => {
+  it('says which URL failed and how to fix it', async () => {
+    const port = await closedPort();
+    const r = await run(['datasets', '--api-url', `http://127.0.0.1:${port}`]);
+    expect(r).toEqual({
+      code: 5,
+      stdout: '',
+      stderr: `error: cannot reach the flagscope API at http://127.0.0.1:${port}: connection refused\nhint: start it with \`flagscope serve\` or pass \`--api-url\`\n`,
+    });
+  });
+
+  it('uses flag > environment > profile > default for the URL', async () => {
+    const [flagPort, envPort, profilePort] = [await closedPort(), await closedPort(), await closedPort()];
+    const xdg = await mkdtemp(join(tmpdir(), 'fs-cli-'));
+    await mkdir(join(xdg, 'flagscope'), { recursive: true });
+    await writeFile(
+      join(xdg, 'flagscope', 'config.json'),
+      JSON.stringify({ current_profile: 'default', profiles: { default: { api_url: `http://127.0.0.1:${profilePort}` } } }),
+    );
+    const env = { XDG_CONFIG_HOME: xdg, FLAGSCOPE_API_URL: `http://127.0.0.1:${envPort}` };
+    const viaFlag = await run(['datasets', '--api-url', `http://127.0.0.1:${flagPort}`], { env });
+    expect(viaFlag.stderr).toContain(`127.0.0.1:${flagPort}:`);
+    const viaEnv = await run(['datasets'], { env });
+    expect(viaEnv.stderr).toContain(`127.0.0.1:${envPort}:`);
+    const viaProfile = await run(['datasets'], { env: { XDG_CONFIG_HOME: xdg } });
+    expect(viaProfile.stderr).toContain(`127.0.0.1:${profilePort}:`);
+    expect(viaProfile.code).toBe(5);
+  });
+
+  it('logs the resolved connection with --verbose', async () => {
+    const port = await closedPort();
+    const r = await run(['datasets', '--verbose'], { env: { XDG_CONFIG_HOME: '/nonexistent', FLAGSCOPE_API_URL: `http://127.0.0.1:${port}` } });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`api http://127.0.0.1:${port} (from env), key from none, profile default`);
+    expect(r.stderr).toContain('GET /api/v1/datasets failed');
+  });
+
+  it('gives the JSON error object with --format json', async () => {
+    const port = await closedPort();
+    const r = await run(['columns', 'checkout', '--format', 'json', '--api-url', `http://127.0.0.1:${port}`]);
+    expect(r.code).toBe(5);
+    expect(JSON.parse(r.stderr).error).toMatchObject({ code: 'unreachable', hint: 'start it with `flagscope serve` or pass `--api-url`' });
+  });
+});
+
+describe('reportError', () => {
+  const capture = () => {
+    const ctx = createMemoryContext();
+    return { ctx, stderr: ctx.stderr };
+  };
+
+  it('maps FlagscopeError codes to exit codes', () => {
+    const { ctx, stderr } = capture();
+    expect(reportError(new FlagscopeError('not_found', 'dataset "x" does not exist', 'run `flagscope datasets`'), stderr, { json: false, verbose: false })).toBe(3);
+    expect(reportError(new FlagscopeError('forbidden', 'no'), stderr, { json: false, verbose: false })).toBe(4);
+    expect(reportError(new FlagscopeError('conflict', 'changed'), stderr, { json: false, verbose: false })).toBe(6);
+    expect(ctx.stderrText()).toBe('error: dataset "x" does not exist\nhint: run `flagscope datasets`\nerror: no\nerror: changed\n');
+  });
+
+  it('treats other exceptions as bugs: exit 1, stack trace only with --verbose', () => {
+    const quiet = capture();
+    expect(reportError(new TypeError('x is undefined'), quiet.stderr, { json: false, verbose: false })).toBe(1);
+    expect(quiet.ctx.stderrText()).toBe('error: unexpected failure: x is undefined (this is a bug)\nhint: run again with `--verbose` for the stack trace and report it\n');
+    const verbose = capture();
+    reportError(new TypeError('x is undefined'), verbose.stderr, { json: false, verbose: true });
+    expect(verbose.ctx.stderrText()).toMatch(/TypeError: x is undefined\n\s+at /);
+  });
+});
+
+describe('colour rules', () => {
+  it('follows --no-color, FORCE_COLOR, NO_COLOR, TERM=dumb, TTY and format', () => {
+    const tty = { flag: undefined, tty: true, machineFormat: false };
+    expect(colorEnabled({}, tty)).toBe(true);
+    expect(colorEnabled({}, { ...tty, tty: false })).toBe(false);
+    expect(colorEnabled({}, { ...tty, machineFormat: true })).toBe(false);
+    expect(colorEnabled({ NO_COLOR: '1' }, tty)).toBe(false);
+    expect(colorEnabled({ TERM: 'dumb' }, tty)).toBe(false);
+    expect(colorEnabled({}, { ...tty, flag: false })).toBe(false);
+    expect(colorEnabled({ FORCE_COLOR: '1' }, { ...tty, tty: false })).toBe(true);
+    expect(colorEnabled({ FORCE_COLOR: '1', NO_COLOR: '1' }, tty)).toBe(true);
+    expect(colorEnabled({ FORCE_COLOR: '1' }, { ...tty, flag: false })).toBe(false);
+    expect(colorEnabled({ FORCE_COLOR: '0' }, tty)).toBe(true);
+  });
+});
