@@ -36,6 +36,8 @@ import type { NormalizedQuery } from './validate.js';
 
 /** Number of equal-width buckets of a HEATMAP between the query-wide min and max. */
 export const HEATMAP_BUCKETS = 30;
+/** Value bins of the histogram that narrows weighted percentiles down to the rows worth sorting. */
+export const PERCENTILE_BINS = 1024;
 
 /** A value bound to a positional parameter (`$1` is `params[0]`). */
 export type SqlParam = string | number | boolean | null | bigint;
@@ -301,19 +303,41 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
     const selects: string[] = keys.map((k) => `${baseName}.${k}`);
 
     for (const [v, qs] of weightedQuantiles) {
-      const pw = `pw_${suffix}_${v}`;
-      const pc = `pc_${suffix}_${v}`;
+      // Exact weighted percentiles without sorting every row: a histogram of the
+      // weights over PERCENTILE_BINS equal-width value bins finds, per group, the
+      // bins holding the positions floor(h) and ceil(h); only the rows of those
+      // bins are sorted, their running weight starting at the weight below them.
+      const bins = `pb_${suffix}_${v}`;
+      const histogram = `ph_${suffix}_${v}`;
+      const targets = `pt_${suffix}_${v}`;
+      const candidates = `pk_${suffix}_${v}`;
+      const running = `pc_${suffix}_${v}`;
       const pr = `pr_${suffix}_${v}`;
+      const range = `pg_${v}`;
       const partition = keys.length > 0 ? `PARTITION BY ${keyList} ` : '';
-      ctes.push(`${pw} AS (SELECT ${[...keys, `CAST(${v} AS DOUBLE) AS v`, 'CAST(sum(w) AS DOUBLE) AS wt'].join(', ')} FROM ${source} WHERE ${v} IS NOT NULL GROUP BY ${[...keys, v].join(', ')})`);
-      ctes.push(`${pc} AS (SELECT ${[...keys, 'v',
-        `sum(wt) OVER (${partition}ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`,
-        `sum(wt) OVER (${partition.trimEnd()}) AS tot`].join(', ')} FROM ${pw})`);
-      const bounds = qs.flatMap((quantile, slot) => {
+      if (!ctes.some((c) => c.startsWith(`${range} AS`))) {
+        ctes.push(`${range} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${PERCENTILE_BINS} ELSE 1 END AS width FROM (SELECT CAST(min(${v}) AS DOUBLE) AS lo, CAST(max(${v}) AS DOUBLE) AS hi FROM src))`);
+      }
+      ctes.push(`${bins} AS (SELECT ${[...keys, `CAST(${v} AS DOUBLE) AS v`, 'CAST(w AS DOUBLE) AS wt',
+        `least(CAST(floor((${v} - ${range}.lo) / ${range}.width) AS BIGINT), ${PERCENTILE_BINS - 1}) AS bin`].join(', ')} FROM ${source} CROSS JOIN ${range} WHERE ${v} IS NOT NULL)`);
+      ctes.push(`${histogram} AS (SELECT ${[...keys, 'bin', 'wt', `sum(wt) OVER (${partition}ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`, `sum(wt) OVER (${partition.trimEnd()}) AS tot`].join(', ')}`
+        + ` FROM (SELECT ${[...keys, 'bin', 'sum(wt) AS wt'].join(', ')} FROM ${bins} GROUP BY ${[...keys, 'bin'].join(', ')}))`);
+      const perSlot = qs.map((quantile, slot) => {
         const h = `((tot - 1) * ${dialect.doubleLiteral(quantile)})`;
-        return [`min(v) FILTER (WHERE cum > floor(${h})) AS lo${slot}`, `min(v) FILTER (WHERE cum > ceil(${h})) AS hi${slot}`];
+        const hAll = `((max(tot) - 1) * ${dialect.doubleLiteral(quantile)})`;
+        return `SELECT ${[...keys, `${slot} AS slot`, 'max(tot) AS tot', `floor(${hAll}) AS klo`, `ceil(${hAll}) AS khi`,
+          `min(bin) FILTER (WHERE cum > floor(${h})) AS blo`, `min(bin) FILTER (WHERE cum > ceil(${h})) AS bhi`,
+          `min(cum - wt) FILTER (WHERE cum > floor(${h})) AS below`].join(', ')} FROM ${histogram}${groupBy}`;
       });
-      ctes.push(`${pr} AS (SELECT ${[...keys, 'max(tot) AS tot', ...bounds].join(', ')} FROM ${pc}${groupBy})`);
+      ctes.push(`${targets} AS (${perSlot.join(' UNION ALL ')})`);
+      const targetOn = [...keys.map((k) => dialect.nullSafeEquals(`${bins}.${k}`, `${targets}.${k}`)), `${bins}.bin BETWEEN ${targets}.blo AND ${targets}.bhi`].join(' AND ');
+      ctes.push(`${candidates} AS (SELECT ${[...keys.map((k) => `${bins}.${k}`), `${targets}.slot`, `${bins}.v`, `${bins}.wt`, `${targets}.below`, `${targets}.klo`, `${targets}.khi`, `${targets}.tot`].join(', ')} FROM ${bins} JOIN ${targets} ON ${targetOn})`);
+      ctes.push(`${running} AS (SELECT ${[...keys, 'slot', 'v', 'klo', 'khi', 'tot', `below + sum(wt) OVER (PARTITION BY ${[...keys, 'slot'].join(', ')} ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`].join(', ')} FROM ${candidates})`);
+      const bounds = qs.flatMap((_, slot) => [
+        `min(v) FILTER (WHERE slot = ${slot} AND cum > klo) AS lo${slot}`,
+        `min(v) FILTER (WHERE slot = ${slot} AND cum > khi) AS hi${slot}`,
+      ]);
+      ctes.push(`${pr} AS (SELECT ${[...keys, 'max(tot) AS tot', ...bounds].join(', ')} FROM ${running}${groupBy})`);
       joins.push(`LEFT JOIN ${pr} ON ${joinOn(baseName, pr)}`);
     }
     for (const v of heatmapColumns) {
