@@ -39,9 +39,14 @@ export function requestApiKey(headers: IncomingHttpHeaders): string | undefined 
   return undefined;
 }
 
+/** Distinct key texts whose lookup is remembered (bounded, so random wrong keys cannot grow memory). */
+const LOOKUP_CACHE_SIZE = 1024;
+
 /** The valid (unrevoked) keys, by hash. */
 export class KeyRing {
   private readonly byHash = new Map<string, ApiKeyRecord>();
+  /** Key text → valid key, so the hot path skips the sha256; emptied on every change. */
+  private readonly lookups = new Map<string, ApiKeyRecord>();
 
   constructor(keys: Iterable<ApiKeyRecord> = []) {
     for (const key of keys) this.put(key);
@@ -49,6 +54,7 @@ export class KeyRing {
 
   /** Adds or replaces a key; a revoked key is removed. */
   put(key: ApiKeyRecord): void {
+    this.lookups.clear();
     if (key.revoked_at === null) this.byHash.set(key.hash, key);
     else this.byHash.delete(key.hash);
   }
@@ -59,7 +65,14 @@ export class KeyRing {
 
   /** The valid key whose secret is `key`, if any. */
   find(key: string): ApiKeyRecord | undefined {
-    return this.byHash.get(hashApiKey(key));
+    const remembered = this.lookups.get(key);
+    if (remembered !== undefined) return remembered;
+    const found = this.byHash.get(hashApiKey(key));
+    if (found !== undefined) {
+      if (this.lookups.size >= LOOKUP_CACHE_SIZE) this.lookups.clear();
+      this.lookups.set(key, found);
+    }
+    return found;
   }
 
   /**
