@@ -143,6 +143,32 @@ export function validateJsonLogic(logic: unknown, path = ''): void {
     throw invalidInput(`unknown sem_ver comparison "${raw[1]}" in ${describe(path)}`, `use one of: ${[...semVerOperators].join(' ')}`);
   }
   raw.forEach((item, i) => validateJsonLogic(item, `${here}[${i}]`));
+  rejectFailingConstant(logic, path);
+}
+
+const dataReaders = new Set(['var', 'missing', 'missing_some', 'fractional']);
+
+function isConstant(logic: unknown): boolean {
+  if (Array.isArray(logic)) return logic.every(isConstant);
+  if (!isPlainObject(logic)) return true;
+  const [operator] = Object.keys(logic);
+  if (operator === undefined || dataReaders.has(operator)) return false;
+  return isConstant(logic[operator]);
+}
+
+/**
+ * flagd compiles rules and evaluates the parts that read no data while doing
+ * so; a part that cannot be evaluated (`{"/": [1, 0]}`) makes the whole rule
+ * invalid. The same check here.
+ */
+function rejectFailingConstant(logic: Record<string, unknown>, path: string): void {
+  if (!isConstant(logic)) return;
+  try {
+    evaluateJsonLogic(logic, null, { hash: () => 0 });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw invalidInput(`${describe(path)} always fails: ${why}`, 'fix the operands of this operation');
+  }
 }
 
 function validateFractional(args: unknown[], path: string): void {
@@ -533,6 +559,7 @@ export function evaluateJsonLogic(logic: unknown, data: unknown, env: LogicEnvir
           const v = evaluate(raw, scope);
           if (typeof v === 'string') return v;
           if (Array.isArray(v)) return concatenate(v.filter((x) => x !== null && x !== undefined));
+          if (v === null || v === undefined) throw new LogicEvaluationError('"cat" of null');
           return String(v);
         }
         return concatenate(raw.map((r) => evaluate(r, scope)));
@@ -605,11 +632,14 @@ export function evaluateJsonLogic(logic: unknown, data: unknown, env: LogicEnvir
       case 'some':
       case 'none': {
         const [selectorRaw, mapper] = needArray(raw, op);
-        const items = arrayOf(evaluate(selectorRaw, scope), op);
+        const selected = evaluate(selectorRaw, scope);
+        // flagd: "all" of an empty array is false, but of a missing one (null) it is true.
+        if (op === 'all' && Array.isArray(selected) && selected.length === 0) return false;
+        const items = arrayOf(selected, op);
         const apply = (item: unknown) => (isPlainObject(mapper) || Array.isArray(mapper) ? evaluate(mapper, item) : mapper);
         if (op === 'map') return items.map(apply);
         if (op === 'filter') return items.filter((item) => truthy(apply(item)));
-        if (op === 'all') return items.length > 0 && items.every((item) => truthy(apply(item)));
+        if (op === 'all') return items.every((item) => truthy(apply(item)));
         const some = items.some((item) => truthy(apply(item)));
         return op === 'some' ? some : !some;
       }
