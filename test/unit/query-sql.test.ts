@@ -53,8 +53,23 @@ const datasets: Dataset[] = [
   { name: 'every sample rate 1 through the weighted path', table: 'unsampled', events: unsampledEvents, hasSampling: true },
 ];
 
+/** Values that defeat the histogram: one far outlier puts almost everything into its first bin. */
+function skewedEvents(): TestEvent[] {
+  const base = generateEvents(400, 3, true);
+  return base.map((e, i) => {
+    const service = ['api', 'web', 'worker'][i % 3] ?? 'api';
+    let duration: number | null = i % 7 === 0 ? Math.floor(i / 7) : (i * 37) % 101;
+    if (service === 'web') duration = 5;
+    if (i === 5) duration = 1e9;
+    if (i === 8) duration = -3;
+    return { ...e, fields: { ...e.fields, 'service.name': service, duration_ms: duration } };
+  }).concat([{ time: T0 * 1_000_000 + 1, samplerate: 4, fields: { 'service.name': 'single', duration_ms: 12.5 } }]);
+}
+const skewed = skewedEvents();
+const skewedFlat = skewed.map((e) => ({ ...e, samplerate: 1 }));
+
 beforeAll(async () => {
-  connection = await loadEvents({ sampled: sampledEvents, unsampled: unsampledEvents });
+  connection = await loadEvents({ sampled: sampledEvents, unsampled: unsampledEvents, skewed, skewed_flat: skewedFlat });
 });
 
 afterAll(() => {
@@ -132,6 +147,24 @@ describe.each(datasets)('calculations over $name', (dataset) => {
     const events = selectEvents(dataset.events, start, end);
     expect(results[0]?.data.COUNT).toBe(events.reduce((s, e) => s + e.samplerate, 0));
     expectRowMatches(results[0] as ResultRow, [{ op: 'P90', column: 'duration_ms' }], events, new Map());
+  });
+});
+
+describe('weighted percentiles on skewed values', () => {
+  it.each([
+    { table: 'skewed', source: skewed, hasSampling: true },
+    { table: 'skewed_flat', source: skewedFlat, hasSampling: true },
+    { table: 'skewed_flat', source: skewedFlat, hasSampling: false },
+  ])('match the expansion in $table with hasSampling=$hasSampling', async ({ table, source, hasSampling }) => {
+    const calcs: Calculation[] = (['P001', 'P01', 'P10', 'P25', 'P50', 'P75', 'P90', 'P99', 'P999'] as const).map((op) => ({ op, column: 'duration_ms' }));
+    const dataset: Dataset = { name: table, table, events: source, hasSampling };
+    const events = selectEvents(source, START, END);
+    const { results } = await run(dataset, { calculations: calcs, breakdowns: ['service.name'], start_time: START, end_time: END });
+    const groups = groupBy(events, ['service.name']);
+    expect(results).toHaveLength(4);
+    for (const row of results) expectRowMatches(row, calcs, groups.get(JSON.stringify([row.data['service.name']])) ?? [], new Map());
+    const { results: overall } = await run(dataset, { calculations: calcs, start_time: START, end_time: END });
+    expectRowMatches(overall[0] as ResultRow, calcs, events, new Map());
   });
 });
 
