@@ -98,8 +98,8 @@ function degenerateResult(effect: number): ComparisonResult {
  */
 export function fixedHorizonInterval(effect: number, se: number, df: number, alpha = 0.05): ComparisonResult {
   requireAlpha(alpha);
+  if (se === 0 && Number.isFinite(effect)) return degenerateResult(effect);
   if (!Number.isFinite(effect) || !Number.isFinite(se) || !(df > 0)) return undefinedResult(effect);
-  if (se === 0) return degenerateResult(effect);
   const critical = df === Number.POSITIVE_INFINITY ? normalQuantile(1 - alpha / 2) : studentTQuantile(1 - alpha / 2, df);
   const statistic = Math.abs(effect / se);
   const tail = df === Number.POSITIVE_INFINITY ? normalSf(statistic) : studentTSf(statistic, df);

@@ -62,6 +62,14 @@ describe('welchTTest', () => {
     expect(result.ci).toEqual([Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]);
   });
 
+  it('treats two arms without any variation as certain: equal means p = 1, different means p = 0', () => {
+    const noErrors = { n: 1000, sum: 0, sumSquares: 0 };
+    expect(welchTTest(noErrors, noErrors)).toEqual({ effect: 0, se: 0, ci: [0, 0], pValue: 1 });
+    expect(sequentialTest(noErrors, noErrors)).toEqual({ effect: 0, se: 0, ci: [0, 0], pValue: 1 });
+    const allErrors = { n: 1000, sum: 1000, sumSquares: 1000 };
+    expect(welchTTest(noErrors, allErrors).pValue).toBe(0);
+  });
+
   it('rejects invalid summaries and alpha', () => {
     expect(() => welchTTest({ n: -1, sum: 0, sumSquares: 0 }, gbTreatment)).toThrow(/must not be negative/);
     expect(() => welchTTest(gbControl, gbTreatment, { alpha: 1.5 })).toThrow(/alpha/);
