@@ -53,11 +53,16 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       }
       chunks.push(chunk);
     };
-    req.on('error', (e) => {
-      if (!failed) {
-        failed = true;
-        reject(new FlagscopeError('invalid_input', `request body could not be read: ${e.message}`, 'send the request again'));
-      }
+    const aborted = (reason: string): void => {
+      if (failed) return;
+      failed = true;
+      chunks.length = 0;
+      decoder?.destroy();
+      reject(new FlagscopeError('invalid_input', `request body could not be read: ${reason}`, 'send the request again'));
+    };
+    req.on('error', (e) => aborted(e.message));
+    req.on('close', () => {
+      if (!req.complete) aborted('the client closed the connection');
     });
     if (decoder === undefined) {
       req.on('data', collect);
@@ -111,6 +116,7 @@ function drainThenReject(req: IncomingMessage, error: FlagscopeError): Promise<n
     });
     req.on('end', () => reject(error));
     req.on('error', () => reject(error));
+    req.on('close', () => reject(error));
     req.resume();
   });
 }

@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -281,6 +283,47 @@ describe('bad input is refused and changes nothing', () => {
     await expectError(await query(dataset, { calculations: [{ op: 'AVG', column: 'no_such_column' }] }), 400, 'invalid_input', /no_such_column/);
     await expectError(await query(dataset, { calculations: [{ op: 'BOGUS' }] }), 400, 'invalid_input');
     await expectError(await post(`/api/v1/query/${dataset}`, '[1]', queryKey), 400, 'invalid_input');
+  });
+
+  it('survives a client that disconnects mid-body and raw garbage on the socket', async () => {
+    await new Promise<void>((resolve) => {
+      const req = request(`${server.url}/1/batch/${dataset}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingestKey}`, 'content-length': 10_000, expect: '100-continue' },
+      });
+      req.on('error', () => resolve());
+      req.on('continue', () => {
+        req.write('[{"data": {"a": 7}}');
+        req.destroy();
+        resolve();
+      });
+    });
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect({ host: server.host, port: server.port }, () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect(await snapshot(dataset)).toEqual(before);
+  });
+
+  it('answers random bytes with a 4xx, never a 500', async () => {
+    const random = lcg(99);
+    const alphabet = '{}[]":,0123456789.-eE truefalsnul\\\n\u00e9abc';
+    for (let round = 0; round < 60; round++) {
+      let text = '';
+      const length = Math.floor(random() * 80);
+      for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+      const path = [`/1/batch/${dataset}`, `/1/events/${dataset}`, `/api/v1/query/${dataset}`, '/api/v1/keys'][round % 4] as string;
+      const res = await post(path, text, adminKey);
+      const body = await res.text();
+      if (res.status >= 500) throw new Error(`${path} answered ${res.status} to ${JSON.stringify(text)}: ${body}`);
+      if (res.status >= 400) expect(JSON.parse(body).error.code).toEqual(expect.any(String));
+    }
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
   it('an invalid dataset name is a 400', async () => {
