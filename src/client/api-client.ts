@@ -119,8 +119,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       } catch (e) {
         const failure = transportError(e, baseUrl, timeoutMs);
         options.log?.(`${method} ${path} failed after ${Date.now() - started} ms: ${failure.message}`);
-        const refused = failure.code === 'unreachable';
-        if ((idempotent || refused) && attempt < retries && failure.code !== 'timeout' && !isPermanentNetworkError(e)) {
+        // A dropped connection may be retried when repeating the request is safe; refused, unknown host and timeouts are final.
+        if (idempotent && attempt < retries && failure.code !== 'timeout' && !isPermanentNetworkError(e)) {
           await delay(backoff(attempt, retryDelayMs));
           continue;
         }

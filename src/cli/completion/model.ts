@@ -31,7 +31,7 @@ export function buildCompletionModel(root: Command): CompletionModel {
     const visible = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
     const options = new Set<string>();
     for (const option of path === '' ? globalOptions : [...cmd.options, ...globalOptions]) {
-      if (option.hidden) continue;
+      if (option.hidden || (path !== '' && option.long === '--version')) continue;
       for (const spelling of spellings(option)) {
         options.add(spelling);
         if (option.required || option.optional) valueOptions.set(spelling, optionCompletion(option));

@@ -1,0 +1,148 @@
+/**
+ * The API client against a scripted loopback HTTP server: how each status and
+ * network failure becomes a FlagscopeError (and so an exit code), retries with
+ * backoff, timeouts and the auth header.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApiClient } from '../../src/client/api-client.js';
+import { FlagscopeError } from '../../src/errors.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+let server: Server | undefined;
+
+async function serve(handler: Handler): Promise<string> {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handler(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+});
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function failure(promise: Promise<unknown>): Promise<FlagscopeError> {
+  try {
+    await promise;
+  } catch (e) {
+    expect(e).toBeInstanceOf(FlagscopeError);
+    return e as FlagscopeError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('createApiClient', () => {
+  it('sends the key as a bearer token and JSON bodies, and parses the responses', async () => {
+    const seen: { auth?: string; path?: string; body?: string }[] = [];
+    const url = await serve((req, res, body) => {
+      seen.push({ auth: req.headers.authorization, path: req.url, body });
+      if (req.url === '/api/v1/datasets') sendJson(res, 200, { datasets: [{ name: 'a b', rows: 1, columns: 2 }] });
+      else if (req.url?.startsWith('/1/batch/')) sendJson(res, 200, [{ status: 202 }, { status: 400, error: 'bad' }]);
+      else sendJson(res, 404, { error: { code: 'not_found', message: 'no route' } });
+    });
+    const client = createApiClient({ baseUrl: url + '/', apiKey: 'k1' });
+    expect(await client.listDatasets()).toEqual([{ name: 'a b', rows: 1, columns: 2 }]);
+    expect(await client.sendBatch('a b', [{ data: { x: 1 } }, { data: { x: 2 }, samplerate: 3 }])).toEqual([{ status: 202 }, { status: 400, error: 'bad' }]);
+    await client.close();
+    expect(seen[0]).toEqual({ auth: 'Bearer k1', path: '/api/v1/datasets', body: '' });
+    expect(seen[1]?.path).toBe('/1/batch/a%20b');
+    expect(JSON.parse(seen[1]?.body ?? '')).toEqual([{ data: { x: 1 } }, { data: { x: 2 }, samplerate: 3 }]);
+  });
+
+  it('maps 400, 401, 403, 404 and 409 to errors with the exit codes of the spec', async () => {
+    const url = await serve((req, res) => {
+      const status = Number(req.url?.slice(1));
+      sendJson(res, status, { error: { code: 'x', message: `server says ${status}`, hint: `server hint ${status}` } });
+    });
+    const client = createApiClient({ baseUrl: url, retries: 0 });
+    const cases: [number, string, number][] = [
+      [400, 'invalid_input', 2],
+      [401, 'unauthenticated', 4],
+      [403, 'forbidden', 4],
+      [404, 'not_found', 3],
+      [409, 'conflict', 6],
+    ];
+    for (const [status, code, exit] of cases) {
+      const e = await failure(client.requestJson('GET', `/${status}`));
+      expect([e.code, e.exitCode], String(status)).toEqual([code, exit]);
+    }
+    const bad = await failure(client.requestJson('GET', '/400'));
+    expect([bad.message, bad.hint]).toEqual(['server says 400', 'server hint 400']);
+    const auth = await failure(client.requestJson('GET', '/401'));
+    expect(auth.message).toBe(`the flagscope API at ${url} refused the request: server says 401`);
+    expect(auth.hint).toBe('pass `--api-key`, set FLAGSCOPE_API_KEY, or choose a profile with `--profile`');
+    await client.close();
+  });
+
+  it('retries 429 and 5xx with backoff, then succeeds', async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls++;
+      if (calls === 1) sendJson(res, 429, { error: { message: 'slow down' } }, { 'retry-after': '0' });
+      else if (calls === 2) sendJson(res, 503, { error: { message: 'busy' } });
+      else sendJson(res, 200, { status: 'ok' });
+    });
+    const client = createApiClient({ baseUrl: url, retryDelayMs: 1 });
+    expect(await client.health()).toEqual({ status: 'ok' });
+    expect(calls).toBe(3);
+    await client.close();
+  });
+
+  it('gives up after the retries with exit 5 and the server message', async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls++;
+      sendJson(res, 500, { error: { code: 'internal', message: 'disk full' } });
+    });
+    const client = createApiClient({ baseUrl: url, retries: 2, retryDelayMs: 1 });
+    const e = await failure(client.listDatasets());
+    expect(calls).toBe(3);
+    expect(e.exitCode).toBe(5);
+    expect(e.message).toBe(`the flagscope API at ${url} failed after 3 attempts: disk full`);
+    await client.close();
+  });
+
+  it('does not repeat a batch after a 500, since some events may be stored', async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls++;
+      sendJson(res, 500, { error: { message: 'boom' } });
+    });
+    const client = createApiClient({ baseUrl: url, retryDelayMs: 1 });
+    expect((await failure(client.sendBatch('d', [{ data: {} }]))).code).toBe('server_error');
+    expect(calls).toBe(1);
+    await client.close();
+  });
+
+  it('times out with exit 5 and a hint to raise --timeout', async () => {
+    const url = await serve(() => undefined);
+    const client = createApiClient({ baseUrl: url, timeoutMs: 200 });
+    const e = await failure(client.health());
+    expect(e.code).toBe('timeout');
+    expect(e.exitCode).toBe(5);
+    expect(e.message).toBe(`cannot reach the flagscope API at ${url}: no response within 200ms`);
+    expect(e.hint).toContain('`--timeout`');
+    await client.close();
+  });
+
+  it('reports a response of the wrong shape as a server error', async () => {
+    const url = await serve((_req, res) => sendJson(res, 200, { unexpected: true }));
+    const client = createApiClient({ baseUrl: url });
+    const e = await failure(client.listColumns('d'));
+    expect(e.message).toBe(`unexpected response to GET /api/v1/datasets/d/columns from ${url}`);
+    await client.close();
+  });
+});

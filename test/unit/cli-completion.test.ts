@@ -1,0 +1,81 @@
+/**
+ * Completion scripts: the committed files in completions/ must equal what
+ * `flagscope completion SHELL` prints (regenerate with
+ * `UPDATE_COMPLETIONS=1 npx vitest run test/unit/cli-completion`), and the
+ * bash script must complete commands, options, choices and datasets.
+ */
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { createMemoryContext } from '../../src/cli/memory-context.js';
+import { buildCompletionModel } from '../../src/cli/completion/model.js';
+import { buildProgram, runCli } from '../../src/cli/program.js';
+
+const run = promisify(execFile);
+const SHELLS = ['bash', 'zsh', 'fish'] as const;
+const root = join(import.meta.dirname, '..', '..');
+
+async function script(shell: string): Promise<string> {
+  const ctx = createMemoryContext();
+  expect(await runCli(['completion', shell], ctx)).toBe(0);
+  return ctx.stdoutText();
+}
+
+describe('completion scripts', () => {
+  it.each(SHELLS)('completions/flagscope.%s is up to date', async (shell) => {
+    const generated = await script(shell);
+    const file = join(root, 'completions', `flagscope.${shell}`);
+    if (process.env.UPDATE_COMPLETIONS === '1') await writeFile(file, generated);
+    expect(await readFile(file, 'utf8'), `regenerate with UPDATE_COMPLETIONS=1 npx vitest run test/unit/cli-completion`).toBe(generated);
+  });
+
+  it('reads commands, options and argument kinds from the program itself', () => {
+    const model = buildCompletionModel(buildProgram({ ctx: createMemoryContext(), exitCode: 0 }));
+    const query = model.commands.find((c) => c.path === 'query');
+    expect(query?.options).toEqual(expect.arrayContaining(['--calc', '--where', '--by', '--json', '--api-url']));
+    expect(query?.args).toEqual([{ type: 'dynamic', kind: 'datasets' }]);
+    expect(model.commands.map((c) => c.path)).not.toContain('__complete');
+    expect(model.valueOptions.get('--format')).toEqual({ type: 'choices', values: ['table', 'json', 'csv', 'ndjson'] });
+  });
+
+  it('rejects an unknown shell with exit 2', async () => {
+    const ctx = createMemoryContext();
+    expect(await runCli(['completion', 'tcsh'], ctx)).toBe(2);
+    expect(ctx.stderrText()).toMatch(/^error: command-argument value 'tcsh' is invalid/);
+  });
+});
+
+describe('bash completion', () => {
+  async function complete(words: string[]): Promise<string[]> {
+    const bin = await mkdtemp(join(tmpdir(), 'fs-completion-'));
+    // A stand-in `flagscope` that answers the dynamic lookup the script makes.
+    await writeFile(join(bin, 'flagscope'), '#!/bin/sh\n[ "$1 $2" = "__complete datasets" ] && printf "shop\\nscratch\\nsearch\\n"\n');
+    await chmod(join(bin, 'flagscope'), 0o755);
+    const program = [
+      `source ${JSON.stringify(join(root, 'completions', 'flagscope.bash'))}`,
+      `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})`,
+      `COMP_CWORD=${words.length - 1}`,
+      '_flagscope',
+      'printf "%s\\n" "${COMPREPLY[@]}"',
+    ].join('\n');
+    const { stdout } = await run('bash', ['-c', program], { env: { PATH: `${bin}:/usr/bin:/bin` } });
+    return stdout.split('\n').filter((l) => l.length > 0);
+  }
+
+  it('completes subcommands, options and option choices', async () => {
+    expect(await complete(['flagscope', 'qu'])).toEqual(['query']);
+    expect(await complete(['flagscope', 'events', ''])).toEqual(['send']);
+    expect(await complete(['flagscope', 'query', 'shop', '--gr'])).toEqual(['--granularity']);
+    expect(await complete(['flagscope', 'datasets', '--format', 'n'])).toEqual(['ndjson']);
+    expect(await complete(['flagscope', 'completion', 'z'])).toEqual(['zsh']);
+  });
+
+  it('completes dataset names from `flagscope __complete datasets`, skipping option values', async () => {
+    expect(await complete(['flagscope', 'query', 's'])).toEqual(['shop', 'scratch', 'search']);
+    expect(await complete(['flagscope', '--api-url', 'http://x', 'columns', 'sh'])).toEqual(['shop']);
+    expect(await complete(['flagscope', 'events', 'send', '--batch-size', '10', 'sc'])).toEqual(['scratch']);
+  });
+});
