@@ -36,9 +36,10 @@ export async function openControlStore(options: DuckDbControlStoreOptions): Prom
   try {
     instance = await DuckDBInstance.create(options.path);
   } catch (e) {
+    const message = (e as Error).message;
     throw new FlagscopeError(
-      'internal',
-      `cannot open control store ${options.path}: ${(e as Error).message}`,
+      /lock/i.test(message) ? 'usage' : 'internal',
+      `cannot open control store ${options.path}: ${message}`,
       'another `flagscope serve` may be using this data directory; stop it or pass a different `--data-dir`',
       { cause: e },
     );
