@@ -1,0 +1,120 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMemoryContext } from '../../src/cli/memory-context.js';
+import { HIDDEN_REGRESSION } from '../../src/demo/catalog.js';
+import { runDemo, type DemoStep } from '../../src/demo/run.js';
+
+// The demo's time window ends at the context's clock, so the event times are fixed too.
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+
+describe('runDemo', () => {
+  let tempRoot: string;
+
+  beforeEach(async () => {
+    tempRoot = await mkdtemp(join(tmpdir(), 'flagscope-demo-test-'));
+  });
+
+  afterEach(async () => {
+    await rm(tempRoot, { recursive: true, force: true });
+  });
+
+  it('sends events through the real server, finds the hidden regression, and removes its data directory', async () => {
+    const ctx = createMemoryContext({ now: NOW, env: { CI: 'true' } });
+    const code = await runDemo(ctx, { events: 30_000, seed: 42, tempRoot });
+    expect(code).toBe(0);
+    const out = ctx.stdoutText();
+    const err = ctx.stderrText();
+
+    // Plain output without a TTY: no colour, no cursor movement.
+    expect(out).not.toMatch(/\u001b\[/);
+    expect(err).not.toMatch(/\u001b\[/);
+
+    // Every step ran, numbered, and the closing text says how to run it for real.
+    for (const heading of ['1/4  Which service is slowest?', '2/4  When did errors happen?', '3/4  Is a feature flag to blame?', '4/4  What does checkout latency look like?']) {
+      expect(out).toContain(heading);
+    }
+    expect(out).toContain('flagscope serve');
+
+    // The queries found the combination the generator hid, from the data.
+    const found = Object.entries(HIDDEN_REGRESSION.where).map(([column, value]) => `${column}=${value}`).join(' AND ');
+    expect(out).toContain(`→ found: ${found}`);
+    expect(out).toContain('That is the regression hidden in the demo data');
+
+    // Counts honour sample rates: more requests than stored events.
+    const match = /([\d,]+) requests stand behind ([\d,]+) stored events/.exec(out);
+    expect(match).not.toBeNull();
+    const requests = Number(match![1]!.replaceAll(',', ''));
+    expect(match![2]).toBe('30,000');
+    expect(requests).toBeGreaterThan(30_000);
+
+    // Progress and notes went to stderr, not stdout.
+    expect(err).toMatch(/sent 30,000 events in/);
+    expect(out).not.toMatch(/sent 30,000 events/);
+    expect(err).toMatch(/demo server listening on http:\/\/127\.0\.0\.1:\d+/);
+
+    // The temporary data directory is gone.
+    expect(await readdir(tempRoot)).toEqual([]);
+  });
+
+  it('keeps the data directory when asked, runs custom steps, and reports the failing step after cleaning up', async () => {
+    const seen: string[] = [];
+    const listDatasets: DemoStep = {
+      id: 'datasets',
+      title: 'What is there?',
+      async run(session) {
+        const datasets = await session.client.listDatasets();
+        seen.push(...datasets.map((d) => `${d.name}:${d.rows}`));
+        session.print(`datasets: ${datasets.map((d) => d.name).join(', ')}\n`);
+      },
+    };
+    const ctx = createMemoryContext({ now: NOW });
+    expect(await runDemo(ctx, { events: 2_000, tempRoot, keep: true, steps: [listDatasets], quiet: true })).toBe(0);
+    expect(seen).toEqual(['shop:2000']);
+    expect(ctx.stdoutText()).toContain('1/1  What is there?');
+    expect(ctx.stderrText()).toContain('data kept in');
+    const kept = await readdir(tempRoot);
+    expect(kept).toHaveLength(1);
+    expect(await readdir(join(tempRoot, kept[0]!))).toContain('events.duckdb');
+    await rm(join(tempRoot, kept[0]!), { recursive: true, force: true });
+
+    const failing: DemoStep = {
+      id: 'broken',
+      title: 'A query on a column that does not exist',
+      run: async (session) => {
+        await session.query({ calculations: [{ op: 'P99', column: 'no_such_column' }] });
+      },
+    };
+    await expect(runDemo(createMemoryContext({ now: NOW }), { events: 500, tempRoot, steps: [failing], quiet: true })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    expect(await readdir(tempRoot)).toEqual([]);
+  });
+
+  it('stops early on a signal and still cleans up', async () => {
+    const ctx = createMemoryContext({ now: NOW });
+    const interruptingStep: DemoStep = {
+      id: 'interrupt',
+      title: 'Ctrl-C',
+      run: async () => {
+        ctx.raiseSignal('SIGINT');
+      },
+    };
+    const neverRun: DemoStep = {
+      id: 'after',
+      title: 'Never shown',
+      run: async () => {
+        throw new Error('ran after the signal');
+      },
+    };
+    expect(await runDemo(ctx, { events: 500, tempRoot, steps: [interruptingStep, neverRun], quiet: true })).toBe(130);
+    expect(ctx.stdoutText()).not.toContain('Never shown');
+    expect(await readdir(tempRoot)).toEqual([]);
+  });
+
+  it('rejects a bad event count before starting anything', async () => {
+    await expect(runDemo(createMemoryContext({ now: NOW }), { events: 0, tempRoot })).rejects.toMatchObject({ code: 'invalid_input' });
+    expect(await readdir(tempRoot)).toEqual([]);
+  });
+});
