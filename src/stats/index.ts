@@ -85,6 +85,14 @@ export {
   sequentialInteractionTest,
 } from './interaction.js';
 
+export {
+  type ContingencyResult,
+  type HistogramRankOptions,
+  type HistogramRankResult,
+  contingencyTest,
+  histogramRankTest,
+} from './distribution.js';
+
 export { type MetricDirection, type Verdict, type VerdictInput, verdict } from './verdict.js';
 
 export {
