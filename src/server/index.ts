@@ -90,12 +90,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const deps = { events, control, keys, limits, now, version: await packageVersion(), log, verbose: options.verbose ?? false };
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
-    const inFlight = new Set<import('node:http').ServerResponse>();
     let closing = false;
     server.on('request', (req, res) => {
-      inFlight.add(res);
       res.once('close', () => {
-        inFlight.delete(res);
         if (closing) server.closeIdleConnections();
       });
       if (closing) res.setHeader('connection', 'close');
@@ -108,6 +105,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
 
     const port = await listen(server, host, options.port ?? 7070);
+    // After listening, errors such as EMFILE on accept are logged, never fatal.
+    server.on('error', (e) => log(`server error: ${e.message}`));
     const urlHost = host.includes(':') ? `[${host}]` : host;
     let closed: Promise<void> | undefined;
     const running: RunningServer = {
