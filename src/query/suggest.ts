@@ -24,8 +24,9 @@ export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFIN
 }
 
 /** The closest candidate to `name` if it is close enough to be a plausible typo (case-insensitive). */
-export function closestName(name: string, candidates: Iterable<string>): string | undefined {
+export function closestName(name: string, candidateNames: Iterable<string>): string | undefined {
   if (name.length > MAX_SUGGEST_LENGTH) return undefined;
+  const candidates = [...candidateNames];
   const limit = Math.max(2, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestDistance = limit + 1;
@@ -36,6 +37,12 @@ export function closestName(name: string, candidates: Iterable<string>): string 
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
+    }
+  }
+  if (best === undefined && lower.length > 0) {
+    // "service" → "service.name": a dotted name whose first segments were given.
+    for (const candidate of candidates) {
+      if (candidate.toLowerCase().startsWith(`${lower}.`)) return candidate;
     }
   }
   return best;

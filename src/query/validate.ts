@@ -56,7 +56,9 @@ export interface NormalizedQuery extends QuerySpec {
   granularity?: number;
 }
 
-function fail(path: string, problem: string, hint?: string, extra?: Record<string, unknown>): never {
+const SPEC_HINT = 'see docs/query.md for the fields of a query spec and their types';
+
+function fail(path: string, problem: string, hint = SPEC_HINT, extra?: Record<string, unknown>): never {
   const message = path === '' ? problem : `${path}: ${problem}`;
   throw new FlagscopeError('invalid_input', message, hint, { details: { field: path, ...extra } });
 }
@@ -173,14 +175,14 @@ function validateFilter(input: unknown, path: string, columns: SchemaIndex): Fil
       `${suggestion ? `did you mean "${suggestion}"? ` : ''}filter ops: ${FILTER_OPS.join(' ')}`);
   }
   const op = input.op as Filter['op'];
-  if (input.column === undefined) fail(`${path}.column`, 'missing column');
+  if (input.column === undefined) fail(`${path}.column`, 'missing column', 'every filter names a column, e.g. {"column": "status_code", "op": ">=", "value": 500}');
   const column = columns.column(input.column, `${path}.column`);
   const valuePath = `${path}.value`;
   if (op === 'exists' || op === 'does-not-exist') {
     if (input.value !== undefined) fail(valuePath, `"${op}" takes no value`, 'remove the value');
     return { column: column.name, op };
   }
-  if (input.value === undefined) fail(valuePath, `missing value for "${op}"`);
+  if (input.value === undefined) fail(valuePath, `missing value for "${op}"`, 'give a "value", or use "exists" / "does-not-exist" to test for presence');
   if (op === 'in' || op === 'not-in') {
     if (!Array.isArray(input.value) || input.value.length === 0) {
       fail(valuePath, `"${op}" takes a non-empty array of values, got ${describe(input.value)}`, 'e.g. "value": ["a", "b"]');
