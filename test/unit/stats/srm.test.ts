@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { srmTest } from '../../../src/stats/index.js';
-import { expectSignificant } from './helpers.js';
+import { expectPublished, expectSignificant } from './helpers.js';
 
 describe('srmTest', () => {
   it('matches scipy chisquare with uniform expected frequencies', () => {
@@ -28,6 +28,11 @@ describe('srmTest', () => {
     expectSignificant(result.chiSquare, 23.31034482758621, 10);
     expect(result.df).toBe(11);
     expectSignificant(result.pValue, 0.015975692534127565, 8);
+  });
+
+  it("matches GrowthBook's check_srm test (gbstats tests/test_gbstats.py::test_srm)", () => {
+    // check_srm([1000, 1200], [0.5, 0.5]) rounded to 9 decimals == 0.000020079 (5 significant digits published)
+    expectPublished(srmTest([1000, 1200], [0.5, 0.5]).pValue, 0.000020079, 9);
   });
 
   it('accepts percentages as weights and skips arms with weight 0', () => {

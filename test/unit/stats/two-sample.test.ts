@@ -110,6 +110,22 @@ describe('sequentialTest', () => {
     expect(result.ci[1]).toBeCloseTo(0.60675, 3);
   });
 
+  it("equals Johari et al.'s normal-mixture mSPRT with mixing variance τ² = σ²ρ²", () => {
+    // mSPRT (Johari, Koomen, Pekelis, Walsh 2022, eq. for normal data): Λ = √(V/(V+τ²))·exp(τ²θ̂²/(2V(V+τ²))),
+    // with V = se² of the difference; always-valid p = min(1, 1/Λ).
+    for (const [a, b] of [
+      [gbSequentialControl, gbTreatment],
+      [{ n: 20_000, sum: 400, sumSquares: 400 }, { n: 20_000, sum: 480, sumSquares: 480 }],
+    ] as const) {
+      const result = sequentialTest(a, b);
+      const n = a.n + b.n;
+      const v = result.se ** 2;
+      const tau2 = v * n * sequentialRho(0.05, 5000) ** 2;
+      const lambda = Math.sqrt(v / (v + tau2)) * Math.exp((tau2 * result.effect ** 2) / (2 * v * (v + tau2)));
+      expect(result.pValue).toBeCloseTo(Math.min(1, 1 / lambda), 12);
+    }
+  });
+
   it('is tightest near the tuning sample size (test_sequential_test_tuning_as_expected)', () => {
     const width = (tuning: number): number => {
       const r = sequentialTest(gbSequentialControl, gbTreatment, { relative: true, tuning });
