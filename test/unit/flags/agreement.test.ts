@@ -27,7 +27,7 @@ function prng(seed: number): () => number {
   };
 }
 
-const nonAsciiAlphabet = ['é', 'ß', 'ü', 'ñ', 'Ω', 'ж', 'ש', 'ع', '中', '文', '吉', '日本', 'ハ', '한', '🚀', '🦎', '👩‍💻', '😀', '🇫🇷', '\u00a0', '\u0301', '\uffff', '\u8000'];
+const nonAsciiAlphabet = ['é', 'ß', 'ü', 'ñ', 'Ω', 'ж', 'ש', 'ع', '中', '文', '吉', '日本', 'ハ', '한', '🚀', '🦎', '👩‍💻', '😀', '🇫🇷', '\u00a0', '\u0301', '\uffff', '\u8000', '\ud800', '\udfff'];
 
 function randomKeys(count: number, seed: number): string[] {
   const rand = prng(seed);
