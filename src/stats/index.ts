@@ -93,7 +93,14 @@ export {
   histogramRankTest,
 } from './distribution.js';
 
-export { type MetricDirection, type Verdict, type VerdictInput, verdict } from './verdict.js';
+export {
+  type MetricDirection,
+  type Verdict,
+  type VerdictInput,
+  type GuardOutcome,
+  verdict,
+  checkGuard,
+} from './verdict.js';
 
 export {
   logGamma,

@@ -41,3 +41,42 @@ export function verdict(input: VerdictInput): Verdict {
   const increased = input.effect > 0;
   return increased === (input.direction === 'higher-is-better') ? 'better' : 'worse';
 }
+
+/** Outcome of a guard: the canary is within its tolerance, beyond it, or it cannot be told yet. */
+export type GuardOutcome = 'pass' | 'fail' | 'inconclusive';
+
+/**
+ * Checks a guard such as `RATE(error) <= +0.5pp` or `P95(duration_ms) <= +10%`
+ * (lower is better: the canary may be worse than control by at most `bound`)
+ * or `CONVERSION >= -2%` (higher is better: the effect must stay at or above
+ * `bound`) against a comparison's confidence interval, in the interval's unit
+ * (relative results take relative bounds, e.g. 0.1 for +10%):
+ *
+ * - 'fail' when the whole interval is beyond the bound (a regression);
+ * - 'pass' when the whole interval is within it;
+ * - 'inconclusive' otherwise, or when the interval is undefined.
+ *
+ * With an always-valid interval ({@link sequentialTest}) the check may be
+ * repeated at every step of a ramp without inflating false alarms.
+ */
+export function checkGuard(
+  ci: readonly [number, number],
+  guard: { direction: MetricDirection; bound: number },
+): GuardOutcome {
+  if (guard.direction !== 'lower-is-better' && guard.direction !== 'higher-is-better') {
+    throw invalidInput(`unknown direction ${JSON.stringify(guard.direction)}`, "use 'lower-is-better' or 'higher-is-better'");
+  }
+  if (typeof guard.bound !== 'number' || !Number.isFinite(guard.bound)) {
+    throw invalidInput(`guard bound must be a finite number, got ${String(guard.bound)}`);
+  }
+  const [low, high] = ci;
+  if (Number.isNaN(low) || Number.isNaN(high)) return 'inconclusive';
+  if (guard.direction === 'lower-is-better') {
+    if (low > guard.bound) return 'fail';
+    if (high <= guard.bound) return 'pass';
+    return 'inconclusive';
+  }
+  if (high < guard.bound) return 'fail';
+  if (low >= guard.bound) return 'pass';
+  return 'inconclusive';
+}
