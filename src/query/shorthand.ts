@@ -125,6 +125,7 @@ class Scanner {
     this.skipSpace();
     const c = this.peek();
     if (c === '"' || c === "'") return this.quoted(c);
+    if (/[=<>!]/.test(c)) throw this.error(`expected a value at position ${this.pos + 1}, found ${JSON.stringify(c)}`, 'quote values that start with = < > or !');
     const start = this.pos;
     while (this.pos < this.text.length && !VALUE_STOP.test(this.peek())) this.pos++;
     const word = this.text.slice(start, this.pos);
