@@ -6,7 +6,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
-import { FlagscopeError } from '../errors.js';
 import { registerColumns } from './columns/index.js';
 import { registerCompletion } from './completion/index.js';
 import { registerDatasets } from './datasets/index.js';
@@ -16,7 +15,6 @@ import { addGlobalOptions, scanOutputFlags } from './global-options.js';
 import type { RunState } from './lazy-action.js';
 import { examples } from './help.js';
 import { registerQuery } from './query/index.js';
-import { reportError } from './report-error.js';
 import { registerServe } from './serve/index.js';
 
 /** Version printed by `flagscope --version`. */
@@ -60,7 +58,8 @@ export function buildProgram(state: RunState): Command {
   registerCompletion(program, state);
   forEachCommand(program, (cmd) => {
     cmd.exitOverride((err) => {
-      throw commanderToFlagscope(err, cmd);
+      failedCommands.set(err, cmd);
+      throw err;
     });
   });
   return program;
@@ -79,16 +78,8 @@ export function commandPath(cmd: Command): string {
   return names.join(' ');
 }
 
-const PASS_THROUGH = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
-
-function commanderToFlagscope(err: CommanderError, cmd: Command): Error {
-  if (PASS_THROUGH.has(err.code)) return err;
-  const lines = err.message.replace(/^error: /, '').split('\n').filter((l) => l.trim().length > 0);
-  const message = (lines[0] ?? 'invalid arguments').replace(/\.$/, '');
-  const suggestion = lines.slice(1).join(' ').replace(/^\((.*)\)$/, '$1').replace(/\?$/, '').toLowerCase();
-  const help = `run \`${commandPath(cmd)} --help\``;
-  return new FlagscopeError('usage', message, suggestion.length > 0 ? `${suggestion}? ${help}` : help);
-}
+/** The command whose parsing failed, for the hint of a usage error. */
+const failedCommands = new WeakMap<CommanderError, Command>();
 
 /** Parses `argv` (without node and script) and runs the command; resolves to the exit code. */
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
@@ -107,11 +98,14 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
       // A command group run without a subcommand: commander has printed its help on stderr.
       if (e.code === 'commander.help') return 2;
     }
+    // Error formatting loads only on failure, keeping `--help` light.
+    const { commanderToFlagscope, reportError } = await import('./report-error.js');
+    const error = e instanceof CommanderError ? commanderToFlagscope(e, commandPath(failedCommands.get(e) ?? program)) : e;
     const scanned = scanOutputFlags(argv);
     const mode = {
       json: state.flags !== undefined ? state.flags.json === true || state.flags.format === 'json' : scanned.json,
       verbose: state.flags?.verbose ?? scanned.verbose,
     };
-    return reportError(e, ctx.stderr, mode);
+    return reportError(error, ctx.stderr, mode);
   }
 }

@@ -31,6 +31,19 @@ export function reportError(e: unknown, stderr: OutStream, mode: ReportMode): Ex
   return error.code === 'internal' ? ExitCode.internal : error.exitCode;
 }
 
+/**
+ * Turns commander's own parse errors (unknown option, missing argument,
+ * unknown command) into usage errors (exit 2) whose hint points at the
+ * command's help; commander's "did you mean" suggestion joins the hint.
+ */
+export function commanderToFlagscope(err: { message: string }, commandName: string): FlagscopeError {
+  const lines = err.message.replace(/^error: /, '').split('\n').filter((l) => l.trim().length > 0);
+  const message = (lines[0] ?? 'invalid arguments').replace(/\.$/, '');
+  const suggestion = lines.slice(1).join(' ').replace(/^\((.*)\)$/, '$1').replace(/\?$/, '').toLowerCase();
+  const help = `run \`${commandName} --help\``;
+  return new FlagscopeError('usage', message, suggestion.length > 0 ? `${suggestion}? ${help}` : help);
+}
+
 function internalError(e: unknown): FlagscopeError {
   const message = e instanceof Error ? e.message : String(e);
   return new FlagscopeError(
