@@ -72,9 +72,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   try {
-    const keys = new KeyRing(await control.listApiKeys());
+    const storedKeys = await control.listApiKeys();
+    const keys = new KeyRing(storedKeys);
     let adminKey: string | undefined;
-    if ((options.bootstrapAdminKey ?? true) && (await control.listApiKeys()).length === 0) {
+    if ((options.bootstrapAdminKey ?? true) && storedKeys.length === 0) {
       adminKey = generateApiKey();
       const record = await control.createApiKey({
         id: generateKeyId(),
