@@ -206,12 +206,22 @@ export function chiSquareSf(x: number, df: number): number {
   return regularizedGammaQ(df / 2, x / 2);
 }
 
+/** Degrees of freedom from which Student's t uses its large-df expansion. */
+const LARGE_DF = 1e6;
+
 /** Cumulative distribution function of Student's t with `df` degrees of freedom (df may be fractional). */
 export function studentTCdf(t: number, df: number): number {
   if (Number.isNaN(t) || !(df > 0)) return Number.NaN;
   if (t === Number.POSITIVE_INFINITY) return 1;
   if (t === Number.NEGATIVE_INFINITY) return 0;
   if (df === Number.POSITIVE_INFINITY) return normalCdf(t);
+  if (df >= LARGE_DF) {
+    // First-order expansion in 1/df (Abramowitz & Stegun 26.7.5): the incomplete beta loses digits to
+    // cancellation of huge log-gamma values here, while the next term is O(1/df²).
+    const x = Math.abs(t);
+    const upperTail = normalSf(x) + (normalPdf(x) * (x * x * x + x)) / (4 * df);
+    return t > 0 ? 1 - upperTail : upperTail;
+  }
   const tail = 0.5 * regularizedBeta(df / (df + t * t), df / 2, 0.5);
   return t > 0 ? 1 - tail : tail;
 }

@@ -46,6 +46,16 @@ describe('special functions', () => {
     expect(studentTCdf(studentTQuantile(0.9, 3.7), 3.7)).toBeCloseTo(0.9, 12);
   });
 
+  it('Student t stays accurate for very large degrees of freedom (Welch on millions of events)', () => {
+    // F_ν(t) → Φ(t) with the first correction φ(t)(t³ + t)/(4ν) (A&S 26.7.5)
+    for (const df of [1e6, 1e9, 1e12]) {
+      const expected = normalSf(1.96) + (Math.exp(-0.5 * 1.96 ** 2) / Math.sqrt(2 * Math.PI)) * (1.96 ** 3 + 1.96) / (4 * df);
+      expect(Math.abs(studentTCdf(-1.96, df) / expected - 1)).toBeLessThan(1e-9);
+    }
+    expect(Math.abs(studentTCdf(-1.96, 999_999) / studentTCdf(-1.96, 1e6) - 1)).toBeLessThan(1e-8);
+    expect(studentTQuantile(0.975, 1e12)).toBeCloseTo(1.959963984540054, 10);
+  });
+
   it('chi-square tail matches published critical values', () => {
     // NIST/SEMATECH chi-square table: upper 5% points 3.841 (df 1), 11.070 (df 5), 18.307 (df 10)
     expectPublished(chiSquareSf(3.841458820694124, 1), 0.05, 12);
