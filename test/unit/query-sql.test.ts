@@ -355,6 +355,26 @@ describe('hostile column names', () => {
   });
 });
 
+describe('decode', () => {
+  it('gives the same answer from getRows, getRowsJS and getRowsJson', async () => {
+    const schema = schemaFor(true, 'sampled');
+    const normalized = validateQuery({
+      calculations: [{ op: 'COUNT' }, { op: 'P50', column: 'duration_ms' }, { op: 'HEATMAP', column: 'duration_ms' }, { op: 'MAX', column: 'note' }],
+      breakdowns: ['status_code', 'ok'],
+      granularity: 1800,
+      start_time: START,
+      end_time: END,
+    }, schema, NOW);
+    const compiled = compileQuery(normalized, schema, { table: 'sampled' });
+    const reader = await connection.runAndReadAll(compiled.sql, compiled.params as never);
+    const fromRows = compiled.decode(reader.getRows());
+    expect(fromRows.results.length).toBeGreaterThan(5);
+    expect(fromRows.results.some((r) => typeof r.data.status_code === 'number' && typeof r.data.ok === 'boolean')).toBe(true);
+    expect(compiled.decode(reader.getRowsJS() as unknown[][])).toEqual(fromRows);
+    expect(compiled.decode(reader.getRowsJson() as unknown[][])).toEqual(fromRows);
+  });
+});
+
 describe('empty answers', () => {
   it('without breakdowns an empty range gives one row of zero count and null values', async () => {
     const { results, series } = await run(datasets[0] as Dataset, {
