@@ -11,7 +11,9 @@
  * Run: npm run build && node bench/ingest.mjs
  * Env: BENCH_EVENTS (default 100000), BENCH_BATCH (events per request, 1000),
  *      BENCH_CLIENTS (concurrent clients, 4), BENCH_DIR (scratch dir, bench/.data/ingest),
- *      BENCH_SKIP (comma list of: baseline, store, parsed, http).
+ *      BENCH_SKIP (comma list of: baseline, store, parsed, http),
+ *      BENCH_METHODS=1 also compares ways of loading parsed events (per-value appender,
+ *      NDJSON staging file + read_json with explicit columns) with the store's data chunks.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -65,6 +67,15 @@ if (!SKIP.has('baseline')) {
 }
 
 const { openEventStore } = await import('../dist/store/duckdb-events.js');
+
+if (process.env.BENCH_METHODS === '1') {
+  const { compareLoadMethods } = await import('./lib/load-methods.mjs');
+  for (const { method, perSecond, mainThreadShare, mainThreadMicros, cpuMicros } of await compareLoadMethods(events, BATCH, DIR)) {
+    console.log(
+      `method    ${method.padEnd(28)} ${formatRate(perSecond)}  main thread ${mainThreadMicros.toFixed(1)} µs/event (busy ${(mainThreadShare * 100).toFixed(0)}%), CPU ${cpuMicros.toFixed(1)} µs/event`,
+    );
+  }
+}
 
 if (!SKIP.has('store')) {
   const store = await openEventStore({ path: join(DIR, 'store.duckdb') });
