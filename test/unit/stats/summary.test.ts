@@ -9,6 +9,7 @@ import {
   summaryVariance,
   welchTTest,
 } from '../../../src/stats/index.js';
+import { seededRandom } from './helpers.js';
 
 describe('summaries', () => {
   it('computes mean and unbiased variance from sufficient statistics', () => {
@@ -75,5 +76,37 @@ describe('summaries', () => {
   it('rejects negative counts and empty aggregates become empty summaries', () => {
     expect(() => summaryFromWeighted({ rows: -1, weight: 1, sum: 0, sumSquares: 0 })).toThrow(/negative/);
     expect(summaryFromWeighted({ rows: 0, weight: 0, sum: 0, sumSquares: 0 })).toEqual({ n: 0, sum: 0, sumSquares: 0 });
+  });
+});
+
+describe('sample-rate weighting in simulation', () => {
+  it('keeps the false-positive rate at alpha with mixed sample rates, where counting weighted events as units does not', () => {
+    const random = seededRandom(8);
+    const runs = 1000;
+    let withEffectiveN = 0;
+    let withWeightedCount = 0;
+    const aggregate = () => {
+      const agg = { rows: 0, weight: 0, weightSquares: 0, sum: 0, sumSquares: 0 };
+      for (let i = 0; i < 400; i++) {
+        const w = random.uniform() < 0.5 ? 1 : 20; // half the rows were kept 1-in-20
+        const x = 100 + 15 * random.normal();
+        agg.rows += 1;
+        agg.weight += w;
+        agg.weightSquares += w * w;
+        agg.sum += w * x;
+        agg.sumSquares += w * x * x;
+      }
+      return agg;
+    };
+    for (let run = 0; run < runs; run++) {
+      const a = aggregate();
+      const b = aggregate();
+      if (welchTTest(summaryFromWeighted(a), summaryFromWeighted(b)).pValue < 0.05) withEffectiveN++;
+      const naive = (agg: typeof a) => ({ n: agg.weight, sum: agg.sum, sumSquares: agg.sumSquares });
+      if (welchTTest(naive(a), naive(b)).pValue < 0.05) withWeightedCount++;
+    }
+    const bound = 0.05 + 3 * Math.sqrt((0.05 * 0.95) / runs);
+    expect(withEffectiveN / runs).toBeLessThanOrEqual(bound);
+    expect(withWeightedCount / runs).toBeGreaterThan(0.3);
   });
 });
