@@ -4,6 +4,7 @@
  * incident. Exported so tests, the demo narrative and later demo steps (flags,
  * kill switches, comparisons) describe the same thing the generator produced.
  */
+import type { FlagDefinition, JsonValue, Rollout } from '../flags/model.js';
 
 /** Dataset name the demo writes to. */
 export const DEMO_DATASET = 'shop';
@@ -189,6 +190,40 @@ export const DEMO_FLAGS: readonly DemoFlag[] = [
   { key: 'search_suggest_enabled', service: 'search', kind: 'kill-switch', description: 'search-as-you-type suggestions', variants: onOff(100), defaultVariant: 'on', safeVariant: 'off' },
   { key: 'beta_features', service: 'auth', kind: 'permission', description: 'access to beta features', variants: onOff(3), defaultVariant: 'off' },
 ];
+
+/**
+ * The percentage rollout of a demo flag, or `undefined` when one variant
+ * gets everyone (then it is the flag's default variant).
+ */
+export function demoFlagRollout(flag: DemoFlag): Rollout | undefined {
+  const live = flag.variants.filter((v) => v.weight > 0);
+  if (live.length < 2) return undefined;
+  return { weights: flag.variants.map((v) => ({ variant: v.name, weight: v.weight })), precision: 0 };
+}
+
+/**
+ * A demo flag as a flagscope flag definition, ready to create on the demo
+ * server: the same variants and rollout the generated events were bucketed
+ * with, so evaluating it for a `user.id` as targeting key gives the variant in
+ * that user's events.
+ */
+export function demoFlagDefinition(flag: DemoFlag): FlagDefinition {
+  const variants: Record<string, JsonValue> = {};
+  for (const v of flag.variants) variants[v.name] = v.value;
+  const rollout = demoFlagRollout(flag);
+  const definition: FlagDefinition = {
+    key: flag.key,
+    service: flag.service,
+    kind: flag.kind,
+    description: flag.description,
+    variants,
+    defaultVariant: rollout === undefined ? (flag.variants.find((v) => v.weight > 0)?.name ?? flag.defaultVariant) : flag.defaultVariant,
+    state: 'enabled',
+  };
+  if (rollout !== undefined) definition.rollout = rollout;
+  if (flag.safeVariant !== undefined) definition.safeVariant = flag.safeVariant;
+  return definition;
+}
 
 /**
  * The hidden regression: in the checkout and cart services, users who got

@@ -8,12 +8,14 @@
  * Pure: the output depends only on the options (seeded PRNG, no clock, no I/O).
  */
 import { invalidInput } from '../errors.js';
+import { rolloutVariant } from '../flags/evaluate.js';
 import {
   BORING_SAMPLE_RATE,
   DEMO_FLAGS,
   DEMO_SERVICES,
   HIDDEN_REGRESSION,
   PAYMENTS_INCIDENT,
+  demoFlagRollout,
   type DemoRoute,
   type DemoService,
 } from './catalog.js';
@@ -22,6 +24,8 @@ import { createRandom, cumulativeWeights, hashInts, hashUnit, pickWeighted, type
 export {
   BORING_SAMPLE_RATE,
   DEMO_DATASET,
+  demoFlagDefinition,
+  demoFlagRollout,
   DEMO_FLAGS,
   DEMO_SERVICES,
   HIDDEN_REGRESSION,
@@ -59,8 +63,7 @@ export interface GeneratedEvent {
 /** The variant columns, in catalog order: `flag.<key>`. */
 export const FLAG_COLUMNS: readonly string[] = DEMO_FLAGS.map((f) => `flag.${f.key}`);
 
-const FLAG_VARIANT_NAMES: readonly (readonly string[])[] = DEMO_FLAGS.map((f) => f.variants.map((v) => v.name));
-const FLAG_CUMULATIVE: readonly number[][] = DEMO_FLAGS.map((f) => cumulativeWeights(f.variants.map((v) => v.weight)));
+const FLAG_ROLLOUTS = DEMO_FLAGS.map((f) => demoFlagRollout(f));
 const FLAG_INDEX = new Map(DEMO_FLAGS.map((f, i) => [f.key, i]));
 
 function flagIndex(key: string): number {
@@ -79,17 +82,22 @@ const APPLE_PAY = flagIndex('apple_pay');
 const PASSWORDLESS = flagIndex('passwordless_auth');
 
 /**
- * The variant of a demo flag that a user gets. Depends only on the seed, the
- * user's index and the flag, so a user keeps their variant in every event.
+ * The variant of a demo flag that a user gets: flagd's `fractional` bucketing
+ * of flag key + user id over the flag's rollout, exactly what the flag
+ * evaluator answers for `demoFlagDefinition(flag)` with the user id as
+ * targeting key. A user keeps their variant in every event.
  */
-export function userFlagVariant(seed: number, userIndex: number, flagKey: string): string {
-  const f = flagIndex(flagKey);
-  return variantFor(seed, userIndex, f);
+export function userFlagVariant(flagKey: string, userId: string): string {
+  return variantFor(flagIndex(flagKey), userId);
 }
 
-function variantFor(seed: number, userIndex: number, f: number): string {
-  const u = hashUnit(seed, userIndex, 0x5eed + f);
-  return (FLAG_VARIANT_NAMES[f] as readonly string[])[pickWeighted(FLAG_CUMULATIVE[f] as number[], u)] as string;
+function variantFor(f: number, userId: string): string {
+  const flag = DEMO_FLAGS[f]!;
+  const rollout = FLAG_ROLLOUTS[f];
+  if (rollout === undefined) return flag.variants.find((v) => v.weight > 0)?.name ?? flag.defaultVariant;
+  // Flag keys and user ids are ASCII, where hashing UTF-16 code units equals
+  // hashing UTF-8 bytes, and it skips encoding 30 strings per new user.
+  return rolloutVariant(flag.key, userId, rollout, 'utf16-code-units');
 }
 
 /** Number of distinct users for a run of `count` events (about 20 events per user). */
@@ -224,14 +232,15 @@ function buildUser(seed: number, index: number): UserProfile {
   const widths = SCREEN_WIDTHS[deviceType] as number[];
   const c = COUNTRIES.pick(u(5));
   const ipHash = hashInts(seed, index, 6);
+  const id = `u_${(hashInts(seed, index, 7) % 0xfffff).toString(36)}${index.toString(36).padStart(4, '0')}`;
   const flags: string[] = [];
-  for (let f = 0; f < DEMO_FLAGS.length; f++) flags.push(variantFor(seed, index, f));
+  for (let f = 0; f < DEMO_FLAGS.length; f++) flags.push(variantFor(f, id));
   const inRegressionCohort =
     flags[CHECKOUT_V2] === HIDDEN_REGRESSION.flags.checkout_v2 &&
     flags[NEW_CART] === HIDDEN_REGRESSION.flags.new_cart &&
     b.browser === HIDDEN_REGRESSION.browser;
   return {
-    id: `u_${(hashInts(seed, index, 7) % 0xfffff).toString(36)}${index.toString(36).padStart(4, '0')}`,
+    id,
     plan: PLANS.pick(u(8)),
     signupDays: Math.floor(Math.pow(u(9), 2) * 1500),
     deviceType,

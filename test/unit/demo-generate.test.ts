@@ -11,6 +11,9 @@ import {
   userFlagVariant,
   type GeneratedEvent,
 } from '../../src/demo/generate.js';
+import { demoFlagDefinition } from '../../src/demo/catalog.js';
+import { evaluateFlag } from '../../src/flags/evaluate.js';
+import { validateFlagDefinition } from '../../src/flags/model.js';
 import { eventToNdjsonLine, ndjsonChunks } from '../../src/demo/ndjson.js';
 import { createRandom } from '../../src/demo/random.js';
 import { FlagscopeError } from '../../src/errors.js';
@@ -122,14 +125,31 @@ describe('generateEvents', () => {
     }
   });
 
-  it('spells out every variant column in catalog order, matching userFlagVariant', () => {
+  it('spells out every variant column in catalog order', () => {
     const e = events[0]!;
     expect(Object.keys(e.data).filter((k) => k.startsWith('flag.'))).toEqual([...FLAG_COLUMNS]);
-    for (let userIndex = 0; userIndex < 50; userIndex++) {
-      const variant = userFlagVariant(7, userIndex, 'checkout_v2');
-      expect(['on', 'off']).toContain(variant);
-      expect(userFlagVariant(7, userIndex, 'checkout_v2')).toBe(variant);
+    expect(FLAG_COLUMNS).toEqual(DEMO_FLAGS.map((f) => `flag.${f.key}`));
+  });
+
+  it('buckets users exactly as the flag evaluator does for the demo flag definitions', () => {
+    const definitions = DEMO_FLAGS.map((f) => validateFlagDefinition(demoFlagDefinition(f)));
+    const users = new Map<string, Record<string, unknown>>();
+    for (const e of events) users.set(e.data['user.id'] as string, e.data);
+    let checked = 0;
+    const disagreements: string[] = [];
+    for (const [userId, data] of [...users].slice(0, 2_000)) {
+      for (const definition of definitions) {
+        const evaluated = evaluateFlag(definition, { targetingKey: userId });
+        if (evaluated.variant !== data[`flag.${definition.key}`]) disagreements.push(`${userId} ${definition.key}`);
+        if (userFlagVariant(definition.key, userId) !== data[`flag.${definition.key}`]) disagreements.push(`${userId} ${definition.key} (userFlagVariant)`);
+        checked++;
+      }
     }
+    expect(checked).toBe(2_000 * 30);
+    expect(disagreements).toEqual([]);
+    const killSwitches = definitions.filter((d) => d.kind === 'kill-switch');
+    expect(killSwitches.length).toBeGreaterThan(0);
+    for (const d of killSwitches) expect(d.safeVariant).toBeDefined();
   });
 
   it('hides a regression in one flag combination: ×5 errors and ×1.6 latency there, mild in each flag alone', () => {
