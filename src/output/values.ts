@@ -11,21 +11,17 @@ export function formatCount(n: number): string {
 }
 
 /**
- * Formats a number for a human table: integers with thousands separators,
- * other numbers with at most 4 significant decimals (`12.3457`, `0.001235`).
+ * Formats a number for a human table: integers and numbers of 1,000 or more
+ * rounded with thousands separators, smaller numbers with 1 (≥ 100) or 2
+ * (≥ 1) decimals, below 1 three significant digits; trailing zeros dropped.
  */
 export function formatNumberHuman(n: number): string {
   if (!Number.isFinite(n)) return String(n);
-  if (Number.isInteger(n)) return formatCount(n);
   const abs = Math.abs(n);
-  if (abs >= 1000) {
-    const [whole = '0', fraction = ''] = n.toFixed(2).split('.');
-    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-    const kept = fraction.replace(/0+$/, '');
-    return kept.length > 0 ? `${grouped}.${kept}` : grouped;
-  }
-  if (abs >= 1) return trimZeros(n.toFixed(4));
-  return trimZeros(n.toPrecision(4));
+  if (Number.isInteger(n) || abs >= 1000) return formatCount(Math.round(n));
+  if (abs >= 100) return trimZeros(n.toFixed(1));
+  if (abs >= 1) return trimZeros(n.toFixed(2));
+  return trimZeros(n.toPrecision(3));
 }
 
 /** Formats a number compactly for chart labels: `1234` → `1.23k`, `0.5` → `0.5`. */

@@ -1,7 +1,7 @@
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { colorEnabled } from '../../src/cli/command-env.js';
 import { createMemoryContext } from '../../src/cli/memory-context.js';
@@ -209,5 +209,25 @@ describe('colour rules', () => {
     expect(colorEnabled({ FORCE_COLOR: '1', NO_COLOR: '1' }, tty)).toBe(true);
     expect(colorEnabled({ FORCE_COLOR: '1' }, { ...tty, flag: false })).toBe(false);
     expect(colorEnabled({ FORCE_COLOR: '0' }, tty)).toBe(true);
+  });
+});
+
+describe('start-up cost', () => {
+  /** Packages reachable from a module through static, non-type imports. */
+  async function staticPackages(entry: string, seen = new Set<string>(), packages = new Set<string>()): Promise<Set<string>> {
+    if (seen.has(entry)) return packages;
+    seen.add(entry);
+    const source = await readFile(entry, 'utf8');
+    for (const match of source.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s+'([^']+)'/gms)) {
+      const specifier = match[1] ?? '';
+      if (specifier.startsWith('.')) await staticPackages(resolve(dirname(entry), specifier.replace(/\.js$/, '.ts')), seen, packages);
+      else packages.add(specifier);
+    }
+    return packages;
+  }
+
+  it('loads only commander and node built-ins before a command runs', async () => {
+    const packages = await staticPackages(join(import.meta.dirname, '..', '..', 'src', 'main.ts'));
+    expect([...packages].filter((p) => !p.startsWith('node:'))).toEqual(['commander']);
   });
 });

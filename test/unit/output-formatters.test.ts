@@ -64,9 +64,11 @@ describe('value formatting', () => {
   it('groups thousands and trims decimals for humans', () => {
     expect(formatCount(10000)).toBe('10,000');
     expect(formatCount(-1234567)).toBe('-1,234,567');
-    expect(formatNumberHuman(1234.5678)).toBe('1,234.57');
-    expect(formatNumberHuman(12.345678)).toBe('12.3457');
-    expect(formatNumberHuman(0.00123456)).toBe('0.001235');
+    expect(formatNumberHuman(1234.5678)).toBe('1,235');
+    expect(formatNumberHuman(623.8292)).toBe('623.8');
+    expect(formatNumberHuman(12.345678)).toBe('12.35');
+    expect(formatNumberHuman(7.5)).toBe('7.5');
+    expect(formatNumberHuman(0.00123456)).toBe('0.00123');
     expect(formatNumberHuman(3)).toBe('3');
     expect(formatNumberShort(1234)).toBe('1.23k');
     expect(formatNumberShort(2_500_000)).toBe('2.5M');

@@ -8,6 +8,9 @@ export function registerDemo(program: Command, state: RunState): void {
   const cmd = program
     .command('demo')
     .description('start a server with realistic seeded data and walk through what flagscope does')
-    .addHelpText('after', examples(['flagscope demo', 'flagscope demo --no-color | less -R']));
+    .option('--events <n>', 'events to generate (default 200,000)')
+    .option('--seed <n>', 'seed of the data generator (default 42)')
+    .option('--keep', 'keep the data directory and print how to serve it')
+    .addHelpText('after', examples(['flagscope demo', 'flagscope demo --events 20000 --no-color | less -R', 'flagscope demo --keep']));
   lazyAction(cmd, state, async () => (await import('./run-demo.js')).demo);
 }

@@ -1,20 +1,18 @@
-import type { Context } from '../../context.js';
+import { FlagscopeError } from '../../errors.js';
+import type { DemoOptions } from '../../demo/run.js';
 import type { Verb } from '../lazy-action.js';
 
-/** Options `flagscope demo` hands to `runDemo` of `src/demo/run.ts`. */
-export interface DemoCommandOptions {
-  color: boolean;
-  quiet: boolean;
-  verbose: boolean;
-}
-
-type RunDemo = (ctx: Context, options: DemoCommandOptions) => Promise<number | void>;
-
-/** `flagscope demo`: hands over to the demo module. */
-export const demo: Verb = async (env) => {
-  const { runDemo } = (await import(demoModule)) as { runDemo: RunDemo };
-  return (await runDemo(env.ctx, { color: env.color, quiet: env.quiet, verbose: env.verbose })) ?? 0;
+/** `flagscope demo`: hands over to `runDemo` of `src/demo/run.ts`. */
+export const demo: Verb = async (env, _args, options) => {
+  const demoOptions: DemoOptions = { color: env.color, quiet: env.quiet, verbose: env.verbose, keep: options.keep === true };
+  if (options.events !== undefined) demoOptions.events = wholeNumber(options.events, '--events');
+  if (options.seed !== undefined) demoOptions.seed = wholeNumber(options.seed, '--seed');
+  const { runDemo } = await import('../../demo/run.js');
+  return runDemo(env.ctx, demoOptions);
 };
 
-// Resolved at run time so the CLI builds while the demo module is being written.
-const demoModule: string = '../../demo/run.js';
+function wholeNumber(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new FlagscopeError('usage', `\`${flag} ${String(value)}\` is not a whole number`, `pass e.g. \`${flag} 1000\``);
+  return n;
+}
