@@ -16,7 +16,7 @@ _flagscope_options() {
     'datasets') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'columns') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'demo') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'demo') echo '--events --seed --keep --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'completion') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
   esac
 }
@@ -41,7 +41,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--batch-size'|'--concurrency'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--batch-size'|'--concurrency'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--events'|'--seed') return 0 ;;
   esac
   return 1
 }

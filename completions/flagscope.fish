@@ -26,7 +26,7 @@ function __flagscope_options
         case 'query'
             echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'demo'
-            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--events --seed --keep --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'completion'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
     end
@@ -59,7 +59,7 @@ function __flagscope_arg_kind
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--batch-size' '--concurrency' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--batch-size' '--concurrency' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--events' '--seed'
 end
 
 function __flagscope_complete
