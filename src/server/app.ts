@@ -37,7 +37,9 @@ const ACCEPTED_CONTENT_TYPES = new Set(['application/json', 'text/plain', 'appli
 /** Builds the route table of the server. */
 export function buildRouter(deps: AppDependencies): Router {
   const router = new Router();
-  router.add('GET', '/healthz', null, ({ res }) => sendJson(res, 200, { status: 'ok', version: deps.version }));
+  const health = ({ res }: RouteRequest): void => sendJson(res, 200, { status: 'ok', version: deps.version });
+  router.add('GET', '/healthz', null, health);
+  router.add('HEAD', '/healthz', null, health);
   router.add('POST', '/1/events/:dataset', 'ingest', (r) => ingestSingle(deps, r));
   router.add('POST', '/1/batch/:dataset', 'ingest', (r) => ingestBatch(deps, r));
   router.add('POST', '/api/v1/query/:dataset', 'query', (r) => runQuery(deps, r));
