@@ -25,23 +25,47 @@ export interface MemoryContext extends Context {
   stdoutText(): string;
   /** Everything written to stderr so far. */
   stderrText(): string;
+  /** Resolves once everything written to stdout satisfies `predicate` (checked after every write). */
+  waitForStdout(predicate: (text: string) => boolean): Promise<string>;
   /** Calls the registered signal handlers, as if the process got `signal`. */
   raiseSignal(signal: NodeJS.Signals): void;
 }
 
 export const MEMORY_CONTEXT_NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 
-function capture(tty: boolean, columns: number | undefined): { stream: OutStream; text: () => string } {
+interface Captured {
+  stream: OutStream;
+  text: () => string;
+  waitFor: (predicate: (text: string) => boolean) => Promise<string>;
+}
+
+function capture(tty: boolean, columns: number | undefined): Captured {
   const chunks: string[] = [];
+  const waiters = new Set<{ predicate: (text: string) => boolean; resolve: (text: string) => void }>();
+  const check = (): void => {
+    const text = chunks.join('');
+    for (const w of [...waiters]) {
+      if (w.predicate(text)) {
+        waiters.delete(w);
+        w.resolve(text);
+      }
+    }
+  };
   const stream = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
       chunks.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
       callback();
+      check();
     },
   }) as OutStream;
   stream.isTTY = tty;
   if (columns !== undefined) stream.columns = columns;
-  return { stream, text: () => chunks.join('') };
+  const waitFor = (predicate: (text: string) => boolean): Promise<string> =>
+    new Promise((resolve) => {
+      waiters.add({ predicate, resolve });
+      check();
+    });
+  return { stream, text: () => chunks.join(''), waitFor };
 }
 
 /** Builds a context whose output is kept in memory. */
@@ -66,6 +90,7 @@ export function createMemoryContext(options: MemoryContextOptions = {}): MemoryC
     },
     stdoutText: stdout.text,
     stderrText: stderr.text,
+    waitForStdout: stdout.waitFor,
     raiseSignal: (signal) => {
       for (const h of [...handlers]) h(signal);
     },

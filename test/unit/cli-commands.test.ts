@@ -195,6 +195,19 @@ describe('query', () => {
     expect(r.stdout).toContain('events per cell: ░');
   });
 
+  it('re-runs the query with --watch on a terminal until interrupted', async () => {
+    const ctx = createMemoryContext({ now: NOW, cwd: dir, stdoutTTY: true, env: { XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' } });
+    const running = runCli(['query', 'shop', '--by', 'service.name', '--watch', '--interval', '1s', '--api-url', server.url, '--api-key', key], ctx);
+    const clear = '\u001b[2J\u001b[H';
+    // Two screens prove the refresh; then Ctrl-C ends the loop with exit 0.
+    await ctx.waitForStdout((text) => text.split(clear).length > 2 && text.endsWith('\n'));
+    ctx.raiseSignal('SIGINT');
+    expect(await running).toBe(0);
+    const screens = ctx.stdoutText().split(clear).slice(1);
+    expect(screens.length).toBeGreaterThanOrEqual(2);
+    expect(screens[0]).toMatch(/^shop · every 1s · updated 2026-01-15T12:00:00Z · ctrl-c to stop\n\nSERVICE\.NAME\s+COUNT\n/);
+  });
+
   it('reads a spec file and lets options override its fields', async () => {
     await writeFile(join(dir, 'spec.json'), JSON.stringify({ calculations: [{ op: 'MAX', column: 'duration_ms' }], breakdowns: ['status_code'], time_range: 7200 }));
     const fromFile = await run(['query', 'shop', '--spec', 'spec.json', '--order', 'status_code', '--format', 'ndjson']);
