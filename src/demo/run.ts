@@ -17,10 +17,10 @@ import { formatCount } from '../output/values.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
 import { DEMO_DATASET, DEMO_SERVICES } from './catalog.js';
 import { generateEventBatches } from './generate.js';
-import { defaultDemoSteps, type DemoSession, type DemoStep } from './steps.js';
+import { defaultDemoSetup, defaultDemoSteps, type DemoSession, type DemoSetup, type DemoStep } from './steps.js';
 
-export type { DemoSession, DemoStep } from './steps.js';
-export { defaultDemoSteps } from './steps.js';
+export type { DemoSession, DemoSetup, DemoStep } from './steps.js';
+export { defaultDemoSetup, defaultDemoSteps } from './steps.js';
 
 export interface DemoOptions {
   /** Events to generate and send. Default 200,000. */
@@ -37,6 +37,8 @@ export interface DemoOptions {
   verbose?: boolean;
   /** Where the temporary data directory is made. Default the system temp dir. */
   tempRoot?: string;
+  /** Run after the events are sent, before the walkthrough. Default `defaultDemoSetup()`. */
+  setup?: DemoSetup[];
   /** The walkthrough. Default `defaultDemoSteps()`. */
   steps?: DemoStep[];
   /** Events per batch request. Default 1,000. */
@@ -141,6 +143,12 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
       table: (result) => renderQueryTable(result, { tty: true, styler, width }),
       charts: (result) => renderQueryCharts(result, { styler, width }),
     };
+    for (const setup of options.setup ?? defaultDemoSetup()) {
+      if (interrupted) return INTERRUPTED_EXIT_CODE;
+      const began = Date.now();
+      await setup.run(session);
+      if (options.verbose === true) note(`set-up ${setup.id} took ${Date.now() - began} ms`);
+    }
     const steps = options.steps ?? defaultDemoSteps();
     for (const [index, step] of steps.entries()) {
       if (interrupted) return INTERRUPTED_EXIT_CODE;

@@ -46,6 +46,24 @@ export interface DemoStep {
   run(session: DemoSession): Promise<void>;
 }
 
+/**
+ * Work done after the events are in and before the walkthrough, without a
+ * heading: e.g. creating the demo's flags and kill switches on the server.
+ */
+export interface DemoSetup {
+  id: string;
+  run(session: DemoSession): Promise<void>;
+}
+
+/** The set-up of `flagscope demo`, in order. */
+export function defaultDemoSetup(): DemoSetup[] {
+  return [
+    // Issue 3 adds here: create every DEMO_FLAGS entry on the server with
+    // `demoFlagDefinition(flag)` (its rollout buckets users exactly as the
+    // generated events did, so evaluations agree with the data).
+  ];
+}
+
 /** The steps of `flagscope demo`, in order. */
 export function defaultDemoSteps(): DemoStep[] {
   return [

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryContext } from '../../src/cli/memory-context.js';
 import { HIDDEN_REGRESSION } from '../../src/demo/catalog.js';
-import { runDemo, type DemoStep } from '../../src/demo/run.js';
+import { runDemo, type DemoSetup, type DemoStep } from '../../src/demo/run.js';
 
 // The demo's time window ends at the context's clock, so the event times are fixed too.
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -89,6 +89,38 @@ describe('runDemo', () => {
     await expect(runDemo(createMemoryContext({ now: NOW }), { events: 500, tempRoot, steps: [failing], quiet: true })).rejects.toMatchObject({
       code: 'invalid_input',
     });
+    expect(await readdir(tempRoot)).toEqual([]);
+  });
+
+  it('on a terminal: colour, a progress bar redrawn in place, set-up before the steps; NO_COLOR turns colour off', async () => {
+    const order: string[] = [];
+    const setup: DemoSetup = {
+      id: 'count-columns',
+      async run(session) {
+        const columns = await session.client.listColumns(session.dataset);
+        order.push(`setup:${columns.filter((c) => c.name.startsWith('flag.')).length}`);
+      },
+    };
+    const step: DemoStep = {
+      id: 'p95',
+      title: 'P95 overall',
+      async run(session) {
+        order.push('step');
+        session.print(session.table(await session.query({ calculations: [{ op: 'P95', column: 'duration_ms' }] })));
+      },
+    };
+    const tty = createMemoryContext({ now: NOW, stdoutTTY: true, stderrTTY: true, columns: 120 });
+    expect(await runDemo(tty, { events: 3_000, tempRoot, setup: [setup], steps: [step], batchSize: 500 })).toBe(0);
+    expect(order).toEqual(['setup:30', 'step']);
+    expect(tty.stdoutText()).toMatch(/\u001b\[[0-9;]*m/);
+    expect(tty.stdoutText()).toContain('P95(duration_ms)');
+    expect(tty.stderrText()).toMatch(/\r\u001b\[2Ksending events \[[#-]+\] [\d,]+\/3,000/);
+    expect(tty.stderrText()).toMatch(/sent 3,000 events in/);
+
+    const noColor = createMemoryContext({ now: NOW, stdoutTTY: true, stderrTTY: false, env: { NO_COLOR: '1' } });
+    expect(await runDemo(noColor, { events: 500, tempRoot, steps: [step], quiet: true })).toBe(0);
+    expect(noColor.stdoutText()).not.toMatch(/\u001b\[/);
+    expect(noColor.stderrText()).toBe('');
     expect(await readdir(tempRoot)).toEqual([]);
   });
 
