@@ -762,8 +762,10 @@ async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Pr
       }
       const chunk = buildDataChunk([time, samplerate, ...builders], rows);
       appender.appendDataChunk(new DuckDBDataChunk(chunk));
+      appender.flushSync();
+      // Let HTTP requests and queries run between chunks of a large group.
+      if (offset + CHUNK_ROWS < accepted.length) await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    appender.flushSync();
   } finally {
     appender.closeSync();
   }

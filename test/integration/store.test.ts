@@ -424,4 +424,37 @@ describe('DuckDbEventStore', () => {
     const final = await store.query('live', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 30_000);
     expect(final.data.results[0]?.data.COUNT).toBe(21);
   });
+
+  it('stores a batch larger than one data chunk exactly, with sparse fields and mixed string lengths', async () => {
+    const store = await openStore();
+    const count = 5000;
+    const events = Array.from({ length: count }, (_, i) => {
+      const data: Record<string, unknown> = { i, label: i % 3 === 0 ? `s${i}` : `a much longer label number ${i}` };
+      if (i % 7 === 0) data.sparse = i * 0.5;
+      if (i % 11 === 0) data.flag = i % 2 === 0;
+      return event(data, i);
+    });
+    const outcomes = await store.ingest('big', events);
+    expect(outcomes.every((o) => o.status === 202)).toBe(true);
+    const [row] = await store.readSql(
+      `SELECT count(*), sum(i), count(sparse), sum(sparse), count(flag), count(*) FILTER (WHERE flag), sum(length(label)) FROM ${store.tableOf('big')}`,
+    );
+    const expected = {
+      sumI: events.reduce((sum, e) => sum + (e.data.i as number), 0),
+      sparse: events.filter((e) => e.data.sparse !== undefined),
+      flags: events.filter((e) => e.data.flag !== undefined),
+      labelLength: events.reduce((sum, e) => sum + (e.data.label as string).length, 0),
+    };
+    expect(row).toEqual([
+      BigInt(count),
+      BigInt(expected.sumI),
+      BigInt(expected.sparse.length),
+      expected.sparse.reduce((sum, e) => sum + (e.data.sparse as number), 0),
+      BigInt(expected.flags.length),
+      BigInt(expected.flags.filter((e) => e.data.flag === true).length),
+      BigInt(expected.labelLength),
+    ]);
+    const [last] = await store.readSql(`SELECT label, sparse, flag FROM ${store.tableOf('big')} WHERE i = 4999`);
+    expect(last).toEqual(['a much longer label number 4999', null, null]);
+  });
 });
