@@ -14,6 +14,10 @@ import {
 import { demoFlagDefinition } from '../../src/demo/catalog.js';
 import { evaluateFlag } from '../../src/flags/evaluate.js';
 import { validateFlagDefinition } from '../../src/flags/model.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeDemoNdjson } from '../fixtures/generate-demo-ndjson.js';
 import { eventToNdjsonLine, ndjsonChunks } from '../../src/demo/ndjson.js';
 import { createRandom } from '../../src/demo/random.js';
 import { FlagscopeError } from '../../src/errors.js';
@@ -277,6 +281,23 @@ describe('ndjson helpers', () => {
     const lines = chunks.join('').split('\n');
     expect(lines.pop()).toBe('');
     expect(lines.map((l) => (JSON.parse(l) as { data: unknown }).data)).toEqual(sample.map((e) => e.data));
+  });
+});
+
+describe('writeDemoNdjson fixture', () => {
+  it('writes the same events to a file, one line each', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flagscope-ndjson-'));
+    try {
+      const path = join(dir, 'events.ndjson');
+      const written = await writeDemoNdjson(path, { seed: 7, count: 2_500, start: START, end: END, shape: 'data' });
+      const text = await readFile(path, 'utf8');
+      expect(written.events).toBe(2_500);
+      expect(written.bytes).toBe(Buffer.byteLength(text));
+      const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+      expect(lines).toEqual(generate(2_500).map((e) => e.data));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
