@@ -3,7 +3,7 @@
  * resolved global options, terminal facts (TTY, colour, width), writers for
  * results and diagnostics, and a lazily created API client.
  */
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 import type { ApiClient } from '../client/api-client.js';
 import { configPath, readConfig, resolveConnection } from '../config/config.js';
 import type { ConnectionSettings } from '../config/config.js';

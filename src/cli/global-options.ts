@@ -3,8 +3,8 @@
  * recognises them before and after the subcommand name, and
  * `showGlobalOptions` lists them in every subcommand's help.
  */
-import { Option } from 'commander';
-import type { Command } from 'commander';
+import { Option } from './commander.js';
+import type { Command } from './commander.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'ndjson'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

@@ -2,7 +2,7 @@
  * Binds a command to a verb module loaded only when the command runs, so
  * `flagscope --help` and the registration files stay free of heavy imports.
  */
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 import type { Context } from '../context.js';
 import type { CommandEnv } from './command-env.js';
 import type { GlobalFlags } from './global-options.js';

@@ -4,7 +4,7 @@
  * imported when its command runs, so `flagscope --help` loads commander and
  * nothing heavy.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 import type { Context } from '../context.js';
 import { registerColumns } from './columns/index.js';
 import { registerCompletion } from './completion/index.js';

@@ -223,6 +223,7 @@ describe('start-up cost', () => {
       if (specifier.startsWith('.')) await staticPackages(resolve(dirname(entry), specifier.replace(/\.js$/, '.ts')), seen, packages);
       else packages.add(specifier);
     }
+    for (const match of source.matchAll(/(?:\brequire|createRequire\([^)]*\))\('([^']+)'\)/g)) packages.add(match[1] ?? '');
     return packages;
   }
 

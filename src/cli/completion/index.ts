@@ -1,5 +1,5 @@
-import { Argument } from 'commander';
-import type { Command } from 'commander';
+import { Argument } from '../commander.js';
+import type { Command } from '../commander.js';
 import { examples } from '../help.js';
 import type { RunState } from '../lazy-action.js';
 import { lazyAction } from '../lazy-action.js';

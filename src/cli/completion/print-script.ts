@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import type { Verb } from '../lazy-action.js';
 import { buildCompletionModel } from './model.js';
 import { renderBashScript, renderFishScript, renderZshScript } from './scripts.js';

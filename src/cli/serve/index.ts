@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { examples } from '../help.js';
 import type { RunState } from '../lazy-action.js';
 import { lazyAction } from '../lazy-action.js';
