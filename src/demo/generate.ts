@@ -50,6 +50,26 @@ export interface GenerateOptions {
    * the events produced); everything else has sample rate 1.
    */
   sampling?: boolean;
+  /**
+   * Strength of the hidden regression in its cohort (`HIDDEN_REGRESSION`);
+   * `false` for none, so the data set has no effect to find. Default: the
+   * multipliers of `HIDDEN_REGRESSION`.
+   */
+  regression?: false | { errorRateMultiplier?: number; latencyMultiplier?: number };
+  /**
+   * Lose every event of this share of the users with a flag variant, as if
+   * their telemetry never arrived: the observed split no longer matches the
+   * rollout (a sample ratio mismatch).
+   */
+  lostCohort?: { flag: string; variant: string; share: number };
+  /**
+   * Browser executions whose end never arrived: `INCOMPLETE_EXECUTIONS.rate`
+   * of requests (times `regressionMultiplier` in the regression cohort) carry
+   * `meta.incomplete = true` and none of the fields known only at the end
+   * (status, duration, error, database); every other event has
+   * `meta.incomplete = false`. Default off.
+   */
+  incomplete?: boolean;
 }
 
 /** One generated event, in the shape of a Honeycomb batch item (time as unix ms). */
@@ -59,6 +79,17 @@ export interface GeneratedEvent {
   samplerate: number;
   data: Record<string, unknown>;
 }
+
+/** Incomplete executions when `incomplete` is on (see `GenerateOptions.incomplete`). */
+export const INCOMPLETE_EXECUTIONS = {
+  rate: 0.004,
+  regressionMultiplier: 6,
+  /** Fields an incomplete execution lacks: what only the end of a request knows. */
+  endFields: [
+    'status_code', 'http.status_class', 'error', 'error.message', 'error.type', 'duration_ms', 'cpu_ms', 'db.calls',
+    'db.duration_ms', 'db.rows', 'upstream.duration_ms', 'http.response_content_length', 'order.id',
+  ],
+} as const;
 
 /** The variant columns, in catalog order: `flag.<key>`. */
 export const FLAG_COLUMNS: readonly string[] = DEMO_FLAGS.map((f) => `flag.${f.key}`);
@@ -345,6 +376,38 @@ function validate(options: GenerateOptions): void {
   if (!Number.isSafeInteger(count) || count < 0) throw invalidInput(`count must be a non-negative integer, got ${String(count)}`, 'pass a whole number of events');
   if (!Number.isFinite(start) || !Number.isFinite(end)) throw invalidInput('start and end must be unix milliseconds', 'pass numbers such as Date.now()');
   if (end <= start) throw invalidInput(`end (${end}) must be after start (${start})`, 'pass a time range that is not empty');
+  const regression = options.regression;
+  if (regression !== undefined && regression !== false) {
+    for (const [name, value] of Object.entries(regression)) {
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
+        throw invalidInput(`regression.${name} must be a positive number, got ${String(value)}`);
+      }
+    }
+  }
+  const lost = options.lostCohort;
+  if (lost !== undefined) {
+    const flag = DEMO_FLAGS.find((f) => f.key === lost.flag);
+    if (flag === undefined) throw invalidInput(`lostCohort names unknown demo flag "${lost.flag}"`, 'use a key of DEMO_FLAGS');
+    if (!flag.variants.some((v) => v.name === lost.variant)) {
+      throw invalidInput(`flag "${lost.flag}" has no variant "${lost.variant}"`, `use one of: ${flag.variants.map((v) => v.name).join(', ')}`);
+    }
+    if (!(lost.share >= 0 && lost.share < 1)) throw invalidInput(`lostCohort.share must be in [0, 1), got ${String(lost.share)}`);
+  }
+}
+
+interface Effects {
+  errorRateMultiplier: number;
+  latencyMultiplier: number;
+  incomplete: boolean;
+}
+
+function effectsOf(options: GenerateOptions): Effects {
+  const r = options.regression;
+  return {
+    errorRateMultiplier: r === false ? 1 : (r?.errorRateMultiplier ?? HIDDEN_REGRESSION.errorRateMultiplier),
+    latencyMultiplier: r === false ? 1 : (r?.latencyMultiplier ?? HIDDEN_REGRESSION.latencyMultiplier),
+    incomplete: options.incomplete === true,
+  };
 }
 
 function selectServices(names: string[] | undefined): DemoService[] {
@@ -387,6 +450,9 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
   const users: (UserProfile | undefined)[] = new Array<UserProfile | undefined>(poolSize);
   const incidentStart = start + PAYMENTS_INCIDENT.startFraction * span;
   const incidentEnd = incidentStart + PAYMENTS_INCIDENT.durationMs;
+  const effects = effectsOf(options);
+  const lost = options.lostCohort;
+  const lostFlag = lost === undefined ? -1 : flagIndex(lost.flag);
 
   for (let i = 0; i < count; i++) {
     const time = timeline.at((i + rng.next()) / count);
@@ -401,14 +467,17 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
         user = buildUser(seed, userIndex);
         users[userIndex] = user;
       }
-      const outcome = drawOutcome(rng, rt, route, user, inIncident);
+      if (lost !== undefined && user.flags[lostFlag] === lost.variant && hashUnit(seed, userIndex, 0x1057) < lost.share) continue;
+      const outcome = drawOutcome(rng, rt, route, user, inIncident, effects);
       const boring = route.sampled === true && !outcome.error && outcome.status < 400 && outcome.durationMs < route.medianMs * 2.5;
       let samplerate = 1;
       if (sampling && boring) {
         if (!rng.chance(1 / BORING_SAMPLE_RATE)) continue;
         samplerate = BORING_SAMPLE_RATE;
       }
-      yield { time, samplerate, data: buildData(rng, seed, time, fraction, rt, route, user, userIndex, outcome) };
+      const data = buildData(rng, seed, time, fraction, rt, route, user, userIndex, outcome);
+      if (effects.incomplete) markCompleteness(rng, data, rt.inRegressionServices && user.inRegressionCohort);
+      yield { time, samplerate, data };
       break;
     }
   }
@@ -440,17 +509,27 @@ interface Outcome {
   cacheHit: boolean;
 }
 
-function drawOutcome(rng: Random, rt: ServiceRuntime, route: DemoRoute, user: UserProfile, inIncident: boolean): Outcome {
+function markCompleteness(rng: Random, data: Record<string, unknown>, inRegression: boolean): void {
+  const rate = INCOMPLETE_EXECUTIONS.rate * (inRegression ? INCOMPLETE_EXECUTIONS.regressionMultiplier : 1);
+  if (!rng.chance(rate)) {
+    data['meta.incomplete'] = false;
+    return;
+  }
+  for (const field of INCOMPLETE_EXECUTIONS.endFields) delete data[field];
+  data['meta.incomplete'] = true;
+}
+
+function drawOutcome(rng: Random, rt: ServiceRuntime, route: DemoRoute, user: UserProfile, inIncident: boolean, effects: Effects): Outcome {
   const service = rt.service;
   const regression = rt.inRegressionServices && user.inRegressionCohort;
-  const errorRate = route.errorRate * (regression ? HIDDEN_REGRESSION.errorRateMultiplier : 1);
+  const errorRate = Math.min(1, route.errorRate * (regression ? effects.errorRateMultiplier : 1));
   let incidentError = false;
   if (inIncident && service.name === PAYMENTS_INCIDENT.service) {
     incidentError = rng.chance(PAYMENTS_INCIDENT.errorRate);
   }
   const cacheHit = route.method === 'GET' && rng.chance(user.flags[EDGE_CACHE] === 'on' ? 0.85 : 0.7);
   let factor = cacheHit ? 0.65 : 1;
-  if (regression) factor *= HIDDEN_REGRESSION.latencyMultiplier;
+  if (regression) factor *= effects.latencyMultiplier;
   if (service.name === 'search' && user.flags[SEARCH_RANKING] === 'treatment') factor *= 1.08;
   if (route.route === '/api/recommendations' && user.flags[RECOMMENDATIONS_ML] === 'treatment') factor *= 1.15;
   if (user.plan === 'enterprise') factor *= 1.1;
@@ -463,7 +542,7 @@ function drawOutcome(rng: Random, rt: ServiceRuntime, route: DemoRoute, user: Us
   let timeout = incidentError;
   if (!error && rng.chance(errorRate)) {
     error = true;
-    const regressionCaused = regression && rng.chance(1 - 1 / HIDDEN_REGRESSION.errorRateMultiplier);
+    const regressionCaused = regression && effects.errorRateMultiplier > 1 && rng.chance(1 - 1 / effects.errorRateMultiplier);
     errorMessage = regressionCaused ? HIDDEN_REGRESSION.errorMessage : rng.pick(service.errorMessages);
     timeout = !regressionCaused && rng.chance(0.25);
   }

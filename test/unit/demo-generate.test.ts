@@ -5,6 +5,7 @@ import {
   DEMO_SERVICES,
   FLAG_COLUMNS,
   HIDDEN_REGRESSION,
+  INCOMPLETE_EXECUTIONS,
   PAYMENTS_INCIDENT,
   generateEventBatches,
   generateEvents,
@@ -265,6 +266,68 @@ describe('generateEvents', () => {
     const batches = Array.from(generateEventBatches({ seed: 7, count: 2_500, start: START, end: END }, 1_000));
     expect(batches.map((b) => b.length)).toEqual([1_000, 1_000, 500]);
     expect(JSON.stringify(batches.flat())).toBe(JSON.stringify(generate(2_500)));
+  });
+});
+
+describe('generateEvents variations for statistics tests', () => {
+  const base = { seed: 11, count: 40_000, start: START, end: END };
+  const affected = (list: GeneratedEvent[]) =>
+    list.filter((e) => (HIDDEN_REGRESSION.services as readonly string[]).includes(e.data['service.name'] as string));
+  const errorRate = (list: GeneratedEvent[]) => list.filter((e) => e.data.error === true).length / list.length;
+  const comboRatio = (list: GeneratedEvent[]) => {
+    const inScope = affected(list);
+    return errorRate(inScope.filter((e) => matchesRegression(e.data))) / errorRate(inScope.filter((e) => !matchesRegression(e.data)));
+  };
+
+  it('regression: false leaves no effect to find; a stronger one is stronger', () => {
+    const none = Array.from(generateEvents({ ...base, regression: false }));
+    expect(comboRatio(none)).toBeGreaterThan(0.4);
+    expect(comboRatio(none)).toBeLessThan(1.8);
+    expect(none.some((e) => e.data['error.message'] === HIDDEN_REGRESSION.errorMessage)).toBe(false);
+    const strong = Array.from(generateEvents({ ...base, regression: { errorRateMultiplier: 12, latencyMultiplier: 1 } }));
+    expect(comboRatio(strong)).toBeGreaterThan(8);
+  });
+
+  it('lostCohort drops a share of one variant\'s users: the observed split departs from the rollout', () => {
+    const users = (list: GeneratedEvent[]) => {
+      const variants = new Map<unknown, unknown>();
+      for (const e of list) variants.set(e.data['user.id'], e.data['flag.checkout_v2']);
+      const all = [...variants.values()];
+      return all.filter((v) => v === 'on').length / all.length;
+    };
+    const normal = Array.from(generateEvents(base));
+    const lossy = Array.from(generateEvents({ ...base, lostCohort: { flag: 'checkout_v2', variant: 'on', share: 0.3 } }));
+    expect(lossy).toHaveLength(base.count);
+    expect(users(normal)).toBeCloseTo(0.5, 1);
+    // 0.5 × 0.7 / (0.5 × 0.7 + 0.5) ≈ 0.41
+    expect(users(lossy)).toBeGreaterThan(0.37);
+    expect(users(lossy)).toBeLessThan(0.45);
+  });
+
+  it('incomplete executions lack their end fields and concentrate in the regression cohort', () => {
+    const list = Array.from(generateEvents({ ...base, incomplete: true }));
+    expect(list.every((e) => typeof e.data['meta.incomplete'] === 'boolean')).toBe(true);
+    const incomplete = list.filter((e) => e.data['meta.incomplete'] === true);
+    expect(incomplete.length / list.length).toBeGreaterThan(INCOMPLETE_EXECUTIONS.rate / 2);
+    expect(incomplete.length / list.length).toBeLessThan(INCOMPLETE_EXECUTIONS.rate * 2);
+    for (const e of incomplete) {
+      for (const field of INCOMPLETE_EXECUTIONS.endFields) expect(e.data).not.toHaveProperty([field]);
+      expect(e.data['user.id']).toBeDefined();
+      expect(e.data['flag.checkout_v2']).toBeDefined();
+    }
+    const inScope = affected(list);
+    const rate = (l: GeneratedEvent[]) => l.filter((e) => e.data['meta.incomplete'] === true).length / l.length;
+    expect(rate(inScope.filter((e) => matchesRegression(e.data)))).toBeGreaterThan(3 * rate(inScope.filter((e) => !matchesRegression(e.data))));
+  });
+
+  it('rejects bad variation options', () => {
+    const bad = [
+      { ...base, regression: { errorRateMultiplier: -1 } },
+      { ...base, lostCohort: { flag: 'nope', variant: 'on', share: 0.1 } },
+      { ...base, lostCohort: { flag: 'checkout_v2', variant: 'maybe', share: 0.1 } },
+      { ...base, lostCohort: { flag: 'checkout_v2', variant: 'on', share: 1 } },
+    ];
+    for (const options of bad) expect(() => generateEvents(options).next()).toThrow(FlagscopeError);
   });
 });
 
