@@ -69,6 +69,8 @@ export interface IngestPressure {
   max: number;
 }
 
+/** The outcome of every stored event (shared: callers must not mutate outcomes). */
+const ACCEPTED: IngestOutcome = Object.freeze({ status: 202 });
 const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 const INTERNAL_COLUMNS = ['_time', '_samplerate'] as const;
@@ -203,7 +205,8 @@ interface DatasetPlan {
   accepted: IncomingEvent[];
   outcomes: Map<PendingIngest, IngestOutcome[]>;
   addedRows: number;
-  lastEventMicros: bigint | null;
+  /** Newest accepted event time, Unix milliseconds. */
+  lastEventMs: number | null;
   hasSampling: boolean;
 }
 
@@ -471,11 +474,10 @@ export class DuckDbEventStore implements EventStore {
         outcomes[i] = { status: 400, error: rejection };
         continue;
       }
-      const eventMicros = micros(event.time);
-      if (plan.lastEventMicros === null || eventMicros > plan.lastEventMicros) plan.lastEventMicros = eventMicros;
+      if (plan.lastEventMs === null || event.time > plan.lastEventMs) plan.lastEventMs = event.time;
       if (event.samplerate !== 1) plan.hasSampling = true;
       plan.accepted.push(event);
-      outcomes[i] = { status: 202 };
+      outcomes[i] = ACCEPTED;
     }
     return outcomes;
   }
@@ -583,8 +585,9 @@ export class DuckDbEventStore implements EventStore {
       state.schema = undefined;
     }
     state.rows += plan.addedRows;
-    if (plan.lastEventMicros !== null && (state.lastEventMicros === null || plan.lastEventMicros > state.lastEventMicros)) {
-      state.lastEventMicros = plan.lastEventMicros;
+    if (plan.lastEventMs !== null) {
+      const newest = micros(plan.lastEventMs);
+      if (state.lastEventMicros === null || newest > state.lastEventMicros) state.lastEventMicros = newest;
     }
     if (plan.hasSampling && !state.hasSampling) {
       state.hasSampling = true;
@@ -698,7 +701,7 @@ function newPlan(state: DatasetState, isNewDataset: boolean): DatasetPlan {
     accepted: [],
     outcomes: new Map(),
     addedRows: 0,
-    lastEventMicros: null,
+    lastEventMs: null,
     hasSampling: false,
   };
 }
@@ -737,8 +740,7 @@ function eventProblem(event: IncomingEvent): string | undefined {
 
 /** Appends the plan's accepted events in data chunks, columns in table order. */
 async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
-  const types = plan.types;
-  const slots = plan.slots;
+  const { types, slots } = plan;
   const appender: DuckDBAppender = await connection.createAppender(plan.state.table);
   try {
     const accepted = plan.accepted;
@@ -757,7 +759,7 @@ async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Pr
           if (value === null || value === undefined) continue;
           const slot = slots.get(field);
           if (slot === undefined) continue;
-          setValue(builders[slot.index]!, slot.type, row, value);
+          setValue(builders[slot.index]!, types[slot.index]!, row, value);
         }
       }
       const chunk = buildDataChunk([time, samplerate, ...builders], rows);
