@@ -281,7 +281,7 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
   if (filterSql !== undefined) where.push(filterSql);
 
   const ctes: string[] = [];
-  ctes.push(`src AS (SELECT ${srcSelect.join(', ')} FROM ${ident(target.table)} WHERE ${where.join(' AND ')})`);
+  ctes.push(`src AS ${dialect.inlineCte}(SELECT ${srcSelect.join(', ')} FROM ${ident(target.table)} WHERE ${where.join(' AND ')})`);
   for (const v of heatmapColumns) {
     ctes.push(`hb_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${HEATMAP_BUCKETS} ELSE 1 END AS width FROM (SELECT CAST(min(${v}) AS DOUBLE) AS lo, CAST(max(${v}) AS DOUBLE) AS hi FROM src))`);
   }
@@ -318,8 +318,8 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       if (!ctes.some((c) => c.startsWith(`${range} AS`))) {
         ctes.push(`${range} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${PERCENTILE_BINS} ELSE 1 END AS width FROM (SELECT CAST(min(${v}) AS DOUBLE) AS lo, CAST(max(${v}) AS DOUBLE) AS hi FROM src))`);
       }
-      ctes.push(`${bins} AS (SELECT ${[...keys, `CAST(${v} AS DOUBLE) AS v`, 'CAST(w AS DOUBLE) AS wt',
-        `least(CAST(floor((${v} - ${range}.lo) / ${range}.width) AS BIGINT), ${PERCENTILE_BINS - 1}) AS bin`].join(', ')} FROM ${source} CROSS JOIN ${range} WHERE ${v} IS NOT NULL)`);
+      const binOf = (value: string): string => `least(CAST(floor((${value} - ${range}.lo) / ${range}.width) AS BIGINT), ${PERCENTILE_BINS - 1})`;
+      ctes.push(`${bins} AS (SELECT ${[...keys, 'CAST(w AS DOUBLE) AS wt', `${binOf(v)} AS bin`].join(', ')} FROM ${source} CROSS JOIN ${range} WHERE ${v} IS NOT NULL)`);
       ctes.push(`${histogram} AS (SELECT ${[...keys, 'bin', 'wt', `sum(wt) OVER (${partition}ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`, `sum(wt) OVER (${partition.trimEnd()}) AS tot`].join(', ')}`
         + ` FROM (SELECT ${[...keys, 'bin', 'sum(wt) AS wt'].join(', ')} FROM ${bins} GROUP BY ${[...keys, 'bin'].join(', ')}))`);
       const perSlot = qs.map((quantile, slot) => {
@@ -329,9 +329,16 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
           `min(bin) FILTER (WHERE cum > floor(${h})) AS blo`, `min(bin) FILTER (WHERE cum > ceil(${h})) AS bhi`,
           `min(cum - wt) FILTER (WHERE cum > floor(${h})) AS below`].join(', ')} FROM ${histogram}${groupBy}`;
       });
-      ctes.push(`${targets} AS (${perSlot.join(' UNION ALL ')})`);
-      const targetOn = [...keys.map((k) => dialect.nullSafeEquals(`${bins}.${k}`, `${targets}.${k}`)), `${bins}.bin BETWEEN ${targets}.blo AND ${targets}.bhi`].join(' AND ');
-      ctes.push(`${candidates} AS (SELECT ${[...keys.map((k) => `${bins}.${k}`), `${targets}.slot`, `${bins}.v`, `${bins}.wt`, `${targets}.below`, `${targets}.klo`, `${targets}.khi`, `${targets}.tot`].join(', ')} FROM ${bins} JOIN ${targets} ON ${targetOn})`);
+      // Value bounds of the target bins, one bin wider on each side against rounding,
+      // let the second scan skip most rows before any join.
+      ctes.push(`${targets} AS (SELECT t.*, ${range}.lo + (t.blo - 1) * ${range}.width AS vlo, ${range}.lo + (t.bhi + 2) * ${range}.width AS vhi`
+        + ` FROM (${perSlot.join(' UNION ALL ')}) AS t CROSS JOIN ${range})`);
+      const targetOn = [...keys.map((k) => dialect.nullSafeEquals(`${source}.${k}`, `${targets}.${k}`)), `${binOf(`${source}.${v}`)} BETWEEN ${targets}.blo AND ${targets}.bhi`].join(' AND ');
+      const candidateColumns = [...keys.map((k) => `${source}.${k}`), `${targets}.slot`, `CAST(${source}.${v} AS DOUBLE) AS v`, `CAST(${source}.w AS DOUBLE) AS wt`,
+        `${targets}.below`, `${targets}.klo`, `${targets}.khi`, `${targets}.tot`].join(', ');
+      const perSlotCandidates = qs.map((_, slot) => `SELECT ${candidateColumns} FROM ${source} CROSS JOIN ${range} JOIN ${targets} ON ${targetOn} AND ${targets}.slot = ${slot}`
+        + ` WHERE ${source}.${v} >= (SELECT min(vlo) FROM ${targets} WHERE slot = ${slot}) AND ${source}.${v} <= (SELECT max(vhi) FROM ${targets} WHERE slot = ${slot})`);
+      ctes.push(`${candidates} AS (${perSlotCandidates.join(' UNION ALL ')})`);
       ctes.push(`${running} AS (SELECT ${[...keys, 'slot', 'v', 'klo', 'khi', 'tot', `below + sum(wt) OVER (PARTITION BY ${[...keys, 'slot'].join(', ')} ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`].join(', ')} FROM ${candidates})`);
       const bounds = qs.flatMap((_, slot) => [
         `min(v) FILTER (WHERE slot = ${slot} AND cum > klo) AS lo${slot}`,
@@ -521,4 +528,18 @@ function decodeHeatmap(lower: unknown, width: unknown, encoded: unknown): Heatma
     if (i >= 0 && i < HEATMAP_BUCKETS) buckets[i] = (buckets[i] ?? 0) + Number(count);
   }
   return { lower: toNumber(lower) ?? 0, width: toNumber(width) ?? 1, buckets };
+}
+
+/**
+ * Compiles validated filters (as `validateQuery` returns them) into one SQL
+ * predicate for statements built outside `compileQuery` (cohort comparisons,
+ * explanations). Values are appended to `params` and appear only as `$n`
+ * placeholders; undefined when there are no filters.
+ */
+export function compileFilterPredicate(filters: Filter[], combination: 'AND' | 'OR', schema: DatasetSchema, params: SqlParam[], dialect: SqlDialect = duckdbDialect): string | undefined {
+  const list = new ParamList(dialect);
+  list.values.push(...params);
+  const sql = compileFilters(filters, combination, columnTypes(schema), list, dialect);
+  params.splice(0, params.length, ...list.values);
+  return sql;
 }

@@ -33,6 +33,8 @@ export interface SqlDialect {
   nullSafeEquals(left: string, right: string): string;
   /** A numeric literal as a double. */
   doubleLiteral(value: number): string;
+  /** Written between `name AS` and `(` of a CTE that the engine should inline (re-scan) rather than materialise. */
+  readonly inlineCte: string;
 }
 
 function doubleLiteral(value: number): string {
@@ -63,4 +65,5 @@ export const duckdbDialect: SqlDialect = {
   stringAgg: (expr, separator) => `string_agg(${expr}, '${separator.replace(/'/g, "''")}')`,
   nullSafeEquals: (left, right) => `${left} IS NOT DISTINCT FROM ${right}`,
   doubleLiteral,
+  inlineCte: 'NOT MATERIALIZED ',
 };

@@ -63,7 +63,11 @@ function skewedEvents(): TestEvent[] {
     if (i === 5) duration = 1e9;
     if (i === 8) duration = -3;
     return { ...e, fields: { ...e.fields, 'service.name': service, duration_ms: duration } };
-  }).concat([{ time: T0 * 1_000_000 + 1, samplerate: 4, fields: { 'service.name': 'single', duration_ms: 12.5 } }]);
+  }).concat([
+    { time: T0 * 1_000_000 + 1, samplerate: 4, fields: { 'service.name': 'single', duration_ms: 12.5 } },
+    { time: T0 * 1_000_000 + 2, samplerate: 2, fields: { 'service.name': 'nulls', duration_ms: null } },
+    { time: T0 * 1_000_000 + 3, samplerate: 1, fields: { 'service.name': 'nulls' } },
+  ]);
 }
 const skewed = skewedEvents();
 const skewedFlat = skewed.map((e) => ({ ...e, samplerate: 1 }));
@@ -161,7 +165,8 @@ describe('weighted percentiles on skewed values', () => {
     const events = selectEvents(source, START, END);
     const { results } = await run(dataset, { calculations: calcs, breakdowns: ['service.name'], start_time: START, end_time: END });
     const groups = groupBy(events, ['service.name']);
-    expect(results).toHaveLength(4);
+    expect(results).toHaveLength(5);
+    expect(results.find((r) => r.data['service.name'] === 'nulls')?.data['P50(duration_ms)']).toBeNull();
     for (const row of results) expectRowMatches(row, calcs, groups.get(JSON.stringify([row.data['service.name']])) ?? [], new Map());
     const { results: overall } = await run(dataset, { calculations: calcs, start_time: START, end_time: END });
     expectRowMatches(overall[0] as ResultRow, calcs, events, new Map());
