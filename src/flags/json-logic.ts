@@ -375,7 +375,12 @@ function readBuckets(entries: unknown[]): FractionalBucket[] | null {
  * i.e. `floor(hash * totalWeight / 2^32)`, with `hash` unsigned 32-bit.
  */
 export function bucketOf(hash: number, totalWeight: number): number {
-  return Number((BigInt(hash >>> 0) * BigInt(totalWeight)) >> 32n);
+  // hash × total can reach 2^63, beyond exact doubles: multiply the 16-bit halves
+  // of the hash separately (each product < 2^47) and carry, which is exact.
+  const h = hash >>> 0;
+  const high = Math.floor(h / 65536) * totalWeight;
+  const low = (h & 0xffff) * totalWeight;
+  return Math.floor((high + Math.floor(low / 65536)) / 65536);
 }
 
 /**

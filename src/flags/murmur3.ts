@@ -56,6 +56,30 @@ export function murmur3x86_32(bytes: Uint8Array, seed = 0): number {
 }
 
 const utf8 = new TextEncoder();
+let scratch = new Uint8Array(256);
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function murmur3Ascii(text: string, seed: number): number {
+  const length = text.length;
+  const blockEnd = length - (length & 3);
+  let h = seed | 0;
+  for (let i = 0; i < blockEnd; i += 4) {
+    h = mixBlock(h, text.charCodeAt(i) | (text.charCodeAt(i + 1) << 8) | (text.charCodeAt(i + 2) << 16) | (text.charCodeAt(i + 3) << 24));
+  }
+  const rest = length & 3;
+  if (rest > 0) {
+    let tail = 0;
+    if (rest === 3) tail ^= text.charCodeAt(blockEnd + 2) << 16;
+    if (rest >= 2) tail ^= text.charCodeAt(blockEnd + 1) << 8;
+    tail ^= text.charCodeAt(blockEnd);
+    h = mixTail(h, tail);
+  }
+  return finalize(h, length);
+}
 
 /**
  * MurmurHash3 x86 32-bit (seed 0 unless given) of the UTF-8 bytes of `text`:
@@ -63,7 +87,11 @@ const utf8 = new TextEncoder();
  * Lone surrogates are encoded as U+FFFD, as every UTF-8 encoder does.
  */
 export function murmur3Utf8(text: string, seed = 0): number {
-  return murmur3x86_32(utf8.encode(text), seed);
+  if (isAscii(text)) return murmur3Ascii(text, seed);
+  // At most 3 UTF-8 bytes per UTF-16 code unit.
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
+  const { written } = utf8.encodeInto(text, scratch);
+  return murmur3x86_32(scratch.subarray(0, written), seed);
 }
 
 /**

@@ -55,6 +55,23 @@ describe('bucketing', () => {
     expect(bucketOf(0xfffffffe, 2147483647)).toBe(Number((0xfffffffen * 2147483647n) >> 32n));
   });
 
+  it('equals the 64-bit integer formula for any hash and total weight', () => {
+    let seed = 12345;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (let i = 0; i < 20000; i++) {
+      const hash = next();
+      const total = i % 3 === 0 ? 2147483647 - (next() % 1000) : (next() % 2147483647) + 1;
+      expect(bucketOf(hash, total)).toBe(Number((BigInt(hash) * BigInt(total)) >> 32n));
+    }
+  });
+
+  it('hashes non-ASCII strings of any length through the reusable buffer', () => {
+    const long = '🚀é中'.repeat(500);
+    expect(murmur3Utf8(long)).toBe(murmur3x86_32(bytes(long)));
+    expect(murmur3Utf8('a\ud800b')).toBe(murmur3x86_32(bytes('a\ud800b')));
+    expect(murmur3Utf8('é')).toBe(murmur3x86_32(bytes('é')));
+  });
+
   it('walks cumulative weights in order, skipping zero weights', () => {
     const entries = [{ weight: 0, v: 'a' }, { weight: 1, v: 'b' }, { weight: 99999, v: 'c' }];
     expect(pickWeighted(0, entries)?.v).toBe('b');
