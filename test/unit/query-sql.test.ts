@@ -56,7 +56,7 @@ const datasets: Dataset[] = [
 /** Values that defeat the histogram: one far outlier puts almost everything into its first bin. */
 function skewedEvents(): TestEvent[] {
   const base = generateEvents(400, 3, true);
-  return base.map((e, i) => {
+  return base.map((e, i): TestEvent => {
     const service = ['api', 'web', 'worker'][i % 3] ?? 'api';
     let duration: number | null = i % 7 === 0 ? Math.floor(i / 7) : (i * 37) % 101;
     if (service === 'web') duration = 5;
