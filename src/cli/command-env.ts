@@ -3,7 +3,7 @@
  * resolved global options, terminal facts (TTY, colour, width), writers for
  * results and diagnostics, and a lazily created API client.
  */
-import type { Command } from './commander.js';
+import type { Command } from 'commander';
 import type { ApiClient } from '../client/api-client.js';
 import { configPath, readConfig, resolveConnection } from '../config/config.js';
 import type { ConnectionSettings } from '../config/config.js';
@@ -11,8 +11,8 @@ import type { Context } from '../context.js';
 import { FlagscopeError } from '../errors.js';
 import { createStyler } from '../output/chalk-styler.js';
 import type { Styler } from '../output/style.js';
-import type { GlobalFlags, OutputFormat } from './global-options.js';
-import { DEFAULT_TIMEOUT } from './global-options.js';
+import type { GlobalFlags, OutputFormat } from './registration.js';
+import { DEFAULT_TIMEOUT } from './registration.js';
 import { parseTimeoutFlag } from './timeout.js';
 
 export interface CommandEnv {

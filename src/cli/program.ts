@@ -4,18 +4,23 @@
  * imported when its command runs, so `flagscope --help` loads commander and
  * nothing heavy.
  */
-import { Command, CommanderError } from './commander.js';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
+import type { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
 import { registerColumns } from './columns/index.js';
 import { registerCompletion } from './completion/index.js';
 import { registerDatasets } from './datasets/index.js';
 import { registerDemo } from './demo/index.js';
 import { registerEvents } from './events/index.js';
-import { addGlobalOptions, scanOutputFlags } from './global-options.js';
-import type { RunState } from './lazy-action.js';
-import { examples } from './help.js';
+import type { RunState } from './registration.js';
+import { addGlobalOptions, examples } from './registration.js';
 import { registerQuery } from './query/index.js';
 import { registerServe } from './serve/index.js';
+
+// commander through `require`: importing its ESM wrapper makes Node lex the
+// CommonJS source for named exports on every start.
+const commander = createRequire(import.meta.url)('commander') as typeof Commander;
 
 /** Version printed by `flagscope --version`. */
 export const CLI_VERSION = '0.1.0';
@@ -23,7 +28,7 @@ export const CLI_VERSION = '0.1.0';
 /** Builds the full command tree; used by `runCli` and by the completion generator. */
 export function buildProgram(state: RunState): Command {
   const { ctx } = state;
-  const program = new Command('flagscope');
+  const program = new commander.Command('flagscope');
   program
     .description('query wide events, compare feature-flag cohorts, ramp canaries and press kill switches')
     .version(CLI_VERSION, '--version', 'print the version')
@@ -93,14 +98,14 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return state.exitCode;
   } catch (e) {
-    if (e instanceof CommanderError) {
+    if (e instanceof commander.CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
       // A command group run without a subcommand: commander has printed its help on stderr.
       if (e.code === 'commander.help') return 2;
     }
     // Error formatting loads only on failure, keeping `--help` light.
-    const { commanderToFlagscope, reportError } = await import('./report-error.js');
-    const error = e instanceof CommanderError ? commanderToFlagscope(e, commandPath(failedCommands.get(e) ?? program)) : e;
+    const { commanderToFlagscope, reportError, scanOutputFlags } = await import('./report-error.js');
+    const error = e instanceof commander.CommanderError ? commanderToFlagscope(e, commandPath(failedCommands.get(e) ?? program)) : e;
     const scanned = scanOutputFlags(argv);
     const mode = {
       json: state.flags !== undefined ? state.flags.json === true || state.flags.format === 'json' : scanned.json,

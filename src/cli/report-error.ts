@@ -53,3 +53,20 @@ function internalError(e: unknown): FlagscopeError {
     { cause: e },
   );
 }
+
+/**
+ * The output mode and verbosity, read from raw arguments. Used to format
+ * errors that happen before or during parsing, when commander has not
+ * produced option values.
+ */
+export function scanOutputFlags(argv: string[]): { json: boolean; verbose: boolean } {
+  let json = false;
+  let verbose = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') break;
+    if (arg === '--json' || arg === '--format=json' || (arg === '--format' && argv[i + 1] === 'json')) json = true;
+    if (arg === '--verbose' || arg === '-v') verbose = true;
+  }
+  return { json, verbose };
+}

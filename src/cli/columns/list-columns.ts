@@ -1,6 +1,6 @@
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { ColumnInfo } from '../../store/types.js';
-import type { Verb } from '../lazy-action.js';
+import type { Verb } from '../registration.js';
 import { printRecords } from '../print-records.js';
 
 /** `flagscope columns DATASET`: `--json` prints `{"dataset", "columns": ColumnInfo[]}`. */

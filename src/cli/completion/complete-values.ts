@@ -1,5 +1,5 @@
 import { FlagscopeError } from '../../errors.js';
-import type { Verb } from '../lazy-action.js';
+import type { Verb } from '../registration.js';
 import { DYNAMIC_COMPLETERS } from './kinds.js';
 
 /** `flagscope __complete KIND`: candidates for the completion scripts, one per line. */

@@ -1,8 +1,6 @@
-import { Argument } from '../commander.js';
-import type { Command } from '../commander.js';
-import { examples } from '../help.js';
-import type { RunState } from '../lazy-action.js';
-import { lazyAction } from '../lazy-action.js';
+import type { Command } from 'commander';
+import type { RunState } from '../registration.js';
+import { examples, lazyAction } from '../registration.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
@@ -11,7 +9,7 @@ export function registerCompletion(program: Command, state: RunState): void {
   const cmd = program
     .command('completion')
     .description('print a shell completion script')
-    .addArgument(new Argument('<shell>', 'shell to complete for').choices(SHELLS))
+    .addArgument(program.createArgument('<shell>', 'shell to complete for').choices(SHELLS))
     .addHelpText(
       'after',
       examples([

@@ -2,7 +2,7 @@
  * The completion model: what every command path accepts, read from the
  * commander tree itself so the scripts cannot drift from the parser.
  */
-import type { Argument, Command, Option } from '../commander.js';
+import type { Argument, Command, Option } from 'commander';
 import type { ValueCompletion } from './kinds.js';
 import { COMPLETION_BY_PLACEHOLDER } from './kinds.js';
 

@@ -1,5 +1,5 @@
-import type { Command } from '../commander.js';
-import type { Verb } from '../lazy-action.js';
+import type { Command } from 'commander';
+import type { Verb } from '../registration.js';
 import { buildCompletionModel } from './model.js';
 import { renderBashScript, renderFishScript, renderZshScript } from './scripts.js';
 

@@ -1,6 +1,6 @@
 import { formatCount, formatIsoTime, formatRelativeTime, toMillis } from '../../output/values.js';
 import type { DatasetInfo } from '../../store/types.js';
-import type { Verb } from '../lazy-action.js';
+import type { Verb } from '../registration.js';
 import { printRecords } from '../print-records.js';
 
 /** `flagscope datasets`: `--json` prints `{"datasets": DatasetInfo[]}` as the API returns it. */

@@ -1,6 +1,6 @@
 import { FlagscopeError } from '../../errors.js';
 import type { DemoOptions } from '../../demo/run.js';
-import type { Verb } from '../lazy-action.js';
+import type { Verb } from '../registration.js';
 
 /** `flagscope demo`: hands over to `runDemo` of `src/demo/run.ts`. */
 export const demo: Verb = async (env, _args, options) => {

@@ -1,7 +1,6 @@
-import type { Command } from '../commander.js';
-import { examples } from '../help.js';
-import type { RunState } from '../lazy-action.js';
-import { lazyAction } from '../lazy-action.js';
+import type { Command } from 'commander';
+import type { RunState } from '../registration.js';
+import { examples, lazyAction } from '../registration.js';
 
 /** Registers `flagscope events send`. */
 export function registerEvents(program: Command, state: RunState): void {

@@ -8,7 +8,7 @@ import { FlagscopeError } from '../../errors.js';
 import { renderCsv, renderJson } from '../../output/serialize.js';
 import { formatCount } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
-import type { Verb } from '../lazy-action.js';
+import type { Verb } from '../registration.js';
 import { parseEventLine } from './read-ndjson.js';
 
 /** Largest request body the CLI builds; the server accepts 5 MB. */

@@ -1,7 +1,6 @@
-import type { Command } from '../commander.js';
-import { collect, examples } from '../help.js';
-import type { RunState } from '../lazy-action.js';
-import { lazyAction } from '../lazy-action.js';
+import type { Command } from 'commander';
+import type { RunState } from '../registration.js';
+import { collect, examples, lazyAction } from '../registration.js';
 
 /** Registers `flagscope query DATASET`. */
 export function registerQuery(program: Command, state: RunState): void {

@@ -9,7 +9,7 @@ import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { renderTable } from '../../output/table.js';
 import { formatCount, formatIsoTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
-import type { Verb } from '../lazy-action.js';
+import type { Verb } from '../registration.js';
 import type { QueryFlags } from './build-spec.js';
 import { buildQuerySpec, parseSpecText } from './build-spec.js';
 

@@ -1,6 +1,6 @@
 import { FlagscopeError } from '../../errors.js';
 import type { ServeOptions } from '../../server/serve.js';
-import type { Verb } from '../lazy-action.js';
+import type { Verb } from '../registration.js';
 
 /** `flagscope serve`: validates the options and hands over to `runServe` of the server. */
 export const serve: Verb = async (env, _args, options) => {
