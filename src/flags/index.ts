@@ -8,3 +8,4 @@ export type { LogicEnvironment } from './json-logic.js';
 export { murmur3x86_32, murmur3Utf8, murmur3Utf16CodeUnits } from './murmur3.js';
 export { parseSemanticVersion, compareSemanticVersions } from './semver.js';
 export type { SemanticVersion } from './semver.js';
+export { parseVariantAssignments, parseRolloutAssignments } from './assignments.js';
