@@ -247,10 +247,22 @@ function child(value: unknown, key: string): unknown {
   return undefined;
 }
 
+const splitPathCache = new Map<string, string[]>();
+
+function cachedSplitVarPath(path: string): string[] {
+  let parts = splitPathCache.get(path);
+  if (parts === undefined) {
+    if (splitPathCache.size >= 4096) splitPathCache.clear();
+    parts = splitVarPath(path);
+    splitPathCache.set(path, parts);
+  }
+  return parts;
+}
+
 function lookup(data: unknown, key: unknown): unknown {
   if (key === undefined || key === null || key === '') return data;
   let value: unknown = data;
-  for (const part of splitVarPath(String(key))) {
+  for (const part of cachedSplitVarPath(String(key))) {
     if (value === null || value === undefined) return undefined;
     value = child(value, part);
   }
