@@ -5,7 +5,7 @@
  * `src/query/`. The rules are written down in docs/storage.md.
  */
 import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
-import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBResultReader, DuckDBValue } from '@duckdb/node-api';
 import { FlagscopeError } from '../errors.js';
 import { compileQuery } from '../query/compile.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
@@ -232,6 +232,7 @@ export class DuckDbEventStore implements EventStore {
   private writing: Promise<void> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly reads = new Set<Promise<DuckDBResultReader>>();
   private readonly counters: IngestStats = { transactions: 0, requests: 0, events: 0, groupFallbacks: 0 };
 
   /** @internal use {@link openEventStore}. */
@@ -314,8 +315,9 @@ export class DuckDbEventStore implements EventStore {
 
   /**
    * Queues events for the single writer and resolves with one outcome per
-   * event once they are committed. Throws `invalid_input` for a bad dataset
-   * name, `overloaded` when the queue is full, `unreachable` after `close()`.
+   * event once they are committed. Rejects with `invalid_input` for a bad
+   * dataset name, `overloaded` when the queue is full (see {@link pressure}),
+   * `server_error` after `close()` or when the commit fails.
    */
   ingest(dataset: string, events: IncomingEvent[]): Promise<IngestOutcome[]> {
     try {
@@ -608,7 +610,7 @@ export class DuckDbEventStore implements EventStore {
     const schema = schemaOf(state);
     const normalized = validateQuery(spec, schema, now);
     const compiled = compileQuery(normalized, schema, { table: state.table });
-    const reader = await this.nextReader().runAndReadAll(compiled.sql, compiled.params as DuckDBValue[]);
+    const reader = await this.read(compiled.sql, compiled.params as DuckDBValue[]);
     const data = compiled.decode(reader.getRows());
     return {
       query: normalized,
@@ -628,8 +630,18 @@ export class DuckDbEventStore implements EventStore {
    * tests; never pass user text as SQL.
    */
   async readSql(sql: string, params: DuckDBValue[] = []): Promise<unknown[][]> {
-    const reader = await this.nextReader().runAndReadAll(sql, params);
+    const reader = await this.read(sql, params);
     return reader.getRowsJS() as unknown[][];
+  }
+
+  /** Runs a statement on the next reader connection, tracked so `close()` can wait for it. */
+  private read(sql: string, params: DuckDBValue[]): Promise<DuckDBResultReader> {
+    if (this.closed) return Promise.reject(new FlagscopeError('server_error', 'the event store is closed', 'restart the server'));
+    const running = this.nextReader().runAndReadAll(sql, params);
+    this.reads.add(running);
+    const forget = (): void => void this.reads.delete(running);
+    running.then(forget, forget);
+    return running;
   }
 
   /** The table that holds a dataset's events (quoted), for readSql. */
@@ -649,6 +661,7 @@ export class DuckDbEventStore implements EventStore {
     this.closing ??= (async () => {
       this.closed = true;
       while (this.writing !== undefined) await this.writing;
+      await Promise.allSettled([...this.reads]);
       try {
         await this.writer.run('CHECKPOINT');
       } finally {

@@ -457,4 +457,17 @@ describe('DuckDbEventStore', () => {
     const [last] = await store.readSql(`SELECT label, sparse, flag FROM ${store.tableOf('big')} WHERE i = 4999`);
     expect(last).toEqual(['a much longer label number 4999', null, null]);
   });
+
+  it('close() lets queries and queued ingests in flight finish, then refuses new ones', async () => {
+    const store = await openStore();
+    await store.ingest('c', [event({ n: 1 })]);
+    const query = store.query('c', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 1000);
+    const late = store.ingest('c', [event({ n: 2 }, 1)]);
+    await closeStore(store);
+    expect((await query).data.results[0]?.data.COUNT).toBeGreaterThanOrEqual(1);
+    expect(await late).toEqual([{ status: 202 }]);
+    await expect(store.query('c', { calculations: [{ op: 'COUNT' }] }, T0)).rejects.toMatchObject({ code: 'server_error' });
+    const reopened = await openStore();
+    expect((await reopened.listDatasets())[0]?.rows).toBe(2);
+  });
 });
