@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileQuery, type CompiledQuery } from '../../src/query/compile.js';
 import { calculationName } from '../../src/query/format.js';
 import type { Calculation, Filter, HeatmapValue, QuerySpec, ResultRow, SeriesRow } from '../../src/query/spec.js';
+import type { ColumnInfo } from '../../src/store/types.js';
 import { validateQuery } from '../../src/query/validate.js';
 import {
   HOSTILE_VALUES, T0, close, generateEvents, groupBy, loadEvents, referenceCalc, referenceHeatmapBounds,
@@ -72,8 +73,16 @@ function skewedEvents(): TestEvent[] {
 const skewed = skewedEvents();
 const skewedFlat = skewed.map((e) => ({ ...e, samplerate: 1 }));
 
+/** User columns named like the compiler's internal aliases must still mean the user's columns. */
+const ALIAS_NAMES = ['w', 'g0', 'v0', 'v1', 'b', 'r0', 'c0', 'a0', 'q0', 'lo', 'width', 'bin', 'cum', 'tot', 'slot', 'kind', 'rk', 'n', 'wt', 'v', 'src', 'top', 'h', 'idx'];
+const aliasColumns: ColumnInfo[] = ALIAS_NAMES.map((name, i) => ({ name, type: i % 3 === 2 ? 'string' : i % 3 === 1 ? 'float' : 'integer' }));
+const aliasEvents: TestEvent[] = generateEvents(300, 5, true).map((e, i) => ({
+  ...e,
+  fields: Object.fromEntries(aliasColumns.map((c, j) => [c.name, (i + j) % 5 === 0 ? null : c.type === 'string' ? `s${(i * (j + 1)) % 4}` : c.type === 'float' ? ((i * 7 + j) % 13) / 4 : (i * (j + 3)) % 9])),
+}));
+
 beforeAll(async () => {
-  connection = await loadEvents({ sampled: sampledEvents, unsampled: unsampledEvents, skewed, skewed_flat: skewedFlat });
+  connection = await loadEvents({ sampled: sampledEvents, unsampled: unsampledEvents, skewed, skewed_flat: skewedFlat, aliases: aliasEvents }, { aliases: aliasColumns });
 });
 
 afterAll(() => {
@@ -357,6 +366,38 @@ describe('hostile column names', () => {
     }
     const count = await connection.runAndReadAll('SELECT count(*) FROM sampled');
     expect(Number(count.getRows()[0]?.[0])).toBe(dataset.events.length);
+  });
+});
+
+describe('user columns named like internal aliases', () => {
+  it.each([true, false])('keep their meaning (hasSampling=%s)', async (hasSampling) => {
+    const schema = { dataset: 'aliases', columns: aliasColumns, hasSampling };
+    const numeric = aliasColumns.filter((c) => c.type !== 'string').map((c) => c.name);
+    const calcs: Calculation[] = [
+      { op: 'COUNT' },
+      ...numeric.flatMap((name): Calculation[] => [{ op: 'SUM', column: name }, { op: 'P50', column: name }, { op: 'AVG', column: name }]),
+      { op: 'HEATMAP', column: 'v' },
+      { op: 'RATE', filters: [{ column: 'r0', op: '=', value: 's1' }, { column: 'w', op: '>', value: 2 }], filter_combination: 'OR' },
+    ];
+    const filters: Filter[] = [{ column: 'slot', op: 'does-not-contain', value: 's3' }, { column: 'tot', op: '!=', value: 4 }];
+    const spec: QuerySpec = { calculations: calcs, filters, breakdowns: ['src', 'b'], granularity: 1800, start_time: START, end_time: END };
+    const normalized = validateQuery(spec, schema, NOW);
+    const compiled = compileQuery(normalized, schema, { table: 'aliases' });
+    const reader = await connection.runAndReadAll(compiled.sql, compiled.params as never);
+    const { results, series } = compiled.decode(reader.getRows());
+    const total = (rows: ResultRow[]): number => rows.reduce((sum, r) => sum + (r.data.COUNT as number), 0);
+    expect(total(series ?? [])).toBe(total(results));
+    const source = hasSampling ? aliasEvents : aliasEvents.map((e) => ({ ...e, samplerate: 1 }));
+    const events = selectEvents(source, START, END, filters);
+    const groups = groupBy(events, ['src', 'b']);
+    if (hasSampling) {
+      expect(results).toHaveLength(groups.size);
+      const bounds = heatmapBoundsOf(events, calcs);
+      for (const row of results) expectRowMatches(row, calcs, groups.get(JSON.stringify([row.data.src, row.data.b])) ?? [], bounds);
+    } else {
+      // The table has sample rates; with hasSampling false only the unweighted calculations are comparable.
+      expect(results.map((r) => r.data.COUNT).reduce((a, b) => (a as number) + (b as number), 0)).toBe(events.length);
+    }
   });
 });
 

@@ -81,17 +81,18 @@ export function schemaFor(hasSampling: boolean, table = 'events'): DatasetSchema
 const SQL_TYPE = { string: 'VARCHAR', integer: 'BIGINT', float: 'DOUBLE', boolean: 'BOOLEAN' } as const;
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
-/** Creates `table` in a fresh in-memory database and inserts the events with bound parameters. */
-export async function loadEvents(tables: Record<string, TestEvent[]>): Promise<DuckDBConnection> {
+/** Creates each table in a fresh in-memory database and inserts the events with bound parameters. */
+export async function loadEvents(tables: Record<string, TestEvent[]>, columnsByTable: Record<string, ColumnInfo[]> = {}): Promise<DuckDBConnection> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   for (const [table, events] of Object.entries(tables)) {
-    const columns = COLUMNS.map((c) => `${quote(c.name)} ${SQL_TYPE[c.type]}`).join(', ');
+    const tableColumns = columnsByTable[table] ?? COLUMNS;
+    const columns = tableColumns.map((c) => `${quote(c.name)} ${SQL_TYPE[c.type]}`).join(', ');
     await connection.run(`CREATE TABLE ${quote(table)} (_time TIMESTAMP, _samplerate BIGINT, ${columns})`);
-    const placeholders = COLUMNS.map((c, i) => `CAST($${i + 3} AS ${SQL_TYPE[c.type]})`).join(', ');
+    const placeholders = tableColumns.map((c, i) => `CAST($${i + 3} AS ${SQL_TYPE[c.type]})`).join(', ');
     const insert = await connection.prepare(`INSERT INTO ${quote(table)} VALUES (make_timestamp(CAST($1 AS BIGINT)), CAST($2 AS BIGINT), ${placeholders})`);
     for (const event of events) {
-      insert.bind([BigInt(event.time), event.samplerate, ...COLUMNS.map((c) => event.fields[c.name] ?? null)]);
+      insert.bind([BigInt(event.time), event.samplerate, ...tableColumns.map((c) => event.fields[c.name] ?? null)]);
       await insert.run();
     }
   }
