@@ -13,6 +13,8 @@ import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEv
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
 import type { ServerLimits } from './limits.js';
 import { Router, type RouteRequest } from './router.js';
+import type { FlagService } from './flags/flag-service.js';
+import { registerFlagRoutes } from './flags/routes.js';
 
 /** What the handler needs from outside. */
 export interface AppDependencies {
@@ -25,6 +27,8 @@ export interface AppDependencies {
   /** Receives one line per request when verbose, and internal errors always. */
   log: (line: string) => void;
   verbose: boolean;
+  /** Flags, kill switches and OFREP (src/server/flags/); their routes exist only when given. */
+  flags?: FlagService;
 }
 
 /** Optional capability of an event store: how full its ingest queue is. */
@@ -58,6 +62,7 @@ export function buildRouter(deps: AppDependencies): Router {
   });
   router.add('POST', '/api/v1/keys', 'admin', (r) => createKey(deps, r));
   router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
+  if (deps.flags !== undefined) registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now });
   return router;
 }
 

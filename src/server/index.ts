@@ -58,7 +58,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     import('../store/duckdb-events.js'),
     import('../store/control-duckdb.js'),
   ]);
-  const control: ControlStore = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
+  const controlStore = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
+  const control: ControlStore = controlStore;
   let events: EventStore;
   try {
     events = await openEventStore({
@@ -88,7 +89,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       keys.put(record);
     }
 
-    const deps = { events, control, keys, limits, now, version: await packageVersion(), log, verbose: options.verbose ?? false };
+    const { FlagService } = await import('./flags/flag-service.js');
+    const flags = await FlagService.open(controlStore.flagStore(), now);
+    const deps = { events, control, keys, limits, now, version: await packageVersion(), log, verbose: options.verbose ?? false, flags };
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
     let closing = false;
@@ -118,6 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       close: () => {
         closed ??= (async () => {
           closing = true;
+          flags.closeStreams();
           const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           const grace = setTimeout(() => server.closeAllConnections(), limits.shutdownGraceMs);

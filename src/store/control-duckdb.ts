@@ -12,6 +12,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { FlagscopeError } from '../errors.js';
 import { isApiKeyScope, type ApiKeyRecord, type ApiKeyScope, type ControlStore, type NewApiKey } from './control.js';
+import { createDuckDbFlagStore, FLAG_MIGRATIONS, type FlagStore } from './control-flags.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE api_keys (
@@ -23,6 +24,7 @@ const MIGRATIONS: readonly string[] = [
      created_by VARCHAR,
      revoked_at BIGINT
    )`,
+  ...FLAG_MIGRATIONS,
 ];
 
 export interface DuckDbControlStoreOptions {
@@ -125,6 +127,11 @@ export class DuckDbControlStore implements ControlStore {
       this.connection.closeSync();
       this.instance.closeSync();
     }
+  }
+
+  /** The flags and their audit history, in this same database (src/store/control-flags.ts). */
+  flagStore(): FlagStore {
+    return createDuckDbFlagStore((operation) => this.serially(() => operation(this.connection)));
   }
 
   private serially<T>(operation: () => Promise<T>): Promise<T> {

@@ -1,0 +1,396 @@
+/**
+ * The server's flag service: validation and bookkeeping of every flag write,
+ * optimistic concurrency, the audit history, kill-switch presses, and an
+ * immutable in-memory snapshot of all flags that is swapped after every
+ * committed change, so evaluation never touches the database.
+ */
+import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
+import {
+  pressKillSwitch,
+  releaseKillSwitch,
+  validateFlagDefinition,
+  type Flag,
+  type FlagDefinition,
+  type FlagKind,
+  type KillSwitchOutcome,
+} from '../../flags/index.js';
+import type { FlagAction, FlagChange, FlagHistoryEntry, FlagStore, LastPress } from '../../store/control-flags.js';
+
+/** Release flags older than this are stale (kill switches never are). */
+export const STALE_AFTER_MS = 40 * 24 * 3600 * 1000;
+
+/** All flags at one flag-config version. Never mutated: a change builds a new snapshot. */
+export interface FlagSnapshot {
+  readonly configVersion: number;
+  /** Every flag by key, archived ones included. */
+  readonly flags: ReadonlyMap<string, Flag>;
+  /** Non-archived flags, by key order (what bulk evaluation walks). */
+  readonly live: readonly Flag[];
+}
+
+/** What a subscriber of the change stream receives. */
+export interface FlagChangeEvent {
+  configVersion: number;
+  key: string;
+  action: FlagAction;
+  by: string;
+  at: string;
+  reason: string;
+  flag: Flag;
+}
+
+export type FlagChangeListener = (event: FlagChangeEvent) => boolean;
+
+export interface ListFilter {
+  service?: string;
+  kind?: FlagKind;
+  stale?: boolean;
+  includeArchived?: boolean;
+}
+
+/** The result of a press or release. */
+export interface KillSwitchResult {
+  changed: boolean;
+  flag: Flag;
+  configVersion: number;
+  /** Stream subscribers the change was written to (0 when nothing changed). */
+  subscribers: number;
+  message?: string;
+  press?: { by: string; at: string; reason: string };
+}
+
+export interface WriteResult {
+  flag: Flag;
+  configVersion: number;
+  subscribers: number;
+}
+
+/** Fields of a definition that decide what is served; frozen while a kill switch is pressed. */
+const SERVED_FIELDS = ['state', 'defaultVariant', 'targeting', 'rollout', 'variants', 'safeVariant', 'kind'] as const;
+
+export class FlagService {
+  private current: FlagSnapshot;
+  private readonly listeners = new Set<FlagChangeListener>();
+  private readonly streamEnders = new Set<() => void>();
+  private writeTail: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly store: FlagStore,
+    private readonly now: () => number,
+    snapshot: FlagSnapshot,
+    private readonly pressHistory: Map<string, LastPress>,
+  ) {
+    this.current = snapshot;
+  }
+
+  /** Loads every flag from the store into the first snapshot. */
+  static async open(store: FlagStore, now: () => number): Promise<FlagService> {
+    const [{ flags, configVersion }, presses] = await Promise.all([store.loadFlags(), store.lastPresses()]);
+    return new FlagService(store, now, buildSnapshot(new Map(flags.map((f) => [f.key, f])), configVersion), presses);
+  }
+
+  /** The current snapshot (cheap: a field read). */
+  snapshot(): FlagSnapshot {
+    return this.current;
+  }
+
+  /** Number of stream subscribers. */
+  get subscriberCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Adds a stream subscriber; returns its removal. A listener returns false when its write did not go out. */
+  subscribe(listener: FlagChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Flags matching the filter, by key. */
+  list(filter: ListFilter = {}): Flag[] {
+    const nowMs = this.now();
+    const out: Flag[] = [];
+    for (const flag of this.current.flags.values()) {
+      if (flag.archived && filter.includeArchived !== true) continue;
+      if (filter.service !== undefined && flag.service !== filter.service) continue;
+      if (filter.kind !== undefined && flag.kind !== filter.kind) continue;
+      if (filter.stale === true && !isStale(flag, nowMs)) continue;
+      out.push(flag);
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** A flag (archived too), or `not_found`. */
+  get(key: string): Flag {
+    const flag = this.current.flags.get(key);
+    if (flag === undefined) throw unknownFlag(key);
+    return flag;
+  }
+
+  /** The last press of a kill switch (in force or not). */
+  lastPress(key: string): LastPress | undefined {
+    return this.pressHistory.get(key);
+  }
+
+  /** Creates a flag; an archived flag of the same key comes back with its history. */
+  create(input: unknown, who: string, why: string): Promise<WriteResult> {
+    return this.serially(() => {
+      const definition = userDefinition(input);
+      const existing = this.current.flags.get(definition.key);
+      if (existing !== undefined && !existing.archived) {
+        throw new FlagscopeError(
+          'conflict',
+          `flag ${definition.key} already exists (version ${existing.version}, changed by ${existing.updatedBy} at ${existing.updatedAt})`,
+          '`flagscope flags set` changes an existing flag',
+          { details: conflictDetails(existing, null) },
+        );
+      }
+      return this.commitOne('create', existing ?? null, definition, who, why);
+    });
+  }
+
+  /**
+   * Replaces a flag's definition (`mode: 'replace'`) or merges fields into it
+   * (`'merge'`: a field set to null is removed), if `expectedVersion` is current.
+   */
+  update(key: string, expectedVersion: number, input: unknown, mode: 'replace' | 'merge', who: string, why: string): Promise<WriteResult> {
+    return this.serially(() => {
+      const existing = this.liveFlag(key);
+      checkVersion(existing, expectedVersion);
+      if (!isObject(input)) throw invalidInput('a flag update must be a JSON object');
+      if (input['key'] !== undefined && input['key'] !== key) throw invalidInput(`the body names flag ${String(input['key'])}, the path ${key}`, 'flag keys cannot be renamed');
+      if (input['pressed'] !== undefined) throw invalidInput('`pressed` changes only through press and release', 'use `flagscope buttons press|release`');
+      const base: Record<string, unknown> = mode === 'merge' ? { ...definitionOf(existing) } : { pressed: existing.pressed };
+      if (mode === 'replace' && existing.pressed === undefined) delete base['pressed'];
+      for (const [field, value] of Object.entries(input)) {
+        if (value === null) delete base[field];
+        else base[field] = value;
+      }
+      base['key'] = key;
+      const definition = validateFlagDefinition(base);
+      if (existing.pressed !== undefined) {
+        for (const field of SERVED_FIELDS) {
+          if (!sameJson(definition[field], existing[field])) {
+            throw invalidInput(
+              `kill switch ${key} is pressed; its ${field} cannot change until it is released`,
+              `release it first (\`flagscope buttons release ${key} --reason TEXT\`)`,
+            );
+          }
+        }
+      }
+      return this.commitOne('update', existing, definition, who, why);
+    });
+  }
+
+  /** Sets (or with null removes) a flag's rollout. */
+  setRollout(key: string, rollout: unknown, expectedVersion: number | undefined, who: string, why: string): Promise<WriteResult> {
+    return this.serially(() => {
+      const existing = this.liveFlag(key);
+      if (expectedVersion !== undefined) checkVersion(existing, expectedVersion);
+      if (existing.pressed !== undefined) {
+        throw invalidInput(`kill switch ${key} is pressed; its rollout cannot change until it is released`, `release it first (\`flagscope buttons release ${key} --reason TEXT\`)`);
+      }
+      const base: Record<string, unknown> = { ...definitionOf(existing) };
+      if (rollout === null) delete base['rollout'];
+      else base['rollout'] = rollout;
+      return this.commitOne('rollout', existing, validateFlagDefinition(base), who, why);
+    });
+  }
+
+  /** Archives a flag: it stops being served and listed, and keeps its history. */
+  archive(key: string, expectedVersion: number | undefined, who: string, why: string): Promise<WriteResult> {
+    return this.serially(() => {
+      const existing = this.liveFlag(key);
+      if (expectedVersion !== undefined) checkVersion(existing, expectedVersion);
+      return this.commitOne('archive', existing, definitionOf(existing), who, why);
+    });
+  }
+
+  /** Presses a kill switch (`press`) or releases it (`release`). A reason is required. */
+  killSwitch(verb: 'press' | 'release', key: string, who: string, reason: unknown): Promise<KillSwitchResult> {
+    return this.serially(async () => {
+      const existing = this.liveFlag(key);
+      if (typeof reason !== 'string' || reason.trim() === '') {
+        throw invalidInput(`a ${verb} of ${key} needs a reason`, `send {"reason": "why"} (\`--reason TEXT\` on the CLI)`);
+      }
+      const at = new Date(this.now()).toISOString();
+      const action = { by: who, reason, at };
+      const outcome: KillSwitchOutcome<Flag> = verb === 'press' ? pressKillSwitch(existing, action) : releaseKillSwitch(existing, action);
+      if (!outcome.changed) {
+        const result: KillSwitchResult = { changed: false, flag: existing, configVersion: this.current.configVersion, subscribers: 0, message: outcome.message };
+        if (outcome.press !== undefined) result.press = { by: outcome.press.by, at: outcome.press.at, reason: outcome.press.reason };
+        return result;
+      }
+      const definition = definitionOf(outcome.flag);
+      const written = await this.commitOne(verb, existing, definition, who, reason.trim());
+      if (verb === 'press') this.pressHistory.set(key, { by: who, at: written.flag.updatedAt, reason: reason.trim() });
+      return { changed: true, ...written, press: { by: outcome.press.by, at: outcome.press.at, reason: outcome.press.reason } };
+    });
+  }
+
+  /**
+   * Imports flag definitions (from flagd JSON) in one transaction: new keys are
+   * created, changed ones updated, identical ones left alone.
+   */
+  importDefinitions(definitions: readonly FlagDefinition[], who: string, why: string): Promise<{ created: string[]; updated: string[]; unchanged: string[]; configVersion: number; subscribers: number }> {
+    return this.serially(async () => {
+      const seen = new Set<string>();
+      const changes: FlagChange[] = [];
+      const created: string[] = [];
+      const updated: string[] = [];
+      const unchanged: string[] = [];
+      const at = this.now();
+      for (const raw of definitions) {
+        const definition = validateFlagDefinition(raw);
+        if (seen.has(definition.key)) throw invalidInput(`the import names flag ${definition.key} twice`);
+        seen.add(definition.key);
+        const existing = this.current.flags.get(definition.key);
+        if (existing !== undefined && !existing.archived && sameJson(definitionOf(existing), definition)) {
+          unchanged.push(definition.key);
+          continue;
+        }
+        (existing === undefined || existing.archived ? created : updated).push(definition.key);
+        changes.push(this.change('import', existing ?? null, definition, who, why, at, false));
+      }
+      if (changes.length === 0) return { created, updated, unchanged, configVersion: this.current.configVersion, subscribers: 0 };
+      const { configVersion, subscribers } = await this.commit(changes);
+      return { created, updated, unchanged, configVersion, subscribers };
+    });
+  }
+
+  /** The audit history of a flag, newest first. */
+  async history(key: string, limit = 100): Promise<FlagHistoryEntry[]> {
+    this.get(key);
+    return this.store.flagHistory(key, limit);
+  }
+
+  /** Registers how to end one open stream at shutdown; returns its removal. */
+  trackStream(end: () => void): () => void {
+    this.streamEnders.add(end);
+    return () => {
+      this.streamEnders.delete(end);
+    };
+  }
+
+  /** Ends every open stream and subscription (at shutdown, so connections can close). */
+  closeStreams(): void {
+    for (const end of [...this.streamEnders]) end();
+    this.streamEnders.clear();
+    this.listeners.clear();
+  }
+
+  private liveFlag(key: string): Flag {
+    const flag = this.get(key);
+    if (flag.archived) throw notFound(`flag ${key} is archived`, '`flagscope flags create` brings it back; `flags history` shows its past');
+    return flag;
+  }
+
+  private change(action: FlagAction, before: Flag | null, definition: FlagDefinition, who: string, why: string, at: number, archived: boolean): FlagChange {
+    const iso = new Date(at).toISOString();
+    const after: Flag = {
+      ...definition,
+      version: before === null ? 1 : before.version + 1,
+      createdBy: before?.createdBy ?? who,
+      createdAt: before?.createdAt ?? iso,
+      updatedBy: who,
+      updatedAt: iso,
+      archived,
+    };
+    return { action, before, after, who, why, at };
+  }
+
+  private async commitOne(action: FlagAction, before: Flag | null, definition: FlagDefinition, who: string, why: string): Promise<WriteResult> {
+    const change = this.change(action, before, definition, who, why, this.now(), action === 'archive');
+    const { configVersion, subscribers } = await this.commit([change]);
+    return { flag: change.after, configVersion, subscribers };
+  }
+
+  private async commit(changes: FlagChange[]): Promise<{ configVersion: number; subscribers: number }> {
+    const configVersion = await this.store.commitFlagChanges(changes);
+    const flags = new Map(this.current.flags);
+    for (const change of changes) flags.set(change.after.key, change.after);
+    this.current = buildSnapshot(flags, configVersion);
+    let subscribers = 0;
+    let version = configVersion - changes.length;
+    for (const change of changes) {
+      version += 1;
+      const event: FlagChangeEvent = {
+        configVersion: version,
+        key: change.after.key,
+        action: change.action,
+        by: change.who,
+        at: change.after.updatedAt,
+        reason: change.why,
+        flag: change.after,
+      };
+      let written = 0;
+      for (const listener of this.listeners) if (listener(event)) written += 1;
+      subscribers = Math.max(subscribers, written);
+    }
+    return { configVersion, subscribers };
+  }
+
+  /** Writes run one at a time, so a version check and its commit see the same snapshot. */
+  private serially<T>(operation: () => Promise<T> | T): Promise<T> {
+    const run = this.writeTail.then(operation, operation);
+    this.writeTail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** True for a live release flag created more than 40 days before `nowMs`. */
+export function isStale(flag: Flag, nowMs: number): boolean {
+  return !flag.archived && flag.kind === 'release' && nowMs - Date.parse(flag.createdAt) > STALE_AFTER_MS;
+}
+
+function buildSnapshot(flags: Map<string, Flag>, configVersion: number): FlagSnapshot {
+  const live = [...flags.values()].filter((f) => !f.archived).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return Object.freeze({ configVersion, flags, live: Object.freeze(live) });
+}
+
+/** Deep equality of JSON values, ignoring object key order. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((v, i) => sameJson(v, (b as unknown[])[i]));
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The editable part of a stored flag. */
+export function definitionOf(flag: Flag): FlagDefinition {
+  const { version: _v, createdBy: _cb, createdAt: _ca, updatedBy: _ub, updatedAt: _ua, archived: _a, ...definition } = flag;
+  return definition;
+}
+
+function userDefinition(input: unknown): FlagDefinition {
+  if (isObject(input) && input['pressed'] !== undefined) {
+    throw invalidInput('`pressed` changes only through press and release', 'create the flag, then `flagscope buttons press` it');
+  }
+  return validateFlagDefinition(input);
+}
+
+function conflictDetails(current: Flag, expected: number | null): Record<string, unknown> {
+  return { key: current.key, currentVersion: current.version, expectedVersion: expected, changedBy: current.updatedBy, changedAt: current.updatedAt };
+}
+
+function checkVersion(current: Flag, expected: number): void {
+  if (current.version === expected) return;
+  throw new FlagscopeError(
+    'conflict',
+    `flag ${current.key} was changed by ${current.updatedBy} at ${current.updatedAt}: it is at version ${current.version}, you sent version ${expected}`,
+    `read it again (\`flagscope flags get ${current.key}\`) and redo your change on version ${current.version}`,
+    { details: conflictDetails(current, expected) },
+  );
+}
+
+function unknownFlag(key: string): FlagscopeError {
+  return notFound(`flag ${key} does not exist`, '`flagscope flags list` shows the flags');
+}
