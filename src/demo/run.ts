@@ -35,7 +35,7 @@ export interface DemoOptions {
   quiet?: boolean;
   /** Server request log on stderr. */
   verbose?: boolean;
-  /** Where the temporary data directory is made. Default the system temp dir. */
+  /** Where the temporary data directory is made. Default `TMPDIR` of the context, else the system temp dir. */
   tempRoot?: string;
   /** Run after the events are sent, before the walkthrough. Default `defaultDemoSetup()`. */
   setup?: DemoSetup[];
@@ -80,7 +80,8 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
   const unregister = ctx.onSignal(() => {
     interrupted = true;
   });
-  const dataDir = await mkdtemp(join(options.tempRoot ?? tmpdir(), 'flagscope-demo-'));
+  const tempRoot = options.tempRoot ?? (ctx.env.TMPDIR !== undefined && ctx.env.TMPDIR !== '' ? ctx.env.TMPDIR : tmpdir());
+  const dataDir = await mkdtemp(join(tempRoot, 'flagscope-demo-'));
   let server: Awaited<ReturnType<typeof import('../server/index.js').startServer>> | undefined;
   let client: ApiClient | undefined;
   try {

@@ -175,10 +175,10 @@ export const flagCombinationStep: DemoStep = {
     });
     session.print(session.table(byFlags));
     session.print('\n' + styler.dim('Both flags on looks a little worse, not alarming. Split the combination by browser and rank by error rate:') + '\n');
-    session.print(styler.dim(`flagscope query shop ... --by flag.checkout_v2 --by flag.new_cart --by browser --having 'COUNT >= N' --limit 5`) + '\n\n');
     const total = byFlags.data.results.reduce((sum, row) => sum + (typeof row.data.COUNT === 'number' ? row.data.COUNT : 0), 0);
     // Tiny groups have noisy rates; keep groups with at least 2% of the traffic.
     const minimum = Math.max(20, Math.floor(total * 0.02));
+    session.print(styler.dim(`flagscope query shop ... --by flag.checkout_v2 --by flag.new_cart --by browser --having 'COUNT >= ${minimum}' --limit 5`) + '\n\n');
     const byBrowser = await session.query({
       calculations,
       filters: [inServices, USER_TRAFFIC],

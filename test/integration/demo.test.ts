@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryContext } from '../../src/cli/memory-context.js';
+import { runCli } from '../../src/cli/program.js';
 import { HIDDEN_REGRESSION } from '../../src/demo/catalog.js';
 import { runDemo, type DemoSetup, type DemoStep } from '../../src/demo/run.js';
 
@@ -142,6 +143,17 @@ describe('runDemo', () => {
     };
     expect(await runDemo(ctx, { events: 500, tempRoot, steps: [interruptingStep, neverRun], quiet: true })).toBe(130);
     expect(ctx.stdoutText()).not.toContain('Never shown');
+    expect(await readdir(tempRoot)).toEqual([]);
+  });
+
+  it('runs as `flagscope demo --events N --seed S` through the CLI', async () => {
+    const ctx = createMemoryContext({ now: NOW, env: { TMPDIR: tempRoot } });
+    const code = await runCli(['demo', '--events', '4000', '--seed', '3', '--quiet'], ctx);
+    expect(ctx.stderrText()).toBe('');
+    expect(code).toBe(0);
+    expect(ctx.stdoutText()).toContain('4,000 events over the last 24 hours');
+    expect(ctx.stdoutText()).toContain('4/4  What does checkout latency look like?');
+    expect(ctx.stdoutText()).toContain('Run it for real');
     expect(await readdir(tempRoot)).toEqual([]);
   });
 
