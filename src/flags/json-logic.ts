@@ -97,8 +97,18 @@ function describe(path: string): string {
  * names a known comparison. Throws `FlagscopeError('invalid_input')`.
  */
 export function validateJsonLogic(logic: unknown, path = ''): void {
+  validateNode(logic, path, 0);
+}
+
+/** Deeper rules are refused: no real targeting needs them, and evaluation recurses. */
+export const maxLogicDepth = 64;
+
+function validateNode(logic: unknown, path: string, depth: number): void {
+  if (depth > maxLogicDepth) {
+    throw invalidInput(`${describe(path)} is nested more than ${maxLogicDepth} levels deep`, 'flatten the rule, e.g. with "and"/"or" lists or if chains');
+  }
   if (Array.isArray(logic)) {
-    logic.forEach((item, i) => validateJsonLogic(item, `${path}[${i}]`));
+    logic.forEach((item, i) => validateNode(item, `${path}[${i}]`, depth + 1));
     return;
   }
   if (!isPlainObject(logic)) {
@@ -131,7 +141,7 @@ export function validateJsonLogic(logic: unknown, path = ''): void {
     if (!spec.unary) {
       throw invalidInput(`"${operator}" in ${describe(path)} takes an array of arguments`, `write {"${operator}": [ ... ]}`);
     }
-    validateJsonLogic(raw, here);
+    validateNode(raw, here, depth + 1);
     return;
   }
   if (raw.length < spec.min || raw.length > spec.max) {
@@ -142,7 +152,7 @@ export function validateJsonLogic(logic: unknown, path = ''): void {
   if (operator === 'sem_ver' && typeof raw[1] === 'string' && !semVerOperators.has(raw[1])) {
     throw invalidInput(`unknown sem_ver comparison "${raw[1]}" in ${describe(path)}`, `use one of: ${[...semVerOperators].join(' ')}`);
   }
-  raw.forEach((item, i) => validateJsonLogic(item, `${here}[${i}]`));
+  raw.forEach((item, i) => validateNode(item, `${here}[${i}]`, depth + 1));
   rejectFailingConstant(logic, path);
 }
 

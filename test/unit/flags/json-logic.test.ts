@@ -160,6 +160,15 @@ describe('JSON Logic validation', () => {
     expect((error as FlagscopeError).message).toMatch(message);
   });
 
+  it('refuses rules nested deeper than 64 levels with a clear error, not a stack overflow', () => {
+    let deep: unknown = { var: 'x' };
+    for (let i = 0; i < 10_000; i++) deep = { '!': [deep] };
+    expect(() => validateJsonLogic(deep)).toThrow(/nested more than 64 levels deep/);
+    let ok: unknown = { var: 'x' };
+    for (let i = 0; i < 20; i++) ok = { '!': [ok] };
+    expect(() => validateJsonLogic(ok)).not.toThrow();
+  });
+
   it('accepts every supported operator', () => {
     for (const logic of [
       { if: [{ and: [{ '>=': [{ var: 'age' }, 18] }, { in: [{ var: 'country' }, ['FR', 'DE']] }] }, { fractional: [['on', 10], ['off', 90]] }, 'off'] },
