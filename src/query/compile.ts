@@ -170,7 +170,7 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
   const srcSelect: string[] = q.breakdowns.map((b, i) => `${ident(b)} AS ${groupAliases[i]}`);
   const granularity = q.granularity;
   if (granularity !== undefined) {
-    srcSelect.push(`${dialect.epochMicros(ident('_time'))} // ${params.bind(BigInt(granularity) * 1_000_000n, dialect.sqlType('bigint'))} AS b`);
+    srcSelect.push(`${dialect.floorDivide(dialect.epochMicros(ident('_time')), params.bind(BigInt(granularity) * 1_000_000n, dialect.sqlType('bigint')))} AS b`);
   }
   srcSelect.push(`${ident('_samplerate')} AS w`);
 
@@ -432,7 +432,7 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
     ctes.push(`top AS (SELECT * FROM (SELECT *, row_number() OVER (ORDER BY ${orderBy}) AS rk FROM ${resultsAgg}${havingSql}) WHERE rk <= ${limit})`);
     let seriesSource = 'src';
     if (groupAliases.length > 0) {
-      ctes.push(`src_top AS (SELECT src.* FROM src SEMI JOIN top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`src.${g}`, `top.${g}`)).join(' AND ')})`);
+      ctes.push(`src_top AS (SELECT src.* FROM src ${dialect.semiJoin} top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`src.${g}`, `top.${g}`)).join(' AND ')})`);
       seriesSource = 'src_top';
     }
     const seriesAgg = aggregate(seriesSource, [...groupAliases, 'b'], 's');

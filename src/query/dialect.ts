@@ -33,6 +33,10 @@ export interface SqlDialect {
   nullSafeEquals(left: string, right: string): string;
   /** A numeric literal as a double. */
   doubleLiteral(value: number): string;
+  /** Integer division of a non-negative 64-bit integer by a positive one (event times are after 1970). */
+  floorDivide(dividend: string, divisor: string): string;
+  /** The keyword of a semi join (rows of the left side with a match on the right, once). */
+  readonly semiJoin: string;
   /** Written between `name AS` and `(` of a CTE that the engine should inline (re-scan) rather than materialise. */
   readonly inlineCte: string;
 }
@@ -65,5 +69,7 @@ export const duckdbDialect: SqlDialect = {
   stringAgg: (expr, separator) => `string_agg(${expr}, '${separator.replace(/'/g, "''")}')`,
   nullSafeEquals: (left, right) => `${left} IS NOT DISTINCT FROM ${right}`,
   doubleLiteral,
+  floorDivide: (dividend, divisor) => `(${dividend} // ${divisor})`,
+  semiJoin: 'SEMI JOIN',
   inlineCte: 'NOT MATERIALIZED ',
 };
