@@ -81,6 +81,17 @@ describe('events send', () => {
     expect(lines.slice(3)).toEqual(['error: 3 of 5 lines were not stored', 'hint: fix the lines reported above and send them again']);
   });
 
+  it('maps rejections back to line numbers across concurrent batches', async () => {
+    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ data: { n: i + 1 }, samplerate: (i + 1) % 3 === 0 ? 'x' : 1 }));
+    await writeFile(join(dir, 'many.ndjson'), lines.join('\n') + '\n');
+    const r = await run(['events', 'send', 'scratch', 'many.ndjson', '--batch-size', '4', '--concurrency', '3', '--json']);
+    expect(r.code).toBe(2);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ sent: 30, accepted: 20, rejected: 10, invalid: 0 });
+    expect(summary.errors.map((e: { line: number }) => e.line)).toEqual([3, 6, 9, 12, 15, 18, 21, 24, 27, 30]);
+    expect(summary.errors.every((e: { status: number }) => e.status === 400)).toBe(true);
+  });
+
   it('gives the per-line outcome as JSON and reads stdin', async () => {
     const r = await run(['events', 'send', 'scratch', '-', '--json'], { stdin: '{"a": 1}\nnot json\n' });
     expect(r.code).toBe(2);
