@@ -118,7 +118,10 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
       interrupted: () => interrupted,
     });
     if (interrupted) return INTERRUPTED_EXIT_CODE;
-    if (sent.rejected > 0) note(`warning: the server rejected ${formatCount(sent.rejected)} events: ${sent.firstError ?? 'no reason given'}`);
+    if (sent.rejected > 0) {
+      // Warnings are shown even with --quiet.
+      ctx.stderr.write(`warning: the server rejected ${formatCount(sent.rejected)} events: ${sent.firstError ?? 'no reason given'}\n`);
+    }
 
     const apiClient = client;
     const session: DemoSession = {
