@@ -47,18 +47,24 @@ _flagscope_takes_value() {
 }
 
 _flagscope_dynamic() {
-  command flagscope __complete "$1" 2>/dev/null
+  command flagscope __complete "$@" 2>/dev/null
 }
 
 _flagscope() {
   local cur="${COMP_WORDS[COMP_CWORD]}" kind="" subs=""
-  local cmdpath="" argc=0 skip=0 i w
+  local cmdpath="" argc=0 skip=0 i w option=""
+  local -a conn
+  conn=()
   for (( i=1; i<COMP_CWORD; i++ )); do
     w="${COMP_WORDS[i]}"
-    if (( skip )); then skip=0; continue; fi
+    if (( skip )); then
+      skip=0
+      case "$option" in --api-url|--api-key|--profile) conn+=("$option" "$w") ;; esac
+      continue
+    fi
     case "$w" in
-      --*=*) continue ;;
-      -*) if _flagscope_takes_value "$w"; then skip=1; fi; continue ;;
+      --*=*) case "${w%%=*}" in --api-url|--api-key|--profile) conn+=("$w") ;; esac; continue ;;
+      -*) if _flagscope_takes_value "$w"; then skip=1; option="$w"; fi; continue ;;
     esac
     if (( argc == 0 )) && [[ " $(_flagscope_subcommands "$cmdpath") " == *" $w "* ]]; then
       cmdpath="${cmdpath:+$cmdpath }$w"
@@ -86,7 +92,7 @@ _flagscope() {
     files) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -f -- "$cur") ) ;;
     dirs) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -d -- "$cur") ) ;;
     choices:*) COMPREPLY=( $(compgen -W "${kind#choices:}" -- "$cur") ) ;;
-    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "${kind#dynamic:}")" -- "$cur") ) ;;
+    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "${kind#dynamic:}" "${conn[@]}")" -- "$cur") ) ;;
   esac
   return 0
 }

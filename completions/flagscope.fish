@@ -69,17 +69,26 @@ function __flagscope_complete
     set -l cmdpath ''
     set -l argc 0
     set -l skip 0
+    set -l option ''
+    set -l conn
     for w in $tokens
         if test $skip = 1
             set skip 0
+            if contains -- $option --api-url --api-key --profile
+                set -a conn $option $w
+            end
             continue
         end
         switch $w
             case '--*=*'
+                if contains -- (string split -m1 '=' -- $w)[1] --api-url --api-key --profile
+                    set -a conn $w
+                end
                 continue
             case '-*'
                 if __flagscope_takes_value $w
                     set skip 1
+                    set option $w
                 end
                 continue
         end
@@ -117,7 +126,7 @@ function __flagscope_complete
         case 'choices:*'
             string replace 'choices:' '' -- $kind | string split ' '
         case 'dynamic:*'
-            command flagscope __complete (string replace 'dynamic:' '' -- $kind) 2>/dev/null
+            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $conn 2>/dev/null
     end
 end
 

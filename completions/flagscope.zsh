@@ -48,18 +48,24 @@ _flagscope_takes_value() {
 }
 
 _flagscope_dynamic() {
-  command flagscope __complete "$1" 2>/dev/null
+  command flagscope __complete "$@" 2>/dev/null
 }
 
 _flagscope() {
   local cur="${words[CURRENT]}" kind="" subs=""
-  local cmdpath="" argc=0 skip=0 i w
+  local cmdpath="" argc=0 skip=0 i w option=""
+  local -a conn
+  conn=()
   for (( i=2; i<CURRENT; i++ )); do
     w="${words[i]}"
-    if (( skip )); then skip=0; continue; fi
+    if (( skip )); then
+      skip=0
+      case "$option" in --api-url|--api-key|--profile) conn+=("$option" "$w") ;; esac
+      continue
+    fi
     case "$w" in
-      --*=*) continue ;;
-      -*) if _flagscope_takes_value "$w"; then skip=1; fi; continue ;;
+      --*=*) case "${w%%=*}" in --api-url|--api-key|--profile) conn+=("$w") ;; esac; continue ;;
+      -*) if _flagscope_takes_value "$w"; then skip=1; option="$w"; fi; continue ;;
     esac
     if (( argc == 0 )) && [[ " $(_flagscope_subcommands "$cmdpath") " == *" $w "* ]]; then
       cmdpath="${cmdpath:+$cmdpath }$w"
@@ -86,7 +92,7 @@ _flagscope() {
     files) _files ;;
     dirs) _files -/ ;;
     choices:*) compadd -- ${=kind#choices:} ;;
-    dynamic:*) compadd -- ${(f)"$(_flagscope_dynamic "${kind#dynamic:}")"} ;;
+    dynamic:*) compadd -- ${(f)"$(_flagscope_dynamic "${kind#dynamic:}" "${conn[@]}")"} ;;
   esac
   return 0
 }

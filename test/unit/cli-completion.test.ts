@@ -52,7 +52,11 @@ describe('bash completion', () => {
   async function complete(words: string[]): Promise<string[]> {
     const bin = await mkdtemp(join(tmpdir(), 'fs-completion-'));
     // A stand-in `flagscope` that answers the dynamic lookup the script makes.
-    await writeFile(join(bin, 'flagscope'), '#!/bin/sh\n[ "$1 $2" = "__complete datasets" ] && printf "shop\\nscratch\\nsearch\\n"\n');
+    // It also echoes the connection options it was given, as one candidate.
+    await writeFile(
+      join(bin, 'flagscope'),
+      '#!/bin/sh\n[ "$1 $2" = "__complete datasets" ] || exit 1\nprintf "shop\\nscratch\\nsearch\\n"\nshift 2\n[ $# -gt 0 ] && echo "with:$*" | tr " " "_"\nexit 0\n',
+    );
     await chmod(join(bin, 'flagscope'), 0o755);
     const program = [
       `source ${JSON.stringify(join(root, 'completions', 'flagscope.bash'))}`,
@@ -77,5 +81,10 @@ describe('bash completion', () => {
     expect(await complete(['flagscope', 'query', 's'])).toEqual(['shop', 'scratch', 'search']);
     expect(await complete(['flagscope', '--api-url', 'http://x', 'columns', 'sh'])).toEqual(['shop']);
     expect(await complete(['flagscope', 'events', 'send', '--batch-size', '10', 'sc'])).toEqual(['scratch']);
+  });
+
+  it('passes --api-url, --api-key and --profile from the command line on to the lookup', async () => {
+    expect(await complete(['flagscope', '--profile', 'prod', 'query', '--api-url=http://h:1', 'w'])).toEqual(['with:--profile_prod_--api-url=http://h:1']);
+    expect(await complete(['flagscope', 'query', '--limit', '5', 'w'])).toEqual([]);
   });
 });

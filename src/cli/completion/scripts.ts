@@ -51,19 +51,28 @@ function shHelpers(model: CompletionModel): string {
     shCaseFunction('_flagscope_value_kind', '$1', t.values),
     shCaseFunction('_flagscope_arg_kind', '$1:$2', t.args),
     `_flagscope_takes_value() {\n  case "$1" in\n    ${t.valueOptions.map(quote).join('|')}) return 0 ;;\n  esac\n  return 1\n}\n`,
-    `_flagscope_dynamic() {\n  command flagscope __complete "$1" 2>/dev/null\n}\n`,
+    `_flagscope_dynamic() {\n  command flagscope __complete "$@" 2>/dev/null\n}\n`,
   ].join('\n');
 }
 
+/** Options typed on the command line that dynamic completion passes on to `flagscope __complete`. */
+const CONNECTION_OPTIONS = ['--api-url', '--api-key', '--profile'];
+
 /** Scans the words before the cursor; shared body for bash and zsh (`first` is the index of the first word after `flagscope`). */
 function shScan(wordsVar: string, first: string, last: string): string {
-  return `  local cmdpath="" argc=0 skip=0 i w
+  return `  local cmdpath="" argc=0 skip=0 i w option=""
+  local -a conn
+  conn=()
   for (( i=${first}; i<${last}; i++ )); do
     w="\${${wordsVar}[i]}"
-    if (( skip )); then skip=0; continue; fi
+    if (( skip )); then
+      skip=0
+      case "$option" in ${CONNECTION_OPTIONS.join('|')}) conn+=("$option" "$w") ;; esac
+      continue
+    fi
     case "$w" in
-      --*=*) continue ;;
-      -*) if _flagscope_takes_value "$w"; then skip=1; fi; continue ;;
+      --*=*) case "\${w%%=*}" in ${CONNECTION_OPTIONS.join('|')}) conn+=("$w") ;; esac; continue ;;
+      -*) if _flagscope_takes_value "$w"; then skip=1; option="$w"; fi; continue ;;
     esac
     if (( argc == 0 )) && [[ " $(_flagscope_subcommands "$cmdpath") " == *" $w "* ]]; then
       cmdpath="\${cmdpath:+$cmdpath }$w"
@@ -100,7 +109,7 @@ ${shScan('COMP_WORDS', '1', 'COMP_CWORD')}  COMPREPLY=()
     files) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -f -- "$cur") ) ;;
     dirs) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -d -- "$cur") ) ;;
     choices:*) COMPREPLY=( $(compgen -W "\${kind#choices:}" -- "$cur") ) ;;
-    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "\${kind#dynamic:}")" -- "$cur") ) ;;
+    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "\${kind#dynamic:}" "\${conn[@]}")" -- "$cur") ) ;;
   esac
   return 0
 }
@@ -135,7 +144,7 @@ ${shScan('words', '2', 'CURRENT')}  if (( skip )); then
     files) _files ;;
     dirs) _files -/ ;;
     choices:*) compadd -- \${=kind#choices:} ;;
-    dynamic:*) compadd -- \${(f)"$(_flagscope_dynamic "\${kind#dynamic:}")"} ;;
+    dynamic:*) compadd -- \${(f)"$(_flagscope_dynamic "\${kind#dynamic:}" "\${conn[@]}")"} ;;
   esac
   return 0
 }
@@ -178,17 +187,26 @@ function __flagscope_complete
     set -l cmdpath ''
     set -l argc 0
     set -l skip 0
+    set -l option ''
+    set -l conn
     for w in $tokens
         if test $skip = 1
             set skip 0
+            if contains -- $option ${CONNECTION_OPTIONS.join(' ')}
+                set -a conn $option $w
+            end
             continue
         end
         switch $w
             case '--*=*'
+                if contains -- (string split -m1 '=' -- $w)[1] ${CONNECTION_OPTIONS.join(' ')}
+                    set -a conn $w
+                end
                 continue
             case '-*'
                 if __flagscope_takes_value $w
                     set skip 1
+                    set option $w
                 end
                 continue
         end
@@ -226,7 +244,7 @@ function __flagscope_complete
         case 'choices:*'
             string replace 'choices:' '' -- $kind | string split ' '
         case 'dynamic:*'
-            command flagscope __complete (string replace 'dynamic:' '' -- $kind) 2>/dev/null
+            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $conn 2>/dev/null
     end
 end
 
