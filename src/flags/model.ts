@@ -255,7 +255,22 @@ function validateRollout(raw: unknown, key: string, variants: Record<string, Jso
   return rollout;
 }
 
-function validateTargeting(raw: unknown, key: string): unknown {
+/** Literal variant names of every `fractional` bucket in a rule. */
+function fractionalVariantNames(logic: unknown, out: string[] = []): string[] {
+  if (Array.isArray(logic)) {
+    for (const item of logic) fractionalVariantNames(item, out);
+  } else if (isPlainObject(logic)) {
+    for (const [operator, args] of Object.entries(logic)) {
+      if (operator === 'fractional' && Array.isArray(args)) {
+        for (const bucket of args) if (Array.isArray(bucket) && typeof bucket[0] === 'string') out.push(bucket[0]);
+      }
+      fractionalVariantNames(args, out);
+    }
+  }
+  return out;
+}
+
+function validateTargeting(raw: unknown, key: string, variants: Record<string, JsonValue>): unknown {
   if (raw === undefined || raw === null) return undefined;
   if (isPlainObject(raw) && Object.keys(raw).length === 0) return undefined;
   try {
@@ -263,6 +278,14 @@ function validateTargeting(raw: unknown, key: string): unknown {
   } catch (e) {
     if (isFlagscopeError(e)) throw invalidInput(`flag ${key}: invalid targeting: ${e.message}`, e.hint);
     throw e;
+  }
+  for (const name of fractionalVariantNames(raw)) {
+    if (!Object.hasOwn(variants, name)) {
+      throw invalidInput(
+        `flag ${key}: invalid targeting: a fractional bucket names ${name}, which is not a variant`,
+        `variants are: ${Object.keys(variants).join(', ')}`,
+      );
+    }
   }
   return structuredClone(raw);
 }
@@ -279,7 +302,7 @@ function validateServed(raw: unknown, key: string, variants: Record<string, Json
   const defaultVariant = requireString(raw, 'defaultVariant', `flag ${key}: pressed.servedBefore.defaultVariant`);
   if (!Object.hasOwn(variants, defaultVariant)) throw invalidInput(`flag ${key}: pressed.servedBefore.defaultVariant ${defaultVariant} is not a variant`);
   const served: ServedConfig = { state, defaultVariant };
-  const targeting = validateTargeting(raw['targeting'], key);
+  const targeting = validateTargeting(raw['targeting'], key, variants);
   if (targeting !== undefined) served.targeting = targeting;
   if (raw['rollout'] !== undefined && raw['rollout'] !== null) served.rollout = validateRollout(raw['rollout'], key, variants);
   return served;
@@ -349,7 +372,7 @@ function validateFields(input: unknown, withRecord: boolean): FlagDefinition | F
     if (!ok) throw invalidInput(`flag ${key}: runbook URL ${JSON.stringify(runbook)} is not an http(s) URL`);
     flag.runbookUrl = runbook as string;
   }
-  const targeting = validateTargeting(input['targeting'], key);
+  const targeting = validateTargeting(input['targeting'], key, variants);
   if (targeting !== undefined) flag.targeting = targeting;
   if (input['rollout'] !== undefined && input['rollout'] !== null) flag.rollout = validateRollout(input['rollout'], key, variants);
 

@@ -75,6 +75,7 @@ describe('validateFlagDefinition', () => {
     ['wrong arity in targeting', { targeting: { '==': [1] } }, /invalid targeting: "==" in targeting takes 2 arguments/],
     ['negative fractional weights', { targeting: { fractional: [['on', -1], ['off', 101]] } }, /negative weight -1/],
     ['non-integer fractional weights', { targeting: { fractional: [['on', 0.5], ['off', 99.5]] } }, /non-integer weight 0\.5/],
+    ['a fractional bucket naming an unknown variant', { targeting: { if: [true, { fractional: [['on', 50], ['maybe', 50]] }, 'off'] } }, /a fractional bucket names maybe, which is not a variant/],
     ['a non-http runbook', { runbookUrl: 'javascript:alert(1)' }, /is not an http\(s\) URL/],
     ['an unknown field', { colour: 'red' }, /unknown field colour/],
     ['a bad state', { state: 'on' }, /state must be enabled or disabled/],
