@@ -339,7 +339,10 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       const perSlotCandidates = qs.map((_, slot) => `SELECT ${candidateColumns} FROM ${source} CROSS JOIN ${range} JOIN ${targets} ON ${targetOn} AND ${targets}.slot = ${slot}`
         + ` WHERE ${source}.${v} >= (SELECT min(vlo) FROM ${targets} WHERE slot = ${slot}) AND ${source}.${v} <= (SELECT max(vhi) FROM ${targets} WHERE slot = ${slot})`);
       ctes.push(`${candidates} AS (${perSlotCandidates.join(' UNION ALL ')})`);
-      ctes.push(`${running} AS (SELECT ${[...keys, 'slot', 'v', 'klo', 'khi', 'tot', `below + sum(wt) OVER (PARTITION BY ${[...keys, 'slot'].join(', ')} ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`].join(', ')} FROM ${candidates})`);
+      // (group, value) pairs with their summed weight, then the running weight in value order.
+      const pairKeys = [...keys, 'slot', 'v', 'below', 'klo', 'khi', 'tot'];
+      ctes.push(`${running} AS (SELECT ${[...keys, 'slot', 'v', 'klo', 'khi', 'tot', `below + sum(wt) OVER (PARTITION BY ${[...keys, 'slot'].join(', ')} ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`].join(', ')}`
+        + ` FROM (SELECT ${[...pairKeys, 'sum(wt) AS wt'].join(', ')} FROM ${candidates} GROUP BY ${pairKeys.join(', ')}))`);
       const bounds = qs.flatMap((_, slot) => [
         `min(v) FILTER (WHERE slot = ${slot} AND cum > klo) AS lo${slot}`,
         `min(v) FILTER (WHERE slot = ${slot} AND cum > khi) AS hi${slot}`,
