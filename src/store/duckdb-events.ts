@@ -203,6 +203,8 @@ interface DatasetPlan {
   /** Lower-cased names of the columns this transaction adds. */
   newLowerCaseNames: Map<string, string>;
   accepted: IncomingEvent[];
+  /** The field order of the last planned event, so events of one shape skip map lookups. */
+  shape: ShapeCache;
   outcomes: Map<PendingIngest, IngestOutcome[]>;
   addedRows: number;
   /** Newest accepted event time, Unix milliseconds. */
@@ -459,18 +461,35 @@ export class DuckDbEventStore implements EventStore {
       }
       const slots = plan.slots;
       const data = event.data;
+      const shape = plan.shape;
+      let matching = shape.source === slots;
+      if (!matching) resetShape(shape, slots, 0);
+      let position = 0;
       let fits = true;
       let aliases = 0;
       for (const field in data) {
+        let slot: FieldSlot | undefined;
+        if (matching && shape.fields[position] === field) {
+          slot = shape.slots[position];
+        } else {
+          if (matching) {
+            matching = false;
+            resetShape(shape, slots, position);
+          }
+          slot = slots.get(field);
+          shape.fields.push(field);
+          shape.slots.push(slot);
+        }
+        position++;
         const value = data[field];
         if (value === null || value === undefined) continue;
-        const slot = slots.get(field);
         if (slot === undefined || !slotAccepts(slot.type, value) || (slot.aliasBit & aliases) !== 0) {
           fits = false;
           break;
         }
         aliases |= slot.aliasBit;
       }
+      if (fits && position < shape.fields.length) resetShape(shape, slots, position);
       const rejection = fits ? undefined : this.planSchemaChanges(plan, data);
       if (rejection !== undefined) {
         outcomes[i] = { status: 400, error: rejection };
@@ -527,6 +546,7 @@ export class DuckDbEventStore implements EventStore {
     }
     if (added.size === 0 && widened.size === 0) return undefined;
     if (plan.slots === state.slots) plan.slots = new Map(state.slots);
+    plan.shape.source = undefined;
     for (const [slot, type] of widened) setSlot(plan.slots, { ...slot, type });
     for (const [column, type] of added) {
       const slot: FieldSlot = { column, index: plan.types.length, type, aliasBit: aliasBitOf(column) };
@@ -712,11 +732,35 @@ function newPlan(state: DatasetState, isNewDataset: boolean): DatasetPlan {
     newColumns: [],
     newLowerCaseNames: new Map(),
     accepted: [],
+    shape: newShapeCache(),
     outcomes: new Map(),
     addedRows: 0,
     lastEventMs: null,
     hasSampling: false,
   };
+}
+
+/**
+ * The fields of the last event seen, in order, with their slots from
+ * `source`. Events parsed from the same client usually list the same fields
+ * in the same order, so comparing field names by position (identical strings
+ * compare in constant time) replaces most map lookups.
+ */
+interface ShapeCache {
+  source: Map<string, FieldSlot> | undefined;
+  fields: string[];
+  slots: Array<FieldSlot | undefined>;
+}
+
+function newShapeCache(): ShapeCache {
+  return { source: undefined, fields: [], slots: [] };
+}
+
+/** Keeps the first `length` remembered fields (which must come from `source`) and drops the rest. */
+function resetShape(shape: ShapeCache, source: Map<string, FieldSlot>, length: number): void {
+  shape.source = source;
+  shape.fields.length = length;
+  shape.slots.length = length;
 }
 
 function aliasBitOf(column: string): number {
@@ -754,6 +798,8 @@ function eventProblem(event: IncomingEvent): string | undefined {
 /** Appends the plan's accepted events in data chunks, columns in table order. */
 async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
   const { types, slots } = plan;
+  const shape = newShapeCache();
+  resetShape(shape, slots, 0);
   const appender: DuckDBAppender = await connection.createAppender(plan.state.table);
   try {
     const accepted = plan.accepted;
@@ -767,13 +813,27 @@ async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Pr
         time.setInteger(row, Math.round(event.time * 1000));
         samplerate.setInteger(row, event.samplerate);
         const data = event.data;
+        let matching = true;
+        let position = 0;
         for (const field in data) {
+          let slot: FieldSlot | undefined;
+          if (matching && shape.fields[position] === field) {
+            slot = shape.slots[position];
+          } else {
+            if (matching) {
+              matching = false;
+              resetShape(shape, slots, position);
+            }
+            slot = slots.get(field);
+            shape.fields.push(field);
+            shape.slots.push(slot);
+          }
+          position++;
           const value = data[field];
-          if (value === null || value === undefined) continue;
-          const slot = slots.get(field);
-          if (slot === undefined) continue;
+          if (value === null || value === undefined || slot === undefined) continue;
           setValue(builders[slot.index]!, types[slot.index]!, row, value);
         }
+        if (position < shape.fields.length) resetShape(shape, slots, position);
       }
       const chunk = buildDataChunk([time, samplerate, ...builders], rows);
       appender.appendDataChunk(new DuckDBDataChunk(chunk));

@@ -470,4 +470,30 @@ describe('DuckDbEventStore', () => {
     const reopened = await openStore();
     expect((await reopened.listDatasets())[0]?.rows).toBe(2);
   });
+
+  it('puts every value in its own column whatever the field order, subsets and nulls of consecutive events', async () => {
+    const store = await openStore();
+    const shapes: Array<Record<string, unknown>> = [
+      { a: 1, b: 'x', c: true },
+      { a: 2, b: 'y', c: false },
+      { b: 'z', a: 3, c: null },
+      { a: 4, c: true },
+      { a: 5, b: null, c: false, d: 0.5 },
+      { d: 1.5, c: true, b: 'w', a: 6 },
+      { a: 7, b: 'v', c: true, d: 2.5 },
+      { a: 8 },
+      { a: 9, b: 'u', c: false, d: 3.5 },
+    ];
+    await store.ingest('shapes', shapes.slice(0, 4).map((data, i) => event(data, i)));
+    await store.ingest('shapes', shapes.slice(4).map((data, i) => event(data, i + 4)));
+    const rows = await rowsOf(store, 'shapes', ['a', 'b', 'c', 'd']);
+    expect(rows).toEqual(
+      shapes.map((data) => ({
+        a: BigInt(data.a as number),
+        b: data.b ?? null,
+        c: data.c ?? null,
+        d: data.d ?? null,
+      })),
+    );
+  });
 });
