@@ -12,6 +12,7 @@ import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJ
 import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
 import type { ServerLimits } from './limits.js';
+import { registerAnalysisRoutes } from './analysis.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
 import { registerFlagRoutes } from './flags/routes.js';
@@ -62,6 +63,7 @@ export function buildRouter(deps: AppDependencies): Router {
   });
   router.add('POST', '/api/v1/keys', 'admin', (r) => createKey(deps, r));
   router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
+  registerAnalysisRoutes(router, deps);
   if (deps.flags !== undefined) registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now });
   return router;
 }

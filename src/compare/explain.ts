@@ -1,0 +1,546 @@
+/**
+ * `explain` (a BubbleUp): how the selected events differ from the rest, for
+ * every column and for combinations of flag columns. Pure: builds the SQL
+ * and ranks what the database returns.
+ *
+ * Three statements, all aggregates:
+ *
+ * 1. profile: over a reservoir sample of the population, the approximate
+ *    number of distinct values of every column and, for numeric columns,
+ *    16-quantile bucket edges. Columns with many distinct values (ids) are
+ *    skipped; numeric columns with few distinct values are treated as
+ *    categories (status codes).
+ * 2. columns: one scan, `GROUP BY GROUPING SETS ((s, c0), (s, c1), …)` with
+ *    `s` the selection predicate: weighted counts per value (categories) or
+ *    per bucket (numbers), split by selection.
+ * 3. combinations: the same for pairs of the most telling flag columns and
+ *    for those pairs with the most telling other columns.
+ *
+ * Categories are tested value by value (2×2 chi-square, selected vs rest ×
+ * value vs other), numbers by a rank test between the bucketed
+ * distributions; Benjamini–Hochberg over every test; findings ranked by effect
+ * size (difference in share for values, 2·|P(X>Y) − ½| for numbers).
+ */
+import { invalidInput } from '../errors.js';
+import { compileFilterPredicate, type SqlParam } from '../query/compile.js';
+import { formatFilters } from '../query/format.js';
+import { duckdbDialect, type SqlDialect } from '../query/dialect.js';
+import type { Filter, QuerySpec } from '../query/spec.js';
+import { validateQuery } from '../query/validate.js';
+import { adjustPValues } from '../stats/adjust.js';
+import { contingencyTest, histogramRankTest } from '../stats/distribution.js';
+import type { ColumnType, DatasetSchema } from '../store/types.js';
+
+/** Rows the profile statement samples. */
+export const PROFILE_SAMPLE_ROWS = 20_000;
+/** Columns with more distinct values than this (in the sample) are skipped as identifiers. */
+export const MAX_CATEGORIES = 500;
+/** Numeric columns with at most this many distinct values are treated as categories. */
+export const CATEGORICAL_NUMBER_LIMIT = 12;
+/** Buckets of numeric columns (quantiles of the sample). */
+export const NUMERIC_BUCKETS = 16;
+/** Flag columns combined pairwise. */
+export const PAIR_FLAG_COLUMNS = 5;
+/** Flag pairs extended with the most telling other columns. */
+export const TRIPLE_FLAG_PAIRS = 3;
+export const TRIPLE_OTHER_COLUMNS = 2;
+
+const NULL_SENTINEL = '\u0001(null)';
+/** How a missing value is shown. */
+export const MISSING_VALUE = '(missing)';
+
+export interface ExplainRequest {
+  /** The selection: events matching these filters. */
+  selection: Filter[];
+  selection_combination?: 'AND' | 'OR';
+  /** Population filters (both sides). */
+  filters?: Filter[];
+  filter_combination?: 'AND' | 'OR';
+  time_range?: number;
+  start_time?: number;
+  end_time?: number;
+  alpha?: number;
+  /** Findings returned (default 50). */
+  limit?: number;
+}
+
+export interface ValidatedExplain {
+  selection: Filter[];
+  selectionCombination: 'AND' | 'OR';
+  filters: Filter[];
+  filterCombination: 'AND' | 'OR';
+  startTime: number;
+  endTime: number;
+  alpha: number;
+  limit: number;
+}
+
+const KEYS = ['selection', 'selection_combination', 'filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'alpha', 'limit'];
+const HINT = 'see docs/api.md, "Explain a selection"';
+
+/** Checks the shape of an explain request body. */
+export function parseExplainRequest(body: unknown): ExplainRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidInput('explain request must be a JSON object like {"selection": [{"column": "error", "op": "=", "value": true}]}', HINT);
+  }
+  const record = body as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (!KEYS.includes(key)) throw invalidInput(`unknown field ${JSON.stringify(key)} in the explain request`, `the fields are ${KEYS.join(', ')}`);
+  if (!Array.isArray(record.selection) || record.selection.length === 0) {
+    throw invalidInput('"selection" must be a non-empty array of filters', 'e.g. {"selection": [{"column": "error", "op": "=", "value": true}]}');
+  }
+  const request: ExplainRequest = { selection: record.selection as Filter[] };
+  if (record.selection_combination !== undefined) request.selection_combination = record.selection_combination as 'AND' | 'OR';
+  if (record.filters !== undefined) request.filters = record.filters as Filter[];
+  if (record.filter_combination !== undefined) request.filter_combination = record.filter_combination as 'AND' | 'OR';
+  for (const key of ['time_range', 'start_time', 'end_time'] as const) if (record[key] !== undefined) request[key] = record[key] as number;
+  if (record.alpha !== undefined) {
+    if (typeof record.alpha !== 'number' || !(record.alpha > 0 && record.alpha < 1)) throw invalidInput('"alpha" must be between 0 and 1', HINT);
+    request.alpha = record.alpha;
+  }
+  if (record.limit !== undefined) {
+    if (typeof record.limit !== 'number' || !Number.isInteger(record.limit) || record.limit < 1 || record.limit > 1000) {
+      throw invalidInput('"limit" must be an integer from 1 to 1000', HINT);
+    }
+    request.limit = record.limit;
+  }
+  return request;
+}
+
+/** Validates selection, population and time range against the schema. */
+export function validateExplain(request: ExplainRequest, schema: DatasetSchema, now: number): ValidatedExplain {
+  const times: QuerySpec = {};
+  if (request.time_range !== undefined) times.time_range = request.time_range;
+  if (request.start_time !== undefined) times.start_time = request.start_time;
+  if (request.end_time !== undefined) times.end_time = request.end_time;
+  const selection = validateQuery({ ...times, filters: request.selection, filter_combination: request.selection_combination ?? 'AND' }, schema, now);
+  const population = validateQuery({ ...times, filters: request.filters ?? [], filter_combination: request.filter_combination ?? 'AND' }, schema, now);
+  return {
+    selection: selection.filters,
+    selectionCombination: selection.filter_combination,
+    filters: population.filters,
+    filterCombination: population.filter_combination,
+    startTime: population.start_time,
+    endTime: population.end_time,
+    alpha: request.alpha ?? 0.05,
+    limit: request.limit ?? 50,
+  };
+}
+
+interface Statement<T> {
+  sql: string;
+  params: SqlParam[];
+  decode(rows: readonly (readonly unknown[])[]): T;
+}
+
+function isNumeric(type: ColumnType): boolean {
+  return type === 'integer' || type === 'float';
+}
+
+/** Columns worth explaining: everything but the internal ones and those the selection is defined by. */
+function candidateColumns(schema: DatasetSchema, validated: ValidatedExplain): { name: string; type: ColumnType }[] {
+  const used = new Set(validated.selection.map((f) => f.column));
+  return schema.columns.filter((c) => !c.name.startsWith('_') && !used.has(c.name)).map((c) => ({ name: c.name, type: c.type }));
+}
+
+function whereClause(validated: ValidatedExplain, schema: DatasetSchema, params: SqlParam[], dialect: SqlDialect): string {
+  const bind = (value: SqlParam, type: string): string => {
+    params.push(value);
+    return `CAST(${dialect.placeholder(params.length)} AS ${type})`;
+  };
+  const ident = dialect.quoteIdent;
+  const where = [
+    `${ident('_time')} >= ${dialect.timestampFromMicros(bind(BigInt(validated.startTime) * 1_000_000n, dialect.sqlType('bigint')))}`,
+    `${ident('_time')} < ${dialect.timestampFromMicros(bind(BigInt(validated.endTime) * 1_000_000n, dialect.sqlType('bigint')))}`,
+  ];
+  const population = compileFilterPredicate(validated.filters, validated.filterCombination, schema, params, dialect);
+  if (population !== undefined) where.push(population);
+  return where.join(' AND ');
+}
+
+/** What the profile found per column. */
+export interface ColumnProfile {
+  name: string;
+  distinct: number;
+  /** Numeric columns: ascending distinct bucket edges. */
+  edges?: number[];
+}
+
+/** The profile statement, or undefined when there is no column to profile. */
+export function buildExplainProfileStatement(
+  table: string,
+  schema: DatasetSchema,
+  validated: ValidatedExplain,
+  dialect: SqlDialect = duckdbDialect,
+): Statement<ColumnProfile[]> | undefined {
+  const columns = candidateColumns(schema, validated);
+  if (columns.length === 0) return undefined;
+  const params: SqlParam[] = [];
+  const where = whereClause(validated, schema, params, dialect);
+  const ident = dialect.quoteIdent;
+  const quantiles = Array.from({ length: NUMERIC_BUCKETS - 1 }, (_, i) => (i + 1) / NUMERIC_BUCKETS);
+  const selects: string[] = [];
+  columns.forEach((c, i) => {
+    selects.push(`approx_count_distinct(c${i})`);
+    if (isNumeric(c.type)) selects.push(`approx_quantile(CAST(c${i} AS DOUBLE), [${quantiles.map((q) => q.toFixed(6)).join(', ')}])`);
+  });
+  const inner = columns.map((c, i) => `${ident(c.name)} AS c${i}`).join(', ');
+  const sql = `SELECT ${selects.join(', ')} FROM (SELECT ${inner} FROM ${table} WHERE ${where}) USING SAMPLE reservoir(${PROFILE_SAMPLE_ROWS} ROWS) REPEATABLE (7)`;
+  const decode = (rows: readonly (readonly unknown[])[]): ColumnProfile[] => {
+    const row = rows[0] ?? [];
+    let k = 0;
+    return columns.map((c) => {
+      const distinct = Number(row[k++] ?? 0);
+      const profile: ColumnProfile = { name: c.name, distinct };
+      if (isNumeric(c.type)) {
+        const list = row[k++];
+        const values = Array.isArray(list) ? list.map(Number).filter((v) => Number.isFinite(v)) : [];
+        profile.edges = [...new Set(values)].sort((a, b) => a - b);
+      }
+      return profile;
+    });
+  };
+  return { sql, params, decode };
+}
+
+/** How one column is analysed. */
+export interface ExplainColumnPlan {
+  name: string;
+  type: ColumnType;
+  /** Categories compare value shares; numbers compare bucketed distributions. */
+  mode: 'category' | 'number';
+  /** Numbers: bucket edges (bucket i holds values with i edges ≤ value). */
+  edges?: number[];
+}
+
+export interface ExplainPlan {
+  columns: ExplainColumnPlan[];
+  /** Columns left out, and why. */
+  skipped: { column: string; reason: string }[];
+}
+
+/** Decides, from the profile, which columns are analysed and how. */
+export function planExplainColumns(schema: DatasetSchema, validated: ValidatedExplain, profiles: ColumnProfile[] | undefined): ExplainPlan {
+  const byName = new Map((profiles ?? []).map((p) => [p.name, p]));
+  const plan: ExplainPlan = { columns: [], skipped: [] };
+  for (const column of candidateColumns(schema, validated)) {
+    const profile = byName.get(column.name);
+    const distinct = profile?.distinct ?? 0;
+    if (distinct === 0) {
+      plan.skipped.push({ column: column.name, reason: 'no values in the time range' });
+      continue;
+    }
+    if (isNumeric(column.type) && distinct > CATEGORICAL_NUMBER_LIMIT && (profile?.edges?.length ?? 0) > 0) {
+      plan.columns.push({ name: column.name, type: column.type, mode: 'number', edges: profile!.edges! });
+      continue;
+    }
+    if (distinct > MAX_CATEGORIES) {
+      plan.skipped.push({ column: column.name, reason: `about ${Math.round(distinct)} distinct values in a sample (an identifier)` });
+      continue;
+    }
+    plan.columns.push({ name: column.name, type: column.type, mode: 'category' });
+  }
+  return plan;
+}
+
+/** Weighted and stored counts of one group (a value, bucket or combination) on each side of the selection. */
+export interface ExplainGroup {
+  /** Columns of the group (one, or two or three for combinations). */
+  columns: string[];
+  /** Values as text (MISSING_VALUE for null); numbers: the bucket index as text. */
+  values: string[];
+  mode: 'category' | 'number';
+  selected: { rows: number; weight: number };
+  rest: { rows: number; weight: number };
+}
+
+function valueExpression(column: ExplainColumnPlan, params: SqlParam[], dialect: SqlDialect): string {
+  const ident = dialect.quoteIdent(column.name);
+  if (column.mode === 'number') {
+    const edges = column.edges ?? [];
+    const steps = edges.map((e) => `CAST(${ident} >= ${dialect.doubleLiteral(e)} AS INTEGER)`);
+    return `CASE WHEN ${ident} IS NULL THEN -1 ELSE ${steps.length > 0 ? steps.join(' + ') : '0'} END`;
+  }
+  params.push(NULL_SENTINEL);
+  return `coalesce(CAST(${ident} AS VARCHAR), CAST(${dialect.placeholder(params.length)} AS VARCHAR))`;
+}
+
+function groupingStatement(
+  table: string,
+  schema: DatasetSchema,
+  validated: ValidatedExplain,
+  columns: ExplainColumnPlan[],
+  sets: number[][],
+  dialect: SqlDialect,
+): Statement<ExplainGroup[]> {
+  const params: SqlParam[] = [];
+  const selection = compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false';
+  const values = columns.map((c, i) => `${valueExpression(c, params, dialect)} AS c${i}`);
+  const where = whereClause(validated, schema, params, dialect);
+  const src = `SELECT coalesce(${selection}, false) AS s, CAST(${dialect.quoteIdent('_samplerate')} AS DOUBLE) AS w, ${values.join(', ')} FROM ${table} WHERE ${where}`;
+  const setList = sets.map((set) => `(s, ${set.map((i) => `c${i}`).join(', ')})`).join(', ');
+  const cols = columns.map((_, i) => `c${i}`).join(', ');
+  const sql = `WITH src AS ${dialect.inlineCte}(${src})\nSELECT s, ${cols}, CAST(count(*) AS DOUBLE) AS n, sum(w) AS sw FROM src GROUP BY GROUPING SETS (${setList})`;
+  const decode = (rows: readonly (readonly unknown[])[]): ExplainGroup[] => {
+    const groups = new Map<string, ExplainGroup>();
+    for (const row of rows) {
+      const selected = row[0] === true;
+      const present: number[] = [];
+      for (let i = 0; i < columns.length; i++) if (row[1 + i] !== null && row[1 + i] !== undefined) present.push(i);
+      const groupColumns = present.map((i) => columns[i]!);
+      const groupValues = present.map((i) => {
+        const raw = row[1 + i];
+        return raw === NULL_SENTINEL || raw === -1 ? MISSING_VALUE : String(raw);
+      });
+      const id = JSON.stringify([present, groupValues]);
+      let group = groups.get(id);
+      if (group === undefined) {
+        group = {
+          columns: groupColumns.map((c) => c.name),
+          values: groupValues,
+          mode: groupColumns.length === 1 && groupColumns[0]!.mode === 'number' ? 'number' : 'category',
+          selected: { rows: 0, weight: 0 },
+          rest: { rows: 0, weight: 0 },
+        };
+        groups.set(id, group);
+      }
+      const side = selected ? group.selected : group.rest;
+      side.rows += Number(row[1 + columns.length] ?? 0);
+      side.weight += Number(row[2 + columns.length] ?? 0);
+    }
+    return [...groups.values()];
+  };
+  return { sql, params, decode };
+}
+
+/** The one-scan statement of per-column counts split by selection. */
+export function buildExplainStatement(
+  table: string,
+  schema: DatasetSchema,
+  validated: ValidatedExplain,
+  plan: ExplainPlan,
+  dialect: SqlDialect = duckdbDialect,
+): Statement<ExplainGroup[]> {
+  const sets = plan.columns.map((_, i) => [i]);
+  if (sets.length === 0) {
+    return groupingStatement(table, schema, validated, [{ name: '_samplerate', type: 'integer', mode: 'category' }], [[0]], dialect);
+  }
+  return groupingStatement(table, schema, validated, plan.columns, sets, dialect);
+}
+
+/** Combinations worth a look: pairs of the most telling flag columns, and the best pairs with the most telling other category columns. */
+export function choosePairColumns(plan: ExplainPlan, single: ExplainGroup[], validated: ValidatedExplain): string[][] {
+  const totals = sideTotals(single);
+  const scoreByColumn = new Map<string, number>();
+  for (const group of single) {
+    if (group.mode !== 'category') continue;
+    const score = shareDifference(group, totals);
+    const column = group.columns[0]!;
+    if (score > (scoreByColumn.get(column) ?? 0)) scoreByColumn.set(column, score);
+  }
+  void validated;
+  const ranked = [...scoreByColumn].filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+  const flags = ranked.filter(([c]) => c.startsWith('flag.')).slice(0, PAIR_FLAG_COLUMNS).map(([c]) => c);
+  const others = ranked.filter(([c]) => !c.startsWith('flag.')).slice(0, TRIPLE_OTHER_COLUMNS).map(([c]) => c);
+  const combos: string[][] = [];
+  for (let i = 0; i < flags.length; i++) for (let j = i + 1; j < flags.length; j++) combos.push([flags[i]!, flags[j]!]);
+  const top = flags.slice(0, TRIPLE_FLAG_PAIRS);
+  for (let i = 0; i < top.length; i++) {
+    for (let j = i + 1; j < top.length; j++) for (const other of others) combos.push([top[i]!, top[j]!, other]);
+  }
+  const known = new Set(plan.columns.filter((c) => c.mode === 'category').map((c) => c.name));
+  return combos.filter((combo) => combo.every((c) => known.has(c)));
+}
+
+/** The statement of the combinations chosen by {@link choosePairColumns}. */
+export function buildExplainPairsStatement(
+  table: string,
+  schema: DatasetSchema,
+  validated: ValidatedExplain,
+  combos: string[][],
+  dialect: SqlDialect = duckdbDialect,
+): Statement<ExplainGroup[]> {
+  const names = [...new Set(combos.flat())];
+  const types = new Map(schema.columns.map((c) => [c.name, c.type]));
+  const columns: ExplainColumnPlan[] = names.map((name) => ({ name, type: types.get(name) ?? 'string', mode: 'category' }));
+  const sets = combos.map((combo) => combo.map((c) => names.indexOf(c)));
+  return groupingStatement(table, schema, validated, columns, sets, dialect);
+}
+
+interface SideTotals {
+  selected: { rows: number; weight: number };
+  rest: { rows: number; weight: number };
+}
+
+/** Totals of each side, from the groups of any one column (every set covers every row). */
+function sideTotals(groups: ExplainGroup[]): SideTotals {
+  const first = groups.find((g) => g.columns.length === 1)?.columns[0];
+  const totals: SideTotals = { selected: { rows: 0, weight: 0 }, rest: { rows: 0, weight: 0 } };
+  for (const g of groups) {
+    if (g.columns.length !== 1 || g.columns[0] !== first) continue;
+    totals.selected.rows += g.selected.rows;
+    totals.selected.weight += g.selected.weight;
+    totals.rest.rows += g.rest.rows;
+    totals.rest.weight += g.rest.weight;
+  }
+  return totals;
+}
+
+function shareDifference(group: ExplainGroup, totals: SideTotals): number {
+  const s = totals.selected.weight > 0 ? group.selected.weight / totals.selected.weight : 0;
+  const r = totals.rest.weight > 0 ? group.rest.weight / totals.rest.weight : 0;
+  return s - r;
+}
+
+/** One ranked difference between the selection and the rest. */
+export interface ExplainFinding {
+  /** `value`: a value (or combination of values) over- or under-represented; `distribution`: a numeric column shifted. */
+  kind: 'value' | 'distribution';
+  columns: string[];
+  /** Values of `columns` (kind value). */
+  values: string[];
+  /** Share of the selection (weighted) with this value; for distributions, null. */
+  selectedShare: number | null;
+  restShare: number | null;
+  /** Effect size: selectedShare − restShare for values; 2·(P(selected > rest) − ½) for distributions (positive: the selection is higher). */
+  effect: number;
+  pValue: number;
+  qValue: number;
+  significant: boolean;
+  /** Distributions: share of each side per bucket, and the bucket edges. */
+  buckets?: { edges: number[]; selected: number[]; rest: number[] };
+  /** Distributions: approximate medians of each side (bucket midpoints). */
+  selectedMedian?: number | null;
+  restMedian?: number | null;
+}
+
+export interface ExplainReport {
+  dataset: string;
+  selection: string;
+  start_time: number;
+  end_time: number;
+  alpha: number;
+  selected: { rows: number; weight: number };
+  rest: { rows: number; weight: number };
+  /** Tests behind the q-values (every value, bucket distribution and combination). */
+  tests: number;
+  findings: ExplainFinding[];
+  columns: { analysed: number; skipped: { column: string; reason: string }[] };
+}
+
+export interface ExplainReportInput {
+  dataset: string;
+  validated: ValidatedExplain;
+  plan: ExplainPlan;
+  groups: ExplainGroup[];
+  /** Text of the selection for the report (default: the filters as given). */
+  selectionText?: string;
+}
+
+function medianOf(edges: number[], shares: number[]): number | null {
+  let cumulative = 0;
+  for (let i = 0; i < shares.length; i++) {
+    cumulative += shares[i]!;
+    if (cumulative >= 0.5) {
+      const lower = i === 0 ? edges[0]! : edges[i - 1]!;
+      const upper = i >= edges.length ? edges[edges.length - 1]! : edges[i]!;
+      return (lower + upper) / 2;
+    }
+  }
+  return null;
+}
+
+/** Tests every group, adjusts over all tests and ranks the findings. */
+export function assembleExplainReport(input: ExplainReportInput): ExplainReport {
+  const { validated, plan } = input;
+  const singles = input.groups.filter((g) => g.columns.length === 1);
+  const totals = sideTotals(singles);
+  const scale = {
+    selected: totals.selected.weight > 0 ? totals.selected.rows / totals.selected.weight : 0,
+    rest: totals.rest.weight > 0 ? totals.rest.rows / totals.rest.weight : 0,
+  };
+  const unitsSelected = totals.selected.rows;
+  const unitsRest = totals.rest.rows;
+  const findings: Omit<ExplainFinding, 'qValue' | 'significant'>[] = [];
+  const planByName = new Map(plan.columns.map((c) => [c.name, c]));
+
+  // Numeric columns: one rank test per column over its buckets.
+  const numericGroups = new Map<string, ExplainGroup[]>();
+  for (const g of singles) {
+    if (g.mode !== 'number') continue;
+    const list = numericGroups.get(g.columns[0]!) ?? [];
+    list.push(g);
+    numericGroups.set(g.columns[0]!, list);
+  }
+  for (const [column, groups] of numericGroups) {
+    const edges = planByName.get(column)?.edges ?? [];
+    const bucketCount = edges.length + 1;
+    const selected = new Array<number>(bucketCount).fill(0);
+    const rest = new Array<number>(bucketCount).fill(0);
+    for (const g of groups) {
+      if (g.values[0] === MISSING_VALUE) continue;
+      const index = Number(g.values[0]);
+      if (!(index >= 0 && index < bucketCount)) continue;
+      selected[index]! += g.selected.weight * scale.selected;
+      rest[index]! += g.rest.weight * scale.rest;
+    }
+    const test = histogramRankTest(selected, rest);
+    if (Number.isNaN(test.probabilityOfSuperiority)) continue;
+    const sumS = selected.reduce((a, b) => a + b, 0);
+    const sumR = rest.reduce((a, b) => a + b, 0);
+    const sharesS = selected.map((v) => (sumS > 0 ? v / sumS : 0));
+    const sharesR = rest.map((v) => (sumR > 0 ? v / sumR : 0));
+    findings.push({
+      kind: 'distribution',
+      columns: [column],
+      values: [],
+      selectedShare: null,
+      restShare: null,
+      effect: 2 * (test.probabilityOfSuperiority - 0.5),
+      pValue: test.pValue,
+      buckets: { edges, selected: sharesS, rest: sharesR },
+      selectedMedian: medianOf(edges, sharesS),
+      restMedian: medianOf(edges, sharesR),
+    });
+  }
+
+  // Values and combinations: 2×2 chi-square each.
+  for (const g of input.groups) {
+    if (g.mode !== 'category') continue;
+    const a = g.selected.weight * scale.selected;
+    const b = g.rest.weight * scale.rest;
+    const selectedShare = totals.selected.weight > 0 ? g.selected.weight / totals.selected.weight : 0;
+    const restShare = totals.rest.weight > 0 ? g.rest.weight / totals.rest.weight : 0;
+    if (g.columns.length > 1 && g.values.includes(MISSING_VALUE)) continue;
+    const test = contingencyTest([
+      [a, Math.max(0, unitsSelected - a)],
+      [b, Math.max(0, unitsRest - b)],
+    ]);
+    findings.push({
+      kind: 'value',
+      columns: g.columns,
+      values: g.values,
+      selectedShare,
+      restShare,
+      effect: selectedShare - restShare,
+      pValue: test.pValue,
+    });
+  }
+
+  const qValues = findings.length > 0 ? adjustPValues(findings.map((f) => f.pValue), 'bh') : [];
+  const ranked: ExplainFinding[] = findings.map((f, i) => ({ ...f, qValue: qValues[i]!, significant: qValues[i]! < validated.alpha }));
+  const score = (f: ExplainFinding): number => (f.kind === 'distribution' ? Math.abs(f.effect) : f.effect);
+  ranked.sort((x, y) => score(y) - score(x) || x.pValue - y.pValue);
+  const selectionText = input.selectionText ?? formatFilters(validated.selection, validated.selectionCombination);
+  return {
+    dataset: input.dataset,
+    selection: selectionText,
+    start_time: validated.startTime,
+    end_time: validated.endTime,
+    alpha: validated.alpha,
+    selected: totals.selected,
+    rest: totals.rest,
+    tests: findings.length,
+    findings: ranked.slice(0, validated.limit),
+    columns: { analysed: plan.columns.length, skipped: plan.skipped },
+  };
+}

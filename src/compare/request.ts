@@ -1,0 +1,182 @@
+/**
+ * The body of `POST /api/v1/compare/{dataset}`: parsing, defaults, and
+ * validation against the dataset's schema (every column checked, filter values
+ * coerced) by the query validator. Pure: the clock comes in as an argument.
+ */
+import { invalidInput } from '../errors.js';
+import type { Calculation, Filter, QuerySpec } from '../query/spec.js';
+import { validateQuery } from '../query/validate.js';
+import type { DatasetSchema } from '../store/types.js';
+import {
+  INCOMPLETE_COLUMN,
+  defaultMetrics,
+  metricCalculation,
+  metricFromInput,
+  withValidatedCalculation,
+  type MetricDefinition,
+} from './metrics.js';
+import type { CohortColumn, CompareSettings } from './report.js';
+
+/** A flag of a comparison as the API accepts it. */
+export interface CompareFlagInput {
+  /** Flag key; the variant column is `flag.<key>` unless `column` says otherwise. */
+  flag: string;
+  column?: string;
+  control?: string;
+  /** The flag's default variant (from the flag API), used as control when `control` is absent. */
+  defaultVariant?: string;
+  /** Expected split, variant → weight. */
+  expect?: Record<string, number>;
+  /** Where `expect` comes from: the flag's configured rollout, or the caller. Default `expect`. */
+  expectSource?: 'flag' | 'expect';
+}
+
+/** `POST /api/v1/compare/{dataset}` body. */
+export interface CompareRequest {
+  /** The flag under study first, then the flags it is combined with (`--with`). */
+  flags: CompareFlagInput[];
+  /** Metric texts (`P95(duration_ms)`) or calculation objects; defaults when absent. */
+  metrics?: unknown[];
+  filters?: Filter[];
+  filter_combination?: 'AND' | 'OR';
+  time_range?: number;
+  start_time?: number;
+  end_time?: number;
+  alpha?: number;
+  tuning?: number;
+  minimum_sample?: number;
+}
+
+/** A comparison request checked against a dataset. */
+export interface ValidatedCompare {
+  columns: CohortColumn[];
+  metrics: MetricDefinition[];
+  filters: Filter[];
+  filterCombination: 'AND' | 'OR';
+  startTime: number;
+  endTime: number;
+  settings: CompareSettings;
+}
+
+const REQUEST_KEYS = ['flags', 'metrics', 'filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'alpha', 'tuning', 'minimum_sample'];
+const FLAG_KEYS = ['flag', 'column', 'control', 'defaultVariant', 'expect', 'expectSource'];
+const HINT = 'see docs/api.md, "Compare cohorts"';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function optionalString(value: unknown, path: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw invalidInput(`${path} must be a non-empty string`, HINT);
+  return value;
+}
+
+function optionalNumber(value: unknown, path: string, check: (n: number) => boolean, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) throw invalidInput(`${path} must be ${what}`, HINT);
+  return value;
+}
+
+function parseFlag(input: unknown, path: string): CompareFlagInput {
+  if (typeof input === 'string') return { flag: input };
+  if (!isRecord(input)) throw invalidInput(`${path} must be a flag key or an object like {"flag": "checkout_v2"}`, HINT);
+  for (const key of Object.keys(input)) if (!FLAG_KEYS.includes(key)) throw invalidInput(`${path}: unknown field ${JSON.stringify(key)}`, `the fields are ${FLAG_KEYS.join(', ')}`);
+  const flag = optionalString(input.flag, `${path}.flag`);
+  if (flag === undefined) throw invalidInput(`${path}.flag is required`, HINT);
+  const out: CompareFlagInput = { flag };
+  const column = optionalString(input.column, `${path}.column`);
+  if (column !== undefined) out.column = column;
+  const control = optionalString(input.control, `${path}.control`);
+  if (control !== undefined) out.control = control;
+  const defaultVariant = optionalString(input.defaultVariant, `${path}.defaultVariant`);
+  if (defaultVariant !== undefined) out.defaultVariant = defaultVariant;
+  if (input.expect !== undefined) {
+    if (!isRecord(input.expect) || !Object.values(input.expect).every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
+      throw invalidInput(`${path}.expect must map variants to non-negative weights, e.g. {"on": 50, "off": 50}`, HINT);
+    }
+    out.expect = input.expect as Record<string, number>;
+  }
+  if (input.expectSource !== undefined) {
+    if (input.expectSource !== 'flag' && input.expectSource !== 'expect') throw invalidInput(`${path}.expectSource must be "flag" or "expect"`, HINT);
+    out.expectSource = input.expectSource;
+  }
+  return out;
+}
+
+/** Checks the shape of a compare request body. */
+export function parseCompareRequest(body: unknown): CompareRequest {
+  if (!isRecord(body)) throw invalidInput('compare request must be a JSON object like {"flags": ["checkout_v2"]}', HINT);
+  for (const key of Object.keys(body)) if (!REQUEST_KEYS.includes(key)) throw invalidInput(`unknown field ${JSON.stringify(key)} in the compare request`, `the fields are ${REQUEST_KEYS.join(', ')}`);
+  if (!Array.isArray(body.flags) || body.flags.length === 0) throw invalidInput('"flags" must be a non-empty array of flag keys', HINT);
+  if (body.flags.length > 4) throw invalidInput(`at most 4 flags can be combined, got ${body.flags.length}`, 'compare fewer flags at once');
+  const request: CompareRequest = { flags: body.flags.map((f, i) => parseFlag(f, `flags[${i}]`)) };
+  const columns = request.flags.map((f) => f.column ?? `flag.${f.flag}`);
+  if (new Set(columns).size !== columns.length) throw invalidInput('the same flag column appears twice', 'give each flag once');
+  if (body.metrics !== undefined) {
+    if (!Array.isArray(body.metrics)) throw invalidInput('"metrics" must be an array', HINT);
+    if (body.metrics.length > 20) throw invalidInput(`at most 20 metrics per comparison, got ${body.metrics.length}`, 'split the comparison');
+    request.metrics = body.metrics;
+  }
+  if (body.filters !== undefined) request.filters = body.filters as Filter[];
+  if (body.filter_combination !== undefined) request.filter_combination = body.filter_combination as 'AND' | 'OR';
+  for (const key of ['time_range', 'start_time', 'end_time'] as const) if (body[key] !== undefined) request[key] = body[key] as number;
+  const alpha = optionalNumber(body.alpha, 'alpha', (n) => n > 0 && n < 1, 'between 0 and 1');
+  if (alpha !== undefined) request.alpha = alpha;
+  const tuning = optionalNumber(body.tuning, 'tuning', (n) => n > 0, 'a positive number');
+  if (tuning !== undefined) request.tuning = tuning;
+  const minimum = optionalNumber(body.minimum_sample, 'minimum_sample', (n) => n >= 0, 'a non-negative number');
+  if (minimum !== undefined) request.minimum_sample = minimum;
+  return request;
+}
+
+/**
+ * Validates a comparison against a dataset's schema: the flag columns, the
+ * metrics' columns and filters, the population filters and the time range,
+ * through `validateQuery`. Adds INCOMPLETE when the dataset has
+ * `meta.incomplete` and it is not already asked for.
+ */
+export function validateCompare(request: CompareRequest, schema: DatasetSchema, now: number): ValidatedCompare {
+  let metrics = request.metrics === undefined || request.metrics.length === 0
+    ? defaultMetrics(schema)
+    : request.metrics.map((m, i) => metricFromInput(m, `metrics[${i}]`));
+  const hasIncomplete = schema.columns.some((c) => c.name === INCOMPLETE_COLUMN);
+  if (hasIncomplete && !metrics.some((m) => m.kind === 'incomplete')) metrics = [...metrics, metricFromInput('INCOMPLETE', 'metrics')];
+  const names = new Set<string>();
+  metrics = metrics.filter((m) => (names.has(m.name) ? false : (names.add(m.name), true)));
+  const cohortColumns = request.flags.map((f) => f.column ?? `flag.${f.flag}`);
+  const spec: QuerySpec = {
+    calculations: metrics.map(metricCalculation),
+    breakdowns: cohortColumns,
+  };
+  if (request.filters !== undefined) spec.filters = request.filters;
+  if (request.filter_combination !== undefined) spec.filter_combination = request.filter_combination;
+  if (request.time_range !== undefined) spec.time_range = request.time_range;
+  if (request.start_time !== undefined) spec.start_time = request.start_time;
+  if (request.end_time !== undefined) spec.end_time = request.end_time;
+  const normalized = validateQuery(spec, schema, now);
+  const validatedMetrics = metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i] as Calculation));
+  const columns: CohortColumn[] = request.flags.map((f, i) => {
+    const column: CohortColumn = { flag: f.flag, column: cohortColumns[i]! };
+    if (f.control !== undefined) column.control = f.control;
+    if (f.defaultVariant !== undefined) column.defaultVariant = f.defaultVariant;
+    if (f.expect !== undefined) {
+      column.expected = f.expect;
+      column.expectedSource = f.expectSource ?? 'expect';
+    }
+    return column;
+  });
+  const settings: CompareSettings = {};
+  if (request.alpha !== undefined) settings.alpha = request.alpha;
+  if (request.tuning !== undefined) settings.tuning = request.tuning;
+  if (request.minimum_sample !== undefined) settings.minimumSample = request.minimum_sample;
+  return {
+    columns,
+    metrics: validatedMetrics,
+    filters: normalized.filters,
+    filterCombination: normalized.filter_combination,
+    startTime: normalized.start_time,
+    endTime: normalized.end_time,
+    settings,
+  };
+}
