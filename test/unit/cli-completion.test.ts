@@ -48,16 +48,29 @@ describe('completion scripts', () => {
   });
 });
 
+/** A directory holding a stand-in `flagscope` that answers the dynamic lookup the scripts make, echoing the connection options it got as one more candidate. */
+async function stubBin(): Promise<string> {
+  const bin = await mkdtemp(join(tmpdir(), 'fs-completion-'));
+  await writeFile(
+    join(bin, 'flagscope'),
+    '#!/bin/sh\n[ "$1 $2" = "__complete datasets" ] || exit 1\nprintf "shop\\nscratch\\nsearch\\n"\nshift 2\n[ $# -gt 0 ] && echo "with:$*" | tr " " "_"\nexit 0\n',
+  );
+  await chmod(join(bin, 'flagscope'), 0o755);
+  return bin;
+}
+
+async function hasShell(shell: string): Promise<boolean> {
+  try {
+    await run(shell, ['-c', 'exit 0']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('bash completion', () => {
   async function complete(words: string[]): Promise<string[]> {
-    const bin = await mkdtemp(join(tmpdir(), 'fs-completion-'));
-    // A stand-in `flagscope` that answers the dynamic lookup the script makes.
-    // It also echoes the connection options it was given, as one candidate.
-    await writeFile(
-      join(bin, 'flagscope'),
-      '#!/bin/sh\n[ "$1 $2" = "__complete datasets" ] || exit 1\nprintf "shop\\nscratch\\nsearch\\n"\nshift 2\n[ $# -gt 0 ] && echo "with:$*" | tr " " "_"\nexit 0\n',
-    );
-    await chmod(join(bin, 'flagscope'), 0o755);
+    const bin = await stubBin();
     const program = [
       `source ${JSON.stringify(join(root, 'completions', 'flagscope.bash'))}`,
       `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})`,
@@ -86,5 +99,47 @@ describe('bash completion', () => {
   it('passes --api-url, --api-key and --profile from the command line on to the lookup', async () => {
     expect(await complete(['flagscope', '--profile', 'prod', 'query', '--api-url=http://h:1', 'w'])).toEqual(['with:--profile_prod_--api-url=http://h:1']);
     expect(await complete(['flagscope', 'query', '--limit', '5', 'w'])).toEqual([]);
+  });
+});
+
+describe.skipIf(!(await hasShell('zsh')))('zsh completion', () => {
+  async function complete(words: string[]): Promise<string[]> {
+    const bin = await stubBin();
+    // Stand-ins for the completion system's builtins: print what would be offered.
+    const program = [
+      'compdef() { :; }',
+      'compadd() { [[ "$1" == "--" ]] && shift; print -l -- "$@"; }',
+      '_files() { print -- "<files>"; }',
+      `source ${JSON.stringify(join(root, 'completions', 'flagscope.zsh'))}`,
+      `words=(${words.map((w) => `'${w}'`).join(' ')})`,
+      'CURRENT=${#words}',
+      '_flagscope',
+    ].join('\n');
+    const { stdout } = await run('zsh', ['-f', '-c', program], { env: { PATH: `${bin}:/usr/bin:/bin` } });
+    return stdout.split('\n').filter((l) => l.length > 0);
+  }
+
+  it('offers subcommands, choices, files and datasets with the connection options', async () => {
+    expect(await complete(['flagscope', 'events', ''])).toEqual(['send']);
+    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual(['table', 'json', 'csv', 'ndjson']);
+    expect(await complete(['flagscope', 'query', 'shop', '--spec', ''])).toEqual(['<files>']);
+    expect(await complete(['flagscope', '--profile', 'prod', 'columns', ''])).toEqual(['shop', 'scratch', 'search', 'with:--profile_prod']);
+  });
+});
+
+describe.skipIf(!(await hasShell('fish')))('fish completion', () => {
+  async function complete(line: string): Promise<string[]> {
+    const bin = await stubBin();
+    const program = `source ${JSON.stringify(join(root, 'completions', 'flagscope.fish'))}; complete -C${JSON.stringify(line)}`;
+    const { stdout } = await run('fish', ['-N', '-c', program], { env: { PATH: `${bin}:/usr/bin:/bin` } });
+    return stdout.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t')[0] ?? l);
+  }
+
+  it('completes commands, options, choices and datasets', async () => {
+    expect(await complete('flagscope qu')).toEqual(['query']);
+    expect(await complete('flagscope query --gr')).toEqual(['--granularity']);
+    expect(await complete('flagscope completion z')).toEqual(['zsh']);
+    expect((await complete('flagscope query s')).sort()).toEqual(['scratch', 'search', 'shop']);
+    expect(await complete('flagscope --profile prod columns w')).toEqual(['with:--profile_prod']);
   });
 });
