@@ -296,7 +296,6 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
     const groupBy = keys.length > 0 ? ` GROUP BY ${keyList}` : '';
     const joinOn = (left: string, right: string): string =>
       keys.length === 0 ? 'TRUE' : keys.map((k) => dialect.nullSafeEquals(`${left}.${k}`, `${right}.${k}`)).join(' AND ');
-    const keySelect = (prefix: string): string => keys.map((k) => `${prefix}${k}`).join(', ');
     const baseName = `base_${suffix}`;
     ctes.push(`${baseName} AS (SELECT ${[...keys, ...baseAggs, 'count(*) AS n_rows'].join(', ')} FROM ${source}${groupBy})`);
     const joins: string[] = [];
