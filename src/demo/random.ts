@@ -13,26 +13,15 @@ export function mix32(x: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-/** Hashes a sequence of 32-bit integers into one unsigned 32-bit integer. */
-export function hashInts(...values: number[]): number {
-  let h = 0x2545f491;
-  for (const v of values) h = mix32(h ^ mix32(v | 0));
-  return h;
+/** Hashes three 32-bit integers into one unsigned 32-bit integer (fixed arity: no array per call). */
+export function hashInts(a: number, b: number, c: number): number {
+  const h = mix32(0x2545f491 ^ mix32(a | 0));
+  return mix32(mix32(h ^ mix32(b | 0)) ^ mix32(c | 0));
 }
 
-/** A uniform number in [0, 1) that depends only on the given integers. */
-export function hashUnit(...values: number[]): number {
-  return hashInts(...values) / 4294967296;
-}
-
-/** Hashes a string (UTF-16 code units) to an unsigned 32-bit integer (FNV-1a, then mixed). */
-export function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return mix32(h);
+/** A uniform number in [0, 1) that depends only on the three integers. */
+export function hashUnit(a: number, b: number, c: number): number {
+  return hashInts(a, b, c) / 4294967296;
 }
 
 /** A seeded random number source. */
