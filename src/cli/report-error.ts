@@ -38,7 +38,7 @@ export function reportError(e: unknown, stderr: OutStream, mode: ReportMode): Ex
  */
 export function commanderToFlagscope(err: { message: string }, commandName: string): FlagscopeError {
   const lines = err.message.replace(/^error: /, '').split('\n').filter((l) => l.trim().length > 0);
-  const message = (lines[0] ?? 'invalid arguments').replace(/\.$/, '');
+  const message = (lines[0] ?? 'invalid arguments').replace(/\.$/, '').replace(/\. ([A-Z])/g, (_, c: string) => `; ${c.toLowerCase()}`);
   const suggestion = lines.slice(1).join(' ').replace(/^\((.*)\)$/, '$1').replace(/\?$/, '').toLowerCase();
   const help = `run \`${commandName} --help\``;
   return new FlagscopeError('usage', message, suggestion.length > 0 ? `${suggestion}? ${help}` : help);

@@ -68,6 +68,12 @@ describe('usage errors (exit 2, no server needed)', () => {
     expect(r.stderr).toBe("error: missing required argument 'dataset'\nhint: run `flagscope columns --help`\n");
   });
 
+  it('reports excess arguments in the house style', async () => {
+    const r = await run(['datasets', 'extra']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: too many arguments for 'datasets'; expected 0 arguments but got 1\nhint: run `flagscope datasets --help`\n");
+  });
+
   it('suggests the closest command for a typo', async () => {
     const r = await run(['querry', 'x']);
     expect(r.code).toBe(2);
