@@ -254,7 +254,7 @@ async function sendDemoEvents(args: {
   let failure: unknown;
   let sent = 0;
   const batches = generateEventBatches(
-    { seed: args.seed, count: args.eventCount, start: args.start, end: args.end, sampling: true },
+    { seed: args.seed, count: args.eventCount, start: args.start, end: args.end, sampling: true, incomplete: true },
     args.batchSize,
   );
   for (const batch of batches) {
