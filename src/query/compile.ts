@@ -97,7 +97,8 @@ function columnTypes(schema: DatasetSchema): Map<string, ColumnType> {
 function compileFilter(filter: Filter, type: ColumnType, params: ParamList, dialect: SqlDialect): string {
   const col = dialect.quoteIdent(filter.column);
   const bindValue = (value: FilterValue): string => {
-    if (type === 'integer' && typeof value === 'number' && !Number.isInteger(value)) return params.bind(value, dialect.sqlType('float'));
+    // A fraction, or an integer beyond 2^53 (possibly beyond BIGINT), compares as a double.
+    if (type === 'integer' && typeof value === 'number' && !Number.isSafeInteger(value)) return params.bind(value, dialect.sqlType('float'));
     return params.bind(value, dialect.sqlType(type));
   };
   const single = (): FilterValue => {

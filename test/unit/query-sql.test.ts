@@ -290,6 +290,7 @@ const FILTER_CASES: { name: string; filters: Filter[]; combination?: 'AND' | 'OR
   { name: '<', filters: [{ column: 'duration_ms', op: '<', value: 42 }] },
   { name: '<=', filters: [{ column: 'duration_ms', op: '<=', value: 42 }] },
   { name: '> a fraction on an integer column', filters: [{ column: 'status_code', op: '>', value: 403.5 }] },
+  { name: '< a number beyond BIGINT on an integer column', filters: [{ column: 'status_code', op: '<', value: 1e20 }] },
   { name: 'starts-with', filters: [{ column: 'note', op: 'starts-with', value: 'prefix' }] },
   { name: 'does-not-start-with (missing matches)', filters: [{ column: 'note', op: 'does-not-start-with', value: 'p' }] },
   { name: 'contains', filters: [{ column: 'note', op: 'contains', value: 'lain' }] },
