@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseEventLine } from '../../src/cli/events/read-ndjson.js';
 import { buildQuerySpec, heatmapGranularity, parseSpecText } from '../../src/cli/query/build-spec.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -81,5 +82,25 @@ describe('parseSpecText', () => {
     expect(parseSpecText('{"limit": 3}', 'spec file q.json')).toEqual({ limit: 3 });
     expect(() => parseSpecText('{', 'spec file q.json')).toThrow(/^spec file q.json is not valid JSON/);
     expect(() => parseSpecText('[1]', 'the spec on stdin')).toThrow('the spec on stdin is not a JSON object');
+  });
+});
+
+describe('parseEventLine', () => {
+  it('takes bare events and Honeycomb batch items', () => {
+    expect(parseEventLine('{"duration_ms": 5}')).toEqual({ item: { data: { duration_ms: 5 } } });
+    expect(parseEventLine('{"data": {"a": 1}, "time": "2026-01-15T12:00:00Z", "samplerate": 10}')).toEqual({
+      item: { data: { a: 1 }, time: '2026-01-15T12:00:00Z', samplerate: 10 },
+    });
+    // A field named data beside other fields is an ordinary event field.
+    expect(parseEventLine('{"data": {"a": 1}, "user": "x"}')).toEqual({ item: { data: { data: { a: 1 }, user: 'x' } } });
+    expect(parseEventLine('{"data": "text"}')).toEqual({ item: { data: { data: 'text' } } });
+  });
+
+  it('skips blank lines and explains bad ones in lowercase', () => {
+    expect(parseEventLine('   ')).toBeUndefined();
+    expect(parseEventLine('{"a": ')).toEqual({ error: expect.stringMatching(/^invalid JSON: [a-z]/) });
+    expect(parseEventLine('42')).toEqual({ error: 'expected a JSON object, got number' });
+    expect(parseEventLine('null')).toEqual({ error: 'expected a JSON object, got null' });
+    expect(parseEventLine('{"data": {}, "time": true}')).toEqual({ error: '`time` must be an ISO-8601 string or a Unix timestamp' });
   });
 });

@@ -19,7 +19,8 @@ export function parseEventLine(line: string): ParsedLine {
   try {
     value = JSON.parse(line);
   } catch (e) {
-    return { error: `invalid JSON: ${(e as Error).message.replace(/^Unexpected/, 'unexpected').replace(/\.$/, '')}` };
+    const reason = (e as Error).message.replace(/\.$/, '');
+    return { error: `invalid JSON: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { error: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}` };
