@@ -80,7 +80,8 @@ class ParamList {
 
   /** A placeholder cast to `sqlType`, so the bound value's JS type never decides the SQL type. */
   bind(value: SqlParam, sqlType: string): string {
-    this.values.push(value);
+    // Drivers bind whole JS numbers as 64-bit integers; beyond 2^53 pass the text and let the CAST read it.
+    this.values.push(typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value) ? String(value) : value);
     return `CAST(${this.dialect.placeholder(this.values.length)} AS ${sqlType})`;
   }
 }
