@@ -104,7 +104,7 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
     print(
       `A web shop of ${DEMO_SERVICES.length} services sends one wide event per request: ~100 columns each, among them 30 ${styler.cyan('flag.*')} columns\n` +
         `with the variant every user got. ${formatCount(eventCount)} events over the last 24 hours go through the real ingest API\n` +
-        `(POST /1/batch/${DEMO_DATASET}); then a few questions go through the query API.\n\n`,
+        `(POST /1/batch/${DEMO_DATASET}); then a few questions go through the query API.\n`,
     );
 
     const sent = await sendDemoEvents({
