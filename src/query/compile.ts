@@ -284,9 +284,9 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
 
   const ctes: string[] = [];
   ctes.push(`src AS ${dialect.inlineCte}(SELECT ${srcSelect.join(', ')} FROM ${ident(target.table)} WHERE ${where.join(' AND ')})`);
-  for (const v of heatmapColumns) {
-    ctes.push(`hb_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${HEATMAP_BUCKETS} ELSE 1 END AS width FROM (SELECT CAST(min(${v}) AS DOUBLE) AS lo, CAST(max(${v}) AS DOUBLE) AS hi FROM src))`);
-  }
+
+  const rangeAggs = [...new Set([...heatmapColumns, ...weightedQuantiles.keys()])]
+    .flatMap((v) => [`CAST(min(${v}) AS DOUBLE) AS mn_${v}`, `CAST(max(${v}) AS DOUBLE) AS mx_${v}`]);
 
   /** Output columns of one calculation plan, in decode order. */
   const outputColumns = (plan: CalcPlan, i: number): string[] => (plan.kind === 'heatmap' ? [`c${i}_lo`, `c${i}_w`, `c${i}_h`] : [`c${i}`]);
@@ -299,7 +299,17 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
     const joinOn = (left: string, right: string): string =>
       keys.length === 0 ? 'TRUE' : keys.map((k) => dialect.nullSafeEquals(`${left}.${k}`, `${right}.${k}`)).join(' AND ');
     const baseName = `base_${suffix}`;
-    ctes.push(`${baseName} AS (SELECT ${[...keys, ...baseAggs, 'count(*) AS n_rows'].join(', ')} FROM ${source}${groupBy})`);
+    ctes.push(`${baseName} AS (SELECT ${[...keys, ...baseAggs, ...rangeAggs, 'count(*) AS n_rows'].join(', ')} FROM ${source}${groupBy})`);
+    // Query-wide value ranges, from the per-group minima and maxima of the results' groups
+    // (every selected event is in one of them), so they cost no extra scan.
+    if (suffix === 'r') {
+      for (const v of heatmapColumns) {
+        ctes.push(`hb_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${HEATMAP_BUCKETS} ELSE 1 END AS width FROM (SELECT min(mn_${v}) AS lo, max(mx_${v}) AS hi FROM ${baseName}))`);
+      }
+      for (const v of weightedQuantiles.keys()) {
+        ctes.push(`pg_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${PERCENTILE_BINS} ELSE 1 END AS width FROM (SELECT min(mn_${v}) AS lo, max(mx_${v}) AS hi FROM ${baseName}))`);
+      }
+    }
     const joins: string[] = [];
     const selects: string[] = keys.map((k) => `${baseName}.${k}`);
 
@@ -316,9 +326,6 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       const pr = `pr_${suffix}_${v}`;
       const range = `pg_${v}`;
       const partition = keys.length > 0 ? `PARTITION BY ${keyList} ` : '';
-      if (!ctes.some((c) => c.startsWith(`${range} AS`))) {
-        ctes.push(`${range} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${PERCENTILE_BINS} ELSE 1 END AS width FROM (SELECT CAST(min(${v}) AS DOUBLE) AS lo, CAST(max(${v}) AS DOUBLE) AS hi FROM src))`);
-      }
       const binOf = (value: string): string => `least(CAST(floor((${value} - ${range}.lo) / ${range}.width) AS BIGINT), ${PERCENTILE_BINS - 1})`;
       ctes.push(`${bins} AS (SELECT ${[...keys, 'CAST(w AS DOUBLE) AS wt', `${binOf(v)} AS bin`].join(', ')} FROM ${source} CROSS JOIN ${range} WHERE ${v} IS NOT NULL)`);
       ctes.push(`${histogram} AS (SELECT ${[...keys, 'bin', 'wt', `sum(wt) OVER (${partition}ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`, `sum(wt) OVER (${partition.trimEnd()}) AS tot`].join(', ')}`
