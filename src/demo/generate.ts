@@ -70,6 +70,12 @@ export interface GenerateOptions {
    * `meta.incomplete = false`. Default off.
    */
   incomplete?: boolean;
+  /**
+   * Flag key → variant served to every user, as while a kill switch is
+   * pressed or after a flag is rolled back: the `flag.<key>` column shows it
+   * in every event.
+   */
+  overrides?: Record<string, string>;
 }
 
 /** One generated event, in the shape of a Honeycomb batch item (time as unix ms). */
@@ -254,7 +260,7 @@ const APP_VERSIONS = new WeightedList([
   { value: '5.13.1', weight: 50 },
 ]);
 
-function buildUser(seed: number, index: number): UserProfile {
+function buildUser(seed: number, index: number, overrides: readonly (string | undefined)[]): UserProfile {
   const u = (salt: number): number => hashUnit(seed, index, salt);
   const deviceType = DEVICES.pick(u(1));
   const b = (BROWSERS_BY_DEVICE[deviceType] as WeightedList<BrowserChoice>).pick(u(2));
@@ -265,7 +271,7 @@ function buildUser(seed: number, index: number): UserProfile {
   const ipHash = hashInts(seed, index, 6);
   const id = `u_${(hashInts(seed, index, 7) % 0xfffff).toString(36)}${index.toString(36).padStart(4, '0')}`;
   const flags: string[] = [];
-  for (let f = 0; f < DEMO_FLAGS.length; f++) flags.push(variantFor(f, id));
+  for (let f = 0; f < DEMO_FLAGS.length; f++) flags.push(overrides[f] ?? variantFor(f, id));
   const inRegressionCohort =
     flags[CHECKOUT_V2] === HIDDEN_REGRESSION.flags.checkout_v2 &&
     flags[NEW_CART] === HIDDEN_REGRESSION.flags.new_cart &&
@@ -393,6 +399,13 @@ function validate(options: GenerateOptions): void {
     }
     if (!(lost.share >= 0 && lost.share < 1)) throw invalidInput(`lostCohort.share must be in [0, 1), got ${String(lost.share)}`);
   }
+  for (const [key, variant] of Object.entries(options.overrides ?? {})) {
+    const flag = DEMO_FLAGS.find((f) => f.key === key);
+    if (flag === undefined) throw invalidInput(`overrides name unknown demo flag "${key}"`, 'use a key of DEMO_FLAGS');
+    if (!flag.variants.some((v) => v.name === variant)) {
+      throw invalidInput(`flag "${key}" has no variant "${variant}"`, `use one of: ${flag.variants.map((v) => v.name).join(', ')}`);
+    }
+  }
 }
 
 interface Effects {
@@ -453,6 +466,7 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
   const effects = effectsOf(options);
   const lost = options.lostCohort;
   const lostFlag = lost === undefined ? -1 : flagIndex(lost.flag);
+  const overrides = DEMO_FLAGS.map((f) => options.overrides?.[f.key]);
 
   for (let i = 0; i < count; i++) {
     const time = timeline.at((i + rng.next()) / count);
@@ -464,7 +478,7 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
       const userIndex = Math.floor(Math.pow(rng.next(), 1.6) * poolSize);
       let user = users[userIndex];
       if (user === undefined) {
-        user = buildUser(seed, userIndex);
+        user = buildUser(seed, userIndex, overrides);
         users[userIndex] = user;
       }
       if (lost !== undefined && user.flags[lostFlag] === lost.variant && hashUnit(seed, userIndex, 0x1057) < lost.share) continue;

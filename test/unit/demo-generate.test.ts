@@ -11,6 +11,7 @@ import {
   generateEvents,
   userFlagVariant,
   type GeneratedEvent,
+  type GenerateOptions,
 } from '../../src/demo/generate.js';
 import { demoFlagDefinition } from '../../src/demo/catalog.js';
 import { evaluateFlag } from '../../src/flags/evaluate.js';
@@ -320,8 +321,18 @@ describe('generateEvents variations for statistics tests', () => {
     expect(rate(inScope.filter((e) => matchesRegression(e.data)))).toBeGreaterThan(3 * rate(inScope.filter((e) => !matchesRegression(e.data))));
   });
 
+  it('overrides serve one variant to everyone, as a pressed kill switch does', () => {
+    const pressed = Array.from(generateEvents({ ...base, count: 3_000, overrides: { recommendations_enabled: 'off', checkout_v2: 'off' } }));
+    expect(new Set(pressed.map((e) => e.data['flag.recommendations_enabled']))).toEqual(new Set(['off']));
+    expect(new Set(pressed.map((e) => e.data['flag.checkout_v2']))).toEqual(new Set(['off']));
+    expect(new Set(pressed.map((e) => e.data['flag.new_cart']))).toEqual(new Set(['on', 'off']));
+    expect(pressed.some((e) => matchesRegression(e.data))).toBe(false);
+  });
+
   it('rejects bad variation options', () => {
-    const bad = [
+    const bad: GenerateOptions[] = [
+      { ...base, overrides: { nope: 'on' } },
+      { ...base, overrides: { checkout_v2: 'maybe' } },
       { ...base, regression: { errorRateMultiplier: -1 } },
       { ...base, lostCohort: { flag: 'nope', variant: 'on', share: 0.1 } },
       { ...base, lostCohort: { flag: 'checkout_v2', variant: 'maybe', share: 0.1 } },
