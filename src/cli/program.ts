@@ -13,9 +13,14 @@ import { registerCompletion } from './completion/index.js';
 import { registerDatasets } from './datasets/index.js';
 import { registerDemo } from './demo/index.js';
 import { registerEvents } from './events/index.js';
+import { registerFlags } from './flags/index.js';
+import { registerButtons } from './buttons/index.js';
+import { registerKeys } from './keys/index.js';
 import type { RunState } from './registration.js';
 import { addGlobalOptions, examples } from './registration.js';
 import { registerQuery } from './query/index.js';
+import { registerCompare } from './compare/index.js';
+import { registerExplain } from './explain/index.js';
 import { registerServe } from './serve/index.js';
 
 // commander through `require`: importing its ESM wrapper makes Node lex the
@@ -59,6 +64,11 @@ export function buildProgram(state: RunState): Command {
   registerDatasets(program, state);
   registerColumns(program, state);
   registerQuery(program, state);
+  registerCompare(program, state);
+  registerExplain(program, state);
+  registerFlags(program, state);
+  registerButtons(program, state);
+  registerKeys(program, state);
   registerDemo(program, state);
   registerCompletion(program, state);
   forEachCommand(program, (cmd) => {

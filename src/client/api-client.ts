@@ -8,6 +8,8 @@ import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { codeForStatus, FlagscopeError } from '../errors.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
+import type { CompareReport } from '../compare/report.js';
+import type { ExplainReport } from '../compare/explain.js';
 import type { ColumnInfo, DatasetInfo } from '../store/types.js';
 
 export interface ApiClientOptions {
@@ -66,6 +68,10 @@ export interface ApiClient {
   query(dataset: string, spec: QuerySpec): Promise<QueryResult>;
   /** `POST /1/batch/{dataset}`; resolves to one status per item, in order. */
   sendBatch(dataset: string, items: BatchItem[]): Promise<BatchItemStatus[]>;
+  /** `POST /api/v1/compare/{dataset}`: flag cohorts compared on metrics (docs/api.md). */
+  compare(dataset: string, request: Record<string, unknown>): Promise<CompareReport>;
+  /** `POST /api/v1/explain/{dataset}`: what sets a selection of events apart (docs/api.md). */
+  explain(dataset: string, request: Record<string, unknown>): Promise<ExplainReport>;
   /** Any JSON endpoint; resolves to the parsed body of a 2xx response. */
   requestJson<T = unknown>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T>;
   /** Like `requestJson`, with status and headers (for `ETag`, 304). */
@@ -167,6 +173,18 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const body = (await send<BatchItemStatus[]>('POST', path, items, { idempotent: false })).body;
       if (!Array.isArray(body) || body.length !== items.length) throw unexpectedShape(`POST ${path}`, baseUrl);
       return body;
+    },
+    async compare(dataset, body) {
+      const path = `/api/v1/compare/${encodeURIComponent(dataset)}`;
+      const report = (await send<CompareReport>('POST', path, body, { idempotent: true })).body;
+      if (typeof report !== 'object' || report === null || !Array.isArray(report.results)) throw unexpectedShape(`POST ${path}`, baseUrl);
+      return report;
+    },
+    async explain(dataset, body) {
+      const path = `/api/v1/explain/${encodeURIComponent(dataset)}`;
+      const report = (await send<ExplainReport>('POST', path, body, { idempotent: true })).body;
+      if (typeof report !== 'object' || report === null || !Array.isArray(report.findings)) throw unexpectedShape(`POST ${path}`, baseUrl);
+      return report;
     },
     async requestJson<T>(method: string, path: string, body?: unknown, requestOptions?: RequestOptions) {
       return (await send<T>(method.toUpperCase(), path, body, requestOptions)).body;

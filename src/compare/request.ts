@@ -180,3 +180,51 @@ export function validateCompare(request: CompareRequest, schema: DatasetSchema, 
     settings,
   };
 }
+
+/** The parts of a stored flag a comparison uses. */
+export interface FlagSplitSource {
+  defaultVariant: string;
+  targeting?: unknown;
+  rollout?: { weights: { variant: string; weight: number }[] };
+}
+
+/**
+ * The split a flag is configured to produce: its rollout weights, or
+ * everything on the default variant when it has neither rollout nor
+ * targeting. Undefined when targeting rules decide (the split depends on who
+ * arrives, so there is nothing to test against).
+ */
+export function configuredSplit(flag: FlagSplitSource): Record<string, number> | undefined {
+  if (flag.targeting !== undefined && flag.targeting !== null) return undefined;
+  if (flag.rollout !== undefined) {
+    const split: Record<string, number> = {};
+    for (const { variant, weight } of flag.rollout.weights) split[variant] = (split[variant] ?? 0) + weight;
+    return split;
+  }
+  return { [flag.defaultVariant]: 1 };
+}
+
+/**
+ * Fills in, for every flag of the request that has no `expect` or no
+ * `defaultVariant`, what the flag's configuration says (`lookup` returns
+ * undefined for an unknown flag).
+ */
+export function withFlagConfiguration(request: CompareRequest, lookup: (key: string) => FlagSplitSource | undefined): CompareRequest {
+  return {
+    ...request,
+    flags: request.flags.map((input) => {
+      const flag = lookup(input.flag);
+      if (flag === undefined) return input;
+      const out: CompareFlagInput = { ...input };
+      if (out.defaultVariant === undefined) out.defaultVariant = flag.defaultVariant;
+      if (out.expect === undefined) {
+        const split = configuredSplit(flag);
+        if (split !== undefined) {
+          out.expect = split;
+          out.expectSource = 'flag';
+        }
+      }
+      return out;
+    }),
+  };
+}

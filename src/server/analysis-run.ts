@@ -8,7 +8,7 @@
 import { FlagscopeError, notFound } from '../errors.js';
 import { assembleCompareReport, type CompareReport } from '../compare/report.js';
 import { buildCompareStatement } from '../compare/plan.js';
-import { parseCompareRequest, validateCompare } from '../compare/request.js';
+import { parseCompareRequest, validateCompare, withFlagConfiguration, type FlagSplitSource } from '../compare/request.js';
 import {
   assembleExplainReport,
   buildExplainPairsStatement,
@@ -47,10 +47,28 @@ async function datasetContext(events: EventStore, dataset: string): Promise<{ re
   return { reader, table, schema };
 }
 
-/** Compares cohorts of `dataset` as `body` asks (see docs/api.md). */
-export async function runCompare(events: EventStore, dataset: string, body: unknown, now: number): Promise<CompareReport & { duration_ms: number }> {
+/** The flags of the server, when it has them: `get` throws for an unknown key. */
+export interface FlagLookup {
+  get(key: string): FlagSplitSource;
+}
+
+/**
+ * Compares cohorts of `dataset` as `body` asks (see docs/api.md). The
+ * expected split and default variant of each flag come from `flags` unless
+ * the request gives them.
+ */
+export async function runCompare(events: EventStore, dataset: string, body: unknown, now: number, flags?: FlagLookup): Promise<CompareReport & { duration_ms: number }> {
   const started = performance.now();
-  const request = parseCompareRequest(body);
+  let request = parseCompareRequest(body);
+  if (flags !== undefined) {
+    request = withFlagConfiguration(request, (key) => {
+      try {
+        return flags.get(key);
+      } catch {
+        return undefined;
+      }
+    });
+  }
   const { reader, table, schema } = await datasetContext(events, dataset);
   const validated = validateCompare(request, schema, now);
   const statement = buildCompareStatement({

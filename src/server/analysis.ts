@@ -6,7 +6,7 @@
 import { invalidInput } from '../errors.js';
 import type { EventStore } from '../store/types.js';
 import { parseJsonBody, readBody, sendJson } from './http-io.js';
-import { runCompare, runExplain } from './analysis-run.js';
+import { runCompare, runExplain, type FlagLookup } from './analysis-run.js';
 import type { Router } from './router.js';
 
 /** What the analysis endpoints need from the server. */
@@ -14,13 +14,15 @@ export interface AnalysisDependencies {
   events: EventStore;
   limits: { maxBodyBytes: number };
   now: () => number;
+  /** The server's flags (issue 3's flag service), for each flag's configured split and default variant. */
+  flags?: FlagLookup | undefined;
 }
 
 /** Adds the compare and explain routes to the server's router. */
 export function registerAnalysisRoutes(router: Router, deps: AnalysisDependencies): void {
   router.add('POST', '/api/v1/compare/:dataset', 'query', async ({ req, res, params }) => {
     const body = await readJsonBody(req, deps.limits.maxBodyBytes, 'compare request');
-    sendJson(res, 200, await runCompare(deps.events, params.dataset as string, body, deps.now()));
+    sendJson(res, 200, await runCompare(deps.events, params.dataset as string, body, deps.now(), deps.flags));
   });
   router.add('POST', '/api/v1/explain/:dataset', 'query', async ({ req, res, params }) => {
     const body = await readJsonBody(req, deps.limits.maxBodyBytes, 'explain request');

@@ -1,0 +1,68 @@
+import { FlagscopeError } from '../../errors.js';
+import { parseExpectedSplit } from '../../compare/report.js';
+import { renderJson } from '../../output/serialize.js';
+import { renderTable } from '../../output/table.js';
+import type { Verb } from '../registration.js';
+import { buildQuerySpec } from '../query/build-spec.js';
+import { compareRecords, renderCompareReport, sampleRatioText } from './render-compare.js';
+import { plainStyler } from '../../output/style.js';
+
+/** Options of `flagscope compare` as commander parses them. */
+export interface CompareFlags {
+  dataset: string;
+  metric?: string[];
+  with?: string[];
+  column?: string;
+  control?: string;
+  expect?: string;
+  where?: string[];
+  any?: boolean;
+  since?: string;
+  start?: string;
+  end?: string;
+  alpha?: string;
+}
+
+/** Builds the body of `POST /api/v1/compare/{dataset}` from the options. Pure: the clock is passed in. */
+export function buildCompareRequest(flag: string, flags: CompareFlags, now: number): Record<string, unknown> {
+  const spec = buildQuerySpec({}, { where: flags.where, any: flags.any, since: flags.since, start: flags.start, end: flags.end }, now);
+  const main: Record<string, unknown> = { flag };
+  if (flags.column !== undefined) main.column = flags.column;
+  if (flags.control !== undefined) main.control = flags.control;
+  if (flags.expect !== undefined) main.expect = parseExpectedSplit(flags.expect);
+  const body: Record<string, unknown> = { flags: [main, ...(flags.with ?? []).map((f) => ({ flag: f }))] };
+  if (flags.metric !== undefined && flags.metric.length > 0) body.metrics = flags.metric;
+  for (const key of ['filters', 'filter_combination', 'time_range', 'start_time', 'end_time'] as const) {
+    if (spec[key] !== undefined) body[key] = spec[key];
+  }
+  if (flags.alpha !== undefined) {
+    const alpha = Number(flags.alpha);
+    if (!(alpha > 0 && alpha < 1)) throw new FlagscopeError('usage', `\`--alpha ${flags.alpha}\` is not between 0 and 1`, 'pass e.g. `--alpha 0.05`');
+    body.alpha = alpha;
+  }
+  return body;
+}
+
+/** `flagscope compare FLAG --dataset D`: `--json` prints the API's report unchanged. */
+export const runCompare: Verb = async (env, args, options) => {
+  const flags = options as unknown as CompareFlags;
+  const body = buildCompareRequest(String(args[0]), flags, env.ctx.now());
+  const client = await env.client();
+  const report = await client.compare(flags.dataset, body);
+  if (env.format === 'json') {
+    env.out(renderJson(report));
+    return;
+  }
+  if (env.format !== 'table') {
+    throw new FlagscopeError('usage', `\`--format ${env.format}\` is not supported by compare`, 'use `--json`, or no format for a table');
+  }
+  if (env.stdoutIsTTY) {
+    env.out(renderCompareReport(report, { styler: env.styler, width: env.width }));
+    return;
+  }
+  env.out(renderTable([], compareRecords(report), { tty: false }));
+  for (const line of sampleRatioText(report, plainStyler)) {
+    if (report.sampleRatio.some((s) => s.mismatch)) env.warn(line);
+    else env.info(line);
+  }
+};

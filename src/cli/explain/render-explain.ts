@@ -1,0 +1,81 @@
+/**
+ * An explain report as text: on a terminal a ranked table with small bars of
+ * the share of the selection and of the rest; piped, tab-separated rows
+ * (rank, columns, values, selected share, rest share, effect, p, q,
+ * significant) without a header. Pure.
+ */
+import type { ExplainFinding, ExplainReport } from '../../compare/explain.js';
+import type { Styler } from '../../output/style.js';
+import { renderTable } from '../../output/table.js';
+import { formatCount, formatNumberHuman } from '../../output/values.js';
+import { formatProbability } from '../compare/render-compare.js';
+
+const BAR_WIDTH = 10;
+const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/** A horizontal bar of `share` (0–1) in at most {@link BAR_WIDTH} cells, with eighth-cell resolution. */
+export function shareBar(share: number, width = BAR_WIDTH): string {
+  const eighths = Math.round(Math.max(0, Math.min(1, share)) * width * 8);
+  const full = Math.floor(eighths / 8);
+  return '█'.repeat(full) + EIGHTHS[eighths % 8]!;
+}
+
+function percent(value: number): string {
+  return `${(value * 100).toFixed(1)}%`;
+}
+
+function what(f: ExplainFinding): string {
+  if (f.kind === 'distribution') return `${f.columns[0]} (distribution)`;
+  return f.columns.map((c, i) => `${c}=${f.values[i]}`).join(' AND ');
+}
+
+function describeDistribution(f: ExplainFinding): string {
+  const direction = f.effect > 0 ? 'higher' : 'lower';
+  const medians = f.selectedMedian != null && f.restMedian != null ? ` (median ≈${formatNumberHuman(f.selectedMedian)} vs ≈${formatNumberHuman(f.restMedian)})` : '';
+  return `${direction} in the selection${medians}`;
+}
+
+/** The tab-separated rows of a report. */
+export function explainRecords(report: ExplainReport): string[][] {
+  return report.findings.map((f, i) => [
+    String(i + 1), f.kind, f.columns.join(','), f.values.join(','),
+    f.selectedShare === null ? '' : String(f.selectedShare), f.restShare === null ? '' : String(f.restShare),
+    String(f.effect), String(f.pValue), String(f.qValue), String(f.significant),
+  ]);
+}
+
+/** The whole report for a terminal; `limit` findings at most. */
+export function renderExplainReport(report: ExplainReport, options: { styler: Styler; width: number; limit?: number }): string {
+  const { styler } = options;
+  const total = report.selected.weight + report.rest.weight;
+  const out: string[] = [];
+  out.push(styler.bold(`what sets ${report.selection} apart in ${report.dataset}`)
+    + styler.dim(` · ${formatCount(Math.round(report.selected.weight))} of ${formatCount(Math.round(total))} events selected (${total > 0 ? percent(report.selected.weight / total) : '–'})`));
+  out.push('');
+  const shown = report.findings.filter((f) => f.significant && (f.kind === 'distribution' || f.effect > 0)).slice(0, options.limit ?? 15);
+  if (shown.length === 0) {
+    out.push('nothing sets the selection apart at this significance level');
+  } else {
+    out.push(renderTable(
+      [{ header: '#', align: 'right' }, { header: 'WHAT' }, { header: 'SELECTION' }, { header: 'REST' }, { header: 'DIFF', align: 'right' }, { header: 'Q', align: 'right' }],
+      shown.map((f, i) => {
+        if (f.kind === 'distribution') {
+          return [String(i + 1), what(f), describeDistribution(f), '', `${f.effect > 0 ? '+' : ''}${f.effect.toFixed(2)}`, formatProbability(f.qValue)];
+        }
+        return [
+          String(i + 1),
+          what(f),
+          `${styler.red(shareBar(f.selectedShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.selectedShare ?? 0).padStart(6)}`,
+          `${styler.dim(shareBar(f.restShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.restShare ?? 0).padStart(6)}`,
+          `+${((f.effect) * 100).toFixed(1)}pp`,
+          formatProbability(f.qValue),
+        ];
+      }),
+      { tty: true, styler, maxWidth: options.width },
+    ).trimEnd());
+  }
+  out.push('');
+  out.push(styler.dim(`${report.tests} tests, Benjamini–Hochberg at q < ${report.alpha}; ${report.columns.analysed} columns analysed`
+    + (report.columns.skipped.length > 0 ? `, ${report.columns.skipped.length} skipped (${report.columns.skipped.slice(0, 3).map((s) => s.column).join(', ')}${report.columns.skipped.length > 3 ? ', …' : ''})` : '')));
+  return out.join('\n') + '\n';
+}
