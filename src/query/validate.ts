@@ -28,6 +28,8 @@ export const MAX_LIMIT = 10_000;
 export const MAX_TIME_BUCKETS = 1000;
 /** Most calculations, filters, breakdowns, orders and havings in one query. */
 export const MAX_LIST_LENGTH = 100;
+/** Latest accepted start_time/end_time (year 5138); larger values are milliseconds by mistake. */
+const MAX_UNIX_SECONDS = 99_999_999_999;
 /** Most values in one `in`/`not-in` filter. */
 export const MAX_IN_VALUES = 1000;
 
@@ -263,8 +265,16 @@ function findCalculation(ref: Calculation, calculations: Calculation[], path: st
 
 /** Resolves absolute start and end (unix seconds) from any two of start_time, end_time and time_range, like Honeycomb. */
 function resolveTimes(spec: Record<string, unknown>, now: number): { start_time: number; end_time: number; time_range: number } {
-  const start = spec.start_time === undefined ? undefined : expectInteger(spec.start_time, 'start_time', 0);
-  const end = spec.end_time === undefined ? undefined : expectInteger(spec.end_time, 'end_time', 0);
+  const unixSeconds = (field: 'start_time' | 'end_time'): number | undefined => {
+    const value = spec[field];
+    if (value === undefined) return undefined;
+    if (typeof value === 'number' && Number.isInteger(value) && value > MAX_UNIX_SECONDS) {
+      fail(field, `${value} is too far in the future for unix seconds`, `${field} is in unix seconds; ${value} looks like milliseconds: use ${Math.floor(value / 1000)}`);
+    }
+    return expectInteger(value, field, 0);
+  };
+  const start = unixSeconds('start_time');
+  const end = unixSeconds('end_time');
   const range = spec.time_range === undefined ? undefined : expectInteger(spec.time_range, 'time_range', 1);
   const nowSeconds = Math.ceil(now / 1000);
   let startTime: number;

@@ -161,6 +161,7 @@ describe('validateQuery rejections', () => {
     ['limit fractional', { limit: 2.5 }, 'limit: expected an integer, got number 2.5'],
     ['limit as a string', { limit: '10' }, 'limit: expected an integer, got the string "10"'],
     ['all three times', { start_time: 1, end_time: 100, time_range: 99 }, 'time_range: give at most two of start_time, end_time and time_range'],
+    ['milliseconds for seconds', { start_time: 1_767_225_600_000, end_time: 1_767_225_700 }, 'start_time: 1767225600000 is too far in the future for unix seconds', 'looks like milliseconds: use 1767225600'],
     ['end before start', { start_time: 100, end_time: 50 }, 'end_time: the time range is empty: end_time 50 is not after start_time 100'],
     ['negative time_range', { time_range: -5 }, 'time_range: must be between 1 and'],
     ['granularity too fine', { time_range: 86_400, granularity: 60 }, 'granularity: 60 s is too fine for a 86400 s range (1440 buckets, at most 1000)', 'use a granularity of at least 87 s'],
