@@ -21,6 +21,8 @@ import { addGlobalOptions, examples } from './registration.js';
 import { registerQuery } from './query/index.js';
 import { registerCompare } from './compare/index.js';
 import { registerExplain } from './explain/index.js';
+import { registerCompare } from './compare/index.js';
+import { registerExplain } from './explain/index.js';
 import { registerServe } from './serve/index.js';
 
 // commander through `require`: importing its ESM wrapper makes Node lex the
@@ -64,6 +66,8 @@ export function buildProgram(state: RunState): Command {
   registerDatasets(program, state);
   registerColumns(program, state);
   registerQuery(program, state);
+  registerCompare(program, state);
+  registerExplain(program, state);
   registerCompare(program, state);
   registerExplain(program, state);
   registerFlags(program, state);
