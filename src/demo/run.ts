@@ -16,7 +16,7 @@ import type { Styler } from '../output/style.js';
 import { formatCount } from '../output/values.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
 import { DEMO_DATASET, DEMO_SERVICES } from './catalog.js';
-import { generateEventBatches } from './generate.js';
+import { generateEventBatches, type GeneratedEvent } from './generate.js';
 import { defaultDemoSetup, defaultDemoSteps, type DemoSession, type DemoSetup, type DemoStep } from './steps.js';
 
 export type { DemoSession, DemoSetup, DemoStep } from './steps.js';
@@ -107,13 +107,10 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
         `(POST /1/batch/${DEMO_DATASET}); then a few questions go through the query API.\n`,
     );
 
-    const sent = await sendDemoEvents({
+    const batchSize = options.batchSize ?? 1_000;
+    const sent = await sendEventBatches({
       client,
-      eventCount,
-      seed,
-      start,
-      end,
-      batchSize: options.batchSize ?? 1_000,
+      batches: generateEventBatches({ seed, count: eventCount, start, end, sampling: true, incomplete: true }, batchSize),
       progress: quiet ? undefined : createProgress(ctx, stderrTTY, eventCount),
       interrupted: () => interrupted,
     });
@@ -143,6 +140,10 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
           bounded.end_time = Math.ceil(end / 1000) + 1;
         }
         return apiClient.query(DEMO_DATASET, bounded);
+      },
+      sendEvents: async (events) => {
+        const { accepted, rejected } = await sendEventBatches({ client: apiClient, batches: inBatches(events, batchSize) });
+        return { accepted, rejected };
       },
       table: (result) => renderQueryTable(result, { tty: true, styler, width }),
       charts: (result) => renderQueryCharts(result, { styler, width }),
@@ -237,28 +238,20 @@ interface SendResult {
   firstError: string | undefined;
 }
 
-/** Generates the demo events and sends them in batches, a few requests in flight at once. */
-async function sendDemoEvents(args: {
+/** Sends batches of events, a few requests in flight at once; stops early when `interrupted()` turns true. */
+async function sendEventBatches(args: {
   client: ApiClient;
-  eventCount: number;
-  seed: number;
-  start: number;
-  end: number;
-  batchSize: number;
-  progress: Progress | undefined;
-  interrupted: () => boolean;
+  batches: Iterable<GeneratedEvent[]>;
+  progress?: Progress | undefined;
+  interrupted?: () => boolean;
 }): Promise<SendResult> {
   const result: SendResult = { accepted: 0, rejected: 0, firstError: undefined };
   const began = Date.now();
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   let sent = 0;
-  const batches = generateEventBatches(
-    { seed: args.seed, count: args.eventCount, start: args.start, end: args.end, sampling: true, incomplete: true },
-    args.batchSize,
-  );
-  for (const batch of batches) {
-    if (failure !== undefined || args.interrupted()) break;
+  for (const batch of args.batches) {
+    if (failure !== undefined || args.interrupted?.() === true) break;
     const items: BatchItem[] = batch.map((e) => ({ time: new Date(e.time).toISOString(), samplerate: e.samplerate, data: e.data }));
     const request = args.client.sendBatch(DEMO_DATASET, items).then(
       (statuses) => {
@@ -284,4 +277,16 @@ async function sendDemoEvents(args: {
   if (failure !== undefined) throw failure;
   args.progress?.done(sent, Date.now() - began);
   return result;
+}
+
+function* inBatches<T>(items: Iterable<T>, size: number): Generator<T[], void, undefined> {
+  let batch: T[] = [];
+  for (const item of items) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }

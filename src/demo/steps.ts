@@ -10,6 +10,7 @@ import { groupLabel, renderQueryCharts, renderQueryTable } from '../output/query
 import type { Styler } from '../output/style.js';
 import { formatCount, formatNumberHuman } from '../output/values.js';
 import { HIDDEN_REGRESSION } from './catalog.js';
+import type { GeneratedEvent } from './generate.js';
 
 /** What a step gets: the running demo server, its data and the output. */
 export interface DemoSession {
@@ -30,6 +31,11 @@ export interface DemoSession {
   print(text: string): void;
   /** A note on stderr (progress, timings); silent with `--quiet`. */
   note(message: string): void;
+  /**
+   * Sends more events to the demo dataset through the batch API (e.g. live
+   * traffic after a kill-switch press: `generateEvents` with `overrides`).
+   */
+  sendEvents(events: Iterable<GeneratedEvent>): Promise<{ accepted: number; rejected: number }>;
   /** Runs a query over the demo's whole time window unless the spec names one. */
   query(spec: QuerySpec): Promise<QueryResult>;
   /** The result as an aligned table (the same renderer as `flagscope query`). */

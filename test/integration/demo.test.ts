@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryContext } from '../../src/cli/memory-context.js';
 import { runCli } from '../../src/cli/program.js';
 import { HIDDEN_REGRESSION } from '../../src/demo/catalog.js';
+import { generateEvents } from '../../src/demo/generate.js';
 import { runDemo, type DemoSetup, type DemoStep } from '../../src/demo/run.js';
 
 // The demo's time window ends at the context's clock, so the event times are fixed too.
@@ -123,6 +124,32 @@ describe('runDemo', () => {
     expect(noColor.stdoutText()).not.toMatch(/\u001b\[/);
     expect(noColor.stderrText()).toBe('');
     expect(await readdir(tempRoot)).toEqual([]);
+  });
+
+  it('lets a step send live traffic, e.g. after a press, and see it in queries', async () => {
+    let counts: Record<string, unknown>[] = [];
+    let sent: { accepted: number; rejected: number } | undefined;
+    const liveTraffic: DemoStep = {
+      id: 'live',
+      title: 'Traffic after a press',
+      async run(session) {
+        const liveStart = session.end + 1_000;
+        sent = await session.sendEvents(
+          generateEvents({ seed: 5, count: 300, start: liveStart, end: liveStart + 60_000, overrides: { recommendations_enabled: 'off' } }),
+        );
+        const result = await session.query({
+          calculations: [{ op: 'COUNT' }],
+          breakdowns: ['flag.recommendations_enabled'],
+          start_time: Math.floor(liveStart / 1000),
+          end_time: Math.ceil((liveStart + 60_000) / 1000),
+        });
+        counts = result.data.results.map((r) => r.data);
+      },
+    };
+    const ctx = createMemoryContext({ now: NOW });
+    expect(await runDemo(ctx, { events: 1_000, tempRoot, steps: [liveTraffic], quiet: true, batchSize: 100 })).toBe(0);
+    expect(sent).toEqual({ accepted: 300, rejected: 0 });
+    expect(counts).toEqual([{ 'flag.recommendations_enabled': 'off', COUNT: 300 }]);
   });
 
   it('stops early on a signal and still cleans up', async () => {
