@@ -50,7 +50,10 @@ for (let i = 0; i < runs; i++) {
 const baseMedian = median(baseline);
 const helpMedian = median(help);
 const ratio = helpMedian / baseMedian;
+const fastest = (values) => Math.min(...values);
 console.log(`runs: ${runs} each, interleaved; node ${process.version}`);
-console.log(`node -e 0            median ${baseMedian.toFixed(1)} ms`);
-console.log(`flagscope --help     median ${helpMedian.toFixed(1)} ms`);
+console.log(`node -e 0            median ${baseMedian.toFixed(1)} ms  (fastest ${fastest(baseline).toFixed(1)} ms)`);
+console.log(`flagscope --help     median ${helpMedian.toFixed(1)} ms  (fastest ${fastest(help).toFixed(1)} ms)`);
+// The ratio of the fastest runs is less sensitive to other load on the machine; the target is on the medians.
+console.log(`ratio of fastest runs ${(fastest(help) / fastest(baseline)).toFixed(2)}`);
 console.log(`ratio ${ratio.toFixed(2)} (target ≤ 1.5) ${ratio <= 1.5 ? 'PASS' : 'FAIL'}`);
