@@ -6,7 +6,7 @@
  */
 import type { ApiClient } from '../client/api-client.js';
 import type { Calculation, Filter, QueryResult, QuerySpec } from '../query/spec.js';
-import { groupLabel, renderQueryCharts, renderQueryTable } from '../output/query-result.js';
+import { groupLabel } from '../output/query-result.js';
 import type { Styler } from '../output/style.js';
 import { formatCount, formatNumberHuman } from '../output/values.js';
 import { HIDDEN_REGRESSION } from './catalog.js';
