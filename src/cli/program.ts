@@ -13,6 +13,9 @@ import { registerCompletion } from './completion/index.js';
 import { registerDatasets } from './datasets/index.js';
 import { registerDemo } from './demo/index.js';
 import { registerEvents } from './events/index.js';
+import { registerFlags } from './flags/index.js';
+import { registerButtons } from './buttons/index.js';
+import { registerKeys } from './keys/index.js';
 import type { RunState } from './registration.js';
 import { addGlobalOptions, examples } from './registration.js';
 import { registerQuery } from './query/index.js';
@@ -63,6 +66,9 @@ export function buildProgram(state: RunState): Command {
   registerQuery(program, state);
   registerCompare(program, state);
   registerExplain(program, state);
+  registerFlags(program, state);
+  registerButtons(program, state);
+  registerKeys(program, state);
   registerDemo(program, state);
   registerCompletion(program, state);
   forEachCommand(program, (cmd) => {

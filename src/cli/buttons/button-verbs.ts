@@ -1,0 +1,131 @@
+/**
+ * `flagscope buttons [--service S]` and `buttons press|release KEY --reason
+ * TEXT [--yes]`: the quick red buttons of every service.
+ */
+import { FlagscopeError, invalidInput } from '../../errors.js';
+import type { Flag } from '../../flags/model.js';
+import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
+import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
+import type { CommandEnv } from '../command-env.js';
+import type { Verb } from '../registration.js';
+import { getFlag, listServices, pressOrRelease, type ButtonView, type KillSwitchResponse } from '../flags/flags-api.js';
+import { servedSummary } from '../flags/read-flags.js';
+
+function when(env: CommandEnv, iso: string): string {
+  const ms = Date.parse(iso);
+  return env.stdoutIsTTY ? formatRelativeTime(ms, env.ctx.now()) : formatIsoTime(ms);
+}
+
+function lastPressText(env: CommandEnv, b: ButtonView): string {
+  const p = b.pressed ?? b.lastPress;
+  return p === null ? 'never' : `${p.by}, ${when(env, p.at)}: ${p.reason}`;
+}
+
+/** `buttons [--service S]`: grouped by service, pressed buttons first and in red. */
+export const listButtonsVerb: Verb = async (env, _args, options) => {
+  const { services, configVersion } = await listServices(await env.client());
+  const wanted = typeof options.service === 'string' ? options.service : undefined;
+  if (wanted !== undefined && !services.some((s) => s.name === wanted)) {
+    throw new FlagscopeError('not_found', `service ${wanted} has no flags`, `services: ${services.map((s) => s.name).join(', ') || 'none yet'}`);
+  }
+  const shown = services.filter((s) => (wanted === undefined || s.name === wanted) && s.buttons.length > 0);
+  const rows = shown.flatMap((s) => s.buttons.map((b) => ({ service: s.name, ...b })));
+  if (env.format === 'json') {
+    env.out(renderJson({ configVersion, services: shown }));
+    return;
+  }
+  if (env.format === 'ndjson') {
+    env.out(renderNdjson(rows));
+    return;
+  }
+  if (env.format === 'csv' || !env.stdoutIsTTY) {
+    const header = ['service', 'key', 'state', 'turns_off', 'safe_variant', 'last_press_by', 'last_press_at', 'last_press_reason', 'runbook'];
+    const cells = rows.map((r) => {
+      const p = r.pressed ?? r.lastPress;
+      return [r.service, r.key, r.state, r.description ?? '', r.safeVariant, p?.by ?? '', p?.at ?? '', p?.reason ?? '', r.runbookUrl ?? ''];
+    });
+    env.out(env.format === 'csv' ? renderCsv(header, cells) : cells.map((c) => c.join('\t')).join('\n') + (cells.length > 0 ? '\n' : ''));
+    return;
+  }
+  const s = env.styler;
+  const lines: string[] = [];
+  for (const service of shown) {
+    lines.push(s.bold(service.name));
+    for (const b of service.buttons) {
+      const state = b.state === 'pressed' ? s.red(s.bold('PRESSED')) : s.green('armed');
+      const key = b.state === 'pressed' ? s.red(s.bold(b.key)) : s.bold(b.key);
+      lines.push(`  ${key}  ${state}  ${b.description ?? ''}`.trimEnd());
+      lines.push(`    ${s.dim('serves')} ${b.state === 'pressed' ? s.red(b.serves) : b.serves}   ${s.dim('safe')} ${b.safeVariant}=${JSON.stringify(b.safeValue)}`);
+      lines.push(`    ${s.dim(b.state === 'pressed' ? 'pressed' : 'last press')} ${lastPressText(env, b)}`);
+      if (b.runbookUrl !== null) lines.push(`    ${s.dim('runbook')} ${b.runbookUrl}`);
+    }
+    lines.push('');
+  }
+  if (shown.length === 0) env.info(wanted === undefined ? 'no kill switches yet; create one with `flagscope flags create KEY --kind kill-switch --safe VARIANT …`' : `service ${wanted} has no kill switches`);
+  else env.out(lines.join('\n'));
+};
+
+function afterText(verb: 'press' | 'release', flag: Flag | undefined): string {
+  if (flag === undefined) return verb === 'press' ? 'its safe variant to everyone' : 'what it served before the press';
+  if (verb === 'press') return `${flag.safeVariant}=${JSON.stringify(flag.variants[flag.safeVariant ?? ''])} to everyone`;
+  if (flag.pressed === undefined) return servedSummary(flag);
+  const before: Flag = { ...flag, ...flag.pressed.servedBefore, pressed: undefined } as Flag;
+  if (flag.pressed.servedBefore.targeting === undefined) delete (before as Partial<Flag>).targeting;
+  if (flag.pressed.servedBefore.rollout === undefined) delete (before as Partial<Flag>).rollout;
+  return servedSummary(before);
+}
+
+function makeVerb(verb: 'press' | 'release'): Verb {
+  return async (env, args, options) => {
+    const key = String(args[0]);
+    const reason = typeof options.reason === 'string' ? options.reason.trim() : '';
+    if (reason === '') throw invalidInput(`a ${verb} needs a reason`, `add \`--reason TEXT\` saying why you ${verb} ${key}`);
+    const client = await env.client();
+    if (options.yes !== true) {
+      const interactive = env.stdinIsTTY && env.stdoutIsTTY && (env.ctx.env.CI === undefined || env.ctx.env.CI === '') && env.format === 'table';
+      if (!interactive) {
+        throw new FlagscopeError('usage', `\`--yes\` required to ${verb} ${key} when not running interactively`, `add \`--yes\` to ${verb} without the prompt`);
+      }
+      let flag: Flag | undefined;
+      try {
+        flag = (await getFlag(client, key)).flag;
+      } catch (e) {
+        if (!(e instanceof FlagscopeError) || e.code !== 'forbidden') throw e;
+      }
+      const { askToConfirm } = await import('./confirm-prompt.js');
+      const props: Parameters<typeof askToConfirm>[1] = {
+        verb,
+        flagKey: key,
+        servesNow: flag === undefined ? '(your key may not read flags)' : servedSummary(flag),
+        servesAfter: afterText(verb, flag),
+        reason,
+      };
+      if (flag !== undefined) props.service = flag.service;
+      if (flag?.runbookUrl !== undefined) props.runbookUrl = flag.runbookUrl;
+      const confirmed = await askToConfirm(env, props);
+      if (!confirmed) throw new FlagscopeError('usage', `${key} was not ${verb === 'press' ? 'pressed' : 'released'}: the key was not typed back`, `type the key exactly, or pass \`--yes\``);
+    }
+    const result = await pressOrRelease(client, verb, key, reason);
+    printOutcome(env, verb, key, result);
+  };
+}
+
+function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, result: KillSwitchResponse): void {
+  if (env.format !== 'table') {
+    env.out(renderJson(result));
+    return;
+  }
+  const s = env.styler;
+  if (!result.changed) {
+    const p = result.press;
+    env.out(`${s.yellow('no change')}: ${result.message ?? `${key} is already ${verb === 'press' ? 'pressed' : 'released'}`}${p !== undefined && result.message === undefined ? ` (by ${p.by} ${when(env, p.at)}: ${p.reason})` : ''}\n`);
+    return;
+  }
+  const served = result.served.everyone ? `${result.served.variant} = ${JSON.stringify(result.served.value)}` : result.served.description;
+  const headline = verb === 'press' ? s.red(s.bold(`PRESSED ${key}`)) : s.green(s.bold(`RELEASED ${key}`));
+  env.out(`${headline}: every client is now served ${served}\n`);
+  env.out(`flag-config version ${result.configVersion}, delivered to ${result.subscribers} stream subscriber${result.subscribers === 1 ? '' : 's'}\n`);
+}
+
+export const pressButtonVerb: Verb = makeVerb('press');
+export const releaseButtonVerb: Verb = makeVerb('release');

@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import type { RunState } from '../registration.js';
+import { collect, examples, lazyAction } from '../registration.js';
+
+const KINDS = 'release, experiment, operational, kill-switch, permission';
+
+/** Registers `flagscope flags list|get|create|set|archive|history|eval|export|import`. */
+export function registerFlags(program: Command, state: RunState): void {
+  const flags = program
+    .command('flags')
+    .description('manage feature flags: list, get, create, set, archive, history, eval, export, import')
+    .addHelpText('after', examples(['flagscope flags list --service checkout', 'flagscope flags list --stale', 'flagscope flags eval new-checkout --targeting-key user-42']));
+
+  const list = flags
+    .command('list')
+    .description('list flags (archived ones with --archived)')
+    .option('--service <name>', 'only flags of this service')
+    .option('--kind <kind>', `only flags of this kind (${KINDS})`)
+    .option('--stale', 'only release flags older than 40 days (kill switches are never stale)')
+    .option('--archived', 'include archived flags');
+  lazyAction(list, state, async () => (await import('./read-flags.js')).listFlagsVerb);
+
+  const get = flags.command('get').description('show one flag').argument('<key>', 'flag key');
+  lazyAction(get, state, async () => (await import('./read-flags.js')).getFlagVerb);
+
+  const create = flags
+    .command('create')
+    .description('create a flag')
+    .argument('<key>', 'flag key')
+    .requiredOption('--service <name>', 'owning service')
+    .requiredOption('--kind <kind>', KINDS)
+    .requiredOption('--variants <list>', 'variants as NAME=VALUE,… (a value is JSON where it parses, else a string)')
+    .requiredOption('--default <variant>', 'default variant')
+    .option('--safe <variant>', 'safe variant of a kill switch (served to everyone when pressed)')
+    .option('--rollout <list>', 'percentage rollout as VARIANT=PERCENT,… summing to 100')
+    .option('--targeting <json>', 'JSON Logic targeting rule (flagd dialect)')
+    .option('--description <text>', 'what the flag does')
+    .option('--runbook <url>', 'runbook URL')
+    .option('--disabled', 'create it disabled (serves the default variant)')
+    .option('--reason <text>', 'why (recorded in the history)')
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags create new-checkout --service checkout --kind release --variants on=true,off=false --default off --rollout on=5,off=95',
+        'flagscope flags create payments-off --service checkout --kind kill-switch --variants live=true,off=false --default live --safe off --runbook https://wiki/payments',
+      ]),
+    );
+  lazyAction(create, state, async () => (await import('./write-flags.js')).createFlagVerb);
+
+  const set = flags
+    .command('set')
+    .description('change a flag (fails with exit 6 if someone changed it since it was read)')
+    .argument('<key>', 'flag key')
+    .option('--default <variant>', 'default variant')
+    .option('--state <state>', 'enabled or disabled')
+    .option('--variants <list>', 'replace the variants (NAME=VALUE,…)')
+    .option('--rollout <list>', 'percentage rollout VARIANT=PERCENT,…, or `none`')
+    .option('--targeting <json>', 'JSON Logic targeting rule, or `none`')
+    .option('--description <text>', 'description ("" removes it)')
+    .option('--runbook <url>', 'runbook URL ("" removes it)')
+    .option('--safe <variant>', 'safe variant (kill switches)')
+    .option('--if-version <n>', 'the version you read; default: the current one')
+    .option('--reason <text>', 'why (recorded in the history)')
+    .addHelpText('after', examples(['flagscope flags set new-checkout --rollout on=25,off=75 --reason "ramp to 25%"', 'flagscope flags set new-checkout --state disabled --if-version 4']));
+  lazyAction(set, state, async () => (await import('./write-flags.js')).setFlagVerb);
+
+  const archive = flags.command('archive').description('archive a flag: no longer served or listed; its history stays').argument('<key>', 'flag key').option('--reason <text>', 'why');
+  lazyAction(archive, state, async () => (await import('./write-flags.js')).archiveFlagVerb);
+
+  const history = flags.command('history').description('audit history of a flag: who, when, why, before and after').argument('<key>', 'flag key').option('--limit <n>', 'at most N entries (default 50)');
+  lazyAction(history, state, async () => (await import('./read-flags.js')).flagHistoryVerb);
+
+  const evaluate = flags
+    .command('eval')
+    .description('evaluate a flag through OFREP, exactly as SDKs see it')
+    .argument('<key>', 'flag key')
+    .option('--targeting-key <key>', 'the context targetingKey (user, session…)')
+    .option('--context <json>', 'the evaluation context as a JSON object')
+    .option('--attr <name=value>', 'a context attribute (repeatable)', collect)
+    .addHelpText('after', examples(['flagscope flags eval new-checkout --targeting-key user-42', "flagscope flags eval banner --attr country=de --attr plan=pro --json"]));
+  lazyAction(evaluate, state, async () => (await import('./read-flags.js')).evalFlagVerb);
+
+  const exportCmd = flags
+    .command('export')
+    .description('write every live flag as flagd flag-definition JSON (a flagd daemon can serve it)')
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .addHelpText('after', examples(['flagscope flags export > flags.flagd.json', 'flagscope flags export -o flags.flagd.json']));
+  lazyAction(exportCmd, state, async () => (await import('./read-flags.js')).exportFlagsVerb);
+
+  const importCmd = flags
+    .command('import')
+    .description('create or update flags from flagd flag-definition JSON (metadata: service, kind, safeVariant, description, runbook)')
+    .argument('<file>', 'flagd JSON file, or - for stdin')
+    .option('--reason <text>', 'why (recorded in the history)');
+  lazyAction(importCmd, state, async () => (await import('./write-flags.js')).importFlagsVerb);
+}

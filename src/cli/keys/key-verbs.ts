@@ -1,0 +1,68 @@
+/**
+ * `flagscope keys create|list|revoke` over `/api/v1/keys`.
+ */
+import { FlagscopeError, invalidInput } from '../../errors.js';
+import { renderJson } from '../../output/serialize.js';
+import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
+import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo } from '../../store/control.js';
+import { printRecords } from '../print-records.js';
+import type { Verb } from '../registration.js';
+
+/** `keys create --name N --scope S[,S]`; `--json` prints `{"name", "key", "scopes"}`. */
+export const createKeyVerb: Verb = async (env, _args, options) => {
+  const scopes = String(options.scope)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const unknown = scopes.filter((s) => !isApiKeyScope(s));
+  if (scopes.length === 0 || unknown.length > 0) {
+    throw invalidInput(`unknown scope ${unknown.map((s) => JSON.stringify(s)).join(', ') || '(none given)'}`, `scopes are ${API_KEY_SCOPES.join(', ')}`);
+  }
+  const client = await env.client();
+  const created = await client.requestJson<ApiKeyInfo & { key: string }>('POST', '/api/v1/keys', { name: options.name, scopes }, { idempotent: false });
+  if (env.format !== 'table') {
+    env.out(renderJson({ name: created.name, key: created.key, scopes: created.scopes }));
+    return;
+  }
+  env.out(`${created.key}\n`);
+  env.info(`created key ${created.id} "${created.name}" with scopes ${created.scopes.join(', ')}; it is shown only now, store it safely`);
+};
+
+/** `keys list`. */
+export const listKeysVerb: Verb = async (env) => {
+  const { keys } = await (await env.client()).requestJson<{ keys: ApiKeyInfo[] }>('GET', '/api/v1/keys');
+  const now = env.ctx.now();
+  printRecords<ApiKeyInfo>(
+    env,
+    keys,
+    [
+      { key: 'id', header: 'ID', value: (k) => k.id },
+      { key: 'name', header: 'NAME', value: (k) => k.name, human: (k) => env.styler.bold(k.name) },
+      { key: 'scopes', header: 'SCOPES', value: (k) => k.scopes.join(',') },
+      { key: 'created_at', header: 'CREATED', value: (k) => formatIsoTime(k.created_at), human: (k) => formatRelativeTime(k.created_at, now) },
+      {
+        key: 'revoked_at',
+        header: 'REVOKED',
+        value: (k) => (k.revoked_at === null ? null : formatIsoTime(k.revoked_at)),
+        human: (k) => (k.revoked_at === null ? '' : env.styler.red(formatRelativeTime(k.revoked_at, now))),
+      },
+    ],
+    { keys },
+  );
+};
+
+/** `keys revoke ID-OR-NAME`. */
+export const revokeKeyVerb: Verb = async (env, args) => {
+  const client = await env.client();
+  let id = String(args[0]);
+  if (!id.startsWith('key_')) {
+    const { keys } = await client.requestJson<{ keys: ApiKeyInfo[] }>('GET', '/api/v1/keys');
+    const matches = keys.filter((k) => k.name === id && k.revoked_at === null);
+    if (matches.length === 0) throw new FlagscopeError('not_found', `no valid key named "${id}"`, '`flagscope keys list` shows the keys');
+    if (matches.length > 1) throw invalidInput(`${matches.length} valid keys are named "${id}"`, `revoke one by id: ${matches.map((k) => k.id).join(', ')}`);
+    id = matches[0]!.id;
+  }
+  const revoked = await client.requestJson<ApiKeyInfo>('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+  if (env.format !== 'table') env.out(renderJson(revoked));
+  else env.out(`revoked ${revoked.id} "${revoked.name}"\n`);
+};
