@@ -75,7 +75,7 @@ interface GroupedSeries {
   groups: { label: string; byTime: Map<number, Record<string, Cell>> }[];
 }
 
-/** Groups series rows by breakdown values, in the order of `data.results` (ordered and limited groups first). */
+/** Groups series rows by breakdown values, in the order of `data.results`; series rows of groups outside `data.results` are left out. */
 export function groupSeries(result: QueryResult): GroupedSeries {
   const { breakdowns } = result.meta;
   const times = new Set<number>();
@@ -88,6 +88,8 @@ export function groupSeries(result: QueryResult): GroupedSeries {
     const label = groupLabel(row.data, breakdowns);
     let byTime = groups.get(label);
     if (byTime === undefined) {
+      // Chart only the groups the table shows (ordered and limited), unless there is no table.
+      if (result.data.results.length > 0) continue;
       byTime = new Map();
       groups.set(label, byTime);
     }

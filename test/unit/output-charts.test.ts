@@ -128,6 +128,11 @@ describe('query results', () => {
     expect(records).toHaveLength(4);
   });
 
+  it('charts only the groups of the table', () => {
+    const limited: QueryResult = { ...seriesResult, data: { ...seriesResult.data, results: [{ data: { 'service.name': 'web', COUNT: 3 } }] } };
+    expect(renderQueryCharts(limited, { width: 80 }).split('\n').slice(0, 3)).toEqual(['COUNT', 'web  ▁ █  min 1  max 2', '     10:00 UTC']);
+  });
+
   it('charts each group, leaving the empty bucket as a gap', () => {
     const out = renderQueryCharts(seriesResult, { width: 80 });
     expect(out.split('\n').slice(0, 3)).toEqual(['COUNT', 'api  ▁ █  min 10  max 20', 'web  ▁ █  min 1  max 2']);
