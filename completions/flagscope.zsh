@@ -3,8 +3,11 @@
 
 _flagscope_subcommands() {
   case "$1" in
-    '') echo 'serve events datasets columns query demo completion' ;;
+    '') echo 'serve events datasets columns query compare explain flags buttons keys demo completion' ;;
     'events') echo 'send' ;;
+    'flags') echo 'list get create set archive history eval export import' ;;
+    'buttons') echo 'press release' ;;
+    'keys') echo 'create list revoke' ;;
   esac
 }
 
@@ -17,6 +20,25 @@ _flagscope_options() {
     'datasets') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'columns') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'compare') echo '--dataset --metric --with --column --control --expect --where --any --since --start --end --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'explain') echo '--where --any --population --since --start --end --limit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags list') echo '--service --kind --stale --archived --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags get') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags create') echo '--service --kind --variants --default --safe --rollout --targeting --description --runbook --disabled --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags set') echo '--default --state --variants --rollout --targeting --description --runbook --safe --if-version --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags archive') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags history') echo '--limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags eval') echo '--targeting-key --context --attr --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags export') echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags import') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'buttons') echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'buttons press') echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'buttons release') echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'keys') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'keys create') echo '--name --scope --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'keys list') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'keys revoke') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'demo') echo '--events --seed --keep --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'completion') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
   esac
@@ -27,6 +49,13 @@ _flagscope_value_kind() {
     '--format') echo 'choices:table json csv ndjson' ;;
     '--data-dir') echo 'dirs' ;;
     '--spec') echo 'files' ;;
+    '--dataset') echo 'dynamic:datasets' ;;
+    '--with') echo 'dynamic:flags' ;;
+    '--service') echo 'dynamic:services' ;;
+    '--kind') echo 'choices:release experiment operational kill-switch permission' ;;
+    '--state') echo 'choices:enabled disabled' ;;
+    '-o') echo 'files' ;;
+    '--output') echo 'files' ;;
   esac
 }
 
@@ -36,13 +65,24 @@ _flagscope_arg_kind() {
     'events send:1') echo 'files' ;;
     'columns:0') echo 'dynamic:datasets' ;;
     'query:0') echo 'dynamic:datasets' ;;
+    'compare:0') echo 'dynamic:flags' ;;
+    'explain:0') echo 'dynamic:datasets' ;;
+    'flags get:0') echo 'dynamic:flags' ;;
+    'flags create:0') echo 'dynamic:flags' ;;
+    'flags set:0') echo 'dynamic:flags' ;;
+    'flags archive:0') echo 'dynamic:flags' ;;
+    'flags history:0') echo 'dynamic:flags' ;;
+    'flags eval:0') echo 'dynamic:flags' ;;
+    'flags import:0') echo 'files' ;;
+    'buttons press:0') echo 'dynamic:flags' ;;
+    'buttons release:0') echo 'dynamic:flags' ;;
     'completion:0') echo 'choices:bash zsh fish' ;;
   esac
 }
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--batch-size'|'--concurrency'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--events'|'--seed') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--batch-size'|'--concurrency'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
   esac
   return 1
 }

@@ -7,7 +7,7 @@ export function registerButtons(program: Command, state: RunState): void {
   const buttons = program
     .command('buttons')
     .description("the quick red buttons: every service's kill switches, state, last press and runbook")
-    .option('--service <name>', 'only this service')
+    .option('--service <service>', 'only this service')
     .addHelpText('after', examples(['flagscope buttons', 'flagscope buttons --service checkout', 'flagscope buttons press payments-off --reason "provider outage"']));
   lazyAction(buttons, state, async () => (await import('./button-verbs.js')).listButtonsVerb);
   for (const verb of ['press', 'release'] as const) {
@@ -18,7 +18,7 @@ export function registerButtons(program: Command, state: RunState): void {
           ? 'press a kill switch: serve its safe variant to everyone now (asks to type the key back on a terminal)'
           : 'release a kill switch: restore exactly what it served before the press',
       )
-      .argument('<key>', 'kill-switch flag key')
+      .argument('<flag>', 'kill-switch flag key')
       .requiredOption('--reason <text>', `why you ${verb} it (recorded)`)
       .option('-y, --yes', 'do not ask; required when not on a terminal')
       .addHelpText('after', examples([`flagscope buttons ${verb} payments-off --reason "${verb === 'press' ? 'provider outage' : 'provider recovered'}"`, `flagscope buttons ${verb} payments-off --reason "…" --yes --json`]));

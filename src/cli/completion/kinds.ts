@@ -18,11 +18,17 @@ export type ValueCompletion =
 /** Fetchers behind `flagscope __complete KIND`, one candidate per line. */
 export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient) => Promise<string[]>> = {
   datasets: async (client) => (await client.listDatasets()).map((d) => d.name),
+  flags: async (client) => (await client.requestJson<{ flags: Array<{ key: string }> }>('GET', '/api/v1/flags')).flags.map((f) => f.key),
+  services: async (client) => (await client.requestJson<{ services: Array<{ name: string }> }>('GET', '/api/v1/services')).services.map((s) => s.name),
 };
 
 /** Completion of an argument or option value by its placeholder name. */
 export const COMPLETION_BY_PLACEHOLDER: Record<string, ValueCompletion> = {
   dataset: { type: 'dynamic', kind: 'datasets' },
+  flag: { type: 'dynamic', kind: 'flags' },
+  service: { type: 'dynamic', kind: 'services' },
+  'flag-kind': { type: 'choices', values: ['release', 'experiment', 'operational', 'kill-switch', 'permission'] },
+  state: { type: 'choices', values: ['enabled', 'disabled'] },
   file: { type: 'files' },
   dir: { type: 'directories' },
 };

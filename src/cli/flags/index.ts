@@ -14,21 +14,21 @@ export function registerFlags(program: Command, state: RunState): void {
   const list = flags
     .command('list')
     .description('list flags (archived ones with --archived)')
-    .option('--service <name>', 'only flags of this service')
-    .option('--kind <kind>', `only flags of this kind (${KINDS})`)
+    .option('--service <service>', 'only flags of this service')
+    .option('--kind <flag-kind>', `only flags of this kind (${KINDS})`)
     .option('--stale', 'only release flags older than 40 days (kill switches are never stale)')
     .option('--archived', 'include archived flags');
   lazyAction(list, state, async () => (await import('./read-flags.js')).listFlagsVerb);
 
-  const get = flags.command('get').description('show one flag').argument('<key>', 'flag key');
+  const get = flags.command('get').description('show one flag').argument('<flag>', 'flag key');
   lazyAction(get, state, async () => (await import('./read-flags.js')).getFlagVerb);
 
   const create = flags
     .command('create')
     .description('create a flag')
-    .argument('<key>', 'flag key')
-    .requiredOption('--service <name>', 'owning service')
-    .requiredOption('--kind <kind>', KINDS)
+    .argument('<flag>', 'flag key')
+    .requiredOption('--service <service>', 'owning service')
+    .requiredOption('--kind <flag-kind>', KINDS)
     .requiredOption('--variants <list>', 'variants as NAME=VALUE,… (a value is JSON where it parses, else a string)')
     .requiredOption('--default <variant>', 'default variant')
     .option('--safe <variant>', 'safe variant of a kill switch (served to everyone when pressed)')
@@ -50,7 +50,7 @@ export function registerFlags(program: Command, state: RunState): void {
   const set = flags
     .command('set')
     .description('change a flag (fails with exit 6 if someone changed it since it was read)')
-    .argument('<key>', 'flag key')
+    .argument('<flag>', 'flag key')
     .option('--default <variant>', 'default variant')
     .option('--state <state>', 'enabled or disabled')
     .option('--variants <list>', 'replace the variants (NAME=VALUE,…)')
@@ -64,16 +64,16 @@ export function registerFlags(program: Command, state: RunState): void {
     .addHelpText('after', examples(['flagscope flags set new-checkout --rollout on=25,off=75 --reason "ramp to 25%"', 'flagscope flags set new-checkout --state disabled --if-version 4']));
   lazyAction(set, state, async () => (await import('./write-flags.js')).setFlagVerb);
 
-  const archive = flags.command('archive').description('archive a flag: no longer served or listed; its history stays').argument('<key>', 'flag key').option('--reason <text>', 'why');
+  const archive = flags.command('archive').description('archive a flag: no longer served or listed; its history stays').argument('<flag>', 'flag key').option('--reason <text>', 'why');
   lazyAction(archive, state, async () => (await import('./write-flags.js')).archiveFlagVerb);
 
-  const history = flags.command('history').description('audit history of a flag: who, when, why, before and after').argument('<key>', 'flag key').option('--limit <n>', 'at most N entries (default 50)');
+  const history = flags.command('history').description('audit history of a flag: who, when, why, before and after').argument('<flag>', 'flag key').option('--limit <n>', 'at most N entries (default 50)');
   lazyAction(history, state, async () => (await import('./read-flags.js')).flagHistoryVerb);
 
   const evaluate = flags
     .command('eval')
     .description('evaluate a flag through OFREP, exactly as SDKs see it')
-    .argument('<key>', 'flag key')
+    .argument('<flag>', 'flag key')
     .option('--targeting-key <key>', 'the context targetingKey (user, session…)')
     .option('--context <json>', 'the evaluation context as a JSON object')
     .option('--attr <name=value>', 'a context attribute (repeatable)', collect)
