@@ -19,6 +19,8 @@ export type ChunkColumnKind = ColumnType | 'timestamp';
 
 const TWO_32 = 4294967296;
 const INLINE_STRING_BYTES = 12;
+/** Long strings looked at before deciding whether a column repeats enough to deduplicate. */
+const DEDUPE_PROBE = 256;
 const STRING_T_BYTES = 16;
 
 function duckdbTypeFor(kind: ChunkColumnKind): DuckDBType {
@@ -50,6 +52,11 @@ export class ColumnBuilder {
   private readonly bytes: Uint8Array | undefined;
   private readonly longRows: number[] = [];
   private readonly longTexts: string[] = [];
+  /** Long strings seen in this chunk → their first row; repeats reuse its string slot. */
+  private firstRowOfText: Map<string, number> | undefined;
+  private readonly repeatRows: number[] = [];
+  private readonly repeatSources: number[] = [];
+  private dedupeLongStrings = true;
 
   constructor(kind: ChunkColumnKind, rows: number) {
     this.kind = kind;
@@ -122,6 +129,21 @@ export class ColumnBuilder {
       }
       bytes.fill(0, base + 4, base + STRING_T_BYTES);
     }
+    if (this.dedupeLongStrings) {
+      const seen = (this.firstRowOfText ??= new Map()).get(value);
+      if (seen !== undefined) {
+        this.repeatRows.push(row);
+        this.repeatSources.push(seen);
+        this.markValid(row);
+        return;
+      }
+      this.firstRowOfText.set(value, row);
+      // Mostly distinct values (ids, trace ids): stop paying for the lookups.
+      if (this.longRows.length === DEDUPE_PROBE && this.repeatRows.length < DEDUPE_PROBE / 8) {
+        this.dedupeLongStrings = false;
+        this.firstRowOfText = undefined;
+      }
+    }
     this.longRows.push(row);
     this.longTexts.push(value);
     this.markValid(row);
@@ -144,6 +166,18 @@ export class ColumnBuilder {
       // The plain variant takes a C string, which would end at a NUL character.
       if (text.includes('\u0000')) bindings.vector_assign_string_element_len(vector, longRows[i]!, textEncoder.encode(text));
       else bindings.vector_assign_string_element(vector, longRows[i]!, text);
+    }
+    if (this.repeatRows.length > 0) {
+      // A repeated long string points at the same bytes in the vector's string heap as its
+      // first occurrence: copy the 16-byte slot instead of crossing into native code again.
+      const slots = bindings.vector_get_data(vector, this.rows * STRING_T_BYTES);
+      const repeatRows = this.repeatRows;
+      const repeatSources = this.repeatSources;
+      for (let i = 0; i < repeatRows.length; i++) {
+        const from = repeatSources[i]! * STRING_T_BYTES;
+        slots.copyWithin(repeatRows[i]! * STRING_T_BYTES, from, from + STRING_T_BYTES);
+      }
+      bindings.copy_data_to_vector(vector, 0, slots.buffer as ArrayBuffer, slots.byteOffset, slots.byteLength);
     }
     if (this.validCount < this.rows) {
       bindings.vector_ensure_validity_writable(vector);

@@ -496,4 +496,22 @@ describe('DuckDbEventStore', () => {
       })),
     );
   });
+
+  it('stores repeated long strings exactly (they share one string slot per chunk)', async () => {
+    const store = await openStore();
+    const count = 3000;
+    const events = Array.from({ length: count }, (_, i) =>
+      event(
+        {
+          host: `host-number-${i % 7}.example.internal`,
+          note: i % 5 === 0 ? 'nul\u0000inside a long repeated value' : `ünïcode value repeated ${i % 3}`,
+          id: `unique-identifier-${i}-${(i * 7919) % 10007}`,
+        },
+        i,
+      ),
+    );
+    await store.ingest('repeats', events);
+    const rows = await rowsOf(store, 'repeats', ['host', 'note', 'id']);
+    expect(rows).toEqual(events.map((e) => e.data));
+  });
 });
