@@ -4,7 +4,7 @@
  * commands.
  */
 import { Box, render, Text, useApp, useInput } from 'ink';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import type { CommandEnv } from '../command-env.js';
 
 export interface ConfirmPromptProps {
@@ -25,27 +25,24 @@ export interface ConfirmPromptProps {
 export function ConfirmPrompt(props: ConfirmPromptProps): React.JSX.Element {
   const [typed, setTyped] = useState('');
   const [finished, setFinished] = useState<'confirmed' | 'cancelled' | 'mismatch' | null>(null);
+  // Input can arrive before the next render: the ref holds the text and outcome as typed.
+  const typedRef = useRef('');
+  const doneRef = useRef(false);
   const { exit } = useApp();
+  const finish = (outcome: 'confirmed' | 'cancelled' | 'mismatch'): void => {
+    doneRef.current = true;
+    setFinished(outcome);
+    props.onDone(outcome === 'confirmed');
+    exit();
+  };
   useInput((input, key) => {
-    if (finished !== null) return;
-    if (key.escape || (key.ctrl && input === 'c')) {
-      setFinished('cancelled');
-      props.onDone(false);
-      exit();
-      return;
-    }
-    if (key.return) {
-      const ok = typed === props.flagKey;
-      setFinished(ok ? 'confirmed' : 'mismatch');
-      props.onDone(ok);
-      exit();
-      return;
-    }
-    if (key.backspace || key.delete) {
-      setTyped((t) => t.slice(0, -1));
-      return;
-    }
-    if (!key.ctrl && !key.meta && input.length > 0) setTyped((t) => t + input);
+    if (doneRef.current) return;
+    if (key.escape || (key.ctrl && input === 'c')) return finish('cancelled');
+    if (key.return) return finish(typedRef.current === props.flagKey ? 'confirmed' : 'mismatch');
+    if (key.backspace || key.delete) typedRef.current = typedRef.current.slice(0, -1);
+    else if (!key.ctrl && !key.meta && input.length > 0) typedRef.current += input.replace(/[\r\n]/g, '');
+    else return;
+    setTyped(typedRef.current);
   });
   const title = props.verb === 'press' ? `PRESS kill switch ${props.flagKey}` : `RELEASE kill switch ${props.flagKey}`;
   return (

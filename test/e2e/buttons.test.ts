@@ -1,0 +1,178 @@
+/**
+ * The typed-back confirmation of `buttons press|release` on a terminal: the
+ * ink component through ink-testing-library, and the whole command in-process
+ * on a fake TTY against a real server.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { render } from 'ink-testing-library';
+import { createElement } from 'react';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfirmPrompt, type ConfirmPromptProps } from '../../src/cli/buttons/confirm-prompt.js';
+import { runCli } from '../../src/cli/program.js';
+import type { Context, InStream, OutStream } from '../../src/context.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
+
+const ENTER = '\r';
+const ESCAPE = '\u001b';
+
+function nextFrame(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function frameContaining(lastFrame: () => string | undefined, text: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const frame = lastFrame() ?? '';
+    if (frame.includes(text)) return frame;
+    await nextFrame();
+  }
+  throw new Error(`no frame contains ${JSON.stringify(text)}; last frame:\n${lastFrame()}`);
+}
+
+async function settled(outcomes: boolean[]): Promise<void> {
+  for (let i = 0; i < 200 && outcomes.length === 0; i++) await nextFrame();
+}
+
+function renderPrompt(overrides: Partial<ConfirmPromptProps> = {}) {
+  const outcomes: boolean[] = [];
+  const props: ConfirmPromptProps = {
+    verb: 'press',
+    flagKey: 'payments-off',
+    service: 'checkout',
+    servesNow: 'live',
+    servesAfter: 'off=false to everyone',
+    reason: 'card errors',
+    runbookUrl: 'https://runbooks.example.com/payments',
+    onDone: (ok) => outcomes.push(ok),
+    ...overrides,
+  };
+  return { ...render(createElement(ConfirmPrompt, props)), outcomes };
+}
+
+describe('ConfirmPrompt (ink)', () => {
+  it('shows what will change and confirms when the key is typed back', async () => {
+    const { lastFrame, stdin, outcomes } = renderPrompt();
+    const frame = await frameContaining(lastFrame, 'Type payments-off');
+    expect(frame).toContain('PRESS kill switch payments-off');
+    expect(frame).toContain('serves now:  live');
+    expect(frame).toContain('after:       off=false to everyone');
+    expect(frame).toContain('reason:      card errors');
+    expect(frame).toContain('runbook:     https://runbooks.example.com/payments');
+    stdin.write('payments-of');
+    await frameContaining(lastFrame, '> payments-of');
+    stdin.write('f');
+    await frameContaining(lastFrame, '> payments-off');
+    stdin.write(ENTER);
+    await settled(outcomes);
+    expect(outcomes).toEqual([true]);
+  });
+
+  it('refuses a key that does not match, and Esc cancels', async () => {
+    const wrong = renderPrompt();
+    await frameContaining(wrong.lastFrame, 'Type payments-off');
+    wrong.stdin.write('payments');
+    await frameContaining(wrong.lastFrame, '> payments');
+    wrong.stdin.write(ENTER);
+    await settled(wrong.outcomes);
+    expect(wrong.outcomes).toEqual([false]);
+
+    const cancelled = renderPrompt({ verb: 'release', servesNow: 'PRESSED: off to everyone', servesAfter: 'live' });
+    expect(await frameContaining(cancelled.lastFrame, 'RELEASE kill switch payments-off')).toContain('to release');
+    cancelled.stdin.write(ESCAPE);
+    await settled(cancelled.outcomes);
+    expect(cancelled.outcomes).toEqual([false]);
+  });
+});
+
+describe('buttons press on a terminal', () => {
+  let dir: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flagscope-buttons-tty-'));
+    server = await startServer({ dataDir: dir, port: 0 });
+    const res = await fetch(`${server.url}/api/v1/flags`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'payments-off', service: 'checkout', kind: 'kill-switch', variants: { live: true, off: false }, defaultVariant: 'live', safeVariant: 'off' }),
+    });
+    expect(res.status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function ttyContext(): { ctx: Context; stdin: PassThrough; output: () => string; waitFor: (text: string) => Promise<void>; errors: () => string } {
+    const stdin = new PassThrough() as PassThrough & InStream & { setRawMode: (on: boolean) => void; ref: () => void; unref: () => void };
+    stdin.isTTY = true;
+    stdin.setRawMode = () => undefined;
+    stdin.ref = () => undefined;
+    stdin.unref = () => undefined;
+    const stdout = new PassThrough() as PassThrough & OutStream;
+    stdout.isTTY = true;
+    stdout.columns = 100;
+    const stderr = new PassThrough() as PassThrough & OutStream;
+    let out = '';
+    let err = '';
+    const waiters: Array<{ text: string; resolve: () => void }> = [];
+    stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      for (const w of waiters.splice(0)) {
+        if (out.includes(w.text)) w.resolve();
+        else waiters.push(w);
+      }
+    });
+    stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString('utf8');
+    });
+    const ctx: Context = {
+      stdin,
+      stdout,
+      stderr,
+      env: { XDG_CONFIG_HOME: join(dir, 'xdg'), NO_COLOR: '1' },
+      now: () => Date.now(),
+      cwd: dir,
+      homeDir: dir,
+      onSignal: () => () => undefined,
+    };
+    return {
+      ctx,
+      stdin,
+      output: () => out,
+      errors: () => err,
+      waitFor: (text) => (out.includes(text) ? Promise.resolve() : new Promise((resolve) => waiters.push({ text, resolve }))),
+    };
+  }
+
+  it('asks for the key to be typed back, then presses and says what every client is served', async () => {
+    const tty = ttyContext();
+    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'card errors', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    await tty.waitFor('and press Enter to press');
+    expect(tty.output()).toContain('serves now:  live');
+    tty.stdin.write('payments-off');
+    await tty.waitFor('> payments-off');
+    tty.stdin.write(ENTER);
+    expect(await run, tty.errors()).toBe(0);
+    expect(tty.output()).toContain('PRESSED payments-off: every client is now served off = false');
+    const flag = await fetch(`${server.url}/api/v1/flags/payments-off`, { headers: { authorization: `Bearer ${server.adminKey}` } });
+    expect(((await flag.json()) as { flag: { pressed?: { reason: string } } }).flag.pressed?.reason).toBe('card errors');
+  });
+
+  it('changes nothing and exits 2 when the typed key does not match', async () => {
+    const tty = ttyContext();
+    const run = runCli(['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    await tty.waitFor('and press Enter to release');
+    expect(tty.output()).toContain('after:       live');
+    tty.stdin.write('payments');
+    await tty.waitFor('> payments');
+    tty.stdin.write(ENTER);
+    expect(await run).toBe(2);
+    expect(tty.errors()).toContain('payments-off was not released: the key was not typed back');
+    const flag = await fetch(`${server.url}/api/v1/flags/payments-off`, { headers: { authorization: `Bearer ${server.adminKey}` } });
+    expect(((await flag.json()) as { flag: { pressed?: unknown } }).flag.pressed).toBeDefined();
+  });
+});
