@@ -5,7 +5,8 @@
  *   1. baseline: DuckDB's own bulk load, INSERT INTO t SELECT * FROM read_json(file), into a fresh file;
  *   2. store: DuckDbEventStore.ingest from concurrent callers (events already parsed), and the same
  *      including JSON.parse of each batch;
- *   3. http: POST /1/batch/{dataset} from concurrent loopback clients against the real server.
+ *   3. http: POST /1/batch/{dataset} from concurrent loopback clients against the real server,
+ *      running in its own process.
  * Store and http times include closing the store, i.e. the checkpoint that compresses the
  * events into the database file, so they compare with a bulk load that ends compressed on disk.
  * Prints events/s and ratios to the baseline (target for http: >= 0.5).
@@ -19,7 +20,11 @@
  *      BENCH_METHODS=1 also compares ways of loading parsed events (per-value appender,
  *      NDJSON staging file + read_json with explicit columns) with the store's data chunks.
  */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -58,12 +63,8 @@ for (let offset = 0; offset < EVENTS; offset += BATCH) {
 console.log(`ingest benchmark: ${EVENTS} events, ${columns} columns, batches of ${BATCH}, ${CLIENTS} clients${GZIP ? ', gzip' : ''}, best of ${ROUNDS}`);
 
 const { openEventStore } = await import('../dist/store/duckdb-events.js');
-let startServer;
-try {
-  ({ startServer } = await import('../dist/server/index.js'));
-} catch (error) {
-  console.log(`http      skipped: the server is not built (${error.message})`);
-}
+const serverBuilt = existsSync(fileURLToPath(new URL('../dist/server/index.js', import.meta.url)));
+if (!serverBuilt) console.log('http      skipped: the server is not built');
 
 if (process.env.BENCH_METHODS === '1') {
   const { compareLoadMethods } = await import('./lib/load-methods.mjs');
@@ -80,7 +81,7 @@ const measurements = {
   parsed: { label: 'JSON.parse + ingest', run: measureParsed },
   http: { label: 'POST /1/batch', run: measureHttp },
 };
-if (startServer === undefined) SKIP.add('http');
+if (!serverBuilt) SKIP.add('http');
 const best = {};
 for (let round = 1; round <= ROUNDS; round++) {
   for (const [name, { label, run }] of Object.entries(measurements)) {
@@ -150,18 +151,26 @@ async function measureParsed(scratch) {
   return { ms };
 }
 
-/** POST /1/batch/bench from CLIENTS concurrent loopback clients against the real server. */
+/**
+ * POST /1/batch/bench from CLIENTS concurrent loopback clients against the real server,
+ * which runs in a child process (bench/lib/server-child.mjs) so that it has its own event
+ * loop and heap, as it would in production. The time ends when the server has closed.
+ */
 async function measureHttp(scratch) {
-  const running = await startServer({ host: '127.0.0.1', port: 0, dataDir: scratch });
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const { url, adminKey } = JSON.parse((await lines.next()).value);
   const { request, Agent } = await import('undici');
   const agent = new Agent({ connections: CLIENTS, pipelining: 1 });
-  const headers = { 'content-type': 'application/json', 'x-honeycomb-team': running.adminKey };
+  const headers = { 'content-type': 'application/json', 'x-honeycomb-team': adminKey };
   if (GZIP) headers['content-encoding'] = 'gzip';
   let retries = 0;
   const { ms } = await timed(async () => {
     await runConcurrently(batchBodies, CLIENTS, async (body) => {
       for (;;) {
-        const response = await request(`${running.url}/1/batch/bench`, { method: 'POST', headers, body, dispatcher: agent });
+        const response = await request(`${url}/1/batch/bench`, { method: 'POST', headers, body, dispatcher: agent });
         const text = await response.body.text();
         if (response.statusCode === 429) {
           retries++;
@@ -175,7 +184,9 @@ async function measureHttp(scratch) {
       }
     });
     await agent.close();
-    await running.close(); // closes the store: includes its final checkpoint
+    child.kill('SIGTERM'); // the server closes the store: includes its final checkpoint
+    const closed = await lines.next();
+    if (closed.done || !JSON.parse(closed.value).closed) throw new Error('the server did not close cleanly');
   });
   return { ms, note: retries > 0 ? `${retries} retries after 429` : '' };
 }

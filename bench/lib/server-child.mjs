@@ -1,0 +1,23 @@
+/**
+ * Runs the built server in its own process for the benchmarks, so the load
+ * generator does not share the server's event loop or heap.
+ * `node server-child.mjs DATA_DIR` prints one JSON line {url, adminKey} once
+ * listening; on SIGTERM it closes (finishing writes and checkpointing) and
+ * prints {closed: true} before exiting.
+ */
+import { startServer } from '../../dist/server/index.js';
+
+const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: process.argv[2] });
+process.stdout.write(JSON.stringify({ url: server.url, adminKey: server.adminKey ?? null }) + '\n');
+process.on('SIGTERM', () => {
+  server.close().then(
+    () => {
+      process.stdout.write(JSON.stringify({ closed: true }) + '\n');
+      process.exit(0);
+    },
+    (error) => {
+      process.stderr.write(`${error.stack ?? error}\n`);
+      process.exit(1);
+    },
+  );
+});
