@@ -165,30 +165,52 @@ export interface ColumnProfile {
   edges?: number[];
 }
 
-/** The profile statement, or undefined when there is no column to profile. */
+/** What the profile found: per column, and the estimated size of each side. */
+export interface PopulationProfile {
+  columns: ColumnProfile[];
+  /** Estimated events of the population (rows) and of the selection. */
+  rows: number;
+  selectedRows: number;
+}
+
+/** Datasets larger than this many stored rows are profiled on a block sample. */
+export const PROFILE_FULL_SCAN_ROWS = 200_000;
+/** The rest (unselected events) is analysed on a uniform sample of about this many rows; the selection always whole. */
+export const REST_SAMPLE_ROWS = 200_000;
+
+/**
+ * The profile statement: distinct counts and quantile edges of every column
+ * and the size of each side, on a 10% block sample when the dataset holds more
+ * than {@link PROFILE_FULL_SCAN_ROWS} rows (`datasetRows`).
+ */
 export function buildExplainProfileStatement(
   table: string,
   schema: DatasetSchema,
   validated: ValidatedExplain,
+  datasetRows: number,
   dialect: SqlDialect = duckdbDialect,
-): Statement<ColumnProfile[]> | undefined {
+): Statement<PopulationProfile> {
   const columns = candidateColumns(schema, validated);
-  if (columns.length === 0) return undefined;
   const params: SqlParam[] = [];
+  const selection = compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false';
   const where = whereClause(validated, schema, params, dialect);
   const ident = dialect.quoteIdent;
+  const fraction = datasetRows > PROFILE_FULL_SCAN_ROWS ? 0.1 : 1;
   const quantiles = Array.from({ length: NUMERIC_BUCKETS - 1 }, (_, i) => (i + 1) / NUMERIC_BUCKETS);
-  const selects: string[] = [];
+  const selects: string[] = ['CAST(count(*) AS DOUBLE)', 'CAST(count(*) FILTER (WHERE s) AS DOUBLE)'];
   columns.forEach((c, i) => {
     selects.push(`approx_count_distinct(c${i})`);
     if (isNumeric(c.type)) selects.push(`approx_quantile(CAST(c${i} AS DOUBLE), [${quantiles.map((q) => q.toFixed(6)).join(', ')}])`);
   });
-  const inner = columns.map((c, i) => `${ident(c.name)} AS c${i}`).join(', ');
-  const sql = `SELECT ${selects.join(', ')} FROM (SELECT ${inner} FROM ${table} WHERE ${where}) USING SAMPLE reservoir(${PROFILE_SAMPLE_ROWS} ROWS) REPEATABLE (7)`;
-  const decode = (rows: readonly (readonly unknown[])[]): ColumnProfile[] => {
+  const inner = [`coalesce(${selection}, false) AS s`, ...columns.map((c, i) => `${ident(c.name)} AS c${i}`)].join(', ');
+  const sample = fraction < 1 ? ` TABLESAMPLE ${fraction * 100}% (system, 7)` : '';
+  const sql = `SELECT ${selects.join(', ')} FROM (SELECT ${inner} FROM ${table}${sample} WHERE ${where})`;
+  const decode = (rows: readonly (readonly unknown[])[]): PopulationProfile => {
     const row = rows[0] ?? [];
-    let k = 0;
-    return columns.map((c) => {
+    const total = Number(row[0] ?? 0) / fraction;
+    const selected = Number(row[1] ?? 0) / fraction;
+    let k = 2;
+    const profiles = columns.map((c) => {
       const distinct = Number(row[k++] ?? 0);
       const profile: ColumnProfile = { name: c.name, distinct };
       if (isNumeric(c.type)) {
@@ -198,6 +220,7 @@ export function buildExplainProfileStatement(
       }
       return profile;
     });
+    return { columns: profiles, rows: total, selectedRows: selected };
   };
   return { sql, params, decode };
 }
@@ -214,14 +237,17 @@ export interface ExplainColumnPlan {
 
 export interface ExplainPlan {
   columns: ExplainColumnPlan[];
+  /** The rest is analysed on rows with hash(rowid) % restModulus = 0 (1: every row). */
+  restModulus: number;
   /** Columns left out, and why. */
   skipped: { column: string; reason: string }[];
 }
 
 /** Decides, from the profile, which columns are analysed and how. */
-export function planExplainColumns(schema: DatasetSchema, validated: ValidatedExplain, profiles: ColumnProfile[] | undefined): ExplainPlan {
-  const byName = new Map((profiles ?? []).map((p) => [p.name, p]));
-  const plan: ExplainPlan = { columns: [], skipped: [] };
+export function planExplainColumns(schema: DatasetSchema, validated: ValidatedExplain, profile: PopulationProfile | undefined): ExplainPlan {
+  const byName = new Map((profile?.columns ?? []).map((p) => [p.name, p]));
+  const restRows = profile === undefined ? 0 : profile.rows - profile.selectedRows;
+  const plan: ExplainPlan = { columns: [], skipped: [], restModulus: Math.max(1, Math.floor(restRows / REST_SAMPLE_ROWS)) };
   for (const column of candidateColumns(schema, validated)) {
     const profile = byName.get(column.name);
     const distinct = profile?.distinct ?? 0;
@@ -257,8 +283,13 @@ function valueExpression(column: ExplainColumnPlan, params: SqlParam[], dialect:
   const ident = dialect.quoteIdent(column.name);
   if (column.mode === 'number') {
     const edges = column.edges ?? [];
-    const steps = edges.map((e) => `CAST(${ident} >= ${dialect.doubleLiteral(e)} AS INTEGER)`);
-    return `CASE WHEN ${ident} IS NULL THEN -1 ELSE ${steps.length > 0 ? steps.join(' + ') : '0'} END`;
+    // Bucket i holds the values with exactly i edges ≤ value: a binary search of CASEs, ⌈log₂ 16⌉ comparisons a row.
+    const search = (lo: number, hi: number): string => {
+      if (lo === hi) return String(lo);
+      const mid = (lo + hi) >> 1;
+      return `CASE WHEN ${ident} < ${dialect.doubleLiteral(edges[mid]!)} THEN ${search(lo, mid)} ELSE ${search(mid + 1, hi)} END`;
+    };
+    return `CASE WHEN ${ident} IS NULL THEN -1 ELSE ${search(0, edges.length)} END`;
   }
   params.push(NULL_SENTINEL);
   return `coalesce(CAST(${ident} AS VARCHAR), CAST(${dialect.placeholder(params.length)} AS VARCHAR))`;
@@ -270,13 +301,20 @@ function groupingStatement(
   validated: ValidatedExplain,
   columns: ExplainColumnPlan[],
   sets: number[][],
+  restModulus: number,
   dialect: SqlDialect,
 ): Statement<ExplainGroup[]> {
   const params: SqlParam[] = [];
-  const selection = compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false';
+  const selection = `coalesce(${compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false'}, false)`;
   const values = columns.map((c, i) => `${valueExpression(c, params, dialect)} AS c${i}`);
-  const where = whereClause(validated, schema, params, dialect);
-  const src = `SELECT coalesce(${selection}, false) AS s, CAST(${dialect.quoteIdent('_samplerate')} AS DOUBLE) AS w, ${values.join(', ')} FROM ${table} WHERE ${where}`;
+  let where = whereClause(validated, schema, params, dialect);
+  let weight = `CAST(${dialect.quoteIdent('_samplerate')} AS DOUBLE)`;
+  if (restModulus > 1) {
+    // Every selected event, and a uniform sample of the rest standing for restModulus events each.
+    where += ` AND (${selection} OR hash(rowid) % ${restModulus} = 0)`;
+    weight = `${weight} * CASE WHEN ${selection} THEN 1 ELSE ${restModulus} END`;
+  }
+  const src = `SELECT ${selection} AS s, ${weight} AS w, ${values.join(', ')} FROM ${table} WHERE ${where}`;
   const setList = sets.map((set) => `(s, ${set.map((i) => `c${i}`).join(', ')})`).join(', ');
   const cols = columns.map((_, i) => `c${i}`).join(', ');
   const sql = `WITH src AS ${dialect.inlineCte}(${src})\nSELECT s, ${cols}, CAST(count(*) AS DOUBLE) AS n, sum(w) AS sw FROM src GROUP BY GROUPING SETS (${setList})`;
@@ -322,9 +360,9 @@ export function buildExplainStatement(
 ): Statement<ExplainGroup[]> {
   const sets = plan.columns.map((_, i) => [i]);
   if (sets.length === 0) {
-    return groupingStatement(table, schema, validated, [{ name: '_samplerate', type: 'integer', mode: 'category' }], [[0]], dialect);
+    return groupingStatement(table, schema, validated, [{ name: '_samplerate', type: 'integer', mode: 'category' }], [[0]], plan.restModulus, dialect);
   }
-  return groupingStatement(table, schema, validated, plan.columns, sets, dialect);
+  return groupingStatement(table, schema, validated, plan.columns, sets, plan.restModulus, dialect);
 }
 
 /** Combinations worth a look: pairs of the most telling flag columns, and the best pairs with the most telling other category columns. */
@@ -357,13 +395,14 @@ export function buildExplainPairsStatement(
   schema: DatasetSchema,
   validated: ValidatedExplain,
   combos: string[][],
+  restModulus = 1,
   dialect: SqlDialect = duckdbDialect,
 ): Statement<ExplainGroup[]> {
   const names = [...new Set(combos.flat())];
   const types = new Map(schema.columns.map((c) => [c.name, c.type]));
   const columns: ExplainColumnPlan[] = names.map((name) => ({ name, type: types.get(name) ?? 'string', mode: 'category' }));
   const sets = combos.map((combo) => combo.map((c) => names.indexOf(c)));
-  return groupingStatement(table, schema, validated, columns, sets, dialect);
+  return groupingStatement(table, schema, validated, columns, sets, restModulus, dialect);
 }
 
 interface SideTotals {
@@ -423,6 +462,8 @@ export interface ExplainReport {
   rest: { rows: number; weight: number };
   /** Tests behind the q-values (every value, bucket distribution and combination). */
   tests: number;
+  /** Share of the unselected events the rest is measured on (1: all; the selection is always whole). */
+  restSampleFraction: number;
   findings: ExplainFinding[];
   columns: { analysed: number; skipped: { column: string; reason: string }[] };
 }
@@ -540,6 +581,7 @@ export function assembleExplainReport(input: ExplainReportInput): ExplainReport 
     selected: totals.selected,
     rest: totals.rest,
     tests: findings.length,
+    restSampleFraction: 1 / plan.restModulus,
     findings: ranked.slice(0, validated.limit),
     columns: { analysed: plan.columns.length, skipped: plan.skipped },
   };

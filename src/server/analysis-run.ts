@@ -101,15 +101,15 @@ export async function runExplain(events: EventStore, dataset: string, body: unkn
   const request = parseExplainRequest(body);
   const { reader, table, schema } = await datasetContext(events, dataset);
   const validated = validateExplain(request, schema, now);
-  const profile = buildExplainProfileStatement(table, schema, validated);
-  const profileRows = profile === undefined ? [] : await reader.readSql(profile.sql, profile.params);
-  const plan = planExplainColumns(schema, validated, profile === undefined ? undefined : profile.decode(profileRows));
+  const datasetRows = (await events.listDatasets()).find((d) => d.name === dataset)?.rows ?? 0;
+  const profile = buildExplainProfileStatement(table, schema, validated, datasetRows);
+  const plan = planExplainColumns(schema, validated, profile.decode(await reader.readSql(profile.sql, profile.params)));
   const statement = buildExplainStatement(table, schema, validated, plan);
   const single = statement.decode(await reader.readSql(statement.sql, statement.params));
   const pairColumns = choosePairColumns(plan, single, validated);
   let pairs: ReturnType<typeof single.slice> = [];
   if (pairColumns.length > 0) {
-    const pairStatement = buildExplainPairsStatement(table, schema, validated, pairColumns);
+    const pairStatement = buildExplainPairsStatement(table, schema, validated, pairColumns, plan.restModulus);
     pairs = pairStatement.decode(await reader.readSql(pairStatement.sql, pairStatement.params));
   }
   const report = assembleExplainReport({ dataset, validated, plan, groups: [...single, ...pairs] });
