@@ -32,7 +32,8 @@ export interface FlagSnapshot {
 export interface FlagChangeEvent {
   configVersion: number;
   key: string;
-  action: FlagAction;
+  /** `revert`: a change that was streamed could not be stored; `flag` is what is served again. */
+  action: FlagAction | 'revert';
   by: string;
   at: string;
   reason: string;
@@ -306,29 +307,48 @@ export class FlagService {
     return { flag: change.after, configVersion, subscribers };
   }
 
+  /**
+   * Serves the changes at once, then makes them durable: the new snapshot is
+   * swapped in and streamed before the store commits, so a press is visible
+   * within a millisecond instead of after the database round trips; the
+   * writer's response still waits for the commit. If the commit fails, the
+   * previous snapshot comes back and subscribers get `revert` events.
+   */
   private async commit(changes: FlagChange[]): Promise<{ configVersion: number; subscribers: number }> {
-    const configVersion = await this.store.commitFlagChanges(changes);
-    const flags = new Map(this.current.flags);
+    const previous = this.current;
+    const flags = new Map(previous.flags);
     for (const change of changes) flags.set(change.after.key, change.after);
-    this.current = buildSnapshot(flags, configVersion);
+    this.current = buildSnapshot(flags, previous.configVersion + changes.length);
     let subscribers = 0;
-    let version = configVersion - changes.length;
+    let version = previous.configVersion;
     for (const change of changes) {
       version += 1;
-      const event: FlagChangeEvent = {
-        configVersion: version,
-        key: change.after.key,
-        action: change.action,
-        by: change.who,
-        at: change.after.updatedAt,
-        reason: change.why,
-        flag: change.after,
-      };
-      let written = 0;
-      for (const listener of this.listeners) if (listener(event)) written += 1;
-      subscribers = Math.max(subscribers, written);
+      subscribers = Math.max(subscribers, this.publish({ configVersion: version, key: change.after.key, action: change.action, by: change.who, at: change.after.updatedAt, reason: change.why, flag: change.after }));
     }
+    let configVersion: number;
+    try {
+      configVersion = await this.store.commitFlagChanges(changes);
+    } catch (e) {
+      this.current = previous;
+      for (const change of changes) {
+        const restored = change.before;
+        if (restored === null) {
+          const gone: Flag = { ...change.after, archived: true };
+          this.publish({ configVersion: previous.configVersion, key: gone.key, action: 'revert', by: change.who, at: change.after.updatedAt, reason: 'the change could not be stored', flag: gone });
+        } else {
+          this.publish({ configVersion: previous.configVersion, key: restored.key, action: 'revert', by: change.who, at: change.after.updatedAt, reason: 'the change could not be stored', flag: restored });
+        }
+      }
+      throw e;
+    }
+    if (configVersion !== this.current.configVersion) this.current = buildSnapshot(flags, configVersion);
     return { configVersion, subscribers };
+  }
+
+  private publish(event: FlagChangeEvent): number {
+    let written = 0;
+    for (const listener of this.listeners) if (listener(event)) written += 1;
+    return written;
   }
 
   /** Writes run one at a time, so a version check and its commit see the same snapshot. */
