@@ -17,10 +17,15 @@ export function registerFlags(program: Command, state: RunState): void {
     .option('--service <service>', 'only flags of this service')
     .option('--kind <flag-kind>', `only flags of this kind (${KINDS})`)
     .option('--stale', 'only release flags older than 40 days (kill switches are never stale)')
-    .option('--archived', 'include archived flags');
+    .option('--archived', 'include archived flags')
+    .addHelpText('after', examples(['flagscope flags list --service checkout', 'flagscope flags list --kind kill-switch --json', 'flagscope flags list --stale']));
   lazyAction(list, state, async () => (await import('./read-flags.js')).listFlagsVerb);
 
-  const get = flags.command('get').description('show one flag').argument('<flag>', 'flag key');
+  const get = flags
+    .command('get')
+    .description('show one flag')
+    .argument('<flag>', 'flag key')
+    .addHelpText('after', examples(['flagscope flags get new-checkout', 'flagscope flags get new-checkout --json']));
   lazyAction(get, state, async () => (await import('./read-flags.js')).getFlagVerb);
 
   const create = flags
@@ -64,10 +69,20 @@ export function registerFlags(program: Command, state: RunState): void {
     .addHelpText('after', examples(['flagscope flags set new-checkout --rollout on=25,off=75 --reason "ramp to 25%"', 'flagscope flags set new-checkout --state disabled --if-version 4']));
   lazyAction(set, state, async () => (await import('./write-flags.js')).setFlagVerb);
 
-  const archive = flags.command('archive').description('archive a flag: no longer served or listed; its history stays').argument('<flag>', 'flag key').option('--reason <text>', 'why');
+  const archive = flags
+    .command('archive')
+    .description('archive a flag: no longer served or listed; its history stays')
+    .argument('<flag>', 'flag key')
+    .option('--reason <text>', 'why')
+    .addHelpText('after', examples(['flagscope flags archive old-banner --reason "fully rolled out in March"']));
   lazyAction(archive, state, async () => (await import('./write-flags.js')).archiveFlagVerb);
 
-  const history = flags.command('history').description('audit history of a flag: who, when, why, before and after').argument('<flag>', 'flag key').option('--limit <n>', 'at most N entries (default 50)');
+  const history = flags
+    .command('history')
+    .description('audit history of a flag: who, when, why, before and after')
+    .argument('<flag>', 'flag key')
+    .option('--limit <n>', 'at most N entries (default 50)')
+    .addHelpText('after', examples(['flagscope flags history new-checkout', 'flagscope flags history new-checkout --limit 5 --json']));
   lazyAction(history, state, async () => (await import('./read-flags.js')).flagHistoryVerb);
 
   const evaluate = flags
@@ -91,6 +106,7 @@ export function registerFlags(program: Command, state: RunState): void {
     .command('import')
     .description('create or update flags from flagd flag-definition JSON (metadata: service, kind, safeVariant, description, runbook)')
     .argument('<file>', 'flagd JSON file, or - for stdin')
-    .option('--reason <text>', 'why (recorded in the history)');
+    .option('--reason <text>', 'why (recorded in the history)')
+    .addHelpText('after', examples(['flagscope flags import flags.flagd.json --reason "restore from backup"', 'flagscope flags export | flagscope flags import - --api-url http://staging:7070']));
   lazyAction(importCmd, state, async () => (await import('./write-flags.js')).importFlagsVerb);
 }
