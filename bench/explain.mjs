@@ -12,9 +12,10 @@
  *
  * Run: npm run build && node bench/explain.mjs
  * Env: BENCH_EVENTS (default 1000000), BENCH_REPEAT (timed runs, 5),
- *      BENCH_DIR (scratch dir, bench/.data/explain), BENCH_KEEP=1 keeps the data.
+ *      BENCH_DIR (scratch dir, $TMPDIR/flagscope-bench-explain), BENCH_KEEP=1 keeps the data.
  */
 import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { median, timed } from './lib/measure.mjs';
@@ -22,7 +23,7 @@ import { wideEventGenerator } from './lib/wide-events.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
-const DIR = resolve(process.env.BENCH_DIR ?? 'bench/.data/explain');
+const DIR = resolve(process.env.BENCH_DIR ?? join(tmpdir(), 'flagscope-bench-explain'));
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 2);
 
