@@ -53,9 +53,29 @@ function send(res: ServerResponse, status: number, text: string, headers?: Recor
   res.end(text);
 }
 
+/**
+ * Reads a small uncompressed body with one listener per event (the hot path
+ * of OFREP); anything else goes through the general `readBody`.
+ */
+function readSmallBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const encoding = req.headers['content-encoding'];
+  const declared = Number(req.headers['content-length']);
+  if ((encoding !== undefined && encoding !== 'identity') || !(declared <= maxBytes)) return readBody(req, maxBytes);
+  return new Promise((resolve, reject) => {
+    let first: Buffer | undefined;
+    let rest: Buffer[] | undefined;
+    req.on('data', (chunk: Buffer) => {
+      if (first === undefined) first = chunk;
+      else (rest ??= [first]).push(chunk);
+    });
+    req.on('end', () => resolve(rest !== undefined ? Buffer.concat(rest) : (first ?? Buffer.alloc(0))));
+    req.on('error', (e) => reject(new FlagscopeError('invalid_input', `request body could not be read: ${e.message}`, 'send the request again')));
+  });
+}
+
 async function contextOf(req: IncomingMessage, maxBodyBytes: number): Promise<ContextOutcome> {
   try {
-    return readContext((await readBody(req, maxBodyBytes)).toString('utf8'));
+    return readContext((await readSmallBody(req, maxBodyBytes)).toString('utf8'));
   } catch (e) {
     if (e instanceof FlagscopeError && e.code !== 'payload_too_large') return { ok: false, errorCode: 'PARSE_ERROR', details: e.message };
     throw e;
