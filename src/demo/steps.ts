@@ -10,6 +10,7 @@ import { groupLabel } from '../output/query-result.js';
 import type { Styler } from '../output/style.js';
 import { formatCount, formatNumberHuman } from '../output/values.js';
 import { HIDDEN_REGRESSION } from './catalog.js';
+import { buttonsDemoStep, demoFlagsSetup } from '../cli/buttons/demo-steps.js';
 import type { GeneratedEvent } from './generate.js';
 
 /** What a step gets: the running demo server, its data and the output. */
@@ -64,6 +65,7 @@ export interface DemoSetup {
 /** The set-up of `flagscope demo`, in order. */
 export function defaultDemoSetup(): DemoSetup[] {
   return [
+    demoFlagsSetup,
     // Issue 3 adds here: create every DEMO_FLAGS entry on the server with
     // `demoFlagDefinition(flag)` (its rollout buckets users exactly as the
     // generated events did, so evaluations agree with the data).
@@ -78,6 +80,7 @@ export function defaultDemoSteps(): DemoStep[] {
     flagCombinationStep,
     checkoutHeatmapStep,
     // Issue 3 adds here: flags and kill switches created for the demo services, `buttons`, a press, an evaluation, a release.
+    buttonsDemoStep,
     // Issue 4 adds here: `compare checkout_v2 --with new_cart` and `explain --where error = true`.
   ];
 }
