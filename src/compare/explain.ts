@@ -43,7 +43,9 @@ export const NUMERIC_BUCKETS = 16;
 export const PAIR_FLAG_COLUMNS = 5;
 /** Flag pairs extended with the most telling other columns. */
 export const TRIPLE_FLAG_PAIRS = 3;
-export const TRIPLE_OTHER_COLUMNS = 2;
+export const TRIPLE_OTHER_COLUMNS = 4;
+/** A value this many times more common in the selection than in the rest marks its column as a consequence of the selection. */
+export const CONSEQUENCE_LIFT = 50;
 
 const NULL_SENTINEL = '\u0001(null)';
 /** How a missing value is shown. */
@@ -369,14 +371,20 @@ export function buildExplainStatement(
 export function choosePairColumns(plan: ExplainPlan, single: ExplainGroup[], validated: ValidatedExplain): string[][] {
   const totals = sideTotals(single);
   const scoreByColumn = new Map<string, number>();
+  // Columns with a value (nearly) only ever seen in the selection are consequences of it
+  // (an error type, a 5xx status), not causes: combining them tells nothing new.
+  const consequences = new Set<string>();
   for (const group of single) {
     if (group.mode !== 'category') continue;
     const score = shareDifference(group, totals);
     const column = group.columns[0]!;
     if (score > (scoreByColumn.get(column) ?? 0)) scoreByColumn.set(column, score);
+    const selectedShare = totals.selected.weight > 0 ? group.selected.weight / totals.selected.weight : 0;
+    const restShare = totals.rest.weight > 0 ? group.rest.weight / totals.rest.weight : 0;
+    if (group.values[0] !== MISSING_VALUE && selectedShare > 0.05 && restShare < selectedShare / CONSEQUENCE_LIFT) consequences.add(column);
   }
   void validated;
-  const ranked = [...scoreByColumn].filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+  const ranked = [...scoreByColumn].filter(([c, s]) => s > 0 && !consequences.has(c)).sort((a, b) => b[1] - a[1]);
   const flags = ranked.filter(([c]) => c.startsWith('flag.')).slice(0, PAIR_FLAG_COLUMNS).map(([c]) => c);
   const others = ranked.filter(([c]) => !c.startsWith('flag.')).slice(0, TRIPLE_OTHER_COLUMNS).map(([c]) => c);
   const combos: string[][] = [];

@@ -11,6 +11,8 @@ import type { Styler } from '../output/style.js';
 import { formatCount, formatNumberHuman } from '../output/values.js';
 import { HIDDEN_REGRESSION } from './catalog.js';
 import { buttonsDemoStep, demoFlagsSetup } from '../cli/buttons/demo-steps.js';
+import { compareDemoStep } from '../cli/compare/demo-step.js';
+import { explainDemoStep } from '../cli/explain/demo-step.js';
 import type { GeneratedEvent } from './generate.js';
 
 /** What a step gets: the running demo server, its data and the output. */
@@ -82,6 +84,8 @@ export function defaultDemoSteps(): DemoStep[] {
     // Issue 3 adds here: flags and kill switches created for the demo services, `buttons`, a press, an evaluation, a release.
     buttonsDemoStep,
     // Issue 4 adds here: `compare checkout_v2 --with new_cart` and `explain --where error = true`.
+    compareDemoStep,
+    explainDemoStep,
   ];
 }
 

@@ -48,7 +48,7 @@ function styleVerdict(verdict: string | null, styler: Styler): string {
   if (verdict === 'worse') return styler.red(verdict);
   if (verdict === 'better') return styler.green(verdict);
   if (verdict === 'not enough data') return styler.yellow(verdict);
-  return styler.dim(verdict);
+  return styler.dim(verdict === 'no detectable difference' ? 'no difference' : verdict);
 }
 
 /** The tab-separated rows of a report (results, then interactions as `interaction` rows). */
@@ -96,7 +96,7 @@ export function incompleteText(report: CompareReport, styler: Styler): string | 
 function interactionRow(i: InteractionResult, styler: Styler): string[] {
   return [
     i.metric,
-    `${i.flags[0]}=${i.variants[0]} × ${i.flags[1]}=${i.variants[1]}`,
+    `${i.variants[0]} × ${i.variants[1]}`,
     formatDifference(i.effect, i.scale),
     formatCi(i.ci, i.scale),
     formatProbability(i.qValue),
@@ -112,13 +112,18 @@ export function renderCompareReport(report: CompareReport, options: { styler: St
   const controlText = Object.entries(report.control).map(([f, v]) => `${f}=${v}`).join(' ');
   out.push(styler.bold(`${report.flags.join(' × ')} on ${report.dataset}`) + styler.dim(` · control ${controlText} · ${formatIsoTime(report.start_time * 1000)} – ${formatIsoTime(report.end_time * 1000)}`));
   out.push('');
+  const combination = report.flags.length > 1;
+  const cohortOf = (label: string): string => {
+    const info = report.cohorts.find((c) => c.label === label);
+    return combination && info !== undefined ? report.flags.map((f) => info.variants[f] ?? '?').join(' / ') : label;
+  };
   const rows: string[][] = [];
   let lastMetric = '';
   for (const r of report.results) {
     if (r.metric === 'INCOMPLETE' && report.incomplete !== null && report.metrics.length > 1) continue;
     rows.push([
       r.metric === lastMetric ? '' : r.metric,
-      r.cohort,
+      cohortOf(r.cohort),
       formatCount(Math.round(r.count)),
       formatMetricValue(r, kinds.get(r.metric) ?? ''),
       r.control ? styler.dim('control') : formatDifference(r.difference, r.scale),
@@ -130,8 +135,8 @@ export function renderCompareReport(report: CompareReport, options: { styler: St
   }
   out.push(renderTable(
     [
-      { header: 'METRIC' }, { header: 'COHORT' }, { header: 'EVENTS', align: 'right' }, { header: 'VALUE', align: 'right' },
-      { header: 'VS CONTROL', align: 'right' }, { header: `${Math.round((1 - report.settings.alpha) * 100)}% CI (ALWAYS VALID)` },
+      { header: 'METRIC' }, { header: combination ? report.flags.join(' / ') : 'COHORT' }, { header: 'EVENTS', align: 'right' }, { header: 'VALUE', align: 'right' },
+      { header: 'VS CONTROL', align: 'right' }, { header: `${Math.round((1 - report.settings.alpha) * 100)}% CI` },
       { header: 'Q', align: 'right' }, { header: 'VERDICT' },
     ],
     rows,
@@ -141,7 +146,7 @@ export function renderCompareReport(report: CompareReport, options: { styler: St
     out.push('');
     out.push(styler.bold('interactions') + styler.dim(' (the combination against what each flag alone predicts)'));
     out.push(renderTable(
-      [{ header: 'METRIC' }, { header: 'COMBINATION' }, { header: 'EFFECT', align: 'right' }, { header: 'CI' }, { header: 'Q', align: 'right' }, { header: 'VERDICT' }],
+      [{ header: 'METRIC' }, { header: `${report.interactions[0]!.flags.join(' × ')}` }, { header: 'EFFECT', align: 'right' }, { header: 'CI' }, { header: 'Q', align: 'right' }, { header: 'VERDICT' }],
       report.interactions.map((i) => interactionRow(i, styler)),
       { tty: true, styler, maxWidth: options.width },
     ).trimEnd());
@@ -151,6 +156,6 @@ export function renderCompareReport(report: CompareReport, options: { styler: St
   const incomplete = incompleteText(report, styler);
   if (incomplete !== undefined) out.push(incomplete);
   for (const note of report.notes) out.push(styler.dim(`note: ${note}`));
-  out.push(styler.dim(`always-valid p-values (safe to peek), q-values: Benjamini–Hochberg over all ${report.results.filter((r) => r.qValue !== null).length + report.interactions.length} tests`));
+  out.push(styler.dim(`always-valid intervals and p-values (safe to peek); q-values: Benjamini–Hochberg over all ${report.results.filter((r) => r.qValue !== null).length + report.interactions.length} tests`));
   return out.join('\n') + '\n';
 }

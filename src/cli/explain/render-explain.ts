@@ -4,7 +4,7 @@
  * (rank, columns, values, selected share, rest share, effect, p, q,
  * significant) without a header. Pure.
  */
-import type { ExplainFinding, ExplainReport } from '../../compare/explain.js';
+import { CONSEQUENCE_LIFT, type ExplainFinding, type ExplainReport } from '../../compare/explain.js';
 import type { Styler } from '../../output/style.js';
 import { renderTable } from '../../output/table.js';
 import { formatCount, formatNumberHuman } from '../../output/values.js';
@@ -32,7 +32,7 @@ function what(f: ExplainFinding): string {
 function describeDistribution(f: ExplainFinding): string {
   const direction = f.effect > 0 ? 'higher' : 'lower';
   const medians = f.selectedMedian != null && f.restMedian != null ? ` (median ≈${formatNumberHuman(f.selectedMedian)} vs ≈${formatNumberHuman(f.restMedian)})` : '';
-  return `${direction} in the selection${medians}`;
+  return `${direction === 'higher' ? '↑' : '↓'}${medians}`;
 }
 
 /** The tab-separated rows of a report. */
@@ -52,7 +52,12 @@ export function renderExplainReport(report: ExplainReport, options: { styler: St
   out.push(styler.bold(`what sets ${report.selection} apart in ${report.dataset}`)
     + styler.dim(` · ${formatCount(Math.round(report.selected.weight))} of ${formatCount(Math.round(total))} events selected (${total > 0 ? percent(report.selected.weight / total) : '–'})`));
   out.push('');
-  const shown = report.findings.filter((f) => f.significant && (f.kind === 'distribution' || f.effect > 0)).slice(0, options.limit ?? 15);
+  const significant = report.findings.filter((f) => f.significant && (f.kind === 'distribution' || f.effect > 0));
+  // Values (nearly) only seen in the selection describe it (an error type, a 5xx status) rather than explain it.
+  const isConsequence = (f: ExplainFinding): boolean =>
+    f.kind === 'value' && f.columns.length === 1 && (f.restShare ?? 0) < (f.selectedShare ?? 0) / CONSEQUENCE_LIFT;
+  const consequences = significant.filter(isConsequence);
+  const shown = significant.filter((f) => !isConsequence(f)).slice(0, options.limit ?? 15);
   if (shown.length === 0) {
     out.push('nothing sets the selection apart at this significance level');
   } else {
@@ -60,7 +65,7 @@ export function renderExplainReport(report: ExplainReport, options: { styler: St
       [{ header: '#', align: 'right' }, { header: 'WHAT' }, { header: 'SELECTION' }, { header: 'REST' }, { header: 'DIFF', align: 'right' }, { header: 'Q', align: 'right' }],
       shown.map((f, i) => {
         if (f.kind === 'distribution') {
-          return [String(i + 1), what(f), describeDistribution(f), '', `${f.effect > 0 ? '+' : ''}${f.effect.toFixed(2)}`, formatProbability(f.qValue)];
+          return [String(i + 1), `${f.columns[0]} ${describeDistribution(f)}`, '', '', `${f.effect > 0 ? '+' : ''}${f.effect.toFixed(2)}`, formatProbability(f.qValue)];
         }
         return [
           String(i + 1),
@@ -73,6 +78,10 @@ export function renderExplainReport(report: ExplainReport, options: { styler: St
       }),
       { tty: true, styler, maxWidth: options.width },
     ).trimEnd());
+  }
+  if (consequences.length > 0) {
+    out.push('');
+    out.push(`only in the selection: ${consequences.slice(0, 6).map((f) => `${f.columns[0]}=${f.values[0]} (${percent(f.selectedShare ?? 0)})`).join(', ')}${consequences.length > 6 ? ', …' : ''}`);
   }
   out.push('');
   out.push(styler.dim(`${report.tests} tests, Benjamini–Hochberg at q < ${report.alpha}; ${report.columns.analysed} columns analysed`
