@@ -13,7 +13,7 @@
  *
  * Run: npm run build && node bench/ingest.mjs
  * Env: BENCH_EVENTS (default 100000), BENCH_BATCH (events per request, 1000),
- *      BENCH_CLIENTS (concurrent clients, 4), BENCH_DIR (scratch dir, bench/.data/ingest),
+ *      BENCH_CLIENTS (concurrent clients, 8), BENCH_DIR (scratch dir, bench/.data/ingest),
  *      BENCH_SKIP (comma list of: baseline, store, parsed, http),
  *      BENCH_ROUNDS (default 2: every measurement runs this many times, interleaved, best kept,
  *      so a busy moment on a shared machine does not decide a ratio),
@@ -33,7 +33,7 @@ import { formatRate, runConcurrently, timed } from './lib/measure.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const DIR = resolve(process.env.BENCH_DIR ?? 'bench/.data/ingest');
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const GZIP = process.env.BENCH_GZIP === '1';
