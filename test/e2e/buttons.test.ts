@@ -162,6 +162,46 @@ describe('buttons press on a terminal', () => {
     expect(((await flag.json()) as { flag: { pressed?: { reason: string } } }).flag.pressed?.reason).toBe('card errors');
   });
 
+  async function sendEvents(variant: string, count: number, agoMs = 0): Promise<void> {
+    const time = new Date(Date.now() - agoMs).toISOString();
+    const items = Array.from({ length: count }, (_, i) => ({ data: { 'flag.payments-off': variant, route: `/pay/${i}` }, time }));
+    const res = await fetch(`${server.url}/1/batch/shop`, { method: 'POST', headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(items) });
+    expect(res.status).toBe(200);
+  }
+
+  it('--watch-traffic follows the variant column until live events show the safe variant', async () => {
+    await sendEvents('live', 5, 10_000);
+    const release = await runCli(['buttons', 'release', 'payments-off', '--reason', 'reset', '--yes', '--api-url', server.url, '--api-key', server.adminKey as string], ttyContext().ctx);
+    expect(release).toBe(0);
+    const tty = ttyContext();
+    const stderrSeen = new Promise<void>((resolve) => {
+      (tty.ctx.stderr as PassThrough).on('data', (chunk: Buffer) => {
+        if (chunk.toString('utf8').includes('watching flag.payments-off')) resolve();
+      });
+    });
+    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'drill', '--yes', '--watch-traffic', 'shop', '--watch-timeout', '30s', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    await stderrSeen;
+    await sendEvents('off', 20);
+    expect(await run, tty.errors()).toBe(0);
+    expect(tty.output()).toMatch(/traffic confirms it: 20 of 20 events in shop since the press were served off/);
+  });
+
+  it('--watch-traffic says so when traffic does not show the safe variant in time (exit 5)', async () => {
+    await runCli(['buttons', 'release', 'payments-off', '--reason', 'reset', '--yes', '--api-url', server.url, '--api-key', server.adminKey as string], ttyContext().ctx);
+    const tty = ttyContext();
+    const stderrSeen = new Promise<void>((resolve) => {
+      (tty.ctx.stderr as PassThrough).on('data', (chunk: Buffer) => {
+        if (chunk.toString('utf8').includes('watching')) resolve();
+      });
+    });
+    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'drill', '--yes', '--watch-traffic', 'shop', '--watch-timeout', '2s', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    await stderrSeen;
+    await sendEvents('live', 7);
+    expect(await run).toBe(5);
+    expect(tty.errors()).toContain('traffic in shop does not show off within 2s of the press (flag.payments-off since the press: ');
+    expect(tty.errors()).toContain('live: 7');
+  });
+
   it('changes nothing and exits 2 when the typed key does not match', async () => {
     const tty = ttyContext();
     const run = runCli(['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);

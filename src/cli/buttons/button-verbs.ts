@@ -107,7 +107,67 @@ function makeVerb(verb: 'press' | 'release'): Verb {
     }
     const result = await pressOrRelease(client, verb, key, reason);
     printOutcome(env, verb, key, result);
+    if (verb === 'press' && typeof options.watchTraffic === 'string') {
+      const timeoutMs = parseWatchTimeout(options.watchTimeout);
+      const column = typeof options.variantColumn === 'string' ? options.variantColumn : `flag.${key}`;
+      const since = result.press !== undefined ? Date.parse(result.press.at) : env.ctx.now();
+      await watchTraffic(env, { dataset: options.watchTraffic, column, safeVariant: result.flag.safeVariant ?? '', since, timeoutMs });
+    }
   };
+}
+
+function parseWatchTimeout(raw: unknown): number {
+  if (raw === undefined) return 120_000;
+  const match = /^(\d+)(ms|s|m)?$/.exec(String(raw));
+  if (match === null) throw invalidInput(`\`--watch-timeout\` ${JSON.stringify(raw)} is not a duration`, 'e.g. 30s, 2m');
+  const n = Number(match[1]);
+  return match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+/** Share of events (weighted) per variant in `dataset` since `since`. */
+async function variantCounts(env: CommandEnv, dataset: string, column: string, since: number): Promise<Map<string, number>> {
+  const client = await env.client();
+  const result = await client.query(dataset, {
+    calculations: [{ op: 'COUNT' }],
+    breakdowns: [column],
+    start_time: Math.floor(since / 1000),
+    end_time: Math.floor(env.ctx.now() / 1000) + 2,
+  });
+  const counts = new Map<string, number>();
+  for (const row of result.data.results) {
+    const variant = row.data[column];
+    const count = Number(row.data['COUNT'] ?? 0);
+    if (variant !== null && variant !== undefined && count > 0) counts.set(String(variant), count);
+  }
+  return counts;
+}
+
+/**
+ * Follows the variant column of live events after a press until they show the
+ * safe variant (at least 99% of the events since the press), or fails with a
+ * timeout saying what traffic shows instead.
+ */
+async function watchTraffic(env: CommandEnv, watch: { dataset: string; column: string; safeVariant: string; since: number; timeoutMs: number }): Promise<void> {
+  const deadline = env.ctx.now() + watch.timeoutMs;
+  env.info(`watching ${watch.column} in ${watch.dataset} for events served ${watch.safeVariant} since the press (up to ${Math.round(watch.timeoutMs / 1000)}s)`);
+  let last = new Map<string, number>();
+  for (;;) {
+    last = await variantCounts(env, watch.dataset, watch.column, watch.since);
+    const total = [...last.values()].reduce((a, b) => a + b, 0);
+    const safe = last.get(watch.safeVariant) ?? 0;
+    if (total > 0 && safe / total >= 0.99) {
+      env.out(`traffic confirms it: ${safe} of ${total} events in ${watch.dataset} since the press were served ${watch.safeVariant}\n`);
+      return;
+    }
+    if (env.ctx.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  const seen = last.size === 0 ? 'no events with that column' : [...last].map(([v, n]) => `${v}: ${n}`).join(', ');
+  throw new FlagscopeError(
+    'timeout',
+    `traffic in ${watch.dataset} does not show ${watch.safeVariant} within ${Math.round(watch.timeoutMs / 1000)}s of the press (${watch.column} since the press: ${seen})`,
+    'the switch is pressed; check that clients evaluate the flag and send its variant in that column (`--variant-column`)',
+  );
 }
 
 function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, result: KillSwitchResponse): void {

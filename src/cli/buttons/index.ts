@@ -22,6 +22,12 @@ export function registerButtons(program: Command, state: RunState): void {
       .requiredOption('--reason <text>', `why you ${verb} it (recorded)`)
       .option('-y, --yes', 'do not ask; required when not on a terminal')
       .addHelpText('after', examples([`flagscope buttons ${verb} payments-off --reason "${verb === 'press' ? 'provider outage' : 'provider recovered'}"`, `flagscope buttons ${verb} payments-off --reason "…" --yes --json`]));
+    if (verb === 'press') {
+      cmd
+        .option('--watch-traffic <dataset>', "after the press, follow the flag's variant column in live events until they show the safe variant")
+        .option('--variant-column <column>', 'the variant column to follow (default flag.<flag>)')
+        .option('--watch-timeout <duration>', 'how long to follow the traffic, e.g. 30s, 2m (default 2m)');
+    }
     lazyAction(cmd, state, async () => (await import('./button-verbs.js'))[verb === 'press' ? 'pressButtonVerb' : 'releaseButtonVerb']);
   }
 }
