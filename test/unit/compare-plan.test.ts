@@ -1,0 +1,139 @@
+/**
+ * The comparison statement run on a real in-memory DuckDB table: the
+ * sufficient statistics and histograms it returns equal the ones computed in
+ * JavaScript from the same rows, and user text only ever travels as parameters.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMetric, withValidatedCalculation, metricCalculation } from '../../src/compare/metrics.js';
+import { buildCompareStatement, ZERO_BUCKET, type HistogramAggregate, type MomentAggregate } from '../../src/compare/plan.js';
+import { logBucketIndex } from '../../src/stats/percentile.js';
+import type { DatasetSchema } from '../../src/store/types.js';
+import { validateQuery } from '../../src/query/validate.js';
+
+interface Row {
+  time: number;
+  w: number;
+  flag: string | null;
+  error: boolean | null;
+  duration: number | null;
+  service: string;
+}
+
+const rows: Row[] = [];
+let state = 9;
+const rand = (): number => {
+  state = (state * 1103515245 + 12345) % 2147483648;
+  return state / 2147483648;
+};
+for (let i = 0; i < 2000; i++) {
+  rows.push({
+    time: 1_700_000_000 + i,
+    w: i % 5 === 0 ? 10 : 1,
+    flag: i % 17 === 0 ? null : ["on", "off", "it's \"odd\""][i % 3]!,
+    error: i % 23 === 0 ? null : rand() < 0.1,
+    duration: i % 19 === 0 ? null : i % 31 === 0 ? 0 : Math.round(rand() * 50000) / 100,
+    service: i % 2 === 0 ? 'checkout' : 'cart',
+  });
+}
+
+const schema: DatasetSchema = {
+  dataset: 'test',
+  hasSampling: true,
+  columns: [
+    { name: 'flag.odd "name"', type: 'string' },
+    { name: 'error', type: 'boolean' },
+    { name: 'duration_ms', type: 'float' },
+    { name: 'service.name', type: 'string' },
+  ],
+};
+
+let instance: DuckDBInstance;
+let connection: DuckDBConnection;
+
+beforeAll(async () => {
+  instance = await DuckDBInstance.create(':memory:');
+  connection = await instance.connect();
+  await connection.run('CREATE TABLE events (_time TIMESTAMP, _samplerate BIGINT, "flag.odd ""name""" VARCHAR, error BOOLEAN, duration_ms DOUBLE, "service.name" VARCHAR)');
+  const appender = await connection.createAppender('events');
+  for (const r of rows) {
+    appender.appendTimestamp({ micros: BigInt(r.time) * 1_000_000n } as never);
+    appender.appendBigInt(BigInt(r.w));
+    if (r.flag === null) appender.appendNull(); else appender.appendVarchar(r.flag);
+    if (r.error === null) appender.appendNull(); else appender.appendBoolean(r.error);
+    if (r.duration === null) appender.appendNull(); else appender.appendDouble(r.duration);
+    appender.appendVarchar(r.service);
+    appender.endRow();
+  }
+  appender.closeSync();
+});
+
+afterAll(() => {
+  connection?.closeSync();
+  instance?.closeSync();
+});
+
+describe('buildCompareStatement on DuckDB', () => {
+  it('returns per-cohort sufficient statistics and log histograms equal to the ones computed from the rows', async () => {
+    const metrics = ['RATE(error = true)', 'AVG(duration_ms)', 'SUM(duration_ms)', 'P95(duration_ms)', 'P50(duration_ms)', 'COUNT'].map(parseMetric);
+    const population = [{ column: 'service.name', op: '=' as const, value: "checkout" }];
+    const normalized = validateQuery(
+      { calculations: metrics.map(metricCalculation), filters: population, start_time: 1_700_000_000, end_time: 1_700_001_500 },
+      schema,
+      0,
+    );
+    const validated = metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i]!));
+    const statement = buildCompareStatement({
+      table: '"events"',
+      schema,
+      cohortColumns: ['flag.odd "name"'],
+      metrics: validated,
+      filters: normalized.filters,
+      filterCombination: 'AND',
+      startTime: 1_700_000_000,
+      endTime: 1_700_001_500,
+    });
+    // No user text in the SQL: values are parameters; the column name only as a quoted identifier.
+    expect(statement.sql).not.toContain("'checkout'");
+    expect(statement.sql).toContain('"flag.odd ""name"""');
+    expect(statement.params).toContain('checkout');
+
+    const reader = await connection.runAndReadAll(statement.sql, statement.params as never);
+    const cohorts = statement.decode(reader.getRowsJS() as unknown[][]);
+
+    const kept = rows.filter((r) => r.flag !== null && r.service === 'checkout' && r.time >= 1_700_000_000 && r.time < 1_700_001_500);
+    const variants = [...new Set(kept.map((r) => r.flag!))].sort();
+    expect(cohorts.map((c) => c.key[0])).toEqual(variants);
+    for (const c of cohorts) {
+      const mine = kept.filter((r) => r.flag === c.key[0]);
+      expect(c.rows).toBe(mine.length);
+      expect(c.weight).toBe(mine.reduce((s, r) => s + r.w, 0));
+      expect(c.weightSquares).toBe(mine.reduce((s, r) => s + r.w * r.w, 0));
+      const errors = c.metrics[0] as MomentAggregate;
+      expect(errors.weight).toBe(c.weight);
+      expect(errors.sum).toBe(mine.filter((r) => r.error === true).reduce((s, r) => s + r.w, 0));
+      const withDuration = mine.filter((r) => r.duration !== null);
+      const avg = c.metrics[1] as MomentAggregate;
+      expect(avg.rows).toBe(withDuration.length);
+      expect(avg.weight).toBe(withDuration.reduce((s, r) => s + r.w, 0));
+      expect(avg.sum).toBeCloseTo(withDuration.reduce((s, r) => s + r.w * r.duration!, 0), 6);
+      expect(avg.sumSquares).toBeCloseTo(withDuration.reduce((s, r) => s + r.w * r.duration! ** 2, 0), 3);
+      const sum = c.metrics[2] as MomentAggregate;
+      expect(sum.rows).toBe(mine.length);
+      expect(sum.sum).toBeCloseTo(avg.sum, 6);
+      const histogram = c.metrics[3] as HistogramAggregate;
+      expect(c.metrics[4]).toBe(histogram);
+      expect(histogram.weight).toBe(avg.weight);
+      expect(histogram.zeroWeight).toBe(withDuration.filter((r) => r.duration! <= 0).reduce((s, r) => s + r.w, 0));
+      const expected = new Map<number, number>();
+      for (const r of withDuration) {
+        if (r.duration! <= 0) continue;
+        const index = logBucketIndex(r.duration!);
+        expected.set(index, (expected.get(index) ?? 0) + r.w);
+      }
+      expect(new Map(histogram.buckets.map((b) => [b.index, b.count]))).toEqual(expected);
+      expect(histogram.buckets.every((b) => b.index !== ZERO_BUCKET)).toBe(true);
+      expect(c.metrics[5]).toMatchObject({ weight: c.weight });
+    }
+  });
+});
