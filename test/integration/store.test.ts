@@ -514,4 +514,23 @@ describe('DuckDbEventStore', () => {
     const rows = await rowsOf(store, 'repeats', ['host', 'note', 'id']);
     expect(rows).toEqual(events.map((e) => e.data));
   });
+
+  it('falls back to one transaction per request when a group fails, so one bad request cannot fail the others', async () => {
+    const store = await openStore();
+    await store.ingest('broken', [event({ n: 1 })]);
+    await store.ingest('healthy', [event({ n: 1 })]);
+    // Break one dataset behind the store's back: its next append fails inside the transaction.
+    await store.readSql(`DROP TABLE ${store.tableOf('broken')}`);
+    const [broken, healthy, alsoHealthy] = await Promise.allSettled([
+      store.ingest('broken', [event({ n: 2 }, 1)]),
+      store.ingest('healthy', [event({ n: 2 }, 1)]),
+      store.ingest('healthy', [event({ n: 3 }, 2)]),
+    ]);
+    expect(broken).toMatchObject({ status: 'rejected', reason: { code: 'server_error' } });
+    expect(healthy).toEqual({ status: 'fulfilled', value: [{ status: 202 }] });
+    expect(alsoHealthy).toEqual({ status: 'fulfilled', value: [{ status: 202 }] });
+    expect(store.stats().groupFallbacks).toBe(1);
+    expect((await rowsOf(store, 'healthy', ['n'])).map((r) => r.n)).toEqual([1n, 2n, 3n]);
+    expect(store.pressure().queuedEvents).toBe(0);
+  });
 });
