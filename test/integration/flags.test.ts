@@ -82,16 +82,21 @@ describe('flag management API', () => {
     expect(stale.status).toBe(409);
     expect(stale.body.error.message).toMatch(/changed by alice at \d{4}-\d\d-\d\dT/);
     expect(stale.body.error.details).toMatchObject({ currentVersion: 2, expectedVersion: 1, changedBy: 'alice' });
+    const current = (await call('GET', '/api/v1/flags/search.ranking')).body.flag;
+    const sentBack = await call('PUT', '/api/v1/flags/search.ranking', { ...current, description: 'ranking backend' }, writerKey, { 'if-match': '"2"' });
+    expect(sentBack.status, JSON.stringify(sentBack.body)).toBe(200);
+    expect(sentBack.body.flag).toMatchObject({ version: 3, description: 'ranking backend', createdBy: 'admin', updatedBy: 'alice' });
     const missing = await call('PATCH', '/api/v1/flags/search.ranking', { defaultVariant: 'a' });
     expect(missing.status).toBe(400);
     expect(missing.body.error.message).toContain('If-Match');
     const history = await call('GET', '/api/v1/flags/search.ranking/history');
     expect(history.body.history.map((h: any) => [h.action, h.version, h.by, h.reason])).toEqual([
+      ['update', 3, 'alice', ''],
       ['update', 2, 'alice', 'b wins'],
       ['create', 1, 'admin', ''],
     ]);
-    expect(history.body.history[0].before.defaultVariant).toBe('a');
-    expect(history.body.history[0].after.defaultVariant).toBe('b');
+    expect(history.body.history[1].before.defaultVariant).toBe('a');
+    expect(history.body.history[1].after.defaultVariant).toBe('b');
   });
 
   it('lets exactly one of 20 concurrent updates with the same If-Match win', async () => {

@@ -66,6 +66,9 @@ export interface WriteResult {
   subscribers: number;
 }
 
+/** Fields the server keeps; ignored when a client sends a flag it read back. */
+const BOOKKEEPING_FIELDS = new Set(['version', 'createdBy', 'createdAt', 'updatedBy', 'updatedAt', 'archived', 'stale']);
+
 /** Fields of a definition that decide what is served; frozen while a kill switch is pressed. */
 const SERVED_FIELDS = ['state', 'defaultVariant', 'targeting', 'rollout', 'variants', 'safeVariant', 'kind'] as const;
 
@@ -165,6 +168,8 @@ export class FlagService {
       const base: Record<string, unknown> = mode === 'merge' ? { ...definitionOf(existing) } : { pressed: existing.pressed };
       if (mode === 'replace' && existing.pressed === undefined) delete base['pressed'];
       for (const [field, value] of Object.entries(input)) {
+        // A flag read from the API may be sent back whole: its bookkeeping is the server's.
+        if (BOOKKEEPING_FIELDS.has(field)) continue;
         if (value === null) delete base[field];
         else base[field] = value;
       }
