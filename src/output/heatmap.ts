@@ -5,7 +5,7 @@
 import type { HeatmapValue } from '../query/spec.js';
 import type { Styler } from './style.js';
 import { pad, plainStyler } from './style.js';
-import { axisLine, formatAxisTime } from './time-axis.js';
+import { axisLine, formatAxisEnds } from './time-axis.js';
 import { formatNumberShort } from './values.js';
 
 /** Shades from empty to fullest. */
@@ -102,7 +102,7 @@ export function renderHeatmap(title: string, columns: HeatmapColumn[], options: 
   const first = grid.times[0];
   const last = grid.times[grid.times.length - 1];
   if (first !== undefined && last !== undefined) {
-    out.push(styler.dim(`${' '.repeat(labelWidth + 2)}${axisLine(formatAxisTime(first, options.stepSeconds), formatAxisTime(last, options.stepSeconds), columnsWide)} UTC`));
+    out.push(styler.dim(`${' '.repeat(labelWidth + 2)}${axisLine(...formatAxisEnds(first, last, options.stepSeconds), columnsWide)} UTC`));
   }
   const legend = [1, 2, 3, 4].map((level) => {
     const low = (max * (level - 1)) / 4;

@@ -4,7 +4,7 @@
  */
 import type { Styler } from './style.js';
 import { pad, plainStyler, truncate } from './style.js';
-import { axisLine, formatAxisTime } from './time-axis.js';
+import { axisLine, formatAxisEnds } from './time-axis.js';
 import { formatNumberShort } from './values.js';
 
 export const SPARK_BLOCKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
@@ -89,7 +89,7 @@ export function renderSeriesChart(title: string, lines: ChartLine[], options: Ch
   const first = options.times[0];
   const last = options.times[options.times.length - 1];
   if (first !== undefined && last !== undefined) {
-    const axis = axisLine(formatAxisTime(first, options.stepSeconds), formatAxisTime(last, options.stepSeconds), Math.min(sparkWidth, options.times.length));
+    const axis = axisLine(...formatAxisEnds(first, last, options.stepSeconds), Math.min(sparkWidth, options.times.length));
     out.push(styler.dim(' '.repeat(prefixWidth) + axis + ' UTC'));
   }
   return out.map((l) => l + '\n').join('');

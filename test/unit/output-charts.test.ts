@@ -138,3 +138,14 @@ describe('query results', () => {
     expect(out.split('\n').slice(0, 3)).toEqual(['COUNT', 'api  ▁ █  min 10  max 20', 'web  ▁ █  min 1  max 2']);
   });
 });
+
+describe('time axis ends', () => {
+  it('adds the date when a chart of sub-day buckets spans two UTC days', async () => {
+    const { formatAxisEnds } = await import('../../src/output/time-axis.js');
+    const start = Date.UTC(2026, 10, 22, 20, 30);
+    const end = Date.UTC(2026, 10, 23, 20, 15);
+    expect(formatAxisEnds(start, end, 900)).toEqual(['11-22 20:30', '11-23 20:15']);
+    expect(formatAxisEnds(start, start + 3600_000, 900)).toEqual(['20:30', '21:30']);
+    expect(formatAxisEnds(start, end, 86400)).toEqual(['11-22', '11-23']);
+  });
+});
