@@ -49,6 +49,7 @@ export interface OfrepAnswer {
 
 const flagPath = (key: string): string => `/api/v1/flags/${encodeURIComponent(key)}`;
 
+/** `GET /api/v1/flags` with the given filters. */
 export async function listFlags(client: ApiClient, filter: { service?: string; kind?: string; stale?: boolean; archived?: boolean }): Promise<{ configVersion: number; flags: ListedFlag[] }> {
   const params = new URLSearchParams();
   if (filter.service !== undefined) params.set('service', filter.service);
@@ -59,43 +60,53 @@ export async function listFlags(client: ApiClient, filter: { service?: string; k
   return client.requestJson('GET', `/api/v1/flags${query === '' ? '' : `?${query}`}`);
 }
 
+/** `GET /api/v1/flags/{key}`. */
 export async function getFlag(client: ApiClient, key: string): Promise<{ flag: Flag; stale: boolean }> {
   return client.requestJson('GET', flagPath(key));
 }
 
+/** `POST /api/v1/flags`; the definition may carry `reason`. */
 export async function createFlag(client: ApiClient, definition: Record<string, unknown>): Promise<{ flag: Flag; configVersion: number }> {
   return client.requestJson('POST', '/api/v1/flags', definition, { idempotent: false });
 }
 
+/** `PATCH /api/v1/flags/{key}` with `If-Match: "version"`; 409 (exit 6) when the version is stale. */
 export async function patchFlag(client: ApiClient, key: string, version: number, fields: Record<string, unknown>): Promise<{ flag: Flag; configVersion: number }> {
   return client.requestJson('PATCH', flagPath(key), fields, { headers: { 'if-match': `"${version}"` }, idempotent: false });
 }
 
+/** `PUT /api/v1/flags/{key}/rollout`; `rollout` null removes it. */
 export async function setRollout(client: ApiClient, key: string, version: number | undefined, rollout: unknown, reason: string | undefined): Promise<{ flag: Flag; configVersion: number }> {
   const headers: Record<string, string> = version === undefined ? {} : { 'if-match': `"${version}"` };
   return client.requestJson('PUT', `${flagPath(key)}/rollout`, { rollout, ...(reason === undefined ? {} : { reason }) }, { headers, idempotent: false });
 }
 
+/** `POST /api/v1/flags/{key}/archive`. */
 export async function archiveFlag(client: ApiClient, key: string, reason: string | undefined): Promise<{ flag: Flag; configVersion: number }> {
   return client.requestJson('POST', `${flagPath(key)}/archive`, reason === undefined ? {} : { reason }, { idempotent: false });
 }
 
+/** `GET /api/v1/flags/{key}/history`, newest first. */
 export async function flagHistory(client: ApiClient, key: string, limit: number): Promise<{ key: string; history: FlagHistoryEntry[] }> {
   return client.requestJson('GET', `${flagPath(key)}/history?limit=${limit}`);
 }
 
+/** `POST /api/v1/flags/{key}/press` or `/release` with a reason. */
 export async function pressOrRelease(client: ApiClient, verb: 'press' | 'release', key: string, reason: string): Promise<KillSwitchResponse> {
   return client.requestJson('POST', `${flagPath(key)}/${verb}`, { reason }, { idempotent: true });
 }
 
+/** `GET /api/v1/services`: services with their kill-switch buttons. */
 export async function listServices(client: ApiClient): Promise<{ configVersion: number; services: ServiceView[] }> {
   return client.requestJson('GET', '/api/v1/services');
 }
 
+/** `GET /api/v1/export/flagd`: the live flags as a flagd document. */
 export async function exportFlagd(client: ApiClient): Promise<unknown> {
   return client.requestJson('GET', '/api/v1/export/flagd');
 }
 
+/** `POST /api/v1/import/flagd`: creates or updates flags from a flagd document. */
 export async function importFlagd(client: ApiClient, document: unknown, reason: string | undefined): Promise<{ created: string[]; updated: string[]; unchanged: string[]; configVersion: number }> {
   const query = reason === undefined ? '' : `?reason=${encodeURIComponent(reason)}`;
   return client.requestJson('POST', `/api/v1/import/flagd${query}`, document, { idempotent: true });
