@@ -6,8 +6,8 @@
  * through HTTP (`POST /api/v1/compare/{dataset}`: request, validation, the
  * aggregate statement, the statistics and the JSON report), as a ratio to
  * one hand-written SQL statement computing the same per-cohort sufficient
- * statistics (counts, Σw, Σw², Σw·x, Σw·x² and the duration's log-bucket
- * histogram) directly on the DuckDB file in the same run. Target: ≤ 1.5×.
+ * statistics (counts, Σw, Σw², Σw·x, Σw·x², distinct users and the
+ * duration's log-bucket histogram) directly on the DuckDB file in the same run. Target: ≤ 1.5×.
  *
  * Run: npm run build && node bench/compare.mjs
  * Env: BENCH_EVENTS (default 1000000), BENCH_REPEAT (timed runs, 7),
@@ -55,6 +55,7 @@ const fill = await timed(async () => {
     const name = column.name;
     if (name === 'flag.experiment') return `(['control', 'a', 'b'])[1 + (hash(i) % 3)::INTEGER]`;
     if (name === 'error') return `random() < CASE WHEN hash(i) % 3 = 2 THEN 0.024 ELSE 0.02 END`;
+    if (name === 'user.id') return `'user-' || (hash(i // 3) % 300000)::VARCHAR`;
     if (name === 'duration_ms') return `round(exp(3.5 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) * CASE WHEN hash(i) % 3 = 2 THEN 1.1 ELSE 1 END, 3)`;
     switch (column.type) {
       case 'string': return `'v-' || (hash(i + ${name.length}) % 50)::VARCHAR`;
@@ -75,11 +76,11 @@ const fill = await timed(async () => {
 // 3. The same sufficient statistics, hand-written, run directly on a copy of the file
 //    (the server holds the original), interleaved with the HTTP runs so both see the same machine load.
 const lnGamma = Math.log(1.01 / 0.99);
-const rawSql = `WITH src AS NOT MATERIALIZED (SELECT "flag.experiment" AS k, CAST(_samplerate AS DOUBLE) AS w, CASE WHEN coalesce(error = true, false) THEN 1.0 ELSE 0.0 END AS e, CAST(duration_ms AS DOUBLE) AS d
+const rawSql = `WITH src AS NOT MATERIALIZED (SELECT "flag.experiment" AS k, CAST(_samplerate AS DOUBLE) AS w, CASE WHEN coalesce(error = true, false) THEN 1.0 ELSE 0.0 END AS e, CAST(duration_ms AS DOUBLE) AS d, "user.id" AS u
     FROM ${table} WHERE _time >= make_timestamp($1::BIGINT) AND _time < make_timestamp($2::BIGINT) AND "flag.experiment" IS NOT NULL)
-  SELECT k, NULL AS b, count(*), sum(w), sum(w * w), sum(w * e), sum(w * e * e), count(d), sum(w) FILTER (WHERE d IS NOT NULL), sum(w * w) FILTER (WHERE d IS NOT NULL), sum(w * d), sum(w * d * d) FROM src GROUP BY k
+  SELECT k, NULL AS b, count(*), sum(w), sum(w * w), sum(w * e), sum(w * e * e), count(d), sum(w) FILTER (WHERE d IS NOT NULL), sum(w * w) FILTER (WHERE d IS NOT NULL), sum(w * d), sum(w * d * d), count(DISTINCT u) FROM src GROUP BY k
   UNION ALL
-  SELECT k, CAST(floor(ln(d) / ${lnGamma}) AS INTEGER) AS b, count(*), sum(w), sum(w * w), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM src WHERE d > 0 GROUP BY k, b`;
+  SELECT k, CAST(floor(ln(d) / ${lnGamma}) AS INTEGER) AS b, count(*), sum(w), sum(w * w), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM src WHERE d > 0 GROUP BY k, b`;
 await copyFile(path, join(DIR, 'raw.duckdb'));
 const rawInstance = await DuckDBInstance.create(join(DIR, 'raw.duckdb'));
 const rawConnection = await rawInstance.connect();

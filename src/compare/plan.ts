@@ -50,6 +50,8 @@ export interface CohortAggregate {
   rows: number;
   weight: number;
   weightSquares: number;
+  /** Distinct units (e.g. users) of the cohort, when the plan counts a unit column. */
+  units?: number;
   /** By metric index: moments (COUNT, SUM, AVG, RATE, INCOMPLETE) or a histogram (percentiles). */
   metrics: (MomentAggregate | HistogramAggregate)[];
 }
@@ -70,6 +72,8 @@ export interface ComparePlanInput {
   endTime: number;
   /** Relative accuracy of percentile buckets; default 1%. */
   relativeAccuracy?: number;
+  /** Column identifying the randomised unit (e.g. `user.id`): distinct units are counted per cohort for the sample-ratio test. */
+  unitColumn?: string;
 }
 
 export interface CompareStatement {
@@ -97,6 +101,7 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
   const keys = input.cohortColumns.map((_, i) => `k${i}`);
   const srcSelect = input.cohortColumns.map((column, i) => `CAST(${ident(column)} AS VARCHAR) AS ${keys[i]}`);
   srcSelect.push(`CAST(${ident('_samplerate')} AS DOUBLE) AS w`);
+  if (input.unitColumn !== undefined) srcSelect.push(`${ident(input.unitColumn)} AS u`);
   const where = [
     `${ident('_time')} >= ${dialect.timestampFromMicros(bind(BigInt(input.startTime) * 1_000_000n, dialect.sqlType('bigint')))}`,
     `${ident('_time')} < ${dialect.timestampFromMicros(bind(BigInt(input.endTime) * 1_000_000n, dialect.sqlType('bigint')))}`,
@@ -154,6 +159,7 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
       `coalesce(sum(w * ${alias} * ${alias}), 0)`,
     ];
   });
+  if (input.unitColumn !== undefined) momentColumns.push('CAST(count(DISTINCT u) AS DOUBLE)');
   const nullMoments = momentColumns.map(() => 'CAST(NULL AS DOUBLE)');
   const keyList = keys.join(', ');
   const parts: string[] = [];
@@ -195,6 +201,7 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
           return { rows: num(row[base]), weight: num(row[base + 1]), weightSquares: num(row[base + 2]), sum: num(row[base + 3]), sumSquares: num(row[base + 4]) };
         });
         moments.set(JSON.stringify(key), values);
+        if (input.unitColumn !== undefined) cohort.units = num(row[5 + keyWidth + momentAliases.length * 5]);
       } else {
         const h = hs[part - 1]!;
         h.rows += n;

@@ -59,6 +59,8 @@ export interface CompareReportInput {
   startTime: number;
   endTime: number;
   settings?: CompareSettings;
+  /** The unit column whose distinct values the cohorts' `units` count, if any. */
+  unitColumn?: string;
 }
 
 export interface CohortInfo {
@@ -111,7 +113,9 @@ export interface SampleRatioLine {
   column: string;
   /** Where the expected split comes from; null when none is known (no test). */
   source: 'flag' | 'expect' | null;
-  /** Events per variant in units of stored rows (weighted count divided by the mean sample rate). */
+  /** The unit counted: a column of distinct units (e.g. `user.id`), or null for events. */
+  unit: string | null;
+  /** Distinct units per variant, or events in units of stored rows (weighted count divided by the mean sample rate). */
   observed: Record<string, number>;
   /** Expected share per variant (sums to 1), or null. */
   expected: Record<string, number> | null;
@@ -406,13 +410,18 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
   const totalRows = cohorts.reduce((s, c) => s + c.rows, 0);
   const totalWeight = cohorts.reduce((s, c) => s + c.weight, 0);
   const meanRate = totalRows > 0 ? totalWeight / totalRows : 1;
+  const byUnits = input.unitColumn !== undefined && cohorts.length > 0 && cohorts.every((c) => c.units !== undefined);
   const sampleRatio: SampleRatioLine[] = input.columns.map((column, i) => {
     const observed: Record<string, number> = {};
-    for (const [variant, weight] of [...seen[i]!].sort((a, b) => (a[0] < b[0] ? -1 : 1))) observed[variant] = weight / meanRate;
+    for (const [variant, weight] of [...seen[i]!].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      // Each unit is bucketed into one variant of each flag, so the cohorts' distinct units add up per variant.
+      observed[variant] = byUnits ? cohorts.filter((c) => c.key[i] === variant).reduce((s, c) => s + (c.units ?? 0), 0) : weight / meanRate;
+    }
     const line: SampleRatioLine = {
       flag: column.flag,
       column: column.column,
       source: null,
+      unit: byUnits ? input.unitColumn! : null,
       observed,
       expected: null,
       chiSquare: null,

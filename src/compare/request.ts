@@ -45,6 +45,8 @@ export interface CompareRequest {
   alpha?: number;
   tuning?: number;
   minimum_sample?: number;
+  /** Column of the randomised unit for the sample-ratio test; default `user.id` when the dataset has it; null counts events. */
+  unit?: string | null;
 }
 
 /** A comparison request checked against a dataset. */
@@ -56,9 +58,13 @@ export interface ValidatedCompare {
   startTime: number;
   endTime: number;
   settings: CompareSettings;
+  /** Column whose distinct values are counted for the sample-ratio test, if any. */
+  unitColumn?: string;
 }
 
-const REQUEST_KEYS = ['flags', 'metrics', 'filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'alpha', 'tuning', 'minimum_sample'];
+const REQUEST_KEYS = ['flags', 'metrics', 'filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'alpha', 'tuning', 'minimum_sample', 'unit'];
+/** The unit column used for the sample-ratio test when the request names none and the dataset has it. */
+export const DEFAULT_UNIT_COLUMN = 'user.id';
 const FLAG_KEYS = ['flag', 'column', 'control', 'defaultVariant', 'expect', 'expectSource'];
 const HINT = 'see docs/api.md, "Compare cohorts"';
 
@@ -127,6 +133,10 @@ export function parseCompareRequest(body: unknown): CompareRequest {
   if (tuning !== undefined) request.tuning = tuning;
   const minimum = optionalNumber(body.minimum_sample, 'minimum_sample', (n) => n >= 0, 'a non-negative number');
   if (minimum !== undefined) request.minimum_sample = minimum;
+  if (body.unit !== undefined) {
+    if (body.unit !== null && (typeof body.unit !== 'string' || body.unit.length === 0)) throw invalidInput('"unit" must be a column name or null', HINT);
+    request.unit = body.unit;
+  }
   return request;
 }
 
@@ -145,9 +155,12 @@ export function validateCompare(request: CompareRequest, schema: DatasetSchema, 
   const names = new Set<string>();
   metrics = metrics.filter((m) => (names.has(m.name) ? false : (names.add(m.name), true)));
   const cohortColumns = request.flags.map((f) => f.column ?? `flag.${f.flag}`);
+  const unitColumn = request.unit === null
+    ? undefined
+    : (request.unit ?? (schema.columns.some((c) => c.name === DEFAULT_UNIT_COLUMN) ? DEFAULT_UNIT_COLUMN : undefined));
   const spec: QuerySpec = {
     calculations: metrics.map(metricCalculation),
-    breakdowns: cohortColumns,
+    breakdowns: unitColumn === undefined || cohortColumns.includes(unitColumn) ? cohortColumns : [...cohortColumns, unitColumn],
   };
   if (request.filters !== undefined) spec.filters = request.filters;
   if (request.filter_combination !== undefined) spec.filter_combination = request.filter_combination;
@@ -171,6 +184,7 @@ export function validateCompare(request: CompareRequest, schema: DatasetSchema, 
   if (request.tuning !== undefined) settings.tuning = request.tuning;
   if (request.minimum_sample !== undefined) settings.minimumSample = request.minimum_sample;
   return {
+    ...(unitColumn === undefined ? {} : { unitColumn }),
     columns,
     metrics: validatedMetrics,
     filters: normalized.filters,

@@ -81,6 +81,7 @@ export async function runCompare(events: EventStore, dataset: string, body: unkn
     startTime: validated.startTime,
     endTime: validated.endTime,
     ...(validated.settings.relativeAccuracy === undefined ? {} : { relativeAccuracy: validated.settings.relativeAccuracy }),
+    ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
   });
   const rows = await reader.readSql(statement.sql, statement.params);
   const report = assembleCompareReport({
@@ -91,6 +92,7 @@ export async function runCompare(events: EventStore, dataset: string, body: unkn
     startTime: validated.startTime,
     endTime: validated.endTime,
     settings: validated.settings,
+    ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
   });
   return { ...report, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
 }

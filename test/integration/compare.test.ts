@@ -171,6 +171,11 @@ describe('compare through the server', () => {
     const fitting = await compare('srm', { flags: [{ flag: 'checkout', expect: { on: 45, off: 55 } }] });
     expect(fitting.sampleRatio[0]!.mismatch).toBe(false);
     expect(fitting.sampleRatio[0]!.expected).toEqual({ off: 0.55, on: 0.45 });
+    // Every event here has its own user.id, so distinct users (the default unit) and events agree.
+    expect(fitting.sampleRatio[0]!.unit).toBe('user.id');
+    const events = await compare('srm', { flags: [{ flag: 'checkout', expect: { on: 45, off: 55 } }], unit: null });
+    expect(events.sampleRatio[0]!.unit).toBeNull();
+    expect(events.sampleRatio[0]!.observed).toEqual(fitting.sampleRatio[0]!.observed);
   });
 
   it('reports incomplete executions concentrated in one cohort', async () => {

@@ -127,6 +127,27 @@ describe('assembleCompareReport', () => {
     expect(skewed.sampleRatio[0]).toMatchObject({ mismatch: true, unexpectedVariants: ['on'] });
   });
 
+  it('counts distinct units for the sample ratio when the cohorts carry them', () => {
+    const byUsers = assembleCompareReport({
+      dataset: 'shop',
+      columns: [{ flag: 'a', column: 'flag.a', expected: { on: 50, off: 50 } }, { flag: 'b', column: 'flag.b' }],
+      metrics: [errorRate],
+      cohorts: [
+        { ...cohort(['off', 'off'], 900, [rate(900, 9)]), units: 100 },
+        { ...cohort(['off', 'on'], 100, [rate(100, 1)]), units: 100 },
+        { ...cohort(['on', 'off'], 300, [rate(300, 3)]), units: 110 },
+        { ...cohort(['on', 'on'], 200, [rate(200, 2)]), units: 90 },
+      ],
+      startTime: 0,
+      endTime: 1,
+      unitColumn: 'user.id',
+    });
+    // 1,000 events against 500 on the variant 'off' of flag a, but 200 users against 200: no mismatch.
+    expect(byUsers.sampleRatio[0]).toMatchObject({ unit: 'user.id', observed: { off: 200, on: 200 }, mismatch: false });
+    expect(byUsers.sampleRatio[0]!.pValue).toBeCloseTo(1, 12);
+    expect(byUsers.sampleRatio[1]).toMatchObject({ unit: 'user.id', observed: { off: 210, on: 190 } });
+  });
+
   it('gives "not enough data" below the minimum sample', () => {
     const small = assembleCompareReport({
       dataset: 'shop',

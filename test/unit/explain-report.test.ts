@@ -147,7 +147,7 @@ describe('compare rendering', () => {
     const text = renderCompareReport(report, { styler: plainStyler, width: 160 });
     expect(text).toMatch(/RATE\(error = true\)\s+off\s+10,000\s+2\.00%\s+control/);
     expect(text).toMatch(/on\s+10,000\s+4\.00%\s+\+2\.00pp\s+\[\+\d\.\d\dpp, \+\d\.\d\dpp\]\s+<0\.001\s+worse/);
-    expect(text).toContain('sample ratio checkout: off 50.0% · on 50.0% vs expected off 50.0% · on 50.0% (--expect) · p 1.000 · ok');
+    expect(text).toContain('sample ratio checkout (events): off 50.0% · on 50.0% vs expected off 50.0% · on 50.0% (--expect) · p 1.000 · ok');
     const records = compareRecords(report);
     expect(records[0]).toEqual(['RATE(error = true)', 'off', '10000', '0.02', '', '', '', '', '', 'control']);
     expect(records[1]![9]).toBe('worse');

@@ -77,7 +77,8 @@ export function sampleRatioText(report: CompareReport, styler: Styler): string[]
     const source = line.source === 'flag' ? 'flag rollout' : '--expect';
     const status = line.mismatch ? styler.red('MISMATCH') : styler.green('ok');
     const extra = line.unexpectedVariants.length > 0 ? `; events in unexpected variants ${line.unexpectedVariants.join(', ')}` : '';
-    return `sample ratio ${line.flag}: ${observed} vs expected ${expected} (${source}) · p ${formatProbability(line.pValue)} · ${status}${extra}`;
+    const unit = line.unit === null ? 'events' : `distinct ${line.unit}`;
+    return `sample ratio ${line.flag} (${unit}): ${observed} vs expected ${expected} (${source}) · p ${formatProbability(line.pValue)} · ${status}${extra}`;
   });
 }
 
