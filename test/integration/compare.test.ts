@@ -178,6 +178,26 @@ describe('compare through the server', () => {
     expect(events.sampleRatio[0]!.observed).toEqual(fitting.sampleRatio[0]!.observed);
   });
 
+  it("tests the split against the flag's configured rollout and uses its default variant as control", async () => {
+    const created = await post('/api/v1/flags', {
+      key: 'checkout',
+      service: 'checkout',
+      kind: 'release',
+      variants: { on: true, off: false },
+      defaultVariant: 'off',
+      state: 'enabled',
+      rollout: { weights: [{ variant: 'on', weight: 20 }, { variant: 'off', weight: 80 }], precision: 0 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // The srm data set splits 45/55: far from the configured 20/80.
+    const report = await compare('srm', { flags: ['checkout'] });
+    expect(report.control).toEqual({ checkout: 'off' });
+    expect(report.sampleRatio[0]).toMatchObject({ source: 'flag', expected: { on: 0.2, off: 0.8 }, mismatch: true });
+    // An explicit expectation wins over the configuration.
+    const explicit = await compare('srm', { flags: [{ flag: 'checkout', expect: { on: 45, off: 55 } }] });
+    expect(explicit.sampleRatio[0]).toMatchObject({ source: 'expect', mismatch: false });
+  });
+
   it('reports incomplete executions concentrated in one cohort', async () => {
     await load('incomplete', generate({
       seed: 11,
