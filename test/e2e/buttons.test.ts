@@ -162,10 +162,10 @@ describe('buttons press on a terminal', () => {
     expect(((await flag.json()) as { flag: { pressed?: { reason: string } } }).flag.pressed?.reason).toBe('card errors');
   });
 
-  async function sendEvents(variant: string, count: number, agoMs = 0): Promise<void> {
+  async function sendEvents(variant: string, count: number, agoMs = 0, dataset = 'shop'): Promise<void> {
     const time = new Date(Date.now() - agoMs).toISOString();
     const items = Array.from({ length: count }, (_, i) => ({ data: { 'flag.payments-off': variant, route: `/pay/${i}` }, time }));
-    const res = await fetch(`${server.url}/1/batch/shop`, { method: 'POST', headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(items) });
+    const res = await fetch(`${server.url}/1/batch/${dataset}`, { method: 'POST', headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(items) });
     expect(res.status).toBe(200);
   }
 
@@ -187,6 +187,7 @@ describe('buttons press on a terminal', () => {
   });
 
   it('--watch-traffic says so when traffic does not show the safe variant in time (exit 5)', async () => {
+    await sendEvents('live', 3, 60_000, 'shop2');
     await runCli(['buttons', 'release', 'payments-off', '--reason', 'reset', '--yes', '--api-url', server.url, '--api-key', server.adminKey as string], ttyContext().ctx);
     const tty = ttyContext();
     const stderrSeen = new Promise<void>((resolve) => {
@@ -194,12 +195,11 @@ describe('buttons press on a terminal', () => {
         if (chunk.toString('utf8').includes('watching')) resolve();
       });
     });
-    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'drill', '--yes', '--watch-traffic', 'shop', '--watch-timeout', '2s', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'drill', '--yes', '--watch-traffic', 'shop2', '--watch-timeout', '5s', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
     await stderrSeen;
-    await sendEvents('live', 7);
+    await sendEvents('live', 7, 0, 'shop2');
     expect(await run).toBe(5);
-    expect(tty.errors()).toContain('traffic in shop does not show off within 2s of the press (flag.payments-off since the press: ');
-    expect(tty.errors()).toContain('live: 7');
+    expect(tty.errors()).toContain('traffic in shop2 does not show off within 5s of the press (flag.payments-off since the press: live: 7)');
   });
 
   it('changes nothing and exits 2 when the typed key does not match', async () => {
