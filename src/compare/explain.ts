@@ -501,8 +501,11 @@ function medianOf(edges: number[], shares: number[]): number | null {
 /** Tests every group, adjusts over all tests and ranks the findings. */
 export function assembleExplainReport(input: ExplainReportInput): ExplainReport {
   const { validated, plan } = input;
-  const singles = input.groups.filter((g) => g.columns.length === 1);
-  const totals = sideTotals(singles);
+  const totals = sideTotals(input.groups.filter((g) => g.columns.length === 1));
+  // Only the planned columns are findings (with none planned, the statement groups by a stand-in column for the totals).
+  const planned = new Set(plan.columns.map((c) => c.name));
+  const groups = input.groups.filter((g) => g.columns.length > 1 || planned.has(g.columns[0]!));
+  const singles = groups.filter((g) => g.columns.length === 1);
   const scale = {
     selected: totals.selected.weight > 0 ? totals.selected.rows / totals.selected.weight : 0,
     rest: totals.rest.weight > 0 ? totals.rest.rows / totals.rest.weight : 0,
@@ -553,7 +556,7 @@ export function assembleExplainReport(input: ExplainReportInput): ExplainReport 
   }
 
   // Values and combinations: 2×2 chi-square each.
-  for (const g of input.groups) {
+  for (const g of groups) {
     if (g.mode !== 'category') continue;
     const a = g.selected.weight * scale.selected;
     const b = g.rest.weight * scale.rest;

@@ -8,10 +8,10 @@
 import { invalidInput } from '../errors.js';
 import { adjustPValues } from '../stats/adjust.js';
 import { sequentialInteractionTest, type InteractionCells } from '../stats/interaction.js';
-import { histogramFromLogBuckets, histogramQuantile, percentileTest, type QuantileHistogram } from '../stats/percentile.js';
+import { estimateQuantile, histogramFromLogBuckets, histogramQuantile, percentileTest, type QuantileHistogram } from '../stats/percentile.js';
 import { srmTest } from '../stats/srm.js';
 import { effectiveSampleSize, summaryFromWeighted } from '../stats/summary.js';
-import { DEFAULT_SEQUENTIAL_TUNING, sequentialTest, twoProportionTest, type ComparisonResult } from '../stats/two-sample.js';
+import { DEFAULT_SEQUENTIAL_TUNING, alwaysValidInterval, sequentialTest, twoProportionTest, type ComparisonResult } from '../stats/two-sample.js';
 import { verdict, type MetricDirection, type Verdict } from '../stats/verdict.js';
 import type { MetricDefinition, MetricKind } from './metrics.js';
 import { isHistogram, type CohortAggregate, type HistogramAggregate, type MomentAggregate } from './plan.js';
@@ -229,6 +229,46 @@ function compareAggregates(
   return sequentialTest(summaryFromWeighted(a), summaryFromWeighted(b), { ...options, relative: true });
 }
 
+function addHistograms(a: HistogramAggregate, b: HistogramAggregate): HistogramAggregate {
+  return {
+    rows: a.rows + b.rows,
+    weight: a.weight + b.weight,
+    weightSquares: a.weightSquares + b.weightSquares,
+    zeroWeight: a.zeroWeight + b.zeroWeight,
+    buckets: [...a.buckets, ...b.buckets],
+  };
+}
+
+/**
+ * Interaction of two flags on a percentile: the contrast of log quantiles
+ * ln Q_both − ln Q_firstOnly − ln Q_secondOnly + ln Q_neither (a ratio of
+ * ratios), each quantile's standard error from its histogram (binomial
+ * order-statistic band), under the always-valid confidence sequence; mapped
+ * back to a relative effect. Undefined when a quantile is not positive.
+ */
+function percentileInteraction(cells: HistogramAggregate[], q: number, settings: Required<CompareSettings>): ComparisonResult {
+  const signs = [1, -1, -1, 1];
+  let effect = 0;
+  let variance = 0;
+  let n = 0;
+  for (const [k, cell] of cells.entries()) {
+    if (cell.weight === 0) return undefinedComparison();
+    const estimate = estimateQuantile(histogramOf(cell, settings.relativeAccuracy), q);
+    if (!(estimate.value > 0) || !Number.isFinite(estimate.se) || estimate.n < 2) return undefinedComparison();
+    effect += signs[k]! * Math.log(estimate.value);
+    variance += (estimate.se / estimate.value) ** 2;
+    n += estimate.n;
+  }
+  const onLogScale = alwaysValidInterval(effect, Math.sqrt(variance), n, { alpha: settings.alpha, tuning: settings.tuning });
+  const ratio = Math.exp(effect);
+  return {
+    effect: ratio - 1,
+    se: ratio * Math.sqrt(variance),
+    ci: [Math.exp(onLogScale.ci[0]) - 1, Math.exp(onLogScale.ci[1]) - 1],
+    pValue: onLogScale.pValue,
+  };
+}
+
 function undefinedComparison(): ComparisonResult {
   return { effect: Number.NaN, se: Number.NaN, ci: [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY], pValue: 1 };
 }
@@ -339,7 +379,6 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
   // Interactions: every pair of flags, every pair of non-control variants, pooled over the other flags.
   const interactions: InteractionResult[] = [];
   if (input.columns.length >= 2 && controls.every((c) => c !== undefined)) {
-    let skippedPercentiles = false;
     for (let i = 0; i < input.columns.length; i++) {
       for (let j = i + 1; j < input.columns.length; j++) {
         const variantsI = [...seen[i]!.keys()].filter((v) => v !== controls[i]).sort();
@@ -349,7 +388,25 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
             input.metrics.forEach((metric, m) => {
               if (metric.kind === 'count') return;
               if (metric.kind === 'percentile') {
-                skippedPercentiles = true;
+                const pooledHistogram = (vi: string, vj: string): HistogramAggregate =>
+                  cohorts
+                    .filter((c) => c.key[i] === vi && c.key[j] === vj)
+                    .reduce<HistogramAggregate>((sum, c) => addHistograms(sum, c.metrics[m] as HistogramAggregate), { rows: 0, weight: 0, weightSquares: 0, zeroWeight: 0, buckets: [] });
+                const histogramCells = [pooledHistogram(controls[i]!, controls[j]!), pooledHistogram(a, controls[j]!), pooledHistogram(controls[i]!, b), pooledHistogram(a, b)];
+                const test = percentileInteraction(histogramCells, metric.quantile!, settings);
+                const row: InteractionResult = {
+                  metric: metric.name,
+                  flags: [input.columns[i]!.flag, input.columns[j]!.flag],
+                  variants: [a, b],
+                  effect: finite(test.effect),
+                  scale: 'relative',
+                  ci: finiteCi(test.ci),
+                  pValue: test.pValue,
+                  qValue: null,
+                  verdict: 'not enough data',
+                };
+                interactions.push(row);
+                rawTests.push({ result: row, effect: test.effect, pValue: test.pValue, units: Math.min(...histogramCells.map(unitsOf)), direction: metric.direction });
                 return;
               }
               const pooled = (vi: string, vj: string): MomentAggregate =>
@@ -388,7 +445,6 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
         }
       }
     }
-    if (skippedPercentiles) notes.push('interactions are computed for rates, averages and sums; percentiles are compared per cohort only');
   }
 
   // Benjamini–Hochberg over every test of the report.

@@ -249,6 +249,20 @@ describe('compare through the server', () => {
     expect(report.columns.skipped.map((s) => s.column)).toContain('user.id');
   });
 
+  it('answers an empty time range with no findings and no cohorts, not an error', async () => {
+    const empty = { start_time: nowSeconds - 30 * 86400, end_time: nowSeconds - 29 * 86400 };
+    const explained = await post('/api/v1/explain/combo', { ...empty, selection: [{ column: 'error', op: '=', value: true }] });
+    expect(explained.status, JSON.stringify(explained.body)).toBe(200);
+    expect(explained.body.findings).toEqual([]);
+    expect(explained.body.selected).toEqual({ rows: 0, weight: 0 });
+    const compared = await post('/api/v1/compare/combo', { ...empty, flags: ['checkout'] });
+    expect(compared.status).toBe(200);
+    expect(compared.body.cohorts).toEqual([]);
+    expect(compared.body.notes).toContain('no events with these flags in the time range');
+    const unknown = await post('/api/v1/explain/combo', { ...window, selection: [{ column: 'nope', op: 'exists' }] });
+    expect(unknown.status).toBe(400);
+  });
+
   it('rejects unknown flags and bad metrics with a 4xx and a hint', async () => {
     const unknown = await post(`/api/v1/compare/effect`, { ...window, flags: ['nope'] });
     expect(unknown.status).toBe(400);

@@ -243,6 +243,40 @@ describe('assembleCompareReport', () => {
     expect(interaction!.qValue).toBeCloseTo(adjustPValues(ps, 'bh')[ps.length - 1]!, 12);
   });
 
+  it('measures interactions on percentiles as a ratio of ratios of the quantiles', () => {
+    const histogram = (shift: number): HistogramAggregate => ({
+      rows: 2000,
+      weight: 2000,
+      weightSquares: 2000,
+      zeroWeight: 0,
+      buckets: Array.from({ length: 40 }, (_, k) => ({ index: 300 + k + shift, count: 50 })),
+    });
+    const p50 = parseMetric('P50(duration_ms)');
+    const run = (shifts: [number, number, number, number]) => assembleCompareReport({
+      dataset: 'shop',
+      columns: [{ flag: 'a', column: 'flag.a' }, { flag: 'b', column: 'flag.b' }],
+      metrics: [p50],
+      cohorts: [
+        cohort(['off', 'off'], 2000, [histogram(shifts[0])]),
+        cohort(['on', 'off'], 2000, [histogram(shifts[1])]),
+        cohort(['off', 'on'], 2000, [histogram(shifts[2])]),
+        cohort(['on', 'on'], 2000, [histogram(shifts[3])]),
+      ],
+      startTime: 0,
+      endTime: 1,
+    });
+    const gamma = 1.01 / 0.99;
+    // Each flag alone +5 buckets, together +30: the combination is γ^20 ≈ 49% slower than the two effects multiplied.
+    const bad = run([0, 5, 5, 30]).interactions[0]!;
+    expect(bad.scale).toBe('relative');
+    expect(bad.effect!).toBeCloseTo(gamma ** 20 - 1, 1);
+    expect(bad.verdict).toBe('worse');
+    // Together +10 = 5 + 5: no interaction.
+    const none = run([0, 5, 5, 10]).interactions[0]!;
+    expect(Math.abs(none.effect!)).toBeLessThan(0.01);
+    expect(none.verdict).toBe('no detectable difference');
+  });
+
   it('rejects a control variant that has no events, naming the variants seen', () => {
     expect(() => assembleCompareReport({
       dataset: 'shop',
