@@ -10,7 +10,7 @@ import { execaNode } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 
-const BIN = process.env.FLAGSCOPE_BIN ?? join(import.meta.dirname, '..', '..', 'bin', 'flagscope');
+const BIN = process.env.FLAGSCOPE_BIN || join(import.meta.dirname, '..', '..', 'bin', 'flagscope');
 
 let server: RunningServer;
 let dir: string;

@@ -9,7 +9,7 @@ import type { Flag } from '../../flags/model.js';
 import { renderJson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
-import { printRecords } from '../print-records.js';
+import { printRecords, type RecordColumn } from '../print-records.js';
 import type { Verb } from '../registration.js';
 import { evaluateOfrep, exportFlagd, flagHistory, getFlag, listFlags, type ListedFlag } from './flags-api.js';
 import { buildContext } from './parse-options.js';
@@ -43,20 +43,18 @@ export const listFlagsVerb: Verb = async (env, _args, options) => {
   if (options.archived === true) filter.archived = true;
   const result = await listFlags(client, filter);
   const s = env.styler;
-  printRecords<ListedFlag>(
-    env,
-    result.flags,
-    [
-      { key: 'key', header: 'KEY', value: (f) => f.key, human: (f) => (f.pressed !== undefined ? s.red(s.bold(f.key)) : s.bold(f.key)) },
-      { key: 'service', header: 'SERVICE', value: (f) => f.service },
-      { key: 'kind', header: 'KIND', value: (f) => f.kind },
-      { key: 'serves', header: 'SERVES', value: (f) => servedSummary(f), human: (f) => (f.pressed !== undefined ? s.red(servedSummary(f)) : servedSummary(f)) },
-      { key: 'version', header: 'VERSION', align: 'right', value: (f) => f.version },
-      { key: 'updated_at', header: 'UPDATED', value: (f) => f.updatedAt, human: (f) => `${when(env, f.updatedAt)} by ${f.updatedBy}` },
-      { key: 'stale', header: 'STALE', value: (f) => f.stale, human: (f) => (f.stale ? s.yellow('stale') : '') },
-    ],
-    result,
-  );
+  const anyStale = result.flags.some((f) => f.stale);
+  const columns: RecordColumn<ListedFlag>[] = [
+    { key: 'key', header: 'KEY', value: (f) => f.key, human: (f) => (f.pressed !== undefined ? s.red(s.bold(f.key)) : s.bold(f.key)) },
+    { key: 'service', header: 'SERVICE', value: (f) => f.service },
+    { key: 'kind', header: 'KIND', value: (f) => f.kind },
+    { key: 'serves', header: 'SERVES', value: (f) => servedSummary(f), human: (f) => (f.pressed !== undefined ? s.red(servedSummary(f)) : servedSummary(f)) },
+    { key: 'version', header: 'VERSION', align: 'right', value: (f) => f.version },
+    { key: 'updated_at', header: 'UPDATED', value: (f) => f.updatedAt, human: (f) => `${when(env, f.updatedAt)} by ${f.updatedBy}` },
+    { key: 'stale', header: 'STALE', value: (f) => f.stale, human: (f) => (f.stale ? s.yellow('stale') : '') },
+  ];
+  const shown = columns.filter((column) => column.key !== 'stale' || anyStale || env.format !== 'table' || !env.stdoutIsTTY);
+  printRecords<ListedFlag>(env, result.flags, shown, result);
   if (result.flags.length === 0 && env.format === 'table') env.info(options.stale === true ? 'no stale flags' : 'no flags match; create one with `flagscope flags create`');
 };
 
