@@ -175,15 +175,15 @@ export interface PopulationProfile {
   selectedRows: number;
 }
 
-/** Datasets larger than this many stored rows are profiled on a block sample. */
-export const PROFILE_FULL_SCAN_ROWS = 200_000;
+/** Datasets larger than this many stored rows are profiled on a block sample of about this many rows. */
+export const PROFILE_FULL_SCAN_ROWS = 50_000;
 /** The rest (unselected events) is analysed on a uniform sample of about this many rows; the selection always whole. */
-export const REST_SAMPLE_ROWS = 200_000;
+export const REST_SAMPLE_ROWS = 100_000;
 
 /**
  * The profile statement: distinct counts and quantile edges of every column
- * and the size of each side, on a 10% block sample when the dataset holds more
- * than {@link PROFILE_FULL_SCAN_ROWS} rows (`datasetRows`).
+ * and the size of each side, on a block sample when the dataset holds more
+ * than {@link PROFILE_FULL_SCAN_ROWS} rows (`datasetRows`), sized to read about that many.
  */
 export function buildExplainProfileStatement(
   table: string,
@@ -197,7 +197,7 @@ export function buildExplainProfileStatement(
   const selection = compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false';
   const where = whereClause(validated, schema, params, dialect);
   const ident = dialect.quoteIdent;
-  const fraction = datasetRows > PROFILE_FULL_SCAN_ROWS ? 0.1 : 1;
+  const fraction = datasetRows > PROFILE_FULL_SCAN_ROWS ? Math.max(0.01, Math.round((100 * PROFILE_FULL_SCAN_ROWS) / datasetRows) / 100) : 1;
   const quantiles = Array.from({ length: NUMERIC_BUCKETS - 1 }, (_, i) => (i + 1) / NUMERIC_BUCKETS);
   const selects: string[] = ['CAST(count(*) AS DOUBLE)', 'CAST(count(*) FILTER (WHERE s) AS DOUBLE)'];
   columns.forEach((c, i) => {
