@@ -45,7 +45,7 @@ _flagscope_options() {
 
 _flagscope_value_kind() {
   case "$1" in
-    '--format') echo 'choices:table json csv ndjson' ;;
+    '--format') echo 'choices:table json csv ndjson flagd' ;;
     '--data-dir') echo 'dirs' ;;
     '--spec') echo 'files' ;;
     '--dataset') echo 'dynamic:datasets' ;;

@@ -79,7 +79,7 @@ end
 function __flagscope_value_kind
     switch "$argv[1]"
         case '--format'
-            echo 'choices:table json csv ndjson'
+            echo 'choices:table json csv ndjson flagd'
         case '--data-dir'
             echo 'dirs'
         case '--spec'

@@ -62,7 +62,10 @@ export function colorEnabled(env: Record<string, string | undefined>, options: {
 
 /** Builds the environment of one command run from the context and the parsed options. */
 export function createCommandEnv(ctx: Context, flags: GlobalFlags, command: Command): CommandEnv {
-  const format: OutputFormat = flags.json === true ? 'json' : (flags.format ?? 'table');
+  if (flags.format === 'flagd' && !(command.name() === 'export' && command.parent?.name() === 'flags')) {
+    throw new FlagscopeError('usage', '`--format flagd` is only for `flags export`', 'use one of table, json, csv, ndjson');
+  }
+  const format: OutputFormat = flags.json === true || flags.format === 'flagd' ? 'json' : (flags.format ?? 'table');
   if (flags.json === true && flags.format !== undefined && flags.format !== 'json') {
     throw new FlagscopeError('usage', `\`--json\` and \`--format ${flags.format}\` disagree`, 'pass only one of them');
   }

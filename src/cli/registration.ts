@@ -10,13 +10,15 @@ import type { CommandEnv } from './command-env.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'ndjson'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+/** `--format` choices: the output formats, plus `flagd`, which only `flags export` accepts. */
+export const FORMAT_CHOICES = [...OUTPUT_FORMATS, 'flagd'] as const;
 
 /** Global option values as commander parses them (`optsWithGlobals()`). */
 export interface GlobalFlags {
   apiUrl?: string;
   apiKey?: string;
   profile?: string;
-  format?: OutputFormat;
+  format?: OutputFormat | 'flagd';
   json?: boolean;
   /** `false` with `--no-color`. */
   color?: boolean;
@@ -37,7 +39,7 @@ export function addGlobalOptions(program: Command): void {
     .option('--api-url <url>', 'flagscope API URL (env FLAGSCOPE_API_URL; default http://127.0.0.1:7070)')
     .option('--api-key <key>', 'API key (env FLAGSCOPE_API_KEY)')
     .option('--profile <name>', 'config profile to use (env FLAGSCOPE_PROFILE)')
-    .addOption(program.createOption('--format <format>', 'output format').choices(OUTPUT_FORMATS))
+    .addOption(program.createOption('--format <format>', 'output format (`flagd` only for `flags export`)').choices(FORMAT_CHOICES))
     .option('--json', 'same as `--format json`')
     .option('--no-color', 'no colour (also NO_COLOR, TERM=dumb; FORCE_COLOR turns it on)')
     .option('-q, --quiet', 'print results only, no progress or notes')

@@ -116,6 +116,12 @@ describe('flagscope flags', () => {
     const exported = await flagscope(['flags', 'export', '-o', 'flags.json']);
     expect(exported.exitCode).toBe(0);
     const document = JSON.parse(await readFile(join(dir, 'flags.json'), 'utf8'));
+    const piped = await flagscope(['flags', 'export', '--format', 'flagd']);
+    expect(piped.exitCode, piped.stderr).toBe(0);
+    expect(JSON.parse(piped.stdout)).toEqual(document);
+    const csv = await flagscope(['flags', 'export', '--format', 'csv']);
+    expect(csv.exitCode).toBe(2);
+    expect(csv.stderr).toContain('`flags export` writes flagd JSON, not csv');
     expect(document.flags['new-checkout'].targeting).toEqual({ fractional: [['on', 5], ['off', 95]] });
     const archived = await flagscope(['flags', 'archive', 'contended', '--reason', 'done']);
     expect(archived.exitCode).toBe(0);

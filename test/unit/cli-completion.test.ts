@@ -38,7 +38,7 @@ describe('completion scripts', () => {
     expect(query?.options).toEqual(expect.arrayContaining(['--calc', '--where', '--by', '--json', '--api-url']));
     expect(query?.args).toEqual([{ type: 'dynamic', kind: 'datasets' }]);
     expect(model.commands.map((c) => c.path)).not.toContain('__complete');
-    expect(model.valueOptions.get('--format')).toEqual({ type: 'choices', values: ['table', 'json', 'csv', 'ndjson'] });
+    expect(model.valueOptions.get('--format')).toEqual({ type: 'choices', values: ['table', 'json', 'csv', 'ndjson', 'flagd'] });
   });
 
   it('rejects an unknown shell with exit 2', async () => {
@@ -121,7 +121,7 @@ describe.skipIf(!(await hasShell('zsh')))('zsh completion', () => {
 
   it('offers subcommands, choices, files and datasets with the connection options', async () => {
     expect(await complete(['flagscope', 'events', ''])).toEqual(['send']);
-    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual(['table', 'json', 'csv', 'ndjson']);
+    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual(['table', 'json', 'csv', 'ndjson', 'flagd']);
     expect(await complete(['flagscope', 'query', 'shop', '--spec', ''])).toEqual(['<files>']);
     expect(await complete(['flagscope', '--profile', 'prod', 'columns', ''])).toEqual(['shop', 'scratch', 'search', 'with:--profile_prod']);
   });

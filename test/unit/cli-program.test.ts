@@ -62,6 +62,11 @@ describe('usage errors (exit 2, no server needed)', () => {
     expect(r).toEqual({ code: 2, stdout: '', stderr: "error: unknown option '--bogus'\nhint: run `flagscope query --help`\n" });
   });
 
+  it('accepts `--format flagd` only for `flags export`', async () => {
+    const r = await run(['query', 'checkout', '--format', 'flagd']);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'error: `--format flagd` is only for `flags export`\nhint: use one of table, json, csv, ndjson\n' });
+  });
+
   it('reports a missing argument', async () => {
     const r = await run(['columns']);
     expect(r.code).toBe(2);

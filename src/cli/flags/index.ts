@@ -97,9 +97,9 @@ export function registerFlags(program: Command, state: RunState): void {
 
   const exportCmd = flags
     .command('export')
-    .description('write every live flag as flagd flag-definition JSON (a flagd daemon can serve it)')
+    .description('write every live flag as flagd flag-definition JSON (a flagd daemon can serve it); `--format flagd` is the default and only format')
     .option('-o, --output <file>', 'write to FILE instead of stdout')
-    .addHelpText('after', examples(['flagscope flags export > flags.flagd.json', 'flagscope flags export -o flags.flagd.json']));
+    .addHelpText('after', examples(['flagscope flags export --format flagd > flags.flagd.json', 'flagscope flags export -o flags.flagd.json']));
   lazyAction(exportCmd, state, async () => (await import('./read-flags.js')).exportFlagsVerb);
 
   const importCmd = flags

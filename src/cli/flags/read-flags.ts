@@ -111,6 +111,9 @@ export const flagHistoryVerb: Verb = async (env, args, options) => {
 
 /** `flags export [--output FILE]`: flagd flag-definition JSON. */
 export const exportFlagsVerb: Verb = async (env, _args, options) => {
+  if (env.format === 'csv' || env.format === 'ndjson') {
+    throw new FlagscopeError('usage', `\`flags export\` writes flagd JSON, not ${env.format}`, 'pass `--format flagd` or leave `--format` out');
+  }
   const document = await exportFlagd(await env.client());
   const text = `${JSON.stringify(document, null, 2)}\n`;
   if (typeof options.output === 'string') {
