@@ -12,6 +12,8 @@
  *   part 0  GROUP BY keys: count(*), Σw, Σw², and per moment metric the
  *           non-null count, Σw, Σw², Σw·x, Σw·x²
  *   part j  GROUP BY keys, b_j: count(*), Σw, Σw² per bucket
+ *   part −1 with a unit column u: per (keys, u) X = Σw·x and Y = Σw, then
+ *           GROUP BY keys: units, ΣX, ΣX², ΣY, ΣY², ΣXY per moment metric
  */
 import { compileFilterPredicate, type SqlParam } from '../query/compile.js';
 import { duckdbDialect, type SqlDialect } from '../query/dialect.js';
@@ -23,6 +25,21 @@ import type { MetricDefinition } from './metrics.js';
 /** Bucket index standing for values ≤ 0 (the zero bucket of the log histogram). */
 export const ZERO_BUCKET = -2147483648;
 
+/**
+ * Moments of one metric over the randomised units (e.g. users) of a cohort:
+ * per unit X = Σw·x and Y = Σw over its events (Y counts only events with a
+ * value for AVG), so the metric is the ratio ΣX/ΣY and its variance follows
+ * from the delta method with units, not events, as the independent draws.
+ */
+export interface UnitMoments {
+  units: number;
+  sumX: number;
+  sumXSquares: number;
+  sumY: number;
+  sumYSquares: number;
+  sumXY: number;
+}
+
 /** Sample-rate-weighted moments of one metric in one cohort. */
 export interface MomentAggregate {
   /** Stored rows with a value (all rows for rates and SUM). */
@@ -31,6 +48,8 @@ export interface MomentAggregate {
   weightSquares: number;
   sum: number;
   sumSquares: number;
+  /** The same metric per unit, when the plan has a unit column. */
+  perUnit?: UnitMoments;
 }
 
 /** A cohort's log-bucket histogram of one column (weights are sample rates). */
@@ -159,7 +178,6 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
       `coalesce(sum(w * ${alias} * ${alias}), 0)`,
     ];
   });
-  if (input.unitColumn !== undefined) momentColumns.push('CAST(count(DISTINCT u) AS DOUBLE)');
   const nullMoments = momentColumns.map(() => 'CAST(NULL AS DOUBLE)');
   const keyList = keys.join(', ');
   const parts: string[] = [];
@@ -167,6 +185,16 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
   histogramColumns.forEach((_, j) => {
     parts.push(`SELECT ${j + 1} AS part, ${keyList}, b${j} AS bucket, CAST(count(*) AS DOUBLE), sum(w), sum(w * w)${nullMoments.map((c) => `, ${c}`).join('')} FROM src WHERE b${j} IS NOT NULL GROUP BY ${keyList}, b${j}`);
   });
+  if (input.unitColumn !== undefined) {
+    // Per unit first (X = Σw·x, Y = Σw), then per cohort the moments of X and Y across units.
+    const perUnit = momentAliases.flatMap(({ alias, nonNull }, m) => [
+      `coalesce(sum(w * ${alias}), 0) AS ux${m}`,
+      `coalesce(sum(w)${nonNull ? ` FILTER (WHERE ${alias} IS NOT NULL)` : ''}, 0) AS uy${m}`,
+    ]);
+    const acrossUnits = momentAliases.flatMap((_, m) => [`sum(ux${m})`, `sum(ux${m} * ux${m})`, `sum(uy${m})`, `sum(uy${m} * uy${m})`, `sum(ux${m} * uy${m})`]);
+    parts.push(`SELECT -1 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)${acrossUnits.map((c) => `, ${c}`).join('')}`
+      + ` FROM (SELECT ${keyList}, u${perUnit.map((c) => `, ${c}`).join('')} FROM src WHERE u IS NOT NULL GROUP BY ${keyList}, u) GROUP BY ${keyList}`);
+  }
   const sql = `WITH src AS ${dialect.inlineCte}(SELECT ${srcSelect.join(', ')} FROM ${input.table} WHERE ${where.join(' AND ')})\n${parts.join('\nUNION ALL\n')}`;
 
   const decode = (rows: readonly (readonly unknown[])[]): CohortAggregate[] => {
@@ -186,6 +214,7 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
       return { cohort, parts: hs };
     };
     const moments = new Map<string, MomentAggregate[]>();
+    const unitMoments = new Map<string, UnitMoments[]>();
     for (const row of rows) {
       const part = num(row[0]);
       const key = row.slice(1, 1 + keyWidth).map((v) => String(v));
@@ -201,7 +230,12 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
           return { rows: num(row[base]), weight: num(row[base + 1]), weightSquares: num(row[base + 2]), sum: num(row[base + 3]), sumSquares: num(row[base + 4]) };
         });
         moments.set(JSON.stringify(key), values);
-        if (input.unitColumn !== undefined) cohort.units = num(row[5 + keyWidth + momentAliases.length * 5]);
+      } else if (part === -1) {
+        cohort.units = n;
+        unitMoments.set(JSON.stringify(key), momentAliases.map((_, m) => {
+          const base = 5 + keyWidth + m * 5;
+          return { units: n, sumX: num(row[base]), sumXSquares: num(row[base + 1]), sumY: num(row[base + 2]), sumYSquares: num(row[base + 3]), sumXY: num(row[base + 4]) };
+        }));
       } else {
         const h = hs[part - 1]!;
         h.rows += n;
@@ -214,7 +248,14 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
     }
     const out: CohortAggregate[] = [];
     for (const [id, cohort] of cohorts) {
-      const ms = moments.get(id) ?? momentAliases.map(() => ({ rows: 0, weight: 0, weightSquares: 0, sum: 0, sumSquares: 0 }));
+      const ms: MomentAggregate[] = moments.get(id) ?? momentAliases.map(() => ({ rows: 0, weight: 0, weightSquares: 0, sum: 0, sumSquares: 0 }));
+      const us = unitMoments.get(id);
+      if (input.unitColumn !== undefined) {
+        ms.forEach((moment, k) => {
+          moment.perUnit = us?.[k] ?? { units: 0, sumX: 0, sumXSquares: 0, sumY: 0, sumYSquares: 0, sumXY: 0 };
+        });
+        cohort.units ??= 0;
+      }
       const hs = histograms.get(id)!;
       let m = 0;
       cohort.metrics = slots.map((slot) => {

@@ -14,7 +14,7 @@ import { effectiveSampleSize, summaryFromWeighted } from '../stats/summary.js';
 import { DEFAULT_SEQUENTIAL_TUNING, alwaysValidInterval, sequentialTest, twoProportionTest, type ComparisonResult } from '../stats/two-sample.js';
 import { verdict, type MetricDirection, type Verdict } from '../stats/verdict.js';
 import type { MetricDefinition, MetricKind } from './metrics.js';
-import { isHistogram, type CohortAggregate, type HistogramAggregate, type MomentAggregate } from './plan.js';
+import { isHistogram, type CohortAggregate, type HistogramAggregate, type MomentAggregate, type UnitMoments } from './plan.js';
 
 /** Significance level of the sample-ratio test (a mismatch is a broken experiment, so it is held to a stricter level). */
 export const SRM_ALPHA = 0.001;
@@ -176,13 +176,85 @@ function emptyMoments(): MomentAggregate {
 }
 
 function addMoments(a: MomentAggregate, b: MomentAggregate): MomentAggregate {
-  return {
+  const sum: MomentAggregate = {
     rows: a.rows + b.rows,
     weight: a.weight + b.weight,
     weightSquares: a.weightSquares + b.weightSquares,
     sum: a.sum + b.sum,
     sumSquares: a.sumSquares + b.sumSquares,
   };
+  if (a.perUnit !== undefined && b.perUnit !== undefined) {
+    sum.perUnit = {
+      units: a.perUnit.units + b.perUnit.units,
+      sumX: a.perUnit.sumX + b.perUnit.sumX,
+      sumXSquares: a.perUnit.sumXSquares + b.perUnit.sumXSquares,
+      sumY: a.perUnit.sumY + b.perUnit.sumY,
+      sumYSquares: a.perUnit.sumYSquares + b.perUnit.sumYSquares,
+      sumXY: a.perUnit.sumXY + b.perUnit.sumXY,
+    };
+  }
+  return sum;
+}
+
+/**
+ * A metric as a ratio over units, ΣX/ΣY, with its delta-method variance
+ * (s²_X − 2R·s_XY + R²·s²_Y) / (n·Ȳ²): the units (users) are the independent
+ * draws, however many events each sends. Undefined below two units or
+ * without weight.
+ */
+export function unitRatio(u: UnitMoments): { ratio: number; variance: number; units: number } | undefined {
+  const n = u.units;
+  if (!(n >= 2) || !(u.sumY > 0)) return undefined;
+  const meanX = u.sumX / n;
+  const meanY = u.sumY / n;
+  const varX = (u.sumXSquares - n * meanX * meanX) / (n - 1);
+  const varY = (u.sumYSquares - n * meanY * meanY) / (n - 1);
+  const covXY = (u.sumXY - n * meanX * meanY) / (n - 1);
+  const ratio = meanX / meanY;
+  const variance = Math.max(0, (varX - 2 * ratio * covXY + ratio * ratio * varY) / (n * meanY * meanY));
+  return { ratio, variance, units: n };
+}
+
+function unitLevelTest(a: UnitMoments, b: UnitMoments, relative: boolean, settings: Required<CompareSettings>): ComparisonResult {
+  const control = unitRatio(a);
+  const treatment = unitRatio(b);
+  if (control === undefined || treatment === undefined) return undefinedComparison();
+  let effect: number;
+  let se: number;
+  if (relative) {
+    if (control.ratio === 0) return undefinedComparison();
+    effect = treatment.ratio / control.ratio - 1;
+    se = Math.sqrt(treatment.variance / control.ratio ** 2 + (treatment.ratio ** 2 * control.variance) / control.ratio ** 4);
+  } else {
+    effect = treatment.ratio - control.ratio;
+    se = Math.sqrt(control.variance + treatment.variance);
+  }
+  return alwaysValidInterval(effect, se, control.units + treatment.units, { alpha: settings.alpha, tuning: settings.tuning });
+}
+
+/** Interaction contrast of four unit-level ratios (absolute, or of logs mapped back to a relative effect). */
+function unitLevelInteraction(cells: UnitMoments[], relative: boolean, settings: Required<CompareSettings>): ComparisonResult {
+  const signs = [1, -1, -1, 1];
+  let effect = 0;
+  let variance = 0;
+  let n = 0;
+  for (const [k, cell] of cells.entries()) {
+    const r = unitRatio(cell);
+    if (r === undefined) return undefinedComparison();
+    if (relative) {
+      if (!(r.ratio > 0)) return undefinedComparison();
+      effect += signs[k]! * Math.log(r.ratio);
+      variance += r.variance / (r.ratio * r.ratio);
+    } else {
+      effect += signs[k]! * r.ratio;
+      variance += r.variance;
+    }
+    n += r.units;
+  }
+  const result = alwaysValidInterval(effect, Math.sqrt(variance), n, { alpha: settings.alpha, tuning: settings.tuning });
+  if (!relative) return result;
+  const ratio = Math.exp(effect);
+  return { effect: ratio - 1, se: ratio * Math.sqrt(variance), ci: [Math.exp(result.ci[0]) - 1, Math.exp(result.ci[1]) - 1], pValue: result.pValue };
 }
 
 function histogramOf(h: HistogramAggregate, relativeAccuracy: number): QuantileHistogram {
@@ -218,6 +290,7 @@ function compareAggregates(
   }
   const a = control as MomentAggregate;
   const b = treatment as MomentAggregate;
+  if (a.perUnit !== undefined && b.perUnit !== undefined) return unitLevelTest(a.perUnit, b.perUnit, metric.scale === 'relative', settings);
   if (metric.kind === 'rate' || metric.kind === 'incomplete') {
     const arm = (m: MomentAggregate): { n: number; successes: number } => {
       const n = effectiveSampleSize(m);
@@ -274,6 +347,7 @@ function undefinedComparison(): ComparisonResult {
 }
 
 function unitsOf(aggregate: MomentAggregate | HistogramAggregate): number {
+  if (!isHistogram(aggregate) && aggregate.perUnit !== undefined) return aggregate.perUnit.units;
   return effectiveSampleSize(aggregate);
 }
 
@@ -425,7 +499,10 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
                 secondOnly: summaryFromWeighted(cellAggregates.secondOnly),
                 both: summaryFromWeighted(cellAggregates.both),
               };
-              const test = sequentialInteractionTest(cells, { alpha: settings.alpha, tuning: settings.tuning, relative: metric.scale === 'relative' });
+              const perUnit = Object.values(cellAggregates).map((c) => c.perUnit);
+              const test = perUnit.every((u): u is UnitMoments => u !== undefined)
+                ? unitLevelInteraction(perUnit, metric.scale === 'relative', settings)
+                : sequentialInteractionTest(cells, { alpha: settings.alpha, tuning: settings.tuning, relative: metric.scale === 'relative' });
               const units = Math.min(...Object.values(cellAggregates).map(unitsOf));
               const row: InteractionResult = {
                 metric: metric.name,

@@ -162,6 +162,40 @@ describe('compare through the server', () => {
     expect(declared).toBeLessThanOrEqual(3);
   });
 
+  it('treats users, not events, as the independent units: clustered A/A data stays quiet and intervals widen', async () => {
+    let declared = 0;
+    let widthRatio = 0;
+    const seeds = Array.from({ length: 10 }, (_, i) => 300 + i);
+    for (const seed of seeds) {
+      const rand = random(seed);
+      const events: Generated[] = [];
+      for (let user = 0; user < 400; user++) {
+        // Users differ: a few fail often; some send many events. The flag does nothing.
+        const propensity = rand() < 0.1 ? 0.3 : 0.02;
+        const count = 1 + Math.floor(Math.exp(1.2 * normal(rand)) * 6);
+        const variant = rand() < 0.5 ? 'on' : 'off';
+        for (let k = 0; k < count; k++) {
+          events.push({
+            data: { 'flag.checkout': variant, error: rand() < propensity, 'user.id': `s${seed}-u${user}` },
+            time: new Date((nowSeconds - 3600 + Math.floor(rand() * 3000)) * 1000).toISOString(),
+          });
+        }
+      }
+      await load(`clustered-${seed}`, events);
+      const byUsers = await compare(`clustered-${seed}`, { flags: ['checkout'], metrics: ['RATE(error = true)'] });
+      const byEvents = await compare(`clustered-${seed}`, { flags: ['checkout'], metrics: ['RATE(error = true)'], unit: null });
+      const users = result(byUsers, 'RATE(error = true)', 'on');
+      const rows = result(byEvents, 'RATE(error = true)', 'on');
+      if (users.verdict === 'worse' || users.verdict === 'better') declared++;
+      // The same point estimate either way (every event has a user) …
+      expect(users.difference!).toBeCloseTo(rows.difference!, 12);
+      widthRatio += (users.ci![1] - users.ci![0]) / (rows.ci![1] - rows.ci![0]) / seeds.length;
+    }
+    // … but wider intervals by users, and no more false alarms than the level allows (P(>2 of 10) < 1.2% at 5%).
+    expect(widthRatio).toBeGreaterThan(1.3);
+    expect(declared).toBeLessThanOrEqual(2);
+  });
+
   it('reports a sample ratio mismatch against an expected split, and none when the split holds', async () => {
     await load('srm', generate({ seed: 7, events: 10_000, checkoutOnShare: 0.45, shape: () => ({ errorRate: 0.02, medianMs: 100 }) }));
     const skewed = await compare('srm', { flags: [{ flag: 'checkout', expect: { on: 50, off: 50 } }] });

@@ -18,6 +18,7 @@ interface Row {
   error: boolean | null;
   duration: number | null;
   service: string;
+  user: string | null;
 }
 
 const rows: Row[] = [];
@@ -34,6 +35,7 @@ for (let i = 0; i < 2000; i++) {
     error: i % 23 === 0 ? null : rand() < 0.1,
     duration: i % 19 === 0 ? null : i % 31 === 0 ? 0 : Math.round(rand() * 50000) / 100,
     service: i % 2 === 0 ? 'checkout' : 'cart',
+    user: i % 41 === 0 ? null : `u${i % 97}`,
   });
 }
 
@@ -45,6 +47,7 @@ const schema: DatasetSchema = {
     { name: 'error', type: 'boolean' },
     { name: 'duration_ms', type: 'float' },
     { name: 'service.name', type: 'string' },
+    { name: 'user.id', type: 'string' },
   ],
 };
 
@@ -54,7 +57,7 @@ let connection: DuckDBConnection;
 beforeAll(async () => {
   instance = await DuckDBInstance.create(':memory:');
   connection = await instance.connect();
-  await connection.run('CREATE TABLE events (_time TIMESTAMP, _samplerate BIGINT, "flag.odd ""name""" VARCHAR, error BOOLEAN, duration_ms DOUBLE, "service.name" VARCHAR)');
+  await connection.run('CREATE TABLE events (_time TIMESTAMP, _samplerate BIGINT, "flag.odd ""name""" VARCHAR, error BOOLEAN, duration_ms DOUBLE, "service.name" VARCHAR, "user.id" VARCHAR)');
   const appender = await connection.createAppender('events');
   for (const r of rows) {
     appender.appendTimestamp({ micros: BigInt(r.time) * 1_000_000n } as never);
@@ -63,6 +66,7 @@ beforeAll(async () => {
     if (r.error === null) appender.appendNull(); else appender.appendBoolean(r.error);
     if (r.duration === null) appender.appendNull(); else appender.appendDouble(r.duration);
     appender.appendVarchar(r.service);
+    if (r.user === null) appender.appendNull(); else appender.appendVarchar(r.user);
     appender.endRow();
   }
   appender.closeSync();
@@ -134,6 +138,52 @@ describe('buildCompareStatement on DuckDB', () => {
       expect(new Map(histogram.buckets.map((b) => [b.index, b.count]))).toEqual(expected);
       expect(histogram.buckets.every((b) => b.index !== ZERO_BUCKET)).toBe(true);
       expect(c.metrics[5]).toMatchObject({ weight: c.weight });
+      expect(c.units).toBeUndefined();
+    }
+  });
+
+  it('adds per-unit moments of every rate, average and sum when given a unit column', async () => {
+    const metrics = ['RATE(error = true)', 'AVG(duration_ms)'].map(parseMetric);
+    const normalized = validateQuery({ calculations: metrics.map(metricCalculation), start_time: 1_700_000_000, end_time: 1_700_002_000 }, schema, 0);
+    const statement = buildCompareStatement({
+      table: '"events"',
+      schema,
+      cohortColumns: ['flag.odd "name"'],
+      metrics: metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i]!)),
+      filters: [],
+      filterCombination: 'AND',
+      startTime: 1_700_000_000,
+      endTime: 1_700_002_000,
+      unitColumn: 'user.id',
+    });
+    const reader = await connection.runAndReadAll(statement.sql, statement.params as never);
+    const cohorts = statement.decode(reader.getRowsJS() as unknown[][]);
+    for (const c of cohorts) {
+      const mine = rows.filter((r) => r.flag === c.key[0] && r.user !== null);
+      const byUser = new Map<string, { errorX: number; y: number; durationX: number; durationY: number }>();
+      for (const r of mine) {
+        const u = byUser.get(r.user!) ?? { errorX: 0, y: 0, durationX: 0, durationY: 0 };
+        u.errorX += r.error === true ? r.w : 0;
+        u.y += r.w;
+        if (r.duration !== null) {
+          u.durationX += r.w * r.duration;
+          u.durationY += r.w;
+        }
+        byUser.set(r.user!, u);
+      }
+      const users = [...byUser.values()];
+      expect(c.units).toBe(users.length);
+      const errors = (c.metrics[0] as MomentAggregate).perUnit!;
+      expect(errors.units).toBe(users.length);
+      expect(errors.sumX).toBe(users.reduce((s, u) => s + u.errorX, 0));
+      expect(errors.sumXSquares).toBe(users.reduce((s, u) => s + u.errorX ** 2, 0));
+      expect(errors.sumY).toBe(users.reduce((s, u) => s + u.y, 0));
+      expect(errors.sumYSquares).toBe(users.reduce((s, u) => s + u.y ** 2, 0));
+      expect(errors.sumXY).toBe(users.reduce((s, u) => s + u.errorX * u.y, 0));
+      const durations = (c.metrics[1] as MomentAggregate).perUnit!;
+      expect(durations.sumX).toBeCloseTo(users.reduce((s, u) => s + u.durationX, 0), 6);
+      expect(durations.sumY).toBe(users.reduce((s, u) => s + u.durationY, 0));
+      expect(durations.sumXY).toBeCloseTo(users.reduce((s, u) => s + u.durationX * u.durationY, 0), 3);
     }
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseMetric, defaultMetrics, metricFromInput } from '../../src/compare/metrics.js';
 import type { CohortAggregate, HistogramAggregate, MomentAggregate } from '../../src/compare/plan.js';
-import { assembleCompareReport, chooseControl, parseExpectedSplit, SRM_ALPHA } from '../../src/compare/report.js';
+import { assembleCompareReport, chooseControl, parseExpectedSplit, SRM_ALPHA, unitRatio } from '../../src/compare/report.js';
+import type { UnitMoments } from '../../src/compare/plan.js';
+import { alwaysValidInterval } from '../../src/stats/two-sample.js';
 import { configuredSplit, parseCompareRequest, withFlagConfiguration } from '../../src/compare/request.js';
 import { adjustPValues } from '../../src/stats/adjust.js';
 import { sequentialInteractionTest } from '../../src/stats/interaction.js';
@@ -146,6 +148,56 @@ describe('assembleCompareReport', () => {
     expect(byUsers.sampleRatio[0]).toMatchObject({ unit: 'user.id', observed: { off: 200, on: 200 }, mismatch: false });
     expect(byUsers.sampleRatio[0]!.pValue).toBeCloseTo(1, 12);
     expect(byUsers.sampleRatio[1]).toMatchObject({ unit: 'user.id', observed: { off: 210, on: 190 } });
+  });
+
+  it('tests per unit as a ratio metric with the delta-method variance when cohorts carry per-unit moments', () => {
+    const momentsOf = (users: [number, number][]): UnitMoments => ({
+      units: users.length,
+      sumX: users.reduce((s, [x]) => s + x, 0),
+      sumXSquares: users.reduce((s, [x]) => s + x * x, 0),
+      sumY: users.reduce((s, [, y]) => s + y, 0),
+      sumYSquares: users.reduce((s, [, y]) => s + y * y, 0),
+      sumXY: users.reduce((s, [x, y]) => s + x * y, 0),
+    });
+    // (errors, events) per user.
+    const controlUsers: [number, number][] = Array.from({ length: 300 }, (_, i) => [i % 10 === 0 ? 3 : 0, 5 + (i % 7)]);
+    const treatmentUsers: [number, number][] = Array.from({ length: 300 }, (_, i) => [i % 5 === 0 ? 3 : 0, 5 + (i % 7)]);
+    const a = momentsOf(controlUsers);
+    const b = momentsOf(treatmentUsers);
+    // The delta method by hand: Var(R) ≈ Σ(x − R·y)² / ((n − 1)·n·ȳ²).
+    const byHand = (users: [number, number][]) => {
+      const r = users.reduce((s, [x]) => s + x, 0) / users.reduce((s, [, y]) => s + y, 0);
+      const meanY = users.reduce((s, [, y]) => s + y, 0) / users.length;
+      const residuals = users.reduce((s, [x, y]) => s + (x - r * y) ** 2, 0) / (users.length - 1);
+      return { r, variance: residuals / (users.length * meanY * meanY) };
+    };
+    expect(unitRatio(a)!.ratio).toBeCloseTo(byHand(controlUsers).r, 12);
+    expect(unitRatio(a)!.variance).toBeCloseTo(byHand(controlUsers).variance, 12);
+    const eventsOf = (users: [number, number][], m: UnitMoments): MomentAggregate => ({ ...rate(m.sumY, m.sumX), perUnit: m });
+    const report = assembleCompareReport({
+      dataset: 'shop',
+      columns: [{ flag: 'f', column: 'flag.f' }],
+      metrics: [errorRate],
+      cohorts: [
+        { ...cohort(['off'], a.sumY, [eventsOf(controlUsers, a)]), units: 300 },
+        { ...cohort(['on'], b.sumY, [eventsOf(treatmentUsers, b)]), units: 300 },
+      ],
+      startTime: 0,
+      endTime: 1,
+      unitColumn: 'user.id',
+    });
+    const row = report.results.find((r) => r.cohort === 'on')!;
+    const expected = alwaysValidInterval(
+      byHand(treatmentUsers).r - byHand(controlUsers).r,
+      Math.sqrt(byHand(treatmentUsers).variance + byHand(controlUsers).variance),
+      600,
+    );
+    expect(row.difference).toBeCloseTo(expected.effect, 12);
+    expect(row.ci![1]).toBeCloseTo(expected.ci[1], 12);
+    expect(row.pValue).toBeCloseTo(expected.pValue, 12);
+    // Wider than treating the ~2,400 events of each cohort as independent.
+    const eventLevel = twoProportionTest({ n: a.sumY, successes: a.sumX }, { n: b.sumY, successes: b.sumX });
+    expect(row.ci![1] - row.ci![0]).toBeGreaterThan(eventLevel.ci[1] - eventLevel.ci[0]);
   });
 
   it('gives "not enough data" below the minimum sample', () => {
