@@ -6,8 +6,9 @@
  * through HTTP (`POST /api/v1/compare/{dataset}`: request, validation, the
  * aggregate statement, the statistics and the JSON report), as a ratio to
  * one hand-written SQL statement computing the same per-cohort sufficient
- * statistics (counts, Σw, Σw², Σw·x, Σw·x², distinct users and the
- * duration's log-bucket histogram) directly on the DuckDB file in the same run. Target: ≤ 1.5×.
+ * statistics (counts, Σw, Σw², Σw·x, Σw·x², the duration's log-bucket
+ * histogram, and per user ΣX, ΣX², ΣY, ΣY², ΣXY of the error rate and the
+ * duration) directly on the DuckDB file in the same run. Target: ≤ 1.5×.
  *
  * Run: npm run build && node bench/compare.mjs
  * Env: BENCH_EVENTS (default 1000000), BENCH_REPEAT (timed runs, 7),
@@ -78,9 +79,12 @@ const fill = await timed(async () => {
 const lnGamma = Math.log(1.01 / 0.99);
 const rawSql = `WITH src AS NOT MATERIALIZED (SELECT "flag.experiment" AS k, CAST(_samplerate AS DOUBLE) AS w, CASE WHEN coalesce(error = true, false) THEN 1.0 ELSE 0.0 END AS e, CAST(duration_ms AS DOUBLE) AS d, "user.id" AS u
     FROM ${table} WHERE _time >= make_timestamp($1::BIGINT) AND _time < make_timestamp($2::BIGINT) AND "flag.experiment" IS NOT NULL)
-  SELECT k, NULL AS b, count(*), sum(w), sum(w * w), sum(w * e), sum(w * e * e), count(d), sum(w) FILTER (WHERE d IS NOT NULL), sum(w * w) FILTER (WHERE d IS NOT NULL), sum(w * d), sum(w * d * d), count(DISTINCT u) FROM src GROUP BY k
+  SELECT k, NULL AS b, count(*), sum(w), sum(w * w), sum(w * e), sum(w * e * e), count(d), sum(w) FILTER (WHERE d IS NOT NULL), sum(w * w) FILTER (WHERE d IS NOT NULL), sum(w * d), sum(w * d * d), NULL FROM src GROUP BY k
   UNION ALL
-  SELECT k, CAST(floor(ln(d) / ${lnGamma}) AS INTEGER) AS b, count(*), sum(w), sum(w * w), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM src WHERE d > 0 GROUP BY k, b`;
+  SELECT k, CAST(floor(ln(d) / ${lnGamma}) AS INTEGER) AS b, count(*), sum(w), sum(w * w), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM src WHERE d > 0 GROUP BY k, b
+  UNION ALL
+  SELECT k, -1, count(*), sum(xe), sum(xe * xe), sum(y), sum(y * y), sum(xe * y), sum(xd), sum(xd * xd), sum(yd), sum(yd * yd), sum(xd * yd)
+    FROM (SELECT k, u, sum(w * e) AS xe, sum(w) AS y, coalesce(sum(w * d), 0) AS xd, coalesce(sum(w) FILTER (WHERE d IS NOT NULL), 0) AS yd FROM src WHERE u IS NOT NULL GROUP BY k, u) GROUP BY k`;
 await copyFile(path, join(DIR, 'raw.duckdb'));
 const rawInstance = await DuckDBInstance.create(join(DIR, 'raw.duckdb'));
 const rawConnection = await rawInstance.connect();
@@ -124,6 +128,11 @@ rawInstance.closeSync();
 
 // The report must agree with the raw statement on the cohort sizes, and find variant b worse.
 const rawCounts = new Map(rawRows.filter((r) => r[1] === null).map((r) => [r[0], Number(r[2])]));
+const rawUsers = new Map(rawRows.filter((r) => r[1] === -1).map((r) => [r[0], Number(r[2])]));
+if (report.sampleRatio[0].unit !== 'user.id') throw new Error('the report did not count users');
+for (const [variant, users] of Object.entries(report.sampleRatio[0].observed)) {
+  if (rawUsers.get(variant) !== users) throw new Error(`variant ${variant}: http ${users} users, raw ${rawUsers.get(variant)}`);
+}
 for (const cohort of report.cohorts) {
   if (rawCounts.get(cohort.label) !== cohort.rows) throw new Error(`cohort ${cohort.label}: http ${cohort.rows} rows, raw ${rawCounts.get(cohort.label)}`);
 }
