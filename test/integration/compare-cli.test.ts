@@ -91,6 +91,8 @@ describe('flagscope compare in-process', () => {
       time_range: 86_400,
       alpha: 0.01,
     });
+    expect(buildCompareRequest('x', { dataset: 'd', unit: 'none' }, NOW).unit).toBeNull();
+    expect(buildCompareRequest('x', { dataset: 'd', unit: 'account.id' }, NOW).unit).toBe('account.id');
     expect(() => buildCompareRequest('x', { dataset: 'd', alpha: '2' }, NOW)).toThrow(/--alpha 2/);
     expect(() => buildCompareRequest('x', { dataset: 'd', since: '1h', start: '-2h' }, NOW)).toThrow(/--since/);
   });

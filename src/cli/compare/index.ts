@@ -19,6 +19,7 @@ export function registerCompare(program: Command, state: RunState): void {
     .option('--since <duration>', 'time range ending now, e.g. 15m, 2h, 7d (default 2h)')
     .option('--start <time>', 'start of the time range (ISO-8601, Unix seconds, or a duration ago)')
     .option('--end <time>', 'end of the time range (default now)')
+    .option('--unit <column>', "column of the randomised unit (default user.id when present): the sample-ratio test counts units and metrics are tested per unit; 'none' for events")
     .option('--alpha <alpha>', 'significance level of q-values and intervals', '0.05')
     .addHelpText(
       'after',

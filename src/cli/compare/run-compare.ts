@@ -21,6 +21,7 @@ export interface CompareFlags {
   start?: string;
   end?: string;
   alpha?: string;
+  unit?: string;
 }
 
 /** Builds the body of `POST /api/v1/compare/{dataset}` from the options. Pure: the clock is passed in. */
@@ -35,6 +36,7 @@ export function buildCompareRequest(flag: string, flags: CompareFlags, now: numb
   for (const key of ['filters', 'filter_combination', 'time_range', 'start_time', 'end_time'] as const) {
     if (spec[key] !== undefined) body[key] = spec[key];
   }
+  if (flags.unit !== undefined) body.unit = flags.unit === 'none' ? null : flags.unit;
   if (flags.alpha !== undefined) {
     const alpha = Number(flags.alpha);
     if (!(alpha > 0 && alpha < 1)) throw new FlagscopeError('usage', `\`--alpha ${flags.alpha}\` is not between 0 and 1`, 'pass e.g. `--alpha 0.05`');
