@@ -283,6 +283,20 @@ describe('compare through the server', () => {
     expect(report.columns.skipped.map((s) => s.column)).toContain('user.id');
   });
 
+  it('explain finds nothing where the selection is unrelated to every column, at the promised false discovery rate', async () => {
+    // Under the global null BH keeps P(any discovery) at alpha: over 8 data sets, more than 2 with a discovery has P < 0.6%.
+    let withDiscoveries = 0;
+    for (const seed of [500, 501, 502, 503, 504, 505, 506, 507]) {
+      await load(`explain-null-${seed}`, generate({ seed, events: 4000, shape: () => ({ errorRate: 0.05, medianMs: 100 }) }));
+      const res = await post(`/api/v1/explain/explain-null-${seed}`, { ...window, selection: [{ column: 'error', op: '=', value: true }] });
+      expect(res.status).toBe(200);
+      const report = res.body as ExplainReport;
+      expect(report.tests).toBeGreaterThan(5);
+      if (report.findings.some((f) => f.significant)) withDiscoveries++;
+    }
+    expect(withDiscoveries).toBeLessThanOrEqual(2);
+  });
+
   it('answers an empty time range with no findings and no cohorts, not an error', async () => {
     const empty = { start_time: nowSeconds - 30 * 86400, end_time: nowSeconds - 29 * 86400 };
     const explained = await post('/api/v1/explain/combo', { ...empty, selection: [{ column: 'error', op: '=', value: true }] });
