@@ -31,8 +31,6 @@ import { adjustPValues } from '../stats/adjust.js';
 import { contingencyTest, histogramRankTest } from '../stats/distribution.js';
 import type { ColumnType, DatasetSchema } from '../store/types.js';
 
-/** Rows the profile statement samples. */
-export const PROFILE_SAMPLE_ROWS = 20_000;
 /** Columns with more distinct values than this (in the sample) are skipped as identifiers. */
 export const MAX_CATEGORIES = 500;
 /** Numeric columns with at most this many distinct values are treated as categories. */
