@@ -5,7 +5,7 @@
  *
  * Three statements, all aggregates:
  *
- * 1. profile: over a reservoir sample of the population, the approximate
+ * 1. profile: over a block sample of the population, the approximate
  *    number of distinct values of every column and, for numeric columns,
  *    16-quantile bucket edges. Columns with many distinct values (ids) are
  *    skipped; numeric columns with few distinct values are treated as
