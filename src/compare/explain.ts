@@ -12,9 +12,11 @@
  *    categories (status codes).
  * 2. columns: one scan, `GROUP BY GROUPING SETS ((s, c0), (s, c1), …)` with
  *    `s` the selection predicate: weighted counts per value (categories) or
- *    per bucket (numbers), split by selection.
+ *    per bucket (numbers), split by selection. Every selected event counts;
+ *    the rest is read on a uniform sample of about {@link REST_SAMPLE_ROWS}
+ *    rows whose weights stand for the events left out.
  * 3. combinations: the same for pairs of the most telling flag columns and
- *    for those pairs with the most telling other columns.
+ *    for those pairs with the most telling other (non-consequence) columns.
  *
  * Categories are tested value by value (2×2 chi-square, selected vs rest ×
  * value vs other), numbers by a rank test between the bucketed
