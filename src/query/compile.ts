@@ -292,8 +292,12 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
   const outputColumns = (plan: CalcPlan, i: number): string[] => (plan.kind === 'heatmap' ? [`c${i}_lo`, `c${i}_w`, `c${i}_h`] : [`c${i}`]);
   const calcColumns = plans.flatMap(outputColumns);
 
-  /** Builds the CTEs of the aggregation over `source` grouped by `keys`; returns the CTE name holding keys + calculation columns. */
-  const aggregate = (source: string, keys: string[], suffix: string): string => {
+  /**
+   * Builds the CTEs of the aggregation over `source` grouped by `keys`; returns the CTE name holding keys + calculation columns.
+   * `candidateSource` is where the weighted percentiles' second scan reads: a superset of `source` whose extra rows
+   * match no target (the join is on every key), given when reading it lets DuckDB push the value range into the table scan.
+   */
+  const aggregate = (source: string, keys: string[], suffix: string, candidateSource = source): string => {
     const keyList = keys.join(', ');
     const groupBy = keys.length > 0 ? ` GROUP BY ${keyList}` : '';
     const joinOn = (left: string, right: string): string =>
@@ -342,11 +346,12 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       // group, not scalar subqueries, which cost the scan a fifth of the query's time.
       ctes.push(`${targets} AS (SELECT t.*, ${range}.lo + (t.blo - 1) * ${range}.width AS vlo, ${range}.lo + (t.bhi + 2) * ${range}.width AS vhi`
         + ` FROM (${perSlot.join(' UNION ALL ')}) AS t CROSS JOIN ${range})`);
-      const targetOn = [`${source}.${v} BETWEEN ${targets}.vlo AND ${targets}.vhi`, ...keys.map((k) => dialect.nullSafeEquals(`${source}.${k}`, `${targets}.${k}`)),
-        `${binOf(`${source}.${v}`)} BETWEEN ${targets}.blo AND ${targets}.bhi`].join(' AND ');
-      const candidateColumns = [...keys.map((k) => `${source}.${k}`), `${targets}.slot`, `CAST(${source}.${v} AS DOUBLE) AS v`, `CAST(${source}.w AS DOUBLE) AS wt`,
+      const scan = candidateSource;
+      const targetOn = [`${scan}.${v} BETWEEN ${targets}.vlo AND ${targets}.vhi`, ...keys.map((k) => dialect.nullSafeEquals(`${scan}.${k}`, `${targets}.${k}`)),
+        `${binOf(`${scan}.${v}`)} BETWEEN ${targets}.blo AND ${targets}.bhi`].join(' AND ');
+      const candidateColumns = [...keys.map((k) => `${scan}.${k}`), `${targets}.slot`, `CAST(${scan}.${v} AS DOUBLE) AS v`, `CAST(${scan}.w AS DOUBLE) AS wt`,
         `${targets}.below`, `${targets}.klo`, `${targets}.khi`, `${targets}.tot`].join(', ');
-      const perSlotCandidates = qs.map((_, slot) => `SELECT ${candidateColumns} FROM ${source} CROSS JOIN ${range} JOIN ${targets} ON ${targetOn} AND ${targets}.slot = ${slot}`);
+      const perSlotCandidates = qs.map((_, slot) => `SELECT ${candidateColumns} FROM ${scan} CROSS JOIN ${range} JOIN ${targets} ON ${targetOn} AND ${targets}.slot = ${slot}`);
       ctes.push(`${candidates} AS (${perSlotCandidates.join(' UNION ALL ')})`);
       // (group, value) pairs with their summed weight, then the running weight in value order.
       const pairKeys = [...keys, 'slot', 'v', 'below', 'klo', 'khi', 'tot'];
@@ -447,7 +452,9 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       ctes.push(`src_top AS (SELECT src.* FROM src ${dialect.semiJoin} top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`src.${g}`, `top.${g}`)).join(' AND ')})`);
       seriesSource = 'src_top';
     }
-    const seriesAgg = aggregate(seriesSource, [...groupAliases, 'b'], 's');
+    // The series' weighted-percentile candidates read `src` itself: their join to the targets is on every group key,
+    // so rows outside the top groups match nothing, and a plain scan takes the targets' value range as a scan filter.
+    const seriesAgg = aggregate(seriesSource, [...groupAliases, 'b'], 's', 'src');
     const joinTop = groupAliases.length > 0
       ? `JOIN top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`${seriesAgg}.${g}`, `top.${g}`)).join(' AND ')}`
       : 'CROSS JOIN top';
