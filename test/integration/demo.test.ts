@@ -34,9 +34,17 @@ describe('runDemo', () => {
     expect(err).not.toMatch(/\u001b\[/);
 
     // Every step ran, numbered, and the closing text says how to run it for real.
-    for (const heading of ['1/4  Which service is slowest?', '2/4  When did errors happen?', '3/4  Is a feature flag to blame?', '4/4  What does checkout latency look like?']) {
-      expect(out).toContain(heading);
+    const headings = [...out.matchAll(/^(\d+)\/(\d+) {2}(.+)$/gm)];
+    expect(headings.map((m) => Number(m[1]))).toEqual(headings.map((_, i) => i + 1));
+    expect(new Set(headings.map((m) => m[2]))).toEqual(new Set([String(headings.length)]));
+    for (const title of ['Which service is slowest?', 'When did errors happen?', 'Is a feature flag to blame?', 'What does checkout latency look like?']) {
+      expect(headings.map((m) => m[3])).toContain(title);
     }
+    expect(headings.length).toBeGreaterThanOrEqual(7);
+
+    // The quick red button is pressed, the safe variant is served, and the release restores it.
+    expect(out).toMatch(/PRESSED payments_retry_enabled: every client is now served off/);
+    expect(out).toMatch(/RELEASED payments_retry_enabled/);
     expect(out).toContain('flagscope serve');
 
     // The queries found the combination the generator hid, from the data.
@@ -179,7 +187,7 @@ describe('runDemo', () => {
     expect(ctx.stderrText()).toBe('');
     expect(code).toBe(0);
     expect(ctx.stdoutText()).toContain('4,000 events over the last 24 hours');
-    expect(ctx.stdoutText()).toContain('4/4  What does checkout latency look like?');
+    expect(ctx.stdoutText()).toMatch(/^\d+\/\d+ {2}What does checkout latency look like\?$/m);
     expect(ctx.stdoutText()).toContain('Run it for real');
     expect(await readdir(tempRoot)).toEqual([]);
   });
