@@ -31,6 +31,15 @@ export interface Context {
 
 /** Builds the real context from the running process. Only `main.ts` calls this. */
 export function processContext(): Context {
+  // A reader that goes away (`flagscope query … | head`) is the end of the output, not a crash.
+  const quitOnBrokenPipe = (error: NodeJS.ErrnoException): void => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  };
+  process.stdout.on('error', quitOnBrokenPipe);
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   return {
     stdin: process.stdin,
     stdout: process.stdout,

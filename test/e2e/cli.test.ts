@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execaNode } from 'execa';
+import { execa, execaNode } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server/index.js';
 import type { RunningServer } from '../../src/server/index.js';
@@ -140,6 +140,12 @@ describe('flagscope (built binary)', () => {
       stdout: '',
       stderr: `error: cannot reach the flagscope API at http://127.0.0.1:${port}: connection refused\nhint: start it with \`flagscope serve\` or pass \`--api-url\`\n`,
     });
+  });
+
+  it('ends quietly with exit 0 when the reader of its output goes away', async () => {
+    const r = await execa('bash', ['-c', `"${process.execPath}" "${BIN}" completion bash | head -1; echo "status \${PIPESTATUS[0]}"`], { reject: false });
+    expect(r.stdout).toMatch(/^# bash completion for flagscope.*\nstatus 0$/);
+    expect(r.stderr).toBe('');
   });
 
   it('shows examples in help and prints completion scripts', async () => {
