@@ -5,21 +5,12 @@
 import type { ApiClient } from '../../client/api-client.js';
 import type { Flag } from '../../flags/model.js';
 import type { FlagHistoryEntry } from '../../store/control-flags.js';
+import type { ButtonView } from '../../server/flags/routes.js';
 
 export type ListedFlag = Flag & { stale: boolean };
 
-export interface ButtonView {
-  key: string;
-  description: string | null;
-  safeVariant: string;
-  safeValue: unknown;
-  state: 'armed' | 'pressed';
-  pressed: { by: string; at: string; reason: string } | null;
-  lastPress: { by: string; at: string; reason: string } | null;
-  runbookUrl: string | null;
-  serves: string;
-  version: number;
-}
+/** The wire shape of a button is the server's own type (type-only: nothing of the server loads). */
+export type { ButtonView };
 
 export interface ServiceView {
   name: string;
