@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompareReport } from '../../src/compare/report.js';
 import type { ExplainReport } from '../../src/compare/explain.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { mulberry32 } from '../fixtures/random.js';
 
 let dir: string;
 let server: RunningServer;
@@ -12,17 +13,7 @@ let key: string;
 const nowSeconds = Math.floor(Date.now() / 1000);
 const window = { start_time: nowSeconds - 3 * 3600, end_time: nowSeconds + 60 };
 
-/** mulberry32: a small seeded generator, so every data set is reproducible. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

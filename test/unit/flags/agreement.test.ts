@@ -12,20 +12,11 @@ import {
   type BucketHashing,
   type FlagDefinition,
 } from '../../../src/flags/index.js';
+import { mulberry32 } from '../../fixtures/random.js';
 
 const keyCount = 100_000;
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const nonAsciiAlphabet = ['é', 'ß', 'ü', 'ñ', 'Ω', 'ж', 'ש', 'ع', '中', '文', '吉', '日本', 'ハ', '한', '🚀', '🦎', '👩‍💻', '😀', '🇫🇷', '\u00a0', '\u0301', '\uffff', '\u8000', '\ud800', '\udfff'];
 

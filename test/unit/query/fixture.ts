@@ -7,6 +7,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnInfo, DatasetSchema } from '../../../src/store/types.js';
 import type { Calculation, Filter, FilterValue } from '../../../src/query/spec.js';
 import { PERCENTILE_QUANTILE, type PercentileOp } from '../../../src/query/spec.js';
+import { mulberry32 } from '../../fixtures/random.js';
 
 export type Cell = string | number | boolean | null;
 export interface TestEvent {
@@ -31,17 +32,7 @@ export const COLUMNS: ColumnInfo[] = [
   { name: 'é 名前', type: 'string' },
 ];
 
-/** A small deterministic PRNG (mulberry32), so every run checks the same events. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const random = mulberry32;
 
 /** Events over two hours from T0; `sampled` gives sample rates 1–5, else all 1. */
 export function generateEvents(count: number, seed: number, sampled: boolean): TestEvent[] {
