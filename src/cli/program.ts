@@ -8,20 +8,8 @@ import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
 import type { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
-import { registerColumns } from './columns/index.js';
-import { registerCompletion } from './completion/index.js';
-import { registerDatasets } from './datasets/index.js';
-import { registerDemo } from './demo/index.js';
-import { registerEvents } from './events/index.js';
-import { registerFlags } from './flags/index.js';
-import { registerButtons } from './buttons/index.js';
-import { registerKeys } from './keys/index.js';
 import type { RunState } from './registration.js';
 import { addGlobalOptions, examples } from './registration.js';
-import { registerQuery } from './query/index.js';
-import { registerCompare } from './compare/index.js';
-import { registerExplain } from './explain/index.js';
-import { registerServe } from './serve/index.js';
 
 // commander through `require`: importing its ESM wrapper makes Node lex the
 // CommonJS source for named exports on every start.
@@ -30,8 +18,78 @@ const commander = createRequire(import.meta.url)('commander') as typeof Commande
 /** Version printed by `flagscope --version`. */
 export const CLI_VERSION = '0.1.0';
 
-/** Builds the full command tree; used by `runCli` and by the completion generator. */
-export function buildProgram(state: RunState): Command {
+type Register = (program: Command, state: RunState) => void;
+
+/**
+ * The nouns in the order `--help` lists them. Each registration file loads
+ * only when its noun runs (or the whole tree is needed), and `term` and
+ * `description` let the root help list every noun without loading any
+ * (`test/unit/cli-program.test.ts` checks they match the real commands).
+ */
+export const NOUNS: ReadonlyArray<{ name: string; term: string; description: string; load: () => Promise<Register> }> = [
+  { name: 'serve', term: 'serve [options]', description: 'run the embedded server: ingest, query, flags, OFREP', load: async () => (await import('./serve/index.js')).registerServe },
+  { name: 'events', term: 'events', description: 'send events', load: async () => (await import('./events/index.js')).registerEvents },
+  { name: 'datasets', term: 'datasets', description: 'list datasets with their event and column counts', load: async () => (await import('./datasets/index.js')).registerDatasets },
+  { name: 'columns', term: 'columns <dataset>', description: "list a dataset's columns and their types", load: async () => (await import('./columns/index.js')).registerColumns },
+  { name: 'query', term: 'query [options] <dataset>', description: 'run a Honeycomb-style query: calculations by breakdown over a time range', load: async () => (await import('./query/index.js')).registerQuery },
+  {
+    name: 'compare',
+    term: 'compare [options] <flag>',
+    description: 'compare the cohorts of a flag (or of combinations of flags) on metrics, peeking-safe and FDR-controlled',
+    load: async () => (await import('./compare/index.js')).registerCompare,
+  },
+  {
+    name: 'explain',
+    term: 'explain [options] <dataset>',
+    description: 'find what sets the selected events apart from the rest: columns, values and flag combinations, ranked, FDR-controlled',
+    load: async () => (await import('./explain/index.js')).registerExplain,
+  },
+  { name: 'flags', term: 'flags', description: 'manage feature flags: list, get, create, set, archive, history, eval, export, import', load: async () => (await import('./flags/index.js')).registerFlags },
+  {
+    name: 'buttons',
+    term: 'buttons [options]',
+    description: "the quick red buttons: every service's kill switches, state, last press and runbook",
+    load: async () => (await import('./buttons/index.js')).registerButtons,
+  },
+  { name: 'keys', term: 'keys', description: 'API keys with scopes (needs an admin key)', load: async () => (await import('./keys/index.js')).registerKeys },
+  { name: 'demo', term: 'demo [options]', description: 'start a server with realistic seeded data and walk through what flagscope does', load: async () => (await import('./demo/index.js')).registerDemo },
+  { name: 'completion', term: 'completion <shell>', description: 'print a shell completion script', load: async () => (await import('./completion/index.js')).registerCompletion },
+];
+
+/** Global options that take a value, for finding the noun in argv without parsing it. */
+const VALUE_OPTIONS = new Set(['--api-url', '--api-key', '--profile', '--format', '--timeout']);
+
+/**
+ * Which nouns a run needs: the one it names; every noun for an unknown
+ * command (for suggestions) or completion (which walks the whole tree); or
+ * `'stubs'`, the nouns listed by name only, when it names none (root help,
+ * `--version`).
+ */
+export function nounsFor(argv: readonly string[]): 'all' | 'stubs' | string {
+  const names = new Set(NOUNS.map((n) => n.name));
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length && positionals.length < 2; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      if (VALUE_OPTIONS.has(arg)) i++;
+      continue;
+    }
+    positionals.push(arg);
+  }
+  let noun = positionals[0];
+  if (noun === 'help') noun = positionals[1];
+  if (noun === undefined) return 'stubs';
+  if (noun === '__complete' || noun === 'completion') return 'all';
+  return names.has(noun) ? noun : 'all';
+}
+
+/**
+ * Builds the command tree: every noun (`'all'`, the default: the completion
+ * generator and tests), one noun by name, or `'stubs'`: every noun listed
+ * by name only, enough for the root help.
+ */
+export async function buildProgram(state: RunState, nouns: 'all' | 'stubs' | string = 'all'): Promise<Command> {
   const { ctx } = state;
   const program = new commander.Command('flagscope');
   program
@@ -59,18 +117,19 @@ export function buildProgram(state: RunState): Command {
       '\nExit codes: 0 ok, 1 bug, 2 usage or invalid input, 3 not found, 4 auth refused, 5 server unreachable,\n' +
       '6 conflict, 10 gate regression, 11 gate inconclusive. Docs: docs/cli.md\n',
   );
-  registerServe(program, state);
-  registerEvents(program, state);
-  registerDatasets(program, state);
-  registerColumns(program, state);
-  registerQuery(program, state);
-  registerCompare(program, state);
-  registerExplain(program, state);
-  registerFlags(program, state);
-  registerButtons(program, state);
-  registerKeys(program, state);
-  registerDemo(program, state);
-  registerCompletion(program, state);
+  if (nouns === 'stubs') {
+    const terms = new Map(NOUNS.map((n) => [n.name, n.term]));
+    program.configureHelp({
+      showGlobalOptions: true,
+      sortSubcommands: false,
+      subcommandTerm: (cmd) => terms.get(cmd.name()) ?? new commander.Help().subcommandTerm(cmd),
+    });
+    for (const noun of NOUNS) program.command(noun.name).description(noun.description);
+  } else {
+    const selected = nouns === 'all' ? NOUNS : NOUNS.filter((n) => n.name === nouns);
+    const registers = await Promise.all(selected.map((n) => n.load()));
+    for (const register of registers) register(program, state);
+  }
   forEachCommand(program, (cmd) => {
     cmd.exitOverride((err) => {
       failedCommands.set(err, cmd);
@@ -99,7 +158,7 @@ const failedCommands = new WeakMap<CommanderError, Command>();
 /** Parses `argv` (without node and script) and runs the command; resolves to the exit code. */
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
   const state: RunState = { ctx, exitCode: 0 };
-  const program = buildProgram(state);
+  const program = await buildProgram(state, nounsFor(argv));
   if (argv.length === 0) {
     program.outputHelp();
     return 0;

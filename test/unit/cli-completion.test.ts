@@ -32,8 +32,8 @@ describe('completion scripts', () => {
     expect(await readFile(file, 'utf8'), `regenerate with UPDATE_COMPLETIONS=1 npx vitest run test/unit/cli-completion`).toBe(generated);
   });
 
-  it('reads commands, options and argument kinds from the program itself', () => {
-    const model = buildCompletionModel(buildProgram({ ctx: createMemoryContext(), exitCode: 0 }));
+  it('reads commands, options and argument kinds from the program itself', async () => {
+    const model = buildCompletionModel(await buildProgram({ ctx: createMemoryContext(), exitCode: 0 }));
     const query = model.commands.find((c) => c.path === 'query');
     expect(query?.options).toEqual(expect.arrayContaining(['--calc', '--where', '--by', '--json', '--api-url']));
     expect(query?.args).toEqual([{ type: 'dynamic', kind: 'datasets' }]);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { colorEnabled } from '../../src/cli/command-env.js';
 import { createMemoryContext } from '../../src/cli/memory-context.js';
 import type { MemoryContextOptions } from '../../src/cli/memory-context.js';
-import { buildProgram, commandPath, forEachCommand, runCli } from '../../src/cli/program.js';
+import { buildProgram, commandPath, forEachCommand, NOUNS, nounsFor, runCli } from '../../src/cli/program.js';
 import { reportError } from '../../src/cli/report-error.js';
 import { FlagscopeError } from '../../src/errors.js';
 
@@ -25,6 +25,36 @@ async function run(argv: string[], options: MemoryContextOptions = {}) {
   return { code, stdout: ctx.stdoutText(), stderr: ctx.stderrText() };
 }
 
+describe('lazy nouns', () => {
+  it('lists every noun in the root help exactly as the full command tree would', async () => {
+    const full = await buildProgram({ ctx: createMemoryContext(), exitCode: 0 }, 'all');
+    const help = full.createHelp();
+    const visible = full.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
+    expect(NOUNS.map((n) => [n.name, n.term, n.description])).toEqual(visible.map((c) => [c.name(), help.subcommandTerm(c), c.description()]));
+    const ctx = createMemoryContext({ env: { XDG_CONFIG_HOME: '/nonexistent-config' } });
+    full.configureOutput({ writeOut: (t) => ctx.stdout.write(t) });
+    full.outputHelp();
+    expect((await run(['--help'])).stdout).toBe(ctx.stdoutText());
+  });
+
+  it('loads only the noun a command names', () => {
+    expect(nounsFor(['--help'])).toBe('stubs');
+    expect(nounsFor([])).toBe('stubs');
+    expect(nounsFor(['--api-url', 'http://x:1', '--json', 'query', 'shop'])).toBe('query');
+    expect(nounsFor(['--format', 'json', 'flags', 'list'])).toBe('flags');
+    expect(nounsFor(['help', 'buttons'])).toBe('buttons');
+    expect(nounsFor(['completion', 'bash'])).toBe('all');
+    expect(nounsFor(['__complete', 'datasets'])).toBe('all');
+    expect(nounsFor(['qurey'])).toBe('all');
+  });
+
+  it('still suggests a command for a typo', async () => {
+    const r = await run(['qurey', 'shop']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('query');
+  });
+});
+
 describe('help', () => {
   it('prints the root help with examples on stdout when run without arguments', async () => {
     const r = await run([]);
@@ -36,7 +66,7 @@ describe('help', () => {
 
   it('shows at least one example and the global options in every command help', async () => {
     const paths: string[][] = [];
-    forEachCommand(buildProgram({ ctx: createMemoryContext(), exitCode: 0 }), (cmd) => {
+    forEachCommand(await buildProgram({ ctx: createMemoryContext(), exitCode: 0 }), (cmd) => {
       if ((cmd as unknown as { _hidden?: boolean })._hidden) return;
       paths.push(commandPath(cmd).split(' ').slice(1));
     });
