@@ -68,22 +68,34 @@ export function buildRouter(deps: AppDependencies): Router {
   return router;
 }
 
-/** Wraps a router into a `node:http` request listener that never throws and logs at verbose. */
+/**
+ * Wraps a router into a `node:http` request listener that never throws and logs at verbose.
+ * The dispatch is synchronous; only a handler that returns a promise gets a rejection handler.
+ */
 export function createRequestListener(deps: AppDependencies, router: Router): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const started = deps.verbose ? performance.now() : 0;
-    if (deps.verbose) {
-      res.once('finish', () => {
-        const bytes = responseBodyBytes(res);
-        const ms = (performance.now() - started).toFixed(1);
-        deps.log(`${req.method} ${req.url} ${res.statusCode} ${bytes}B ${ms}ms`);
-      });
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    let pending: Promise<void> | void;
+    try {
+      pending = handleRequest(deps, router, req, res);
+    } catch (e) {
+      respondWithError(deps, req, res, e);
+      return;
     }
-    handleRequest(deps, router, req, res).catch((e: unknown) => respondWithError(deps, req, res, e));
+    if (pending !== undefined && typeof pending.then === 'function') pending.then(undefined, (e: unknown) => respondWithError(deps, req, res, e));
+  };
+  if (!deps.verbose) return dispatch;
+  return (req, res) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const bytes = responseBodyBytes(res);
+      const ms = (performance.now() - started).toFixed(1);
+      deps.log(`${req.method} ${req.url} ${res.statusCode} ${bytes}B ${ms}ms`);
+    });
+    dispatch(req, res);
   };
 }
 
-async function handleRequest(deps: AppDependencies, router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+function handleRequest(deps: AppDependencies, router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> | void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -95,13 +107,11 @@ async function handleRequest(deps: AppDependencies, router: Router, req: Incomin
   if (match.kind === 'wrong-method') {
     const allow = match.allow.join(', ');
     const error = new FlagscopeError('invalid_input', `method ${method} is not allowed on ${path}`, `use ${allow}`);
-    await discardBody(req);
-    sendJson(res, 405, { error: error.toJSON() }, { allow });
-    return;
+    return discardBody(req).then(() => sendJson(res, 405, { error: error.toJSON() }, { allow }));
   }
   const { route, params } = match;
   const key = route.scope === null ? undefined : deps.keys.authorize(req.headers, route.scope);
-  await route.handler({ req, res, params, query: q === -1 ? '' : url.slice(q + 1), key });
+  return route.handler({ req, res, params, query: q === -1 ? '' : url.slice(q + 1), key });
 }
 
 function respondWithError(deps: AppDependencies, req: IncomingMessage, res: ServerResponse, e: unknown): void {

@@ -259,29 +259,41 @@ export function jsonErrorPosition(text: string): number {
   }
 }
 
-const bodyBytesByResponse = new WeakMap<ServerResponse, number>();
+/** Body bytes a response was sent with, kept on the response for the request log. */
+const BODY_BYTES = Symbol('flagscope.bodyBytes');
+type CountedResponse = ServerResponse & { [BODY_BYTES]?: number };
 
-/** Body bytes of a response written with `sendJson`/`sendEmpty` (for the request log). */
+/** Body bytes of a response written with `sendJson`/`sendEmpty`/`sendJsonText` (for the request log). */
 export function responseBodyBytes(res: ServerResponse): number {
-  return bodyBytesByResponse.get(res) ?? 0;
+  return (res as CountedResponse)[BODY_BYTES] ?? 0;
+}
+
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Writes already serialised JSON with an exact Content-Length, headers given as
+ * one flat array (no header object is built or copied).
+ */
+export function sendJsonText(res: ServerResponse, status: number, text: string, headers?: Record<string, string>): void {
+  const bytes = Buffer.byteLength(text);
+  (res as CountedResponse)[BODY_BYTES] = bytes;
+  const head: string[] = ['content-type', JSON_CONTENT_TYPE, 'content-length', String(bytes)];
+  if (headers !== undefined) for (const name in headers) head.push(name, headers[name] as string);
+  res.writeHead(status, head);
+  res.end(text);
 }
 
 /** Writes a JSON response with an exact Content-Length. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
-  const text = JSON.stringify(body);
-  const bytes = Buffer.byteLength(text);
-  bodyBytesByResponse.set(res, bytes);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': bytes,
-    ...headers,
-  });
-  res.end(text);
+  sendJsonText(res, status, JSON.stringify(body), headers);
 }
+
+const EMPTY_HEAD = ['content-length', '0'];
 
 /** Writes a response without a body. */
 export function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status, { 'content-length': 0 });
+  (res as CountedResponse)[BODY_BYTES] = 0;
+  res.writeHead(status, EMPTY_HEAD);
   res.end();
 }
 

@@ -95,10 +95,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
     let closing = false;
+    // While closing, each finished response lets the connections it leaves idle be closed.
+    const closeIdleWhenClosing = (): void => {
+      if (closing) server.closeIdleConnections();
+    };
     server.on('request', (req, res) => {
-      res.once('close', () => {
-        if (closing) server.closeIdleConnections();
-      });
+      res.on('close', closeIdleWhenClosing);
       if (closing) res.setHeader('connection', 'close');
       listener(req, res);
     });

@@ -1,7 +1,8 @@
 /**
  * A small hand-written router: routes are method + path segments with `:name`
- * parameters, matched by a scan of a short table. Unknown paths are 404, known
- * paths with another method 405 with `Allow`.
+ * parameters. Paths without parameters are found in a map by their exact text;
+ * the rest (and paths written with extra slashes) by a scan of a short table.
+ * Unknown paths are 404, known paths with another method 405 with `Allow`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError } from '../errors.js';
@@ -34,26 +35,69 @@ export type RouteMatch =
   | { kind: 'wrong-method'; allow: string[] }
   | { kind: 'not-found' };
 
+/** Parameters of a route without any; shared and frozen so no match allocates one. */
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 export class Router {
   private readonly routes: Route[] = [];
+  /** Routes by their number of segments, in the order they were added (only these can match). */
+  private readonly routesByLength = new Map<number, Route[]>();
+  /** Canonical path (`/a/b`) of a route without parameters → its match for each method. */
+  private readonly staticPaths = new Map<string, Map<string, RouteMatch>>();
 
   /** Adds a route, e.g. `add('POST', '/1/batch/:dataset', 'ingest', handler)`. */
   add(method: string, pattern: string, scope: ApiKeyScope | null, handler: RouteHandler): this {
-    this.routes.push({ method, segments: splitPath(pattern), scope, handler });
+    const route: Route = { method, segments: splitPath(pattern), scope, handler };
+    this.routes.push(route);
+    const sameLength = this.routesByLength.get(route.segments.length);
+    if (sameLength === undefined) this.routesByLength.set(route.segments.length, [route]);
+    else sameLength.push(route);
+    this.rebuildStaticPaths();
     return this;
   }
 
   /** Finds the route for a method and raw path (without query string). */
   match(method: string, path: string): RouteMatch {
+    const byMethod = this.staticPaths.get(path);
+    if (byMethod !== undefined) return byMethod.get(method) ?? (byMethod.get('') as RouteMatch);
+    return this.scan(method, path);
+  }
+
+  private scan(method: string, path: string): RouteMatch {
     const segments = splitPath(path);
     let allow: string[] | undefined;
-    for (const route of this.routes) {
+    for (const route of this.routesByLength.get(segments.length) ?? []) {
       const params = matchSegments(route.segments, segments);
       if (params === undefined) continue;
       if (route.method === method) return { kind: 'found', route, params };
       (allow ??= []).push(route.method);
     }
     return allow === undefined ? { kind: 'not-found' } : { kind: 'wrong-method', allow };
+  }
+
+  /**
+   * Precomputes the answers for the canonical text of every parameterless path
+   * (what the scan would return), keyed by method; '' holds the 405 answer.
+   */
+  private rebuildStaticPaths(): void {
+    this.staticPaths.clear();
+    const paths = new Set<string>();
+    for (const route of this.routes) {
+      if (route.segments.some((segment) => segment.charCodeAt(0) === 58)) continue;
+      paths.add('/' + route.segments.join('/'));
+    }
+    // A parametrised route added earlier may match a static path too; taking the answers from
+    // the scan itself keeps the map exactly what the scan would say.
+    const methods = new Set(this.routes.map((route) => route.method));
+    for (const path of paths) {
+      const byMethod = new Map<string, RouteMatch>();
+      for (const method of methods) {
+        const found = this.scan(method, path);
+        if (found.kind === 'found') byMethod.set(method, found);
+      }
+      byMethod.set('', this.scan('', path));
+      this.staticPaths.set(path, byMethod);
+    }
   }
 }
 
@@ -80,5 +124,5 @@ function matchSegments(pattern: string[], segments: string[]): Record<string, st
       (params ??= {})[expected.slice(1)] = decoded;
     } else if (expected !== actual) return undefined;
   }
-  return params ?? {};
+  return params ?? NO_PARAMS;
 }
