@@ -4,13 +4,17 @@
  * (`POST /ofrep/v1/evaluate/flags/{key}`, key check, body parse, targeting and
  * rollout, JSON answer) on loopback, as a ratio to a bare `node:http` server
  * answering a fixed JSON body of the same size, in the same run. Each server
- * runs in its own child process; autocannon runs here. Rounds alternate bare
- * and flagscope, and the best round of each is kept.
+ * runs in its own forked child process of this script (same node, same flags);
+ * autocannon runs here with the same settings for both (connections,
+ * pipelining 1, duration, same request). Rounds interleave the two servers,
+ * the first of each pair alternating, after one short warm-up of each; the
+ * report gives every round's ratio, the median of the round ratios, and the
+ * ratio of the best rounds.
  *
  * Target: flagscope / bare >= 0.7.
  *
  * Run: npm run build && node bench/ofrep.mjs
- * Env: BENCH_SECONDS (per round, default 5), BENCH_ROUNDS (default 3),
+ * Env: BENCH_SECONDS (per round, default 5), BENCH_ROUNDS (default 5),
  *      BENCH_CONNECTIONS (default 50), BENCH_DIST (built code, default dist).
  */
 import { fork } from 'node:child_process';
@@ -21,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DIST = resolve(process.env.BENCH_DIST ?? 'dist');
 
@@ -38,6 +42,13 @@ const REQUEST_BODY = JSON.stringify({ context: { targetingKey: 'user-12345', cou
 
 /** Child: serve one kind and report `{url, key, body}` to the parent. */
 async function serve(kind) {
+  // The parent asks for this process's CPU time (user + system, all threads) around each round.
+  process.on('message', (message) => {
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send({ cpuMicros: user + system });
+    }
+  });
   if (kind === 'bare') {
     const body = process.env.BENCH_BODY;
     const length = Buffer.byteLength(body);
@@ -77,32 +88,94 @@ function start(kind, env = {}) {
   });
 }
 
-async function load(url, path, headers) {
+async function load(url, path, headers, seconds = SECONDS) {
   const { default: autocannon } = await import('autocannon');
-  const result = await autocannon({ url: url + path, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: REQUEST_BODY, connections: CONNECTIONS, duration: SECONDS });
+  const result = await autocannon({
+    url: url + path,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: REQUEST_BODY,
+    connections: CONNECTIONS,
+    pipelining: 1,
+    duration: seconds,
+  });
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`${bad} failed requests against ${url}${path}`);
-  return result.requests.average;
+  return { rate: result.requests.average, total: result.requests.total };
+}
+
+/** CPU microseconds a server child has used so far. */
+function cpuOf(server) {
+  return new Promise((resolvePromise) => {
+    server.child.once('message', (message) => resolvePromise(message.cpuMicros));
+    server.child.send('cpu');
+  });
+}
+
+/** Requests per second of one round, and the server's CPU microseconds per request in it. */
+async function measure(server, run, seconds) {
+  const cpuBefore = await cpuOf(server);
+  const { rate, total } = await run(seconds);
+  const cpuAfter = await cpuOf(server);
+  return { rate, cpuPerRequest: (cpuAfter - cpuBefore) / total };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 if (process.argv[2] === '--serve') {
   await serve(process.argv[3]);
 } else {
+  const { loadavg } = await import('node:os');
   const flagscope = await start('flagscope');
   const bare = await start('bare', { BENCH_BODY: flagscope.body });
-  console.log(`OFREP single-flag evaluation: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS}s each, best round kept`);
+  const path = '/ofrep/v1/evaluate/flags/new-checkout';
+  // The same request bytes to both, key header included.
+  const headers = { authorization: `Bearer ${flagscope.key}` };
+  const runBare = (seconds) => measure(bare, (s) => load(bare.url, path, headers, s), seconds);
+  const runFlagscope = (seconds) => measure(flagscope, (s) => load(flagscope.url, path, headers, s), seconds);
+  const before = loadavg()[0];
+  console.log(`OFREP single-flag evaluation: ${CONNECTIONS} connections, pipelining 1, ${ROUNDS} interleaved rounds of ${SECONDS}s each`);
   console.log(`response body (${Buffer.byteLength(flagscope.body)} bytes): ${flagscope.body}`);
-  let bestBare = 0;
-  let bestFlagscope = 0;
+  // Warm both (JIT, connection setup) before anything counts.
+  await runBare(1);
+  await runFlagscope(1);
+  const bareRates = [];
+  const flagscopeRates = [];
+  const ratios = [];
+  const bareCpu = [];
+  const flagscopeCpu = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    const b = await load(bare.url, '/ofrep/v1/evaluate/flags/new-checkout', {});
-    const f = await load(flagscope.url, '/ofrep/v1/evaluate/flags/new-checkout', { authorization: `Bearer ${flagscope.key}` });
-    bestBare = Math.max(bestBare, b);
-    bestFlagscope = Math.max(bestFlagscope, f);
-    console.log(`round ${round}: bare node:http ${Math.round(b)} req/s, flagscope OFREP ${Math.round(f)} req/s, ratio ${(f / b).toFixed(2)}`);
+    let b;
+    let f;
+    if (round % 2 === 1) {
+      b = await runBare();
+      f = await runFlagscope();
+    } else {
+      f = await runFlagscope();
+      b = await runBare();
+    }
+    bareRates.push(b.rate);
+    flagscopeRates.push(f.rate);
+    ratios.push(f.rate / b.rate);
+    bareCpu.push(b.cpuPerRequest);
+    flagscopeCpu.push(f.cpuPerRequest);
+    console.log(
+      `round ${round}: bare node:http ${Math.round(b.rate)} req/s (${b.cpuPerRequest.toFixed(1)} µs CPU/req), ` +
+        `flagscope OFREP ${Math.round(f.rate)} req/s (${f.cpuPerRequest.toFixed(1)} µs CPU/req), ratio ${(f.rate / b.rate).toFixed(2)}`,
+    );
   }
-  const ratio = bestFlagscope / bestBare;
-  console.log(`best: bare ${Math.round(bestBare)} req/s, flagscope ${Math.round(bestFlagscope)} req/s, ratio ${ratio.toFixed(2)} (target >= 0.7) ${ratio >= 0.7 ? 'PASS' : 'FAIL'}`);
+  const after = loadavg()[0];
+  const medianRatio = median(ratios);
+  const bestRatio = Math.max(...flagscopeRates) / Math.max(...bareRates);
+  console.log(`median: bare ${Math.round(median(bareRates))} req/s, flagscope ${Math.round(median(flagscopeRates))} req/s, median of round ratios ${medianRatio.toFixed(2)}`);
+  console.log(`best:   bare ${Math.round(Math.max(...bareRates))} req/s, flagscope ${Math.round(Math.max(...flagscopeRates))} req/s, ratio ${bestRatio.toFixed(2)}`);
+  console.log(`server CPU per request (median): bare ${median(bareCpu).toFixed(1)} µs, flagscope ${median(flagscopeCpu).toFixed(1)} µs, bare/flagscope ${(median(bareCpu) / median(flagscopeCpu)).toFixed(2)}`);
+  console.log(`load average (1 min) ${before.toFixed(2)} before, ${after.toFixed(2)} after`);
+  console.log(`target median ratio >= 0.7: ${medianRatio >= 0.7 ? 'PASS' : 'FAIL'}`);
   bare.child.disconnect();
   flagscope.child.disconnect();
   bare.child.kill();
