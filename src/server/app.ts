@@ -73,10 +73,11 @@ export function buildRouter(deps: AppDependencies): Router {
  * The dispatch is synchronous; only a handler that returns a promise gets a rejection handler.
  */
 export function createRequestListener(deps: AppDependencies, router: Router): (req: IncomingMessage, res: ServerResponse) => void {
+  const fail = (req: IncomingMessage, res: ServerResponse, e: unknown): void => respondWithError(deps, req, res, e);
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
     let pending: Promise<void> | void;
     try {
-      pending = handleRequest(deps, router, req, res);
+      pending = handleRequest(deps, router, fail, req, res);
     } catch (e) {
       respondWithError(deps, req, res, e);
       return;
@@ -95,7 +96,7 @@ export function createRequestListener(deps: AppDependencies, router: Router): (r
   };
 }
 
-function handleRequest(deps: AppDependencies, router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+function handleRequest(deps: AppDependencies, router: Router, fail: RouteRequest['fail'], req: IncomingMessage, res: ServerResponse): Promise<void> | void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -111,7 +112,7 @@ function handleRequest(deps: AppDependencies, router: Router, req: IncomingMessa
   }
   const { route, params } = match;
   const key = route.scope === null ? undefined : deps.keys.authorize(req.headers, route.scope);
-  return route.handler({ req, res, params, query: q === -1 ? '' : url.slice(q + 1), key });
+  return route.handler({ req, res, params, query: q === -1 ? '' : url.slice(q + 1), key, fail });
 }
 
 function respondWithError(deps: AppDependencies, req: IncomingMessage, res: ServerResponse, e: unknown): void {

@@ -17,6 +17,11 @@ export interface RouteRequest {
   query: string;
   /** The authorised key; undefined on routes that need none. */
   key: ApiKeyRecord | undefined;
+  /**
+   * Answers `res` with the response of `error` (logging it when internal), as a
+   * rejected returned promise would: for handlers that finish in an event callback.
+   */
+  fail: (req: IncomingMessage, res: ServerResponse, error: unknown) => void;
 }
 
 export type RouteHandler = (request: RouteRequest) => Promise<void> | void;
@@ -115,14 +120,16 @@ function matchSegments(pattern: string[], segments: string[]): Record<string, st
     const expected = pattern[i] as string;
     const actual = segments[i] as string;
     if (expected.charCodeAt(0) === 58 /* : */) {
-      let decoded: string;
-      try {
-        decoded = decodeURIComponent(actual);
-      } catch {
-        throw new FlagscopeError('invalid_input', `path segment "${actual}" is not valid percent-encoding`, 'URL-encode names with encodeURIComponent');
-      }
-      (params ??= {})[expected.slice(1)] = decoded;
+      (params ??= {})[expected.slice(1)] = actual.includes('%') ? decodeSegment(actual) : actual;
     } else if (expected !== actual) return undefined;
   }
   return params ?? NO_PARAMS;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new FlagscopeError('invalid_input', `path segment "${segment}" is not valid percent-encoding`, 'URL-encode names with encodeURIComponent');
+  }
 }

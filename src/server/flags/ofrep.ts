@@ -96,18 +96,23 @@ async function contextOf(req: IncomingMessage, maxBodyBytes: number): Promise<Co
   }
 }
 
-/** Reads the request context, by the lean reader when it can; resolves after `answer` has run. */
-function withContext(req: IncomingMessage, maxBodyBytes: number, answer: (outcome: ContextOutcome) => void): Promise<void> {
+/**
+ * Reads the request context and runs `answer` with it: a small plain body by
+ * the lean reader, with no promise (an error in `answer` goes to `fail`);
+ * anything else by the general reader, as a promise.
+ */
+function withContext(
+  { req, res, fail }: RouteRequest,
+  maxBodyBytes: number,
+  answer: (outcome: ContextOutcome) => void,
+): Promise<void> | void {
   if (!isSmallPlainBody(req, maxBodyBytes)) return contextOf(req, maxBodyBytes).then(answer);
-  return new Promise((resolve, reject) => {
-    readSmallBodyThen(req, (outcome) => {
-      try {
-        answer(outcome);
-        resolve();
-      } catch (e) {
-        reject(e);
-      }
-    });
+  readSmallBodyThen(req, (outcome) => {
+    try {
+      answer(outcome);
+    } catch (e) {
+      fail(req, res, e);
+    }
   });
 }
 
@@ -116,9 +121,10 @@ function evaluate(flag: Flag | undefined, context: Record<string, unknown>, nowM
 }
 
 /** `POST /ofrep/v1/evaluate/flags/{key}`: 200 success, 404 `FLAG_NOT_FOUND`, 400 other failures. */
-export function evaluateOneFlag(flags: FlagService, maxBodyBytes: number, now: () => number, { req, res, params }: RouteRequest): Promise<void> {
-  const key = params.key as string;
-  return withContext(req, maxBodyBytes, (parsed) => {
+export function evaluateOneFlag(flags: FlagService, maxBodyBytes: number, now: () => number, request: RouteRequest): Promise<void> | void {
+  const { res } = request;
+  const key = request.params.key as string;
+  return withContext(request, maxBodyBytes, (parsed) => {
     if (!parsed.ok) {
       send(res, 400, JSON.stringify({ key, errorCode: parsed.errorCode, errorDetails: parsed.details }));
       return;
@@ -130,8 +136,8 @@ export function evaluateOneFlag(flags: FlagService, maxBodyBytes: number, now: (
 }
 
 /** `POST /ofrep/v1/evaluate/flags`: every live flag; `ETag` over the answer, `If-None-Match` → 304. */
-export function evaluateAllFlags(flags: FlagService, maxBodyBytes: number, now: () => number, { req, res }: RouteRequest): Promise<void> {
-  return withContext(req, maxBodyBytes, (parsed) => answerAllFlags(flags, now, req, res, parsed));
+export function evaluateAllFlags(flags: FlagService, maxBodyBytes: number, now: () => number, request: RouteRequest): Promise<void> | void {
+  return withContext(request, maxBodyBytes, (parsed) => answerAllFlags(flags, now, request.req, request.res, parsed));
 }
 
 function answerAllFlags(flags: FlagService, now: () => number, req: IncomingMessage, res: ServerResponse, parsed: ContextOutcome): void {
