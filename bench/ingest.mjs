@@ -18,7 +18,9 @@
  *      BENCH_ROUNDS (default 2: every measurement runs this many times, interleaved, best kept,
  *      so a busy moment on a shared machine does not decide a ratio),
  *      BENCH_METHODS=1 also compares ways of loading parsed events (per-value appender,
- *      NDJSON staging file + read_json with explicit columns) with the store's data chunks.
+ *      NDJSON staging file + read_json with explicit columns) with the store's data chunks,
+ *      BENCH_RAW=1 compares the store's data chunks with staging each item's raw request bytes
+ *      for read_json (bench/lib/raw-staging.mjs) at 8,000 and 48,000 events per transaction.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -72,6 +74,15 @@ if (process.env.BENCH_METHODS === '1') {
     console.log(
       `method    ${method.padEnd(28)} ${formatRate(perSecond)}  main thread ${mainThreadMicros.toFixed(1)} µs/event (busy ${(mainThreadShare * 100).toFixed(0)}%), CPU ${cpuMicros.toFixed(1)} µs/event`,
     );
+  }
+}
+
+if (process.env.BENCH_RAW === '1') {
+  const { compareRawStaging } = await import('./lib/raw-staging.mjs');
+  const bodies = batchBodies.map((body) => (GZIP ? gunzipSync(body) : body));
+  const rows = await compareRawStaging({ bodies, batch: BATCH, count: EVENTS, firstEvent: events[0], dir: DIR, groupSizes: [8000, 48000], rounds: ROUNDS });
+  for (const { method, perSecond, mainThreadShare, cpuMicros } of rows) {
+    console.log(`raw-vs    ${method.padEnd(32)} ${formatRate(perSecond)}  (main thread busy ${(mainThreadShare * 100).toFixed(0)}%, CPU ${cpuMicros.toFixed(1)} µs/event)`);
   }
 }
 
