@@ -15,6 +15,9 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
+/** While closing, how often connections that have become idle are closed. */
+const CLOSE_IDLE_SWEEP_MS = 10;
+
 export interface ServerOptions {
   /** Interface to bind. Default 127.0.0.1. */
   host?: string;
@@ -95,12 +98,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
     let closing = false;
-    // While closing, each finished response lets the connections it leaves idle be closed.
-    const closeIdleWhenClosing = (): void => {
-      if (closing) server.closeIdleConnections();
-    };
     server.on('request', (req, res) => {
-      res.on('close', closeIdleWhenClosing);
       if (closing) res.setHeader('connection', 'close');
       listener(req, res);
     });
@@ -126,8 +124,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           flags.closeStreams();
           const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
+          // Keep-alive connections whose response was in flight become idle when it finishes; close
+          // them then (polled while closing, so the request path carries no per-response listener).
+          const idleSweep = setInterval(() => server.closeIdleConnections(), CLOSE_IDLE_SWEEP_MS);
           const grace = setTimeout(() => server.closeAllConnections(), limits.shutdownGraceMs);
           await stopped;
+          clearInterval(idleSweep);
           clearTimeout(grace);
           await Promise.allSettled([events.close(), control.close()]);
         })();
