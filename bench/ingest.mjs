@@ -20,7 +20,9 @@
  *      BENCH_METHODS=1 also compares ways of loading parsed events (per-value appender,
  *      NDJSON staging file + read_json with explicit columns) with the store's data chunks,
  *      BENCH_RAW=1 compares the store's data chunks with staging each item's raw request bytes
- *      for read_json (bench/lib/raw-staging.mjs) at 8,000 and 48,000 events per transaction.
+ *      for read_json (bench/lib/raw-staging.mjs) at 8,000 and 48,000 events per transaction,
+ *      BENCH_SERVER_PROF=DIR runs the http server with `node --cpu-prof` into DIR and prints
+ *      where its main thread spent the time of the last http round (self time per function).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -116,6 +118,15 @@ if (best.baseline !== undefined) {
     console.log(`ratio     ${name.padEnd(8)} / baseline   ${formatRate(best[name])} / ${formatRate(best.baseline)} = ${(best[name] / best.baseline).toFixed(2)}${target}`);
   }
 }
+if (process.env.BENCH_SERVER_PROF && best.http !== undefined) {
+  const { newestProfile, selfTimes } = await import('./lib/cpu-profile.mjs');
+  const path = await newestProfile(resolve(process.env.BENCH_SERVER_PROF));
+  const { totalMs, entries } = await selfTimes(path);
+  console.log(`server main thread, last http round (${path}): ${totalMs.toFixed(0)} ms sampled, µs per event:`);
+  for (const { name, ms } of entries.slice(0, 20)) {
+    console.log(`  ${((ms * 1000) / EVENTS).toFixed(1).padStart(6)}  ${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${name}`);
+  }
+}
 await rm(DIR, { recursive: true, force: true });
 
 /** DuckDB's own bulk load of the NDJSON file into a fresh database file. */
@@ -168,7 +179,8 @@ async function measureParsed(scratch) {
  * loop and heap, as it would in production. The time ends when the server has closed.
  */
 async function measureHttp(scratch) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
+  const profiling = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_SERVER_PROF)}`] : [];
+  const child = spawn(process.execPath, [...profiling, fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -199,6 +211,7 @@ async function measureHttp(scratch) {
     const closed = await lines.next();
     if (closed.done || !JSON.parse(closed.value).closed) throw new Error('the server did not close cleanly');
   });
+  if (profiling.length > 0) await new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)));
   return { ms, note: retries > 0 ? `${retries} retries after 429` : '' };
 }
 
