@@ -8,7 +8,7 @@ import { FlagscopeError, invalidInput, notFound } from '../errors.js';
 import type { QuerySpec } from '../query/spec.js';
 import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyRecord, type ApiKeyScope, type ControlStore } from '../store/control.js';
 import type { EventStore, IngestOutcome } from '../store/types.js';
-import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson } from './http-io.js';
+import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson, sendJsonText } from './http-io.js';
 import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
 import type { ServerLimits } from './limits.js';
@@ -42,7 +42,8 @@ const ACCEPTED_CONTENT_TYPES = new Set(['application/json', 'text/plain', 'appli
 /** Builds the route table of the server. */
 export function buildRouter(deps: AppDependencies): Router {
   const router = new Router();
-  const health = ({ res }: RouteRequest): void => sendJson(res, 200, { status: 'ok', version: deps.version });
+  const healthText = JSON.stringify({ status: 'ok', version: deps.version });
+  const health = ({ res }: RouteRequest): void => sendJsonText(res, 200, healthText);
   router.add('GET', '/healthz', null, health);
   router.add('HEAD', '/healthz', null, health);
   router.add('POST', '/1/events/:dataset', 'ingest', (r) => ingestSingle(deps, r));

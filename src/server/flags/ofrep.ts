@@ -158,19 +158,18 @@ function answerAllFlags(flags: FlagService, now: () => number, req: IncomingMess
   send(res, 200, text, { etag });
 }
 
+/** The configuration answer never changes: serialised once. */
+const CONFIGURATION_TEXT = JSON.stringify({
+  name: 'flagscope',
+  capabilities: {
+    cacheInvalidation: { polling: { enabled: true, minPollingIntervalMs: 1000 } },
+    flagEvaluation: { supportedTypes: ['boolean', 'string', 'int', 'float', 'object'] },
+  },
+});
+
 /** `GET /ofrep/v1/configuration`: what the OFREP providers may rely on. */
 export function ofrepConfiguration({ res }: RouteRequest): void {
-  send(
-    res,
-    200,
-    JSON.stringify({
-      name: 'flagscope',
-      capabilities: {
-        cacheInvalidation: { polling: { enabled: true, minPollingIntervalMs: 1000 } },
-        flagEvaluation: { supportedTypes: ['boolean', 'string', 'int', 'float', 'object'] },
-      },
-    }),
-  );
+  send(res, 200, CONFIGURATION_TEXT);
 }
 
 /** True when an `If-None-Match` header lists `etag` (or `*`). */
