@@ -7,13 +7,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfirmPrompt, type ConfirmPromptProps } from '../../src/cli/buttons/confirm-prompt.js';
+import type { ConfirmPromptProps } from '../../src/cli/buttons/confirm-prompt.js';
 import { runCli } from '../../src/cli/program.js';
 import type { Context, InStream, OutStream } from '../../src/context.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+
+// These tests play a person at a terminal. ink decides once, when it loads, whether it runs
+// in CI (and then draws only the final frame), from the real environment rather than the
+// command's context, so CI's own `CI=true` must not reach it: load ink only after clearing it.
+delete process.env.CI;
+delete process.env.CONTINUOUS_INTEGRATION;
+const { render } = await import('ink-testing-library');
+const { ConfirmPrompt } = await import('../../src/cli/buttons/confirm-prompt.js');
 
 const ENTER = '\r';
 const ESCAPE = '\u001b';
