@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { median, timed } from './lib/measure.mjs';
-import { wideEventGenerator } from './lib/wide-events.mjs';
+import { createWideDataset } from './lib/wide-dataset.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 7);
@@ -27,7 +27,6 @@ const DIR = resolve(process.env.BENCH_DIR ?? join(tmpdir(), 'flagscope-bench-com
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 2);
 
-const { openEventStore } = await import('../dist/store/duckdb-events.js');
 const { startServer } = await import('../dist/server/index.js');
 const { request } = await import('undici');
 
@@ -35,46 +34,34 @@ await rm(DIR, { recursive: true, force: true });
 await mkdir(DIR, { recursive: true });
 const path = join(DIR, 'events.duckdb');
 
-// 1. The dataset and its ~100 columns through the store, plus the three-variant flag.
-const store = await openEventStore({ path });
-const generate = wideEventGenerator({ seed: 7, startMs: NOW - DAY_MS, spanMs: DAY_MS });
-await store.ingest('bench', Array.from({ length: 10 }, (_, i) => {
-  const event = generate(i, 10);
-  event.data['flag.experiment'] = ['control', 'a', 'b'][i % 3];
-  return event;
-}));
-const table = store.tableOf('bench');
-const columns = (await store.getSchema('bench')).columns;
-await store.close();
-
-// 2. Bulk fill: variant b has 20% more errors and 10% slower requests.
-const fill = await timed(async () => {
-  const instance = await DuckDBInstance.create(path);
-  const connection = await instance.connect();
-  const names = columns.map((c) => `"${c.name.replace(/"/g, '""')}"`);
-  const expressions = columns.map((column) => {
-    const name = column.name;
+// 1. The dataset and its ~100 columns plus the three-variant flag: variant b has 20% more
+//    errors and 10% slower requests.
+const { table, columns, fillMs } = await createWideDataset({
+  path,
+  dataset: 'bench',
+  events: EVENTS,
+  startMs: NOW - DAY_MS,
+  spanMs: DAY_MS,
+  shapeEvent: (event, i) => {
+    event.data['flag.experiment'] = ['control', 'a', 'b'][i % 3];
+    return event;
+  },
+  expressionFor: ({ name, type }) => {
     if (name === 'flag.experiment') return `(['control', 'a', 'b'])[1 + (hash(i) % 3)::INTEGER]`;
     if (name === 'error') return `random() < CASE WHEN hash(i) % 3 = 2 THEN 0.024 ELSE 0.02 END`;
     if (name === 'user.id') return `'user-' || (hash(i // 3) % 300000)::VARCHAR`;
     if (name === 'duration_ms') return `round(exp(3.5 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) * CASE WHEN hash(i) % 3 = 2 THEN 1.1 ELSE 1 END, 3)`;
-    switch (column.type) {
+    switch (type) {
       case 'string': return `'v-' || (hash(i + ${name.length}) % 50)::VARCHAR`;
       case 'integer': return `(hash(i) % 10000)::BIGINT`;
       case 'float': return `random() * 1000`;
       case 'boolean': return `random() < 0.5`;
     }
-    throw new Error(`unexpected column type ${column.type}`);
-  });
-  await connection.run(
-    `INSERT INTO ${table} (_time, _samplerate, ${names.join(', ')}) SELECT make_timestamp(${(NOW - DAY_MS) * 1000}::BIGINT + (i * ${DAY_MS * 1000} // ${EVENTS})::BIGINT), 1, ${expressions.join(', ')} FROM range(${EVENTS}) t(i)`,
-  );
-  await connection.run('CHECKPOINT');
-  connection.closeSync();
-  instance.closeSync();
+    throw new Error(`unexpected column type ${type}`);
+  },
 });
 
-// 3. The same sufficient statistics, hand-written, run directly on a copy of the file
+// 2. The same sufficient statistics, hand-written, run directly on a copy of the file
 //    (the server holds the original), interleaved with the HTTP runs so both see the same machine load.
 const lnGamma = Math.log(1.01 / 0.99);
 const rawSql = `WITH src AS NOT MATERIALIZED (SELECT "flag.experiment" AS k, CAST(_samplerate AS DOUBLE) AS w, CASE WHEN coalesce(error = true, false) THEN 1.0 ELSE 0.0 END AS e, CAST(duration_ms AS DOUBLE) AS d, "user.id" AS u
@@ -90,7 +77,7 @@ const rawInstance = await DuckDBInstance.create(join(DIR, 'raw.duckdb'));
 const rawConnection = await rawInstance.connect();
 const rawParams = [BigInt(NOW - DAY_MS) * 1000n, BigInt(NOW) * 1000n];
 
-// 4. The comparison through the server.
+// 3. The comparison through the server.
 const running = await startServer({ host: '127.0.0.1', port: 0, dataDir: DIR, now: () => NOW });
 const body = {
   flags: [{ flag: 'experiment', control: 'control', expect: { control: 1, a: 1, b: 1 } }],
@@ -140,6 +127,6 @@ const b = report.results.filter((r) => r.cohort === 'b').map((r) => `${r.metric}
 const raw = median(rawTimes);
 const http = median(httpTimes);
 console.log(`compare benchmark: ${EVENTS} events × ${columns.length} columns, 3 variants, 4 metrics, median of ${REPEAT} interleaved runs after ${WARMUP} warm-ups`);
-console.log(`raw sufficient statistics ${raw.toFixed(1)} ms   http compare ${http.toFixed(1)} ms   ratio ${(http / raw).toFixed(2)} (target <= 1.5)   [bulk fill ${(fill.ms / 1000).toFixed(1)} s]`);
+console.log(`raw sufficient statistics ${raw.toFixed(1)} ms   http compare ${http.toFixed(1)} ms   ratio ${(http / raw).toFixed(2)} (target <= 1.5)   [bulk fill ${(fillMs / 1000).toFixed(1)} s]`);
 console.log(`variant b: ${b.join(', ')}`);
 if (process.env.BENCH_KEEP !== '1') await rm(DIR, { recursive: true, force: true });

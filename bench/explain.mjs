@@ -17,9 +17,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { median, timed } from './lib/measure.mjs';
-import { wideEventGenerator } from './lib/wide-events.mjs';
+import { createWideDataset } from './lib/wide-dataset.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
@@ -27,7 +26,6 @@ const DIR = resolve(process.env.BENCH_DIR ?? join(tmpdir(), 'flagscope-bench-exp
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 2);
 
-const { openEventStore } = await import('../dist/store/duckdb-events.js');
 const { startServer } = await import('../dist/server/index.js');
 const { request } = await import('undici');
 
@@ -35,46 +33,32 @@ await rm(DIR, { recursive: true, force: true });
 await mkdir(DIR, { recursive: true });
 const path = join(DIR, 'events.duckdb');
 
-// 1. The dataset and its ~100 columns, created through the store.
-const store = await openEventStore({ path });
-const generate = wideEventGenerator({ seed: 7, startMs: NOW - DAY_MS, spanMs: DAY_MS });
-await store.ingest('bench', Array.from({ length: 10 }, (_, i) => generate(i, 10)));
-const table = store.tableOf('bench');
-const columns = (await store.getSchema('bench')).columns;
-await store.close();
-
-// 2. Bulk fill: random columns, flags on/off, errors concentrated in one flag combination.
-const fill = await timed(async () => {
-  const instance = await DuckDBInstance.create(path);
-  const connection = await instance.connect();
-  const expressions = columns.map((column) => {
-    const name = column.name;
+// 1. The dataset and its ~100 columns: random values, flags on/off, errors concentrated in one
+//    flag combination (filled after the flags, which its expression reads).
+const { columns, fillMs } = await createWideDataset({
+  path,
+  dataset: 'bench',
+  events: EVENTS,
+  startMs: NOW - DAY_MS,
+  spanMs: DAY_MS,
+  deferred: ['error'],
+  expressionFor: ({ name, type }) => {
     if (name === 'error') return `CASE WHEN "flag.feature_1" = 'on' AND "flag.feature_2" = 'on' THEN random() < 0.08 ELSE random() < 0.02 END`;
     if (name === 'duration_ms') return `round(exp(3.5 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())), 3)`;
     if (name === 'trace.trace_id' || name === 'trace.span_id') return `md5(i::VARCHAR || '${name}')`;
     if (name === 'user.id') return `'user-' || (hash(i) % 100000)::VARCHAR`;
     if (name.startsWith('flag.')) return `CASE WHEN random() < 0.5 THEN 'on' ELSE 'off' END`;
-    switch (column.type) {
+    switch (type) {
       case 'string': return `'v-' || (hash(i, '${name}') % 20)::VARCHAR`;
       case 'integer': return `(hash(i, '${name}') % 10000)::BIGINT`;
       case 'float': return `random() * 1000`;
       case 'boolean': return `random() < 0.5`;
     }
-    throw new Error(`unexpected column type ${column.type}`);
-  });
-  // Flags first (the error expression reads them): fill in two steps.
-  const names = columns.map((c) => `"${c.name.replace(/"/g, '""')}"`);
-  const flagless = expressions.map((e, k) => (columns[k].name === 'error' ? 'false' : e));
-  await connection.run(
-    `INSERT INTO ${table} (_time, _samplerate, ${names.join(', ')}) SELECT make_timestamp(${(NOW - DAY_MS) * 1000}::BIGINT + (i * ${DAY_MS * 1000} // ${EVENTS})::BIGINT), 1, ${flagless.join(', ')} FROM range(${EVENTS}) t(i)`,
-  );
-  await connection.run(`UPDATE ${table} SET error = ${expressions[columns.findIndex((c) => c.name === 'error')]}`);
-  await connection.run('CHECKPOINT');
-  connection.closeSync();
-  instance.closeSync();
+    throw new Error(`unexpected column type ${type}`);
+  },
 });
 
-// 3. Explain through the server.
+// 2. Explain through the server.
 const running = await startServer({ host: '127.0.0.1', port: 0, dataDir: DIR, now: () => NOW });
 const body = { selection: [{ column: 'error', op: '=', value: true }], time_range: 86_400, end_time: NOW / 1000 };
 const times = [];
@@ -100,5 +84,5 @@ const planted = new Set(top.columns).has('flag.feature_1') && new Set(top.column
 if (!planted) throw new Error(`the planted combination is not first: ${JSON.stringify(report.findings.slice(0, 3).map((f) => [f.columns, f.values, f.effect, f.qValue]))} selected ${JSON.stringify(report.selected)} skipped ${JSON.stringify(report.columns.skipped)}`);
 const ms = median(times);
 console.log(`explain benchmark: ${EVENTS} events × ${columns.length} columns, selection error = true, median of ${REPEAT} runs`);
-console.log(`explain http ${ms.toFixed(0)} ms (target < 3000) · ${report.columns.analysed} columns analysed, ${report.columns.skipped.length} skipped, ${report.tests} tests · first finding ${top.columns.map((c, i) => `${c}=${top.values[i]}`).join(' AND ')} [bulk fill ${(fill.ms / 1000).toFixed(1)} s]`);
+console.log(`explain http ${ms.toFixed(0)} ms (target < 3000) · ${report.columns.analysed} columns analysed, ${report.columns.skipped.length} skipped, ${report.tests} tests · first finding ${top.columns.map((c, i) => `${c}=${top.values[i]}`).join(' AND ')} [bulk fill ${(fillMs / 1000).toFixed(1)} s]`);
 if (process.env.BENCH_KEEP !== '1') await rm(DIR, { recursive: true, force: true });
