@@ -2,7 +2,7 @@
  * The flag model shared by the flag store, the server, the CLI and the
  * evaluator, and its validator. Pure: no I/O, no clock.
  */
-import { invalidInput, isFlagscopeError } from '../errors.js';
+import { FlagscopeError, invalidInput, isFlagscopeError } from '../errors.js';
 import { validateJsonLogic } from './json-logic.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -175,10 +175,10 @@ export function rolloutFromPercentages(percentages: Record<string, unknown>, fla
   let precision = 0;
   for (const [variant, pct] of entries) {
     if (typeof pct !== 'number' || !Number.isFinite(pct)) {
-      throw invalidInput(`flag ${flagKey}: rollout percentage for ${variant} is not a finite number`);
+      throw invalidInput(`flag ${flagKey}: rollout percentage for ${variant} is not a finite number`, 'give each variant a percentage from 0 to 100, e.g. `on=5,off=95`');
     }
     if (pct < 0 || pct > 100) {
-      throw invalidInput(`flag ${flagKey}: rollout percentage ${pct} for ${variant} is outside 0–100`);
+      throw invalidInput(`flag ${flagKey}: rollout percentage ${pct} for ${variant} is outside 0–100`, 'give each variant a percentage from 0 to 100, e.g. `on=5,off=95`');
     }
     const d = decimalsOf(pct);
     if (d === undefined) {
@@ -315,7 +315,7 @@ function validateServed(raw: unknown, key: string, variants: Record<string, Json
  * Throws `FlagscopeError('invalid_input')` naming what is wrong.
  */
 export function validateFlagDefinition(input: unknown): FlagDefinition {
-  return validateFields(input, false) as FlagDefinition;
+  return withRulesHint(() => validateFields(input, false) as FlagDefinition);
 }
 
 /**
@@ -323,7 +323,19 @@ export function validateFlagDefinition(input: unknown): FlagDefinition {
  * created/updated by and at, and archived. Throws `FlagscopeError('invalid_input')`.
  */
 export function validateFlag(input: unknown): Flag {
-  return validateFields(input, true) as Flag;
+  return withRulesHint(() => validateFields(input, true) as Flag);
+}
+
+/** Gives every validation error that has no hint of its own one that says where the rules are. */
+function withRulesHint<T>(validate: () => T): T {
+  try {
+    return validate();
+  } catch (e) {
+    if (isFlagscopeError(e) && e.hint === undefined) {
+      throw new FlagscopeError(e.code, e.message, 'the rules are in docs/flags.md ("Validation rules"); nothing was changed', { cause: e, details: e.details });
+    }
+    throw e;
+  }
 }
 
 function validateFields(input: unknown, withRecord: boolean): FlagDefinition | Flag {

@@ -119,3 +119,23 @@ describe('validateFlag', () => {
     expect(rejection(stored).message).toMatch(/unknown field version/);
   });
 });
+
+describe('validation hints', () => {
+  it('every rejection says what to do: its own hint, or where the rules are', () => {
+    const rejections = [
+      () => validateFlagDefinition({ key: 'f', service: 's', kind: 'release', variants: { on: true }, defaultVariant: 'on', description: 5 }),
+      () => validateFlagDefinition({ key: 'f', service: 's', kind: 'release', variants: { on: true }, defaultVariant: 'on', state: 'maybe' }),
+      () => rolloutFromPercentages({ on: 150, off: -50 }, 'f'),
+    ];
+    for (const reject of rejections) {
+      let error: unknown;
+      try {
+        reject();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(FlagscopeError);
+      expect((error as FlagscopeError).hint).toMatch(/\S/);
+    }
+  });
+});
