@@ -132,6 +132,7 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
       styler,
       width,
       print,
+      intro: (description: string, command: string) => print(`${styler.dim(description)}\n${styler.dim(command)}\n\n`),
       note,
       query: (spec: QuerySpec): Promise<QueryResult> => {
         const bounded: QuerySpec = { ...spec };

@@ -32,6 +32,8 @@ export interface DemoSession {
   width: number;
   /** Writes demo text to stdout. */
   print(text: string): void;
+  /** Opens a step: what it shows, then the command that shows it, both dimmed. */
+  intro(description: string, command: string): void;
   /** A note on stderr (progress, timings); silent with `--quiet`. */
   note(message: string): void;
   /**
@@ -112,8 +114,7 @@ export const slowestServiceStep: DemoStep = {
   title: 'Which service is slowest?',
   async run(session) {
     const { styler } = session;
-    session.print(styler.dim('Weighted counts and latency percentiles of every service over the last 24 hours, slowest first.') + '\n');
-    session.print(styler.dim("flagscope query shop --calc COUNT --calc 'P50(duration_ms)' --calc 'P95(duration_ms)' --calc 'P99(duration_ms)' --by service.name --order 'P95(duration_ms) desc' --since 24h") + '\n\n');
+    session.intro('Weighted counts and latency percentiles of every service over the last 24 hours, slowest first.', "flagscope query shop --calc COUNT --calc 'P50(duration_ms)' --calc 'P95(duration_ms)' --calc 'P99(duration_ms)' --by service.name --order 'P95(duration_ms) desc' --since 24h");
     const result = await session.query({
       calculations: [
         { op: 'COUNT' },
@@ -143,8 +144,7 @@ export const errorsOverTimeStep: DemoStep = {
   title: 'When did errors happen?',
   async run(session) {
     const { styler } = session;
-    session.print(styler.dim('Error rate per service in 15-minute buckets; each line is scaled between its own min and max.') + '\n');
-    session.print(styler.dim("flagscope query shop --calc 'RATE(error = true)' --by service.name --granularity 15m --since 24h") + '\n\n');
+    session.intro('Error rate per service in 15-minute buckets; each line is scaled between its own min and max.', "flagscope query shop --calc 'RATE(error = true)' --by service.name --granularity 15m --since 24h");
     const result = await session.query({
       calculations: [ERROR_RATE],
       breakdowns: ['service.name'],
@@ -176,8 +176,7 @@ export const flagCombinationStep: DemoStep = {
     const { styler } = session;
     const services = [...HIDDEN_REGRESSION.services];
     const inServices: Filter = { column: 'service.name', op: 'in', value: services };
-    session.print(styler.dim(`Error rate and P99 in ${services.join(' and ')}, by the variants of two release flags.`) + '\n');
-    session.print(styler.dim(`flagscope query shop --calc 'RATE(error = true)' --calc COUNT --calc 'P99(duration_ms)' --where 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --by flag.checkout_v2 --by flag.new_cart`) + '\n\n');
+    session.intro(`Error rate and P99 in ${services.join(' and ')}, by the variants of two release flags.`, `flagscope query shop --calc 'RATE(error = true)' --calc COUNT --calc 'P99(duration_ms)' --where 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --by flag.checkout_v2 --by flag.new_cart`);
     // The error rate comes first: results are ordered by the first calculation unless told otherwise.
     const calculations: Calculation[] = [ERROR_RATE, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }];
     const byFlags = await session.query({
@@ -230,8 +229,7 @@ export const checkoutHeatmapStep: DemoStep = {
   title: 'What does checkout latency look like?',
   async run(session) {
     const { styler } = session;
-    session.print(styler.dim('A latency heatmap of successful POST /checkout requests: time across, duration up, darker = more requests.') + '\n');
-    session.print(styler.dim("flagscope query shop --heatmap duration_ms --where 'name = \"POST /checkout\"' --where 'error = false' --where 'duration_ms < 1500' --granularity 30m --since 24h") + '\n\n');
+    session.intro('A latency heatmap of successful POST /checkout requests: time across, duration up, darker = more requests.', "flagscope query shop --heatmap duration_ms --where 'name = \"POST /checkout\"' --where 'error = false' --where 'duration_ms < 1500' --granularity 30m --since 24h");
     const filters: Filter[] = [
       { column: 'name', op: '=', value: 'POST /checkout' },
       { column: 'error', op: '=', value: false },

@@ -14,8 +14,7 @@ export const compareDemoStep: DemoStep = {
     const { styler } = session;
     const [first, second] = Object.keys(HIDDEN_REGRESSION.flags) as [string, string];
     const services = HIDDEN_REGRESSION.services.join(', ');
-    session.print(styler.dim(`Cohorts of ${first} × ${second} in the ${services} services: always-valid intervals, q-values over the whole report.`) + '\n');
-    session.print(styler.dim(`flagscope compare ${first} --with ${second} --dataset shop --where 'service.name in (${HIDDEN_REGRESSION.services.map((s) => `"${s}"`).join(', ')})' --since 24h`) + '\n\n');
+    session.intro(`Cohorts of ${first} × ${second} in the ${services} services: always-valid intervals, q-values over the whole report.`, `flagscope compare ${first} --with ${second} --dataset shop --where 'service.name in (${HIDDEN_REGRESSION.services.map((s) => `"${s}"`).join(', ')})' --since 24h`);
     const report = await session.client.compare(session.dataset, {
       flags: [{ flag: first }, { flag: second }],
       filters: [{ column: 'service.name', op: 'in', value: [...HIDDEN_REGRESSION.services] }],

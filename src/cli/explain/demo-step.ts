@@ -12,8 +12,7 @@ export const explainDemoStep: DemoStep = {
   async run(session) {
     const { styler } = session;
     const services = HIDDEN_REGRESSION.services;
-    session.print(styler.dim(`In the ${services.join(', ')} services: every column and the most telling flag combinations, failing requests against the rest, ranked by how over-represented they are.`) + '\n');
-    session.print(styler.dim(`flagscope explain shop --where 'error = true' --population 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --since 24h`) + '\n\n');
+    session.intro(`In the ${services.join(', ')} services: every column and the most telling flag combinations, failing requests against the rest, ranked by how over-represented they are.`, `flagscope explain shop --where 'error = true' --population 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --since 24h`);
     const report = await session.client.explain(session.dataset, {
       selection: [{ column: 'error', op: '=', value: true }],
       filters: [{ column: 'service.name', op: 'in', value: [...services] }],
