@@ -93,7 +93,7 @@ export async function buildProgram(state: RunState, nouns: 'all' | 'stubs' | str
   const { ctx } = state;
   const program = new commander.Command('flagscope');
   program
-    .description('query wide events, compare feature-flag cohorts, ramp canaries and press kill switches')
+    .description('query wide events, compare feature-flag cohorts, manage flags and press kill switches')
     .version(CLI_VERSION, '--version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
