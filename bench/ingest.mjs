@@ -190,6 +190,8 @@ async function measureHttp(scratch) {
   const headers = { 'content-type': 'application/json', 'x-honeycomb-team': adminKey };
   if (GZIP) headers['content-encoding'] = 'gzip';
   let retries = 0;
+  let serverCpuMicros = 0;
+  const clientCpu = process.cpuUsage();
   const { ms } = await timed(async () => {
     await runConcurrently(batchBodies, CLIENTS, async (body) => {
       for (;;) {
@@ -209,10 +211,14 @@ async function measureHttp(scratch) {
     await agent.close();
     child.kill('SIGTERM'); // the server closes the store: includes its final checkpoint
     const closed = await lines.next();
-    if (closed.done || !JSON.parse(closed.value).closed) throw new Error('the server did not close cleanly');
+    const report = closed.done ? {} : JSON.parse(closed.value);
+    if (!report.closed) throw new Error('the server did not close cleanly');
+    serverCpuMicros = report.cpuMicros;
   });
+  const { user, system } = process.cpuUsage(clientCpu);
   if (profiling.length > 0) await new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)));
-  return { ms, note: retries > 0 ? `${retries} retries after 429` : '' };
+  const cpu = `CPU µs/event: server ${(serverCpuMicros / EVENTS).toFixed(1)}, clients ${((user + system) / EVENTS).toFixed(1)}`;
+  return { ms, note: [cpu, retries > 0 ? `${retries} retries after 429` : ''].filter(Boolean).join(', ') };
 }
 
 function checkOutcomes(outcomes) {

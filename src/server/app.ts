@@ -7,7 +7,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput, notFound } from '../errors.js';
 import type { QuerySpec } from '../query/spec.js';
 import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyRecord, type ApiKeyScope, type ControlStore } from '../store/control.js';
-import type { EventStore, IngestOutcome } from '../store/types.js';
+import type { PreparedIngest } from '../store/prepared.js';
+import type { EventStore, IncomingEvent, IngestOutcome } from '../store/types.js';
+import { eventProblem } from '../store/value-rules.js';
+import type { ScanResult } from './batch-scanner.js';
+import type { IngestPool } from './ingest-pool.js';
 import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson, sendJsonText } from './http-io.js';
 import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
@@ -30,7 +34,14 @@ export interface AppDependencies {
   verbose: boolean;
   /** Flags, kill switches and OFREP (src/server/flags/); their routes exist only when given. */
   flags?: FlagService;
+  /** Worker threads that scan batch bodies into column buffers; without it batches are parsed on the main thread. */
+  ingestPool?: IngestPool;
+  /** Batch bodies smaller than this are parsed on the main thread (a worker round trip would cost more). */
+  ingestWorkerMinBytes?: number;
 }
+
+/** Default of {@link AppDependencies.ingestWorkerMinBytes}. */
+export const DEFAULT_INGEST_WORKER_MIN_BYTES = 16 * 1024;
 
 /** Optional capability of an event store: how full its ingest queue is. */
 interface PressureGauge {
@@ -198,7 +209,23 @@ async function ingestSingle(deps: AppDependencies, { req, res, params }: RouteRe
 
 async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
   const dataset = params.dataset as string;
-  const { value, body } = await readJson(deps, req, 'batch body');
+  checkContentType(req);
+  let body = await readBody(req, deps.limits.maxBodyBytes);
+  const pool = deps.ingestPool;
+  const store = deps.events as Partial<PreparedIngest>;
+  if (pool !== undefined && body.length >= (deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES) && store.snapshot !== undefined) {
+    const snapshot = store.snapshot(dataset);
+    if (snapshot !== undefined) {
+      const now = deps.now();
+      const reply = await pool.scan(dataset, snapshot, body, now, deps.limits.maxEventBytes);
+      body = Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
+      if (reply.result.kind === 'prepared') {
+        sendJson(res, 200, await storePrepared(deps, dataset, reply.result, body, now));
+        return;
+      }
+    }
+  }
+  const value = parseJsonBody(body.toString('utf8'), 'batch body');
   const itemBytes = Array.isArray(value) && body.length > deps.limits.maxEventBytes ? arrayItemByteLengths(body) : undefined;
   const items = batchItems(value, itemBytes, deps.limits.maxEventBytes, deps.now());
   const events = [];
@@ -206,6 +233,53 @@ async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteReq
   checkBackpressure(deps, events.length);
   const stored: IngestOutcome[] = events.length > 0 ? await deps.events.ingest(dataset, events) : [];
   sendJson(res, 200, mergeOutcomes(items, stored));
+}
+
+/** Stores a batch the ingest workers scanned, and answers for every item in order. */
+async function storePrepared(
+  deps: AppDependencies,
+  dataset: string,
+  scan: Extract<ScanResult, { kind: 'prepared' }>,
+  body: Buffer,
+  now: number,
+): Promise<IngestOutcome[]> {
+  checkBackpressure(deps, scan.events);
+  const store = deps.events as EventStore & PreparedIngest;
+  // The object path's events for the same body, for when the dataset's columns changed meanwhile.
+  const materialize = (): IncomingEvent[] => {
+    const value = parseJsonBody(body.toString('utf8'), 'batch body');
+    const itemBytes = Array.isArray(value) && body.length > deps.limits.maxEventBytes ? arrayItemByteLengths(body) : undefined;
+    const events: IncomingEvent[] = [];
+    for (const item of batchItems(value, itemBytes, deps.limits.maxEventBytes, now)) {
+      if (item.ok && eventProblem(item.event) === undefined) events.push(item.event);
+    }
+    if (events.length !== scan.events) throw new Error(`the batch holds ${events.length} events, its scan ${scan.events}`);
+    return events;
+  };
+  const stored =
+    scan.events > 0
+      ? await store.ingestPrepared(dataset, {
+          version: scan.version,
+          chunks: scan.chunks,
+          events: scan.events,
+          lastEventMs: scan.lastEventMs,
+          hasSampling: scan.hasSampling,
+          materialize,
+        })
+      : [];
+  const outcomes: IngestOutcome[] = new Array(scan.items);
+  let next = 0;
+  let rejected = 0;
+  for (let index = 0; index < scan.items; index++) {
+    const refusal = scan.rejected[rejected];
+    if (refusal !== undefined && refusal[0] === index) {
+      outcomes[index] = { status: 400, error: refusal[1] };
+      rejected++;
+    } else {
+      outcomes[index] = stored[next++] ?? { status: 400, error: 'event was not stored' };
+    }
+  }
+  return outcomes;
 }
 
 async function runQuery(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {

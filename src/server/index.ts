@@ -4,6 +4,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FlagscopeError } from '../errors.js';
@@ -34,6 +35,13 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** Create an admin key when the control store has none. Default true. */
   bootstrapAdminKey?: boolean;
+  /**
+   * Worker threads that scan `POST /1/batch` bodies into column buffers beside the main thread.
+   * Default 2 on a machine with more than one CPU, else 0 (batches are parsed on the main thread).
+   */
+  ingestWorkers?: number;
+  /** Batch bodies below this many bytes are parsed on the main thread. Default 16 KiB. */
+  ingestWorkerMinBytes?: number;
 }
 
 export interface RunningServer {
@@ -94,7 +102,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(controlStore.flagStore(), now);
-    const deps = { events, control, keys, limits, now, version: await packageVersion(), log, verbose: options.verbose ?? false, flags };
+    const { IngestPool } = await import('./ingest-pool.js');
+    const ingestPool = IngestPool.create(options.ingestWorkers ?? (availableParallelism() > 1 ? 2 : 0), log);
+    const deps = {
+      events,
+      control,
+      keys,
+      limits,
+      now,
+      version: await packageVersion(),
+      log,
+      verbose: options.verbose ?? false,
+      flags,
+      ...(ingestPool === undefined ? {} : { ingestPool }),
+      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+    };
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
     let closing = false;
@@ -131,6 +153,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           await stopped;
           clearInterval(idleSweep);
           clearTimeout(grace);
+          await ingestPool?.close();
           await Promise.allSettled([events.close(), control.close()]);
         })();
         return closed;

@@ -10,7 +10,9 @@ import { FlagscopeError } from '../errors.js';
 import { compileQuery } from '../query/compile.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
 import { validateQuery } from '../query/validate.js';
-import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, sqlTypeFor } from './duckdb-chunk.js';
+import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, sqlTypeFor, type ChunkColumnKind } from './duckdb-chunk.js';
+import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
+import { eventProblem, textOf, typeOfValue } from './value-rules.js';
 import type {
   ColumnInfo,
   ColumnType,
@@ -82,9 +84,6 @@ const ACCEPTED: IngestOutcome = Object.freeze({ status: 202 });
 const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 const INTERNAL_COLUMNS = ['_time', '_samplerate'] as const;
-const MAX_INT64 = 9223372036854775807n;
-const MIN_INT64 = -9223372036854775808n;
-const INT64_LIMIT_AS_NUMBER = 2 ** 63;
 const DATASETS_TABLE = 'flagscope_datasets';
 const COLUMNS_TABLE = 'flagscope_columns';
 
@@ -123,23 +122,6 @@ export function storedFieldName(field: string): string {
   return field === '_time' || field === '_samplerate' ? `data.${field}` : field;
 }
 
-/** The logical type of a JSON value as the store keeps it, or undefined for null. */
-function typeOfValue(value: unknown): ColumnType | undefined {
-  switch (typeof value) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'boolean';
-    case 'number':
-      return Number.isInteger(value) && Math.abs(value as number) < INT64_LIMIT_AS_NUMBER ? 'integer' : 'float';
-    case 'bigint':
-      return (value as bigint) <= MAX_INT64 && (value as bigint) >= MIN_INT64 ? 'integer' : 'string';
-    case 'object':
-      return value === null ? undefined : 'string';
-    default:
-      return undefined;
-  }
-}
 
 /** The narrowest type that holds values of both types without loss (docs/storage.md). */
 export function widenType(current: ColumnType, incoming: ColumnType): ColumnType {
@@ -148,18 +130,6 @@ export function widenType(current: ColumnType, incoming: ColumnType): ColumnType
   return 'string';
 }
 
-function textOf(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-      return value;
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return String(value);
-    default:
-      return JSON.stringify(value);
-  }
-}
 
 interface ColumnState {
   name: string;
@@ -180,11 +150,18 @@ interface DatasetState {
   lastEventMicros: bigint | null;
   hasSampling: boolean;
   schema: DatasetSchema | undefined;
+  /** Changes whenever the columns change; never reused by another dataset state. */
+  version: number;
+  snapshot: DatasetSnapshot | undefined;
 }
 
 interface PendingIngest {
   dataset: string;
+  /** Events as objects, or a batch prepared off the writer's thread (then `events` is empty). */
   events: IncomingEvent[];
+  prepared: PreparedBatch | undefined;
+  /** Events in the request. */
+  count: number;
   resolve: (outcomes: IngestOutcome[]) => void;
   reject: (error: unknown) => void;
 }
@@ -211,6 +188,8 @@ interface DatasetPlan {
   /** Lower-cased names of the columns this transaction adds. */
   newLowerCaseNames: Map<string, string>;
   accepted: IncomingEvent[];
+  /** Prepared batches whose chunks are appended as they are (all their events accepted). */
+  prepared: PreparedBatch[];
   /** The field order of the last planned event, so events of one shape skip map lookups. */
   shape: ShapeCache;
   outcomes: Map<PendingIngest, IngestOutcome[]>;
@@ -228,7 +207,7 @@ function micros(timeMs: number): bigint {
  * The DuckDB implementation of {@link EventStore}. Create it with
  * {@link openEventStore}.
  */
-export class DuckDbEventStore implements EventStore {
+export class DuckDbEventStore implements EventStore, PreparedIngest {
   private readonly instance: DuckDBInstance;
   private readonly writer: DuckDBConnection;
   private readonly readers: DuckDBConnection[];
@@ -339,7 +318,42 @@ export class DuckDbEventStore implements EventStore {
       return Promise.reject(new FlagscopeError('server_error', 'the event store is closed', 'restart the server'));
     }
     if (events.length === 0) return Promise.resolve([]);
-    if (this.queuedEvents > 0 && this.queuedEvents + events.length > this.limits.maxQueuedEvents) {
+    return this.enqueue({ dataset, events, prepared: undefined, count: events.length });
+  }
+
+  /**
+   * Like {@link ingest} for a batch prepared against {@link snapshot}: its chunks are appended
+   * as they are when the dataset's columns are unchanged, else its events are stored as by
+   * `ingest`. Resolves with one outcome per event.
+   */
+  ingestPrepared(dataset: string, batch: PreparedBatch): Promise<IngestOutcome[]> {
+    try {
+      validateDatasetName(dataset);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.closed) {
+      return Promise.reject(new FlagscopeError('server_error', 'the event store is closed', 'restart the server'));
+    }
+    if (batch.events === 0) return Promise.resolve([]);
+    return this.enqueue({ dataset, events: [], prepared: batch, count: batch.events });
+  }
+
+  /** The dataset's columns for a batch scanner (cached until they change), or undefined for an unknown dataset. */
+  snapshot(dataset: string): DatasetSnapshot | undefined {
+    const state = this.datasets.get(dataset);
+    if (state === undefined) return undefined;
+    if (state.snapshot === undefined) {
+      const fields: Array<[string, number]> = [];
+      for (const [field, slot] of state.slots) fields.push([field, slot.index]);
+      state.snapshot = Object.freeze({ dataset, version: state.version, types: state.columns.map((column) => column.type), fields });
+    }
+    return state.snapshot;
+  }
+
+  private enqueue(request: Omit<PendingIngest, 'resolve' | 'reject'>): Promise<IngestOutcome[]> {
+    const events = request;
+    if (this.queuedEvents > 0 && this.queuedEvents + events.count > this.limits.maxQueuedEvents) {
       return Promise.reject(
         new FlagscopeError(
           'overloaded',
@@ -349,8 +363,8 @@ export class DuckDbEventStore implements EventStore {
       );
     }
     return new Promise<IngestOutcome[]>((resolve, reject) => {
-      this.queue.push({ dataset, events, resolve, reject });
-      this.queuedEvents += events.length;
+      this.queue.push({ ...request, resolve, reject });
+      this.queuedEvents += request.count;
       this.startWriter();
     });
   }
@@ -375,9 +389,9 @@ export class DuckDbEventStore implements EventStore {
     let events = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      if (group.length > 0 && events + next.events.length > this.limits.maxEventsPerTransaction) break;
+      if (group.length > 0 && events + next.count > this.limits.maxEventsPerTransaction) break;
       group.push(next);
-      events += next.events.length;
+      events += next.count;
       this.queue.shift();
     }
     return group;
@@ -407,7 +421,7 @@ export class DuckDbEventStore implements EventStore {
 
   private settle(requests: PendingIngest[], action: (request: PendingIngest) => void): void {
     for (const request of requests) {
-      this.queuedEvents -= request.events.length;
+      this.queuedEvents -= request.count;
       action(request);
     }
   }
@@ -424,20 +438,29 @@ export class DuckDbEventStore implements EventStore {
         plan = newPlan(state, existing === undefined);
         plans.set(request.dataset, plan);
       }
-      plan.outcomes.set(request, this.planEvents(plan, request.events));
+      plan.outcomes.set(request, this.planRequest(plan, request));
+    }
+    for (const plan of plans.values()) {
+      // Chunks prepared against the old columns do not fit changed ones: store those events as objects
+      // (every value that fitted a column fits it widened, so all stay accepted).
+      if (plan.prepared.length > 0 && (plan.slots !== plan.state.slots || plan.isNewDataset)) {
+        for (const batch of plan.prepared) for (const event of batch.materialize()) plan.accepted.push(event);
+        plan.prepared = [];
+      }
     }
     const result = new Map<PendingIngest, IngestOutcome[]>();
     for (const plan of plans.values()) for (const [request, outcomes] of plan.outcomes) result.set(request, outcomes);
-    const eventsToWrite = [...plans.values()].reduce((sum, plan) => sum + plan.accepted.length, 0);
+    const eventsToWrite = [...plans.values()].reduce((sum, plan) => sum + plan.accepted.length + preparedEvents(plan), 0);
     if (eventsToWrite === 0) return result;
 
     const connection = this.writer;
     await connection.run('BEGIN TRANSACTION');
     try {
       for (const plan of plans.values()) {
-        if (plan.accepted.length === 0) continue;
+        if (plan.accepted.length === 0 && plan.prepared.length === 0) continue;
         await this.applySchemaChanges(connection, plan);
         await appendEvents(connection, plan);
+        await appendPrepared(connection, plan);
       }
       await connection.run('COMMIT');
     } catch (error) {
@@ -448,7 +471,7 @@ export class DuckDbEventStore implements EventStore {
     this.counters.requests += requests.length;
     this.counters.events += eventsToWrite;
     this.nextTableNumber = tableNumber;
-    for (const plan of plans.values()) if (plan.accepted.length > 0) this.applyPlanToCache(plan);
+    for (const plan of plans.values()) if (plan.addedRows > 0) this.applyPlanToCache(plan);
     return result;
   }
 
@@ -458,6 +481,18 @@ export class DuckDbEventStore implements EventStore {
    * (one map lookup per field, no allocation); otherwise its new columns and
    * widenings are checked and added to the plan.
    */
+  private planRequest(plan: DatasetPlan, request: PendingIngest): IngestOutcome[] {
+    const batch = request.prepared;
+    if (batch === undefined) return this.planEvents(plan, request.events);
+    if (plan.isNewDataset || batch.version !== plan.state.version || plan.slots !== plan.state.slots) {
+      return this.planEvents(plan, batch.materialize());
+    }
+    plan.prepared.push(batch);
+    if (batch.lastEventMs !== null && (plan.lastEventMs === null || batch.lastEventMs > plan.lastEventMs)) plan.lastEventMs = batch.lastEventMs;
+    if (batch.hasSampling) plan.hasSampling = true;
+    return new Array<IngestOutcome>(batch.events).fill(ACCEPTED);
+  }
+
   private planEvents(plan: DatasetPlan, events: IncomingEvent[]): IngestOutcome[] {
     const outcomes: IngestOutcome[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
@@ -613,6 +648,8 @@ export class DuckDbEventStore implements EventStore {
       }
       state.slots = plan.slots;
       state.schema = undefined;
+      state.snapshot = undefined;
+      state.version = nextDatasetVersion++;
     }
     state.rows += plan.addedRows;
     if (plan.lastEventMs !== null) {
@@ -702,8 +739,12 @@ export class DuckDbEventStore implements EventStore {
   }
 }
 
+let nextDatasetVersion = 1;
+
 function emptyDatasetState(name: string, table: string, createdAt: number): DatasetState {
   return {
+    version: nextDatasetVersion++,
+    snapshot: undefined,
     name,
     table,
     createdAt,
@@ -740,6 +781,7 @@ function newPlan(state: DatasetState, isNewDataset: boolean): DatasetPlan {
     newColumns: [],
     newLowerCaseNames: new Map(),
     accepted: [],
+    prepared: [],
     shape: newShapeCache(),
     outcomes: new Map(),
     addedRows: 0,
@@ -795,16 +837,10 @@ function slotAccepts(type: ColumnType, value: unknown): boolean {
   }
 }
 
-function eventProblem(event: IncomingEvent): string | undefined {
-  if (typeof event.time !== 'number' || !Number.isFinite(event.time)) return 'event time is not a finite number';
-  if (Math.abs(event.time) > 8.64e15) return 'event time is out of range';
-  if (!Number.isSafeInteger(event.samplerate) || event.samplerate < 1) return 'samplerate must be an integer >= 1';
-  if (event.data === null || typeof event.data !== 'object' || Array.isArray(event.data)) return 'event data must be a JSON object';
-  return undefined;
-}
 
 /** Appends the plan's accepted events in data chunks, columns in table order. */
 async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
+  if (plan.accepted.length === 0) return;
   const { types, slots } = plan;
   const shape = newShapeCache();
   resetShape(shape, slots, 0);
@@ -843,7 +879,7 @@ async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Pr
         }
         if (position < shape.fields.length) resetShape(shape, slots, position);
       }
-      const chunk = buildDataChunk([time, samplerate, ...builders], rows);
+      const chunk = buildDataChunk(chunkKinds(types), [time.finish(), samplerate.finish(), ...builders.map((builder) => builder.finish())], rows);
       appender.appendDataChunk(new DuckDBDataChunk(chunk));
       appender.flushSync();
       // Let HTTP requests and queries run between chunks of a large group.
@@ -852,8 +888,49 @@ async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Pr
   } finally {
     appender.closeSync();
   }
-  plan.addedRows = plan.accepted.length;
+  plan.addedRows += plan.accepted.length;
 }
+
+/** The kinds of a chunk's columns: `_time`, `_samplerate`, then the user columns. */
+function chunkKinds(types: readonly ColumnType[]): ChunkColumnKind[] {
+  return ['timestamp', 'integer', ...types];
+}
+
+function preparedEvents(plan: DatasetPlan): number {
+  let events = 0;
+  for (const batch of plan.prepared) events += batch.events;
+  return events;
+}
+
+/**
+ * Appends the plan's prepared chunks. The appender gathers the chunks of several requests
+ * into full vectors; flushing every few thousand rows keeps each pause of the event loop short.
+ */
+async function appendPrepared(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
+  if (plan.prepared.length === 0) return;
+  const kinds = chunkKinds(plan.types);
+  const appender: DuckDBAppender = await connection.createAppender(plan.state.table);
+  try {
+    let unflushed = 0;
+    for (const batch of plan.prepared) {
+      for (const chunk of batch.chunks) {
+        appender.appendDataChunk(new DuckDBDataChunk(buildDataChunk(kinds, chunk.columns, chunk.rows)));
+        unflushed += chunk.rows;
+        if (unflushed >= PREPARED_FLUSH_ROWS) {
+          appender.flushSync();
+          unflushed = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+      plan.addedRows += batch.events;
+    }
+  } finally {
+    appender.closeSync();
+  }
+}
+
+/** Rows appended between two flushes of prepared chunks (two full vectors). */
+const PREPARED_FLUSH_ROWS = 2 * CHUNK_ROWS;
 
 function setValue(builder: ColumnBuilder, type: ColumnType, row: number, value: unknown): void {
   switch (type) {

@@ -1,0 +1,647 @@
+/**
+ * Turns the bytes of a `POST /1/batch` body straight into DuckDB column
+ * buffers for one dataset, without building an object per event: keys are
+ * matched as bytes against the fields of the previous event, ASCII strings
+ * are copied byte for byte, and numbers are read digit by digit.
+ *
+ * It decides every item exactly as the object path does (`JSON.parse`, then
+ * `batchItems`, then the store's rules), and where it would have to decide
+ * something the object path decides with more context (a new field, a value
+ * that needs a wider column, a duplicate key, malformed JSON, an item that is
+ * not an object, ...) it gives up with `fallback`, and the caller takes the
+ * object path. Pure and synchronous: it runs in the ingest worker threads.
+ */
+import { CHUNK_ROWS, ColumnBuilder, transferablesOf, type BuiltColumn } from '../store/column-builder.js';
+import type { DatasetSnapshot, PreparedChunk } from '../store/prepared.js';
+import type { ColumnType } from '../store/types.js';
+import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../store/value-rules.js';
+import { parseEventTime, parseSampleRate } from './ingest.js';
+
+/** A dataset's columns as the scanner uses them, with the byte-level shape of the last event seen. */
+export interface ScanSchema {
+  version: number;
+  types: ColumnType[];
+  fieldIndex: Map<string, number>;
+  /** Keys of the last event, as bytes, and their column positions (-1: not a column). */
+  shapeKeys: Uint8Array[];
+  shapeSlots: number[];
+}
+
+export function scanSchemaOf(snapshot: DatasetSnapshot): ScanSchema {
+  return { version: snapshot.version, types: snapshot.types, fieldIndex: new Map(snapshot.fields), shapeKeys: [], shapeSlots: [] };
+}
+
+export interface ScanOptions {
+  /** Unix milliseconds, the time of items without one. */
+  now: number;
+  maxEventBytes: number;
+}
+
+/** The outcome of a scan: the chunks of the accepted items, or a reason to take the object path. */
+export type ScanResult =
+  | {
+      kind: 'prepared';
+      version: number;
+      /** Items in the body. */
+      items: number;
+      /** Items refused, with the error the object path gives them; every other item is in the chunks, in order. */
+      rejected: Array<[index: number, error: string]>;
+      chunks: PreparedChunk[];
+      events: number;
+      lastEventMs: number | null;
+      hasSampling: boolean;
+    }
+  | { kind: 'fallback'; reason: string };
+
+/** The buffers of a prepared result, to transfer rather than copy between threads. */
+export function transferablesOfScan(result: ScanResult): ArrayBuffer[] {
+  const buffers: ArrayBuffer[] = [];
+  if (result.kind === 'prepared') {
+    for (const chunk of result.chunks) for (const column of chunk.columns) if (column !== undefined) transferablesOf(column, buffers);
+  }
+  return buffers;
+}
+
+/** Thrown inside the scanner to give up; caught by {@link scanBatch}. */
+class Fallback {
+  constructor(readonly reason: string) {}
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const DOT = 0x2e;
+
+/** Staged value kinds. */
+const ASCII = 0;
+const TEXT = 1;
+const INTEGER = 2;
+const FLOAT = 3;
+const BOOLEAN = 4;
+
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
+const MAX_EXACT_DIGITS = 15;
+
+/**
+ * Scans `body` (a whole batch body, inflated) against the dataset's columns.
+ * `schema` is updated with the shape of the events seen (a cache only).
+ */
+export function scanBatch(body: Uint8Array, schema: ScanSchema, options: ScanOptions): ScanResult {
+  try {
+    return new BatchScanner(body, schema, options).scan();
+  } catch (error) {
+    if (error instanceof Fallback) return { kind: 'fallback', reason: error.reason };
+    throw error;
+  }
+}
+
+class BatchScanner {
+  private readonly b: Uint8Array;
+  private readonly buffer: Buffer;
+  private i = 0;
+  private readonly schema: ScanSchema;
+  private readonly types: ColumnType[];
+  private readonly options: ScanOptions;
+  private readonly checkSizes: boolean;
+  /** Last event in which each column was given a value (duplicate keys). */
+  private readonly seen: Int32Array;
+  private stamp = 0;
+  // The fields of the item being read, kept until the item is known to be accepted.
+  private staged = 0;
+  private stagedColumn = new Int32Array(128);
+  private stagedKind = new Uint8Array(128);
+  private stagedStart = new Int32Array(128);
+  private stagedEnd = new Int32Array(128);
+  private stagedNumber = new Float64Array(128);
+  private stagedText: string[] = [];
+  // The chunk being filled.
+  private chunks: PreparedChunk[] = [];
+  private capacity = 0;
+  private row = 0;
+  private time: ColumnBuilder | undefined;
+  private samplerate: ColumnBuilder | undefined;
+  private builders: Array<ColumnBuilder | undefined> = [];
+  private events = 0;
+  private lastEventMs: number | null = null;
+  private hasSampling = false;
+
+  constructor(body: Uint8Array, schema: ScanSchema, options: ScanOptions) {
+    this.b = body;
+    this.buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    this.schema = schema;
+    this.types = schema.types;
+    this.options = options;
+    this.checkSizes = body.length > options.maxEventBytes;
+    this.seen = new Int32Array(schema.types.length);
+  }
+
+  scan(): ScanResult {
+    const b = this.b;
+    const rejected: Array<[number, string]> = [];
+    this.skipBlank();
+    if (b[this.i] !== OPEN_BRACKET) throw new Fallback('the body is not a JSON array');
+    this.i++;
+    this.skipBlank();
+    let items = 0;
+    if (b[this.i] === CLOSE_BRACKET) {
+      this.i++;
+    } else {
+      for (;;) {
+        const error = this.item();
+        if (error !== undefined) rejected.push([items, error]);
+        items++;
+        this.skipBlank();
+        const c = b[this.i];
+        this.i++;
+        if (c === COMMA) {
+          this.skipBlank();
+          continue;
+        }
+        if (c === CLOSE_BRACKET) break;
+        throw new Fallback('malformed JSON between items');
+      }
+    }
+    this.skipBlank();
+    if (this.i !== b.length) throw new Fallback('text after the array');
+    this.finishChunk();
+    return {
+      kind: 'prepared',
+      version: this.schema.version,
+      items,
+      rejected,
+      chunks: this.chunks,
+      events: this.events,
+      lastEventMs: this.lastEventMs,
+      hasSampling: this.hasSampling,
+    };
+  }
+
+  private skipBlank(): void {
+    const b = this.b;
+    let i = this.i;
+    for (;;) {
+      const c = b[i];
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else break;
+    }
+    this.i = i;
+  }
+
+  private expect(byte: number, what: string): void {
+    this.skipBlank();
+    if (this.b[this.i] !== byte) throw new Fallback(`expected ${what}`);
+    this.i++;
+    this.skipBlank();
+  }
+
+  /** Reads one item; returns why it is refused, or undefined once it is in the chunk. */
+  private item(): string | undefined {
+    const b = this.b;
+    const itemStart = this.i;
+    if (b[itemStart] !== OPEN_BRACE) throw new Fallback('an item is not an object');
+    this.i++;
+    this.skipBlank();
+    let hasData = false;
+    let hasTime = false;
+    let hasSamplerate = false;
+    let time: unknown;
+    let samplerate: unknown;
+    this.staged = 0;
+    this.stagedText.length = 0;
+    if (b[this.i] !== CLOSE_BRACE) {
+      for (;;) {
+        if (b[this.i] !== QUOTE) throw new Fallback('expected a key');
+        const keyStart = this.i + 1;
+        const keyEnd = this.plainStringEnd(keyStart);
+        this.i = keyEnd + 1;
+        this.expect(COLON, "':'");
+        const length = keyEnd - keyStart;
+        if (length === 4 && b[keyStart] === 0x64 && b[keyStart + 1] === 0x61 && b[keyStart + 2] === 0x74 && b[keyStart + 3] === 0x61) {
+          if (hasData) throw new Fallback('"data" given twice');
+          hasData = true;
+          if (b[this.i] !== OPEN_BRACE) throw new Fallback('"data" is not an object');
+          this.data();
+        } else if (length === 4 && b[keyStart] === 0x74 && b[keyStart + 1] === 0x69 && b[keyStart + 2] === 0x6d && b[keyStart + 3] === 0x65) {
+          if (hasTime) throw new Fallback('"time" given twice');
+          hasTime = true;
+          time = this.anyValue();
+        } else if (length === 10 && this.buffer.toString('latin1', keyStart, keyEnd) === 'samplerate') {
+          if (hasSamplerate) throw new Fallback('"samplerate" given twice');
+          hasSamplerate = true;
+          samplerate = this.anyValue();
+        } else {
+          this.anyValue();
+        }
+        this.skipBlank();
+        const c = b[this.i];
+        if (c === COMMA) {
+          this.i++;
+          this.skipBlank();
+          continue;
+        }
+        if (c === CLOSE_BRACE) break;
+        throw new Fallback('malformed JSON in an item');
+      }
+    }
+    const itemEnd = this.i; // the closing brace
+    this.i++;
+    if (!hasData) throw new Fallback('an item has no "data"');
+    if (this.checkSizes) {
+      const size = itemEnd - itemStart + 1;
+      if (size > this.options.maxEventBytes) return `event is ${size} bytes, over the ${this.options.maxEventBytes}-byte limit per event`;
+    }
+    let eventTime = this.options.now;
+    if (time !== undefined && time !== null && time !== '') {
+      const parsed = parseEventTime(time);
+      if (typeof parsed === 'string') return parsed;
+      eventTime = parsed;
+    }
+    let eventSamplerate = 1;
+    if (samplerate !== undefined && samplerate !== null) {
+      const parsed = parseSampleRate(samplerate);
+      if (typeof parsed === 'string') return parsed;
+      eventSamplerate = parsed;
+    }
+    const problem = eventProblem({ time: eventTime, samplerate: eventSamplerate, data: EMPTY_DATA });
+    if (problem !== undefined) return problem;
+    this.commitRow(eventTime, eventSamplerate, itemEnd - itemStart + 1);
+    return undefined;
+  }
+
+  /** Reads the `data` object into the staged fields. */
+  private data(): void {
+    const b = this.b;
+    const schema = this.schema;
+    const types = this.types;
+    const stamp = ++this.stamp;
+    this.i++;
+    this.skipBlank();
+    if (b[this.i] === CLOSE_BRACE) {
+      this.i++;
+      return;
+    }
+    let position = 0;
+    for (;;) {
+      if (b[this.i] !== QUOTE) throw new Fallback('expected a field name');
+      const keyStart = this.i + 1;
+      const keyEnd = this.plainStringEnd(keyStart);
+      const column = this.columnOf(position, keyStart, keyEnd);
+      position++;
+      this.i = keyEnd + 1;
+      this.expect(COLON, "':'");
+      if (column >= 0) {
+        // JSON.parse keeps the last of duplicate keys: leave such events to it.
+        if (this.seen[column] === stamp) throw new Fallback('a field given twice');
+        this.seen[column] = stamp;
+      }
+      if (b[this.i] === 0x6e) {
+        this.literal('null');
+      } else {
+        if (column < 0) throw new Fallback('a new field');
+        this.value(column, types[column]!);
+      }
+      this.skipBlank();
+      const next = b[this.i];
+      this.i++;
+      if (next === COMMA) {
+        this.skipBlank();
+        continue;
+      }
+      if (next === CLOSE_BRACE) break;
+      throw new Fallback('malformed JSON in "data"');
+    }
+    if (position < schema.shapeKeys.length) {
+      schema.shapeKeys.length = position;
+      schema.shapeSlots.length = position;
+    }
+  }
+
+  /** The column of the field whose name is `b[keyStart, keyEnd)`, the `position`-th of its event; -1 when none. */
+  private columnOf(position: number, keyStart: number, keyEnd: number): number {
+    const schema = this.schema;
+    const expected = schema.shapeKeys[position];
+    const length = keyEnd - keyStart;
+    if (expected !== undefined && expected.length === length) {
+      const b = this.b;
+      let same = true;
+      for (let k = 0; k < length; k++) {
+        if (expected[k] !== b[keyStart + k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return schema.shapeSlots[position]!;
+    }
+    const name = this.buffer.toString('utf8', keyStart, keyEnd);
+    const column = schema.fieldIndex.get(name) ?? -1;
+    schema.shapeKeys[position] = this.b.slice(keyStart, keyEnd);
+    schema.shapeSlots[position] = column;
+    schema.shapeKeys.length = position + 1;
+    schema.shapeSlots.length = position + 1;
+    return column;
+  }
+
+  /** Index of the quote that ends a string opening before `start`, which must hold no escape. */
+  private plainStringEnd(start: number): number {
+    const b = this.b;
+    let j = start;
+    for (;;) {
+      const c = b[j];
+      if (c === QUOTE) return j;
+      if (c === BACKSLASH) throw new Fallback('an escaped key');
+      if (c === undefined || c < 0x20) throw new Fallback('malformed string');
+      j++;
+    }
+  }
+
+  /** Stages the value at the cursor for `column` of `type`, or falls back when it does not fit. */
+  private value(column: number, type: ColumnType): void {
+    const b = this.b;
+    const c = b[this.i]!;
+    if (c === QUOTE) {
+      if (type !== 'string') throw new Fallback('a string in a non-string column');
+      const start = this.i + 1;
+      let j = start;
+      let plain = true;
+      for (;;) {
+        const d = b[j];
+        if (d === QUOTE) break;
+        if (d === undefined || d < 0x20) throw new Fallback('malformed string');
+        if (d === BACKSLASH) {
+          plain = false;
+          j += 2;
+          continue;
+        }
+        if (d > 0x7f) plain = false;
+        j++;
+      }
+      this.i = j + 1;
+      if (plain) this.stage(column, ASCII, start, j, 0);
+      else this.stageText(column, this.parseSlice(start - 1, j + 1) as string);
+      return;
+    }
+    if (c === MINUS || (c >= ZERO && c <= NINE)) {
+      const value = this.number();
+      const integer = Number.isInteger(value) && Math.abs(value) < INT64_LIMIT_AS_NUMBER;
+      if (type === 'integer') {
+        if (!integer) throw new Fallback('a fraction in an integer column');
+        this.stage(column, INTEGER, 0, 0, value);
+      } else if (type === 'float') {
+        this.stage(column, FLOAT, 0, 0, value);
+      } else if (type === 'string') {
+        this.stageText(column, String(value));
+      } else {
+        throw new Fallback('a number in a boolean column');
+      }
+      return;
+    }
+    if (c === 0x74 || c === 0x66) {
+      const value = c === 0x74;
+      this.literal(value ? 'true' : 'false');
+      if (type === 'boolean') this.stage(column, BOOLEAN, 0, 0, value ? 1 : 0);
+      else if (type === 'string') this.stageText(column, String(value));
+      else throw new Fallback('a boolean in a numeric column');
+      return;
+    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (type !== 'string') throw new Fallback('a nested value in a non-string column');
+      const start = this.i;
+      this.skipNested();
+      this.stageText(column, JSON.stringify(this.parseSlice(start, this.i)));
+      return;
+    }
+    throw new Fallback('malformed value');
+  }
+
+  private stage(column: number, kind: number, start: number, end: number, number: number): void {
+    let n = this.staged;
+    if (n === this.stagedColumn.length) this.growStage();
+    this.stagedColumn[n] = column;
+    this.stagedKind[n] = kind;
+    this.stagedStart[n] = start;
+    this.stagedEnd[n] = end;
+    this.stagedNumber[n] = number;
+    this.staged = ++n;
+  }
+
+  private stageText(column: number, text: string): void {
+    this.stage(column, TEXT, this.stagedText.length, 0, 0);
+    this.stagedText.push(text);
+  }
+
+  private growStage(): void {
+    const size = this.stagedColumn.length * 2;
+    const grow = <T extends Int32Array | Uint8Array | Float64Array>(from: T, to: T): T => {
+      to.set(from as never);
+      return to;
+    };
+    this.stagedColumn = grow(this.stagedColumn, new Int32Array(size));
+    this.stagedKind = grow(this.stagedKind, new Uint8Array(size));
+    this.stagedStart = grow(this.stagedStart, new Int32Array(size));
+    this.stagedEnd = grow(this.stagedEnd, new Int32Array(size));
+    this.stagedNumber = grow(this.stagedNumber, new Float64Array(size));
+  }
+
+  /** Writes the staged fields of an accepted item as the next row. */
+  private commitRow(time: number, samplerate: number, itemBytes: number): void {
+    if (this.row === this.capacity) {
+      this.finishChunk();
+      // Size the chunk by how many items like this one the rest of the body holds.
+      const estimate = Math.ceil((this.b.length - this.i) / Math.max(1, itemBytes)) + 2;
+      this.capacity = Math.min(CHUNK_ROWS, estimate);
+      this.time = new ColumnBuilder('timestamp', this.capacity);
+      this.samplerate = new ColumnBuilder('integer', this.capacity);
+      this.builders = new Array(this.types.length);
+    }
+    const row = this.row++;
+    this.time!.setInteger(row, Math.round(time * 1000));
+    this.samplerate!.setInteger(row, samplerate);
+    if (samplerate !== 1) this.hasSampling = true;
+    if (this.lastEventMs === null || time > this.lastEventMs) this.lastEventMs = time;
+    this.events++;
+    const builders = this.builders;
+    const b = this.b;
+    for (let n = 0; n < this.staged; n++) {
+      const column = this.stagedColumn[n]!;
+      const builder = (builders[column] ??= new ColumnBuilder(this.types[column]!, this.capacity));
+      switch (this.stagedKind[n]) {
+        case ASCII:
+          builder.setAsciiBytes(row, b, this.stagedStart[n]!, this.stagedEnd[n]!);
+          break;
+        case TEXT:
+          builder.setString(row, this.stagedText[this.stagedStart[n]!]!);
+          break;
+        case INTEGER:
+          builder.setInteger(row, this.stagedNumber[n]!);
+          break;
+        case FLOAT:
+          builder.setFloat(row, this.stagedNumber[n]!);
+          break;
+        case BOOLEAN:
+          builder.setBoolean(row, this.stagedNumber[n] === 1);
+          break;
+      }
+    }
+  }
+
+  private finishChunk(): void {
+    const rows = this.row;
+    if (rows === 0) return;
+    const columns: Array<BuiltColumn | undefined> = [this.time!.finish(rows), this.samplerate!.finish(rows)];
+    const chunk: PreparedChunk = { rows, columns };
+    for (let column = 0; column < this.types.length; column++) columns.push(this.builders[column]?.finish(rows));
+    this.chunks.push(chunk);
+    this.row = 0;
+    this.capacity = 0;
+  }
+
+  /** Reads a JSON number (strictly by JSON's grammar) and returns the value `JSON.parse` gives it. */
+  private number(): number {
+    const b = this.b;
+    const start = this.i;
+    let j = start;
+    const negative = b[j] === MINUS;
+    if (negative) j++;
+    let mantissa = 0;
+    let digits = 0;
+    let c = b[j];
+    if (c === ZERO) {
+      j++;
+      digits = 1;
+    } else if (c !== undefined && c > ZERO && c <= NINE) {
+      do {
+        mantissa = mantissa * 10 + (c - ZERO);
+        digits++;
+        c = b[++j];
+      } while (c !== undefined && c >= ZERO && c <= NINE);
+    } else {
+      throw new Fallback('malformed number');
+    }
+    let fraction = 0;
+    if (b[j] === DOT) {
+      c = b[++j];
+      if (c === undefined || c < ZERO || c > NINE) throw new Fallback('malformed number');
+      do {
+        mantissa = mantissa * 10 + (c - ZERO);
+        fraction++;
+        c = b[++j];
+      } while (c !== undefined && c >= ZERO && c <= NINE);
+    }
+    let exponent = false;
+    c = b[j];
+    if (c === 0x65 || c === 0x45) {
+      exponent = true;
+      c = b[++j];
+      if (c === 0x2b || c === MINUS) c = b[++j];
+      if (c === undefined || c < ZERO || c > NINE) throw new Fallback('malformed number');
+      do c = b[++j];
+      while (c !== undefined && c >= ZERO && c <= NINE);
+    }
+    this.i = j;
+    if (!exponent && digits + fraction <= MAX_EXACT_DIGITS) {
+      // Both operands are exact doubles and the division rounds correctly: the same double as parsing the text.
+      const magnitude = fraction === 0 ? mantissa : mantissa / POWERS_OF_TEN[fraction]!;
+      return negative ? -magnitude : magnitude;
+    }
+    return Number(this.buffer.toString('latin1', start, j));
+  }
+
+  private literal(word: 'null' | 'true' | 'false'): void {
+    const b = this.b;
+    for (let k = 0; k < word.length; k++) {
+      if (b[this.i + k] !== word.charCodeAt(k)) throw new Fallback('malformed literal');
+    }
+    this.i += word.length;
+  }
+
+  /** Moves past an object or array (validated later by `JSON.parse` of its text). */
+  private skipNested(): void {
+    const b = this.b;
+    let depth = 0;
+    let j = this.i;
+    for (;;) {
+      const c = b[j];
+      if (c === undefined) throw new Fallback('unterminated value');
+      if (c === QUOTE) {
+        j++;
+        for (;;) {
+          const d = b[j];
+          if (d === undefined) throw new Fallback('unterminated string');
+          if (d === QUOTE) break;
+          j += d === BACKSLASH ? 2 : 1;
+        }
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        depth++;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        depth--;
+        if (depth === 0) {
+          this.i = j + 1;
+          return;
+        }
+      }
+      j++;
+    }
+  }
+
+  /** Reads any JSON value at the cursor and returns it as `JSON.parse` would. */
+  private anyValue(): unknown {
+    const b = this.b;
+    const c = b[this.i]!;
+    const start = this.i;
+    if (c === QUOTE) {
+      let j = start + 1;
+      let plain = true;
+      for (;;) {
+        const d = b[j];
+        if (d === QUOTE) break;
+        if (d === undefined || d < 0x20) throw new Fallback('malformed string');
+        if (d === BACKSLASH) {
+          plain = false;
+          j += 2;
+          continue;
+        }
+        if (d > 0x7f) plain = false;
+        j++;
+      }
+      this.i = j + 1;
+      return plain ? this.buffer.toString('latin1', start + 1, j) : this.parseSlice(start, j + 1);
+    }
+    if (c === MINUS || (c >= ZERO && c <= NINE)) return this.number();
+    if (c === 0x74) {
+      this.literal('true');
+      return true;
+    }
+    if (c === 0x66) {
+      this.literal('false');
+      return false;
+    }
+    if (c === 0x6e) {
+      this.literal('null');
+      return null;
+    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      this.skipNested();
+      return this.parseSlice(start, this.i);
+    }
+    throw new Fallback('malformed value');
+  }
+
+  /** `JSON.parse` of the UTF-8 text `b[start, end)`; malformed text gives up the scan. */
+  private parseSlice(start: number, end: number): unknown {
+    try {
+      return JSON.parse(this.buffer.toString('utf8', start, end));
+    } catch {
+      throw new Fallback('malformed JSON value');
+    }
+  }
+}
+
+const EMPTY_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;

@@ -1,0 +1,144 @@
+/**
+ * A small pool of worker threads that scan batch bodies into column buffers
+ * (src/server/batch-scanner.ts), so that parsing a batch and laying it out
+ * for DuckDB runs beside the main thread instead of on it. Bodies and column
+ * buffers are transferred, not copied. A worker that dies is replaced and its
+ * jobs fail with `server_error`; nothing is stored for them.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FlagscopeError } from '../errors.js';
+import type { DatasetSnapshot } from '../store/prepared.js';
+import type { ScanResult } from './batch-scanner.js';
+
+/** What a worker is asked to do. */
+export interface ScanJob {
+  id: number;
+  dataset: string;
+  /** The snapshot version to scan against; the snapshot itself only when this worker has not seen it. */
+  version: number;
+  snapshot: DatasetSnapshot | undefined;
+  body: Uint8Array;
+  now: number;
+  maxEventBytes: number;
+}
+
+/** A worker's answer; `body` comes back with it. */
+export interface ScanReply {
+  id: number;
+  result: ScanResult;
+  body: Uint8Array;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** Snapshot version each dataset was last sent to this worker with. */
+  sent: Map<string, number>;
+  pending: Map<number, { resolve: (reply: ScanReply) => void; reject: (error: unknown) => void }>;
+}
+
+/**
+ * The compiled worker script. Under the test runner this module runs from `src/` as
+ * TypeScript, which a worker thread cannot load, so it uses the build in `dist/`.
+ */
+function workerScript(): URL {
+  const here = new URL(import.meta.url);
+  return here.pathname.endsWith('.ts') ? new URL('../../dist/server/ingest-worker.js', here) : new URL('./ingest-worker.js', here);
+}
+
+export class IngestPool {
+  private readonly workers: PoolWorker[] = [];
+  private nextId = 1;
+  private closed = false;
+  private readonly script: URL;
+  private readonly log: (line: string) => void;
+
+  private constructor(size: number, script: URL, log: (line: string) => void) {
+    this.script = script;
+    this.log = log;
+    for (let i = 0; i < size; i++) this.workers.push(this.spawn());
+  }
+
+  /** A pool of `size` workers, or undefined when `size` is 0 or the worker script is missing. */
+  static create(size: number, log: (line: string) => void = () => undefined): IngestPool | undefined {
+    if (size <= 0) return undefined;
+    const script = workerScript();
+    if (!existsSync(fileURLToPath(script))) {
+      log(`ingest workers disabled: ${fileURLToPath(script)} is missing (run npm run build)`);
+      return undefined;
+    }
+    return new IngestPool(size, script, log);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  private spawn(): PoolWorker {
+    const entry: PoolWorker = { worker: new Worker(this.script), sent: new Map(), pending: new Map() };
+    const fail = (error: unknown): void => {
+      const index = this.workers.indexOf(entry);
+      for (const { reject } of entry.pending.values()) reject(error);
+      entry.pending.clear();
+      if (index >= 0 && !this.closed) {
+        this.log(`ingest worker stopped (${error instanceof Error ? error.message : String(error)}); starting another`);
+        this.workers[index] = this.spawn();
+      }
+    };
+    entry.worker.on('message', (reply: ScanReply) => {
+      const waiting = entry.pending.get(reply.id);
+      if (waiting === undefined) return;
+      entry.pending.delete(reply.id);
+      waiting.resolve(reply);
+    });
+    entry.worker.on('error', (error) => fail(error));
+    entry.worker.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`exit code ${code}`));
+    });
+    // Idle workers must not keep the process alive.
+    entry.worker.unref();
+    return entry;
+  }
+
+  /**
+   * Scans `body` against `snapshot` in the least busy worker. `body` is handed
+   * over to the worker (the caller's buffer is emptied) and comes back in the reply.
+   */
+  scan(dataset: string, snapshot: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
+    if (this.closed) return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
+    let entry = this.workers[0]!;
+    for (const candidate of this.workers) if (candidate.pending.size < entry.pending.size) entry = candidate;
+    // Only a buffer of its own can be transferred (not a slice of Node's shared pool).
+    const own = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength && body.buffer instanceof ArrayBuffer ? body : new Uint8Array(body);
+    const sendSnapshot = entry.sent.get(dataset) !== snapshot.version;
+    if (sendSnapshot) entry.sent.set(dataset, snapshot.version);
+    const job: ScanJob = {
+      id: this.nextId++,
+      dataset,
+      version: snapshot.version,
+      snapshot: sendSnapshot ? snapshot : undefined,
+      body: own,
+      now,
+      maxEventBytes,
+    };
+    return new Promise<ScanReply>((resolve, reject) => {
+      entry.pending.set(job.id, { resolve, reject });
+      entry.worker.ref();
+      entry.worker.postMessage(job, [own.buffer as ArrayBuffer]);
+    }).finally(() => {
+      if (entry.pending.size === 0) entry.worker.unref();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server');
+    for (const entry of this.workers) {
+      for (const { reject } of entry.pending.values()) reject(error);
+      entry.pending.clear();
+    }
+    await Promise.all(this.workers.map((entry) => entry.worker.terminate()));
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Builders of one column of one DuckDB data chunk, in DuckDB's own memory
+ * layout, from JavaScript values or straight from ASCII bytes of a request
+ * body. Pure: no DuckDB here, so the batch scanner can build columns in a
+ * worker thread and hand the buffers over; `duckdb-chunk.ts` copies a
+ * {@link BuiltColumn} into a native vector with one call per column (plus one
+ * per distinct string longer than DuckDB's 12-byte inline limit).
+ */
+import type { ColumnType } from './types.js';
+
+/** Rows per data chunk: DuckDB's standard vector size. */
+export const CHUNK_ROWS = 2048;
+
+/** Physical kinds of the columns a chunk holds. */
+export type ChunkColumnKind = ColumnType | 'timestamp';
+
+/**
+ * One column of a chunk, ready to copy into a DuckDB vector. Every typed array
+ * owns its whole buffer, so the column can be transferred between threads.
+ */
+export interface BuiltColumn {
+  kind: ChunkColumnKind;
+  rows: number;
+  /** int64 as pairs of 32-bit words (integer, timestamp), doubles, booleans as bytes, or 16-byte `string_t` slots. */
+  data: Int32Array | Float64Array | Uint8Array;
+  /** DuckDB validity bits (64-bit words as pairs of 32-bit words); undefined when every row is valid. */
+  validity: Uint32Array | undefined;
+  /** Rows holding a string longer than 12 bytes, and its UTF-8 bytes: `heap[heapOffsets[i] .. heapOffsets[i + 1]]`. */
+  longRows: Int32Array;
+  heapOffsets: Int32Array;
+  heap: Uint8Array;
+  /** Rows that repeat the long string of an earlier row of the chunk (`repeatSources[i]`). */
+  repeatRows: Int32Array;
+  repeatSources: Int32Array;
+}
+
+const TWO_32 = 4294967296;
+const INLINE_STRING_BYTES = 12;
+const STRING_T_BYTES = 16;
+/** Long strings looked at before deciding whether a column repeats enough to deduplicate. */
+const DEDUPE_PROBE = 256;
+/** Slots of the open-addressing table that finds repeated long strings given as bytes. */
+const BYTE_TABLE_SLOTS = 4096;
+
+const textEncoder = new TextEncoder();
+const EMPTY_INT32 = new Int32Array(0);
+const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * Fills one column of a chunk of `rows` rows. Values are set by row, each row
+ * at most once; rows never set stay NULL. `finish` hands the buffers over.
+ */
+export class ColumnBuilder {
+  readonly kind: ChunkColumnKind;
+  private readonly rows: number;
+  private validity: Uint32Array | undefined;
+  private validCount = 0;
+  private readonly int64Words: Int32Array | undefined;
+  private readonly doubles: Float64Array | undefined;
+  private readonly bytes: Uint8Array | undefined;
+  private longRows: number[] = [];
+  private heapOffsets: number[] = [0];
+  private heap: Uint8Array = EMPTY_BYTES;
+  private heapUsed = 0;
+  private repeatRows: number[] = [];
+  private repeatSources: number[] = [];
+  private dedupe = true;
+  /** Long strings given as JS strings → their first row. */
+  private firstRowOfText: Map<string, number> | undefined;
+  /** Long strings given as bytes: hash table of (index into longRows + 1), 0 = empty. */
+  private byteTable: Int32Array | undefined;
+
+  constructor(kind: ChunkColumnKind, rows: number) {
+    this.kind = kind;
+    this.rows = rows;
+    if (kind === 'integer' || kind === 'timestamp') this.int64Words = new Int32Array(rows * 2);
+    else if (kind === 'float') this.doubles = new Float64Array(rows);
+    else if (kind === 'boolean') this.bytes = new Uint8Array(rows);
+    else this.bytes = new Uint8Array(rows * STRING_T_BYTES);
+  }
+
+  /** Rows given a value so far. */
+  get valueCount(): number {
+    return this.validCount;
+  }
+
+  private markValid(row: number): void {
+    if (this.validity === undefined) this.validity = new Uint32Array(Math.ceil(this.rows / 64) * 2);
+    this.validity[row >>> 5]! |= 1 << (row & 31);
+    this.validCount++;
+  }
+
+  /** Sets an integer that is exactly representable as a JS number (|v| < 2^63). */
+  setInteger(row: number, value: number): void {
+    const words = this.int64Words!;
+    const high = Math.floor(value / TWO_32);
+    words[row * 2] = (value - high * TWO_32) | 0;
+    words[row * 2 + 1] = high | 0;
+    this.markValid(row);
+  }
+
+  /** Sets a 64-bit integer given as a bigint (the caller checked the range). */
+  setBigInt(row: number, value: bigint): void {
+    const words = this.int64Words!;
+    words[row * 2] = Number(BigInt.asIntN(32, value));
+    words[row * 2 + 1] = Number(BigInt.asIntN(32, value >> 32n));
+    this.markValid(row);
+  }
+
+  setFloat(row: number, value: number): void {
+    this.doubles![row] = value;
+    this.markValid(row);
+  }
+
+  setBoolean(row: number, value: boolean): void {
+    this.bytes![row] = value ? 1 : 0;
+    this.markValid(row);
+  }
+
+  /** Sets a string given as a JS string. */
+  setString(row: number, value: string): void {
+    const length = value.length;
+    const bytes = this.bytes!;
+    const base = row * STRING_T_BYTES;
+    if (length <= INLINE_STRING_BYTES) {
+      let ascii = true;
+      for (let i = 0; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code > 0x7f) {
+          ascii = false;
+          break;
+        }
+        bytes[base + 4 + i] = code;
+      }
+      if (ascii) {
+        bytes[base] = length;
+        this.markValid(row);
+        return;
+      }
+      const encoded = textEncoder.encode(value);
+      if (encoded.length <= INLINE_STRING_BYTES) {
+        bytes.fill(0, base + 4, base + STRING_T_BYTES);
+        bytes.set(encoded, base + 4);
+        bytes[base] = encoded.length;
+        this.markValid(row);
+        return;
+      }
+      bytes.fill(0, base + 4, base + STRING_T_BYTES);
+      this.addLong(row, encoded, 0, encoded.length);
+      return;
+    }
+    if (this.dedupe) {
+      const seen = (this.firstRowOfText ??= new Map()).get(value);
+      if (seen !== undefined) {
+        this.addRepeat(row, seen);
+        return;
+      }
+      this.firstRowOfText.set(value, row);
+    }
+    // At most 3 UTF-8 bytes per UTF-16 code unit.
+    this.reserveHeap(length * 3);
+    const { written } = textEncoder.encodeInto(value, this.heap.subarray(this.heapUsed));
+    this.heapUsed += written;
+    this.longRows.push(row);
+    this.heapOffsets.push(this.heapUsed);
+    this.checkDedupe();
+    this.markValid(row);
+  }
+
+  /**
+   * Sets a string given as bytes `source[start, end)`, which the caller
+   * checked are ASCII without escapes (so they are the string's UTF-8 bytes).
+   */
+  setAsciiBytes(row: number, source: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    const bytes = this.bytes!;
+    const base = row * STRING_T_BYTES;
+    if (length <= INLINE_STRING_BYTES) {
+      bytes[base] = length;
+      for (let i = 0; i < length; i++) bytes[base + 4 + i] = source[start + i]!;
+      this.markValid(row);
+      return;
+    }
+    if (this.dedupe) {
+      const table = (this.byteTable ??= new Int32Array(BYTE_TABLE_SLOTS));
+      let hash = length;
+      for (let i = start; i < end; i++) hash = Math.imul(hash ^ source[i]!, 0x01000193);
+      let slot = (hash ^ (hash >>> 15)) & (BYTE_TABLE_SLOTS - 1);
+      for (;;) {
+        const entry = table[slot]!;
+        if (entry === 0) {
+          // Keep the table at most half full: past that, stop recording new strings.
+          if (this.longRows.length < BYTE_TABLE_SLOTS / 2) table[slot] = this.longRows.length + 1;
+          break;
+        }
+        const from = this.heapOffsets[entry - 1]!;
+        if (this.heapOffsets[entry]! - from === length && sameBytes(this.heap, from, source, start, length)) {
+          this.addRepeat(row, this.longRows[entry - 1]!);
+          return;
+        }
+        slot = (slot + 1) & (BYTE_TABLE_SLOTS - 1);
+      }
+    }
+    this.addLong(row, source, start, end);
+  }
+
+  private addLong(row: number, source: Uint8Array, start: number, end: number): void {
+    this.reserveHeap(end - start);
+    this.heap.set(source.subarray(start, end), this.heapUsed);
+    this.heapUsed += end - start;
+    this.longRows.push(row);
+    this.heapOffsets.push(this.heapUsed);
+    this.checkDedupe();
+    this.markValid(row);
+  }
+
+  private addRepeat(row: number, source: number): void {
+    this.repeatRows.push(row);
+    this.repeatSources.push(source);
+    this.markValid(row);
+  }
+
+  /** Mostly distinct values (ids, trace ids): stop paying for the lookups. */
+  private checkDedupe(): void {
+    if (this.dedupe && this.longRows.length === DEDUPE_PROBE && this.repeatRows.length < DEDUPE_PROBE / 8) {
+      this.dedupe = false;
+      this.firstRowOfText = undefined;
+      this.byteTable = undefined;
+    }
+  }
+
+  private reserveHeap(extra: number): void {
+    const needed = this.heapUsed + extra;
+    if (needed <= this.heap.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.heap.length * 2, 4096));
+    grown.set(this.heap.subarray(0, this.heapUsed));
+    this.heap = grown;
+  }
+
+  /**
+   * The column's buffers, for a chunk of `rows` rows (at most the builder's capacity; rows past
+   * it were never set). The builder must not be used afterwards.
+   */
+  finish(rows = this.rows): BuiltColumn {
+    return {
+      kind: this.kind,
+      rows,
+      data: (this.int64Words ?? this.doubles ?? this.bytes)!,
+      validity: this.validCount === rows ? undefined : (this.validity ?? new Uint32Array(Math.ceil(this.rows / 64) * 2)),
+      longRows: this.longRows.length === 0 ? EMPTY_INT32 : Int32Array.from(this.longRows),
+      heapOffsets: this.longRows.length === 0 ? EMPTY_INT32 : Int32Array.from(this.heapOffsets),
+      heap: this.heapUsed === 0 ? EMPTY_BYTES : this.heap,
+      repeatRows: this.repeatRows.length === 0 ? EMPTY_INT32 : Int32Array.from(this.repeatRows),
+      repeatSources: this.repeatSources.length === 0 ? EMPTY_INT32 : Int32Array.from(this.repeatSources),
+    };
+  }
+}
+
+function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+  return true;
+}
+
+/** The buffers of `column` that can be transferred to another thread (shared empty arrays left out). */
+export function transferablesOf(column: BuiltColumn, into: ArrayBuffer[]): void {
+  for (const array of [column.data, column.validity, column.longRows, column.heapOffsets, column.heap, column.repeatRows, column.repeatSources]) {
+    if (array === undefined || array.byteLength === 0) continue;
+    // Each builder allocates its own arrays, so no buffer is listed twice.
+    into.push(array.buffer as ArrayBuffer);
+  }
+}
