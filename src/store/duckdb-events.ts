@@ -210,6 +210,8 @@ function micros(timeMs: number): bigint {
 export class DuckDbEventStore implements EventStore, PreparedIngest {
   private readonly instance: DuckDBInstance;
   private readonly writer: DuckDBConnection;
+  /** The two connections groups are appended on in turn (the writer commits the one-by-one retries). */
+  private readonly lanes: DuckDBConnection[];
   private readonly readers: DuckDBConnection[];
   private readerCursor = 0;
   private readonly limits: StoreLimits;
@@ -225,7 +227,15 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private readonly counters: IngestStats = { transactions: 0, requests: 0, events: 0, groupFallbacks: 0 };
 
   /** @internal use {@link openEventStore}. */
-  constructor(instance: DuckDBInstance, writer: DuckDBConnection, readers: DuckDBConnection[], limits: StoreLimits, now: () => number) {
+  constructor(
+    instance: DuckDBInstance,
+    writer: DuckDBConnection,
+    lanes: DuckDBConnection[],
+    readers: DuckDBConnection[],
+    limits: StoreLimits,
+    now: () => number,
+  ) {
+    this.lanes = lanes;
     this.instance = instance;
     this.writer = writer;
     this.readers = readers;
@@ -369,15 +379,54 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     });
   }
 
+  /**
+   * The single writer. Groups are appended on two connections in turn, so the next group is
+   * appended while the previous one commits; commits (and the cache updates after them) keep
+   * the order of the groups. A group that changes columns runs alone: it waits for the group
+   * before it to commit, and the group after it waits for its commit.
+   */
   private startWriter(): void {
     if (this.writing !== undefined) return;
     this.writing = (async () => {
       // Let the requests that arrive in the same tick join the first group.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      const lanes = this.lanes.map((connection) => ({ connection, done: Promise.resolve() }));
+      let lane = 0;
+      let last = Promise.resolve();
+      let alone = false;
       while (this.queue.length > 0) {
+        if (alone) await last;
         const group = this.takeGroup();
-        await this.commitGroup(group);
+        const current = lanes[lane]!;
+        lane = (lane + 1) % lanes.length;
+        await current.done;
+        const previous = last;
+        let staged: StagedTransaction | undefined;
+        let failure: unknown;
+        try {
+          staged = await this.stageTransaction(group, current.connection, () => previous);
+        } catch (error) {
+          failure = error;
+        }
+        const done = (async () => {
+          await previous;
+          if (staged !== undefined) {
+            try {
+              await staged.commit?.();
+              const { result } = staged;
+              this.settle(group, (request) => request.resolve(result.get(request) ?? []));
+              return;
+            } catch (error) {
+              failure = error;
+            }
+          }
+          await this.retryAlone(group, failure);
+        })();
+        current.done = done;
+        last = done;
+        alone = staged === undefined || staged.changesColumns;
       }
+      await last;
     })().finally(() => {
       this.writing = undefined;
       if (this.queue.length > 0) this.startWriter();
@@ -397,18 +446,13 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return group;
   }
 
-  private async commitGroup(group: PendingIngest[]): Promise<void> {
-    try {
-      const outcomes = await this.commitTransaction(group);
-      this.settle(group, (request) => request.resolve(outcomes.get(request) ?? []));
+  /** After a group failed: commits its requests one at a time, so one bad request cannot fail the others. */
+  private async retryAlone(group: PendingIngest[], error: unknown): Promise<void> {
+    if (group.length === 1) {
+      this.settle(group, (request) => request.reject(asStoreError(error)));
       return;
-    } catch (error) {
-      if (group.length === 1) {
-        this.settle(group, (request) => request.reject(asStoreError(error)));
-        return;
-      }
-      this.counters.groupFallbacks++;
     }
+    this.counters.groupFallbacks++;
     for (const request of group) {
       try {
         const outcomes = await this.commitTransaction([request]);
@@ -428,6 +472,21 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
 
   /** Commits the requests in one transaction; on failure rolls back and leaves the cache unchanged. */
   private async commitTransaction(requests: PendingIngest[]): Promise<Map<PendingIngest, IngestOutcome[]>> {
+    const staged = await this.stageTransaction(requests, this.writer, async () => undefined);
+    await staged.commit?.();
+    return staged.result;
+  }
+
+  /**
+   * Plans the requests and appends them in a transaction on `connection`, without committing.
+   * A transaction that changes columns first awaits `before` (the commit of the previous group).
+   * On failure rolls back and leaves the cache unchanged.
+   */
+  private async stageTransaction(
+    requests: PendingIngest[],
+    connection: DuckDBConnection,
+    before: () => Promise<void>,
+  ): Promise<StagedTransaction> {
     const plans = new Map<string, DatasetPlan>();
     let tableNumber = this.nextTableNumber;
     for (const request of requests) {
@@ -451,28 +510,39 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     const result = new Map<PendingIngest, IngestOutcome[]>();
     for (const plan of plans.values()) for (const [request, outcomes] of plan.outcomes) result.set(request, outcomes);
     const eventsToWrite = [...plans.values()].reduce((sum, plan) => sum + plan.accepted.length + preparedEvents(plan), 0);
-    if (eventsToWrite === 0) return result;
+    const writing = [...plans.values()].filter((plan) => plan.accepted.length > 0 || plan.prepared.length > 0);
+    const changesColumns = writing.some((plan) => plan.isNewDataset || plan.slots !== plan.state.slots);
+    if (eventsToWrite === 0) return { result, commit: undefined, changesColumns: false };
 
-    const connection = this.writer;
+    // DuckDB refuses to alter a table that another open transaction appends to.
+    if (changesColumns) await before();
     await connection.run('BEGIN TRANSACTION');
+    const rollBack = async (error: unknown): Promise<never> => {
+      await connection.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    };
     try {
-      for (const plan of plans.values()) {
-        if (plan.accepted.length === 0 && plan.prepared.length === 0) continue;
+      for (const plan of writing) {
         await this.applySchemaChanges(connection, plan);
         await appendEvents(connection, plan);
         await appendPrepared(connection, plan);
       }
-      await connection.run('COMMIT');
     } catch (error) {
-      await connection.run('ROLLBACK').catch(() => undefined);
-      throw error;
+      return rollBack(error);
     }
-    this.counters.transactions++;
-    this.counters.requests += requests.length;
-    this.counters.events += eventsToWrite;
-    this.nextTableNumber = tableNumber;
-    for (const plan of plans.values()) if (plan.addedRows > 0) this.applyPlanToCache(plan);
-    return result;
+    const commit = async (): Promise<void> => {
+      try {
+        await connection.run('COMMIT');
+      } catch (error) {
+        return rollBack(error);
+      }
+      this.counters.transactions++;
+      this.counters.requests += requests.length;
+      this.counters.events += eventsToWrite;
+      this.nextTableNumber = tableNumber;
+      for (const plan of writing) this.applyPlanToCache(plan);
+    };
+    return { result, commit, changesColumns };
   }
 
   /**
@@ -731,12 +801,22 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
         await this.writer.run('CHECKPOINT');
       } finally {
         for (const reader of this.readers) reader.closeSync();
+        for (const lane of this.lanes) lane.closeSync();
         this.writer.closeSync();
         this.instance.closeSync();
       }
     })();
     return this.closing;
   }
+}
+
+/** A group appended in an open transaction, waiting for its commit. */
+interface StagedTransaction {
+  result: Map<PendingIngest, IngestOutcome[]>;
+  /** Commits and updates the cache; undefined when there was nothing to write. */
+  commit: (() => Promise<void>) | undefined;
+  /** True when the transaction creates a dataset or changes columns. */
+  changesColumns: boolean;
 }
 
 let nextDatasetVersion = 1;
@@ -978,7 +1058,8 @@ export async function openEventStore(options: EventStoreOptions): Promise<DuckDb
   const writer = await instance.connect();
   const readers: DuckDBConnection[] = [];
   for (let i = 0; i < Math.max(1, options.queryConnections ?? 2); i++) readers.push(await instance.connect());
-  const store = new DuckDbEventStore(instance, writer, readers, limits, options.now ?? (() => Date.now()));
+  const lanes = [await instance.connect(), await instance.connect()];
+  const store = new DuckDbEventStore(instance, writer, lanes, readers, limits, options.now ?? (() => Date.now()));
   await store.load();
   return store;
 }
