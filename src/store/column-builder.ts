@@ -58,12 +58,15 @@ export class ColumnBuilder {
   private readonly int64Words: Int32Array | undefined;
   private readonly doubles: Float64Array | undefined;
   private readonly bytes: Uint8Array | undefined;
-  private longRows: number[] = [];
-  private heapOffsets: number[] = [0];
+  // Typed arrays of one slot per row at most, made when the first long string comes.
+  private longRows: Int32Array = EMPTY_INT32;
+  private longCount = 0;
+  private heapOffsets: Int32Array = EMPTY_INT32;
   private heap: Uint8Array = EMPTY_BYTES;
   private heapUsed = 0;
-  private repeatRows: number[] = [];
-  private repeatSources: number[] = [];
+  private repeatRows: Int32Array = EMPTY_INT32;
+  private repeatSources: Int32Array = EMPTY_INT32;
+  private repeatCount = 0;
   private dedupe = true;
   /** Long strings given as JS strings → their first row. */
   private firstRowOfText: Map<string, number> | undefined;
@@ -161,10 +164,7 @@ export class ColumnBuilder {
     this.reserveHeap(length * 3);
     const { written } = textEncoder.encodeInto(value, this.heap.subarray(this.heapUsed));
     this.heapUsed += written;
-    this.longRows.push(row);
-    this.heapOffsets.push(this.heapUsed);
-    this.checkDedupe();
-    this.markValid(row);
+    this.pushLong(row);
   }
 
   /**
@@ -182,15 +182,16 @@ export class ColumnBuilder {
       return;
     }
     if (this.dedupe) {
-      const table = (this.byteTable ??= new Int32Array(BYTE_TABLE_SLOTS));
+      const table = (this.byteTable ??= new Int32Array(tableSlotsFor(this.rows)));
+      const mask = table.length - 1;
       let hash = length;
       for (let i = start; i < end; i++) hash = Math.imul(hash ^ source[i]!, 0x01000193);
-      let slot = (hash ^ (hash >>> 15)) & (BYTE_TABLE_SLOTS - 1);
+      let slot = (hash ^ (hash >>> 15)) & mask;
       for (;;) {
         const entry = table[slot]!;
         if (entry === 0) {
           // Keep the table at most half full: past that, stop recording new strings.
-          if (this.longRows.length < BYTE_TABLE_SLOTS / 2) table[slot] = this.longRows.length + 1;
+          if (this.longCount < table.length / 2) table[slot] = this.longCount + 1;
           break;
         }
         const from = this.heapOffsets[entry - 1]!;
@@ -198,7 +199,7 @@ export class ColumnBuilder {
           this.addRepeat(row, this.longRows[entry - 1]!);
           return;
         }
-        slot = (slot + 1) & (BYTE_TABLE_SLOTS - 1);
+        slot = (slot + 1) & mask;
       }
     }
     this.addLong(row, source, start, end);
@@ -206,23 +207,38 @@ export class ColumnBuilder {
 
   private addLong(row: number, source: Uint8Array, start: number, end: number): void {
     this.reserveHeap(end - start);
-    this.heap.set(source.subarray(start, end), this.heapUsed);
-    this.heapUsed += end - start;
-    this.longRows.push(row);
-    this.heapOffsets.push(this.heapUsed);
+    const heap = this.heap;
+    let at = this.heapUsed;
+    for (let i = start; i < end; i++) heap[at++] = source[i]!;
+    this.heapUsed = at;
+    this.pushLong(row);
+  }
+
+  /** Records that the string just added to the heap belongs to `row`. */
+  private pushLong(row: number): void {
+    if (this.longCount === 0 && this.longRows.length === 0) {
+      this.longRows = new Int32Array(this.rows);
+      this.heapOffsets = new Int32Array(this.rows + 1);
+    }
+    this.longRows[this.longCount++] = row;
+    this.heapOffsets[this.longCount] = this.heapUsed;
     this.checkDedupe();
     this.markValid(row);
   }
 
   private addRepeat(row: number, source: number): void {
-    this.repeatRows.push(row);
-    this.repeatSources.push(source);
+    if (this.repeatRows.length === 0) {
+      this.repeatRows = new Int32Array(this.rows);
+      this.repeatSources = new Int32Array(this.rows);
+    }
+    this.repeatRows[this.repeatCount] = row;
+    this.repeatSources[this.repeatCount++] = source;
     this.markValid(row);
   }
 
   /** Mostly distinct values (ids, trace ids): stop paying for the lookups. */
   private checkDedupe(): void {
-    if (this.dedupe && this.longRows.length === DEDUPE_PROBE && this.repeatRows.length < DEDUPE_PROBE / 8) {
+    if (this.dedupe && this.longCount === DEDUPE_PROBE && this.repeatCount < DEDUPE_PROBE / 8) {
       this.dedupe = false;
       this.firstRowOfText = undefined;
       this.byteTable = undefined;
@@ -232,7 +248,7 @@ export class ColumnBuilder {
   private reserveHeap(extra: number): void {
     const needed = this.heapUsed + extra;
     if (needed <= this.heap.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.heap.length * 2, 4096));
+    const grown = new Uint8Array(Math.max(needed, this.heap.length * 2, this.rows * STRING_T_BYTES));
     grown.set(this.heap.subarray(0, this.heapUsed));
     this.heap = grown;
   }
@@ -247,13 +263,20 @@ export class ColumnBuilder {
       rows,
       data: (this.int64Words ?? this.doubles ?? this.bytes)!,
       validity: this.validCount === rows ? undefined : (this.validity ?? new Uint32Array(Math.ceil(this.rows / 64) * 2)),
-      longRows: this.longRows.length === 0 ? EMPTY_INT32 : Int32Array.from(this.longRows),
-      heapOffsets: this.longRows.length === 0 ? EMPTY_INT32 : Int32Array.from(this.heapOffsets),
-      heap: this.heapUsed === 0 ? EMPTY_BYTES : this.heap,
-      repeatRows: this.repeatRows.length === 0 ? EMPTY_INT32 : Int32Array.from(this.repeatRows),
-      repeatSources: this.repeatSources.length === 0 ? EMPTY_INT32 : Int32Array.from(this.repeatSources),
+      longRows: this.longRows.subarray(0, this.longCount),
+      heapOffsets: this.longCount === 0 ? EMPTY_INT32 : this.heapOffsets.subarray(0, this.longCount + 1),
+      heap: this.heapUsed === 0 ? EMPTY_BYTES : this.heap.subarray(0, this.heapUsed),
+      repeatRows: this.repeatRows.subarray(0, this.repeatCount),
+      repeatSources: this.repeatSources.subarray(0, this.repeatCount),
     };
   }
+}
+
+/** Slots of the repeat table for a chunk of `rows` rows: a power of two, about twice the rows, at most 4,096. */
+function tableSlotsFor(rows: number): number {
+  let slots = 64;
+  while (slots < rows * 2 && slots < BYTE_TABLE_SLOTS) slots *= 2;
+  return slots;
 }
 
 function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
