@@ -21,6 +21,9 @@
  *      NDJSON staging file + read_json with explicit columns) with the store's data chunks,
  *      BENCH_RAW=1 compares the store's data chunks with staging each item's raw request bytes
  *      for read_json (bench/lib/raw-staging.mjs) at 8,000 and 48,000 events per transaction,
+ *      BENCH_THREADS=1 prints the server's CPU time per thread before it closes (Linux),
+ *      BENCH_NODE_ARGS='--flag ...' starts the server's node with these options,
+ *      BENCH_WORKERS=N starts the server with N ingest worker threads (0: parse on the main thread),
  *      BENCH_SERVER_PROF=DIR runs the http server with `node --cpu-prof` into DIR and prints
  *      where its main thread spent the time of the last http round (self time per function).
  */
@@ -180,7 +183,8 @@ async function measureParsed(scratch) {
  */
 async function measureHttp(scratch) {
   const profiling = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_SERVER_PROF)}`] : [];
-  const child = spawn(process.execPath, [...profiling, fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...profiling, fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -209,6 +213,11 @@ async function measureHttp(scratch) {
       }
     });
     await agent.close();
+    if (process.env.BENCH_THREADS === '1') {
+      const { threadCpu } = await import('./lib/thread-cpu.mjs');
+      const threads = threadCpu(child.pid).filter((t) => t.ms > 0);
+      console.log(`server threads before close, CPU ms (thread id - pid): ${threads.map((t) => `${t.tid - child.pid}:${t.ms}`).join(' ')}`);
+    }
     child.kill('SIGTERM'); // the server closes the store: includes its final checkpoint
     const closed = await lines.next();
     const report = closed.done ? {} : JSON.parse(closed.value);
