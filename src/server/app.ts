@@ -220,7 +220,13 @@ async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteReq
       const reply = await pool.scan(dataset, snapshot, body, now, deps.limits.maxEventBytes);
       body = Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
       if (reply.result.kind === 'prepared') {
-        sendJson(res, 200, await storePrepared(deps, dataset, reply.result, body, now));
+        let outcomes: IngestOutcome[];
+        try {
+          outcomes = await storePrepared(deps, dataset, reply.result, body, now);
+        } finally {
+          pool.recycle(reply);
+        }
+        sendJson(res, 200, outcomes);
         return;
       }
     }

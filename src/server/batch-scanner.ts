@@ -11,7 +11,7 @@
  * not an object, ...) it gives up with `fallback`, and the caller takes the
  * object path. Pure and synchronous: it runs in the ingest worker threads.
  */
-import { CHUNK_ROWS, ColumnBuilder, transferablesOf, type BuiltColumn } from '../store/column-builder.js';
+import { CHUNK_ROWS, ColumnBuilder, NEW_BUFFERS, transferablesOf, type BufferSource, type BuiltColumn } from '../store/column-builder.js';
 import type { DatasetSnapshot, PreparedChunk } from '../store/prepared.js';
 import type { ColumnType } from '../store/types.js';
 import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../store/value-rules.js';
@@ -35,6 +35,8 @@ export interface ScanOptions {
   /** Unix milliseconds, the time of items without one. */
   now: number;
   maxEventBytes: number;
+  /** Where column buffers come from (default: new ones). */
+  buffers?: BufferSource;
 }
 
 /** The outcome of a scan: the chunks of the accepted items, or a reason to take the object path. */
@@ -111,6 +113,7 @@ class BatchScanner {
   private readonly types: ColumnType[];
   private readonly options: ScanOptions;
   private readonly checkSizes: boolean;
+  private readonly buffers: BufferSource;
   /** Last event in which each column was given a value (duplicate keys). */
   private readonly seen: Int32Array;
   private stamp = 0;
@@ -142,6 +145,7 @@ class BatchScanner {
     this.types = schema.types;
     this.options = options;
     this.checkSizes = body.length > options.maxEventBytes;
+    this.buffers = options.buffers ?? NEW_BUFFERS;
     this.seen = new Int32Array(schema.types.length);
   }
 
@@ -497,9 +501,10 @@ class BatchScanner {
       this.finishChunk();
       // Size the chunk by how many items like this one the rest of the body holds.
       const estimate = Math.ceil((this.b.length - this.i) / Math.max(1, itemBytes)) + 2;
-      this.capacity = Math.min(CHUNK_ROWS, estimate);
-      this.time = new ColumnBuilder('timestamp', this.capacity);
-      this.samplerate = new ColumnBuilder('integer', this.capacity);
+      // Rounded up to a multiple of 64 rows, so that batches of similar size reuse buffers of one size.
+      this.capacity = Math.min(CHUNK_ROWS, Math.ceil(estimate / 64) * 64);
+      this.time = new ColumnBuilder('timestamp', this.capacity, this.buffers);
+      this.samplerate = new ColumnBuilder('integer', this.capacity, this.buffers);
       this.builders = new Array(this.types.length);
     }
     const row = this.row++;
@@ -512,7 +517,7 @@ class BatchScanner {
     const b = this.b;
     for (let n = 0; n < this.staged; n++) {
       const column = this.stagedColumn[n]!;
-      const builder = (builders[column] ??= new ColumnBuilder(this.types[column]!, this.capacity));
+      const builder = (builders[column] ??= new ColumnBuilder(this.types[column]!, this.capacity, this.buffers));
       switch (this.stagedKind[n]) {
         case ASCII:
           builder.setAsciiBytes(row, b, this.stagedStart[n]!, this.stagedEnd[n]!);

@@ -10,10 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FlagscopeError } from '../errors.js';
 import type { DatasetSnapshot } from '../store/prepared.js';
-import type { ScanResult } from './batch-scanner.js';
+import { transferablesOfScan, type ScanResult } from './batch-scanner.js';
 
-/** What a worker is asked to do. */
+/** What a worker is asked to do: scan a body, or take back column buffers for reuse. */
+export type WorkerMessage = ScanJob | { kind: 'recycle'; buffers: ArrayBuffer[] };
+
 export interface ScanJob {
+  kind: 'scan';
   id: number;
   dataset: string;
   /** The snapshot version to scan against; the snapshot itself only when this worker has not seen it. */
@@ -29,10 +32,14 @@ export interface ScanReply {
   id: number;
   result: ScanResult;
   body: Uint8Array;
+  /** Set by the pool: which worker answered (to send the buffers back to). */
+  worker?: number;
 }
 
 interface PoolWorker {
   worker: Worker;
+  /** Distinguishes this worker from the one it may replace. */
+  generation: number;
   /** Snapshot version each dataset was last sent to this worker with. */
   sent: Map<string, number>;
   pending: Map<number, { resolve: (reply: ScanReply) => void; reject: (error: unknown) => void }>;
@@ -50,6 +57,7 @@ function workerScript(): URL {
 export class IngestPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
+  private nextGeneration = 1;
   private closed = false;
   private readonly script: URL;
   private readonly log: (line: string) => void;
@@ -76,7 +84,7 @@ export class IngestPool {
   }
 
   private spawn(): PoolWorker {
-    const entry: PoolWorker = { worker: new Worker(this.script), sent: new Map(), pending: new Map() };
+    const entry: PoolWorker = { worker: new Worker(this.script), generation: this.nextGeneration++, sent: new Map(), pending: new Map() };
     const fail = (error: unknown): void => {
       const index = this.workers.indexOf(entry);
       for (const { reject } of entry.pending.values()) reject(error);
@@ -90,6 +98,7 @@ export class IngestPool {
       const waiting = entry.pending.get(reply.id);
       if (waiting === undefined) return;
       entry.pending.delete(reply.id);
+      reply.worker = entry.generation;
       waiting.resolve(reply);
     });
     entry.worker.on('error', (error) => fail(error));
@@ -114,6 +123,7 @@ export class IngestPool {
     const sendSnapshot = entry.sent.get(dataset) !== snapshot.version;
     if (sendSnapshot) entry.sent.set(dataset, snapshot.version);
     const job: ScanJob = {
+      kind: 'scan',
       id: this.nextId++,
       dataset,
       version: snapshot.version,
@@ -129,6 +139,18 @@ export class IngestPool {
     }).finally(() => {
       if (entry.pending.size === 0) entry.worker.unref();
     });
+  }
+
+  /**
+   * Gives the column buffers of a scan back to the worker that made them, once they are no
+   * longer read (after the append), so that it can reuse them. They are transferred: the
+   * caller's views become empty.
+   */
+  recycle(reply: ScanReply): void {
+    const entry = this.workers.find((candidate) => candidate.generation === reply.worker);
+    if (entry === undefined || this.closed) return;
+    const buffers = transferablesOfScan(reply.result);
+    if (buffers.length > 0) entry.worker.postMessage({ kind: 'recycle', buffers } satisfies WorkerMessage, buffers);
   }
 
   async close(): Promise<void> {

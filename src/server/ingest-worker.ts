@@ -4,15 +4,26 @@
  * {@link IngestPool}; keeps the latest column snapshot of each dataset it saw.
  */
 import { parentPort } from 'node:worker_threads';
+import { RecycledBuffers } from '../store/column-builder.js';
 import { scanBatch, scanSchemaOf, transferablesOfScan, type ScanResult, type ScanSchema } from './batch-scanner.js';
-import type { ScanJob, ScanReply } from './ingest-pool.js';
+import type { ScanReply, WorkerMessage } from './ingest-pool.js';
 
 /** Datasets remembered at most; past it the cache starts over (snapshots are sent again when needed). */
 const MAX_SCHEMAS = 1000;
 
-const schemas = new Map<string, ScanSchema>();
+/** Column buffers the main thread sent back after appending them. */
+const RECYCLED_BYTES = 64 * 1024 * 1024;
 
-parentPort!.on('message', (job: ScanJob) => {
+const schemas = new Map<string, ScanSchema>();
+const buffers = new RecycledBuffers(RECYCLED_BYTES);
+
+
+parentPort!.on('message', (message: WorkerMessage) => {
+  if (message.kind === 'recycle') {
+    for (const buffer of message.buffers) buffers.give(buffer);
+    return;
+  }
+  const job = message;
   let result: ScanResult;
   try {
     if (job.snapshot !== undefined) {
@@ -23,7 +34,7 @@ parentPort!.on('message', (job: ScanJob) => {
     result =
       schema === undefined || schema.version !== job.version
         ? { kind: 'fallback', reason: 'no column snapshot for this version' }
-        : scanBatch(job.body, schema, { now: job.now, maxEventBytes: job.maxEventBytes });
+        : scanBatch(job.body, schema, { now: job.now, maxEventBytes: job.maxEventBytes, buffers });
   } catch (error) {
     result = { kind: 'fallback', reason: `scanner failed: ${error instanceof Error ? error.message : String(error)}` };
   }

@@ -43,6 +43,54 @@ const DEDUPE_PROBE = 256;
 const BYTE_TABLE_SLOTS = 4096;
 
 const textEncoder = new TextEncoder();
+
+/**
+ * Where a builder's buffers come from. A source may hand out buffers used before (a worker
+ * gets its buffers back once the main thread has appended them), zeroed like new ones.
+ */
+export interface BufferSource {
+  /** A zeroed buffer of exactly `bytes` bytes. */
+  take(bytes: number): ArrayBuffer;
+  /** A buffer the builder no longer needs (a heap it outgrew). */
+  give(buffer: ArrayBuffer): void;
+}
+
+/** Fresh buffers every time. */
+export const NEW_BUFFERS: BufferSource = {
+  take: (bytes) => new ArrayBuffer(bytes),
+  give: () => undefined,
+};
+
+/**
+ * Keeps returned buffers by size for reuse, up to `maxBytes` in all, so that a steady stream
+ * of batches stops allocating (each new buffer is memory the garbage collector must account for).
+ */
+export class RecycledBuffers implements BufferSource {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private bytes = 0;
+  constructor(private readonly maxBytes: number) {}
+
+  take(bytes: number): ArrayBuffer {
+    const buffer = this.free.get(bytes)?.pop();
+    if (buffer === undefined) return new ArrayBuffer(bytes);
+    this.bytes -= bytes;
+    new Uint8Array(buffer).fill(0);
+    return buffer;
+  }
+
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === 0 || this.bytes + buffer.byteLength > this.maxBytes) return;
+    let list = this.free.get(buffer.byteLength);
+    if (list === undefined) this.free.set(buffer.byteLength, (list = []));
+    list.push(buffer);
+    this.bytes += buffer.byteLength;
+  }
+
+  /** Bytes held for reuse. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+}
 const EMPTY_INT32 = new Int32Array(0);
 const EMPTY_BYTES = new Uint8Array(0);
 
@@ -73,13 +121,20 @@ export class ColumnBuilder {
   /** Long strings given as bytes: hash table of (index into longRows + 1), 0 = empty. */
   private byteTable: Int32Array | undefined;
 
-  constructor(kind: ChunkColumnKind, rows: number) {
+  private readonly source: BufferSource;
+
+  constructor(kind: ChunkColumnKind, rows: number, source: BufferSource = NEW_BUFFERS) {
     this.kind = kind;
     this.rows = rows;
-    if (kind === 'integer' || kind === 'timestamp') this.int64Words = new Int32Array(rows * 2);
-    else if (kind === 'float') this.doubles = new Float64Array(rows);
-    else if (kind === 'boolean') this.bytes = new Uint8Array(rows);
-    else this.bytes = new Uint8Array(rows * STRING_T_BYTES);
+    this.source = source;
+    if (kind === 'integer' || kind === 'timestamp') this.int64Words = new Int32Array(source.take(rows * 8));
+    else if (kind === 'float') this.doubles = new Float64Array(source.take(rows * 8));
+    else if (kind === 'boolean') this.bytes = new Uint8Array(source.take(rows));
+    else this.bytes = new Uint8Array(source.take(rows * STRING_T_BYTES));
+  }
+
+  private validityWords(): Uint32Array {
+    return new Uint32Array(this.source.take(Math.ceil(this.rows / 64) * 8));
   }
 
   /** Rows given a value so far. */
@@ -88,7 +143,7 @@ export class ColumnBuilder {
   }
 
   private markValid(row: number): void {
-    if (this.validity === undefined) this.validity = new Uint32Array(Math.ceil(this.rows / 64) * 2);
+    if (this.validity === undefined) this.validity = this.validityWords();
     this.validity[row >>> 5]! |= 1 << (row & 31);
     this.validCount++;
   }
@@ -217,8 +272,8 @@ export class ColumnBuilder {
   /** Records that the string just added to the heap belongs to `row`. */
   private pushLong(row: number): void {
     if (this.longCount === 0 && this.longRows.length === 0) {
-      this.longRows = new Int32Array(this.rows);
-      this.heapOffsets = new Int32Array(this.rows + 1);
+      this.longRows = new Int32Array(this.source.take(this.rows * 4));
+      this.heapOffsets = new Int32Array(this.source.take((this.rows + 1) * 4));
     }
     this.longRows[this.longCount++] = row;
     this.heapOffsets[this.longCount] = this.heapUsed;
@@ -228,8 +283,8 @@ export class ColumnBuilder {
 
   private addRepeat(row: number, source: number): void {
     if (this.repeatRows.length === 0) {
-      this.repeatRows = new Int32Array(this.rows);
-      this.repeatSources = new Int32Array(this.rows);
+      this.repeatRows = new Int32Array(this.source.take(this.rows * 4));
+      this.repeatSources = new Int32Array(this.source.take(this.rows * 4));
     }
     this.repeatRows[this.repeatCount] = row;
     this.repeatSources[this.repeatCount++] = source;
@@ -248,8 +303,9 @@ export class ColumnBuilder {
   private reserveHeap(extra: number): void {
     const needed = this.heapUsed + extra;
     if (needed <= this.heap.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.heap.length * 2, this.rows * STRING_T_BYTES));
+    const grown = new Uint8Array(this.source.take(Math.max(needed, this.heap.length * 2, this.rows * STRING_T_BYTES)));
     grown.set(this.heap.subarray(0, this.heapUsed));
+    if (this.heap.byteLength > 0) this.source.give(this.heap.buffer as ArrayBuffer);
     this.heap = grown;
   }
 
@@ -262,7 +318,7 @@ export class ColumnBuilder {
       kind: this.kind,
       rows,
       data: (this.int64Words ?? this.doubles ?? this.bytes)!,
-      validity: this.validCount === rows ? undefined : (this.validity ?? new Uint32Array(Math.ceil(this.rows / 64) * 2)),
+      validity: this.validCount === rows ? undefined : (this.validity ?? this.validityWords()),
       longRows: this.longRows.subarray(0, this.longCount),
       heapOffsets: this.longCount === 0 ? EMPTY_INT32 : this.heapOffsets.subarray(0, this.longCount + 1),
       heap: this.heapUsed === 0 ? EMPTY_BYTES : this.heap.subarray(0, this.heapUsed),
