@@ -221,6 +221,10 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private queue: PendingIngest[] = [];
   private queuedEvents = 0;
   private writing: Promise<void> | undefined;
+  /** The writer waiting for the queue to grow while a commit runs. */
+  private queueWaiter: { events: number; resolve: () => void } | undefined;
+  /** Events in `queue` (not yet in a group). */
+  private waitingEvents = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly reads = new Set<Promise<DuckDBResultReader>>();
@@ -375,6 +379,12 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return new Promise<IngestOutcome[]>((resolve, reject) => {
       this.queue.push({ ...request, resolve, reject });
       this.queuedEvents += request.count;
+      this.waitingEvents += request.count;
+      const waiter = this.queueWaiter;
+      if (waiter !== undefined && this.queuedCount() >= waiter.events) {
+        this.queueWaiter = undefined;
+        waiter.resolve();
+      }
       this.startWriter();
     });
   }
@@ -396,6 +406,9 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       let alone = false;
       while (this.queue.length > 0) {
         if (alone) await last;
+        // While the previous group commits, let a few more requests join this one: every
+        // commit has a fixed cost of several milliseconds, so small groups cost more per event.
+        if (this.queuedCount() < GROUP_TARGET_EVENTS) await Promise.race([last, this.queueReaches(GROUP_TARGET_EVENTS)]);
         const group = this.takeGroup();
         const current = lanes[lane]!;
         lane = (lane + 1) % lanes.length;
@@ -433,6 +446,18 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     });
   }
 
+  /** Events queued and not yet taken into a group. */
+  private queuedCount(): number {
+    return this.waitingEvents;
+  }
+
+  /** Resolves once at least `events` events are queued (or the store closes). */
+  private queueReaches(events: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.queueWaiter = { events, resolve };
+    });
+  }
+
   private takeGroup(): PendingIngest[] {
     const group: PendingIngest[] = [];
     let events = 0;
@@ -441,6 +466,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       if (group.length > 0 && events + next.count > this.limits.maxEventsPerTransaction) break;
       group.push(next);
       events += next.count;
+      this.waitingEvents -= next.count;
       this.queue.shift();
     }
     return group;
@@ -1008,6 +1034,9 @@ async function appendPrepared(connection: DuckDBConnection, plan: DatasetPlan): 
     appender.closeSync();
   }
 }
+
+/** Events a group gathers while the previous group commits, before it is appended. */
+const GROUP_TARGET_EVENTS = 4 * CHUNK_ROWS;
 
 /** Rows appended between two flushes of prepared chunks (two full vectors). */
 const PREPARED_FLUSH_ROWS = 2 * CHUNK_ROWS;
