@@ -210,7 +210,25 @@ async function ingestSingle(deps: AppDependencies, { req, res, params }: RouteRe
 async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
   const dataset = params.dataset as string;
   checkContentType(req);
-  let body = await readBody(req, deps.limits.maxBodyBytes);
+  const pool = deps.ingestPool;
+  const minBytes = deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES;
+  const allocate = pool === undefined ? undefined : (bytes: number) => (bytes >= minBytes && bytes <= deps.limits.maxBodyBytes ? pool.takeBody(bytes) : Buffer.allocUnsafe(bytes));
+  let body = await readBody(req, deps.limits.maxBodyBytes, allocate);
+  try {
+    await ingestBatchBody(deps, res, dataset, body, (scanned) => (body = scanned));
+  } finally {
+    pool?.releaseBody(body);
+  }
+}
+
+async function ingestBatchBody(
+  deps: AppDependencies,
+  res: ServerResponse,
+  dataset: string,
+  original: Buffer,
+  setBody: (body: Buffer) => void,
+): Promise<void> {
+  let body = original;
   const pool = deps.ingestPool;
   const store = deps.events as Partial<PreparedIngest>;
   if (pool !== undefined && body.length >= (deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES) && store.snapshot !== undefined) {
@@ -219,6 +237,7 @@ async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteReq
       const now = deps.now();
       const reply = await pool.scan(dataset, snapshot, body, now, deps.limits.maxEventBytes);
       body = Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
+      setBody(body);
       if (reply.result.kind === 'prepared') {
         let outcomes: IngestOutcome[];
         try {

@@ -14,7 +14,7 @@ const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
  * (413) once the decompressed size passes `maxBytes`. Decompression stops at the
  * limit, so a small gzip bomb never inflates past `maxBytes` in memory.
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (bytes: number) => Buffer): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   let decoder: Gunzip | Inflate | undefined;
   if (encoding === 'gzip' || encoding === 'x-gzip') decoder = createGunzip();
@@ -30,6 +30,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     return drainThenReject(req, tooLarge(maxBytes));
   }
 
+  // An uncompressed body of known length is copied straight into a buffer from `allocate`.
+  const target = decoder === undefined && allocate !== undefined && Number.isSafeInteger(declared) && declared > 0 ? allocate(declared) : undefined;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -46,6 +48,12 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     };
     const collect = (chunk: Buffer): void => {
       if (failed) return;
+      if (target !== undefined) {
+        // Node's parser ends the body at Content-Length, so it always fits.
+        chunk.copy(target, size);
+        size += chunk.length;
+        return;
+      }
       size += chunk.length;
       if (size > maxBytes) {
         fail(tooLarge(maxBytes));
@@ -67,7 +75,9 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     if (decoder === undefined) {
       req.on('data', collect);
       req.on('end', () => {
-        if (!failed) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+        if (failed) return;
+        if (target !== undefined) resolve(target.subarray(0, size));
+        else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
       });
       return;
     }

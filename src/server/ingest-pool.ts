@@ -54,7 +54,39 @@ function workerScript(): URL {
   return here.pathname.endsWith('.ts') ? new URL('../../dist/server/ingest-worker.js', here) : new URL('./ingest-worker.js', here);
 }
 
+/** Bytes of request bodies kept for reuse in shared memory. */
+const SHARED_BODY_BYTES = 64 * 1024 * 1024;
+/** Body buffers are kept in sizes of whole multiples of this. */
+const BODY_SIZE_STEP = 64 * 1024;
+
+/**
+ * Request bodies in shared memory, reused from one request to the next: a worker reads a
+ * body where the main thread wrote it (nothing copied or transferred), and a steady stream
+ * of batches stops allocating (fresh buffers of megabytes made V8 collect garbage often).
+ */
+class SharedBodies {
+  private readonly free = new Map<number, SharedArrayBuffer[]>();
+  private bytes = 0;
+
+  take(bytes: number): Buffer {
+    const size = Math.ceil(bytes / BODY_SIZE_STEP) * BODY_SIZE_STEP;
+    const reused = this.free.get(size)?.pop();
+    if (reused !== undefined) this.bytes -= size;
+    return Buffer.from(reused ?? new SharedArrayBuffer(size), 0, bytes);
+  }
+
+  give(body: Uint8Array): void {
+    const buffer = body.buffer;
+    if (!(buffer instanceof SharedArrayBuffer) || this.bytes + buffer.byteLength > SHARED_BODY_BYTES) return;
+    let list = this.free.get(buffer.byteLength);
+    if (list === undefined) this.free.set(buffer.byteLength, (list = []));
+    list.push(buffer);
+    this.bytes += buffer.byteLength;
+  }
+}
+
 export class IngestPool {
+  private readonly bodies = new SharedBodies();
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
   private nextGeneration = 1;
@@ -81,6 +113,16 @@ export class IngestPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** A buffer of `bytes` bytes in shared memory to read a request body into; give it back with {@link releaseBody}. */
+  takeBody(bytes: number): Buffer {
+    return this.bodies.take(bytes);
+  }
+
+  /** Returns a body from {@link takeBody} for reuse, once nothing reads it any more (other bodies are ignored). */
+  releaseBody(body: Uint8Array): void {
+    this.bodies.give(body);
   }
 
   private spawn(): PoolWorker {
@@ -118,8 +160,10 @@ export class IngestPool {
     if (this.closed) return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
     let entry = this.workers[0]!;
     for (const candidate of this.workers) if (candidate.pending.size < entry.pending.size) entry = candidate;
-    // Only a buffer of its own can be transferred (not a slice of Node's shared pool).
-    const own = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength && body.buffer instanceof ArrayBuffer ? body : new Uint8Array(body);
+    // A body in shared memory is read in place; any other is transferred, which needs a buffer
+    // of its own (not a slice of Node's shared pool).
+    const shared = body.buffer instanceof SharedArrayBuffer;
+    const own = shared || (body.byteOffset === 0 && body.buffer.byteLength === body.byteLength) ? body : new Uint8Array(body);
     const sendSnapshot = entry.sent.get(dataset) !== snapshot.version;
     if (sendSnapshot) entry.sent.set(dataset, snapshot.version);
     const job: ScanJob = {
@@ -135,7 +179,7 @@ export class IngestPool {
     return new Promise<ScanReply>((resolve, reject) => {
       entry.pending.set(job.id, { resolve, reject });
       entry.worker.ref();
-      entry.worker.postMessage(job, [own.buffer as ArrayBuffer]);
+      entry.worker.postMessage(job, shared ? [] : [own.buffer as ArrayBuffer]);
     }).finally(() => {
       if (entry.pending.size === 0) entry.worker.unref();
     });

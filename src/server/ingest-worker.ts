@@ -39,5 +39,7 @@ parentPort!.on('message', (message: WorkerMessage) => {
     result = { kind: 'fallback', reason: `scanner failed: ${error instanceof Error ? error.message : String(error)}` };
   }
   const reply: ScanReply = { id: job.id, result, body: job.body };
-  parentPort!.postMessage(reply, [job.body.buffer as ArrayBuffer, ...transferablesOfScan(result)]);
+  // A body in shared memory stays where it is; a transferred one goes back.
+  const body = job.body.buffer instanceof SharedArrayBuffer ? [] : [job.body.buffer];
+  parentPort!.postMessage(reply, [...body, ...transferablesOfScan(result)]);
 });
