@@ -82,13 +82,6 @@ const ZERO = 0x30;
 const NINE = 0x39;
 const DOT = 0x2e;
 
-/** Staged value kinds. */
-const ASCII = 0;
-const TEXT = 1;
-const INTEGER = 2;
-const FLOAT = 3;
-const BOOLEAN = 4;
-
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
 const MAX_EXACT_DIGITS = 15;
 
@@ -117,14 +110,9 @@ class BatchScanner {
   /** Last event in which each column was given a value (duplicate keys). */
   private readonly seen: Int32Array;
   private stamp = 0;
-  // The fields of the item being read, kept until the item is known to be accepted.
-  private staged = 0;
-  private stagedColumn = new Int32Array(128);
-  private stagedKind = new Uint8Array(128);
-  private stagedStart = new Int32Array(128);
-  private stagedEnd = new Int32Array(128);
-  private stagedNumber = new Float64Array(128);
-  private stagedText: string[] = [];
+  // Columns given a value in the row being read, to clear them if the item is refused.
+  private written = new Int32Array(128);
+  private writtenCount = 0;
   // The chunk being filled.
   private chunks: PreparedChunk[] = [];
   private capacity = 0;
@@ -220,8 +208,8 @@ class BatchScanner {
     let hasSamplerate = false;
     let time: unknown;
     let samplerate: unknown;
-    this.staged = 0;
-    this.stagedText.length = 0;
+    if (this.row === this.capacity) this.startChunk(itemStart);
+    this.writtenCount = 0;
     this.fastTime = undefined;
     if (b[this.i] !== CLOSE_BRACE) {
       for (;;) {
@@ -261,6 +249,13 @@ class BatchScanner {
     const itemEnd = this.i; // the closing brace
     this.i++;
     if (!hasData) throw new Fallback('an item has no "data"');
+    const refusal = this.decide(itemStart, itemEnd, time, samplerate);
+    if (refusal !== undefined) this.clearRow();
+    return refusal;
+  }
+
+  /** Why the item just read is refused, or undefined once its row is complete. */
+  private decide(itemStart: number, itemEnd: number, time: unknown, samplerate: unknown): string | undefined {
     if (this.checkSizes) {
       const size = itemEnd - itemStart + 1;
       if (size > this.options.maxEventBytes) return `event is ${size} bytes, over the ${this.options.maxEventBytes}-byte limit per event`;
@@ -282,8 +277,15 @@ class BatchScanner {
     }
     const problem = eventProblem({ time: eventTime, samplerate: eventSamplerate, data: EMPTY_DATA });
     if (problem !== undefined) return problem;
-    this.commitRow(eventTime, eventSamplerate, itemEnd - itemStart + 1);
+    this.completeRow(eventTime, eventSamplerate);
     return undefined;
+  }
+
+  /** Takes back the values written for the current row of a refused item. */
+  private clearRow(): void {
+    const row = this.row;
+    for (let n = 0; n < this.writtenCount; n++) this.builders[this.written[n]!]!.unset(row);
+    this.writtenCount = 0;
   }
 
   /**
@@ -429,8 +431,8 @@ class BatchScanner {
         j++;
       }
       this.i = j + 1;
-      if (plain) this.stage(column, ASCII, start, j, 0);
-      else this.stageText(column, this.parseSlice(start - 1, j + 1) as string);
+      if (plain) this.builder(column).setAsciiBytes(this.row, b, start, j);
+      else this.builder(column).setString(this.row, this.parseSlice(start - 1, j + 1) as string);
       return;
     }
     if (c === MINUS || (c >= ZERO && c <= NINE)) {
@@ -438,11 +440,11 @@ class BatchScanner {
       const integer = Number.isInteger(value) && Math.abs(value) < INT64_LIMIT_AS_NUMBER;
       if (type === 'integer') {
         if (!integer) throw new Fallback('a fraction in an integer column');
-        this.stage(column, INTEGER, 0, 0, value);
+        this.builder(column).setInteger(this.row, value);
       } else if (type === 'float') {
-        this.stage(column, FLOAT, 0, 0, value);
+        this.builder(column).setFloat(this.row, value);
       } else if (type === 'string') {
-        this.stageText(column, String(value));
+        this.builder(column).setString(this.row, String(value));
       } else {
         throw new Fallback('a number in a boolean column');
       }
@@ -451,8 +453,8 @@ class BatchScanner {
     if (c === 0x74 || c === 0x66) {
       const value = c === 0x74;
       this.literal(value ? 'true' : 'false');
-      if (type === 'boolean') this.stage(column, BOOLEAN, 0, 0, value ? 1 : 0);
-      else if (type === 'string') this.stageText(column, String(value));
+      if (type === 'boolean') this.builder(column).setBoolean(this.row, value);
+      else if (type === 'string') this.builder(column).setString(this.row, String(value));
       else throw new Fallback('a boolean in a numeric column');
       return;
     }
@@ -460,82 +462,54 @@ class BatchScanner {
       if (type !== 'string') throw new Fallback('a nested value in a non-string column');
       const start = this.i;
       this.skipNested();
-      this.stageText(column, JSON.stringify(this.parseSlice(start, this.i)));
+      this.builder(column).setString(this.row, JSON.stringify(this.parseSlice(start, this.i)));
       return;
     }
     throw new Fallback('malformed value');
   }
 
-  private stage(column: number, kind: number, start: number, end: number, number: number): void {
-    let n = this.staged;
-    if (n === this.stagedColumn.length) this.growStage();
-    this.stagedColumn[n] = column;
-    this.stagedKind[n] = kind;
-    this.stagedStart[n] = start;
-    this.stagedEnd[n] = end;
-    this.stagedNumber[n] = number;
-    this.staged = ++n;
-  }
-
-  private stageText(column: number, text: string): void {
-    this.stage(column, TEXT, this.stagedText.length, 0, 0);
-    this.stagedText.push(text);
-  }
-
-  private growStage(): void {
-    const size = this.stagedColumn.length * 2;
-    const grow = <T extends Int32Array | Uint8Array | Float64Array>(from: T, to: T): T => {
-      to.set(from as never);
-      return to;
-    };
-    this.stagedColumn = grow(this.stagedColumn, new Int32Array(size));
-    this.stagedKind = grow(this.stagedKind, new Uint8Array(size));
-    this.stagedStart = grow(this.stagedStart, new Int32Array(size));
-    this.stagedEnd = grow(this.stagedEnd, new Int32Array(size));
-    this.stagedNumber = grow(this.stagedNumber, new Float64Array(size));
-  }
-
-  /** Writes the staged fields of an accepted item as the next row. */
-  private commitRow(time: number, samplerate: number, itemBytes: number): void {
-    if (this.row === this.capacity) {
-      this.finishChunk();
-      // Size the chunk by how many items like this one the rest of the body holds.
-      const estimate = Math.ceil((this.b.length - this.i) / Math.max(1, itemBytes)) + 2;
-      // Rounded up to a multiple of 64 rows, so that batches of similar size reuse buffers of one size.
-      this.capacity = Math.min(CHUNK_ROWS, Math.ceil(estimate / 64) * 64);
-      this.time = new ColumnBuilder('timestamp', this.capacity, this.buffers);
-      this.samplerate = new ColumnBuilder('integer', this.capacity, this.buffers);
-      this.builders = new Array(this.types.length);
+  /** The builder of `column` in the current chunk, noting that the current row writes it. */
+  private builder(column: number): ColumnBuilder {
+    let n = this.writtenCount;
+    if (n === this.written.length) {
+      const grown = new Int32Array(n * 2);
+      grown.set(this.written);
+      this.written = grown;
     }
+    this.written[n] = column;
+    this.writtenCount = ++n;
+    return (this.builders[column] ??= new ColumnBuilder(this.types[column]!, this.capacity, this.buffers));
+  }
+
+  /** Starts a chunk sized by how many items like the one at `itemStart` the rest of the body holds. */
+  private startChunk(itemStart: number): void {
+    this.finishChunk();
+    const saved = this.i;
+    let estimate = CHUNK_ROWS;
+    try {
+      this.i = itemStart;
+      this.skipNested();
+      estimate = Math.ceil((this.b.length - itemStart) / (this.i - itemStart)) + 2;
+    } catch (error) {
+      // A malformed item: reading it gives up with the precise reason.
+      if (!(error instanceof Fallback)) throw error;
+    }
+    this.i = saved;
+    // Rounded up to a multiple of 64 rows, so that batches of similar size reuse buffers of one size.
+    this.capacity = Math.min(CHUNK_ROWS, Math.ceil(estimate / 64) * 64);
+    this.time = new ColumnBuilder('timestamp', this.capacity, this.buffers);
+    this.samplerate = new ColumnBuilder('integer', this.capacity, this.buffers);
+    this.builders = new Array(this.types.length);
+  }
+
+  /** Ends the current row of an accepted item with its time and sample rate. */
+  private completeRow(time: number, samplerate: number): void {
     const row = this.row++;
     this.time!.setInteger(row, Math.round(time * 1000));
     this.samplerate!.setInteger(row, samplerate);
     if (samplerate !== 1) this.hasSampling = true;
     if (this.lastEventMs === null || time > this.lastEventMs) this.lastEventMs = time;
     this.events++;
-    const builders = this.builders;
-    const b = this.b;
-    for (let n = 0; n < this.staged; n++) {
-      const column = this.stagedColumn[n]!;
-      const builder = (builders[column] ??= new ColumnBuilder(this.types[column]!, this.capacity, this.buffers));
-      switch (this.stagedKind[n]) {
-        case ASCII:
-          builder.setAsciiBytes(row, b, this.stagedStart[n]!, this.stagedEnd[n]!);
-          break;
-        case TEXT:
-          builder.setString(row, this.stagedText[this.stagedStart[n]!]!);
-          break;
-        case INTEGER:
-          builder.setInteger(row, this.stagedNumber[n]!);
-          break;
-        case FLOAT:
-          builder.setFloat(row, this.stagedNumber[n]!);
-          break;
-        case BOOLEAN:
-          builder.setBoolean(row, this.stagedNumber[n] === 1);
-          break;
-      }
-    }
   }
 
   private finishChunk(): void {

@@ -244,7 +244,8 @@ export class ColumnBuilder {
       let slot = (hash ^ (hash >>> 15)) & mask;
       for (;;) {
         const entry = table[slot]!;
-        if (entry === 0) {
+        // An entry past the last long string was left by `unset`: the slot is free again.
+        if (entry === 0 || entry > this.longCount) {
           // Keep the table at most half full: past that, stop recording new strings.
           if (this.longCount < table.length / 2) table[slot] = this.longCount + 1;
           break;
@@ -307,6 +308,29 @@ export class ColumnBuilder {
     grown.set(this.heap.subarray(0, this.heapUsed));
     if (this.heap.byteLength > 0) this.source.give(this.heap.buffer as ArrayBuffer);
     this.heap = grown;
+  }
+
+  /**
+   * Takes back the value of `row`, the last row given one (a scanner refusing an item it had
+   * begun to write). Long strings are dropped from the heap; a repeat table entry that still
+   * points at a dropped string counts as free.
+   */
+  unset(row: number): void {
+    const word = row >>> 5;
+    const bit = 1 << (row & 31);
+    if (this.validity !== undefined && (this.validity[word]! & bit) !== 0) {
+      this.validity[word]! &= ~bit;
+      this.validCount--;
+    }
+    if (this.longCount > 0 && this.longRows[this.longCount - 1] === row) {
+      this.longCount--;
+      this.heapUsed = this.heapOffsets[this.longCount]!;
+    }
+    if (this.repeatCount > 0 && this.repeatRows[this.repeatCount - 1] === row) this.repeatCount--;
+    if (this.firstRowOfText !== undefined) {
+      for (const [text, first] of this.firstRowOfText) if (first === row) this.firstRowOfText.delete(text);
+    }
+    if (this.kind === 'string') this.bytes!.fill(0, row * STRING_T_BYTES, (row + 1) * STRING_T_BYTES);
   }
 
   /**

@@ -462,7 +462,7 @@ function describeBody(body: Buffer): string {
 // ---------------------------------------------------------------------------
 
 describe('the batch fast path stores exactly what the object path stores', () => {
-  it.each([1, 2, 3])('random bodies, seed %i', async (seed) => {
+  it.each(process.env.FAST_PATH_SEEDS ? process.env.FAST_PATH_SEEDS.split(',').map(Number) : [1, 2, 3])('random bodies, seed %i', async (seed) => {
     const a = await openStore(`a${seed}`);
     const b = await openStore(`b${seed}`);
     const fast = new FastPath(b);
