@@ -339,11 +339,19 @@ class BatchScanner {
     for (;;) {
       if (b[this.i] !== QUOTE) throw new Fallback('expected a field name');
       const keyStart = this.i + 1;
-      const keyEnd = this.plainStringEnd(keyStart);
-      const column = this.columnOf(position, keyStart, keyEnd);
+      // Usually the key is the one the previous event had at this position.
+      let keyEnd = this.sameKeyEnd(position, keyStart);
+      let column: number;
+      if (keyEnd >= 0) {
+        column = schema.shapeSlots[position]!;
+      } else {
+        keyEnd = this.plainStringEnd(keyStart);
+        column = this.columnOf(position, keyStart, keyEnd);
+      }
       position++;
       this.i = keyEnd + 1;
-      this.expect(COLON, "':'");
+      if (b[this.i] === COLON && b[this.i + 1]! > 0x20) this.i++;
+      else this.expect(COLON, "':'");
       if (column >= 0) {
         // JSON.parse keeps the last of duplicate keys: leave such events to it.
         if (this.seen[column] === stamp) throw new Fallback('a field given twice');
@@ -369,6 +377,20 @@ class BatchScanner {
       schema.shapeKeys.length = position;
       schema.shapeSlots.length = position;
     }
+  }
+
+  /**
+   * Where the key opening at `keyStart` ends (its closing quote) when it is the key the last
+   * event had at `position`, byte for byte; -1 otherwise. Those bytes held no escape then.
+   */
+  private sameKeyEnd(position: number, keyStart: number): number {
+    const expected = this.schema.shapeKeys[position];
+    if (expected === undefined) return -1;
+    const b = this.b;
+    const length = expected.length;
+    if (b[keyStart + length] !== QUOTE) return -1;
+    for (let k = 0; k < length; k++) if (expected[k] !== b[keyStart + k]) return -1;
+    return keyStart + length;
   }
 
   /** The column of the field whose name is `b[keyStart, keyEnd)`, the `position`-th of its event; -1 when none. */
