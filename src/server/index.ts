@@ -37,7 +37,8 @@ export interface ServerOptions {
   bootstrapAdminKey?: boolean;
   /**
    * Worker threads that scan `POST /1/batch` bodies into column buffers beside the main thread.
-   * Default 2 on a machine with more than one CPU, else 0 (batches are parsed on the main thread).
+   * Default {@link defaultIngestWorkers}: one per CPU beside the main thread, at most 4, none on
+   * one CPU (batches are then parsed on the main thread).
    */
   ingestWorkers?: number;
   /** Batch bodies below this many bytes are parsed on the main thread. Default 16 KiB. */
@@ -103,7 +104,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(controlStore.flagStore(), now);
     const { IngestPool } = await import('./ingest-pool.js');
-    const ingestPool = IngestPool.create(options.ingestWorkers ?? (availableParallelism() > 1 ? 2 : 0), log);
+    const ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
     const deps = {
       events,
       control,
@@ -165,6 +166,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await Promise.allSettled([events.close(), control.close()]);
     throw e;
   }
+}
+
+/**
+ * Ingest workers for a machine with `cpus` CPUs: none on one CPU (a worker would only take turns
+ * with the main thread), else one per CPU beside the main thread, at most 4. On two CPUs one
+ * worker beats two: the main thread and DuckDB need the other CPU (node bench/ingest.mjs,
+ * BENCH_WORKERS=1 vs 2: about 42-46k vs 38-40k events/s).
+ */
+export function defaultIngestWorkers(cpus: number): number {
+  return cpus <= 1 ? 0 : Math.min(4, cpus - 1);
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
