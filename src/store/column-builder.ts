@@ -325,12 +325,37 @@ export class ColumnBuilder {
     if (this.longCount > 0 && this.longRows[this.longCount - 1] === row) {
       this.longCount--;
       this.heapUsed = this.heapOffsets[this.longCount]!;
+      if (this.byteTable !== undefined) this.forgetBytes(this.heapUsed, this.heapOffsets[this.longCount + 1]!, this.longCount + 1);
     }
     if (this.repeatCount > 0 && this.repeatRows[this.repeatCount - 1] === row) this.repeatCount--;
     if (this.firstRowOfText !== undefined) {
       for (const [text, first] of this.firstRowOfText) if (first === row) this.firstRowOfText.delete(text);
     }
     if (this.kind === 'string') this.bytes!.fill(0, row * STRING_T_BYTES, (row + 1) * STRING_T_BYTES);
+  }
+
+  /**
+   * Empties the repeat table slot holding `entry`, the long string `heap[from, to)` just taken
+   * back, so that the table is as before it was written. Left in place, such entries pile up
+   * over many refused items (each later string takes the number again) until no slot is empty
+   * and a lookup never ends. Hashes as {@link setAsciiBytes} does.
+   */
+  private forgetBytes(from: number, to: number, entry: number): void {
+    const table = this.byteTable!;
+    const mask = table.length - 1;
+    const heap = this.heap;
+    let hash = to - from;
+    for (let i = from; i < to; i++) hash = Math.imul(hash ^ heap[i]!, 0x01000193);
+    let slot = (hash ^ (hash >>> 15)) & mask;
+    for (;;) {
+      const found = table[slot]!;
+      if (found === 0) return;
+      if (found === entry) {
+        table[slot] = 0;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
   }
 
   /**
