@@ -127,12 +127,14 @@ export class IngestPool {
 
   private spawn(): PoolWorker {
     const entry: PoolWorker = { worker: new Worker(this.script), generation: this.nextGeneration++, sent: new Map(), pending: new Map() };
-    const fail = (error: unknown): void => {
+    const fail = (cause: unknown): void => {
       const index = this.workers.indexOf(entry);
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      const error = new FlagscopeError('server_error', `an ingest worker stopped while scanning the batch (${reason})`, 'send the batch again', { cause });
       for (const { reject } of entry.pending.values()) reject(error);
       entry.pending.clear();
       if (index >= 0 && !this.closed) {
-        this.log(`ingest worker stopped (${error instanceof Error ? error.message : String(error)}); starting another`);
+        this.log(`ingest worker stopped (${reason}); starting another`);
         this.workers[index] = this.spawn();
       }
     };
