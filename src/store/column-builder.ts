@@ -3,8 +3,7 @@
  * layout, from JavaScript values or straight from ASCII bytes of a request
  * body. Pure: no DuckDB here, so the batch scanner can build columns in a
  * worker thread and hand the buffers over; `duckdb-chunk.ts` copies a
- * {@link BuiltColumn} into a native vector with one call per column (plus one
- * per distinct string longer than DuckDB's 12-byte inline limit).
+ * {@link BuiltColumn} into a native vector with a few native calls per column.
  */
 import type { ColumnType } from './types.js';
 
@@ -207,6 +206,7 @@ export class ColumnBuilder {
       this.addLong(row, encoded, 0, encoded.length);
       return;
     }
+    if (this.dedupe) this.checkDedupe();
     if (this.dedupe) {
       const seen = (this.firstRowOfText ??= new Map()).get(value);
       if (seen !== undefined) {
@@ -236,13 +236,15 @@ export class ColumnBuilder {
       this.markValid(row);
       return;
     }
+    if (this.dedupe) this.checkDedupe();
     if (this.dedupe) {
       const table = (this.byteTable ??= new Int32Array(tableSlotsFor(this.rows)));
       const mask = table.length - 1;
       let hash = length;
       for (let i = start; i < end; i++) hash = Math.imul(hash ^ source[i]!, 0x01000193);
       let slot = (hash ^ (hash >>> 15)) & mask;
-      for (;;) {
+      // Bounded, so that no state of the table can make a lookup run forever.
+      for (let probes = 0; probes <= mask; probes++) {
         const entry = table[slot]!;
         // An entry past the last long string was left by `unset`: the slot is free again.
         if (entry === 0 || entry > this.longCount) {
@@ -278,7 +280,6 @@ export class ColumnBuilder {
     }
     this.longRows[this.longCount++] = row;
     this.heapOffsets[this.longCount] = this.heapUsed;
-    this.checkDedupe();
     this.markValid(row);
   }
 
@@ -293,8 +294,12 @@ export class ColumnBuilder {
   }
 
   /** Mostly distinct values (ids, trace ids): stop paying for the lookups. */
+  /**
+   * Called before looking up a long string, not after adding one, so that `unset` of the string
+   * that reached the probe count leaves no decision to take back.
+   */
   private checkDedupe(): void {
-    if (this.dedupe && this.longCount === DEDUPE_PROBE && this.repeatCount < DEDUPE_PROBE / 8) {
+    if (this.longCount >= DEDUPE_PROBE && this.repeatCount < DEDUPE_PROBE / 8) {
       this.dedupe = false;
       this.firstRowOfText = undefined;
       this.byteTable = undefined;
@@ -347,7 +352,7 @@ export class ColumnBuilder {
     let hash = to - from;
     for (let i = from; i < to; i++) hash = Math.imul(hash ^ heap[i]!, 0x01000193);
     let slot = (hash ^ (hash >>> 15)) & mask;
-    for (;;) {
+    for (let probes = 0; probes <= mask; probes++) {
       const found = table[slot]!;
       if (found === 0) return;
       if (found === entry) {

@@ -1,8 +1,8 @@
 /**
  * Copies built columns (src/store/column-builder.ts) into native DuckDB data
  * chunks for `DuckDBAppender.appendDataChunk`: one native call per column for
- * the fixed-size values, plus one per distinct string longer than 12 UTF-8
- * bytes (DuckDB's inline limit). This is several times cheaper than the
+ * the fixed-size values, and one more for all of a column's strings longer than
+ * 12 UTF-8 bytes (DuckDB's inline limit). This is several times cheaper than the
  * per-value appender (see docs/storage.md).
  */
 import bindings from '@duckdb/node-bindings';
