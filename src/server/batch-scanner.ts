@@ -123,6 +123,8 @@ class BatchScanner {
   private events = 0;
   private lastEventMs: number | null = null;
   private hasSampling = false;
+  /** Set by {@link stringEnd}: the string just read is ASCII without escapes. */
+  private plain = true;
   /** The item's time when {@link plainUtcTime} read it. */
   private fastTime: number | undefined;
 
@@ -438,22 +440,9 @@ class BatchScanner {
     if (c === QUOTE) {
       if (type !== 'string') throw new Fallback('a string in a non-string column');
       const start = this.i + 1;
-      let j = start;
-      let plain = true;
-      for (;;) {
-        const d = b[j];
-        if (d === QUOTE) break;
-        if (d === undefined || d < 0x20) throw new Fallback('malformed string');
-        if (d === BACKSLASH) {
-          plain = false;
-          j += 2;
-          continue;
-        }
-        if (d > 0x7f) plain = false;
-        j++;
-      }
+      const j = this.stringEnd(start);
       this.i = j + 1;
-      if (plain) this.builder(column).setAsciiBytes(this.row, b, start, j);
+      if (this.plain) this.builder(column).setAsciiBytes(this.row, b, start, j);
       else this.builder(column).setString(this.row, this.parseSlice(start - 1, j + 1) as string);
       return;
     }
@@ -633,28 +622,39 @@ class BatchScanner {
     }
   }
 
+  /**
+   * Index of the quote that ends the string whose text starts at `start`; sets `plain` to
+   * whether the text is ASCII without escapes (then its bytes are the string).
+   */
+  private stringEnd(start: number): number {
+    const b = this.b;
+    let j = start;
+    let plain = true;
+    for (;;) {
+      const d = b[j];
+      if (d === QUOTE) break;
+      if (d === undefined || d < 0x20) throw new Fallback('malformed string');
+      if (d === BACKSLASH) {
+        plain = false;
+        j += 2;
+        continue;
+      }
+      if (d > 0x7f) plain = false;
+      j++;
+    }
+    this.plain = plain;
+    return j;
+  }
+
   /** Reads any JSON value at the cursor and returns it as `JSON.parse` would. */
   private anyValue(): unknown {
     const b = this.b;
     const c = b[this.i]!;
     const start = this.i;
     if (c === QUOTE) {
-      let j = start + 1;
-      let plain = true;
-      for (;;) {
-        const d = b[j];
-        if (d === QUOTE) break;
-        if (d === undefined || d < 0x20) throw new Fallback('malformed string');
-        if (d === BACKSLASH) {
-          plain = false;
-          j += 2;
-          continue;
-        }
-        if (d > 0x7f) plain = false;
-        j++;
-      }
+      const j = this.stringEnd(start + 1);
       this.i = j + 1;
-      return plain ? this.buffer.toString('latin1', start + 1, j) : this.parseSlice(start, j + 1);
+      return this.plain ? this.buffer.toString('latin1', start + 1, j) : this.parseSlice(start, j + 1);
     }
     if (c === MINUS || (c >= ZERO && c <= NINE)) return this.number();
     if (c === 0x74) {
