@@ -11,6 +11,8 @@ export interface ServeOptions {
   port?: number;
   dataDir?: string;
   verbose?: boolean;
+  /** Ingest worker threads (see `ServerOptions.ingestWorkers`); default by CPU count. */
+  ingestWorkers?: number;
   /** Config profile to write the URL and key to. Default: `FLAGSCOPE_PROFILE`, else the file's current profile, else `default`. */
   profile?: string;
 }
@@ -32,6 +34,7 @@ export async function runServe(opts: ServeOptions, ctx: Context): Promise<number
     verbose: opts.verbose ?? false,
     log: stderr,
     now: ctx.now,
+    ...(opts.ingestWorkers === undefined ? {} : { ingestWorkers: opts.ingestWorkers }),
   });
 
   let unregister: () => void = () => undefined;

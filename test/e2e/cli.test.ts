@@ -116,6 +116,17 @@ describe('flagscope (built binary)', () => {
     expect(r.stderr).toBe("error: unknown option '--calcs'\nhint: did you mean --calc? run `flagscope query --help`\n");
   });
 
+  it('refuses a bad --ingest-workers before starting a server', async () => {
+    for (const bad of ['-1', '1.5', 'many', '65']) {
+      const r = await flagscope(['serve', '--port', '0', '--ingest-workers', bad]);
+      expect(r.exitCode, bad).toBe(2);
+      expect(r.stdout, bad).toBe('');
+      expect(r.stderr, bad).toBe(
+        `error: \`--ingest-workers ${bad}\` is not a number of threads\nhint: pass a whole number from 0 (parse batches on the main thread) to 64\n`,
+      );
+    }
+  });
+
   it('exits 3 for an unknown dataset', async () => {
     const r = await flagscope(['query', 'nope']);
     expect(r.exitCode).toBe(3);

@@ -2,6 +2,9 @@ import { FlagscopeError } from '../../errors.js';
 import type { ServeOptions } from '../../server/serve.js';
 import type { Verb } from '../registration.js';
 
+/** More ingest workers than this only take turns for the CPUs. */
+const MAX_INGEST_WORKERS = 64;
+
 /** `flagscope serve`: validates the options and hands over to `runServe` of the server. */
 export const serve: Verb = async (env, _args, options) => {
   const port = Number(options.port);
@@ -9,6 +12,17 @@ export const serve: Verb = async (env, _args, options) => {
     throw new FlagscopeError('usage', `\`--port ${String(options.port)}\` is not a port number`, 'pass a port between 0 and 65535 (0 picks a free one)');
   }
   const serveOptions: ServeOptions = { host: String(options.host), port, verbose: env.verbose };
+  if (options.ingestWorkers !== undefined) {
+    const workers = Number(options.ingestWorkers);
+    if (!Number.isInteger(workers) || workers < 0 || workers > MAX_INGEST_WORKERS) {
+      throw new FlagscopeError(
+        'usage',
+        `\`--ingest-workers ${String(options.ingestWorkers)}\` is not a number of threads`,
+        `pass a whole number from 0 (parse batches on the main thread) to ${MAX_INGEST_WORKERS}`,
+      );
+    }
+    serveOptions.ingestWorkers = workers;
+  }
   if (typeof options.dataDir === 'string') serveOptions.dataDir = options.dataDir;
   const profile = env.command.optsWithGlobals<{ profile?: string }>().profile;
   if (profile !== undefined) serveOptions.profile = profile;
