@@ -213,10 +213,11 @@ async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteReq
   const pool = deps.ingestPool;
   const minBytes = deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES;
   const allocate = pool === undefined ? undefined : (bytes: number) => (bytes >= minBytes && bytes <= deps.limits.maxBodyBytes ? pool.takeBody(bytes) : Buffer.allocUnsafe(bytes));
-  let body = await readBody(req, deps.limits.maxBodyBytes, allocate);
+  const body = await readBody(req, deps.limits.maxBodyBytes, allocate);
   try {
-    await ingestBatchBody(deps, res, dataset, body, (scanned) => (body = scanned));
+    await ingestBatchBody(deps, res, dataset, body);
   } finally {
+    // A body in shared memory goes back to the pool (the worker only read it in place).
     pool?.releaseBody(body);
   }
 }
@@ -226,7 +227,6 @@ async function ingestBatchBody(
   res: ServerResponse,
   dataset: string,
   original: Buffer,
-  setBody: (body: Buffer) => void,
 ): Promise<void> {
   let body = original;
   const pool = deps.ingestPool;
@@ -237,7 +237,6 @@ async function ingestBatchBody(
       const now = deps.now();
       const reply = await pool.scan(dataset, snapshot, body, now, deps.limits.maxEventBytes);
       body = Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
-      setBody(body);
       if (reply.result.kind === 'prepared') {
         let outcomes: IngestOutcome[];
         try {

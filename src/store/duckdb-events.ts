@@ -366,8 +366,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   }
 
   private enqueue(request: Omit<PendingIngest, 'resolve' | 'reject'>): Promise<IngestOutcome[]> {
-    const events = request;
-    if (this.queuedEvents > 0 && this.queuedEvents + events.count > this.limits.maxQueuedEvents) {
+    if (this.queuedEvents > 0 && this.queuedEvents + request.count > this.limits.maxQueuedEvents) {
       return Promise.reject(
         new FlagscopeError(
           'overloaded',
@@ -381,7 +380,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       this.queuedEvents += request.count;
       this.waitingEvents += request.count;
       const waiter = this.queueWaiter;
-      if (waiter !== undefined && this.queuedCount() >= waiter.events) {
+      if (waiter !== undefined && this.waitingEvents >= waiter.events) {
         this.queueWaiter = undefined;
         waiter.resolve();
       }
@@ -408,7 +407,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
         if (alone) await last;
         // While the previous group commits, let a few more requests join this one: every
         // commit has a fixed cost of several milliseconds, so small groups cost more per event.
-        if (this.queuedCount() < GROUP_TARGET_EVENTS) await Promise.race([last, this.queueReaches(GROUP_TARGET_EVENTS)]);
+        if (this.waitingEvents < GROUP_TARGET_EVENTS) await Promise.race([last, this.queueReaches(GROUP_TARGET_EVENTS)]);
         const group = this.takeGroup();
         const current = lanes[lane]!;
         lane = (lane + 1) % lanes.length;
@@ -444,11 +443,6 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       this.writing = undefined;
       if (this.queue.length > 0) this.startWriter();
     });
-  }
-
-  /** Events queued and not yet taken into a group. */
-  private queuedCount(): number {
-    return this.waitingEvents;
   }
 
   /** Resolves once at least `events` events are queued (or the store closes). */
