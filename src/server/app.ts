@@ -11,7 +11,7 @@ import type { PreparedIngest } from '../store/prepared.js';
 import type { EventStore, IncomingEvent, IngestOutcome } from '../store/types.js';
 import { eventProblem } from '../store/value-rules.js';
 import type { ScanResult } from './batch-scanner.js';
-import type { IngestPool } from './ingest-pool.js';
+import type { IngestPool, ScanReply } from './ingest-pool.js';
 import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson, sendJsonText } from './http-io.js';
 import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
@@ -230,23 +230,19 @@ async function ingestBatchBody(
 ): Promise<void> {
   let body = original;
   const pool = deps.ingestPool;
-  const store = deps.events as Partial<PreparedIngest>;
-  if (pool !== undefined && body.length >= (deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES) && store.snapshot !== undefined) {
-    const snapshot = store.snapshot(dataset);
-    if (snapshot !== undefined) {
-      const now = deps.now();
-      const reply = await pool.scan(dataset, snapshot, body, now, deps.limits.maxEventBytes);
-      body = Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
-      if (reply.result.kind === 'prepared') {
-        let outcomes: IngestOutcome[];
-        try {
-          outcomes = await storePrepared(deps, dataset, reply.result, body, now);
-        } finally {
-          pool.recycle(reply);
-        }
-        sendJson(res, 200, outcomes);
-        return;
+  const scan = pool === undefined ? undefined : await scanInWorker(deps, pool, dataset, body);
+  if (pool !== undefined && scan !== undefined) {
+    const { reply, now } = scan;
+    body = Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
+    if (reply.result.kind === 'prepared') {
+      let outcomes: IngestOutcome[];
+      try {
+        outcomes = await storePrepared(deps, dataset, reply.result, body, now);
+      } finally {
+        pool.recycle(reply);
       }
+      sendJson(res, 200, outcomes);
+      return;
     }
   }
   const value = parseJsonBody(body.toString('utf8'), 'batch body');
@@ -257,6 +253,32 @@ async function ingestBatchBody(
   checkBackpressure(deps, events.length);
   const stored: IngestOutcome[] = events.length > 0 ? await deps.events.ingest(dataset, events) : [];
   sendJson(res, 200, mergeOutcomes(items, stored));
+}
+
+/**
+ * Scans a large batch body in an ingest worker against the dataset's columns, or returns
+ * undefined to leave it to the object path: a small body, an unknown dataset, or a worker that
+ * failed while the body is still at hand (in shared memory; a transferred one is gone with the
+ * worker, and that request fails with `server_error`).
+ */
+async function scanInWorker(
+  deps: AppDependencies,
+  pool: IngestPool,
+  dataset: string,
+  body: Buffer,
+): Promise<{ reply: ScanReply; now: number } | undefined> {
+  const store = deps.events as Partial<PreparedIngest>;
+  if (body.length < (deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES) || store.snapshot === undefined) return undefined;
+  const snapshot = store.snapshot(dataset);
+  if (snapshot === undefined) return undefined;
+  const now = deps.now();
+  try {
+    return { reply: await pool.scan(dataset, snapshot, body, now, deps.limits.maxEventBytes), now };
+  } catch (error) {
+    if (!(body.buffer instanceof SharedArrayBuffer)) throw error;
+    deps.log(`ingest worker failed (${error instanceof Error ? error.message : String(error)}); parsing the batch on the main thread`);
+    return undefined;
+  }
 }
 
 /** Stores a batch the ingest workers scanned, and answers for every item in order. */
