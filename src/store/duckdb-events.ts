@@ -595,25 +595,12 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       const slots = plan.slots;
       const data = event.data;
       const shape = plan.shape;
-      let matching = shape.source === slots;
-      if (!matching) resetShape(shape, slots, 0);
+      if (shape.source !== slots) resetShape(shape, slots, 0);
       let position = 0;
       let fits = true;
       let aliases = 0;
       for (const field in data) {
-        let slot: FieldSlot | undefined;
-        if (matching && shape.fields[position] === field) {
-          slot = shape.slots[position];
-        } else {
-          if (matching) {
-            matching = false;
-            resetShape(shape, slots, position);
-          }
-          slot = slots.get(field);
-          shape.fields.push(field);
-          shape.slots.push(slot);
-        }
-        position++;
+        const slot = slotOf(shape, slots, position++, field);
         const value = data[field];
         if (value === null || value === undefined) continue;
         if (slot === undefined || !slotAccepts(slot.type, value) || (slot.aliasBit & aliases) !== 0) {
@@ -913,6 +900,20 @@ function resetShape(shape: ShapeCache, source: Map<string, FieldSlot>, length: n
   shape.slots.length = length;
 }
 
+/**
+ * The slot of `field`, the `position`-th field of its event, from the shape cache when the
+ * previous event had the same field there; otherwise looked up in `slots`, and the cache
+ * keeps the new field in place of the old one's (and drops the rest).
+ */
+function slotOf(shape: ShapeCache, slots: Map<string, FieldSlot>, position: number, field: string): FieldSlot | undefined {
+  if (shape.fields[position] === field) return shape.slots[position];
+  resetShape(shape, slots, position);
+  const slot = slots.get(field);
+  shape.fields.push(field);
+  shape.slots.push(slot);
+  return slot;
+}
+
 function aliasBitOf(column: string): number {
   return column === 'data._time' ? 1 : column === 'data._samplerate' ? 2 : 0;
 }
@@ -957,22 +958,9 @@ async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Pr
         time.setInteger(row, Math.round(event.time * 1000));
         samplerate.setInteger(row, event.samplerate);
         const data = event.data;
-        let matching = true;
         let position = 0;
         for (const field in data) {
-          let slot: FieldSlot | undefined;
-          if (matching && shape.fields[position] === field) {
-            slot = shape.slots[position];
-          } else {
-            if (matching) {
-              matching = false;
-              resetShape(shape, slots, position);
-            }
-            slot = slots.get(field);
-            shape.fields.push(field);
-            shape.slots.push(slot);
-          }
-          position++;
+          const slot = slotOf(shape, slots, position++, field);
           const value = data[field];
           if (value === null || value === undefined || slot === undefined) continue;
           setValue(builders[slot.index]!, types[slot.index]!, row, value);
