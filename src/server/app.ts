@@ -13,7 +13,7 @@ import { eventProblem } from '../store/value-rules.js';
 import type { ScanResult } from './batch-scanner.js';
 import type { IngestPool, ScanReply } from './ingest-pool.js';
 import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson, sendJsonText } from './http-io.js';
-import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent } from './ingest.js';
+import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
 import type { ServerLimits } from './limits.js';
 import { registerAnalysisRoutes } from './analysis.js';
@@ -245,14 +245,19 @@ async function ingestBatchBody(
       return;
     }
   }
-  const value = parseJsonBody(body.toString('utf8'), 'batch body');
-  const itemBytes = Array.isArray(value) && body.length > deps.limits.maxEventBytes ? arrayItemByteLengths(body) : undefined;
-  const items = batchItems(value, itemBytes, deps.limits.maxEventBytes, deps.now());
+  const items = parseBatch(deps, body, deps.now());
   const events = [];
   for (const item of items) if (item.ok) events.push(item.event);
   checkBackpressure(deps, events.length);
   const stored: IngestOutcome[] = events.length > 0 ? await deps.events.ingest(dataset, events) : [];
   sendJson(res, 200, mergeOutcomes(items, stored));
+}
+
+/** The object path's reading of a batch body: `JSON.parse`, then each item on its own (`batchItems`). */
+function parseBatch(deps: AppDependencies, body: Buffer, now: number): ParsedItem[] {
+  const value = parseJsonBody(body.toString('utf8'), 'batch body');
+  const itemBytes = Array.isArray(value) && body.length > deps.limits.maxEventBytes ? arrayItemByteLengths(body) : undefined;
+  return batchItems(value, itemBytes, deps.limits.maxEventBytes, now);
 }
 
 /**
@@ -293,10 +298,8 @@ async function storePrepared(
   const store = deps.events as EventStore & PreparedIngest;
   // The object path's events for the same body, for when the dataset's columns changed meanwhile.
   const materialize = (): IncomingEvent[] => {
-    const value = parseJsonBody(body.toString('utf8'), 'batch body');
-    const itemBytes = Array.isArray(value) && body.length > deps.limits.maxEventBytes ? arrayItemByteLengths(body) : undefined;
     const events: IncomingEvent[] = [];
-    for (const item of batchItems(value, itemBytes, deps.limits.maxEventBytes, now)) {
+    for (const item of parseBatch(deps, body, now)) {
       if (item.ok && eventProblem(item.event) === undefined) events.push(item.event);
     }
     if (events.length !== scan.events) throw new Error(`the batch holds ${events.length} events, its scan ${scan.events}`);
