@@ -50,12 +50,17 @@ const { table, columns, fillMs } = await createWideDataset({
     if (name === 'flag.experiment') return `(['control', 'a', 'b'])[1 + (hash(i) % 3)::INTEGER]`;
     if (name === 'error') return `random() < CASE WHEN hash(i) % 3 = 2 THEN 0.024 ELSE 0.02 END`;
     if (name === 'user.id') return `'user-' || (hash(i // 3) % 300000)::VARCHAR`;
-    if (name === 'duration_ms') return `round(exp(3.5 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) * CASE WHEN hash(i) % 3 = 2 THEN 1.1 ELSE 1 END, 3)`;
+    if (name === 'duration_ms')
+      return `round(exp(3.5 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) * CASE WHEN hash(i) % 3 = 2 THEN 1.1 ELSE 1 END, 3)`;
     switch (type) {
-      case 'string': return `'v-' || (hash(i + ${name.length}) % 50)::VARCHAR`;
-      case 'integer': return `(hash(i) % 10000)::BIGINT`;
-      case 'float': return `random() * 1000`;
-      case 'boolean': return `random() < 0.5`;
+      case 'string':
+        return `'v-' || (hash(i + ${name.length}) % 50)::VARCHAR`;
+      case 'integer':
+        return `(hash(i) % 10000)::BIGINT`;
+      case 'float':
+        return `random() * 1000`;
+      case 'boolean':
+        return `random() < 0.5`;
     }
     throw new Error(`unexpected column type ${type}`);
   },
@@ -121,12 +126,17 @@ for (const [variant, users] of Object.entries(report.sampleRatio[0].observed)) {
   if (rawUsers.get(variant) !== users) throw new Error(`variant ${variant}: http ${users} users, raw ${rawUsers.get(variant)}`);
 }
 for (const cohort of report.cohorts) {
-  if (rawCounts.get(cohort.label) !== cohort.rows) throw new Error(`cohort ${cohort.label}: http ${cohort.rows} rows, raw ${rawCounts.get(cohort.label)}`);
+  if (rawCounts.get(cohort.label) !== cohort.rows)
+    throw new Error(`cohort ${cohort.label}: http ${cohort.rows} rows, raw ${rawCounts.get(cohort.label)}`);
 }
 const b = report.results.filter((r) => r.cohort === 'b').map((r) => `${r.metric} ${r.verdict}`);
 const raw = median(rawTimes);
 const http = median(httpTimes);
-console.log(`compare benchmark: ${EVENTS} events × ${columns.length} columns, 3 variants, 4 metrics, median of ${REPEAT} interleaved runs after ${WARMUP} warm-ups`);
-console.log(`raw sufficient statistics ${raw.toFixed(1)} ms   http compare ${http.toFixed(1)} ms   ratio ${(http / raw).toFixed(2)} (target <= 1.5)   [bulk fill ${(fillMs / 1000).toFixed(1)} s]`);
+console.log(
+  `compare benchmark: ${EVENTS} events × ${columns.length} columns, 3 variants, 4 metrics, median of ${REPEAT} interleaved runs after ${WARMUP} warm-ups`,
+);
+console.log(
+  `raw sufficient statistics ${raw.toFixed(1)} ms   http compare ${http.toFixed(1)} ms   ratio ${(http / raw).toFixed(2)} (target <= 1.5)   [bulk fill ${(fillMs / 1000).toFixed(1)} s]`,
+);
 console.log(`variant b: ${b.join(', ')}`);
 if (process.env.BENCH_KEEP !== '1') await rm(DIR, { recursive: true, force: true });

@@ -43,16 +43,21 @@ const { columns, fillMs } = await createWideDataset({
   spanMs: DAY_MS,
   deferred: ['error'],
   expressionFor: ({ name, type }) => {
-    if (name === 'error') return `CASE WHEN "flag.feature_1" = 'on' AND "flag.feature_2" = 'on' THEN random() < 0.08 ELSE random() < 0.02 END`;
+    if (name === 'error')
+      return `CASE WHEN "flag.feature_1" = 'on' AND "flag.feature_2" = 'on' THEN random() < 0.08 ELSE random() < 0.02 END`;
     if (name === 'duration_ms') return `round(exp(3.5 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())), 3)`;
     if (name === 'trace.trace_id' || name === 'trace.span_id') return `md5(i::VARCHAR || '${name}')`;
     if (name === 'user.id') return `'user-' || (hash(i) % 100000)::VARCHAR`;
     if (name.startsWith('flag.')) return `CASE WHEN random() < 0.5 THEN 'on' ELSE 'off' END`;
     switch (type) {
-      case 'string': return `'v-' || (hash(i, '${name}') % 20)::VARCHAR`;
-      case 'integer': return `(hash(i, '${name}') % 10000)::BIGINT`;
-      case 'float': return `random() * 1000`;
-      case 'boolean': return `random() < 0.5`;
+      case 'string':
+        return `'v-' || (hash(i, '${name}') % 20)::VARCHAR`;
+      case 'integer':
+        return `(hash(i, '${name}') % 10000)::BIGINT`;
+      case 'float':
+        return `random() * 1000`;
+      case 'boolean':
+        return `random() < 0.5`;
     }
     throw new Error(`unexpected column type ${type}`);
   },
@@ -81,8 +86,13 @@ await running.close();
 
 const top = report.findings[0];
 const planted = new Set(top.columns).has('flag.feature_1') && new Set(top.columns).has('flag.feature_2') && top.significant;
-if (!planted) throw new Error(`the planted combination is not first: ${JSON.stringify(report.findings.slice(0, 3).map((f) => [f.columns, f.values, f.effect, f.qValue]))} selected ${JSON.stringify(report.selected)} skipped ${JSON.stringify(report.columns.skipped)}`);
+if (!planted)
+  throw new Error(
+    `the planted combination is not first: ${JSON.stringify(report.findings.slice(0, 3).map((f) => [f.columns, f.values, f.effect, f.qValue]))} selected ${JSON.stringify(report.selected)} skipped ${JSON.stringify(report.columns.skipped)}`,
+  );
 const ms = median(times);
 console.log(`explain benchmark: ${EVENTS} events × ${columns.length} columns, selection error = true, median of ${REPEAT} runs`);
-console.log(`explain http ${ms.toFixed(0)} ms (target < 3000) · ${report.columns.analysed} columns analysed, ${report.columns.skipped.length} skipped, ${report.tests} tests · first finding ${top.columns.map((c, i) => `${c}=${top.values[i]}`).join(' AND ')} [bulk fill ${(fillMs / 1000).toFixed(1)} s]`);
+console.log(
+  `explain http ${ms.toFixed(0)} ms (target < 3000) · ${report.columns.analysed} columns analysed, ${report.columns.skipped.length} skipped, ${report.tests} tests · first finding ${top.columns.map((c, i) => `${c}=${top.values[i]}`).join(' AND ')} [bulk fill ${(fillMs / 1000).toFixed(1)} s]`,
+);
 if (process.env.BENCH_KEEP !== '1') await rm(DIR, { recursive: true, force: true });

@@ -57,19 +57,23 @@ const columns = Object.keys(events[0].data).length;
 const ndjsonPath = join(DIR, 'events.ndjson');
 await writeFile(
   ndjsonPath,
-  events.map((e) => JSON.stringify({ ...e.data, _time: new Date(e.time).toISOString(), _samplerate: e.samplerate })).join('\n') + '\n',
+  `${events.map((e) => JSON.stringify({ ...e.data, _time: new Date(e.time).toISOString(), _samplerate: e.samplerate })).join('\n')}\n`,
 );
 // Honeycomb batch bodies, serialised up front so clients only send.
 const batchBodies = [];
 for (let offset = 0; offset < EVENTS; offset += BATCH) {
-  const items = events.slice(offset, offset + BATCH).map((e) => ({ time: new Date(e.time).toISOString(), samplerate: e.samplerate, data: e.data }));
+  const items = events
+    .slice(offset, offset + BATCH)
+    .map((e) => ({ time: new Date(e.time).toISOString(), samplerate: e.samplerate, data: e.data }));
   const text = JSON.stringify(items);
   batchBodies.push(GZIP ? gzipSync(text) : Buffer.from(text));
 }
 
-console.log(`ingest benchmark: ${EVENTS} events, ${columns} columns, batches of ${BATCH}, ${CLIENTS} clients${GZIP ? ', gzip' : ''}, best of ${ROUNDS}`);
+console.log(
+  `ingest benchmark: ${EVENTS} events, ${columns} columns, batches of ${BATCH}, ${CLIENTS} clients${GZIP ? ', gzip' : ''}, best of ${ROUNDS}`,
+);
 
-const { openEventStore } = await import('../dist/store/duckdb-events.js');
+const { openEventStore } = await import('../dist/store/duckdb/event-store.js');
 const serverBuilt = existsSync(fileURLToPath(new URL('../dist/server/index.js', import.meta.url)));
 if (!serverBuilt) console.log('http      skipped: the server is not built');
 
@@ -85,9 +89,19 @@ if (process.env.BENCH_METHODS === '1') {
 if (process.env.BENCH_RAW === '1') {
   const { compareRawStaging } = await import('./lib/raw-staging.mjs');
   const bodies = batchBodies.map((body) => (GZIP ? gunzipSync(body) : body));
-  const rows = await compareRawStaging({ bodies, batch: BATCH, count: EVENTS, firstEvent: events[0], dir: DIR, groupSizes: [8000, 48000], rounds: ROUNDS });
+  const rows = await compareRawStaging({
+    bodies,
+    batch: BATCH,
+    count: EVENTS,
+    firstEvent: events[0],
+    dir: DIR,
+    groupSizes: [8000, 48000],
+    rounds: ROUNDS,
+  });
   for (const { method, perSecond, mainThreadShare, cpuMicros } of rows) {
-    console.log(`raw-vs    ${method.padEnd(32)} ${formatRate(perSecond)}  (main thread busy ${(mainThreadShare * 100).toFixed(0)}%, CPU ${cpuMicros.toFixed(1)} µs/event)`);
+    console.log(
+      `raw-vs    ${method.padEnd(32)} ${formatRate(perSecond)}  (main thread busy ${(mainThreadShare * 100).toFixed(0)}%, CPU ${cpuMicros.toFixed(1)} µs/event)`,
+    );
   }
 }
 
@@ -110,7 +124,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     await rm(scratch, { recursive: true, force: true });
     const rate = (EVENTS / ms) * 1000;
     best[name] = Math.max(best[name] ?? 0, rate);
-    const details = [`${ms.toFixed(0)} ms`, `main thread busy ${(busy * 100).toFixed(0)}%`, note, `round ${round}`].filter(Boolean).join(', ');
+    const details = [`${ms.toFixed(0)} ms`, `main thread busy ${(busy * 100).toFixed(0)}%`, note, `round ${round}`]
+      .filter(Boolean)
+      .join(', ');
     console.log(`${name.padEnd(9)} ${label.padEnd(26)} ${formatRate(rate)}  (${details})`);
   }
 }
@@ -118,7 +134,9 @@ if (best.baseline !== undefined) {
   for (const name of ['store', 'parsed', 'http']) {
     if (best[name] === undefined) continue;
     const target = name === 'http' ? '  (target >= 0.5)' : '';
-    console.log(`ratio     ${name.padEnd(8)} / baseline   ${formatRate(best[name])} / ${formatRate(best.baseline)} = ${(best[name] / best.baseline).toFixed(2)}${target}`);
+    console.log(
+      `ratio     ${name.padEnd(8)} / baseline   ${formatRate(best[name])} / ${formatRate(best.baseline)} = ${(best[name] / best.baseline).toFixed(2)}${target}`,
+    );
   }
 }
 if (process.env.BENCH_SERVER_PROF && best.http !== undefined) {
@@ -184,9 +202,13 @@ async function measureParsed(scratch) {
 async function measureHttp(scratch) {
   const profiling = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_SERVER_PROF)}`] : [];
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, ...profiling, fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...profiling, fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const { url, adminKey } = JSON.parse((await lines.next()).value);
   const { request, Agent } = await import('undici');

@@ -66,9 +66,21 @@ async function serve(kind) {
   const { startServer } = await import(join(DIST, 'server/index.js'));
   const server = await startServer({ dataDir: dir, port: 0 });
   const admin = { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' };
-  const key = (await (await fetch(`${server.url}/api/v1/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'bench', scopes: ['flags:read'] }) })).json()).key;
+  const key = (
+    await (
+      await fetch(`${server.url}/api/v1/keys`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ name: 'bench', scopes: ['flags:read'] }),
+      })
+    ).json()
+  ).key;
   await fetch(`${server.url}/api/v1/flags`, { method: 'POST', headers: admin, body: JSON.stringify(FLAG) });
-  const answer = await fetch(`${server.url}/ofrep/v1/evaluate/flags/${FLAG.key}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: REQUEST_BODY });
+  const answer = await fetch(`${server.url}/ofrep/v1/evaluate/flags/${FLAG.key}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: REQUEST_BODY,
+  });
   const body = await answer.text();
   if (answer.status !== 200) throw new Error(`OFREP answered ${answer.status}: ${body}`);
   process.on('disconnect', async () => {
@@ -80,7 +92,10 @@ async function serve(kind) {
 }
 
 function start(kind, env = {}) {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return new Promise((resolvePromise, reject) => {
     child.once('message', (info) => resolvePromise({ child, ...info }));
     child.once('error', reject);
@@ -171,9 +186,15 @@ if (process.argv[2] === '--serve') {
   const after = loadavg()[0];
   const medianRatio = median(ratios);
   const bestRatio = Math.max(...flagscopeRates) / Math.max(...bareRates);
-  console.log(`median: bare ${Math.round(median(bareRates))} req/s, flagscope ${Math.round(median(flagscopeRates))} req/s, median of round ratios ${medianRatio.toFixed(2)}`);
-  console.log(`best:   bare ${Math.round(Math.max(...bareRates))} req/s, flagscope ${Math.round(Math.max(...flagscopeRates))} req/s, ratio ${bestRatio.toFixed(2)}`);
-  console.log(`server CPU per request (median): bare ${median(bareCpu).toFixed(1)} µs, flagscope ${median(flagscopeCpu).toFixed(1)} µs, bare/flagscope ${(median(bareCpu) / median(flagscopeCpu)).toFixed(2)}`);
+  console.log(
+    `median: bare ${Math.round(median(bareRates))} req/s, flagscope ${Math.round(median(flagscopeRates))} req/s, median of round ratios ${medianRatio.toFixed(2)}`,
+  );
+  console.log(
+    `best:   bare ${Math.round(Math.max(...bareRates))} req/s, flagscope ${Math.round(Math.max(...flagscopeRates))} req/s, ratio ${bestRatio.toFixed(2)}`,
+  );
+  console.log(
+    `server CPU per request (median): bare ${median(bareCpu).toFixed(1)} µs, flagscope ${median(flagscopeCpu).toFixed(1)} µs, bare/flagscope ${(median(bareCpu) / median(flagscopeCpu)).toFixed(2)}`,
+  );
   console.log(`load average (1 min) ${before.toFixed(2)} before, ${after.toFixed(2)} after`);
   console.log(`target median ratio >= 0.7: ${medianRatio >= 0.7 ? 'PASS' : 'FAIL'}`);
   bare.child.disconnect();

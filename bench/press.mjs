@@ -32,7 +32,15 @@ async function serve() {
   const created = await fetch(`${server.url}/api/v1/flags`, {
     method: 'POST',
     headers: admin,
-    body: JSON.stringify({ key: KEY, service: 'checkout', kind: 'kill-switch', variants: { live: true, off: false }, defaultVariant: 'live', safeVariant: 'off', rollout: { live: 100, off: 0 } }),
+    body: JSON.stringify({
+      key: KEY,
+      service: 'checkout',
+      kind: 'kill-switch',
+      variants: { live: true, off: false },
+      defaultVariant: 'live',
+      safeVariant: 'off',
+      rollout: { live: 100, off: 0 },
+    }),
   });
   if (created.status !== 201) throw new Error(await created.text());
   process.on('disconnect', async () => {
@@ -51,7 +59,10 @@ function summary(name, values) {
   const sorted = [...values].sort((a, b) => a - b);
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
-  return { line: `${name}: median ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(2)} ms (target p99 < 20 ms) ${p99 < 20 ? 'PASS' : 'FAIL'}`, p99 };
+  return {
+    line: `${name}: median ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(2)} ms (target p99 < 20 ms) ${p99 < 20 ? 'PASS' : 'FAIL'}`,
+    p99,
+  };
 }
 
 async function measure(url, apiKey) {
@@ -79,7 +90,12 @@ async function measure(url, apiKey) {
   });
 
   const evaluate = async () => {
-    const res = await request(`${url}/ofrep/v1/evaluate/flags/${KEY}`, { method: 'POST', headers: auth, body: '{"context":{"targetingKey":"user-1"}}', dispatcher: evalAgent });
+    const res = await request(`${url}/ofrep/v1/evaluate/flags/${KEY}`, {
+      method: 'POST',
+      headers: auth,
+      body: '{"context":{"targetingKey":"user-1"}}',
+      dispatcher: evalAgent,
+    });
     return (await res.body.json()).variant;
   };
   const toOfrep = [];
@@ -95,7 +111,12 @@ async function measure(url, apiKey) {
       };
     });
     const started = performance.now();
-    const pressed = request(`${url}/api/v1/flags/${KEY}/${verb}`, { method: 'POST', headers: auth, body: JSON.stringify({ reason: `bench ${i}` }), dispatcher: pressAgent }).then((r) => r.body.json());
+    const pressed = request(`${url}/api/v1/flags/${KEY}/${verb}`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ reason: `bench ${i}` }),
+      dispatcher: pressAgent,
+    }).then((r) => r.body.json());
     let visibleAt;
     while (visibleAt === undefined) {
       if ((await evaluate()) === expected) visibleAt = performance.now();

@@ -47,19 +47,27 @@ const REUSE = process.env.BENCH_REUSE === '1';
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 2);
 
-const { openEventStore } = await import('../dist/store/duckdb-events.js');
+const { openEventStore } = await import('../dist/store/duckdb/event-store.js');
 const { startServer } = await import('../dist/server/index.js');
 const { request } = await import('undici');
 
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
-console.log(`query benchmark: ${EVENTS} events over 24 h, P99(duration_ms) by service.name, ${WARMUP} warm-up + ${REPEAT} interleaved timed runs each`);
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+console.log(
+  `query benchmark: ${EVENTS} events over 24 h, P99(duration_ms) by service.name, ${WARMUP} warm-up + ${REPEAT} interleaved timed runs each`,
+);
 console.log(`load average at start: ${load()}`);
 
 /** Creates the dataset through the store, then fills it in bulk with SQL. */
 async function createDataset(path, sampledShare) {
   const store = await openEventStore({ path });
   const generate = wideEventGenerator({ seed: 7, startMs: NOW - DAY_MS, spanMs: DAY_MS, sampledShare: 0 });
-  await store.ingest('bench', Array.from({ length: 10 }, (_, i) => generate(i, 10)));
+  await store.ingest(
+    'bench',
+    Array.from({ length: 10 }, (_, i) => generate(i, 10)),
+  );
   const table = store.tableOf('bench');
   const columns = (await store.getSchema('bench')).columns;
   await store.close();
@@ -128,7 +136,12 @@ for (const scenario of [
   const table = `"${tableName}"`;
   const rawSql = `SELECT "service.name", quantile_cont(duration_ms, 0.99) FROM ${table} WHERE _time >= make_timestamp($1::BIGINT) AND _time < make_timestamp($2::BIGINT) GROUP BY 1 ORDER BY 1`;
   const rawParams = [BigInt(NOW - DAY_MS) * 1000n, BigInt(NOW) * 1000n];
-  const spec = { calculations: [{ op: 'P99', column: 'duration_ms' }], breakdowns: ['service.name'], time_range: 86_400, end_time: NOW / 1000 };
+  const spec = {
+    calculations: [{ op: 'P99', column: 'duration_ms' }],
+    breakdowns: ['service.name'],
+    time_range: 86_400,
+    end_time: NOW / 1000,
+  };
   const body = JSON.stringify(spec);
   const runRaw = async () => (await raw.runAndReadAll(rawSql, rawParams)).getRows();
   const runHttp = async () => {

@@ -12,7 +12,10 @@ import { DuckDBInstance, DuckDBTimestampValue } from '@duckdb/node-api';
 function columnTypes(events) {
   const types = new Map();
   for (const [name, value] of Object.entries(events[0].data)) {
-    types.set(name, typeof value === 'string' ? 'VARCHAR' : typeof value === 'boolean' ? 'BOOLEAN' : Number.isInteger(value) ? 'BIGINT' : 'DOUBLE');
+    types.set(
+      name,
+      typeof value === 'string' ? 'VARCHAR' : typeof value === 'boolean' ? 'BOOLEAN' : Number.isInteger(value) ? 'BIGINT' : 'DOUBLE',
+    );
   }
   return types;
 }
@@ -76,7 +79,12 @@ export async function compareLoadMethods(events, batch, dir) {
     });
     connection.closeSync();
     instance.closeSync();
-    results.push({ method: 'per-value appender', perSecond: (events.length / ms) * 1000, mainThreadShare, ...perEvent(events.length, rest) });
+    results.push({
+      method: 'per-value appender',
+      perSecond: (events.length / ms) * 1000,
+      mainThreadShare,
+      ...perEvent(events.length, rest),
+    });
   }
 
   {
@@ -91,23 +99,35 @@ export async function compareLoadMethods(events, batch, dir) {
         });
         await writeFile(staging, lines.join('\n'));
         await connection.run('BEGIN');
-        await connection.run(`INSERT INTO t BY NAME SELECT * FROM read_json(${literal(staging)}, columns = ${columns}, format = 'newline_delimited')`);
+        await connection.run(
+          `INSERT INTO t BY NAME SELECT * FROM read_json(${literal(staging)}, columns = ${columns}, format = 'newline_delimited')`,
+        );
         await connection.run('COMMIT');
       }
     });
     connection.closeSync();
     instance.closeSync();
-    results.push({ method: 'NDJSON staging + read_json', perSecond: (events.length / ms) * 1000, mainThreadShare, ...perEvent(events.length, rest) });
+    results.push({
+      method: 'NDJSON staging + read_json',
+      perSecond: (events.length / ms) * 1000,
+      mainThreadShare,
+      ...perEvent(events.length, rest),
+    });
   }
 
   {
-    const { openEventStore } = await import('../../dist/store/duckdb-events.js');
+    const { openEventStore } = await import('../../dist/store/duckdb/event-store.js');
     const store = await openEventStore({ path: join(dir, 'chunks.duckdb') });
     const { ms, mainThreadShare, ...rest } = await measure(async () => {
       for (let offset = 0; offset < events.length; offset += batch) await store.ingest('bench', events.slice(offset, offset + batch));
     });
     await store.close();
-    results.push({ method: 'store data chunks', perSecond: (events.length / ms) * 1000, mainThreadShare, ...perEvent(events.length, rest) });
+    results.push({
+      method: 'store data chunks',
+      perSecond: (events.length / ms) * 1000,
+      mainThreadShare,
+      ...perEvent(events.length, rest),
+    });
   }
   return results;
 }

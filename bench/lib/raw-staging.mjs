@@ -80,7 +80,7 @@ function groupsOf(bodies, batch, groupEvents) {
 }
 
 async function chunkPath(bodies, batch, groupEvents, dir, count) {
-  const { openEventStore } = await import('../../dist/store/duckdb-events.js');
+  const { openEventStore } = await import('../../dist/store/duckdb/event-store.js');
   const store = await openEventStore({ path: join(dir, 'raw-chunks.duckdb') });
   const result = await measure(count, async () => {
     let previous = Promise.resolve();
@@ -88,7 +88,8 @@ async function chunkPath(bodies, batch, groupEvents, dir, count) {
       const events = [];
       for (const body of group) {
         arrayItemRanges(body);
-        for (const item of JSON.parse(body.toString('utf8'))) events.push({ time: Date.parse(item.time), samplerate: item.samplerate, data: item.data });
+        for (const item of JSON.parse(body.toString('utf8')))
+          events.push({ time: Date.parse(item.time), samplerate: item.samplerate, data: item.data });
       }
       await previous;
       previous = store.ingest('bench', events);
@@ -103,7 +104,7 @@ async function chunkPath(bodies, batch, groupEvents, dir, count) {
 async function rawStagingPath(bodies, batch, groupEvents, dir, count, firstEvent) {
   // The table and its column types as the store creates them (one event through the store).
   const path = join(dir, 'raw-staging.duckdb');
-  const { openEventStore } = await import('../../dist/store/duckdb-events.js');
+  const { openEventStore } = await import('../../dist/store/duckdb/event-store.js');
   const store = await openEventStore({ path });
   await store.ingest('bench', [firstEvent]);
   const schema = await store.getSchema('bench');
@@ -124,7 +125,11 @@ async function rawStagingPath(bodies, batch, groupEvents, dir, count, firstEvent
         const items = JSON.parse(body.toString('utf8'));
         for (let i = 0; i < items.length; i++) {
           const item = items[i];
-          parts.push(Buffer.from(`{"t":${Date.parse(item.time) * 1000},"s":${item.samplerate},"x":`), body.subarray(ranges[2 * i], ranges[2 * i + 1]), closing);
+          parts.push(
+            Buffer.from(`{"t":${Date.parse(item.time) * 1000},"s":${item.samplerate},"x":`),
+            body.subarray(ranges[2 * i], ranges[2 * i + 1]),
+            closing,
+          );
         }
       }
       await previous;

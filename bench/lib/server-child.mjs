@@ -9,12 +9,12 @@ import { startServer } from '../../dist/server/index.js';
 
 const workers = process.env.BENCH_WORKERS === undefined ? {} : { ingestWorkers: Number(process.env.BENCH_WORKERS) };
 const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: process.argv[2], ...workers });
-process.stdout.write(JSON.stringify({ url: server.url, adminKey: server.adminKey ?? null }) + '\n');
+process.stdout.write(`${JSON.stringify({ url: server.url, adminKey: server.adminKey ?? null })}\n`);
 process.on('SIGTERM', () => {
   server.close().then(
     () => {
       const { user, system } = process.cpuUsage();
-      process.stdout.write(JSON.stringify({ closed: true, cpuMicros: user + system }) + '\n');
+      process.stdout.write(`${JSON.stringify({ closed: true, cpuMicros: user + system })}\n`);
       process.exit(0);
     },
     (error) => {

@@ -22,10 +22,13 @@ export async function createWideDataset(options) {
   const { path, dataset, events, startMs, spanMs, expressionFor } = options;
   const shapeEvent = options.shapeEvent ?? ((event) => event);
   const deferred = new Set(options.deferred ?? []);
-  const { openEventStore } = await import('../../dist/store/duckdb-events.js');
+  const { openEventStore } = await import('../../dist/store/duckdb/event-store.js');
   const store = await openEventStore({ path });
   const generate = wideEventGenerator({ seed: 7, startMs, spanMs });
-  await store.ingest(dataset, Array.from({ length: 10 }, (_, i) => shapeEvent(generate(i, 10), i)));
+  await store.ingest(
+    dataset,
+    Array.from({ length: 10 }, (_, i) => shapeEvent(generate(i, 10), i)),
+  );
   const table = store.tableOf(dataset);
   const columns = (await store.getSchema(dataset)).columns;
   await store.close();

@@ -42,8 +42,16 @@ export function wideEventGenerator({ seed = 1, startMs = Date.UTC(2026, 0, 1), s
       'cloud.region': pick(REGIONS),
       'host.name': `${service}-${Math.floor(random() * 40)}.prod.internal`,
       'user.id': `user-${Math.floor(random() * 100_000)}`,
-      'trace.trace_id': Math.floor(random() * 2 ** 52).toString(16).padStart(16, '0') + Math.floor(random() * 2 ** 52).toString(16).padStart(16, '0'),
-      'trace.span_id': Math.floor(random() * 2 ** 52).toString(16).padStart(16, '0'),
+      'trace.trace_id':
+        Math.floor(random() * 2 ** 52)
+          .toString(16)
+          .padStart(16, '0') +
+        Math.floor(random() * 2 ** 52)
+          .toString(16)
+          .padStart(16, '0'),
+      'trace.span_id': Math.floor(random() * 2 ** 52)
+        .toString(16)
+        .padStart(16, '0'),
       duration_ms: Math.round(Math.exp(3.5 + 0.8 * normal()) * 1000) / 1000,
       error: random() < 0.02,
       'app.version': `1.${Math.floor(random() * 20)}.${Math.floor(random() * 10)}`,

@@ -51,7 +51,10 @@ export interface CommandEnv {
 }
 
 /** Colour rules of clig.dev: `--no-color` wins; then FORCE_COLOR; then NO_COLOR, TERM=dumb, non-TTY and machine formats turn it off. */
-export function colorEnabled(env: Record<string, string | undefined>, options: { flag: boolean | undefined; tty: boolean; machineFormat: boolean }): boolean {
+export function colorEnabled(
+  env: Record<string, string | undefined>,
+  options: { flag: boolean | undefined; tty: boolean; machineFormat: boolean },
+): boolean {
   if (options.flag === false) return false;
   const force = env.FORCE_COLOR;
   if (force !== undefined && force !== '' && force !== '0' && force !== 'false') return !options.machineFormat;
@@ -79,7 +82,7 @@ export function createCommandEnv(ctx: Context, flags: GlobalFlags, command: Comm
   let connectionPromise: Promise<ConnectionSettings> | undefined;
   let clientPromise: Promise<ApiClient> | undefined;
   const stderrLine = (line: string): void => {
-    ctx.stderr.write(line + '\n');
+    ctx.stderr.write(`${line}\n`);
   };
   const env: CommandEnv = {
     ctx,
@@ -110,7 +113,9 @@ export function createCommandEnv(ctx: Context, flags: GlobalFlags, command: Comm
       connectionPromise ??= (async () => {
         const config = await readConfig(configPath(ctx.env, ctx.homeDir));
         const settings = resolveConnection({ apiUrl: flags.apiUrl, apiKey: flags.apiKey, profile: flags.profile }, ctx.env, config);
-        env.debug(`api ${settings.apiUrl} (from ${settings.sources.apiUrl}), key from ${settings.sources.apiKey}, profile ${settings.profile}`);
+        env.debug(
+          `api ${settings.apiUrl} (from ${settings.sources.apiUrl}), key from ${settings.sources.apiKey}, profile ${settings.profile}`,
+        );
         return settings;
       })();
       return connectionPromise;

@@ -30,7 +30,12 @@ export function printRecords<R>(env: CommandEnv, records: R[], columns: RecordCo
       env.out(renderNdjson(records));
       return;
     case 'csv':
-      env.out(renderCsv(columns.map((c) => c.key), records.map((r) => columns.map((c) => c.value(r)))));
+      env.out(
+        renderCsv(
+          columns.map((c) => c.key),
+          records.map((r) => columns.map((c) => c.value(r))),
+        ),
+      );
       return;
     case 'table': {
       const tty = env.stdoutIsTTY;

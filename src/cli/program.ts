@@ -27,11 +27,31 @@ type Register = (program: Command, state: RunState) => void;
  * (`test/unit/cli-program.test.ts` checks they match the real commands).
  */
 export const NOUNS: ReadonlyArray<{ name: string; term: string; description: string; load: () => Promise<Register> }> = [
-  { name: 'serve', term: 'serve [options]', description: 'run the embedded server: ingest, query, flags, OFREP', load: async () => (await import('./serve/index.js')).registerServe },
+  {
+    name: 'serve',
+    term: 'serve [options]',
+    description: 'run the embedded server: ingest, query, flags, OFREP',
+    load: async () => (await import('./serve/index.js')).registerServe,
+  },
   { name: 'events', term: 'events', description: 'send events', load: async () => (await import('./events/index.js')).registerEvents },
-  { name: 'datasets', term: 'datasets', description: 'list datasets with their event and column counts', load: async () => (await import('./datasets/index.js')).registerDatasets },
-  { name: 'columns', term: 'columns <dataset>', description: "list a dataset's columns and their types", load: async () => (await import('./columns/index.js')).registerColumns },
-  { name: 'query', term: 'query [options] <dataset>', description: 'run a Honeycomb-style query: calculations by breakdown over a time range', load: async () => (await import('./query/index.js')).registerQuery },
+  {
+    name: 'datasets',
+    term: 'datasets',
+    description: 'list datasets with their event and column counts',
+    load: async () => (await import('./datasets/index.js')).registerDatasets,
+  },
+  {
+    name: 'columns',
+    term: 'columns <dataset>',
+    description: "list a dataset's columns and their types",
+    load: async () => (await import('./columns/index.js')).registerColumns,
+  },
+  {
+    name: 'query',
+    term: 'query [options] <dataset>',
+    description: 'run a Honeycomb-style query: calculations by breakdown over a time range',
+    load: async () => (await import('./query/index.js')).registerQuery,
+  },
   {
     name: 'compare',
     term: 'compare [options] <flag>',
@@ -44,16 +64,36 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
     description: 'find what sets the selected events apart from the rest: columns, values and flag combinations, ranked, FDR-controlled',
     load: async () => (await import('./explain/index.js')).registerExplain,
   },
-  { name: 'flags', term: 'flags', description: 'manage feature flags: list, get, create, set, archive, history, eval, export, import', load: async () => (await import('./flags/index.js')).registerFlags },
+  {
+    name: 'flags',
+    term: 'flags',
+    description: 'manage feature flags: list, get, create, set, archive, history, eval, export, import',
+    load: async () => (await import('./flags/index.js')).registerFlags,
+  },
   {
     name: 'buttons',
     term: 'buttons [options]',
     description: "the quick red buttons: every service's kill switches, state, last press and runbook",
     load: async () => (await import('./buttons/index.js')).registerButtons,
   },
-  { name: 'keys', term: 'keys', description: 'API keys with scopes (needs an admin key)', load: async () => (await import('./keys/index.js')).registerKeys },
-  { name: 'demo', term: 'demo [options]', description: 'start a server with realistic seeded data and walk through what flagscope does', load: async () => (await import('./demo/index.js')).registerDemo },
-  { name: 'completion', term: 'completion <shell>', description: 'print a shell completion script', load: async () => (await import('./completion/index.js')).registerCompletion },
+  {
+    name: 'keys',
+    term: 'keys',
+    description: 'API keys with scopes (needs an admin key)',
+    load: async () => (await import('./keys/index.js')).registerKeys,
+  },
+  {
+    name: 'demo',
+    term: 'demo [options]',
+    description: 'start a server with realistic seeded data and walk through what flagscope does',
+    load: async () => (await import('./demo/index.js')).registerDemo,
+  },
+  {
+    name: 'completion',
+    term: 'completion <shell>',
+    description: 'print a shell completion script',
+    load: async () => (await import('./completion/index.js')).registerCompletion,
+  },
 ];
 
 /** Global options that take a value, for finding the noun in argv without parsing it. */

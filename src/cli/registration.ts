@@ -80,7 +80,7 @@ export function lazyAction(command: Command, state: RunState, load: () => Promis
 
 /** Formats an "Examples:" help section (added with `addHelpText('after', …)`). */
 export function examples(lines: string[]): string {
-  return '\nExamples:\n' + lines.map((l) => `  $ ${l}`).join('\n') + '\n';
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
 
 /** Collects a repeatable option's values into an array. */

@@ -19,7 +19,7 @@ export function reportError(e: unknown, stderr: OutStream, mode: ReportMode): Ex
   if (mode.json) {
     const body: { code: string; message: string; hint?: string } = { code: error.code, message: error.message };
     if (error.hint !== undefined) body.hint = error.hint;
-    stderr.write(JSON.stringify({ error: body }) + '\n');
+    stderr.write(`${JSON.stringify({ error: body })}\n`);
   } else {
     stderr.write(`error: ${error.message}\n`);
     if (error.hint !== undefined) stderr.write(`hint: ${error.hint}\n`);
@@ -37,9 +37,17 @@ export function reportError(e: unknown, stderr: OutStream, mode: ReportMode): Ex
  * command's help; commander's "did you mean" suggestion joins the hint.
  */
 export function commanderToFlagscope(err: { message: string }, commandName: string): FlagscopeError {
-  const lines = err.message.replace(/^error: /, '').split('\n').filter((l) => l.trim().length > 0);
+  const lines = err.message
+    .replace(/^error: /, '')
+    .split('\n')
+    .filter((l) => l.trim().length > 0);
   const message = (lines[0] ?? 'invalid arguments').replace(/\.$/, '').replace(/\. ([A-Z])/g, (_, c: string) => `; ${c.toLowerCase()}`);
-  const suggestion = lines.slice(1).join(' ').replace(/^\((.*)\)$/, '$1').replace(/\?$/, '').toLowerCase();
+  const suggestion = lines
+    .slice(1)
+    .join(' ')
+    .replace(/^\((.*)\)$/, '$1')
+    .replace(/\?$/, '')
+    .toLowerCase();
   const help = `run \`${commandName} --help\``;
   return new FlagscopeError('usage', message, suggestion.length > 0 ? `${suggestion}? ${help}` : help);
 }

@@ -10,7 +10,7 @@ import { codeForStatus, FlagscopeError } from '../errors.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
 import type { CompareReport } from '../compare/report.js';
 import type { ExplainReport } from '../compare/explain.js';
-import type { ColumnInfo, DatasetInfo } from '../store/types.js';
+import type { ColumnInfo, DatasetInfo } from '../query/schema.js';
 
 export interface ApiClientOptions {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:7070`. */
@@ -233,10 +233,20 @@ export function httpError(status: number, text: string, method: string, path: st
   const serverHint = typeof serverError?.hint === 'string' ? serverError.hint : undefined;
   const details = { status, method, path, serverCode: serverError?.code };
   if (status === 401) {
-    return new FlagscopeError(code, `the flagscope API at ${baseUrl} refused the request: ${serverMessage ?? 'missing or invalid API key'}`, AUTH_HINT, { details });
+    return new FlagscopeError(
+      code,
+      `the flagscope API at ${baseUrl} refused the request: ${serverMessage ?? 'missing or invalid API key'}`,
+      AUTH_HINT,
+      { details },
+    );
   }
   if (status === 403) {
-    return new FlagscopeError(code, serverMessage ?? `the API key may not call ${method} ${path}`, serverHint ?? `use a key with the needed scope: ${AUTH_HINT}`, { details });
+    return new FlagscopeError(
+      code,
+      serverMessage ?? `the API key may not call ${method} ${path}`,
+      serverHint ?? `use a key with the needed scope: ${AUTH_HINT}`,
+      { details },
+    );
   }
   if (status === 429 || status >= 500) {
     const reason = serverMessage ?? `HTTP ${status}`;
@@ -244,7 +254,8 @@ export function httpError(status: number, text: string, method: string, path: st
     return new FlagscopeError(
       code,
       `the flagscope API at ${baseUrl} failed${after}: ${reason}`,
-      serverHint ?? (status === 429 ? 'the server is overloaded; try again in a moment' : 'try again; run with `--verbose` to see the requests'),
+      serverHint ??
+        (status === 429 ? 'the server is overloaded; try again in a moment' : 'try again; run with `--verbose` to see the requests'),
       { details },
     );
   }
@@ -277,7 +288,12 @@ export function transportError(e: unknown, baseUrl: string, timeoutMs: number): 
   const codes = errorCodes(e);
   const prefix = `cannot reach the flagscope API at ${baseUrl}`;
   if (codes.some((c) => TIMEOUT_CODES.has(c))) {
-    return new FlagscopeError('timeout', `${prefix}: no response within ${formatMs(timeoutMs)}`, `${UNREACHABLE_HINT}, or raise \`--timeout\``, { cause: e });
+    return new FlagscopeError(
+      'timeout',
+      `${prefix}: no response within ${formatMs(timeoutMs)}`,
+      `${UNREACHABLE_HINT}, or raise \`--timeout\``,
+      { cause: e },
+    );
   }
   let reason: string;
   if (codes.includes('ECONNREFUSED')) reason = 'connection refused';

@@ -31,7 +31,7 @@ import type { Filter, QuerySpec } from '../query/spec.js';
 import { validateQuery } from '../query/validate.js';
 import { adjustPValues } from '../stats/adjust.js';
 import { contingencyTest, histogramRankTest } from '../stats/distribution.js';
-import type { ColumnType, DatasetSchema } from '../store/types.js';
+import type { ColumnType, DatasetSchema } from '../query/schema.js';
 
 /** Columns with more distinct values than this (in the sample) are skipped as identifiers. */
 export const MAX_CATEGORIES = 500;
@@ -77,7 +77,17 @@ export interface ValidatedExplain {
   limit: number;
 }
 
-const KEYS = ['selection', 'selection_combination', 'filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'alpha', 'limit'];
+const KEYS = [
+  'selection',
+  'selection_combination',
+  'filters',
+  'filter_combination',
+  'time_range',
+  'start_time',
+  'end_time',
+  'alpha',
+  'limit',
+];
 const HINT = 'see docs/api.md, "Explain a selection"';
 
 /** Checks the shape of an explain request body. */
@@ -86,9 +96,14 @@ export function parseExplainRequest(body: unknown): ExplainRequest {
     throw invalidInput('explain request must be a JSON object like {"selection": [{"column": "error", "op": "=", "value": true}]}', HINT);
   }
   const record = body as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (!KEYS.includes(key)) throw invalidInput(`unknown field ${JSON.stringify(key)} in the explain request`, `the fields are ${KEYS.join(', ')}`);
+  for (const key of Object.keys(record))
+    if (!KEYS.includes(key))
+      throw invalidInput(`unknown field ${JSON.stringify(key)} in the explain request`, `the fields are ${KEYS.join(', ')}`);
   if (!Array.isArray(record.selection) || record.selection.length === 0) {
-    throw invalidInput('"selection" must be a non-empty array of filters', 'e.g. {"selection": [{"column": "error", "op": "=", "value": true}]}');
+    throw invalidInput(
+      '"selection" must be a non-empty array of filters',
+      'e.g. {"selection": [{"column": "error", "op": "=", "value": true}]}',
+    );
   }
   const request: ExplainRequest = { selection: record.selection as Filter[] };
   if (record.selection_combination !== undefined) request.selection_combination = record.selection_combination as 'AND' | 'OR';
@@ -96,7 +111,8 @@ export function parseExplainRequest(body: unknown): ExplainRequest {
   if (record.filter_combination !== undefined) request.filter_combination = record.filter_combination as 'AND' | 'OR';
   for (const key of ['time_range', 'start_time', 'end_time'] as const) if (record[key] !== undefined) request[key] = record[key] as number;
   if (record.alpha !== undefined) {
-    if (typeof record.alpha !== 'number' || !(record.alpha > 0 && record.alpha < 1)) throw invalidInput('"alpha" must be between 0 and 1', HINT);
+    if (typeof record.alpha !== 'number' || !(record.alpha > 0 && record.alpha < 1))
+      throw invalidInput('"alpha" must be between 0 and 1', HINT);
     request.alpha = record.alpha;
   }
   if (record.limit !== undefined) {
@@ -114,8 +130,16 @@ export function validateExplain(request: ExplainRequest, schema: DatasetSchema, 
   if (request.time_range !== undefined) times.time_range = request.time_range;
   if (request.start_time !== undefined) times.start_time = request.start_time;
   if (request.end_time !== undefined) times.end_time = request.end_time;
-  const selection = validateQuery({ ...times, filters: request.selection, filter_combination: request.selection_combination ?? 'AND' }, schema, now);
-  const population = validateQuery({ ...times, filters: request.filters ?? [], filter_combination: request.filter_combination ?? 'AND' }, schema, now);
+  const selection = validateQuery(
+    { ...times, filters: request.selection, filter_combination: request.selection_combination ?? 'AND' },
+    schema,
+    now,
+  );
+  const population = validateQuery(
+    { ...times, filters: request.filters ?? [], filter_combination: request.filter_combination ?? 'AND' },
+    schema,
+    now,
+  );
   return {
     selection: selection.filters,
     selectionCombination: selection.filter_combination,
@@ -197,7 +221,8 @@ export function buildExplainProfileStatement(
   const selection = compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false';
   const where = whereClause(validated, schema, params, dialect);
   const ident = dialect.quoteIdent;
-  const fraction = datasetRows > PROFILE_FULL_SCAN_ROWS ? Math.max(0.01, Math.round((100 * PROFILE_FULL_SCAN_ROWS) / datasetRows) / 100) : 1;
+  const fraction =
+    datasetRows > PROFILE_FULL_SCAN_ROWS ? Math.max(0.01, Math.round((100 * PROFILE_FULL_SCAN_ROWS) / datasetRows) / 100) : 1;
   const quantiles = Array.from({ length: NUMERIC_BUCKETS - 1 }, (_, i) => (i + 1) / NUMERIC_BUCKETS);
   const selects: string[] = ['CAST(count(*) AS DOUBLE)', 'CAST(count(*) FILTER (WHERE s) AS DOUBLE)'];
   columns.forEach((c, i) => {
@@ -246,7 +271,11 @@ export interface ExplainPlan {
 }
 
 /** Decides, from the profile, which columns are analysed and how. */
-export function planExplainColumns(schema: DatasetSchema, validated: ValidatedExplain, profile: PopulationProfile | undefined): ExplainPlan {
+export function planExplainColumns(
+  schema: DatasetSchema,
+  validated: ValidatedExplain,
+  profile: PopulationProfile | undefined,
+): ExplainPlan {
   const byName = new Map((profile?.columns ?? []).map((p) => [p.name, p]));
   const restRows = profile === undefined ? 0 : profile.rows - profile.selectedRows;
   const plan: ExplainPlan = { columns: [], skipped: [], restModulus: Math.max(1, Math.floor(restRows / REST_SAMPLE_ROWS)) };
@@ -362,7 +391,15 @@ export function buildExplainStatement(
 ): Statement<ExplainGroup[]> {
   const sets = plan.columns.map((_, i) => [i]);
   if (sets.length === 0) {
-    return groupingStatement(table, schema, validated, [{ name: '_samplerate', type: 'integer', mode: 'category' }], [[0]], plan.restModulus, dialect);
+    return groupingStatement(
+      table,
+      schema,
+      validated,
+      [{ name: '_samplerate', type: 'integer', mode: 'category' }],
+      [[0]],
+      plan.restModulus,
+      dialect,
+    );
   }
   return groupingStatement(table, schema, validated, plan.columns, sets, plan.restModulus, dialect);
 }
@@ -385,8 +422,14 @@ export function choosePairColumns(plan: ExplainPlan, single: ExplainGroup[], val
   }
   void validated;
   const ranked = [...scoreByColumn].filter(([c, s]) => s > 0 && !consequences.has(c)).sort((a, b) => b[1] - a[1]);
-  const flags = ranked.filter(([c]) => c.startsWith('flag.')).slice(0, PAIR_FLAG_COLUMNS).map(([c]) => c);
-  const others = ranked.filter(([c]) => !c.startsWith('flag.')).slice(0, TRIPLE_OTHER_COLUMNS).map(([c]) => c);
+  const flags = ranked
+    .filter(([c]) => c.startsWith('flag.'))
+    .slice(0, PAIR_FLAG_COLUMNS)
+    .map(([c]) => c);
+  const others = ranked
+    .filter(([c]) => !c.startsWith('flag.'))
+    .slice(0, TRIPLE_OTHER_COLUMNS)
+    .map(([c]) => c);
   const combos: string[][] = [];
   for (let i = 0; i < flags.length; i++) for (let j = i + 1; j < flags.length; j++) combos.push([flags[i]!, flags[j]!]);
   const top = flags.slice(0, TRIPLE_FLAG_PAIRS);
@@ -578,7 +621,13 @@ export function assembleExplainReport(input: ExplainReportInput): ExplainReport 
     });
   }
 
-  const qValues = findings.length > 0 ? adjustPValues(findings.map((f) => f.pValue), 'bh') : [];
+  const qValues =
+    findings.length > 0
+      ? adjustPValues(
+          findings.map((f) => f.pValue),
+          'bh',
+        )
+      : [];
   const ranked: ExplainFinding[] = findings.map((f, i) => ({ ...f, qValue: qValues[i]!, significant: qValues[i]! < validated.alpha }));
   const score = (f: ExplainFinding): number => (f.kind === 'distribution' ? Math.abs(f.effect) : f.effect);
   ranked.sort((x, y) => score(y) - score(x) || x.pValue - y.pValue);

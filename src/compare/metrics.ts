@@ -9,7 +9,7 @@ import { calculationName } from '../query/format.js';
 import { parseCalculation } from '../query/shorthand.js';
 import { PERCENTILE_QUANTILE, type Calculation, type Filter, type PercentileOp } from '../query/spec.js';
 import type { MetricDirection } from '../stats/verdict.js';
-import type { DatasetSchema } from '../store/types.js';
+import type { DatasetSchema } from '../query/schema.js';
 
 /** The column that marks executions stitched as incomplete (a start beacon without its end). */
 export const INCOMPLETE_COLUMN = 'meta.incomplete';
@@ -36,7 +36,8 @@ export interface MetricDefinition {
   scale: 'absolute' | 'relative';
 }
 
-const METRIC_HINT = 'e.g. --metric COUNT, --metric \'AVG(duration_ms)\', --metric \'P95(duration_ms)\', --metric \'RATE(status_code >= 500)\', --metric INCOMPLETE, optionally suffixed :higher or :lower';
+const METRIC_HINT =
+  "e.g. --metric COUNT, --metric 'AVG(duration_ms)', --metric 'P95(duration_ms)', --metric 'RATE(status_code >= 500)', --metric INCOMPLETE, optionally suffixed :higher or :lower";
 
 function defaultDirection(kind: MetricKind): MetricDirection {
   return kind === 'count' || kind === 'sum' ? 'higher-is-better' : 'lower-is-better';
@@ -109,7 +110,12 @@ export function metricFromInput(input: unknown, path: string): MetricDefinition 
     throw invalidInput(`${path}.direction must be "lower-is-better" or "higher-is-better"`);
   }
   if (record.op === 'INCOMPLETE') {
-    return { name: 'INCOMPLETE', kind: 'incomplete', direction: (direction as MetricDirection | undefined) ?? 'lower-is-better', scale: 'absolute' };
+    return {
+      name: 'INCOMPLETE',
+      kind: 'incomplete',
+      direction: (direction as MetricDirection | undefined) ?? 'lower-is-better',
+      scale: 'absolute',
+    };
   }
   const calc: Calculation = { op: record.op as Calculation['op'] };
   if (typeof record.column === 'string') calc.column = record.column;
@@ -148,11 +154,16 @@ function parseMetricFromCalc(calc: Calculation): MetricDefinition {
  */
 export function metricCalculation(metric: MetricDefinition): Calculation {
   switch (metric.kind) {
-    case 'count': return { op: 'COUNT' };
-    case 'sum': return { op: 'SUM', column: metric.column! };
-    case 'avg': return { op: 'AVG', column: metric.column! };
-    case 'rate': return { op: 'RATE', filters: metric.filters!, filter_combination: metric.filter_combination ?? 'AND' };
-    case 'incomplete': return { op: 'RATE', filters: [{ column: INCOMPLETE_COLUMN, op: '=', value: true }] };
+    case 'count':
+      return { op: 'COUNT' };
+    case 'sum':
+      return { op: 'SUM', column: metric.column! };
+    case 'avg':
+      return { op: 'AVG', column: metric.column! };
+    case 'rate':
+      return { op: 'RATE', filters: metric.filters!, filter_combination: metric.filter_combination ?? 'AND' };
+    case 'incomplete':
+      return { op: 'RATE', filters: [{ column: INCOMPLETE_COLUMN, op: '=', value: true }] };
     case 'percentile': {
       const op = (Object.keys(PERCENTILE_QUANTILE) as PercentileOp[]).find((k) => PERCENTILE_QUANTILE[k] === metric.quantile);
       return { op: op ?? 'P50', column: metric.column! };

@@ -19,7 +19,7 @@ import { compileFilterPredicate, type SqlParam } from '../query/compile.js';
 import { duckdbDialect, type SqlDialect } from '../query/dialect.js';
 import type { Filter } from '../query/spec.js';
 import { DEFAULT_RELATIVE_ACCURACY, logBucketGamma } from '../stats/percentile.js';
-import type { DatasetSchema } from '../store/types.js';
+import type { DatasetSchema } from '../query/schema.js';
 import type { MetricDefinition } from './metrics.js';
 
 /** Bucket index standing for values ≤ 0 (the zero bucket of the log histogram). */
@@ -159,7 +159,9 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
         if (part < 0) {
           part = histogramColumns.push(metric.column!) - 1;
           const v = `CAST(${ident(metric.column!)} AS DOUBLE)`;
-          srcSelect.push(`CASE WHEN ${v} > 0 THEN CAST(floor(ln(${v}) / ${dialect.doubleLiteral(lnGamma)}) AS INTEGER) WHEN ${v} IS NOT NULL THEN ${ZERO_BUCKET} END AS b${part}`);
+          srcSelect.push(
+            `CASE WHEN ${v} > 0 THEN CAST(floor(ln(${v}) / ${dialect.doubleLiteral(lnGamma)}) AS INTEGER) WHEN ${v} IS NOT NULL THEN ${ZERO_BUCKET} END AS b${part}`,
+          );
         }
         slots.push({ kind: 'histogram', part: part + 1 });
         return;
@@ -181,9 +183,13 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
   const nullMoments = momentColumns.map(() => 'CAST(NULL AS DOUBLE)');
   const keyList = keys.join(', ');
   const parts: string[] = [];
-  parts.push(`SELECT 0 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE) AS n, sum(w) AS sw, sum(w * w) AS sww${momentColumns.map((c) => `, ${c}`).join('')} FROM src GROUP BY ${keyList}`);
+  parts.push(
+    `SELECT 0 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE) AS n, sum(w) AS sw, sum(w * w) AS sww${momentColumns.map((c) => `, ${c}`).join('')} FROM src GROUP BY ${keyList}`,
+  );
   histogramColumns.forEach((_, j) => {
-    parts.push(`SELECT ${j + 1} AS part, ${keyList}, b${j} AS bucket, CAST(count(*) AS DOUBLE), sum(w), sum(w * w)${nullMoments.map((c) => `, ${c}`).join('')} FROM src WHERE b${j} IS NOT NULL GROUP BY ${keyList}, b${j}`);
+    parts.push(
+      `SELECT ${j + 1} AS part, ${keyList}, b${j} AS bucket, CAST(count(*) AS DOUBLE), sum(w), sum(w * w)${nullMoments.map((c) => `, ${c}`).join('')} FROM src WHERE b${j} IS NOT NULL GROUP BY ${keyList}, b${j}`,
+    );
   });
   if (input.unitColumn !== undefined) {
     // Per unit first (X = Σw·x, Y = Σw), then per cohort the moments of X and Y across units.
@@ -191,9 +197,17 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
       `coalesce(sum(w * ${alias}), 0) AS ux${m}`,
       `coalesce(sum(w)${nonNull ? ` FILTER (WHERE ${alias} IS NOT NULL)` : ''}, 0) AS uy${m}`,
     ]);
-    const acrossUnits = momentAliases.flatMap((_, m) => [`sum(ux${m})`, `sum(ux${m} * ux${m})`, `sum(uy${m})`, `sum(uy${m} * uy${m})`, `sum(ux${m} * uy${m})`]);
-    parts.push(`SELECT -1 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)${acrossUnits.map((c) => `, ${c}`).join('')}`
-      + ` FROM (SELECT ${keyList}, u${perUnit.map((c) => `, ${c}`).join('')} FROM src WHERE u IS NOT NULL GROUP BY ${keyList}, u) GROUP BY ${keyList}`);
+    const acrossUnits = momentAliases.flatMap((_, m) => [
+      `sum(ux${m})`,
+      `sum(ux${m} * ux${m})`,
+      `sum(uy${m})`,
+      `sum(uy${m} * uy${m})`,
+      `sum(ux${m} * uy${m})`,
+    ]);
+    parts.push(
+      `SELECT -1 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)${acrossUnits.map((c) => `, ${c}`).join('')}` +
+        ` FROM (SELECT ${keyList}, u${perUnit.map((c) => `, ${c}`).join('')} FROM src WHERE u IS NOT NULL GROUP BY ${keyList}, u) GROUP BY ${keyList}`,
+    );
   }
   const sql = `WITH src AS ${dialect.inlineCte}(SELECT ${srcSelect.join(', ')} FROM ${input.table} WHERE ${where.join(' AND ')})\n${parts.join('\nUNION ALL\n')}`;
 
@@ -227,15 +241,31 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
         cohort.weightSquares = sww;
         const values: MomentAggregate[] = momentAliases.map((_, m) => {
           const base = 5 + keyWidth + m * 5;
-          return { rows: num(row[base]), weight: num(row[base + 1]), weightSquares: num(row[base + 2]), sum: num(row[base + 3]), sumSquares: num(row[base + 4]) };
+          return {
+            rows: num(row[base]),
+            weight: num(row[base + 1]),
+            weightSquares: num(row[base + 2]),
+            sum: num(row[base + 3]),
+            sumSquares: num(row[base + 4]),
+          };
         });
         moments.set(JSON.stringify(key), values);
       } else if (part === -1) {
         cohort.units = n;
-        unitMoments.set(JSON.stringify(key), momentAliases.map((_, m) => {
-          const base = 5 + keyWidth + m * 5;
-          return { units: n, sumX: num(row[base]), sumXSquares: num(row[base + 1]), sumY: num(row[base + 2]), sumYSquares: num(row[base + 3]), sumXY: num(row[base + 4]) };
-        }));
+        unitMoments.set(
+          JSON.stringify(key),
+          momentAliases.map((_, m) => {
+            const base = 5 + keyWidth + m * 5;
+            return {
+              units: n,
+              sumX: num(row[base]),
+              sumXSquares: num(row[base + 1]),
+              sumY: num(row[base + 2]),
+              sumYSquares: num(row[base + 3]),
+              sumXY: num(row[base + 4]),
+            };
+          }),
+        );
       } else {
         const h = hs[part - 1]!;
         h.rows += n;
@@ -248,7 +278,8 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
     }
     const out: CohortAggregate[] = [];
     for (const [id, cohort] of cohorts) {
-      const ms: MomentAggregate[] = moments.get(id) ?? momentAliases.map(() => ({ rows: 0, weight: 0, weightSquares: 0, sum: 0, sumSquares: 0 }));
+      const ms: MomentAggregate[] =
+        moments.get(id) ?? momentAliases.map(() => ({ rows: 0, weight: 0, weightSquares: 0, sum: 0, sumSquares: 0 }));
       const us = unitMoments.get(id);
       if (input.unitColumn !== undefined) {
         ms.forEach((moment, k) => {
@@ -261,7 +292,13 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
       cohort.metrics = slots.map((slot) => {
         if (slot.kind === 'moments') return ms[m++]!;
         if (slot.kind === 'histogram') return hs[slot.part - 1]!;
-        return { rows: cohort.rows, weight: cohort.weight, weightSquares: cohort.weightSquares, sum: cohort.weight, sumSquares: cohort.weight };
+        return {
+          rows: cohort.rows,
+          weight: cohort.weight,
+          weightSquares: cohort.weightSquares,
+          sum: cohort.weight,
+          sumSquares: cohort.weight,
+        };
       });
       out.push(cohort);
     }

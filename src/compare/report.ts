@@ -8,10 +8,22 @@
 import { invalidInput } from '../errors.js';
 import { adjustPValues } from '../stats/adjust.js';
 import { sequentialInteractionTest, type InteractionCells } from '../stats/interaction.js';
-import { estimateQuantile, histogramFromLogBuckets, histogramQuantile, percentileTest, type QuantileHistogram } from '../stats/percentile.js';
+import {
+  estimateQuantile,
+  histogramFromLogBuckets,
+  histogramQuantile,
+  percentileTest,
+  type QuantileHistogram,
+} from '../stats/percentile.js';
 import { srmTest } from '../stats/srm.js';
 import { effectiveSampleSize, summaryFromWeighted } from '../stats/summary.js';
-import { DEFAULT_SEQUENTIAL_TUNING, alwaysValidInterval, sequentialTest, twoProportionTest, type ComparisonResult } from '../stats/two-sample.js';
+import {
+  DEFAULT_SEQUENTIAL_TUNING,
+  alwaysValidInterval,
+  sequentialTest,
+  twoProportionTest,
+  type ComparisonResult,
+} from '../stats/two-sample.js';
 import { verdict, type MetricDirection, type Verdict } from '../stats/verdict.js';
 import type { MetricDefinition, MetricKind } from './metrics.js';
 import { isHistogram, type CohortAggregate, type HistogramAggregate, type MomentAggregate, type UnitMoments } from './plan.js';
@@ -254,7 +266,12 @@ function unitLevelInteraction(cells: UnitMoments[], relative: boolean, settings:
   const result = alwaysValidInterval(effect, Math.sqrt(variance), n, { alpha: settings.alpha, tuning: settings.tuning });
   if (!relative) return result;
   const ratio = Math.exp(effect);
-  return { effect: ratio - 1, se: ratio * Math.sqrt(variance), ci: [Math.exp(result.ci[0]) - 1, Math.exp(result.ci[1]) - 1], pValue: result.pValue };
+  return {
+    effect: ratio - 1,
+    se: ratio * Math.sqrt(variance),
+    ci: [Math.exp(result.ci[0]) - 1, Math.exp(result.ci[1]) - 1],
+    pValue: result.pValue,
+  };
 }
 
 function histogramOf(h: HistogramAggregate, relativeAccuracy: number): QuantileHistogram {
@@ -271,9 +288,12 @@ function metricValue(metric: MetricDefinition, aggregate: MomentAggregate | Hist
     return finite(histogramQuantile(histogramOf(aggregate, relativeAccuracy), metric.quantile!));
   }
   switch (metric.kind) {
-    case 'count': return aggregate.weight;
-    case 'sum': return aggregate.sum;
-    default: return aggregate.weight > 0 ? aggregate.sum / aggregate.weight : null;
+    case 'count':
+      return aggregate.weight;
+    case 'sum':
+      return aggregate.sum;
+    default:
+      return aggregate.weight > 0 ? aggregate.sum / aggregate.weight : null;
   }
 }
 
@@ -286,7 +306,12 @@ function compareAggregates(
   const options = { alpha: settings.alpha, tuning: settings.tuning };
   if (isHistogram(control) && isHistogram(treatment)) {
     if (control.weight === 0 || treatment.weight === 0) return undefinedComparison();
-    return percentileTest(histogramOf(control, settings.relativeAccuracy), histogramOf(treatment, settings.relativeAccuracy), metric.quantile!, { ...options, relative: true });
+    return percentileTest(
+      histogramOf(control, settings.relativeAccuracy),
+      histogramOf(treatment, settings.relativeAccuracy),
+      metric.quantile!,
+      { ...options, relative: true },
+    );
   }
   const a = control as MomentAggregate;
   const b = treatment as MomentAggregate;
@@ -397,7 +422,9 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
   });
   const controlCohort = cohorts.find((c) => isControlKey(c.key));
   if (cohorts.length > 0 && controlCohort === undefined) {
-    notes.push(`no events in the control cohort (${input.columns.map((c, i) => `${c.flag}=${controls[i] ?? '?'}`).join(' ')}): nothing to compare with`);
+    notes.push(
+      `no events in the control cohort (${input.columns.map((c, i) => `${c.flag}=${controls[i] ?? '?'}`).join(' ')}): nothing to compare with`,
+    );
   }
   if (cohorts.length === 0) notes.push('no events with these flags in the time range');
 
@@ -411,7 +438,13 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
 
   // Per metric × cohort.
   const results: MetricResult[] = [];
-  const rawTests: { result: MetricResult | InteractionResult; effect: number; pValue: number; units: number; direction: MetricDirection }[] = [];
+  const rawTests: {
+    result: MetricResult | InteractionResult;
+    effect: number;
+    pValue: number;
+    units: number;
+    direction: MetricDirection;
+  }[] = [];
   input.metrics.forEach((metric, m) => {
     for (const cohort of cohorts) {
       const aggregate = cohort.metrics[m]!;
@@ -465,8 +498,19 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
                 const pooledHistogram = (vi: string, vj: string): HistogramAggregate =>
                   cohorts
                     .filter((c) => c.key[i] === vi && c.key[j] === vj)
-                    .reduce<HistogramAggregate>((sum, c) => addHistograms(sum, c.metrics[m] as HistogramAggregate), { rows: 0, weight: 0, weightSquares: 0, zeroWeight: 0, buckets: [] });
-                const histogramCells = [pooledHistogram(controls[i]!, controls[j]!), pooledHistogram(a, controls[j]!), pooledHistogram(controls[i]!, b), pooledHistogram(a, b)];
+                    .reduce<HistogramAggregate>((sum, c) => addHistograms(sum, c.metrics[m] as HistogramAggregate), {
+                      rows: 0,
+                      weight: 0,
+                      weightSquares: 0,
+                      zeroWeight: 0,
+                      buckets: [],
+                    });
+                const histogramCells = [
+                  pooledHistogram(controls[i]!, controls[j]!),
+                  pooledHistogram(a, controls[j]!),
+                  pooledHistogram(controls[i]!, b),
+                  pooledHistogram(a, b),
+                ];
                 const test = percentileInteraction(histogramCells, metric.quantile!, settings);
                 const row: InteractionResult = {
                   metric: metric.name,
@@ -480,7 +524,13 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
                   verdict: 'not enough data',
                 };
                 interactions.push(row);
-                rawTests.push({ result: row, effect: test.effect, pValue: test.pValue, units: Math.min(...histogramCells.map(unitsOf)), direction: metric.direction });
+                rawTests.push({
+                  result: row,
+                  effect: test.effect,
+                  pValue: test.pValue,
+                  units: Math.min(...histogramCells.map(unitsOf)),
+                  direction: metric.direction,
+                });
                 return;
               }
               const pooled = (vi: string, vj: string): MomentAggregate =>
@@ -502,7 +552,11 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
               const perUnit = Object.values(cellAggregates).map((c) => c.perUnit);
               const test = perUnit.every((u): u is UnitMoments => u !== undefined)
                 ? unitLevelInteraction(perUnit, metric.scale === 'relative', settings)
-                : sequentialInteractionTest(cells, { alpha: settings.alpha, tuning: settings.tuning, relative: metric.scale === 'relative' });
+                : sequentialInteractionTest(cells, {
+                    alpha: settings.alpha,
+                    tuning: settings.tuning,
+                    relative: metric.scale === 'relative',
+                  });
               const units = Math.min(...Object.values(cellAggregates).map(unitsOf));
               const row: InteractionResult = {
                 metric: metric.name,
@@ -525,7 +579,13 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
   }
 
   // Benjamini–Hochberg over every test of the report.
-  const qValues = rawTests.length > 0 ? adjustPValues(rawTests.map((t) => t.pValue), 'bh') : [];
+  const qValues =
+    rawTests.length > 0
+      ? adjustPValues(
+          rawTests.map((t) => t.pValue),
+          'bh',
+        )
+      : [];
   rawTests.forEach((test, k) => {
     const q = qValues[k]!;
     test.result.qValue = q;
@@ -609,12 +669,16 @@ export function parseExpectedSplit(text: string): Record<string, number> {
     const trimmed = part.trim();
     if (trimmed === '') continue;
     const match = /^(.+?)\s*[=:]\s*([0-9]+(?:\.[0-9]+)?)%?$/.exec(trimmed);
-    if (!match) throw invalidInput(`invalid expected split ${JSON.stringify(text)}`, 'write variant=weight pairs, e.g. --expect on=50,off=50');
+    if (!match)
+      throw invalidInput(`invalid expected split ${JSON.stringify(text)}`, 'write variant=weight pairs, e.g. --expect on=50,off=50');
     split[match[1]!] = Number(match[2]);
   }
   const total = Object.values(split).reduce((s, w) => s + w, 0);
   if (Object.keys(split).length < 2 || !(total > 0)) {
-    throw invalidInput(`expected split ${JSON.stringify(text)} needs at least two variants with a positive total`, 'e.g. --expect on=50,off=50');
+    throw invalidInput(
+      `expected split ${JSON.stringify(text)} needs at least two variants with a positive total`,
+      'e.g. --expect on=50,off=50',
+    );
   }
   return split;
 }

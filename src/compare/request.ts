@@ -6,7 +6,7 @@
 import { invalidInput } from '../errors.js';
 import type { Calculation, Filter, QuerySpec } from '../query/spec.js';
 import { validateQuery } from '../query/validate.js';
-import type { DatasetSchema } from '../store/types.js';
+import type { DatasetSchema } from '../query/schema.js';
 import {
   INCOMPLETE_COLUMN,
   defaultMetrics,
@@ -62,7 +62,19 @@ export interface ValidatedCompare {
   unitColumn?: string;
 }
 
-const REQUEST_KEYS = ['flags', 'metrics', 'filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'alpha', 'tuning', 'minimum_sample', 'unit'];
+const REQUEST_KEYS = [
+  'flags',
+  'metrics',
+  'filters',
+  'filter_combination',
+  'time_range',
+  'start_time',
+  'end_time',
+  'alpha',
+  'tuning',
+  'minimum_sample',
+  'unit',
+];
 /** The unit column used for the sample-ratio test when the request names none and the dataset has it. */
 export const DEFAULT_UNIT_COLUMN = 'user.id';
 const FLAG_KEYS = ['flag', 'column', 'control', 'defaultVariant', 'expect', 'expectSource'];
@@ -87,7 +99,9 @@ function optionalNumber(value: unknown, path: string, check: (n: number) => bool
 function parseFlag(input: unknown, path: string): CompareFlagInput {
   if (typeof input === 'string') return { flag: input };
   if (!isRecord(input)) throw invalidInput(`${path} must be a flag key or an object like {"flag": "checkout_v2"}`, HINT);
-  for (const key of Object.keys(input)) if (!FLAG_KEYS.includes(key)) throw invalidInput(`${path}: unknown field ${JSON.stringify(key)}`, `the fields are ${FLAG_KEYS.join(', ')}`);
+  for (const key of Object.keys(input))
+    if (!FLAG_KEYS.includes(key))
+      throw invalidInput(`${path}: unknown field ${JSON.stringify(key)}`, `the fields are ${FLAG_KEYS.join(', ')}`);
   const flag = optionalString(input.flag, `${path}.flag`);
   if (flag === undefined) throw invalidInput(`${path}.flag is required`, HINT);
   const out: CompareFlagInput = { flag };
@@ -104,7 +118,8 @@ function parseFlag(input: unknown, path: string): CompareFlagInput {
     out.expect = input.expect as Record<string, number>;
   }
   if (input.expectSource !== undefined) {
-    if (input.expectSource !== 'flag' && input.expectSource !== 'expect') throw invalidInput(`${path}.expectSource must be "flag" or "expect"`, HINT);
+    if (input.expectSource !== 'flag' && input.expectSource !== 'expect')
+      throw invalidInput(`${path}.expectSource must be "flag" or "expect"`, HINT);
     out.expectSource = input.expectSource;
   }
   return out;
@@ -113,7 +128,9 @@ function parseFlag(input: unknown, path: string): CompareFlagInput {
 /** Checks the shape of a compare request body. */
 export function parseCompareRequest(body: unknown): CompareRequest {
   if (!isRecord(body)) throw invalidInput('compare request must be a JSON object like {"flags": ["checkout_v2"]}', HINT);
-  for (const key of Object.keys(body)) if (!REQUEST_KEYS.includes(key)) throw invalidInput(`unknown field ${JSON.stringify(key)} in the compare request`, `the fields are ${REQUEST_KEYS.join(', ')}`);
+  for (const key of Object.keys(body))
+    if (!REQUEST_KEYS.includes(key))
+      throw invalidInput(`unknown field ${JSON.stringify(key)} in the compare request`, `the fields are ${REQUEST_KEYS.join(', ')}`);
   if (!Array.isArray(body.flags) || body.flags.length === 0) throw invalidInput('"flags" must be a non-empty array of flag keys', HINT);
   if (body.flags.length > 4) throw invalidInput(`at most 4 flags can be combined, got ${body.flags.length}`, 'compare fewer flags at once');
   const request: CompareRequest = { flags: body.flags.map((f, i) => parseFlag(f, `flags[${i}]`)) };
@@ -121,7 +138,8 @@ export function parseCompareRequest(body: unknown): CompareRequest {
   if (new Set(columns).size !== columns.length) throw invalidInput('the same flag column appears twice', 'give each flag once');
   if (body.metrics !== undefined) {
     if (!Array.isArray(body.metrics)) throw invalidInput('"metrics" must be an array', HINT);
-    if (body.metrics.length > 20) throw invalidInput(`at most 20 metrics per comparison, got ${body.metrics.length}`, 'split the comparison');
+    if (body.metrics.length > 20)
+      throw invalidInput(`at most 20 metrics per comparison, got ${body.metrics.length}`, 'split the comparison');
     request.metrics = body.metrics;
   }
   if (body.filters !== undefined) request.filters = body.filters as Filter[];
@@ -134,7 +152,8 @@ export function parseCompareRequest(body: unknown): CompareRequest {
   const minimum = optionalNumber(body.minimum_sample, 'minimum_sample', (n) => n >= 0, 'a non-negative number');
   if (minimum !== undefined) request.minimum_sample = minimum;
   if (body.unit !== undefined) {
-    if (body.unit !== null && (typeof body.unit !== 'string' || body.unit.length === 0)) throw invalidInput('"unit" must be a column name or null', HINT);
+    if (body.unit !== null && (typeof body.unit !== 'string' || body.unit.length === 0))
+      throw invalidInput('"unit" must be a column name or null', HINT);
     request.unit = body.unit;
   }
   return request;
@@ -147,17 +166,23 @@ export function parseCompareRequest(body: unknown): CompareRequest {
  * `meta.incomplete` and it is not already asked for.
  */
 export function validateCompare(request: CompareRequest, schema: DatasetSchema, now: number): ValidatedCompare {
-  let metrics = request.metrics === undefined || request.metrics.length === 0
-    ? defaultMetrics(schema)
-    : request.metrics.map((m, i) => metricFromInput(m, `metrics[${i}]`));
+  let metrics =
+    request.metrics === undefined || request.metrics.length === 0
+      ? defaultMetrics(schema)
+      : request.metrics.map((m, i) => metricFromInput(m, `metrics[${i}]`));
   const hasIncomplete = schema.columns.some((c) => c.name === INCOMPLETE_COLUMN);
   if (hasIncomplete && !metrics.some((m) => m.kind === 'incomplete')) metrics = [...metrics, metricFromInput('INCOMPLETE', 'metrics')];
   const names = new Set<string>();
-  metrics = metrics.filter((m) => (names.has(m.name) ? false : (names.add(m.name), true)));
+  metrics = metrics.filter((m) => {
+    if (names.has(m.name)) return false;
+    names.add(m.name);
+    return true;
+  });
   const cohortColumns = request.flags.map((f) => f.column ?? `flag.${f.flag}`);
-  const unitColumn = request.unit === null
-    ? undefined
-    : (request.unit ?? (schema.columns.some((c) => c.name === DEFAULT_UNIT_COLUMN) ? DEFAULT_UNIT_COLUMN : undefined));
+  const unitColumn =
+    request.unit === null
+      ? undefined
+      : (request.unit ?? (schema.columns.some((c) => c.name === DEFAULT_UNIT_COLUMN) ? DEFAULT_UNIT_COLUMN : undefined));
   const spec: QuerySpec = {
     calculations: metrics.map(metricCalculation),
     breakdowns: unitColumn === undefined || cohortColumns.includes(unitColumn) ? cohortColumns : [...cohortColumns, unitColumn],

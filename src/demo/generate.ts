@@ -92,8 +92,19 @@ export const INCOMPLETE_EXECUTIONS = {
   regressionMultiplier: 6,
   /** Fields an incomplete execution lacks: what only the end of a request knows. */
   endFields: [
-    'status_code', 'http.status_class', 'error', 'error.message', 'error.type', 'duration_ms', 'cpu_ms', 'db.calls',
-    'db.duration_ms', 'db.rows', 'upstream.duration_ms', 'http.response_content_length', 'order.id',
+    'status_code',
+    'http.status_class',
+    'error',
+    'error.message',
+    'error.type',
+    'duration_ms',
+    'cpu_ms',
+    'db.calls',
+    'db.duration_ms',
+    'db.rows',
+    'upstream.duration_ms',
+    'http.response_content_length',
+    'order.id',
   ],
 } as const;
 
@@ -249,9 +260,19 @@ const PLANS = new WeightedList([
 ]);
 
 const NETWORKS: Record<string, WeightedList<string>> = {
-  desktop: new WeightedList([{ value: 'wifi', weight: 60 }, { value: 'ethernet', weight: 40 }]),
-  mobile: new WeightedList([{ value: '5g', weight: 35 }, { value: '4g', weight: 35 }, { value: 'wifi', weight: 30 }]),
-  tablet: new WeightedList([{ value: 'wifi', weight: 85 }, { value: '4g', weight: 15 }]),
+  desktop: new WeightedList([
+    { value: 'wifi', weight: 60 },
+    { value: 'ethernet', weight: 40 },
+  ]),
+  mobile: new WeightedList([
+    { value: '5g', weight: 35 },
+    { value: '4g', weight: 35 },
+    { value: 'wifi', weight: 30 },
+  ]),
+  tablet: new WeightedList([
+    { value: 'wifi', weight: 85 },
+    { value: '4g', weight: 15 },
+  ]),
 };
 
 const APP_VERSIONS = new WeightedList([
@@ -279,7 +300,7 @@ function buildUser(seed: number, index: number, overrides: readonly (string | un
   return {
     id,
     plan: PLANS.pick(u(8)),
-    signupDays: Math.floor(Math.pow(u(9), 2) * 1500),
+    signupDays: Math.floor(u(9) ** 2 * 1500),
     deviceType,
     browser: b.browser,
     browserVersion,
@@ -290,7 +311,7 @@ function buildUser(seed: number, index: number, overrides: readonly (string | un
     country: c.country,
     locale: c.locale,
     cloudRegion: c.regions[Math.floor(u(12) * c.regions.length)] as string,
-    clientIp: `${(ipHash >>> 24) % 223 + 1}.${(ipHash >>> 16) & 255}.${(ipHash >>> 8) & 255}.${ipHash & 255}`,
+    clientIp: `${((ipHash >>> 24) % 223) + 1}.${(ipHash >>> 16) & 255}.${(ipHash >>> 8) & 255}.${ipHash & 255}`,
     userAgent: `Mozilla/5.0 (${b.os} ${osVersion}) ${b.browser.replace(' ', '')}/${browserVersion}`,
     appVersion: APP_VERSIONS.pick(u(13)),
     flags,
@@ -379,8 +400,10 @@ class TimeLine {
 function validate(options: GenerateOptions): void {
   const { seed, count, start, end } = options;
   if (!Number.isSafeInteger(seed)) throw invalidInput(`seed must be an integer, got ${String(seed)}`, 'pass a whole number as the seed');
-  if (!Number.isSafeInteger(count) || count < 0) throw invalidInput(`count must be a non-negative integer, got ${String(count)}`, 'pass a whole number of events');
-  if (!Number.isFinite(start) || !Number.isFinite(end)) throw invalidInput('start and end must be unix milliseconds', 'pass numbers such as Date.now()');
+  if (!Number.isSafeInteger(count) || count < 0)
+    throw invalidInput(`count must be a non-negative integer, got ${String(count)}`, 'pass a whole number of events');
+  if (!Number.isFinite(start) || !Number.isFinite(end))
+    throw invalidInput('start and end must be unix milliseconds', 'pass numbers such as Date.now()');
   if (end <= start) throw invalidInput(`end (${end}) must be after start (${start})`, 'pass a time range that is not empty');
   const regression = options.regression;
   if (regression !== undefined && regression !== false) {
@@ -395,7 +418,10 @@ function validate(options: GenerateOptions): void {
     const flag = DEMO_FLAGS.find((f) => f.key === lost.flag);
     if (flag === undefined) throw invalidInput(`lostCohort names unknown demo flag "${lost.flag}"`, 'use a key of DEMO_FLAGS');
     if (!flag.variants.some((v) => v.name === lost.variant)) {
-      throw invalidInput(`flag "${lost.flag}" has no variant "${lost.variant}"`, `use one of: ${flag.variants.map((v) => v.name).join(', ')}`);
+      throw invalidInput(
+        `flag "${lost.flag}" has no variant "${lost.variant}"`,
+        `use one of: ${flag.variants.map((v) => v.name).join(', ')}`,
+      );
     }
     if (!(lost.share >= 0 && lost.share < 1)) throw invalidInput(`lostCohort.share must be in [0, 1), got ${String(lost.share)}`);
   }
@@ -475,7 +501,7 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
     for (;;) {
       const rt = runtimes[pickWeighted(serviceCumulative, rng.next())] as ServiceRuntime;
       const route = rt.service.routes[pickWeighted(rt.routeCumulative, rng.next())] as DemoRoute;
-      const userIndex = Math.floor(Math.pow(rng.next(), 1.6) * poolSize);
+      const userIndex = Math.floor(rng.next() ** 1.6 * poolSize);
       let user = users[userIndex];
       if (user === undefined) {
         user = buildUser(seed, userIndex, overrides);
@@ -502,7 +528,8 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
  * (for sending through the batch API).
  */
 export function* generateEventBatches(options: GenerateOptions, batchSize: number): Generator<GeneratedEvent[], void, undefined> {
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw invalidInput(`batch size must be a positive integer, got ${String(batchSize)}`);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+    throw invalidInput(`batch size must be a positive integer, got ${String(batchSize)}`);
   let batch: GeneratedEvent[] = [];
   for (const event of generateEvents(options)) {
     batch.push(event);
@@ -729,7 +756,8 @@ function buildData(
         const applePay = user.flags[APPLE_PAY] === 'on' && (user.os === 'iOS' || user.os === 'macOS' || user.os === 'iPadOS');
         const method = applePay && rng.chance(0.5) ? 'apple_pay' : rng.chance(0.15) ? 'paypal' : rng.chance(0.06) ? 'gift_card' : 'card';
         data['payment.method'] = method;
-        data['payment.provider'] = method === 'paypal' ? 'paypal' : method === 'gift_card' ? 'internal' : rng.chance(0.7) ? 'stripe' : 'adyen';
+        data['payment.provider'] =
+          method === 'paypal' ? 'paypal' : method === 'gift_card' ? 'internal' : rng.chance(0.7) ? 'stripe' : 'adyen';
       }
       if (route.route === '/checkout' && outcome.status < 400) data['order.id'] = `ord_${hex8(rng.nextUint32())}`;
       break;
@@ -740,7 +768,14 @@ function buildData(
       data['search.index'] = 'products-v7';
       break;
     case 'auth':
-      data['auth.method'] = user.flags[PASSWORDLESS] === 'on' && rng.chance(0.6) ? 'magic_link' : rng.chance(0.1) ? 'sso' : rng.chance(0.15) ? 'passkey' : 'password';
+      data['auth.method'] =
+        user.flags[PASSWORDLESS] === 'on' && rng.chance(0.6)
+          ? 'magic_link'
+          : rng.chance(0.1)
+            ? 'sso'
+            : rng.chance(0.15)
+              ? 'passkey'
+              : 'password';
       data['auth.mfa'] = rng.chance(0.3);
       break;
     case 'inventory':

@@ -36,9 +36,9 @@ export function* ndjsonChunks(
   for (const event of events) {
     lines.push(eventToNdjsonLine(event, shape));
     if (lines.length >= linesPerChunk) {
-      yield lines.join('\n') + '\n';
+      yield `${lines.join('\n')}\n`;
       lines = [];
     }
   }
-  if (lines.length > 0) yield lines.join('\n') + '\n';
+  if (lines.length > 0) yield `${lines.join('\n')}\n`;
 }

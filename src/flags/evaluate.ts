@@ -160,7 +160,11 @@ export function evaluateFlag(
       if (options.timestamp !== undefined) flagd['timestamp'] = options.timestamp;
       const data = { ...context, $flagd: flagd };
       try {
-        targetingResult = evaluateJsonLogic(flag.targeting, data, options.hashing === 'utf16-code-units' ? utf16Environment : utf8Environment);
+        targetingResult = evaluateJsonLogic(
+          flag.targeting,
+          data,
+          options.hashing === 'utf16-code-units' ? utf16Environment : utf8Environment,
+        );
       } catch (e) {
         const why = e instanceof Error ? e.message : String(e);
         return error('GENERAL', `error evaluating targeting rule for flag ${flag.key}: ${why}`, flagMetadata);
@@ -171,7 +175,11 @@ export function evaluateFlag(
       reason = 'TARGETING_MATCH';
     } else if (flag.rollout !== undefined) {
       if (typeof targetingKey !== 'string' || targetingKey === '') {
-        return error('TARGETING_KEY_MISSING', `flag ${flag.key} has a percentage rollout and the context has no targetingKey`, flagMetadata);
+        return error(
+          'TARGETING_KEY_MISSING',
+          `flag ${flag.key} has a percentage rollout and the context has no targetingKey`,
+          flagMetadata,
+        );
       }
       variant = rolloutVariant(flag.key, targetingKey, flag.rollout, options.hashing);
       reason = 'SPLIT';
@@ -186,11 +194,7 @@ export function evaluateFlag(
   }
   const value = flag.variants[variant]!;
   if (expectedType !== undefined && typeOfValue(value) !== expectedType) {
-    return error(
-      'TYPE_MISMATCH',
-      `flag ${flag.key} is of type ${typeOfValue(value)}, not ${expectedType}`,
-      flagMetadata,
-    );
+    return error('TYPE_MISMATCH', `flag ${flag.key} is of type ${typeOfValue(value)}, not ${expectedType}`, flagMetadata);
   }
   return { value, variant, reason, flagMetadata };
 }

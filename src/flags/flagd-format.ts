@@ -77,7 +77,12 @@ export function toFlagdFlag(flag: FlagDefinition): FlagdFlag {
     metadata[meta.servedBefore] = JSON.stringify(flag.pressed.servedBefore);
     return { state: 'ENABLED', variants, defaultVariant: flag.safeVariant, metadata };
   }
-  const out: FlagdFlag = { state: flag.state === 'enabled' ? 'ENABLED' : 'DISABLED', variants, defaultVariant: flag.defaultVariant, metadata };
+  const out: FlagdFlag = {
+    state: flag.state === 'enabled' ? 'ENABLED' : 'DISABLED',
+    variants,
+    defaultVariant: flag.defaultVariant,
+    metadata,
+  };
   const targeting = flagdTargeting(flag.targeting, flag.rollout);
   if (targeting !== undefined) out.targeting = targeting;
   return out;
@@ -129,7 +134,8 @@ function fractionalAsRollout(logic: unknown, variants: Record<string, unknown>):
     weights.push({ variant, weight });
   }
   for (let p = 0; p <= maxRolloutPrecision; p++) {
-    if (total === rolloutTotal(p as RolloutPrecision) && total <= maxFractionalTotalWeight) return { weights, precision: p as RolloutPrecision };
+    if (total === rolloutTotal(p as RolloutPrecision) && total <= maxFractionalTotalWeight)
+      return { weights, precision: p as RolloutPrecision };
   }
   return undefined;
 }
@@ -207,7 +213,11 @@ function importFlag(key: string, raw: unknown, setMetadata: Record<string, unkno
     defaultVariant,
     state: state === 'ENABLED' ? 'enabled' : 'disabled',
   };
-  for (const [field, metaKey] of [['safeVariant', meta.safeVariant], ['description', meta.description], ['runbookUrl', meta.runbook]] as const) {
+  for (const [field, metaKey] of [
+    ['safeVariant', meta.safeVariant],
+    ['description', meta.description],
+    ['runbookUrl', meta.runbook],
+  ] as const) {
     if (metadata[metaKey] !== undefined) definition[field] = metadata[metaKey];
   }
   const pressedBefore = metadata[meta.servedBefore];
@@ -218,7 +228,12 @@ function importFlag(key: string, raw: unknown, setMetadata: Record<string, unkno
     } catch {
       throw invalidInput(`flagd flag ${key}: metadata servedBefore is not JSON`);
     }
-    definition['pressed'] = { by: metadata[meta.pressedBy], at: metadata[meta.pressedAt], reason: metadata[meta.pressedReason], servedBefore: served };
+    definition['pressed'] = {
+      by: metadata[meta.pressedBy],
+      at: metadata[meta.pressedAt],
+      reason: metadata[meta.pressedReason],
+      servedBefore: served,
+    };
     if (isPlainObject(served)) {
       // The export serves the safe variant; what the flag really holds is what it served before.
       definition['state'] = served.state;

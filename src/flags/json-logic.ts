@@ -105,7 +105,10 @@ export const maxLogicDepth = 64;
 
 function validateNode(logic: unknown, path: string, depth: number): void {
   if (depth > maxLogicDepth) {
-    throw invalidInput(`${describe(path)} is nested more than ${maxLogicDepth} levels deep`, 'flatten the rule, e.g. with "and"/"or" lists or if chains');
+    throw invalidInput(
+      `${describe(path)} is nested more than ${maxLogicDepth} levels deep`,
+      'flatten the rule, e.g. with "and"/"or" lists or if chains',
+    );
   }
   if (Array.isArray(logic)) {
     logic.forEach((item, i) => validateNode(item, `${path}[${i}]`, depth + 1));
@@ -198,7 +201,10 @@ function validateFractional(args: unknown[], path: string): void {
         throw invalidInput(`${where} has a weight that is not a finite number`, 'weights are non-negative integers');
       }
       if (!Number.isInteger(weight)) {
-        throw invalidInput(`${where} has a non-integer weight ${weight}`, 'weights are integers; scale them all (e.g. by 1000) for finer splits');
+        throw invalidInput(
+          `${where} has a non-integer weight ${weight}`,
+          'weights are integers; scale them all (e.g. by 1000) for finer splits',
+        );
       }
       if (weight < 0) throw invalidInput(`${where} has a negative weight ${weight}`, 'weights are non-negative integers');
       total += weight;
@@ -299,12 +305,12 @@ function jsCompare(op: Comparison, a: unknown, b: unknown): boolean {
   const y = b as number;
   switch (op) {
     case '==':
-      // eslint-disable-next-line eqeqeq
+      // biome-ignore lint/suspicious/noDoubleEquals: JSON Logic's == is JavaScript's loose equality
       return x == y;
     case '===':
       return x === y;
     case '!=':
-      // eslint-disable-next-line eqeqeq
+      // biome-ignore lint/suspicious/noDoubleEquals: JSON Logic's != is JavaScript's loose inequality
       return x != y;
     case '!==':
       return x !== y;

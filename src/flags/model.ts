@@ -85,8 +85,18 @@ export interface Flag extends FlagDefinition {
 export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const definitionFields = new Set([
-  'key', 'service', 'kind', 'description', 'runbookUrl', 'variants', 'defaultVariant', 'state',
-  'targeting', 'rollout', 'safeVariant', 'pressed',
+  'key',
+  'service',
+  'kind',
+  'description',
+  'runbookUrl',
+  'variants',
+  'defaultVariant',
+  'state',
+  'targeting',
+  'rollout',
+  'safeVariant',
+  'pressed',
 ]);
 const recordFields = new Set(['version', 'createdBy', 'createdAt', 'updatedBy', 'updatedAt', 'archived']);
 
@@ -175,10 +185,16 @@ export function rolloutFromPercentages(percentages: Record<string, unknown>, fla
   let precision = 0;
   for (const [variant, pct] of entries) {
     if (typeof pct !== 'number' || !Number.isFinite(pct)) {
-      throw invalidInput(`flag ${flagKey}: rollout percentage for ${variant} is not a finite number`, 'give each variant a percentage from 0 to 100, e.g. `on=5,off=95`');
+      throw invalidInput(
+        `flag ${flagKey}: rollout percentage for ${variant} is not a finite number`,
+        'give each variant a percentage from 0 to 100, e.g. `on=5,off=95`',
+      );
     }
     if (pct < 0 || pct > 100) {
-      throw invalidInput(`flag ${flagKey}: rollout percentage ${pct} for ${variant} is outside 0–100`, 'give each variant a percentage from 0 to 100, e.g. `on=5,off=95`');
+      throw invalidInput(
+        `flag ${flagKey}: rollout percentage ${pct} for ${variant} is outside 0–100`,
+        'give each variant a percentage from 0 to 100, e.g. `on=5,off=95`',
+      );
     }
     const d = decimalsOf(pct);
     if (d === undefined) {
@@ -238,7 +254,10 @@ function validateRollout(raw: unknown, key: string, variants: Record<string, Jso
   const seen = new Set<string>();
   for (const { variant } of rollout.weights) {
     if (!Object.hasOwn(variants, variant)) {
-      throw invalidInput(`flag ${key}: rollout names ${variant}, which is not a variant`, `variants are: ${Object.keys(variants).join(', ')}`);
+      throw invalidInput(
+        `flag ${key}: rollout names ${variant}, which is not a variant`,
+        `variants are: ${Object.keys(variants).join(', ')}`,
+      );
     }
     if (seen.has(variant)) throw invalidInput(`flag ${key}: rollout names ${variant} twice`);
     seen.add(variant);
@@ -249,7 +268,9 @@ function validateRollout(raw: unknown, key: string, variants: Record<string, Jso
     const pct = total / 10 ** rollout.precision;
     throw invalidInput(
       `flag ${key}: rollout percentages sum to ${pct}, not 100`,
-      rollout.precision === 0 ? 'make the percentages add up to 100, e.g. on=5,off=95' : `weights of precision ${rollout.precision} must sum to ${expected}`,
+      rollout.precision === 0
+        ? 'make the percentages add up to 100, e.g. on=5,off=95'
+        : `weights of precision ${rollout.precision} must sum to ${expected}`,
     );
   }
   return rollout;
@@ -298,9 +319,11 @@ function validateIsoTime(raw: unknown, what: string): string {
 function validateServed(raw: unknown, key: string, variants: Record<string, JsonValue>): ServedConfig {
   if (!isPlainObject(raw)) throw invalidInput(`flag ${key}: pressed.servedBefore is missing`);
   const state = raw['state'];
-  if (state !== 'enabled' && state !== 'disabled') throw invalidInput(`flag ${key}: pressed.servedBefore.state must be enabled or disabled`);
+  if (state !== 'enabled' && state !== 'disabled')
+    throw invalidInput(`flag ${key}: pressed.servedBefore.state must be enabled or disabled`);
   const defaultVariant = requireString(raw, 'defaultVariant', `flag ${key}: pressed.servedBefore.defaultVariant`);
-  if (!Object.hasOwn(variants, defaultVariant)) throw invalidInput(`flag ${key}: pressed.servedBefore.defaultVariant ${defaultVariant} is not a variant`);
+  if (!Object.hasOwn(variants, defaultVariant))
+    throw invalidInput(`flag ${key}: pressed.servedBefore.defaultVariant ${defaultVariant} is not a variant`);
   const served: ServedConfig = { state, defaultVariant };
   const targeting = validateTargeting(raw['targeting'], key, variants);
   if (targeting !== undefined) served.targeting = targeting;
@@ -332,7 +355,10 @@ function withRulesHint<T>(validate: () => T): T {
     return validate();
   } catch (e) {
     if (isFlagscopeError(e) && e.hint === undefined) {
-      throw new FlagscopeError(e.code, e.message, 'the rules are in docs/flags.md ("Validation rules"); nothing was changed', { cause: e, details: e.details });
+      throw new FlagscopeError(e.code, e.message, 'the rules are in docs/flags.md ("Validation rules"); nothing was changed', {
+        cause: e,
+        details: e.details,
+      });
     }
     throw e;
   }
@@ -367,7 +393,8 @@ function validateFields(input: unknown, withRecord: boolean): FlagDefinition | F
 
   const description = input['description'];
   if (description !== undefined && description !== null) {
-    if (typeof description !== 'string' || description.length > 2000) throw invalidInput(`flag ${key}: description must be a string of at most 2000 characters`);
+    if (typeof description !== 'string' || description.length > 2000)
+      throw invalidInput(`flag ${key}: description must be a string of at most 2000 characters`);
     if (description !== '') flag.description = description;
   }
   const runbook = input['runbookUrl'];

@@ -111,11 +111,7 @@ export function murmur3Utf16CodeUnits(text: string, seed = 0): number {
   for (let i = 0; i < blockEnd; i += 4) {
     const top = text.charCodeAt(i + 3);
     const block =
-      text.charCodeAt(i) ^
-      (text.charCodeAt(i + 1) << 8) ^
-      (text.charCodeAt(i + 2) << 16) ^
-      ((top & 0xff) << 24) ^
-      ((top & 0xff00) >> 8);
+      text.charCodeAt(i) ^ (text.charCodeAt(i + 1) << 8) ^ (text.charCodeAt(i + 2) << 16) ^ ((top & 0xff) << 24) ^ ((top & 0xff00) >> 8);
     h = mixBlock(h, block);
   }
   const rest = length & 3;

@@ -42,9 +42,7 @@ export function parseSemanticVersion(raw: unknown): SemanticVersion | null {
     const minor = safeInteger(strict[2]!);
     const patch = safeInteger(strict[3]!);
     if (major === null || minor === null || patch === null) return null;
-    const prerelease = strict[4] === undefined
-      ? []
-      : strict[4].split('.').map((id) => (/^\d+$/.test(id) ? (safeInteger(id) ?? id) : id));
+    const prerelease = strict[4] === undefined ? [] : strict[4].split('.').map((id) => (/^\d+$/.test(id) ? (safeInteger(id) ?? id) : id));
     return { major, minor, patch, prerelease };
   }
   const partial = partialVersion.exec(text);

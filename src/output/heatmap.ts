@@ -107,8 +107,8 @@ export function renderHeatmap(title: string, columns: HeatmapColumn[], options: 
   const legend = [1, 2, 3, 4].map((level) => {
     const low = (max * (level - 1)) / 4;
     const high = (max * level) / 4;
-    return `${HEATMAP_SHADES[level]} ${level === 1 ? '>0' : '>' + formatNumberShort(low)}–${formatNumberShort(high)}`;
+    return `${HEATMAP_SHADES[level]} ${level === 1 ? '>0' : `>${formatNumberShort(low)}`}–${formatNumberShort(high)}`;
   });
   out.push(styler.dim(`${' '.repeat(labelWidth + 2)}events per cell: ${legend.join('  ')}`));
-  return out.map((l) => l + '\n').join('');
+  return out.map((l) => `${l}\n`).join('');
 }

@@ -36,7 +36,9 @@ export function renderQueryTable(result: QueryResult, options: { tty: boolean; s
     ...breakdowns.map((b) => ({ header: options.tty ? b.toUpperCase() : b })),
     ...calculations.map((c) => ({ header: c, align: 'right' as const })),
   ];
-  const rows = result.data.results.map((row) => [...breakdowns, ...calculations].map((name) => formatResultCell(row.data[name], options.tty)));
+  const rows = result.data.results.map((row) =>
+    [...breakdowns, ...calculations].map((name) => formatResultCell(row.data[name], options.tty)),
+  );
   const tableOptions: Parameters<typeof renderTable>[2] = { tty: options.tty, styler: options.styler ?? plainStyler };
   if (options.width !== undefined) tableOptions.maxWidth = options.width;
   return renderTable(columns, rows, tableOptions);
@@ -101,7 +103,13 @@ export function groupSeries(result: QueryResult): GroupedSeries {
   const last = sortedTimes[sortedTimes.length - 1];
   const list = [...groups].map(([label, byTime]) => ({ label, byTime }));
   // Fill empty buckets between the first and last so gaps show as gaps.
-  if (step > 0 && first !== undefined && last !== undefined && (last - first) / step < 10_000 && sortedTimes.every((t) => (t - first) % step === 0)) {
+  if (
+    step > 0 &&
+    first !== undefined &&
+    last !== undefined &&
+    (last - first) / step < 10_000 &&
+    sortedTimes.every((t) => (t - first) % step === 0)
+  ) {
     const filled: number[] = [];
     for (let t = first; t <= last; t += step) filled.push(t);
     return { times: filled, groups: list };

@@ -4,12 +4,12 @@
 
 /** Pretty JSON (2-space indent) ending with a newline. */
 export function renderJson(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** One compact JSON document per line. */
 export function renderNdjson(records: unknown[]): string {
-  return records.map((r) => JSON.stringify(r) + '\n').join('');
+  return records.map((r) => `${JSON.stringify(r)}\n`).join('');
 }
 
 /**
@@ -18,7 +18,7 @@ export function renderNdjson(records: unknown[]): string {
  * inner quotes doubled.
  */
 export function renderCsv(header: string[], rows: CsvCell[][]): string {
-  return [header, ...rows].map((row) => row.map(csvField).join(',') + '\r\n').join('');
+  return [header, ...rows].map((row) => `${row.map(csvField).join(',')}\r\n`).join('');
 }
 
 export type CsvCell = string | number | boolean | null | undefined | object;

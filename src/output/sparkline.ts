@@ -83,14 +83,14 @@ export function renderSeriesChart(title: string, lines: ChartLine[], options: Ch
     const values = downsample(line.values, sparkWidth);
     const stat = stats[i];
     const spark = stat === undefined ? ' '.repeat(values.length) : renderSparkline(values, stat);
-    const label = labelWidth > 0 ? pad(truncate(line.label, labelWidth), labelWidth) + '  ' : '';
+    const label = labelWidth > 0 ? `${pad(truncate(line.label, labelWidth), labelWidth)}  ` : '';
     out.push(`${label}${styler.cyan(pad(spark, sparkWidth))}  ${styler.dim(rangeTexts[i] ?? '')}`.replace(/\s+$/, ''));
   });
   const first = options.times[0];
   const last = options.times[options.times.length - 1];
   if (first !== undefined && last !== undefined) {
     const axis = axisLine(...formatAxisEnds(first, last, options.stepSeconds), Math.min(sparkWidth, options.times.length));
-    out.push(styler.dim(' '.repeat(prefixWidth) + axis + ' UTC'));
+    out.push(styler.dim(`${' '.repeat(prefixWidth) + axis} UTC`));
   }
-  return out.map((l) => l + '\n').join('');
+  return out.map((l) => `${l}\n`).join('');
 }

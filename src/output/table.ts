@@ -22,7 +22,7 @@ export interface TableOptions {
 /** Renders rows of already formatted cells. Cells may carry colour sequences on a TTY. */
 export function renderTable(columns: TableColumn[], rows: string[][], options: TableOptions): string {
   if (!options.tty) {
-    return rows.map((row) => row.map(escapeTsv).join('\t') + '\n').join('');
+    return rows.map((row) => `${row.map(escapeTsv).join('\t')}\n`).join('');
   }
   const styler = options.styler ?? plainStyler;
   const widths = columns.map((c, i) => Math.max(visibleWidth(c.header), ...rows.map((r) => visibleWidth(r[i] ?? ''))));
@@ -48,8 +48,14 @@ export function renderTable(columns: TableColumn[], rows: string[][], options: T
     const line = parts.join(' '.repeat(gap)).replace(/\s+$/, '');
     return header ? styler.bold(line) : line;
   };
-  const lines = [renderRow(columns.map((c) => c.header), true), ...rows.map((r) => renderRow(r, false))];
-  return lines.map((l) => l + '\n').join('');
+  const lines = [
+    renderRow(
+      columns.map((c) => c.header),
+      true,
+    ),
+    ...rows.map((r) => renderRow(r, false)),
+  ];
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 function escapeTsv(cell: string): string {

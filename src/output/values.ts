@@ -28,7 +28,12 @@ export function formatNumberHuman(n: number): string {
 export function formatNumberShort(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   const abs = Math.abs(n);
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
   for (const [size, unit] of units) {
     if (abs >= size) return trimZeros((n / size).toPrecision(3)) + unit;
   }
@@ -78,5 +83,5 @@ export function toMillis(value: string | number): number | undefined {
 /** ISO-8601 in UTC with seconds precision when the milliseconds are zero: `2026-01-02T03:04:05Z`. */
 export function formatIsoTime(ms: number): string {
   const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }

@@ -18,7 +18,7 @@
  * series rows in one result set: `[kind (0 result, 1 series), rank, bucket, g0.., calculation columns..]`.
  */
 import { FlagscopeError } from '../errors.js';
-import type { ColumnType, DatasetSchema } from '../store/types.js';
+import type { ColumnType, DatasetSchema } from './schema.js';
 import { duckdbDialect, type SqlDialect } from './dialect.js';
 import { calculationName } from './format.js';
 import {
@@ -99,7 +99,8 @@ function compileFilter(filter: Filter, type: ColumnType, params: ParamList, dial
   const col = dialect.quoteIdent(filter.column);
   const bindValue = (value: FilterValue): string => {
     // A fraction, or an integer beyond 2^53 (possibly beyond BIGINT), compares as a double.
-    if (type === 'integer' && typeof value === 'number' && !Number.isSafeInteger(value)) return params.bind(value, dialect.sqlType('float'));
+    if (type === 'integer' && typeof value === 'number' && !Number.isSafeInteger(value))
+      return params.bind(value, dialect.sqlType('float'));
     return params.bind(value, dialect.sqlType(type));
   };
   const single = (): FilterValue => {
@@ -107,8 +108,10 @@ function compileFilter(filter: Filter, type: ColumnType, params: ParamList, dial
     return filter.value;
   };
   switch (filter.op) {
-    case 'exists': return `${col} IS NOT NULL`;
-    case 'does-not-exist': return `${col} IS NULL`;
+    case 'exists':
+      return `${col} IS NOT NULL`;
+    case 'does-not-exist':
+      return `${col} IS NULL`;
     case '=': {
       const value = single();
       return value === null ? `${col} IS NULL` : `${col} = ${bindValue(value)}`;
@@ -117,16 +120,24 @@ function compileFilter(filter: Filter, type: ColumnType, params: ParamList, dial
       const value = single();
       return value === null ? `${col} IS NOT NULL` : `${col} IS DISTINCT FROM ${bindValue(value)}`;
     }
-    case '>': case '>=': case '<': case '<=': {
+    case '>':
+    case '>=':
+    case '<':
+    case '<=': {
       const value = single();
       if (value === null) throw internal(`filter ${filter.op} with null`);
       return `${col} ${filter.op} ${bindValue(value)}`;
     }
-    case 'starts-with': return dialect.startsWith(col, params.bind(String(single()), dialect.sqlType('string')));
-    case 'does-not-start-with': return `(${col} IS NULL OR NOT ${dialect.startsWith(col, params.bind(String(single()), dialect.sqlType('string')))})`;
-    case 'contains': return dialect.contains(col, params.bind(String(single()), dialect.sqlType('string')));
-    case 'does-not-contain': return `(${col} IS NULL OR NOT ${dialect.contains(col, params.bind(String(single()), dialect.sqlType('string')))})`;
-    case 'in': case 'not-in': {
+    case 'starts-with':
+      return dialect.startsWith(col, params.bind(String(single()), dialect.sqlType('string')));
+    case 'does-not-start-with':
+      return `(${col} IS NULL OR NOT ${dialect.startsWith(col, params.bind(String(single()), dialect.sqlType('string')))})`;
+    case 'contains':
+      return dialect.contains(col, params.bind(String(single()), dialect.sqlType('string')));
+    case 'does-not-contain':
+      return `(${col} IS NULL OR NOT ${dialect.contains(col, params.bind(String(single()), dialect.sqlType('string')))})`;
+    case 'in':
+    case 'not-in': {
       const values = Array.isArray(filter.value) ? filter.value : [filter.value ?? null];
       const present = values.filter((v): v is Exclude<FilterValue, null> => v !== null);
       const withNull = present.length < values.length;
@@ -141,7 +152,13 @@ function compileFilter(filter: Filter, type: ColumnType, params: ParamList, dial
   }
 }
 
-function compileFilters(filters: Filter[], combination: 'AND' | 'OR', types: Map<string, ColumnType>, params: ParamList, dialect: SqlDialect): string | undefined {
+function compileFilters(
+  filters: Filter[],
+  combination: 'AND' | 'OR',
+  types: Map<string, ColumnType>,
+  params: ParamList,
+  dialect: SqlDialect,
+): string | undefined {
   if (filters.length === 0) return undefined;
   const parts = filters.map((f) => {
     const type = types.get(f.column);
@@ -161,7 +178,12 @@ const HAVING_SQL_OP: Record<string, string> = { '=': '=', '!=': '<>', '>': '>', 
  * @param target the physical table of the dataset
  * @param dialect the SQL dialect (DuckDB by default)
  */
-export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: CompileTarget, dialect: SqlDialect = duckdbDialect): CompiledQuery {
+export function compileQuery(
+  q: NormalizedQuery,
+  schema: DatasetSchema,
+  target: CompileTarget,
+  dialect: SqlDialect = duckdbDialect,
+): CompiledQuery {
   const types = columnTypes(schema);
   const params = new ParamList(dialect);
   const weighted = schema.hasSampling;
@@ -172,7 +194,9 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
   const srcSelect: string[] = q.breakdowns.map((b, i) => `${ident(b)} AS ${groupAliases[i]}`);
   const granularity = q.granularity;
   if (granularity !== undefined) {
-    srcSelect.push(`${dialect.floorDivide(dialect.epochMicros(ident('_time')), params.bind(BigInt(granularity) * 1_000_000n, dialect.sqlType('bigint')))} AS b`);
+    srcSelect.push(
+      `${dialect.floorDivide(dialect.epochMicros(ident('_time')), params.bind(BigInt(granularity) * 1_000_000n, dialect.sqlType('bigint')))} AS b`,
+    );
   }
   srcSelect.push(`${ident('_samplerate')} AS w`);
 
@@ -209,9 +233,9 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
         if (predicate === undefined) throw internal('RATE without filters');
         const alias = `r${rateCount++}`;
         srcSelect.push(`coalesce(${predicate}, false) AS ${alias}`);
-        scalar(weighted
-          ? `CAST(sum(CASE WHEN ${alias} THEN w ELSE 0 END) AS DOUBLE) / CAST(sum(w) AS DOUBLE)`
-          : `avg(CAST(${alias} AS DOUBLE))`);
+        scalar(
+          weighted ? `CAST(sum(CASE WHEN ${alias} THEN w ELSE 0 END) AS DOUBLE) / CAST(sum(w) AS DOUBLE)` : `avg(CAST(${alias} AS DOUBLE))`,
+        );
         break;
       }
       case 'SUM': {
@@ -221,12 +245,13 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       }
       case 'AVG': {
         const v = valueAlias(requireColumn(calc));
-        scalar(weighted
-          ? `sum(CAST(${v} AS DOUBLE) * w) / CAST(sum(w) FILTER (WHERE ${v} IS NOT NULL) AS DOUBLE)`
-          : `avg(CAST(${v} AS DOUBLE))`);
+        scalar(
+          weighted ? `sum(CAST(${v} AS DOUBLE) * w) / CAST(sum(w) FILTER (WHERE ${v} IS NOT NULL) AS DOUBLE)` : `avg(CAST(${v} AS DOUBLE))`,
+        );
         break;
       }
-      case 'MIN': case 'MAX': {
+      case 'MIN':
+      case 'MAX': {
         const column = requireColumn(calc);
         const v = valueAlias(column);
         const numeric = types.get(column) !== 'string';
@@ -267,9 +292,11 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
     }
   }
   for (const [v, listed] of listedQuantiles) {
-    baseAggs.push(listed.qs.length === 1
-      ? `${dialect.quantile(`${v}`, listed.qs[0] ?? 0.5)} AS ${listed.alias}`
-      : `${dialect.quantiles(`${v}`, listed.qs)} AS ${listed.alias}`);
+    baseAggs.push(
+      listed.qs.length === 1
+        ? `${dialect.quantile(`${v}`, listed.qs[0] ?? 0.5)} AS ${listed.alias}`
+        : `${dialect.quantiles(`${v}`, listed.qs)} AS ${listed.alias}`,
+    );
   }
   plans.forEach((plan, i) => {
     if (plan.kind === 'scalar') baseAggs.push(`${plan.baseExpr} AS a${i}`);
@@ -285,8 +312,10 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
   const ctes: string[] = [];
   ctes.push(`src AS ${dialect.inlineCte}(SELECT ${srcSelect.join(', ')} FROM ${ident(target.table)} WHERE ${where.join(' AND ')})`);
 
-  const rangeAggs = [...new Set([...heatmapColumns, ...weightedQuantiles.keys()])]
-    .flatMap((v) => [`CAST(min(${v}) AS DOUBLE) AS mn_${v}`, `CAST(max(${v}) AS DOUBLE) AS mx_${v}`]);
+  const rangeAggs = [...new Set([...heatmapColumns, ...weightedQuantiles.keys()])].flatMap((v) => [
+    `CAST(min(${v}) AS DOUBLE) AS mn_${v}`,
+    `CAST(max(${v}) AS DOUBLE) AS mx_${v}`,
+  ]);
 
   /** Output columns of one calculation plan, in decode order. */
   const outputColumns = (plan: CalcPlan, i: number): string[] => (plan.kind === 'heatmap' ? [`c${i}_lo`, `c${i}_w`, `c${i}_h`] : [`c${i}`]);
@@ -308,10 +337,14 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
     // (every selected event is in one of them), so they cost no extra scan.
     if (suffix === 'r') {
       for (const v of heatmapColumns) {
-        ctes.push(`hb_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${HEATMAP_BUCKETS} ELSE 1 END AS width FROM (SELECT min(mn_${v}) AS lo, max(mx_${v}) AS hi FROM ${baseName}))`);
+        ctes.push(
+          `hb_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${HEATMAP_BUCKETS} ELSE 1 END AS width FROM (SELECT min(mn_${v}) AS lo, max(mx_${v}) AS hi FROM ${baseName}))`,
+        );
       }
       for (const v of weightedQuantiles.keys()) {
-        ctes.push(`pg_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${PERCENTILE_BINS} ELSE 1 END AS width FROM (SELECT min(mn_${v}) AS lo, max(mx_${v}) AS hi FROM ${baseName}))`);
+        ctes.push(
+          `pg_${v} AS (SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / ${PERCENTILE_BINS} ELSE 1 END AS width FROM (SELECT min(mn_${v}) AS lo, max(mx_${v}) AS hi FROM ${baseName}))`,
+        );
       }
     }
     const joins: string[] = [];
@@ -330,33 +363,63 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       const pr = `pr_${suffix}_${v}`;
       const range = `pg_${v}`;
       const partition = keys.length > 0 ? `PARTITION BY ${keyList} ` : '';
-      const binOf = (value: string): string => `least(CAST(floor((${value} - ${range}.lo) / ${range}.width) AS BIGINT), ${PERCENTILE_BINS - 1})`;
-      ctes.push(`${bins} AS (SELECT ${[...keys, 'CAST(w AS DOUBLE) AS wt', `${binOf(v)} AS bin`].join(', ')} FROM ${source} CROSS JOIN ${range} WHERE ${v} IS NOT NULL)`);
-      ctes.push(`${histogram} AS (SELECT ${[...keys, 'bin', 'wt', `sum(wt) OVER (${partition}ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`, `sum(wt) OVER (${partition.trimEnd()}) AS tot`].join(', ')}`
-        + ` FROM (SELECT ${[...keys, 'bin', 'sum(wt) AS wt'].join(', ')} FROM ${bins} GROUP BY ${[...keys, 'bin'].join(', ')}))`);
+      const binOf = (value: string): string =>
+        `least(CAST(floor((${value} - ${range}.lo) / ${range}.width) AS BIGINT), ${PERCENTILE_BINS - 1})`;
+      ctes.push(
+        `${bins} AS (SELECT ${[...keys, 'CAST(w AS DOUBLE) AS wt', `${binOf(v)} AS bin`].join(', ')} FROM ${source} CROSS JOIN ${range} WHERE ${v} IS NOT NULL)`,
+      );
+      ctes.push(
+        `${histogram} AS (SELECT ${[...keys, 'bin', 'wt', `sum(wt) OVER (${partition}ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`, `sum(wt) OVER (${partition.trimEnd()}) AS tot`].join(', ')}` +
+          ` FROM (SELECT ${[...keys, 'bin', 'sum(wt) AS wt'].join(', ')} FROM ${bins} GROUP BY ${[...keys, 'bin'].join(', ')}))`,
+      );
       const perSlot = qs.map((quantile, slot) => {
         const h = `((tot - 1) * ${dialect.doubleLiteral(quantile)})`;
         const hAll = `((max(tot) - 1) * ${dialect.doubleLiteral(quantile)})`;
-        return `SELECT ${[...keys, `${slot} AS slot`, 'max(tot) AS tot', `floor(${hAll}) AS klo`, `ceil(${hAll}) AS khi`,
-          `min(bin) FILTER (WHERE cum > floor(${h})) AS blo`, `min(bin) FILTER (WHERE cum > ceil(${h})) AS bhi`,
-          `min(cum - wt) FILTER (WHERE cum > floor(${h})) AS below`].join(', ')} FROM ${histogram}${groupBy}`;
+        return `SELECT ${[
+          ...keys,
+          `${slot} AS slot`,
+          'max(tot) AS tot',
+          `floor(${hAll}) AS klo`,
+          `ceil(${hAll}) AS khi`,
+          `min(bin) FILTER (WHERE cum > floor(${h})) AS blo`,
+          `min(bin) FILTER (WHERE cum > ceil(${h})) AS bhi`,
+          `min(cum - wt) FILTER (WHERE cum > floor(${h})) AS below`,
+        ].join(', ')} FROM ${histogram}${groupBy}`;
       });
       // Value bounds of the target bins, one bin wider on each side against rounding,
       // let the second scan drop most rows in the join itself: a range condition per
       // group, not scalar subqueries, which cost the scan a fifth of the query's time.
-      ctes.push(`${targets} AS (SELECT t.*, ${range}.lo + (t.blo - 1) * ${range}.width AS vlo, ${range}.lo + (t.bhi + 2) * ${range}.width AS vhi`
-        + ` FROM (${perSlot.join(' UNION ALL ')}) AS t CROSS JOIN ${range})`);
+      ctes.push(
+        `${targets} AS (SELECT t.*, ${range}.lo + (t.blo - 1) * ${range}.width AS vlo, ${range}.lo + (t.bhi + 2) * ${range}.width AS vhi` +
+          ` FROM (${perSlot.join(' UNION ALL ')}) AS t CROSS JOIN ${range})`,
+      );
       const scan = candidateSource;
-      const targetOn = [`${scan}.${v} BETWEEN ${targets}.vlo AND ${targets}.vhi`, ...keys.map((k) => dialect.nullSafeEquals(`${scan}.${k}`, `${targets}.${k}`)),
-        `${binOf(`${scan}.${v}`)} BETWEEN ${targets}.blo AND ${targets}.bhi`].join(' AND ');
-      const candidateColumns = [...keys.map((k) => `${scan}.${k}`), `${targets}.slot`, `CAST(${scan}.${v} AS DOUBLE) AS v`, `CAST(${scan}.w AS DOUBLE) AS wt`,
-        `${targets}.below`, `${targets}.klo`, `${targets}.khi`, `${targets}.tot`].join(', ');
-      const perSlotCandidates = qs.map((_, slot) => `SELECT ${candidateColumns} FROM ${scan} CROSS JOIN ${range} JOIN ${targets} ON ${targetOn} AND ${targets}.slot = ${slot}`);
+      const targetOn = [
+        `${scan}.${v} BETWEEN ${targets}.vlo AND ${targets}.vhi`,
+        ...keys.map((k) => dialect.nullSafeEquals(`${scan}.${k}`, `${targets}.${k}`)),
+        `${binOf(`${scan}.${v}`)} BETWEEN ${targets}.blo AND ${targets}.bhi`,
+      ].join(' AND ');
+      const candidateColumns = [
+        ...keys.map((k) => `${scan}.${k}`),
+        `${targets}.slot`,
+        `CAST(${scan}.${v} AS DOUBLE) AS v`,
+        `CAST(${scan}.w AS DOUBLE) AS wt`,
+        `${targets}.below`,
+        `${targets}.klo`,
+        `${targets}.khi`,
+        `${targets}.tot`,
+      ].join(', ');
+      const perSlotCandidates = qs.map(
+        (_, slot) =>
+          `SELECT ${candidateColumns} FROM ${scan} CROSS JOIN ${range} JOIN ${targets} ON ${targetOn} AND ${targets}.slot = ${slot}`,
+      );
       ctes.push(`${candidates} AS (${perSlotCandidates.join(' UNION ALL ')})`);
       // (group, value) pairs with their summed weight, then the running weight in value order.
       const pairKeys = [...keys, 'slot', 'v', 'below', 'klo', 'khi', 'tot'];
-      ctes.push(`${running} AS (SELECT ${[...keys, 'slot', 'v', 'klo', 'khi', 'tot', `below + sum(wt) OVER (PARTITION BY ${[...keys, 'slot'].join(', ')} ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`].join(', ')}`
-        + ` FROM (SELECT ${[...pairKeys, 'sum(wt) AS wt'].join(', ')} FROM ${candidates} GROUP BY ${pairKeys.join(', ')}))`);
+      ctes.push(
+        `${running} AS (SELECT ${[...keys, 'slot', 'v', 'klo', 'khi', 'tot', `below + sum(wt) OVER (PARTITION BY ${[...keys, 'slot'].join(', ')} ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum`].join(', ')}` +
+          ` FROM (SELECT ${[...pairKeys, 'sum(wt) AS wt'].join(', ')} FROM ${candidates} GROUP BY ${pairKeys.join(', ')}))`,
+      );
       const bounds = qs.flatMap((_, slot) => [
         `min(v) FILTER (WHERE slot = ${slot} AND cum > klo) AS lo${slot}`,
         `min(v) FILTER (WHERE slot = ${slot} AND cum > khi) AS hi${slot}`,
@@ -369,8 +432,12 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
       const hh = `hh_${suffix}_${v}`;
       const hr = `hr_${suffix}_${v}`;
       const index = `least(CAST(floor((${v} - ${hb}.lo) / ${hb}.width) AS BIGINT), ${HEATMAP_BUCKETS - 1})`;
-      ctes.push(`${hh} AS (SELECT ${[...keys.map((k) => `${source}.${k}`), `${index} AS idx`, 'sum(w) AS n'].join(', ')} FROM ${source} CROSS JOIN ${hb} WHERE ${v} IS NOT NULL GROUP BY ${[...keys.map((k) => `${source}.${k}`), 'idx'].join(', ')})`);
-      ctes.push(`${hr} AS (SELECT ${[...keys, `${dialect.stringAgg(`CAST(idx AS VARCHAR) || ':' || CAST(n AS VARCHAR)`, ',')} AS h`].join(', ')} FROM ${hh}${groupBy})`);
+      ctes.push(
+        `${hh} AS (SELECT ${[...keys.map((k) => `${source}.${k}`), `${index} AS idx`, 'sum(w) AS n'].join(', ')} FROM ${source} CROSS JOIN ${hb} WHERE ${v} IS NOT NULL GROUP BY ${[...keys.map((k) => `${source}.${k}`), 'idx'].join(', ')})`,
+      );
+      ctes.push(
+        `${hr} AS (SELECT ${[...keys, `${dialect.stringAgg(`CAST(idx AS VARCHAR) || ':' || CAST(n AS VARCHAR)`, ',')} AS h`].join(', ')} FROM ${hh}${groupBy})`,
+      );
       joins.push(`CROSS JOIN ${hb}`);
       joins.push(`LEFT JOIN ${hr} ON ${joinOn(baseName, hr)}`);
     }
@@ -382,7 +449,10 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
           break;
         case 'listed-quantile': {
           const listed = [...listedQuantiles.values()].find((l) => l.alias === plan.listAlias);
-          const expr = listed && listed.qs.length > 1 ? dialect.listItem(`${baseName}.${plan.listAlias}`, plan.index) : `${baseName}.${plan.listAlias}`;
+          const expr =
+            listed && listed.qs.length > 1
+              ? dialect.listItem(`${baseName}.${plan.listAlias}`, plan.index)
+              : `${baseName}.${plan.listAlias}`;
           selects.push(`CAST(${expr} AS DOUBLE) AS c${i}`);
           break;
         }
@@ -446,23 +516,29 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
     sql = `WITH ${ctes.join(',\n')}\nSELECT ${outputs.join(', ')} FROM ${resultsAgg}${havingSql} ORDER BY ${orderBy} LIMIT ${limit}`;
   } else {
     const limit = params.bind(q.limit, dialect.sqlType('bigint'));
-    ctes.push(`top AS (SELECT * FROM (SELECT *, row_number() OVER (ORDER BY ${orderBy}) AS rk FROM ${resultsAgg}${havingSql}) WHERE rk <= ${limit})`);
+    ctes.push(
+      `top AS (SELECT * FROM (SELECT *, row_number() OVER (ORDER BY ${orderBy}) AS rk FROM ${resultsAgg}${havingSql}) WHERE rk <= ${limit})`,
+    );
     let seriesSource = 'src';
     if (groupAliases.length > 0) {
-      ctes.push(`src_top AS (SELECT src.* FROM src ${dialect.semiJoin} top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`src.${g}`, `top.${g}`)).join(' AND ')})`);
+      ctes.push(
+        `src_top AS (SELECT src.* FROM src ${dialect.semiJoin} top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`src.${g}`, `top.${g}`)).join(' AND ')})`,
+      );
       seriesSource = 'src_top';
     }
     // The series' weighted-percentile candidates read `src` itself: their join to the targets is on every group key,
     // so rows outside the top groups match nothing, and a plain scan takes the targets' value range as a scan filter.
     const seriesAgg = aggregate(seriesSource, [...groupAliases, 'b'], 's', 'src');
-    const joinTop = groupAliases.length > 0
-      ? `JOIN top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`${seriesAgg}.${g}`, `top.${g}`)).join(' AND ')}`
-      : 'CROSS JOIN top';
-    sql = `WITH ${ctes.join(',\n')}\n`
-      + `SELECT 0 AS kind, rk, CAST(NULL AS BIGINT) AS b${outputs.map((c) => `, ${c}`).join('')} FROM top\n`
-      + `UNION ALL\n`
-      + `SELECT 1 AS kind, top.rk, ${seriesAgg}.b${outputs.map((c) => `, ${seriesAgg}.${c}`).join('')} FROM ${seriesAgg} ${joinTop}\n`
-      + `ORDER BY kind, b, rk`;
+    const joinTop =
+      groupAliases.length > 0
+        ? `JOIN top ON ${groupAliases.map((g) => dialect.nullSafeEquals(`${seriesAgg}.${g}`, `top.${g}`)).join(' AND ')}`
+        : 'CROSS JOIN top';
+    sql =
+      `WITH ${ctes.join(',\n')}\n` +
+      `SELECT 0 AS kind, rk, CAST(NULL AS BIGINT) AS b${outputs.map((c) => `, ${c}`).join('')} FROM top\n` +
+      `UNION ALL\n` +
+      `SELECT 1 AS kind, top.rk, ${seriesAgg}.b${outputs.map((c) => `, ${seriesAgg}.${c}`).join('')} FROM ${seriesAgg} ${joinTop}\n` +
+      `ORDER BY kind, b, rk`;
   }
 
   const calculations = plans.map((p) => p.name);
@@ -480,7 +556,8 @@ export function compileQuery(q: NormalizedQuery, schema: DatasetSchema, target: 
         column += 3;
       } else {
         const raw = row[column];
-        data[plan.name] = plan.kind === 'scalar' && !plan.numeric ? (raw === null || raw === undefined ? null : String(raw)) : toNumber(raw);
+        data[plan.name] =
+          plan.kind === 'scalar' && !plan.numeric ? (raw === null || raw === undefined ? null : String(raw)) : toNumber(raw);
         column += 1;
       }
     }
@@ -532,9 +609,13 @@ function toNumber(value: unknown): number | null {
 function decodeBreakdown(value: unknown, type: ColumnType): string | number | boolean | null {
   if (value === null || value === undefined) return null;
   switch (type) {
-    case 'integer': case 'float': return toNumber(value);
-    case 'boolean': return typeof value === 'boolean' ? value : String(value) === 'true';
-    case 'string': return String(value);
+    case 'integer':
+    case 'float':
+      return toNumber(value);
+    case 'boolean':
+      return typeof value === 'boolean' ? value : String(value) === 'true';
+    case 'string':
+      return String(value);
   }
 }
 
@@ -555,7 +636,13 @@ function decodeHeatmap(lower: unknown, width: unknown, encoded: unknown): Heatma
  * explanations). Values are appended to `params` and appear only as `$n`
  * placeholders; undefined when there are no filters.
  */
-export function compileFilterPredicate(filters: Filter[], combination: 'AND' | 'OR', schema: DatasetSchema, params: SqlParam[], dialect: SqlDialect = duckdbDialect): string | undefined {
+export function compileFilterPredicate(
+  filters: Filter[],
+  combination: 'AND' | 'OR',
+  schema: DatasetSchema,
+  params: SqlParam[],
+  dialect: SqlDialect = duckdbDialect,
+): string | undefined {
   const list = new ParamList(dialect);
   list.values.push(...params);
   const sql = compileFilters(filters, combination, columnTypes(schema), list, dialect);

@@ -3,7 +3,7 @@
  * every statement from these, so a ClickHouse dialect can be added beside
  * `duckdbDialect` without touching the compiler's logic.
  */
-import type { ColumnType } from '../store/types.js';
+import type { ColumnType } from './schema.js';
 
 export interface SqlDialect {
   readonly name: string;
@@ -52,11 +52,16 @@ export const duckdbDialect: SqlDialect = {
   placeholder: (index) => `$${index}`,
   sqlType: (type) => {
     switch (type) {
-      case 'string': return 'VARCHAR';
-      case 'integer': return 'BIGINT';
-      case 'bigint': return 'BIGINT';
-      case 'float': return 'DOUBLE';
-      case 'boolean': return 'BOOLEAN';
+      case 'string':
+        return 'VARCHAR';
+      case 'integer':
+        return 'BIGINT';
+      case 'bigint':
+        return 'BIGINT';
+      case 'float':
+        return 'DOUBLE';
+      case 'boolean':
+        return 'BOOLEAN';
     }
   },
   timestampFromMicros: (expr) => `make_timestamp(${expr})`,

@@ -10,7 +10,7 @@ const BARE_COLUMN = /^[A-Za-z0-9._\-/:]+$/;
 /** A column as shorthand text: bare when it is made only of letters, digits and `. _ - / :`, else backquoted with `\` escapes. */
 export function formatColumn(column: string): string {
   if (BARE_COLUMN.test(column) && !column.startsWith('-')) return column;
-  return '`' + column.replace(/[\\`]/g, (c) => '\\' + c) + '`';
+  return `\`${column.replace(/[\\`]/g, (c) => `\\${c}`)}\``;
 }
 
 /** A filter value as shorthand text: strings are always double-quoted, so `"500"` stays a string and `500` a number. */

@@ -17,7 +17,16 @@ export interface WhereExpression {
   filter_combination: 'AND' | 'OR';
 }
 
-const WORD_OPS: readonly FilterOp[] = ['starts-with', 'does-not-start-with', 'contains', 'does-not-contain', 'exists', 'does-not-exist', 'in', 'not-in'];
+const WORD_OPS: readonly FilterOp[] = [
+  'starts-with',
+  'does-not-start-with',
+  'contains',
+  'does-not-contain',
+  'exists',
+  'does-not-exist',
+  'in',
+  'not-in',
+];
 const SYMBOL_OPS: readonly string[] = ['>=', '<=', '!=', '==', '=', '>', '<'];
 const BARE_COLUMN_CHAR = /[A-Za-z0-9._\-/:]/;
 const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
@@ -27,12 +36,17 @@ function usage(message: string, hint: string): FlagscopeError {
   return new FlagscopeError('usage', message, hint);
 }
 
-const WHERE_HINT = 'e.g. --where \'status_code >= 500 AND service.name = "api"\'; ops: = != > >= < <= starts-with does-not-start-with contains does-not-contain exists does-not-exist in not-in';
+const WHERE_HINT =
+  'e.g. --where \'status_code >= 500 AND service.name = "api"\'; ops: = != > >= < <= starts-with does-not-start-with contains does-not-contain exists does-not-exist in not-in';
 
 /** A cursor over shorthand text with the few token readers the grammar needs. */
 class Scanner {
   pos = 0;
-  constructor(readonly text: string, private readonly what: string, private readonly hint: string) {}
+  constructor(
+    readonly text: string,
+    private readonly what: string,
+    private readonly hint: string,
+  ) {}
 
   error(problem: string, hint = this.hint): FlagscopeError {
     return usage(`invalid ${this.what} ${JSON.stringify(shortName(this.text))}: ${problem}`, hint);
@@ -58,8 +72,12 @@ class Scanner {
     const start = this.pos;
     while (this.pos < this.text.length && BARE_COLUMN_CHAR.test(this.peek())) this.pos++;
     if (this.pos === start) {
-      throw this.error(this.pos >= this.text.length ? 'expected a column name at the end' : `expected a column name at position ${this.pos + 1}, found ${JSON.stringify(this.peek())}`,
-        'column names are bare (letters, digits, . _ - / :) or `backquoted`');
+      throw this.error(
+        this.pos >= this.text.length
+          ? 'expected a column name at the end'
+          : `expected a column name at position ${this.pos + 1}, found ${JSON.stringify(this.peek())}`,
+        'column names are bare (letters, digits, . _ - / :) or `backquoted`',
+      );
     }
     return this.text.slice(start, this.pos);
   }
@@ -85,7 +103,8 @@ class Scanner {
         else if (next === 'f') out += '\f';
         else if (next === 'u') {
           const hex = this.text.slice(this.pos + 2, this.pos + 6);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw this.error(`bad \\u escape at position ${this.pos + 1}`, 'write \\u followed by four hex digits');
+          if (!/^[0-9a-fA-F]{4}$/.test(hex))
+            throw this.error(`bad \\u escape at position ${this.pos + 1}`, 'write \\u followed by four hex digits');
           out += String.fromCharCode(parseInt(hex, 16));
           this.pos += 6;
           continue;
@@ -96,7 +115,10 @@ class Scanner {
       out += c;
       this.pos++;
     }
-    throw this.error(`unterminated ${quote} quote starting at position ${open + 1}`, `close it with ${quote}; escape a ${quote} inside with \\${quote}`);
+    throw this.error(
+      `unterminated ${quote} quote starting at position ${open + 1}`,
+      `close it with ${quote}; escape a ${quote} inside with \\${quote}`,
+    );
   }
 
   /** A filter op: a symbol (`>=` …) or a word (`starts-with` …), case-insensitive. */
@@ -114,10 +136,16 @@ class Scanner {
     if (word === '') throw this.error(`expected an operator after ${formatColumn(column)}`);
     if ((WORD_OPS as readonly string[]).includes(word)) return word as FilterOp;
     if (word === 'not' || word === 'does') {
-      throw this.error(`unknown operator "${word}" after ${formatColumn(column)}`, 'write negated ops with dashes: not-in, does-not-contain, does-not-start-with, does-not-exist');
+      throw this.error(
+        `unknown operator "${word}" after ${formatColumn(column)}`,
+        'write negated ops with dashes: not-in, does-not-contain, does-not-start-with, does-not-exist',
+      );
     }
     const suggestion = closestName(word, WORD_OPS);
-    throw this.error(`unknown operator ${JSON.stringify(shortName(word))} after ${formatColumn(column)}`, suggestion ? `did you mean "${suggestion}"? ${WHERE_HINT}` : WHERE_HINT);
+    throw this.error(
+      `unknown operator ${JSON.stringify(shortName(word))} after ${formatColumn(column)}`,
+      suggestion ? `did you mean "${suggestion}"? ${WHERE_HINT}` : WHERE_HINT,
+    );
   }
 
   /** A value: number, true/false, null, a quoted string, or a bare word (a string). */
@@ -125,11 +153,21 @@ class Scanner {
     this.skipSpace();
     const c = this.peek();
     if (c === '"' || c === "'") return this.quoted(c);
-    if (/[=<>!]/.test(c)) throw this.error(`expected a value at position ${this.pos + 1}, found ${JSON.stringify(c)}`, 'quote values that start with = < > or !');
+    if (/[=<>!]/.test(c))
+      throw this.error(
+        `expected a value at position ${this.pos + 1}, found ${JSON.stringify(c)}`,
+        'quote values that start with = < > or !',
+      );
     const start = this.pos;
     while (this.pos < this.text.length && !VALUE_STOP.test(this.peek())) this.pos++;
     const word = this.text.slice(start, this.pos);
-    if (word === '') throw this.error(this.pos >= this.text.length ? 'expected a value at the end' : `expected a value at position ${this.pos + 1}, found ${JSON.stringify(c)}`, 'quote values that contain spaces, commas, parentheses or quotes');
+    if (word === '')
+      throw this.error(
+        this.pos >= this.text.length
+          ? 'expected a value at the end'
+          : `expected a value at position ${this.pos + 1}, found ${JSON.stringify(c)}`,
+        'quote values that contain spaces, commas, parentheses or quotes',
+      );
     if (word === 'true') return true;
     if (word === 'false') return false;
     if (word === 'null') return null;
@@ -143,7 +181,8 @@ class Scanner {
   /** A parenthesised, comma-separated list of values. */
   valueList(): FilterValue[] {
     this.skipSpace();
-    if (this.peek() !== '(') throw this.error(`expected "(" to open a list of values at position ${this.pos + 1}`, 'e.g. region in ("eu", "us")');
+    if (this.peek() !== '(')
+      throw this.error(`expected "(" to open a list of values at position ${this.pos + 1}`, 'e.g. region in ("eu", "us")');
     this.pos++;
     const values: FilterValue[] = [];
     for (;;) {
@@ -152,7 +191,11 @@ class Scanner {
       const c = this.peek();
       this.pos++;
       if (c === ')') return values;
-      if (c !== ',') throw this.error(c === '' ? 'unclosed list of values' : `expected "," or ")" at position ${this.pos}, found ${JSON.stringify(c)}`, 'e.g. region in ("eu", "us")');
+      if (c !== ',')
+        throw this.error(
+          c === '' ? 'unclosed list of values' : `expected "," or ")" at position ${this.pos}, found ${JSON.stringify(c)}`,
+          'e.g. region in ("eu", "us")',
+        );
     }
   }
 
@@ -181,12 +224,16 @@ function parseWhereWith(scanner: Scanner): WhereExpression {
     const at = scanner.pos;
     const word = scanner.word().toUpperCase();
     if (word !== 'AND' && word !== 'OR') {
-      throw scanner.error(`expected AND or OR at position ${at + 1}, found ${JSON.stringify(shortName(scanner.text.slice(at, at + 20), 20))}`,
-        'quote values that contain spaces; join conditions with AND or OR');
+      throw scanner.error(
+        `expected AND or OR at position ${at + 1}, found ${JSON.stringify(shortName(scanner.text.slice(at, at + 20), 20))}`,
+        'quote values that contain spaces; join conditions with AND or OR',
+      );
     }
     if (combination !== undefined && combination !== word) {
-      throw scanner.error('AND and OR cannot be mixed in one expression',
-        'use one --where per AND-ed condition, or one expression whose conditions are all joined by OR');
+      throw scanner.error(
+        'AND and OR cannot be mixed in one expression',
+        'use one --where per AND-ed condition, or one expression whose conditions are all joined by OR',
+      );
     }
     combination = word;
     filters.push(parseCondition(scanner));
@@ -213,8 +260,10 @@ export function mergeWhere(expressions: WhereExpression[]): WhereExpression {
   const filters: Filter[] = [];
   for (const expression of expressions) {
     if (expression.filter_combination === 'OR' && expression.filters.length > 1) {
-      throw usage(`cannot AND the OR expression ${JSON.stringify(shortName(formatFilters(expression.filters, 'OR')))} with other --where options`,
-        'a query has one filter combination: give the OR conditions as the only --where');
+      throw usage(
+        `cannot AND the OR expression ${JSON.stringify(shortName(formatFilters(expression.filters, 'OR')))} with other --where options`,
+        'a query has one filter combination: give the OR conditions as the only --where',
+      );
     }
     filters.push(...expression.filters);
   }
@@ -227,8 +276,10 @@ function calcOpOf(word: string, text: string): CalcOp {
   const op = word.toUpperCase();
   if ((CALC_OPS as readonly string[]).includes(op)) return op as CalcOp;
   const suggestion = closestName(op, CALC_OPS);
-  throw usage(`invalid calculation ${JSON.stringify(shortName(text))}: unknown op ${JSON.stringify(shortName(word))}`,
-    suggestion ? `did you mean ${suggestion}? ${CALC_HINT}` : `ops: ${CALC_OPS.join(' ')}; ${CALC_HINT}`);
+  throw usage(
+    `invalid calculation ${JSON.stringify(shortName(text))}: unknown op ${JSON.stringify(shortName(word))}`,
+    suggestion ? `did you mean ${suggestion}? ${CALC_HINT}` : `ops: ${CALC_OPS.join(' ')}; ${CALC_HINT}`,
+  );
 }
 
 /**
@@ -244,16 +295,23 @@ export function parseCalculation(text: string): Calculation {
   const argument = match[2];
   if (op === 'COUNT') {
     if (argument !== undefined && argument.trim() !== '') {
-      throw usage(`invalid calculation ${JSON.stringify(shortName(text))}: COUNT takes no column`, 'write COUNT, or COUNT_DISTINCT(column) to count distinct values');
+      throw usage(
+        `invalid calculation ${JSON.stringify(shortName(text))}: COUNT takes no column`,
+        'write COUNT, or COUNT_DISTINCT(column) to count distinct values',
+      );
     }
     return { op };
   }
   if (argument === undefined || argument.trim() === '') {
-    throw usage(`invalid calculation ${JSON.stringify(shortName(text))}: ${op} needs ${op === 'RATE' ? 'a filter' : 'a column'}`,
-      op === 'RATE' ? 'e.g. RATE(status_code >= 500)' : `e.g. ${op}(duration_ms)`);
+    throw usage(
+      `invalid calculation ${JSON.stringify(shortName(text))}: ${op} needs ${op === 'RATE' ? 'a filter' : 'a column'}`,
+      op === 'RATE' ? 'e.g. RATE(status_code >= 500)' : `e.g. ${op}(duration_ms)`,
+    );
   }
   if (op === 'RATE') {
-    const where = parseWhereWith(new Scanner(argument, 'RATE filter', 'e.g. RATE(status_code >= 500), RATE(error exists OR status_code >= 500)'));
+    const where = parseWhereWith(
+      new Scanner(argument, 'RATE filter', 'e.g. RATE(status_code >= 500), RATE(error exists OR status_code >= 500)'),
+    );
     return { op, filters: where.filters, filter_combination: where.filter_combination };
   }
   const scanner = new Scanner(argument, 'calculation column', 'column names are bare (letters, digits, . _ - / :) or `backquoted`');
@@ -282,7 +340,8 @@ export function parseOrder(text: string): Order {
   if (suffix) {
     const word = (suffix[1] ?? '').toLowerCase();
     const direction = word.startsWith('asc') ? 'ascending' : 'descending';
-    if (order !== undefined && order !== direction) throw usage(`invalid order ${JSON.stringify(shortName(text))}: "-" and "${word}" disagree`, ORDER_HINT);
+    if (order !== undefined && order !== direction)
+      throw usage(`invalid order ${JSON.stringify(shortName(text))}: "-" and "${word}" disagree`, ORDER_HINT);
     order = direction;
     rest = rest.slice(0, suffix.index).trim();
   }
@@ -343,7 +402,8 @@ export function parseDuration(text: string): number {
   } else {
     throw usage(`invalid duration ${JSON.stringify(shortName(text))}: expected a number and a unit`, DURATION_HINT);
   }
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) throw usage(`invalid duration ${JSON.stringify(shortName(text))}: must be more than zero`, DURATION_HINT);
+  if (!Number.isSafeInteger(seconds) || seconds <= 0)
+    throw usage(`invalid duration ${JSON.stringify(shortName(text))}: must be more than zero`, DURATION_HINT);
   return seconds;
 }
 
@@ -368,7 +428,10 @@ export function parseTime(text: string, now: number): number {
     if (Number.isFinite(ms)) return Math.floor(ms / 1000);
   }
   if (/^\d+[wdhms]/i.test(trimmed)) {
-    throw usage(`invalid time ${JSON.stringify(shortName(text))}: a duration is not a point in time`, `write -${trimmed} for ${trimmed} ago`);
+    throw usage(
+      `invalid time ${JSON.stringify(shortName(text))}: a duration is not a point in time`,
+      `write -${trimmed} for ${trimmed} ago`,
+    );
   }
   throw usage(`invalid time ${JSON.stringify(shortName(text))}: expected an ISO-8601 time, unix seconds or -DURATION`, hint);
 }

@@ -4,25 +4,44 @@
  * `POST /api/v1/query/{dataset}` (docs/api.md) and of `flagscope query --json`.
  */
 
-export const PERCENTILE_OPS = [
-  'P001', 'P01', 'P05', 'P10', 'P20', 'P25', 'P50', 'P75', 'P80', 'P90', 'P95', 'P99', 'P999',
-] as const;
+export const PERCENTILE_OPS = ['P001', 'P01', 'P05', 'P10', 'P20', 'P25', 'P50', 'P75', 'P80', 'P90', 'P95', 'P99', 'P999'] as const;
 export type PercentileOp = (typeof PERCENTILE_OPS)[number];
 
 /** Percentile op → quantile in [0, 1]. */
 export const PERCENTILE_QUANTILE: Record<PercentileOp, number> = {
-  P001: 0.001, P01: 0.01, P05: 0.05, P10: 0.1, P20: 0.2, P25: 0.25, P50: 0.5,
-  P75: 0.75, P80: 0.8, P90: 0.9, P95: 0.95, P99: 0.99, P999: 0.999,
+  P001: 0.001,
+  P01: 0.01,
+  P05: 0.05,
+  P10: 0.1,
+  P20: 0.2,
+  P25: 0.25,
+  P50: 0.5,
+  P75: 0.75,
+  P80: 0.8,
+  P90: 0.9,
+  P95: 0.95,
+  P99: 0.99,
+  P999: 0.999,
 };
 
-export const CALC_OPS = [
-  'COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'COUNT_DISTINCT', 'HEATMAP', 'RATE', ...PERCENTILE_OPS,
-] as const;
+export const CALC_OPS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'COUNT_DISTINCT', 'HEATMAP', 'RATE', ...PERCENTILE_OPS] as const;
 export type CalcOp = (typeof CALC_OPS)[number];
 
 export const FILTER_OPS = [
-  '=', '!=', '>', '>=', '<', '<=', 'starts-with', 'does-not-start-with', 'contains',
-  'does-not-contain', 'exists', 'does-not-exist', 'in', 'not-in',
+  '=',
+  '!=',
+  '>',
+  '>=',
+  '<',
+  '<=',
+  'starts-with',
+  'does-not-start-with',
+  'contains',
+  'does-not-contain',
+  'exists',
+  'does-not-exist',
+  'in',
+  'not-in',
 ] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
 

@@ -3,7 +3,7 @@
  * a dataset's schema. Pure: the current time comes in as an argument.
  */
 import { FlagscopeError } from '../errors.js';
-import type { ColumnInfo, ColumnType, DatasetSchema } from '../store/types.js';
+import type { ColumnInfo, ColumnType, DatasetSchema } from './schema.js';
 import { calculationName } from './format.js';
 import {
   CALC_OPS,
@@ -35,8 +35,17 @@ export const MAX_IN_VALUES = 1000;
 
 const HAVING_OPS = ['=', '!=', '>', '>=', '<', '<='] as const;
 const SPEC_KEYS = [
-  'calculations', 'filters', 'filter_combination', 'breakdowns', 'orders', 'havings', 'limit',
-  'time_range', 'start_time', 'end_time', 'granularity',
+  'calculations',
+  'filters',
+  'filter_combination',
+  'breakdowns',
+  'orders',
+  'havings',
+  'limit',
+  'time_range',
+  'start_time',
+  'end_time',
+  'granularity',
 ] as const;
 const CALC_KEYS = ['op', 'column', 'filters', 'filter_combination'];
 const FILTER_KEYS = ['column', 'op', 'value'];
@@ -82,7 +91,11 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], pat
     if (!allowed.includes(key)) {
       const suggestion = closestName(key, allowed);
       const at = path === '' ? key : `${path}.${key}`;
-      fail(at, 'unknown field', suggestion ? `did you mean "${suggestion}"? accepted fields: ${allowed.join(', ')}` : `accepted fields: ${allowed.join(', ')}`);
+      fail(
+        at,
+        'unknown field',
+        suggestion ? `did you mean "${suggestion}"? accepted fields: ${allowed.join(', ')}` : `accepted fields: ${allowed.join(', ')}`,
+      );
     }
   }
 }
@@ -148,12 +161,20 @@ function coerceValue(value: unknown, column: ColumnInfo, path: string): FilterVa
       return value;
     }
     if (typeof value === 'string' && NUMERIC_TEXT.test(value)) return Number(value);
-    fail(path, `wrong type: column ${JSON.stringify(shortName(column.name))} is ${column.type === 'integer' ? 'an integer' : 'a float'} column, got ${describe(value)}`, 'compare numeric columns with numbers');
+    fail(
+      path,
+      `wrong type: column ${JSON.stringify(shortName(column.name))} is ${column.type === 'integer' ? 'an integer' : 'a float'} column, got ${describe(value)}`,
+      'compare numeric columns with numbers',
+    );
   }
   if (column.type === 'boolean') {
     if (typeof value === 'boolean') return value;
     if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true';
-    fail(path, `wrong type: column ${JSON.stringify(shortName(column.name))} is a boolean column, got ${describe(value)}`, 'compare boolean columns with true or false');
+    fail(
+      path,
+      `wrong type: column ${JSON.stringify(shortName(column.name))} is a boolean column, got ${describe(value)}`,
+      'compare boolean columns with true or false',
+    );
   }
   if (typeof value === 'string') return value;
   if (typeof value === 'number') {
@@ -173,18 +194,23 @@ function validateFilter(input: unknown, path: string, columns: SchemaIndex): Fil
   if (input.op === undefined) fail(`${path}.op`, 'missing filter op', `one of: ${FILTER_OPS.join(' ')}`);
   if (typeof input.op !== 'string' || !(FILTER_OPS as readonly string[]).includes(input.op)) {
     const suggestion = typeof input.op === 'string' ? closestName(input.op, FILTER_OPS) : undefined;
-    fail(`${path}.op`, `unknown filter op ${typeof input.op === 'string' ? JSON.stringify(shortName(input.op)) : describe(input.op)}`,
-      `${suggestion ? `did you mean "${suggestion}"? ` : ''}filter ops: ${FILTER_OPS.join(' ')}`);
+    fail(
+      `${path}.op`,
+      `unknown filter op ${typeof input.op === 'string' ? JSON.stringify(shortName(input.op)) : describe(input.op)}`,
+      `${suggestion ? `did you mean "${suggestion}"? ` : ''}filter ops: ${FILTER_OPS.join(' ')}`,
+    );
   }
   const op = input.op as Filter['op'];
-  if (input.column === undefined) fail(`${path}.column`, 'missing column', 'every filter names a column, e.g. {"column": "status_code", "op": ">=", "value": 500}');
+  if (input.column === undefined)
+    fail(`${path}.column`, 'missing column', 'every filter names a column, e.g. {"column": "status_code", "op": ">=", "value": 500}');
   const column = columns.column(input.column, `${path}.column`);
   const valuePath = `${path}.value`;
   if (op === 'exists' || op === 'does-not-exist') {
     if (input.value !== undefined) fail(valuePath, `"${op}" takes no value`, 'remove the value');
     return { column: column.name, op };
   }
-  if (input.value === undefined) fail(valuePath, `missing value for "${op}"`, 'give a "value", or use "exists" / "does-not-exist" to test for presence');
+  if (input.value === undefined)
+    fail(valuePath, `missing value for "${op}"`, 'give a "value", or use "exists" / "does-not-exist" to test for presence');
   if (op === 'in' || op === 'not-in') {
     if (!Array.isArray(input.value) || input.value.length === 0) {
       fail(valuePath, `"${op}" takes a non-empty array of values, got ${describe(input.value)}`, 'e.g. "value": ["a", "b"]');
@@ -193,16 +219,23 @@ function validateFilter(input: unknown, path: string, columns: SchemaIndex): Fil
     const values = input.value.map((v, i) => coerceValue(v, column, `${valuePath}[${i}]`));
     return { column: column.name, op, value: values };
   }
-  if (Array.isArray(input.value)) fail(valuePath, `"${op}" takes a single value, got an array`, 'use "in" or "not-in" for a list of values');
+  if (Array.isArray(input.value))
+    fail(valuePath, `"${op}" takes a single value, got an array`, 'use "in" or "not-in" for a list of values');
   if (STRING_OPS.has(op)) {
     if (column.type !== 'string') {
-      fail(`${path}.op`, `"${op}" needs a string column, and ${JSON.stringify(shortName(column.name))} is ${column.type}`, 'use = != > < on numbers and booleans');
+      fail(
+        `${path}.op`,
+        `"${op}" needs a string column, and ${JSON.stringify(shortName(column.name))} is ${column.type}`,
+        'use = != > < on numbers and booleans',
+      );
     }
     if (input.value === null) fail(valuePath, `"${op}" needs a string value, got null`);
   }
   if (ORDERING_OPS.has(op)) {
-    if (column.type === 'boolean') fail(`${path}.op`, `"${op}" cannot compare the boolean column ${JSON.stringify(shortName(column.name))}`, 'use = or != on booleans');
-    if (input.value === null) fail(valuePath, `"${op}" needs a value, got null`, 'use "exists" or "does-not-exist" to test for a missing field');
+    if (column.type === 'boolean')
+      fail(`${path}.op`, `"${op}" cannot compare the boolean column ${JSON.stringify(shortName(column.name))}`, 'use = or != on booleans');
+    if (input.value === null)
+      fail(valuePath, `"${op}" needs a value, got null`, 'use "exists" or "does-not-exist" to test for a missing field');
   }
   return { column: column.name, op, value: coerceValue(input.value, column, valuePath) };
 }
@@ -216,8 +249,11 @@ function validateCalcOp(value: unknown, path: string): CalcOp {
   if (value === undefined) fail(path, 'missing op', `one of: ${CALC_OPS.join(' ')}`);
   if (typeof value === 'string' && (CALC_OPS as readonly string[]).includes(value)) return value as CalcOp;
   const suggestion = typeof value === 'string' ? closestName(value.toUpperCase(), CALC_OPS) : undefined;
-  fail(path, `unknown calculation op ${typeof value === 'string' ? JSON.stringify(shortName(value)) : describe(value)}`,
-    `${suggestion ? `did you mean "${suggestion}"? ` : ''}calculation ops: ${CALC_OPS.join(' ')}`);
+  fail(
+    path,
+    `unknown calculation op ${typeof value === 'string' ? JSON.stringify(shortName(value)) : describe(value)}`,
+    `${suggestion ? `did you mean "${suggestion}"? ` : ''}calculation ops: ${CALC_OPS.join(' ')}`,
+  );
 }
 
 const NUMERIC_CALC_OPS = new Set<string>(['SUM', 'AVG', 'HEATMAP', ...PERCENTILE_OPS]);
@@ -230,9 +266,19 @@ function validateCalcRef(op: CalcOp, input: Record<string, unknown>, path: strin
     return { op };
   }
   if (op === 'RATE') {
-    if (input.column !== undefined) fail(`${path}.column`, 'RATE takes filters, not a column', 'e.g. {"op": "RATE", "filters": [{"column": "status_code", "op": ">=", "value": 500}]}');
+    if (input.column !== undefined)
+      fail(
+        `${path}.column`,
+        'RATE takes filters, not a column',
+        'e.g. {"op": "RATE", "filters": [{"column": "status_code", "op": ">=", "value": 500}]}',
+      );
     const filters = validateFilters(input.filters, `${path}.filters`, columns);
-    if (filters.length === 0) fail(`${path}.filters`, 'RATE needs at least one filter', 'e.g. {"op": "RATE", "filters": [{"column": "status_code", "op": ">=", "value": 500}]}');
+    if (filters.length === 0)
+      fail(
+        `${path}.filters`,
+        'RATE needs at least one filter',
+        'e.g. {"op": "RATE", "filters": [{"column": "status_code", "op": ">=", "value": 500}]}',
+      );
     return { op, filters, filter_combination: expectCombination(input.filter_combination, `${path}.filter_combination`) };
   }
   if (input.filters !== undefined) fail(`${path}.filters`, 'only RATE takes filters');
@@ -240,11 +286,18 @@ function validateCalcRef(op: CalcOp, input: Record<string, unknown>, path: strin
   if (input.column === undefined) fail(`${path}.column`, `${op} needs a column`, `e.g. {"op": "${op}", "column": "duration_ms"}`);
   const column = columns.column(input.column, `${path}.column`);
   if (NUMERIC_CALC_OPS.has(op) && !isNumeric(column.type)) {
-    fail(opPath, `${op} needs a numeric column, and ${JSON.stringify(shortName(column.name))} is ${column.type}`,
-      op === 'SUM' || op === 'AVG' ? 'use COUNT_DISTINCT, or a breakdown, on string columns' : 'pick an integer or float column');
+    fail(
+      opPath,
+      `${op} needs a numeric column, and ${JSON.stringify(shortName(column.name))} is ${column.type}`,
+      op === 'SUM' || op === 'AVG' ? 'use COUNT_DISTINCT, or a breakdown, on string columns' : 'pick an integer or float column',
+    );
   }
   if ((op === 'MIN' || op === 'MAX') && column.type === 'boolean') {
-    fail(opPath, `${op} needs a numeric or string column, and ${JSON.stringify(shortName(column.name))} is boolean`, 'use RATE for booleans');
+    fail(
+      opPath,
+      `${op} needs a numeric or string column, and ${JSON.stringify(shortName(column.name))} is boolean`,
+      'use RATE for booleans',
+    );
   }
   return { op, column: column.name };
 }
@@ -259,7 +312,11 @@ function validateCalculation(input: unknown, path: string, columns: SchemaIndex)
 function findCalculation(ref: Calculation, calculations: Calculation[], path: string): void {
   const name = calculationName(ref);
   if (!calculations.some((c) => calculationName(c) === name)) {
-    fail(path, `${shortName(name)} is not one of the query's calculations`, `add it to "calculations" first (they are: ${calculations.map(calculationName).join(', ')})`);
+    fail(
+      path,
+      `${shortName(name)} is not one of the query's calculations`,
+      `add it to "calculations" first (they are: ${calculations.map(calculationName).join(', ')})`,
+    );
   }
 }
 
@@ -269,7 +326,11 @@ function resolveTimes(spec: Record<string, unknown>, now: number): { start_time:
     const value = spec[field];
     if (value === undefined) return undefined;
     if (typeof value === 'number' && Number.isInteger(value) && value > MAX_UNIX_SECONDS) {
-      fail(field, `${value} is too far in the future for unix seconds`, `${field} is in unix seconds; ${value} looks like milliseconds: use ${Math.floor(value / 1000)}`);
+      fail(
+        field,
+        `${value} is too far in the future for unix seconds`,
+        `${field} is in unix seconds; ${value} looks like milliseconds: use ${Math.floor(value / 1000)}`,
+      );
     }
     return expectInteger(value, field, 0);
   };
@@ -280,7 +341,12 @@ function resolveTimes(spec: Record<string, unknown>, now: number): { start_time:
   let startTime: number;
   let endTime: number;
   if (start !== undefined && end !== undefined) {
-    if (range !== undefined) fail('time_range', 'give at most two of start_time, end_time and time_range', 'drop time_range when both start_time and end_time are set');
+    if (range !== undefined)
+      fail(
+        'time_range',
+        'give at most two of start_time, end_time and time_range',
+        'drop time_range when both start_time and end_time are set',
+      );
     startTime = start;
     endTime = end;
   } else if (start !== undefined) {
@@ -294,7 +360,11 @@ function resolveTimes(spec: Record<string, unknown>, now: number): { start_time:
     startTime = nowSeconds - (range ?? DEFAULT_TIME_RANGE);
   }
   if (endTime <= startTime) {
-    fail(end !== undefined ? 'end_time' : 'start_time', `the time range is empty: end_time ${endTime} is not after start_time ${startTime}`, 'make end_time later than start_time');
+    fail(
+      end !== undefined ? 'end_time' : 'start_time',
+      `the time range is empty: end_time ${endTime} is not after start_time ${startTime}`,
+      'make end_time later than start_time',
+    );
   }
   return { start_time: startTime, end_time: endTime, time_range: endTime - startTime };
 }
@@ -310,7 +380,12 @@ function resolveTimes(spec: Record<string, unknown>, now: number): { start_time:
  * @throws FlagscopeError `invalid_input` naming the bad field, e.g. `calculations[1].column: unknown column "durration_ms"`
  */
 export function validateQuery(input: unknown, schema: DatasetSchema, now: number): NormalizedQuery {
-  if (!isRecord(input)) fail('', `the query spec must be a JSON object, got ${describe(input)}`, 'e.g. {"calculations": [{"op": "COUNT"}], "time_range": 3600}');
+  if (!isRecord(input))
+    fail(
+      '',
+      `the query spec must be a JSON object, got ${describe(input)}`,
+      'e.g. {"calculations": [{"op": "COUNT"}], "time_range": 3600}',
+    );
   checkKeys(input, SPEC_KEYS, '');
   const columns = new SchemaIndex(schema);
 
@@ -347,14 +422,20 @@ export function validateQuery(input: unknown, schema: DatasetSchema, now: number
       checkKeys(o, ORDER_KEYS, path);
       let direction: 'ascending' | 'descending' | undefined;
       if (o.order !== undefined) {
-        if (o.order !== 'ascending' && o.order !== 'descending') fail(`${path}.order`, `expected "ascending" or "descending", got ${describe(o.order)}`);
+        if (o.order !== 'ascending' && o.order !== 'descending')
+          fail(`${path}.order`, `expected "ascending" or "descending", got ${describe(o.order)}`);
         direction = o.order;
       }
       if (o.op === undefined) {
-        if (o.column === undefined) fail(path, 'an order needs a breakdown column or a calculation op', 'e.g. {"op": "COUNT", "order": "descending"}');
+        if (o.column === undefined)
+          fail(path, 'an order needs a breakdown column or a calculation op', 'e.g. {"op": "COUNT", "order": "descending"}');
         const column = columns.column(o.column, `${path}.column`);
         if (!breakdowns.includes(column.name)) {
-          fail(`${path}.column`, `${JSON.stringify(shortName(column.name))} is not a breakdown`, 'order by a breakdown column, or by a calculation with "op"');
+          fail(
+            `${path}.column`,
+            `${JSON.stringify(shortName(column.name))} is not a breakdown`,
+            'order by a breakdown column, or by a calculation with "op"',
+          );
         }
         orders.push({ column: column.name, order: direction ?? 'ascending' });
         return;
@@ -416,8 +497,11 @@ export function validateQuery(input: unknown, schema: DatasetSchema, now: number
     const buckets = Math.ceil(times.time_range / granularity);
     if (buckets > MAX_TIME_BUCKETS) {
       const smallest = Math.ceil(times.time_range / MAX_TIME_BUCKETS);
-      fail('granularity', `${granularity} s is too fine for a ${times.time_range} s range (${buckets} buckets, at most ${MAX_TIME_BUCKETS})`,
-        `use a granularity of at least ${smallest} s, or a shorter time range`);
+      fail(
+        'granularity',
+        `${granularity} s is too fine for a ${times.time_range} s range (${buckets} buckets, at most ${MAX_TIME_BUCKETS})`,
+        `use a granularity of at least ${smallest} s, or a shorter time range`,
+      );
     }
     normalized.granularity = granularity;
   }

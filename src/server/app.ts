@@ -6,17 +6,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput, notFound } from '../errors.js';
 import type { QuerySpec } from '../query/spec.js';
-import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyRecord, type ApiKeyScope, type ControlStore } from '../store/control.js';
-import type { PreparedIngest } from '../store/prepared.js';
+import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyScope } from '../api/keys.js';
+import type { ApiKeyRecord, ControlStore } from '../store/types.js';
+import type { PreparedIngest } from '../store/duckdb/prepared.js';
 import type { EventStore, IncomingEvent, IngestOutcome } from '../store/types.js';
 import { eventProblem } from '../store/value-rules.js';
-import type { ScanResult } from './batch-scanner.js';
-import type { IngestPool, ScanReply } from './ingest-pool.js';
+import type { ScanResult } from '../store/duckdb/batch-scanner.js';
+import type { IngestPool, ScanReply } from '../store/duckdb/ingest-pool.js';
 import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson, sendJsonText } from './http-io.js';
-import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest.js';
-import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys.js';
+import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
+import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys/key-ring.js';
 import type { ServerLimits } from './limits.js';
-import { registerAnalysisRoutes } from './analysis.js';
+import { registerAnalysisRoutes } from './analysis/routes.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
 import { registerFlagRoutes } from './flags/routes.js';
@@ -94,7 +95,8 @@ export function createRequestListener(deps: AppDependencies, router: Router): (r
       respondWithError(deps, req, res, e);
       return;
     }
-    if (pending !== undefined && typeof pending.then === 'function') pending.then(undefined, (e: unknown) => respondWithError(deps, req, res, e));
+    if (pending !== undefined && typeof pending.then === 'function')
+      pending.then(undefined, (e: unknown) => respondWithError(deps, req, res, e));
   };
   if (!deps.verbose) return dispatch;
   return (req, res) => {
@@ -108,7 +110,13 @@ export function createRequestListener(deps: AppDependencies, router: Router): (r
   };
 }
 
-function handleRequest(deps: AppDependencies, router: Router, fail: RouteRequest['fail'], req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+function handleRequest(
+  deps: AppDependencies,
+  router: Router,
+  fail: RouteRequest['fail'],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> | void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -132,7 +140,11 @@ function respondWithError(deps: AppDependencies, req: IncomingMessage, res: Serv
   if (e instanceof FlagscopeError) error = e;
   else {
     deps.log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
-    error = new FlagscopeError('internal', 'internal server error', 'retry; if it persists, run `flagscope serve --verbose` and report the log');
+    error = new FlagscopeError(
+      'internal',
+      'internal server error',
+      'retry; if it persists, run `flagscope serve --verbose` and report the log',
+    );
   }
   const headers: Record<string, string> = {};
   if (error.httpStatus === 429) headers['retry-after'] = String(deps.limits.retryAfterSeconds);
@@ -212,7 +224,10 @@ async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteReq
   checkContentType(req);
   const pool = deps.ingestPool;
   const minBytes = deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES;
-  const allocate = pool === undefined ? undefined : (bytes: number) => (bytes >= minBytes && bytes <= deps.limits.maxBodyBytes ? pool.takeBody(bytes) : Buffer.allocUnsafe(bytes));
+  const allocate =
+    pool === undefined
+      ? undefined
+      : (bytes: number) => (bytes >= minBytes && bytes <= deps.limits.maxBodyBytes ? pool.takeBody(bytes) : Buffer.allocUnsafe(bytes));
   const body = await readBody(req, deps.limits.maxBodyBytes, allocate);
   try {
     await ingestBatchBody(deps, res, dataset, body);
@@ -222,12 +237,7 @@ async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteReq
   }
 }
 
-async function ingestBatchBody(
-  deps: AppDependencies,
-  res: ServerResponse,
-  dataset: string,
-  original: Buffer,
-): Promise<void> {
+async function ingestBatchBody(deps: AppDependencies, res: ServerResponse, dataset: string, original: Buffer): Promise<void> {
   let body = original;
   const pool = deps.ingestPool;
   const scan = pool === undefined ? undefined : await scanInWorker(deps, pool, dataset, body);

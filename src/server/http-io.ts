@@ -22,7 +22,10 @@ export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (byt
   else if (encoding !== 'identity' && encoding !== '') {
     return drainThenReject(
       req,
-      invalidInput(`content-encoding "${encoding}" is not supported`, 'send the body uncompressed or with `Content-Encoding: gzip` or `deflate`'),
+      invalidInput(
+        `content-encoding "${encoding}" is not supported`,
+        'send the body uncompressed or with `Content-Encoding: gzip` or `deflate`',
+      ),
     );
   }
   const declared = Number(req.headers['content-length']);
@@ -31,7 +34,8 @@ export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (byt
   }
 
   // An uncompressed body of known length is copied straight into a buffer from `allocate`.
-  const target = decoder === undefined && allocate !== undefined && Number.isSafeInteger(declared) && declared > 0 ? allocate(declared) : undefined;
+  const target =
+    decoder === undefined && allocate !== undefined && Number.isSafeInteger(declared) && declared > 0 ? allocate(declared) : undefined;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -91,7 +95,9 @@ export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (byt
       if (!failed) resolve(Buffer.concat(chunks, size));
     });
     decoder.on('error', (e) => {
-      fail(invalidInput(`request body is not valid ${encoding} data: ${e.message}`, `check that the body really is ${encoding}-compressed`));
+      fail(
+        invalidInput(`request body is not valid ${encoding} data: ${e.message}`, `check that the body really is ${encoding}-compressed`),
+      );
     });
     req.pipe(decoder);
   });

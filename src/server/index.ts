@@ -8,10 +8,10 @@ import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FlagscopeError } from '../errors.js';
-import type { ControlStore } from '../store/control.js';
+import type { ControlStore } from '../store/types.js';
 import type { EventStore } from '../store/types.js';
 import { buildRouter, createRequestListener } from './app.js';
-import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './keys.js';
+import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './keys/key-ring.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
@@ -67,8 +67,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   await mkdir(options.dataDir, { recursive: true });
   const [{ openEventStore }, { openControlStore }] = await Promise.all([
-    import('../store/duckdb-events.js'),
-    import('../store/control-duckdb.js'),
+    import('../store/duckdb/event-store.js'),
+    import('../store/duckdb/control-store.js'),
   ]);
   const controlStore = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
   const control: ControlStore = controlStore;
@@ -103,7 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(controlStore.flagStore(), now);
-    const { IngestPool } = await import('./ingest-pool.js');
+    const { IngestPool } = await import('../store/duckdb/ingest-pool.js');
     const ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
     const deps = {
       events,
@@ -182,7 +182,14 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       if (e.code === 'EADDRINUSE') {
-        reject(new FlagscopeError('usage', `port ${port} on ${host} is already in use`, 'stop the other server or pass `--port 0` for a free port', { cause: e }));
+        reject(
+          new FlagscopeError(
+            'usage',
+            `port ${port} on ${host} is already in use`,
+            'stop the other server or pass `--port 0` for a free port',
+            { cause: e },
+          ),
+        );
       } else if (e.code === 'EACCES') {
         reject(new FlagscopeError('usage', `not allowed to listen on ${host}:${port}`, 'pick a port above 1023', { cause: e }));
       } else reject(e);

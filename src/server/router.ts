@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError } from '../errors.js';
-import type { ApiKeyRecord, ApiKeyScope } from '../store/control.js';
+import type { ApiKeyRecord } from '../store/types.js';
+import type { ApiKeyScope } from '../api/keys.js';
 
 export interface RouteRequest {
   req: IncomingMessage;
@@ -89,7 +90,7 @@ export class Router {
     const paths = new Set<string>();
     for (const route of this.routes) {
       if (route.segments.some((segment) => segment.charCodeAt(0) === 58)) continue;
-      paths.add('/' + route.segments.join('/'));
+      paths.add(`/${route.segments.join('/')}`);
     }
     // A parametrised route added earlier may match a static path too; taking the answers from
     // the scan itself keeps the map exactly what the scan would say.
@@ -130,6 +131,10 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new FlagscopeError('invalid_input', `path segment "${segment}" is not valid percent-encoding`, 'URL-encode names with encodeURIComponent');
+    throw new FlagscopeError(
+      'invalid_input',
+      `path segment "${segment}" is not valid percent-encoding`,
+      'URL-encode names with encodeURIComponent',
+    );
   }
 }

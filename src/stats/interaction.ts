@@ -1,11 +1,6 @@
 import { invalidInput } from '../errors.js';
 import { type Summary, summaryMean, summaryVariance } from './summary.js';
-import {
-  type ComparisonResult,
-  DEFAULT_SEQUENTIAL_TUNING,
-  alwaysValidInterval,
-  fixedHorizonInterval,
-} from './two-sample.js';
+import { type ComparisonResult, DEFAULT_SEQUENTIAL_TUNING, alwaysValidInterval, fixedHorizonInterval } from './two-sample.js';
 import { requireAlpha, requireFinite, requireNonNegative } from './validate.js';
 
 /**
@@ -117,10 +112,7 @@ export function interactionTest(cells: InteractionCells, options: InteractionOpt
  * normal-mixture confidence sequence of {@link sequentialTest}, with n the
  * units of all four cells, so the interaction can be watched as data arrives.
  */
-export function sequentialInteractionTest(
-  cells: InteractionCells,
-  options: SequentialInteractionOptions = {},
-): ComparisonResult {
+export function sequentialInteractionTest(cells: InteractionCells, options: SequentialInteractionOptions = {}): ComparisonResult {
   const alpha = options.alpha ?? 0.05;
   requireAlpha(alpha);
   const estimate = estimateInteraction(cells, options.relative ?? false);

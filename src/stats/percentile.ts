@@ -1,11 +1,6 @@
 import { invalidInput } from '../errors.js';
 import { normalQuantile } from './special.js';
-import {
-  type ComparisonResult,
-  DEFAULT_SEQUENTIAL_TUNING,
-  alwaysValidInterval,
-  fixedHorizonInterval,
-} from './two-sample.js';
+import { type ComparisonResult, DEFAULT_SEQUENTIAL_TUNING, alwaysValidInterval, fixedHorizonInterval } from './two-sample.js';
 import { requireAlpha, requireFinite, requireNonNegative } from './validate.js';
 
 /**
@@ -192,12 +187,7 @@ export interface PercentileOptions {
  * version works on ln(Q_b/Q_a) and maps the interval back, so it stays
  * positive-definite; it needs both quantiles > 0.
  */
-export function percentileTest(
-  a: QuantileHistogram,
-  b: QuantileHistogram,
-  q: number,
-  options: PercentileOptions = {},
-): ComparisonResult {
+export function percentileTest(a: QuantileHistogram, b: QuantileHistogram, q: number, options: PercentileOptions = {}): ComparisonResult {
   const alpha = options.alpha ?? 0.05;
   requireAlpha(alpha);
   const control = estimateQuantile(a, q);

@@ -41,7 +41,7 @@ export function summaryVariance(s: Summary): number {
   if (s.n < 2) return Number.NaN;
   const mean = s.sum / s.n;
   const variance = (s.sumSquares - s.n * mean * mean) / (s.n - 1);
-  return variance > 0 ? variance : 0;
+  return Math.max(variance, 0);
 }
 
 /** Summary of a rate: `successes` of `n` units, as a mean of 0/1 indicators. */

@@ -71,8 +71,7 @@ export function estimateDifference(a: Summary, b: Summary, relative = false): Di
   const varianceB = summaryVariance(b);
   const seSquaredA = varianceA / a.n;
   const seSquaredB = varianceB / b.n;
-  const df =
-    (seSquaredA + seSquaredB) ** 2 / ((seSquaredA * seSquaredA) / (a.n - 1) + (seSquaredB * seSquaredB) / (b.n - 1));
+  const df = (seSquaredA + seSquaredB) ** 2 / ((seSquaredA * seSquaredA) / (a.n - 1) + (seSquaredB * seSquaredB) / (b.n - 1));
   if (!relative) {
     return { effect: meanB - meanA, se: Math.sqrt(seSquaredA + seSquaredB), df, n };
   }
@@ -132,7 +131,10 @@ export function welchTTest(a: Summary, b: Summary, options: WelchOptions = {}): 
 export function sequentialRho(alpha: number, tuning: number): number {
   requireAlpha(alpha);
   if (!(tuning > 0) || !Number.isFinite(tuning)) {
-    throw invalidInput(`tuning must be a positive number of units, got ${String(tuning)}`, 'use the total sample size you expect, e.g. 5000');
+    throw invalidInput(
+      `tuning must be a positive number of units, got ${String(tuning)}`,
+      'use the total sample size you expect, e.g. 5000',
+    );
   }
   const logAlpha = Math.log(alpha);
   return Math.sqrt((-2 * logAlpha + Math.log(1 - 2 * logAlpha)) / tuning);
@@ -202,14 +204,13 @@ export interface TwoProportionOptions extends SequentialOptions {
  * `{ n, sum: successes, sumSquares: successes }` gives nearly the same answer
  * (it uses the n − 1 variance).
  */
-export function twoProportionTest(
-  a: ProportionCounts,
-  b: ProportionCounts,
-  options: TwoProportionOptions = {},
-): ComparisonResult {
+export function twoProportionTest(a: ProportionCounts, b: ProportionCounts, options: TwoProportionOptions = {}): ComparisonResult {
   const alpha = options.alpha ?? 0.05;
   requireAlpha(alpha);
-  for (const [name, arm] of [['control', a], ['treatment', b]] as const) {
+  for (const [name, arm] of [
+    ['control', a],
+    ['treatment', b],
+  ] as const) {
     requireNonNegative(arm.n, `${name}.n`);
     requireNonNegative(arm.successes, `${name}.successes`);
     if (arm.successes > arm.n) throw invalidInput(`${name}.successes (${arm.successes}) exceed ${name}.n (${arm.n})`);

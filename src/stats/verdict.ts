@@ -59,10 +59,7 @@ export type GuardOutcome = 'pass' | 'fail' | 'inconclusive';
  * With an always-valid interval ({@link sequentialTest}) the check may be
  * repeated at every step of a ramp without inflating false alarms.
  */
-export function checkGuard(
-  ci: readonly [number, number],
-  guard: { direction: MetricDirection; bound: number },
-): GuardOutcome {
+export function checkGuard(ci: readonly [number, number], guard: { direction: MetricDirection; bound: number }): GuardOutcome {
   if (guard.direction !== 'lower-is-better' && guard.direction !== 'higher-is-better') {
     throw invalidInput(`unknown direction ${JSON.stringify(guard.direction)}`, "use 'lower-is-better' or 'higher-is-better'");
   }

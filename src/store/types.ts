@@ -1,34 +1,16 @@
 /**
- * The storage interfaces. The embedded server uses DuckDB; the same interfaces
- * will be implemented over ClickHouse (events) and PostgreSQL (control data).
+ * The storage interfaces, declared together: the event store (events and the SQL that reads
+ * them) and the control store (API keys, flags and their audit history). The embedded server
+ * implements both on DuckDB (`src/store/duckdb/`); ClickHouse (events) and PostgreSQL (control
+ * data) implement the same interfaces beside it.
  */
+import type { FlagAction, FlagHistoryEntry, LastPress } from '../api/flags.js';
+import type { ApiKeyInfo, ApiKeyScope } from '../api/keys.js';
+import type { Flag } from '../flags/model.js';
+import type { DatasetInfo, DatasetSchema } from '../query/schema.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
 
-/** The logical type of a column (Honeycomb's names). */
-export type ColumnType = 'string' | 'integer' | 'float' | 'boolean';
-
-export interface ColumnInfo {
-  name: string;
-  type: ColumnType;
-  /** Unix milliseconds when the column was first seen. */
-  created_at?: number;
-}
-
-export interface DatasetInfo {
-  name: string;
-  /** Weighted-free row count (stored events). */
-  rows: number;
-  columns: number;
-  /** ISO-8601 of the newest event, if any. */
-  last_event_time?: string | null;
-}
-
-export interface DatasetSchema {
-  dataset: string;
-  columns: ColumnInfo[];
-  /** True when some stored event has a sample rate other than 1 (weighted percentiles needed). */
-  hasSampling: boolean;
-}
+export type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../query/schema.js';
 
 /** One event ready to store: already validated JSON object, resolved time and sample rate. */
 export interface IncomingEvent {
@@ -52,4 +34,63 @@ export interface EventStore {
   /** Runs a validated query spec; throws FlagscopeError for unknown dataset/columns. */
   query(dataset: string, spec: QuerySpec, now: number): Promise<QueryResult>;
   close(): Promise<void>;
+}
+
+/** One stored API key. Only the hash of the secret is ever stored. */
+export interface ApiKeyRecord extends ApiKeyInfo {
+  /** Hex sha256 of the secret key text. */
+  hash: string;
+}
+
+export interface NewApiKey {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: ApiKeyScope[];
+  created_at: number;
+  created_by: string | null;
+}
+
+/** API keys (and, through `flagStore()`, flags): everything the server keeps besides events. */
+export interface ControlStore {
+  /** Every key, revoked ones included, oldest first. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Stores a new key; throws FlagscopeError('conflict') if the id or hash already exists. */
+  createApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
+  /** Marks a key revoked; resolves to the updated record, or undefined when no key has that id. */
+  revokeApiKey(id: string, at: number): Promise<ApiKeyRecord | undefined>;
+  /** The flags, their history and kill-switch presses, in the same database. */
+  flagStore(): FlagStore;
+  /** Finishes pending writes and closes the store. */
+  close(): Promise<void>;
+}
+
+/** One committed change of one flag. */
+export interface FlagChange {
+  action: FlagAction;
+  /** The flag as it was; null for a flag that did not exist. */
+  before: Flag | null;
+  /** The flag as it is now (its `version` is `before.version + 1`, or 1). */
+  after: Flag;
+  /** Name of the API key that made the change. */
+  who: string;
+  /** Why, as the writer said it ('' when not given). */
+  why: string;
+  /** Unix milliseconds. */
+  at: number;
+}
+
+export interface FlagStore {
+  /** Every flag, archived ones included, and the current flag-config version. */
+  loadFlags(): Promise<{ flags: Flag[]; configVersion: number }>;
+  /**
+   * Commits changes atomically (one transaction) and resolves to the new
+   * flag-config version. Each change's `before.version` (or absence) must match
+   * what is stored, else nothing is written and it throws `conflict`.
+   */
+  commitFlagChanges(changes: readonly FlagChange[]): Promise<number>;
+  /** The history of one flag, newest first. */
+  flagHistory(key: string, limit: number): Promise<FlagHistoryEntry[]>;
+  /** The most recent press of every kill switch ever pressed. */
+  lastPresses(): Promise<Map<string, LastPress>>;
 }

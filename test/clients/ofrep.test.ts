@@ -25,7 +25,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flagscope-ofrep-client-'));
   server = await startServer({ dataDir: dir, port: 0 });
   readKey = (await admin('POST', '/api/v1/keys', { name: 'sdk', scopes: ['flags:read'] })).key;
-  await admin('POST', '/api/v1/flags', { key: 'new-checkout', service: 'checkout', kind: 'release', variants: { on: true, off: false }, defaultVariant: 'off', rollout: { on: 50, off: 50 } });
+  await admin('POST', '/api/v1/flags', {
+    key: 'new-checkout',
+    service: 'checkout',
+    kind: 'release',
+    variants: { on: true, off: false },
+    defaultVariant: 'off',
+    rollout: { on: 50, off: 50 },
+  });
   await admin('POST', '/api/v1/flags', {
     key: 'banner-text',
     service: 'web',
@@ -34,9 +41,28 @@ beforeAll(async () => {
     defaultVariant: 'plain',
     targeting: { if: [{ ends_with: [{ var: 'email' }, '@example.com'] }, 'fancy', null] },
   });
-  await admin('POST', '/api/v1/flags', { key: 'page-size', service: 'web', kind: 'operational', variants: { small: 10, large: 50 }, defaultVariant: 'large' });
-  await admin('POST', '/api/v1/flags', { key: 'theme', service: 'web', kind: 'operational', variants: { dark: { bg: '#000' }, light: { bg: '#fff' } }, defaultVariant: 'dark' });
-  await admin('POST', '/api/v1/flags', { key: 'payments-off', service: 'checkout', kind: 'kill-switch', variants: { live: true, off: false }, defaultVariant: 'live', safeVariant: 'off' });
+  await admin('POST', '/api/v1/flags', {
+    key: 'page-size',
+    service: 'web',
+    kind: 'operational',
+    variants: { small: 10, large: 50 },
+    defaultVariant: 'large',
+  });
+  await admin('POST', '/api/v1/flags', {
+    key: 'theme',
+    service: 'web',
+    kind: 'operational',
+    variants: { dark: { bg: '#000' }, light: { bg: '#fff' } },
+    defaultVariant: 'dark',
+  });
+  await admin('POST', '/api/v1/flags', {
+    key: 'payments-off',
+    service: 'checkout',
+    kind: 'kill-switch',
+    variants: { live: true, off: false },
+    defaultVariant: 'live',
+    safeVariant: 'off',
+  });
   await OpenFeature.setProviderAndWait(new OFREPProvider({ baseUrl: server.url, headers: [['Authorization', `Bearer ${readKey}`]] }));
   client = OpenFeature.getClient();
 });
@@ -106,10 +132,18 @@ describe('bulk evaluation with ETag', () => {
     const etag = first.headers.get('etag') as string;
     const doc = (await first.json()) as { flags: Array<{ key: string }> };
     expect(doc.flags.map((f) => f.key)).toEqual(['banner-text', 'new-checkout', 'page-size', 'payments-off', 'theme']);
-    const second = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { ...headers, 'if-none-match': etag }, body });
+    const second = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { ...headers, 'if-none-match': etag },
+      body,
+    });
     expect(second.status).toBe(304);
     await admin('POST', '/api/v1/flags/payments-off/press', { reason: 'etag test' });
-    const third = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { ...headers, 'if-none-match': etag }, body });
+    const third = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { ...headers, 'if-none-match': etag },
+      body,
+    });
     expect(third.status).toBe(200);
     expect(third.headers.get('etag')).not.toBe(etag);
     const bad = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers, body: '{"context": [1]}' });

@@ -103,7 +103,14 @@ describe('buttons press on a terminal', () => {
     const res = await fetch(`${server.url}/api/v1/flags`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ key: 'payments-off', service: 'checkout', kind: 'kill-switch', variants: { live: true, off: false }, defaultVariant: 'live', safeVariant: 'off' }),
+      body: JSON.stringify({
+        key: 'payments-off',
+        service: 'checkout',
+        kind: 'kill-switch',
+        variants: { live: true, off: false },
+        defaultVariant: 'live',
+        safeVariant: 'off',
+      }),
     });
     expect(res.status).toBe(201);
   });
@@ -113,7 +120,13 @@ describe('buttons press on a terminal', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function ttyContext(): { ctx: Context; stdin: PassThrough; output: () => string; waitFor: (text: string) => Promise<void>; errors: () => string } {
+  function ttyContext(): {
+    ctx: Context;
+    stdin: PassThrough;
+    output: () => string;
+    waitFor: (text: string) => Promise<void>;
+    errors: () => string;
+  } {
     const stdin = new PassThrough() as PassThrough & InStream & { setRawMode: (on: boolean) => void; ref: () => void; unref: () => void };
     stdin.isTTY = true;
     stdin.setRawMode = () => undefined;
@@ -157,7 +170,10 @@ describe('buttons press on a terminal', () => {
 
   it('asks for the key to be typed back, then presses and says what every client is served', async () => {
     const tty = ttyContext();
-    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'card errors', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    const run = runCli(
+      ['buttons', 'press', 'payments-off', '--reason', 'card errors', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
     await tty.waitFor('and press Enter to press');
     expect(tty.output()).toContain('serves now:  live');
     tty.stdin.write('payments-off');
@@ -172,13 +188,20 @@ describe('buttons press on a terminal', () => {
   async function sendEvents(variant: string, count: number, agoMs = 0, dataset = 'shop'): Promise<void> {
     const time = new Date(Date.now() - agoMs).toISOString();
     const items = Array.from({ length: count }, (_, i) => ({ data: { 'flag.payments-off': variant, route: `/pay/${i}` }, time }));
-    const res = await fetch(`${server.url}/1/batch/${dataset}`, { method: 'POST', headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(items) });
+    const res = await fetch(`${server.url}/1/batch/${dataset}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(items),
+    });
     expect(res.status).toBe(200);
   }
 
   it('--watch-traffic follows the variant column until live events show the safe variant', async () => {
     await sendEvents('live', 5, 10_000);
-    const release = await runCli(['buttons', 'release', 'payments-off', '--reason', 'reset', '--yes', '--api-url', server.url, '--api-key', server.adminKey as string], ttyContext().ctx);
+    const release = await runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'reset', '--yes', '--api-url', server.url, '--api-key', server.adminKey as string],
+      ttyContext().ctx,
+    );
     expect(release).toBe(0);
     const tty = ttyContext();
     const stderrSeen = new Promise<void>((resolve) => {
@@ -186,7 +209,25 @@ describe('buttons press on a terminal', () => {
         if (chunk.toString('utf8').includes('watching flag.payments-off')) resolve();
       });
     });
-    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'drill', '--yes', '--watch-traffic', 'shop', '--watch-timeout', '30s', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    const run = runCli(
+      [
+        'buttons',
+        'press',
+        'payments-off',
+        '--reason',
+        'drill',
+        '--yes',
+        '--watch-traffic',
+        'shop',
+        '--watch-timeout',
+        '30s',
+        '--api-url',
+        server.url,
+        '--api-key',
+        server.adminKey as string,
+      ],
+      tty.ctx,
+    );
     await stderrSeen;
     await sendEvents('off', 20);
     expect(await run, tty.errors()).toBe(0);
@@ -195,23 +236,49 @@ describe('buttons press on a terminal', () => {
 
   it('--watch-traffic says so when traffic does not show the safe variant in time (exit 5)', async () => {
     await sendEvents('live', 3, 60_000, 'shop2');
-    await runCli(['buttons', 'release', 'payments-off', '--reason', 'reset', '--yes', '--api-url', server.url, '--api-key', server.adminKey as string], ttyContext().ctx);
+    await runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'reset', '--yes', '--api-url', server.url, '--api-key', server.adminKey as string],
+      ttyContext().ctx,
+    );
     const tty = ttyContext();
     const stderrSeen = new Promise<void>((resolve) => {
       (tty.ctx.stderr as PassThrough).on('data', (chunk: Buffer) => {
         if (chunk.toString('utf8').includes('watching')) resolve();
       });
     });
-    const run = runCli(['buttons', 'press', 'payments-off', '--reason', 'drill', '--yes', '--watch-traffic', 'shop2', '--watch-timeout', '5s', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    const run = runCli(
+      [
+        'buttons',
+        'press',
+        'payments-off',
+        '--reason',
+        'drill',
+        '--yes',
+        '--watch-traffic',
+        'shop2',
+        '--watch-timeout',
+        '5s',
+        '--api-url',
+        server.url,
+        '--api-key',
+        server.adminKey as string,
+      ],
+      tty.ctx,
+    );
     await stderrSeen;
     await sendEvents('live', 7, 0, 'shop2');
     expect(await run).toBe(5);
-    expect(tty.errors()).toContain('traffic in shop2 does not show off within 5s of the press (flag.payments-off since the press: live: 7)');
+    expect(tty.errors()).toContain(
+      'traffic in shop2 does not show off within 5s of the press (flag.payments-off since the press: live: 7)',
+    );
   });
 
   it('changes nothing and exits 2 when the typed key does not match', async () => {
     const tty = ttyContext();
-    const run = runCli(['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string], tty.ctx);
+    const run = runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
     await tty.waitFor('and press Enter to release');
     expect(tty.output()).toContain('after:       live');
     tty.stdin.write('payments');

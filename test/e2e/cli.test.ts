@@ -22,7 +22,9 @@ async function isolatedConfig(profile?: { api_url: string; api_key: string }): P
   const xdg = await mkdtemp(join(dir, 'xdg-'));
   if (profile !== undefined) {
     await mkdir(join(xdg, 'flagscope'), { recursive: true });
-    await writeFile(join(xdg, 'flagscope', 'config.json'), JSON.stringify({ current_profile: 'default', profiles: { default: profile } }), { mode: 0o600 });
+    await writeFile(join(xdg, 'flagscope', 'config.json'), JSON.stringify({ current_profile: 'default', profiles: { default: profile } }), {
+      mode: 0o600,
+    });
   }
   return xdg;
 }
@@ -54,10 +56,13 @@ beforeAll(async () => {
   key = server.adminKey ?? '';
   const now = Date.now();
   const lines = Array.from({ length: 40 }, (_, i) =>
-    JSON.stringify({ data: { 'service.name': i % 2 === 0 ? 'api' : 'web', duration_ms: 100 + i, status_code: i % 8 === 0 ? 503 : 200 }, time: new Date(now - 60_000 * (i + 1)).toISOString() }),
+    JSON.stringify({
+      data: { 'service.name': i % 2 === 0 ? 'api' : 'web', duration_ms: 100 + i, status_code: i % 8 === 0 ? 503 : 200 },
+      time: new Date(now - 60_000 * (i + 1)).toISOString(),
+    }),
   );
   lines.splice(10, 0, '{"broken": ');
-  await writeFile(join(dir, 'events.ndjson'), lines.join('\n') + '\n');
+  await writeFile(join(dir, 'events.ndjson'), `${lines.join('\n')}\n`);
 });
 
 afterAll(async () => {
@@ -70,7 +75,9 @@ describe('flagscope (built binary)', () => {
     const r = await flagscope(['events', 'send', 'shop', 'events.ndjson']);
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('sent 40 events to shop: 40 accepted, 0 rejected; 1 invalid line not sent\n');
-    expect(r.stderr).toMatch(/^line 11: not sent: invalid JSON: .+\nerror: 1 of 41 lines were not stored\nhint: fix the lines reported above and send them again\n$/);
+    expect(r.stderr).toMatch(
+      /^line 11: not sent: invalid JSON: .+\nerror: 1 of 41 lines were not stored\nhint: fix the lines reported above and send them again\n$/,
+    );
   });
 
   it('lists datasets and columns as tab-separated rows when piped', async () => {
@@ -80,15 +87,30 @@ describe('flagscope (built binary)', () => {
     expect(datasets.stderr).toBe('');
     const columns = await flagscope(['columns', 'shop']);
     expect(columns.exitCode).toBe(0);
-    expect(columns.stdout.split('\n').map((l) => l.split('\t').slice(0, 2).join(' ')).filter(Boolean).sort()).toEqual([
-      'duration_ms integer',
-      'service.name string',
-      'status_code integer',
-    ]);
+    expect(
+      columns.stdout
+        .split('\n')
+        .map((l) => l.split('\t').slice(0, 2).join(' '))
+        .filter(Boolean)
+        .sort(),
+    ).toEqual(['duration_ms integer', 'service.name string', 'status_code integer']);
   });
 
   it('queries as a table, as JSON and as CSV', async () => {
-    const args = ['query', 'shop', '--calc', 'COUNT', '--calc', 'MAX(duration_ms)', '--by', 'service.name', '--order', 'service.name', '--since', '2h'];
+    const args = [
+      'query',
+      'shop',
+      '--calc',
+      'COUNT',
+      '--calc',
+      'MAX(duration_ms)',
+      '--by',
+      'service.name',
+      '--order',
+      'service.name',
+      '--since',
+      '2h',
+    ];
     const table = await flagscope(args);
     expect(table).toEqual({ exitCode: 0, stdout: 'api\t20\t138\nweb\t20\t139\n', stderr: '' });
     const json = await flagscope([...args, '--json']);
@@ -105,7 +127,11 @@ describe('flagscope (built binary)', () => {
 
   it('uses the URL and key of the config profile when nothing else is given', async () => {
     const xdg = await isolatedConfig({ api_url: server.url, api_key: key });
-    const r = await flagscope(['query', 'shop', '--where', 'status_code >= 500'], { XDG_CONFIG_HOME: xdg, FLAGSCOPE_API_URL: '', FLAGSCOPE_API_KEY: '' });
+    const r = await flagscope(['query', 'shop', '--where', 'status_code >= 500'], {
+      XDG_CONFIG_HOME: xdg,
+      FLAGSCOPE_API_URL: '',
+      FLAGSCOPE_API_KEY: '',
+    });
     expect(r).toEqual({ exitCode: 0, stdout: '5\n', stderr: '' });
   });
 
@@ -139,7 +165,10 @@ describe('flagscope (built binary)', () => {
     expect(r.exitCode).toBe(4);
     expect(r.stdout).toBe('');
     const body = JSON.parse(r.stderr);
-    expect(body.error).toMatchObject({ code: 'unauthenticated', hint: 'pass `--api-key`, set FLAGSCOPE_API_KEY, or choose a profile with `--profile`' });
+    expect(body.error).toMatchObject({
+      code: 'unauthenticated',
+      hint: 'pass `--api-key`, set FLAGSCOPE_API_KEY, or choose a profile with `--profile`',
+    });
     expect(body.error.message).toContain(`the flagscope API at ${server.url} refused the request`);
   });
 
@@ -154,7 +183,9 @@ describe('flagscope (built binary)', () => {
   });
 
   it('ends quietly with exit 0 when the reader of its output goes away', async () => {
-    const r = await execa('bash', ['-c', `"${process.execPath}" "${BIN}" completion bash | head -1; echo "status \${PIPESTATUS[0]}"`], { reject: false });
+    const r = await execa('bash', ['-c', `"${process.execPath}" "${BIN}" completion bash | head -1; echo "status \${PIPESTATUS[0]}"`], {
+      reject: false,
+    });
     expect(r.stdout).toMatch(/^# bash completion for flagscope.*\nstatus 0$/);
     expect(r.stderr).toBe('');
   });

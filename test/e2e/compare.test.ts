@@ -73,10 +73,24 @@ afterAll(async () => {
 
 describe('flagscope compare (built binary)', () => {
   it('prints tab-separated results when piped, with the regression marked worse', async () => {
-    const result = await flagscope(['compare', 'checkout', '--dataset', 'shop', '--with', 'cart', '--since', '2h', '--expect', 'on=50,off=50']);
+    const result = await flagscope([
+      'compare',
+      'checkout',
+      '--dataset',
+      'shop',
+      '--with',
+      'cart',
+      '--since',
+      '2h',
+      '--expect',
+      'on=50,off=50',
+    ]);
     expect(result.stderr).toContain('sample ratio checkout');
     expect(result.exitCode).toBe(0);
-    const rows = result.stdout.trimEnd().split('\n').map((line) => line.split('\t'));
+    const rows = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split('\t'));
     const regression = rows.find((r) => r[0] === 'RATE(error = true)' && r[1] === 'checkout=on cart=on');
     expect(regression?.[9]).toBe('worse');
     const control = rows.find((r) => r[0] === 'RATE(error = true)' && r[1] === 'checkout=off cart=off');

@@ -30,7 +30,10 @@ async function flagscope(args: string[], key: string = writerKey, extraEnv: Reco
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flagscope-e2e-flags-'));
   server = await startServer({ dataDir: join(dir, 'data'), port: 0 });
-  const created = await flagscope(['keys', 'create', '--name', 'alice', '--scope', 'flags:read,flags:write,killswitch', '--json'], server.adminKey as string);
+  const created = await flagscope(
+    ['keys', 'create', '--name', 'alice', '--scope', 'flags:read,flags:write,killswitch', '--json'],
+    server.adminKey as string,
+  );
   expect(created.exitCode, created.stderr).toBe(0);
   const body = JSON.parse(created.stdout) as Record<string, unknown>;
   expect(Object.keys(body)).toEqual(['name', 'key', 'scopes']);
@@ -64,13 +67,32 @@ describe('flagscope keys', () => {
 
 describe('flagscope flags', () => {
   it('creates, lists, gets and evaluates a flag through OFREP', async () => {
-    const created = await flagscope(['flags', 'create', 'new-checkout', '--service', 'checkout', '--kind', 'release', '--variants', 'on=true,off=false', '--default', 'off', '--rollout', 'on=5,off=95', '--reason', 'launch']);
+    const created = await flagscope([
+      'flags',
+      'create',
+      'new-checkout',
+      '--service',
+      'checkout',
+      '--kind',
+      'release',
+      '--variants',
+      'on=true,off=false',
+      '--default',
+      'off',
+      '--rollout',
+      'on=5,off=95',
+      '--reason',
+      'launch',
+    ]);
     expect(created.exitCode, created.stderr).toBe(0);
     expect(created.stdout).toBe('created new-checkout (version 1): serves on=5% off=95% (default off)\n');
     const list = await flagscope(['flags', 'list', '--service', 'checkout']);
     expect(list.stdout.split('\t').slice(0, 3)).toEqual(['new-checkout', 'checkout', 'release']);
     const got = JSON.parse((await flagscope(['flags', 'get', 'new-checkout', '--json'])).stdout);
-    expect(got.flag.rollout.weights).toEqual([{ variant: 'on', weight: 5 }, { variant: 'off', weight: 95 }]);
+    expect(got.flag.rollout.weights).toEqual([
+      { variant: 'on', weight: 5 },
+      { variant: 'off', weight: 95 },
+    ]);
     const evaluated = await flagscope(['flags', 'eval', 'new-checkout', '--targeting-key', 'user-1', '--json']);
     expect(JSON.parse(evaluated.stdout)).toMatchObject({ key: 'new-checkout', reason: 'SPLIT' });
     const noKey = await flagscope(['flags', 'eval', 'new-checkout']);
@@ -85,7 +107,10 @@ describe('flagscope flags', () => {
       [['flags', 'set', 'new-checkout', '--default', 'maybe'], 'default variant "maybe" is not a variant'],
       [['flags', 'set', 'new-checkout', '--targeting', '{"fractional": [["on", -1], ["off", 101]]}'], 'invalid targeting'],
       [['flags', 'set', 'new-checkout', '--targeting', '{"nope": [1]}'], 'invalid targeting'],
-      [['flags', 'create', 'x', '--service', 's', '--kind', 'release', '--variants', 'a=1,b=2', '--default', 'c'], 'default variant "c" is not a variant'],
+      [
+        ['flags', 'create', 'x', '--service', 's', '--kind', 'release', '--variants', 'a=1,b=2', '--default', 'c'],
+        'default variant "c" is not a variant',
+      ],
       [['buttons', 'press', 'new-checkout', '--yes'], "required option '--reason <text>' not specified"],
     ];
     for (const [args, message] of cases) {
@@ -101,8 +126,22 @@ describe('flagscope flags', () => {
   });
 
   it('20 concurrent `flags set --if-version 1`: exactly one wins, the others exit 6, the history shows one change', async () => {
-    await flagscope(['flags', 'create', 'contended', '--service', 'race', '--kind', 'operational', '--variants', 'a=1,b=2', '--default', 'a']);
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => flagscope(['flags', 'set', 'contended', '--description', `writer ${i}`, '--if-version', '1'])));
+    await flagscope([
+      'flags',
+      'create',
+      'contended',
+      '--service',
+      'race',
+      '--kind',
+      'operational',
+      '--variants',
+      'a=1,b=2',
+      '--default',
+      'a',
+    ]);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => flagscope(['flags', 'set', 'contended', '--description', `writer ${i}`, '--if-version', '1'])),
+    );
     const codes = results.map((r) => r.exitCode);
     expect(codes.filter((c) => c === 0)).toHaveLength(1);
     expect(codes.filter((c) => c === 6)).toHaveLength(19);
@@ -122,11 +161,21 @@ describe('flagscope flags', () => {
     const csv = await flagscope(['flags', 'export', '--format', 'csv']);
     expect(csv.exitCode).toBe(2);
     expect(csv.stderr).toContain('`flags export` writes flagd JSON, not csv');
-    expect(document.flags['new-checkout'].targeting).toEqual({ fractional: [['on', 5], ['off', 95]] });
+    expect(document.flags['new-checkout'].targeting).toEqual({
+      fractional: [
+        ['on', 5],
+        ['off', 95],
+      ],
+    });
     const archived = await flagscope(['flags', 'archive', 'contended', '--reason', 'done']);
     expect(archived.exitCode).toBe(0);
     expect((await flagscope(['flags', 'list'])).stdout).not.toContain('contended');
-    document.flags['imported'] = { state: 'ENABLED', variants: { x: 'x', y: 'y' }, defaultVariant: 'x', metadata: { service: 'web', kind: 'experiment' } };
+    document.flags['imported'] = {
+      state: 'ENABLED',
+      variants: { x: 'x', y: 'y' },
+      defaultVariant: 'x',
+      metadata: { service: 'web', kind: 'experiment' },
+    };
     await writeFile(join(dir, 'import.json'), JSON.stringify(document));
     const imported = await flagscope(['flags', 'import', 'import.json', '--reason', 'restore']);
     expect(imported.exitCode, imported.stderr).toBe(0);
@@ -143,8 +192,23 @@ describe('flagscope flags', () => {
 describe('flagscope buttons', () => {
   it('lists buttons by service, refuses to press without a TTY unless --yes, presses and releases', async () => {
     const created = await flagscope([
-      'flags', 'create', 'payments-off', '--service', 'checkout', '--kind', 'kill-switch', '--variants', 'live=true,off=false',
-      '--default', 'live', '--safe', 'off', '--description', 'card payments', '--runbook', 'https://runbooks.example.com/payments',
+      'flags',
+      'create',
+      'payments-off',
+      '--service',
+      'checkout',
+      '--kind',
+      'kill-switch',
+      '--variants',
+      'live=true,off=false',
+      '--default',
+      'live',
+      '--safe',
+      'off',
+      '--description',
+      'card payments',
+      '--runbook',
+      'https://runbooks.example.com/payments',
     ]);
     expect(created.exitCode, created.stderr).toBe(0);
     const listed = await flagscope(['buttons']);
@@ -159,7 +223,9 @@ describe('flagscope buttons', () => {
 
     const pressed = await flagscope(['buttons', 'press', 'payments-off', '--reason', 'card errors', '--yes']);
     expect(pressed.exitCode, pressed.stderr).toBe(0);
-    expect(pressed.stdout).toMatch(/^PRESSED payments-off: every client is now served off = false\nflag-config version \d+, delivered to 0 stream subscribers\n$/);
+    expect(pressed.stdout).toMatch(
+      /^PRESSED payments-off: every client is now served off = false\nflag-config version \d+, delivered to 0 stream subscribers\n$/,
+    );
     const evaluated = await flagscope(['flags', 'eval', 'payments-off', '--targeting-key', 'u1']);
     expect(evaluated.stdout).toBe('payments-off\toff\tfalse\tSTATIC\n');
     const again = await flagscope(['buttons', 'press', 'payments-off', '--reason', 'again', '--yes']);

@@ -11,10 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/server/batch-scanner.js';
-import { arrayItemByteLengths, batchItems, mergeOutcomes } from '../../src/server/ingest.js';
-import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb-events.js';
-import type { DatasetSnapshot } from '../../src/store/prepared.js';
+import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/store/duckdb/batch-scanner.js';
+import { arrayItemByteLengths, batchItems, mergeOutcomes } from '../../src/server/ingest/decode.js';
+import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
+import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
 import type { IncomingEvent, IngestOutcome } from '../../src/store/types.js';
 import { eventProblem } from '../../src/store/value-rules.js';
 import { mulberry32 } from '../fixtures/random.js';
@@ -55,7 +55,7 @@ function objectIngest(store: DuckDbEventStore, body: Buffer, now: number): Promi
   } catch (error) {
     return Promise.resolve({ bodyError: `malformed JSON: ${(error as Error).name}` });
   }
-  let items;
+  let items: ReturnType<typeof batchItems>;
   try {
     const itemBytes = Array.isArray(value) && body.length > MAX_EVENT_BYTES ? arrayItemByteLengths(body) : undefined;
     items = batchItems(value, itemBytes, MAX_EVENT_BYTES, now);
@@ -197,9 +197,30 @@ class BodyGenerator {
   anyNumber(): string {
     if (this.chance(0.3)) {
       return this.pick([
-        '0', '-0', '-0.0', '1.0', '0.1', '0.3', '1e3', '1E-3', '2.5e+2', '-1.5E-7', '123456789012345', '1234567890123456',
-        '12345678901234567890', '0.1000000000000000055511151231257827', '9007199254740993', '1e400', '-1e400', '1e-400',
-        '4.9e-324', '1.7976931348623157e308', '9223372036854775807', '9223372036854774784', '-9223372036854775808', '3.141592653589793',
+        '0',
+        '-0',
+        '-0.0',
+        '1.0',
+        '0.1',
+        '0.3',
+        '1e3',
+        '1E-3',
+        '2.5e+2',
+        '-1.5E-7',
+        '123456789012345',
+        '1234567890123456',
+        '12345678901234567890',
+        '0.1000000000000000055511151231257827',
+        '9007199254740993',
+        '1e400',
+        '-1e400',
+        '1e-400',
+        '4.9e-324',
+        '1.7976931348623157e308',
+        '9223372036854775807',
+        '9223372036854774784',
+        '-9223372036854775808',
+        '3.141592653589793',
       ]);
     }
     let text = this.chance(0.3) ? '-' : '';
@@ -212,7 +233,21 @@ class BodyGenerator {
 
   /** A JSON number text whose value is an integer below 2^63 (in any form). */
   integerNumber(): string {
-    if (this.chance(0.2)) return this.pick(['0', '-0', '1.0', '-7.000', '1e3', '150e-1', '1.5e1', '12345678901234567', '9223372036854774784', '-9223372036854774784', '1E18', '42e0']);
+    if (this.chance(0.2))
+      return this.pick([
+        '0',
+        '-0',
+        '1.0',
+        '-7.000',
+        '1e3',
+        '150e-1',
+        '1.5e1',
+        '12345678901234567',
+        '9223372036854774784',
+        '-9223372036854774784',
+        '1E18',
+        '42e0',
+      ]);
     const n = this.int(2_000_000) - 1_000_000;
     return String(n);
   }
@@ -234,7 +269,25 @@ class BodyGenerator {
       parts.push(
         this.pick<() => Buffer>([
           () => Buffer.from(this.pick(['abc', 'x', 'service-name', '/api/v1/items', 'GET', 'ok', '  spaced  ', '\u007f'])),
-          () => Buffer.from(this.pick(['\\"', '\\\\', '\\/', '\\n', '\\t', '\\r', '\\b', '\\f', '\\u00e9', '\\ud83d\\ude00', '\\u0000', '\\ud83d', '\\ude00', '\\u20AC'])),
+          () =>
+            Buffer.from(
+              this.pick([
+                '\\"',
+                '\\\\',
+                '\\/',
+                '\\n',
+                '\\t',
+                '\\r',
+                '\\b',
+                '\\f',
+                '\\u00e9',
+                '\\ud83d\\ude00',
+                '\\u0000',
+                '\\ud83d',
+                '\\ude00',
+                '\\u20AC',
+              ]),
+            ),
           () => Buffer.from(this.pick(['é', 'naïve', '😀', '日本語', 'Ω', '\u00a0'])),
           () => Buffer.from(this.pick([[0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf0, 0x9f, 0x98], [0x80, 0x80]])),
           () => Buffer.from('long-'.repeat(5 + this.int(30))),
@@ -261,22 +314,22 @@ class BodyGenerator {
     };
     const count = this.int(4);
     if (this.chance(0.5)) {
-      put('[' + this.ws());
+      put(`[${this.ws()}`);
       for (let k = 0; k < count; k++) {
-        if (k > 0) put(this.ws() + ',' + this.ws());
+        if (k > 0) put(`${this.ws()},${this.ws()}`);
         value();
       }
-      put(this.ws() + ']');
+      put(`${this.ws()}]`);
     } else {
-      put('{' + this.ws());
+      put(`{${this.ws()}`);
       for (let k = 0; k < count; k++) {
-        if (k > 0) put(this.ws() + ',' + this.ws());
+        if (k > 0) put(`${this.ws()},${this.ws()}`);
         // Nested keys may repeat and be any text: JSON.parse decides, in both paths.
         put(this.chance(0.2) ? '"k"' : this.string());
-        put(this.ws() + ':' + this.ws());
+        put(`${this.ws()}:${this.ws()}`);
         value();
       }
-      put(this.ws() + '}');
+      put(`${this.ws()}}`);
     }
     return Buffer.concat(parts);
   }
@@ -304,7 +357,12 @@ class BodyGenerator {
         return [key, Buffer.from(odd ? '2.5' : this.integerNumber())];
       case 'big':
       case 'vbig':
-        return [key, Buffer.from(odd ? '9223372036854775807' : this.pick(['9223372036854774784', '-9223372036854774784', '1', '-1', '4611686018427387904']))];
+        return [
+          key,
+          Buffer.from(
+            odd ? '9223372036854775807' : this.pick(['9223372036854774784', '-9223372036854774784', '1', '-1', '4611686018427387904']),
+          ),
+        ];
       case 'ok':
       case 'vb':
         return [key, Buffer.from(odd ? '"maybe"' : this.pick(['true', 'false']))];
@@ -336,12 +394,12 @@ class BodyGenerator {
   }
 
   object(fields: Array<[Buffer, Buffer]>): Buffer {
-    const parts: Buffer[] = [Buffer.from('{' + this.ws())];
+    const parts: Buffer[] = [Buffer.from(`{${this.ws()}`)];
     fields.forEach(([key, value], k) => {
-      if (k > 0) parts.push(Buffer.from(this.ws() + ',' + this.ws()));
-      parts.push(key, Buffer.from(this.ws() + ':' + this.ws()), value);
+      if (k > 0) parts.push(Buffer.from(`${this.ws()},${this.ws()}`));
+      parts.push(key, Buffer.from(`${this.ws()}:${this.ws()}`), value);
     });
-    parts.push(Buffer.from(this.ws() + '}'));
+    parts.push(Buffer.from(`${this.ws()}}`));
     return Buffer.concat(parts);
   }
 
@@ -357,7 +415,16 @@ class BodyGenerator {
       JSON.stringify(new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z')),
       JSON.stringify(new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, `.${this.digits(1 + this.int(11))}Z`)),
       JSON.stringify(new Date(seconds * 1000).toISOString().replace('T', this.pick(['t', ' ']))),
-      this.pick(['"2024-02-29T12:00:00Z"', '"2026-02-29T12:00:00Z"', '"2026-04-31T00:00:00Z"', '"2026-01-01T24:00:00Z"', '"1970-01-01T00:00:00Z"', '"1969-12-31T23:59:59.999Z"', '"2026-01-01T00:00:60Z"', '"2026-01-01T00:00:00.Z"']),
+      this.pick([
+        '"2024-02-29T12:00:00Z"',
+        '"2026-02-29T12:00:00Z"',
+        '"2026-04-31T00:00:00Z"',
+        '"2026-01-01T24:00:00Z"',
+        '"1970-01-01T00:00:00Z"',
+        '"1969-12-31T23:59:59.999Z"',
+        '"2026-01-01T00:00:60Z"',
+        '"2026-01-01T00:00:00.Z"',
+      ]),
       `" ${seconds} "`,
       `"${seconds}.5"`,
       'null',
@@ -381,7 +448,8 @@ class BodyGenerator {
   item(): Buffer {
     const roll = this.random();
     // Rare items the object path refuses one by one (the scanner leaves the whole body to it).
-    if (roll < 0.002) return Buffer.from(this.pick(['null', '[]', '5', '"item"', '{}', '{"time":1}', '{"data":null}', '{"data":[1]}', '{"data":"x"}']));
+    if (roll < 0.002)
+      return Buffer.from(this.pick(['null', '[]', '5', '"item"', '{}', '{"time":1}', '{"data":null}', '{"data":[1]}', '{"data":"x"}']));
     const fields: Array<[Buffer, Buffer]> = [[Buffer.from('"data"'), this.data()]];
     if (this.chance(0.3)) fields.push([Buffer.from('"time"'), Buffer.from(this.time())]);
     if (this.chance(0.2)) fields.push([Buffer.from('"samplerate"'), Buffer.from(this.samplerate())]);
@@ -395,12 +463,12 @@ class BodyGenerator {
 
   body(): Buffer {
     const count = this.chance(0.05) ? 0 : 1 + this.int(this.chance(0.8) ? 25 : 120);
-    const parts: Buffer[] = [Buffer.from(this.ws() + '[' + this.ws())];
+    const parts: Buffer[] = [Buffer.from(`${this.ws()}[${this.ws()}`)];
     for (let k = 0; k < count; k++) {
-      if (k > 0) parts.push(Buffer.from(this.ws() + ',' + this.ws()));
+      if (k > 0) parts.push(Buffer.from(`${this.ws()},${this.ws()}`));
       parts.push(this.item());
     }
-    parts.push(Buffer.from(this.ws() + ']' + this.ws()));
+    parts.push(Buffer.from(`${this.ws()}]${this.ws()}`));
     let body = Buffer.concat(parts);
     // Rarely, a body JSON.parse refuses as a whole.
     if (this.chance(0.01)) {
@@ -462,96 +530,129 @@ function describeBody(body: Buffer): string {
 // ---------------------------------------------------------------------------
 
 describe('the batch fast path stores exactly what the object path stores', () => {
-  it.each(process.env.FAST_PATH_SEEDS ? process.env.FAST_PATH_SEEDS.split(',').map(Number) : [1, 2, 3])('random bodies, seed %i', async (seed) => {
-    const a = await openStore(`a${seed}`);
-    const b = await openStore(`b${seed}`);
-    const fast = new FastPath(b);
-    const generate = new BodyGenerator(seed * 7919);
-    const now = T0;
-    let staleRuns = 0;
-    let concurrentRuns = 0;
+  it.each(process.env.FAST_PATH_SEEDS ? process.env.FAST_PATH_SEEDS.split(',').map(Number) : [1, 2, 3])(
+    'random bodies, seed %i',
+    async (seed) => {
+      const a = await openStore(`a${seed}`);
+      const b = await openStore(`b${seed}`);
+      const fast = new FastPath(b);
+      const generate = new BodyGenerator(seed * 7919);
+      const now = T0;
+      let staleRuns = 0;
+      let concurrentRuns = 0;
 
-    const step = async (body: Buffer): Promise<void> => {
-      const scan = fast.scan(body, now);
-      const [outA, outB] = await Promise.all([objectIngest(a, body, now), fast.ingest(body, now, scan)]);
-      expect(outB, describeBody(body)).toEqual(outA);
-    };
-
-    // The first batch creates the dataset and its columns with their first types.
-    await step(
-      Buffer.from(JSON.stringify([{ data: { svc: 'api', msg: 'hello', u: 'é', dur: 1.5, n: 1, big: 1, ok: true, nested: '[]', _time: 1, vf: 0.5, vi: 2, vbig: 3, vb: false } }])),
-    );
-    const firstTypes = (await a.getSchema(DATASET))!.columns.map((column) => column.type);
-
-    for (let round = 0; round < 260; round++) {
-      if (round % 13 === 5) {
-        // A scan against a snapshot taken before the columns changed: the store must store the
-        // batch the object way (materialize), with the same outcomes.
-        const old = b.snapshot(DATASET)!;
-        await step(generate.schemaChangingBody());
-        expect(b.snapshot(DATASET)!.version).not.toBe(old.version);
-        const body = generate.body();
-        const materializedBefore = fast.counters.materialized;
-        const scan = fast.scan(body, now, old);
+      const step = async (body: Buffer): Promise<void> => {
+        const scan = fast.scan(body, now);
         const [outA, outB] = await Promise.all([objectIngest(a, body, now), fast.ingest(body, now, scan)]);
         expect(outB, describeBody(body)).toEqual(outA);
-        if (scan?.kind === 'prepared' && scan.events > 0) {
-          expect(fast.counters.materialized).toBe(materializedBefore + 1);
-          staleRuns++;
-        }
-        continue;
-      }
-      if (round % 13 === 9) {
-        // A body that changes the columns and a body scanned before, committed in one group.
-        const changing = generate.schemaChangingBody();
-        const body = generate.body();
-        const scan = fast.scan(body, now);
-        const materializedBefore = fast.counters.materialized;
-        const [outA1, outA2, outB1, outB2] = await Promise.all([
-          objectIngest(a, changing, now),
-          objectIngest(a, body, now),
-          fast.ingest(changing, now, undefined),
-          fast.ingest(body, now, scan),
-        ]);
-        expect(outB1).toEqual(outA1);
-        expect(outB2, describeBody(body)).toEqual(outA2);
-        if (scan?.kind === 'prepared' && scan.events > 0) {
-          expect(fast.counters.materialized).toBe(materializedBefore + 1);
-          concurrentRuns++;
-        }
-        continue;
-      }
-      if (round % 13 === 11) {
-        // Several prepared bodies in one group commit.
-        const bodies = [generate.body(), generate.body(), generate.body()];
-        const scans = bodies.map((body) => fast.scan(body, now));
-        const outA = await Promise.all(bodies.map((body) => objectIngest(a, body, now)));
-        const outB = await Promise.all(bodies.map((body, k) => fast.ingest(body, now, scans[k])));
-        expect(outB).toEqual(outA);
-        continue;
-      }
-      await step(generate.body());
-      if (round % 50 === 49) await expectSameStores(a, b);
-    }
+      };
 
-    await expectSameStores(a, b);
-    const { prepared, fallback, reasons } = fast.counters;
-    // The fast path must really have been taken, and the fallback too.
-    expect(prepared, `prepared ${prepared}, fallback ${fallback}: ${JSON.stringify([...reasons])}`).toBeGreaterThan(0.5 * (prepared + fallback));
-    expect(fallback).toBeGreaterThan(0);
-    expect(staleRuns + concurrentRuns).toBeGreaterThan(5);
-    expect(staleRuns).toBeGreaterThan(0);
-    expect(concurrentRuns).toBeGreaterThan(0);
-    // Many rows were stored, in columns of every type, some widened.
-    const schema = (await a.getSchema(DATASET))!;
-    expect((await a.listDatasets())[0]!.rows).toBeGreaterThan(2000);
-    expect(schema.columns.slice(0, firstTypes.length).map((column) => column.type)).not.toEqual(firstTypes);
-    // The stable fields kept their types, so integer, float, boolean and string columns all took the fast path.
-    expect(schema.columns.slice(0, 9).map((column) => `${column.name}:${column.type}`)).toEqual([
-      'svc:string', 'msg:string', 'u:string', 'dur:float', 'n:integer', 'big:integer', 'ok:boolean', 'nested:string', 'data._time:integer',
-    ]);
-    expect(schema.hasSampling).toBe(true);
-  });
+      // The first batch creates the dataset and its columns with their first types.
+      await step(
+        Buffer.from(
+          JSON.stringify([
+            {
+              data: {
+                svc: 'api',
+                msg: 'hello',
+                u: 'é',
+                dur: 1.5,
+                n: 1,
+                big: 1,
+                ok: true,
+                nested: '[]',
+                _time: 1,
+                vf: 0.5,
+                vi: 2,
+                vbig: 3,
+                vb: false,
+              },
+            },
+          ]),
+        ),
+      );
+      const firstTypes = (await a.getSchema(DATASET))!.columns.map((column) => column.type);
+
+      for (let round = 0; round < 260; round++) {
+        if (round % 13 === 5) {
+          // A scan against a snapshot taken before the columns changed: the store must store the
+          // batch the object way (materialize), with the same outcomes.
+          const old = b.snapshot(DATASET)!;
+          await step(generate.schemaChangingBody());
+          expect(b.snapshot(DATASET)!.version).not.toBe(old.version);
+          const body = generate.body();
+          const materializedBefore = fast.counters.materialized;
+          const scan = fast.scan(body, now, old);
+          const [outA, outB] = await Promise.all([objectIngest(a, body, now), fast.ingest(body, now, scan)]);
+          expect(outB, describeBody(body)).toEqual(outA);
+          if (scan?.kind === 'prepared' && scan.events > 0) {
+            expect(fast.counters.materialized).toBe(materializedBefore + 1);
+            staleRuns++;
+          }
+          continue;
+        }
+        if (round % 13 === 9) {
+          // A body that changes the columns and a body scanned before, committed in one group.
+          const changing = generate.schemaChangingBody();
+          const body = generate.body();
+          const scan = fast.scan(body, now);
+          const materializedBefore = fast.counters.materialized;
+          const [outA1, outA2, outB1, outB2] = await Promise.all([
+            objectIngest(a, changing, now),
+            objectIngest(a, body, now),
+            fast.ingest(changing, now, undefined),
+            fast.ingest(body, now, scan),
+          ]);
+          expect(outB1).toEqual(outA1);
+          expect(outB2, describeBody(body)).toEqual(outA2);
+          if (scan?.kind === 'prepared' && scan.events > 0) {
+            expect(fast.counters.materialized).toBe(materializedBefore + 1);
+            concurrentRuns++;
+          }
+          continue;
+        }
+        if (round % 13 === 11) {
+          // Several prepared bodies in one group commit.
+          const bodies = [generate.body(), generate.body(), generate.body()];
+          const scans = bodies.map((body) => fast.scan(body, now));
+          const outA = await Promise.all(bodies.map((body) => objectIngest(a, body, now)));
+          const outB = await Promise.all(bodies.map((body, k) => fast.ingest(body, now, scans[k])));
+          expect(outB).toEqual(outA);
+          continue;
+        }
+        await step(generate.body());
+        if (round % 50 === 49) await expectSameStores(a, b);
+      }
+
+      await expectSameStores(a, b);
+      const { prepared, fallback, reasons } = fast.counters;
+      // The fast path must really have been taken, and the fallback too.
+      expect(prepared, `prepared ${prepared}, fallback ${fallback}: ${JSON.stringify([...reasons])}`).toBeGreaterThan(
+        0.5 * (prepared + fallback),
+      );
+      expect(fallback).toBeGreaterThan(0);
+      expect(staleRuns + concurrentRuns).toBeGreaterThan(5);
+      expect(staleRuns).toBeGreaterThan(0);
+      expect(concurrentRuns).toBeGreaterThan(0);
+      // Many rows were stored, in columns of every type, some widened.
+      const schema = (await a.getSchema(DATASET))!;
+      expect((await a.listDatasets())[0]!.rows).toBeGreaterThan(2000);
+      expect(schema.columns.slice(0, firstTypes.length).map((column) => column.type)).not.toEqual(firstTypes);
+      // The stable fields kept their types, so integer, float, boolean and string columns all took the fast path.
+      expect(schema.columns.slice(0, 9).map((column) => `${column.name}:${column.type}`)).toEqual([
+        'svc:string',
+        'msg:string',
+        'u:string',
+        'dur:float',
+        'n:integer',
+        'big:integer',
+        'ok:boolean',
+        'nested:string',
+        'data._time:integer',
+      ]);
+      expect(schema.hasSampling).toBe(true);
+    },
+  );
 
   it('a body of only refused items, an empty body and a body of only null fields', async () => {
     const a = await openStore('a');

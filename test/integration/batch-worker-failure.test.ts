@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRouter, createRequestListener, type AppDependencies } from '../../src/server/app.js';
-import { IngestPool } from '../../src/server/ingest-pool.js';
-import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from '../../src/server/keys.js';
+import { IngestPool } from '../../src/store/duckdb/ingest-pool.js';
+import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from '../../src/server/keys/key-ring.js';
 import { DEFAULT_SERVER_LIMITS } from '../../src/server/limits.js';
-import { openControlStore } from '../../src/store/control-duckdb.js';
-import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb-events.js';
+import { openControlStore } from '../../src/store/duckdb/control-store.js';
+import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 
@@ -35,7 +35,14 @@ beforeAll(async () => {
   events = await openEventStore({ path: join(dir, 'events.duckdb'), now: () => NOW });
   const control = await openControlStore({ path: join(dir, 'control.duckdb') });
   key = generateApiKey();
-  const record = await control.createApiKey({ id: generateKeyId(), name: 'admin', hash: hashApiKey(key), scopes: ['admin'], created_at: NOW, created_by: null });
+  const record = await control.createApiKey({
+    id: generateKeyId(),
+    name: 'admin',
+    hash: hashApiKey(key),
+    scopes: ['admin'],
+    created_at: NOW,
+    created_by: null,
+  });
   pool = IngestPool.create(1)!;
   // Kill the worker as a batch is handed to it, when asked to.
   const scan = pool.scan.bind(pool);

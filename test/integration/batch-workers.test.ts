@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scanBatch, scanSchemaOf, type ScanResult } from '../../src/server/batch-scanner.js';
+import { scanBatch, scanSchemaOf, type ScanResult } from '../../src/store/duckdb/batch-scanner.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-import { IngestPool } from '../../src/server/ingest-pool.js';
-import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb-events.js';
-import type { ColumnType } from '../../src/store/types.js';
+import { IngestPool } from '../../src/store/duckdb/ingest-pool.js';
+import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
+import type { ColumnType } from '../../src/query/schema.js';
 import { mulberry32 } from '../fixtures/random.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -82,7 +82,10 @@ async function get(side: Side, path: string): Promise<unknown> {
 
 /** Sends `body` to both servers and checks that they answer alike; returns the answer. */
 async function sendBoth(dataset: string, body: Buffer, gzip = false): Promise<Answer> {
-  const [a, b] = await Promise.all([post(withWorkers, `/1/batch/${dataset}`, body, gzip), post(withoutWorkers, `/1/batch/${dataset}`, body, gzip)]);
+  const [a, b] = await Promise.all([
+    post(withWorkers, `/1/batch/${dataset}`, body, gzip),
+    post(withoutWorkers, `/1/batch/${dataset}`, body, gzip),
+  ]);
   expect(a, body.toString('utf8').slice(0, 1000)).toEqual(b);
   return a;
 }
@@ -106,7 +109,18 @@ function randomBody(random: () => number, round: number, stable = false): Buffer
       Buffer.from('"'),
     ]);
   const number = (): string =>
-    pick(['0', '-0', '1.5', '1e3', '0.1', '123456789012345', '1234567890123456789', '9223372036854774784', String(Math.floor(random() * 1e6)), (random() * 1000).toFixed(3)]);
+    pick([
+      '0',
+      '-0',
+      '1.5',
+      '1e3',
+      '0.1',
+      '123456789012345',
+      '1234567890123456789',
+      '9223372036854774784',
+      String(Math.floor(random() * 1e6)),
+      (random() * 1000).toFixed(3),
+    ]);
   const integer = (): string => pick(['0', '-0', '1.0', '1e3', String(Math.floor(random() * 1e6) - 500_000), '9223372036854774784']);
   const fields: Array<[string, () => Buffer | string]> = [
     ['route', text],
@@ -119,35 +133,37 @@ function randomBody(random: () => number, round: number, stable = false): Buffer
   const items: Buffer[] = [];
   const count = Math.floor(random() * (round % 5 === 0 ? 400 : 30));
   for (let n = 0; n < count; n++) {
-    const parts: Buffer[] = [Buffer.from('{' + ws())];
+    const parts: Buffer[] = [Buffer.from(`{${ws()}`)];
     const chosen = fields.filter(() => random() < 0.75);
     // New columns and widenings, but not in bodies sent concurrently (the order of their commits may differ).
     if (!stable && random() < 0.01) chosen.push([`new_${round}`, () => '1']);
     if (!stable && random() < 0.005) chosen.push(['status', () => '2.5']);
     if (random() < 0.003) chosen.push(['route', () => `"${'h'.repeat(3000)}"`]);
     chosen.forEach(([name, value], k) => {
-      if (k > 0) parts.push(Buffer.from(ws() + ',' + ws()));
+      if (k > 0) parts.push(Buffer.from(`${ws()},${ws()}`));
       parts.push(Buffer.from(`${JSON.stringify(name)}${ws()}:${ws()}`));
       const v = value();
       parts.push(typeof v === 'string' ? Buffer.from(v) : v);
     });
-    parts.push(Buffer.from(ws() + '}'));
+    parts.push(Buffer.from(`${ws()}}`));
     const item: string[] = [`"data"${ws()}:${ws()}@DATA@`];
     if (random() < 0.3) {
       const seconds = Math.floor(T0 / 1000) - Math.floor(random() * 3600);
-      item.push(`"time":${ws()}${pick([String(seconds), `${seconds}.25`, JSON.stringify(new Date(seconds * 1000).toISOString()), '"soon"', '-1', 'null', '""', '1e16'])}`);
+      item.push(
+        `"time":${ws()}${pick([String(seconds), `${seconds}.25`, JSON.stringify(new Date(seconds * 1000).toISOString()), '"soon"', '-1', 'null', '""', '1e16'])}`,
+      );
     }
     if (random() < 0.2) item.push(`"samplerate":${pick(['1', '5', '"2"', '0', '1.5', 'null'])}`);
     if (random() < 0.5) item.reverse();
     const [before, after] = `{${ws()}${item.join(`${ws()},${ws()}`)}${ws()}}`.split('@DATA@') as [string, string];
     items.push(Buffer.concat([Buffer.from(before), ...parts, Buffer.from(after)]));
   }
-  const joined: Buffer[] = [Buffer.from(ws() + '[' + ws())];
+  const joined: Buffer[] = [Buffer.from(`${ws()}[${ws()}`)];
   items.forEach((item, k) => {
-    if (k > 0) joined.push(Buffer.from(ws() + ',' + ws()));
+    if (k > 0) joined.push(Buffer.from(`${ws()},${ws()}`));
     joined.push(item);
   });
-  joined.push(Buffer.from(ws() + ']' + ws()));
+  joined.push(Buffer.from(`${ws()}]${ws()}`));
   return Buffer.concat(joined);
 }
 
@@ -157,13 +173,21 @@ async function tableRows(store: DuckDbEventStore, dataset: string): Promise<stri
   if (table === undefined) return [];
   const rows = await store.readSql(`SELECT epoch_us(_time) AS _time_us, * EXCLUDE (_time) FROM ${table}`);
   const cell = (value: unknown): string =>
-    typeof value === 'bigint' ? `${value}n` : typeof value === 'number' ? (Object.is(value, -0) ? '-0' : String(value)) : JSON.stringify(value);
+    typeof value === 'bigint'
+      ? `${value}n`
+      : typeof value === 'number'
+        ? Object.is(value, -0)
+          ? '-0'
+          : String(value)
+        : JSON.stringify(value);
   return rows.map((row) => row.map(cell).join('|')).sort();
 }
 
 /** How the scanner judges `body` against the dataset's columns as the server with workers lists them now. */
 async function scanOnServerColumns(dataset: string, body: Buffer): Promise<ScanResult['kind']> {
-  const { columns } = (await get(withWorkers, `/api/v1/datasets/${dataset}/columns`)) as { columns: Array<{ name: string; type: ColumnType }> };
+  const { columns } = (await get(withWorkers, `/api/v1/datasets/${dataset}/columns`)) as {
+    columns: Array<{ name: string; type: ColumnType }>;
+  };
   const fields: Array<[string, number]> = [];
   columns.forEach((column, index) => {
     fields.push([column.name, index]);
@@ -175,11 +199,22 @@ async function scanOnServerColumns(dataset: string, body: Buffer): Promise<ScanR
 
 describe('the ingest worker pool', () => {
   it('is built and scans a body in a worker exactly as in this thread', async () => {
-    expect(existsSync(fileURLToPath(new URL('../../dist/server/ingest-worker.js', import.meta.url))), 'run npm run build first').toBe(true);
+    expect(existsSync(fileURLToPath(new URL('../../dist/store/duckdb/ingest-worker.js', import.meta.url))), 'run npm run build first').toBe(
+      true,
+    );
     const pool = IngestPool.create(2);
     expect(pool).toBeDefined();
     try {
-      const snapshot = { dataset: 'd', version: 42, types: ['string', 'integer', 'boolean'] as const, fields: [['s', 0], ['i', 1], ['b', 2]] as Array<[string, number]> };
+      const snapshot = {
+        dataset: 'd',
+        version: 42,
+        types: ['string', 'integer', 'boolean'] as const,
+        fields: [
+          ['s', 0],
+          ['i', 1],
+          ['b', 2],
+        ] as Array<[string, number]>,
+      };
       const random = mulberry32(5);
       for (let round = 0; round < 20; round++) {
         const items = Array.from({ length: 1 + Math.floor(random() * 3000) }, (_, n) => ({
@@ -188,7 +223,10 @@ describe('the ingest worker pool', () => {
           ...(n % 13 === 0 ? { samplerate: 3 } : {}),
         }));
         const text = JSON.stringify(items);
-        const local: ScanResult = scanBatch(Buffer.from(text), scanSchemaOf({ ...snapshot, types: [...snapshot.types] }), { now: T0, maxEventBytes: MAX_EVENT_BYTES });
+        const local: ScanResult = scanBatch(Buffer.from(text), scanSchemaOf({ ...snapshot, types: [...snapshot.types] }), {
+          now: T0,
+          maxEventBytes: MAX_EVENT_BYTES,
+        });
         const body = Buffer.from(text);
         const reply = await pool!.scan('d', { ...snapshot, types: [...snapshot.types] }, body, T0, MAX_EVENT_BYTES);
         expect(reply.result.kind).toBe('prepared');
@@ -196,7 +234,13 @@ describe('the ingest worker pool', () => {
         // The body comes back whole.
         expect(Buffer.from(reply.body).toString()).toBe(text);
       }
-      const fallback = await pool!.scan('d', { ...snapshot, types: [...snapshot.types] }, Buffer.from('[{"data":{"new":1}}]'), T0, MAX_EVENT_BYTES);
+      const fallback = await pool!.scan(
+        'd',
+        { ...snapshot, types: [...snapshot.types] },
+        Buffer.from('[{"data":{"new":1}}]'),
+        T0,
+        MAX_EVENT_BYTES,
+      );
       expect(fallback.result).toEqual({ kind: 'fallback', reason: 'a new field' });
     } finally {
       await pool!.close();
@@ -207,7 +251,10 @@ describe('the ingest worker pool', () => {
 describe('POST /1/batch with and without ingest workers', () => {
   it('answers a known batch item by item, alike on both servers', async () => {
     // The first batch creates the dataset (no snapshot yet: the object path); the second takes the workers.
-    await sendBoth('web', Buffer.from(JSON.stringify([{ data: { route: 'first', status: 200, duration_ms: 1.5, ok: true, meta: '{}', user: 'u1' } }])));
+    await sendBoth(
+      'web',
+      Buffer.from(JSON.stringify([{ data: { route: 'first', status: 200, duration_ms: 1.5, ok: true, meta: '{}', user: 'u1' } }])),
+    );
     const body = Buffer.from(
       JSON.stringify([
         { data: { route: '/a', status: 200, duration_ms: 12.25, ok: true } },
@@ -226,7 +273,10 @@ describe('POST /1/batch with and without ingest workers', () => {
         { status: 400, error: 'time "soon" is not RFC 3339 (e.g. 2024-05-01T12:00:00.000Z) or a Unix timestamp' },
         { status: 400, error: 'samplerate must be a positive integer, not number 0' },
         { status: 202 },
-        { status: 400, error: `event is ${JSON.stringify({ data: { route: 'x'.repeat(2500) } }).length} bytes, over the ${MAX_EVENT_BYTES}-byte limit per event` },
+        {
+          status: 400,
+          error: `event is ${JSON.stringify({ data: { route: 'x'.repeat(2500) } }).length} bytes, over the ${MAX_EVENT_BYTES}-byte limit per event`,
+        },
         { status: 400, error: 'event time is out of range' },
       ]);
     }
@@ -261,7 +311,10 @@ describe('POST /1/batch with and without ingest workers', () => {
         const second = randomBody(random, round + 1000, true);
         const [a, b] = await Promise.all([
           Promise.all([post(withWorkers, `/1/batch/${dataset}`, body, gzip), post(withWorkers, `/1/batch/${dataset}`, second, !gzip)]),
-          Promise.all([post(withoutWorkers, `/1/batch/${dataset}`, body, gzip), post(withoutWorkers, `/1/batch/${dataset}`, second, !gzip)]),
+          Promise.all([
+            post(withoutWorkers, `/1/batch/${dataset}`, body, gzip),
+            post(withoutWorkers, `/1/batch/${dataset}`, second, !gzip),
+          ]),
         ]);
         expect(a).toEqual(b);
         continue;
@@ -277,7 +330,9 @@ describe('POST /1/batch with and without ingest workers', () => {
     expect(preparable).toBeGreaterThan(2 * fallbacks);
     expect(fallbacks).toBeGreaterThan(0);
     for (const dataset of DATASETS) {
-      expect(await get(withWorkers, `/api/v1/datasets/${dataset}/columns`)).toEqual(await get(withoutWorkers, `/api/v1/datasets/${dataset}/columns`));
+      expect(await get(withWorkers, `/api/v1/datasets/${dataset}/columns`)).toEqual(
+        await get(withoutWorkers, `/api/v1/datasets/${dataset}/columns`),
+      );
       const spec = JSON.stringify({
         start_time: Math.floor(T0 / 1000) - 7200,
         end_time: Math.floor(T0 / 1000) + 60,
@@ -302,7 +357,9 @@ describe('POST /1/batch with and without ingest workers', () => {
 
     // Close both servers and compare every stored row.
     await Promise.all([stop(withWorkers), stop(withoutWorkers)]);
-    const stores = await Promise.all([withWorkers, withoutWorkers].map((side) => openEventStore({ path: join(side.dir, 'events.duckdb') })));
+    const stores = await Promise.all(
+      [withWorkers, withoutWorkers].map((side) => openEventStore({ path: join(side.dir, 'events.duckdb') })),
+    );
     try {
       for (const dataset of ['web', ...DATASETS]) {
         expect(await stores[0]!.getSchema(dataset)).toEqual(await stores[1]!.getSchema(dataset));

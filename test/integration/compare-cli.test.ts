@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCompareRequest } from '../../src/cli/compare/run-compare.js';
 import { buildExplainRequest } from '../../src/cli/explain/run-explain.js';
-import { createMemoryContext } from '../../src/cli/memory-context.js';
+import { createMemoryContext } from '../support/memory-context.js';
 import { runCli } from '../../src/cli/program.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 
@@ -29,7 +29,12 @@ beforeAll(async () => {
     const variant = rand() < 0.5 ? 'on' : 'off';
     return {
       time: new Date(NOW - 60_000 - i * 300).toISOString(),
-      data: { 'flag.checkout': variant, browser: rand() < 0.3 ? 'Safari' : 'Chrome', error: rand() < (variant === 'on' ? 0.08 : 0.02), duration_ms: 50 + rand() * 100 },
+      data: {
+        'flag.checkout': variant,
+        browser: rand() < 0.3 ? 'Safari' : 'Chrome',
+        error: rand() < (variant === 'on' ? 0.08 : 0.02),
+        duration_ms: 50 + rand() * 100,
+      },
     };
   });
   const res = await fetch(`${server.url}/1/batch/shop`, {
@@ -69,7 +74,11 @@ describe('flagscope compare in-process', () => {
   it('prints tab-separated rows when piped', async () => {
     const ctx = context(false);
     expect(await runCli(['compare', 'checkout', '--dataset', 'shop', '--since', '1h', '--metric', 'AVG(duration_ms)'], ctx)).toBe(0);
-    const rows = ctx.stdoutText().trimEnd().split('\n').map((l) => l.split('\t'));
+    const rows = ctx
+      .stdoutText()
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(rows.map((r) => [r[0], r[1], r[9]])).toEqual([
       ['AVG(duration_ms)', 'off', 'control'],
       ['AVG(duration_ms)', 'on', 'no detectable difference'],
@@ -79,10 +88,20 @@ describe('flagscope compare in-process', () => {
   });
 
   it('builds the request from the options, checked before contacting the server', () => {
-    const body = buildCompareRequest('checkout', {
-      dataset: 'shop', with: ['cart'], metric: ['P99(duration_ms)'], control: 'off', expect: 'on=1,off=3',
-      where: ['service.name = "checkout"'], since: '24h', alpha: '0.01',
-    }, NOW);
+    const body = buildCompareRequest(
+      'checkout',
+      {
+        dataset: 'shop',
+        with: ['cart'],
+        metric: ['P99(duration_ms)'],
+        control: 'off',
+        expect: 'on=1,off=3',
+        where: ['service.name = "checkout"'],
+        since: '24h',
+        alpha: '0.01',
+      },
+      NOW,
+    );
     expect(body).toEqual({
       flags: [{ flag: 'checkout', control: 'off', expect: { on: 1, off: 3 } }, { flag: 'cart' }],
       metrics: ['P99(duration_ms)'],
@@ -106,7 +125,11 @@ describe('flagscope explain in-process', () => {
     expect(tty.stdoutText()).toMatch(/flag\.checkout=on\s+█+\S*\s+\d+\.\d%\s+█+\S*\s+\d+\.\d%\s+\+\d+\.\dpp\s+<0\.001/);
     const piped = context(false);
     expect(await runCli(['explain', 'shop', '--where', 'error = true', '--since', '1h', '--limit', '3'], piped)).toBe(0);
-    const rows = piped.stdoutText().trimEnd().split('\n').map((l) => l.split('\t'));
+    const rows = piped
+      .stdoutText()
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(rows).toHaveLength(3);
     expect(rows[0]!.slice(0, 4)).toEqual(['1', 'value', 'flag.checkout', 'on']);
     expect(rows[0]![9]).toBe('true');

@@ -109,11 +109,14 @@ afterAll(async () => {
 
 describe('compare through the server', () => {
   it('finds a known regression in a known cohort, with every number in the report', async () => {
-    await load('effect', generate({
-      seed: 1,
-      events: 20_000,
-      shape: ({ checkout }) => (checkout === 'on' ? { errorRate: 0.04, medianMs: 130 } : { errorRate: 0.02, medianMs: 100 }),
-    }));
+    await load(
+      'effect',
+      generate({
+        seed: 1,
+        events: 20_000,
+        shape: ({ checkout }) => (checkout === 'on' ? { errorRate: 0.04, medianMs: 130 } : { errorRate: 0.02, medianMs: 100 }),
+      }),
+    );
     const report = await compare('effect', { flags: ['checkout'] });
     expect(report.control).toEqual({ checkout: 'off' });
     expect(report.metrics.map((m) => m.name)).toEqual(['RATE(error = true)', 'P95(duration_ms)']);
@@ -142,7 +145,10 @@ describe('compare through the server', () => {
     for (const seed of seeds) {
       const dataset = `null-${seed}`;
       await load(dataset, generate({ seed, events: 3000, shape: () => ({ errorRate: 0.05, medianMs: 100 }) }));
-      const report = await compare(dataset, { flags: ['checkout'], metrics: ['RATE(error = true)', 'P95(duration_ms)', 'AVG(duration_ms)'] });
+      const report = await compare(dataset, {
+        flags: ['checkout'],
+        metrics: ['RATE(error = true)', 'P95(duration_ms)', 'AVG(duration_ms)'],
+      });
       for (const row of report.results.filter((r) => !r.control)) {
         tests++;
         if (row.verdict === 'worse' || row.verdict === 'better') declared++;
@@ -211,7 +217,13 @@ describe('compare through the server', () => {
       variants: { on: true, off: false },
       defaultVariant: 'off',
       state: 'enabled',
-      rollout: { weights: [{ variant: 'on', weight: 20 }, { variant: 'off', weight: 80 }], precision: 0 },
+      rollout: {
+        weights: [
+          { variant: 'on', weight: 20 },
+          { variant: 'off', weight: 80 },
+        ],
+        precision: 0,
+      },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     // The srm data set splits 45/55: far from the configured 20/80.
@@ -224,12 +236,15 @@ describe('compare through the server', () => {
   });
 
   it('reports incomplete executions concentrated in one cohort', async () => {
-    await load('incomplete', generate({
-      seed: 11,
-      events: 10_000,
-      incomplete: true,
-      shape: ({ checkout }) => ({ errorRate: 0.02, medianMs: 100, incompleteRate: checkout === 'on' ? 0.06 : 0.01 }),
-    }));
+    await load(
+      'incomplete',
+      generate({
+        seed: 11,
+        events: 10_000,
+        incomplete: true,
+        shape: ({ checkout }) => ({ errorRate: 0.02, medianMs: 100, incompleteRate: checkout === 'on' ? 0.06 : 0.01 }),
+      }),
+    );
     const report = await compare('incomplete', { flags: ['checkout'], metrics: ['RATE(error = true)'] });
     expect(report.incomplete).not.toBeNull();
     const on = report.incomplete!.find((r) => r.cohort === 'on')!;
@@ -241,14 +256,17 @@ describe('compare through the server', () => {
   });
 
   it('finds the interaction of two flags that are harmless alone', async () => {
-    await load('combo', generate({
-      seed: 21,
-      events: 30_000,
-      shape: ({ checkout, cart, browser }) => ({
-        errorRate: checkout === 'on' && cart === 'on' && browser === 'Safari' ? 0.2 : 0.02,
-        medianMs: 100,
+    await load(
+      'combo',
+      generate({
+        seed: 21,
+        events: 30_000,
+        shape: ({ checkout, cart, browser }) => ({
+          errorRate: checkout === 'on' && cart === 'on' && browser === 'Safari' ? 0.2 : 0.02,
+          medianMs: 100,
+        }),
       }),
-    }));
+    );
     const report = await compare('combo', { flags: ['checkout', 'cart'], metrics: ['RATE(error = true)'] });
     expect(report.cohorts.find((c) => c.control)!.label).toBe('checkout=off cart=off');
     expect(result(report, 'RATE(error = true)', 'checkout=on cart=on').verdict).toBe('worse');

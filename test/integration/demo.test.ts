@@ -2,11 +2,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryContext } from '../../src/cli/memory-context.js';
+import { createMemoryContext } from '../support/memory-context.js';
 import { runCli } from '../../src/cli/program.js';
 import { HIDDEN_REGRESSION } from '../../src/demo/catalog.js';
 import { generateEvents } from '../../src/demo/generate.js';
-import { runDemo, type DemoSetup, type DemoStep } from '../../src/demo/run.js';
+import { runDemo, type DemoSetup, type DemoStep } from '../../src/cli/demo/run.js';
 
 // The demo's time window ends at the context's clock, so the event times are fixed too.
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -37,7 +37,12 @@ describe('runDemo', () => {
     const headings = [...out.matchAll(/^(\d+)\/(\d+) {2}(.+)$/gm)];
     expect(headings.map((m) => Number(m[1]))).toEqual(headings.map((_, i) => i + 1));
     expect(new Set(headings.map((m) => m[2]))).toEqual(new Set([String(headings.length)]));
-    for (const title of ['Which service is slowest?', 'When did errors happen?', 'Is a feature flag to blame?', 'What does checkout latency look like?']) {
+    for (const title of [
+      'Which service is slowest?',
+      'When did errors happen?',
+      'Is a feature flag to blame?',
+      'What does checkout latency look like?',
+    ]) {
       expect(headings.map((m) => m[3])).toContain(title);
     }
     expect(headings.length).toBeGreaterThanOrEqual(7);
@@ -48,7 +53,9 @@ describe('runDemo', () => {
     expect(out).toContain('flagscope serve');
 
     // The queries found the combination the generator hid, from the data.
-    const found = Object.entries(HIDDEN_REGRESSION.where).map(([column, value]) => `${column}=${value}`).join(' AND ');
+    const found = Object.entries(HIDDEN_REGRESSION.where)
+      .map(([column, value]) => `${column}=${value}`)
+      .join(' AND ');
     expect(out).toContain(`→ found: ${found}`);
     expect(out).toContain('That is the regression hidden in the demo data');
 
@@ -96,7 +103,9 @@ describe('runDemo', () => {
         await session.query({ calculations: [{ op: 'P99', column: 'no_such_column' }] });
       },
     };
-    await expect(runDemo(createMemoryContext({ now: NOW }), { events: 500, tempRoot, steps: [failing], quiet: true })).rejects.toMatchObject({
+    await expect(
+      runDemo(createMemoryContext({ now: NOW }), { events: 500, tempRoot, steps: [failing], quiet: true }),
+    ).rejects.toMatchObject({
       code: 'invalid_input',
     });
     expect(await readdir(tempRoot)).toEqual([]);

@@ -129,7 +129,10 @@ describe('durability', () => {
     expect(res.status, JSON.stringify(body)).toBe(200);
     const stored = new Map(body.data.results.map((r) => [r.data.batch as string, r.data]));
     for (const batchId of acknowledged) {
-      expect(stored.get(batchId), `acknowledged batch ${batchId}`).toMatchObject({ COUNT: EVENTS_PER_BATCH, 'COUNT_DISTINCT(id)': EVENTS_PER_BATCH });
+      expect(stored.get(batchId), `acknowledged batch ${batchId}`).toMatchObject({
+        COUNT: EVENTS_PER_BATCH,
+        'COUNT_DISTINCT(id)': EVENTS_PER_BATCH,
+      });
     }
     // Batches in flight at the kill may or may not be stored, but never partly.
     for (const row of stored.values()) expect(row.COUNT).toBe(EVENTS_PER_BATCH);
@@ -145,7 +148,9 @@ describe('durability', () => {
     const home = await mkdtemp(join(tmpdir(), 'flagscope-sigterm-'));
     dirs.push(home);
     const first = await startServeCommand(home);
-    const config = JSON.parse(await readFile(join(home, 'config', 'flagscope', 'config.json'), 'utf8')) as { profiles: Record<string, { api_key: string }> };
+    const config = JSON.parse(await readFile(join(home, 'config', 'flagscope', 'config.json'), 'utf8')) as {
+      profiles: Record<string, { api_key: string }>;
+    };
     const key = config.profiles.default?.api_key as string;
 
     const events = Array.from({ length: 2000 }, (_, i) => ({ data: { i, phase: 'sigterm' } }));

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildContext, parseLooseValue, parseRollout, parseTargeting, parseVariants, splitTopLevel } from '../../src/cli/flags/parse-options.js';
+import {
+  buildContext,
+  parseLooseValue,
+  parseRollout,
+  parseTargeting,
+  parseVariants,
+  splitTopLevel,
+} from '../../src/cli/flags/parse-options.js';
 
 describe('CLI flag option parsing', () => {
   it.each([
@@ -50,7 +57,11 @@ describe('CLI flag option parsing', () => {
   });
 
   it('builds an evaluation context from --context, --attr and --targeting-key, the later winning', () => {
-    expect(buildContext({ context: '{"targetingKey":"a","plan":"free"}', attr: ['plan=pro', 'age=41'], targetingKey: 'b' })).toEqual({ targetingKey: 'b', plan: 'pro', age: 41 });
+    expect(buildContext({ context: '{"targetingKey":"a","plan":"free"}', attr: ['plan=pro', 'age=41'], targetingKey: 'b' })).toEqual({
+      targetingKey: 'b',
+      plan: 'pro',
+      age: 41,
+    });
     expect(() => buildContext({ context: '[1]' })).toThrow(/must be a JSON object/);
     expect(() => buildContext({ context: '{' })).toThrow(/not valid JSON/);
     expect(() => buildContext({ attr: ['nope'] })).toThrow(/is not NAME=VALUE/);

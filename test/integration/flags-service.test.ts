@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlagService, type FlagChangeEvent } from '../../src/server/flags/flag-service.js';
-import { openControlStore } from '../../src/store/control-duckdb.js';
+import { openControlStore } from '../../src/store/duckdb/control-store.js';
 
 let dir: string;
 
@@ -19,7 +19,18 @@ describe('FlagService over the DuckDB control store', () => {
   it('serves a press before the commit and takes it back, with a revert event, when the commit fails', async () => {
     const control = await openControlStore({ path: join(dir, 'revert.duckdb') });
     const flags = await FlagService.open(control.flagStore(), () => Date.UTC(2026, 0, 1));
-    await flags.create({ key: 'payments-off', service: 'checkout', kind: 'kill-switch', variants: { live: true, off: false }, defaultVariant: 'live', safeVariant: 'off' }, 'admin', 'setup');
+    await flags.create(
+      {
+        key: 'payments-off',
+        service: 'checkout',
+        kind: 'kill-switch',
+        variants: { live: true, off: false },
+        defaultVariant: 'live',
+        safeVariant: 'off',
+      },
+      'admin',
+      'setup',
+    );
     const events: FlagChangeEvent[] = [];
     const servedDuringPress: boolean[] = [];
     flags.subscribe((event) => {

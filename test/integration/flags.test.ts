@@ -10,10 +10,20 @@ let adminKey: string;
 let writerKey: string;
 let oncallKey: string;
 
-async function call(method: string, path: string, body?: unknown, key: string = adminKey, extra: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  key: string = adminKey,
+  extra: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...extra };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(server.url + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: text.length > 0 ? JSON.parse(text) : undefined, headers: res.headers };
 }
@@ -57,8 +67,20 @@ describe('flag management API', () => {
   it('creates a flag, serves it with an ETag and answers 304 to a matching If-None-Match', async () => {
     const created = await call('POST', '/api/v1/flags', { ...checkoutSwitch, reason: 'launch' }, writerKey);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    expect(created.body.flag).toMatchObject({ key: checkoutSwitch.key, version: 1, createdBy: 'alice', updatedBy: 'alice', archived: false });
-    expect(created.body.flag.rollout).toEqual({ weights: [{ variant: 'on', weight: 30 }, { variant: 'off', weight: 70 }], precision: 0 });
+    expect(created.body.flag).toMatchObject({
+      key: checkoutSwitch.key,
+      version: 1,
+      createdBy: 'alice',
+      updatedBy: 'alice',
+      archived: false,
+    });
+    expect(created.body.flag.rollout).toEqual({
+      weights: [
+        { variant: 'on', weight: 30 },
+        { variant: 'off', weight: 70 },
+      ],
+      precision: 0,
+    });
 
     const got = await call('GET', `/api/v1/flags/${checkoutSwitch.key}`, undefined, writerKey);
     expect(got.status).toBe(200);
@@ -74,8 +96,16 @@ describe('flag management API', () => {
   });
 
   it('updates with If-Match and refuses a stale version with who changed it and when', async () => {
-    await call('POST', '/api/v1/flags', { key: 'search.ranking', service: 'search', kind: 'experiment', variants: { a: 'bm25', b: 'vector' }, defaultVariant: 'a' });
-    const ok = await call('PATCH', '/api/v1/flags/search.ranking', { defaultVariant: 'b', reason: 'b wins' }, writerKey, { 'if-match': '"1"' });
+    await call('POST', '/api/v1/flags', {
+      key: 'search.ranking',
+      service: 'search',
+      kind: 'experiment',
+      variants: { a: 'bm25', b: 'vector' },
+      defaultVariant: 'a',
+    });
+    const ok = await call('PATCH', '/api/v1/flags/search.ranking', { defaultVariant: 'b', reason: 'b wins' }, writerKey, {
+      'if-match': '"1"',
+    });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(ok.body.flag).toMatchObject({ version: 2, defaultVariant: 'b', updatedBy: 'alice' });
     const stale = await call('PATCH', '/api/v1/flags/search.ranking', { defaultVariant: 'a' }, adminKey, { 'if-match': '"1"' });
@@ -83,7 +113,9 @@ describe('flag management API', () => {
     expect(stale.body.error.message).toMatch(/changed by alice at \d{4}-\d\d-\d\dT/);
     expect(stale.body.error.details).toMatchObject({ currentVersion: 2, expectedVersion: 1, changedBy: 'alice' });
     const current = (await call('GET', '/api/v1/flags/search.ranking')).body.flag;
-    const sentBack = await call('PUT', '/api/v1/flags/search.ranking', { ...current, description: 'ranking backend' }, writerKey, { 'if-match': '"2"' });
+    const sentBack = await call('PUT', '/api/v1/flags/search.ranking', { ...current, description: 'ranking backend' }, writerKey, {
+      'if-match': '"2"',
+    });
     expect(sentBack.status, JSON.stringify(sentBack.body)).toBe(200);
     expect(sentBack.body.flag).toMatchObject({ version: 3, description: 'ranking backend', createdBy: 'admin', updatedBy: 'alice' });
     const missing = await call('PATCH', '/api/v1/flags/search.ranking', { defaultVariant: 'a' });
@@ -100,9 +132,17 @@ describe('flag management API', () => {
   });
 
   it('lets exactly one of 20 concurrent updates with the same If-Match win', async () => {
-    await call('POST', '/api/v1/flags', { key: 'race.flag', service: 'race', kind: 'operational', variants: { a: 1, b: 2 }, defaultVariant: 'a' });
+    await call('POST', '/api/v1/flags', {
+      key: 'race.flag',
+      service: 'race',
+      kind: 'operational',
+      variants: { a: 1, b: 2 },
+      defaultVariant: 'a',
+    });
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => call('PATCH', '/api/v1/flags/race.flag', { description: `writer ${i}`, reason: `writer ${i}` }, writerKey, { 'if-match': '"1"' })),
+      Array.from({ length: 20 }, (_, i) =>
+        call('PATCH', '/api/v1/flags/race.flag', { description: `writer ${i}`, reason: `writer ${i}` }, writerKey, { 'if-match': '"1"' }),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
@@ -125,7 +165,13 @@ describe('flag management API', () => {
   });
 
   it('sets a rollout and keeps users in their variant as it grows', async () => {
-    await call('POST', '/api/v1/flags', { key: 'ramp.flag', service: 'ramp', kind: 'release', variants: { on: true, off: false }, defaultVariant: 'off' });
+    await call('POST', '/api/v1/flags', {
+      key: 'ramp.flag',
+      service: 'ramp',
+      kind: 'release',
+      variants: { on: true, off: false },
+      defaultVariant: 'off',
+    });
     const users = Array.from({ length: 300 }, (_, i) => `user-${i}`);
     const at5 = await call('PUT', '/api/v1/flags/ramp.flag/rollout', { rollout: { on: 5, off: 95 }, reason: 'ramp 5' }, writerKey);
     expect(at5.status).toBe(200);
@@ -147,8 +193,32 @@ describe('flag management API', () => {
     const cases: Array<[string, string, unknown, RegExp]> = [
       ['PUT', '/api/v1/flags/ramp.flag/rollout', { rollout: { on: 10, off: 80 } }, /sum to 90, not 100/],
       ['PATCH', '/api/v1/flags/ramp.flag', { targeting: { nope: [1] } }, /invalid targeting/],
-      ['PATCH', '/api/v1/flags/ramp.flag', { targeting: { fractional: [['on', -5], ['off', 105]] } }, /invalid targeting/],
-      ['PATCH', '/api/v1/flags/ramp.flag', { targeting: { fractional: [['on', 2.5], ['off', 97.5]] } }, /invalid targeting/],
+      [
+        'PATCH',
+        '/api/v1/flags/ramp.flag',
+        {
+          targeting: {
+            fractional: [
+              ['on', -5],
+              ['off', 105],
+            ],
+          },
+        },
+        /invalid targeting/,
+      ],
+      [
+        'PATCH',
+        '/api/v1/flags/ramp.flag',
+        {
+          targeting: {
+            fractional: [
+              ['on', 2.5],
+              ['off', 97.5],
+            ],
+          },
+        },
+        /invalid targeting/,
+      ],
       ['PATCH', '/api/v1/flags/ramp.flag', { defaultVariant: 'maybe' }, /default variant "maybe" is not a variant/],
       ['PATCH', '/api/v1/flags/ramp.flag', '{"defaultVariant": ', /not valid JSON/],
     ];
@@ -176,7 +246,10 @@ describe('kill switches', () => {
     expect(new Set(beforePress.values())).toEqual(new Set(['on', 'off']));
 
     const controller = new AbortController();
-    const stream = await fetch(`${server.url}/api/v1/stream`, { headers: { authorization: `Bearer ${writerKey}` }, signal: controller.signal });
+    const stream = await fetch(`${server.url}/api/v1/stream`, {
+      headers: { authorization: `Bearer ${writerKey}` },
+      signal: controller.signal,
+    });
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
     const reader = stream.body!.getReader();
     const decoder = new TextDecoder();
@@ -206,13 +279,20 @@ describe('kill switches', () => {
     expect(again.body.message).toContain('already pressed: by oncall-bob at');
     expect(again.body.press).toMatchObject({ by: 'oncall-bob', reason: 'payments failing' });
 
-    const edit = await call('PATCH', `/api/v1/flags/${checkoutSwitch.key}`, { defaultVariant: 'on' }, writerKey, { 'if-match': `"${press.body.flag.version}"` });
+    const edit = await call('PATCH', `/api/v1/flags/${checkoutSwitch.key}`, { defaultVariant: 'on' }, writerKey, {
+      'if-match': `"${press.body.flag.version}"`,
+    });
     expect(edit.status).toBe(400);
     expect(edit.body.error.message).toContain('is pressed');
 
     const services = await call('GET', '/api/v1/services', undefined, oncallKey);
     const checkout = services.body.services.find((s: any) => s.name === 'checkout');
-    expect(checkout.buttons[0]).toMatchObject({ key: checkoutSwitch.key, state: 'pressed', pressed: { by: 'oncall-bob', reason: 'payments failing' }, runbookUrl: checkoutSwitch.runbookUrl });
+    expect(checkout.buttons[0]).toMatchObject({
+      key: checkoutSwitch.key,
+      state: 'pressed',
+      pressed: { by: 'oncall-bob', reason: 'payments failing' },
+      runbookUrl: checkoutSwitch.runbookUrl,
+    });
 
     const release = await call('POST', `/api/v1/flags/${checkoutSwitch.key}/release`, { reason: 'provider fixed' }, oncallKey);
     expect(release.body).toMatchObject({ changed: true, subscribers: 1 });
@@ -244,7 +324,11 @@ describe('archive, export, import and restart', () => {
 
   it('exports flagd JSON that imports back unchanged, and imports changes in one step', async () => {
     const exported = await call('GET', '/api/v1/export/flagd');
-    expect(exported.body.flags[checkoutSwitch.key].metadata).toMatchObject({ service: 'checkout', kind: 'kill-switch', safeVariant: 'off' });
+    expect(exported.body.flags[checkoutSwitch.key].metadata).toMatchObject({
+      service: 'checkout',
+      kind: 'kill-switch',
+      safeVariant: 'off',
+    });
     const same = await call('POST', '/api/v1/import/flagd?reason=roundtrip', exported.body, writerKey);
     expect(same.body.created).toEqual([]);
     expect(same.body.updated).toEqual([]);
@@ -255,7 +339,12 @@ describe('archive, export, import and restart', () => {
     doc.flags['imported.flag'] = { state: 'ENABLED', variants: { x: 'x', y: 'y' }, defaultVariant: 'y', metadata: { service: 'imports' } };
     const changed = await call('POST', '/api/v1/import/flagd?reason=sync', doc, writerKey);
     expect(changed.body).toMatchObject({ created: ['imported.flag'], updated: ['search.ranking'] });
-    const bad = await call('POST', '/api/v1/import/flagd', { flags: { 'bad.flag': { state: 'ENABLED', variants: { a: 1 }, defaultVariant: 'zzz', metadata: { service: 's' } } } }, writerKey);
+    const bad = await call(
+      'POST',
+      '/api/v1/import/flagd',
+      { flags: { 'bad.flag': { state: 'ENABLED', variants: { a: 1 }, defaultVariant: 'zzz', metadata: { service: 's' } } } },
+      writerKey,
+    );
     expect(bad.status).toBe(400);
     expect((await call('GET', '/api/v1/flags/bad.flag')).status).toBe(404);
   });

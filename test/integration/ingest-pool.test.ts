@@ -1,16 +1,16 @@
 /**
  * The ingest worker pool (src/server/ingest-pool.ts) on its own: bodies in shared memory and
  * plain buffers, column buffers sent back for reuse, a worker that dies, and close(). The
- * workers load dist/server/ingest-worker.js: run `npm run build` first.
+ * workers load dist/store/duckdb/ingest-worker.js: run `npm run build` first.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlagscopeError } from '../../src/errors.js';
-import { scanBatch, scanSchemaOf, type ScanResult } from '../../src/server/batch-scanner.js';
-import { IngestPool, type ScanReply } from '../../src/server/ingest-pool.js';
-import type { BuiltColumn } from '../../src/store/column-builder.js';
-import type { DatasetSnapshot } from '../../src/store/prepared.js';
+import { scanBatch, scanSchemaOf, type ScanResult } from '../../src/store/duckdb/batch-scanner.js';
+import { IngestPool, type ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import type { BuiltColumn } from '../../src/store/duckdb/column-builder.js';
+import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
 import { mulberry32 } from '../fixtures/random.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -20,7 +20,13 @@ const SNAPSHOT: DatasetSnapshot = {
   dataset: 'd',
   version: 7,
   types: ['string', 'integer', 'float', 'boolean', 'string'],
-  fields: [['s', 0], ['i', 1], ['f', 2], ['b', 3], ['t', 4]],
+  fields: [
+    ['s', 0],
+    ['i', 1],
+    ['f', 2],
+    ['b', 3],
+    ['t', 4],
+  ],
 };
 
 /** A body of `count` items; `seed` varies the values (and which fields are null), not the size much. */
@@ -45,7 +51,10 @@ function body(count: number, seed: number): Buffer {
 
 /** The scan of `bytes` in this thread, with new buffers: what a worker must answer. */
 function localScan(bytes: Buffer): ScanResult {
-  return scanBatch(new Uint8Array(bytes), scanSchemaOf({ ...SNAPSHOT, types: [...SNAPSHOT.types] }), { now: T0, maxEventBytes: MAX_EVENT_BYTES });
+  return scanBatch(new Uint8Array(bytes), scanSchemaOf({ ...SNAPSHOT, types: [...SNAPSHOT.types] }), {
+    now: T0,
+    maxEventBytes: MAX_EVENT_BYTES,
+  });
 }
 
 type Cell = bigint | number | boolean | string | null;
@@ -71,7 +80,8 @@ function decodeColumn(column: BuiltColumn): Cell[] {
     const source = repeats.get(row);
     if (source !== undefined) return text(source);
     const index = long.get(row);
-    if (index !== undefined) return Buffer.from(column.heap.subarray(column.heapOffsets[index]!, column.heapOffsets[index + 1]!)).toString();
+    if (index !== undefined)
+      return Buffer.from(column.heap.subarray(column.heapOffsets[index]!, column.heapOffsets[index + 1]!)).toString();
     const slots = column.data as Uint8Array;
     const length = new DataView(slots.buffer, slots.byteOffset).getUint32(row * 16, true);
     return Buffer.from(slots.subarray(row * 16 + 4, row * 16 + 4 + length)).toString();
@@ -111,7 +121,9 @@ afterEach(async () => {
 });
 
 function create(size: number): IngestPool {
-  expect(existsSync(fileURLToPath(new URL('../../dist/server/ingest-worker.js', import.meta.url))), 'run npm run build first').toBe(true);
+  expect(existsSync(fileURLToPath(new URL('../../dist/store/duckdb/ingest-worker.js', import.meta.url))), 'run npm run build first').toBe(
+    true,
+  );
   pool = IngestPool.create(size);
   expect(pool).toBeDefined();
   return pool!;
@@ -211,7 +223,10 @@ describe('IngestPool', () => {
     const workers = workersOf(pool).map((entry) => entry.worker);
     const exits = workers.map((worker) => new Promise<number>((resolve) => worker.once('exit', resolve)));
     const big = body(15_000, 6);
-    const pending = [pool.scan('d', SNAPSHOT, Buffer.from(big), T0, MAX_EVENT_BYTES), pool.scan('d', SNAPSHOT, Buffer.from(big), T0, MAX_EVENT_BYTES)];
+    const pending = [
+      pool.scan('d', SNAPSHOT, Buffer.from(big), T0, MAX_EVENT_BYTES),
+      pool.scan('d', SNAPSHOT, Buffer.from(big), T0, MAX_EVENT_BYTES),
+    ];
     const closed = pool.close();
     await Promise.all(pending.map(expectServerError));
     await closed;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jsonErrorPosition, parseJsonBody } from '../../src/server/http-io.js';
-import { arrayItemByteLengths, batchItems, mergeOutcomes, parseEventTime, parseSampleRate } from '../../src/server/ingest.js';
+import { arrayItemByteLengths, batchItems, mergeOutcomes, parseEventTime, parseSampleRate } from '../../src/server/ingest/decode.js';
 
 describe('event time', () => {
   it.each([
@@ -34,7 +34,12 @@ describe('sample rate', () => {
 
 describe('batch items', () => {
   it('keeps good items, rejects bad ones in place, and merges the store outcomes back in order', () => {
-    const items = batchItems([{ data: { a: 1 } }, { data: null }, 7, { data: { b: 2 }, samplerate: 3, time: 1714564800 }], undefined, 100, 42);
+    const items = batchItems(
+      [{ data: { a: 1 } }, { data: null }, 7, { data: { b: 2 }, samplerate: 3, time: 1714564800 }],
+      undefined,
+      100,
+      42,
+    );
     expect(items.map((i) => i.ok)).toEqual([true, false, false, true]);
     expect(items[0]).toEqual({ ok: true, event: { time: 42, samplerate: 1, data: { a: 1 } } });
     expect(items[3]).toEqual({ ok: true, event: { time: 1714564800000, samplerate: 3, data: { b: 2 } } });

@@ -20,7 +20,11 @@ afterAll(async () => {
 });
 
 function batch(dataset: string, items: unknown[]): Promise<Response> {
-  return fetch(`${server.url}/1/batch/${dataset}`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify(items) });
+  return fetch(`${server.url}/1/batch/${dataset}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}` },
+    body: JSON.stringify(items),
+  });
 }
 
 async function datasetRows(dataset: string): Promise<{ rows: number; columns: number } | undefined> {
@@ -35,11 +39,7 @@ describe('server limits', () => {
   });
 
   it('rejects only the event that would pass the column limit', async () => {
-    const res = await batch('wide', [
-      { data: { a: 1, b: 2, c: 3 } },
-      { data: { a: 1, d: 4, e: 5, f: 6 } },
-      { data: { a: 2, d: 5, e: 6 } },
-    ]);
+    const res = await batch('wide', [{ data: { a: 1, b: 2, c: 3 } }, { data: { a: 1, d: 4, e: 5, f: 6 } }, { data: { a: 2, d: 5, e: 6 } }]);
     expect(res.status).toBe(200);
     const outcomes = (await res.json()) as Array<{ status: number; error?: string }>;
     expect(outcomes.map((o) => o.status)).toEqual([202, 400, 202]);

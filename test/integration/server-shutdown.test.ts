@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Context } from '../../src/context.js';
-import { runServe } from '../../src/server/serve.js';
+import { runServe } from '../../src/cli/serve/serve.js';
 
 let home: string | undefined;
 
@@ -65,7 +65,10 @@ describe('flagscope serve', () => {
     const url = await first.listening;
     expect(first.stdout()).toBe(`flagscope listening on ${url}\n`);
     expect(first.stderr()).toMatch(/created an admin API key/);
-    const config = JSON.parse(await readFile(configFile, 'utf8')) as { current_profile: string; profiles: Record<string, { api_url: string; api_key: string }> };
+    const config = JSON.parse(await readFile(configFile, 'utf8')) as {
+      current_profile: string;
+      profiles: Record<string, { api_url: string; api_key: string }>;
+    };
     expect(config.current_profile).toBe('default');
     expect(config.profiles.default?.api_url).toBe(url);
     const key = config.profiles.default?.api_key as string;
@@ -82,7 +85,12 @@ describe('flagscope serve', () => {
     const inFlight = request(`${url}/1/batch/shutdown`, {
       method: 'POST',
       agent,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': body.length, expect: '100-continue' },
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'content-length': body.length,
+        expect: '100-continue',
+      },
     });
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
       inFlight.on('response', (res) => {
@@ -127,7 +135,13 @@ describe('flagscope serve', () => {
   }, 60_000);
 });
 
-function fetchVia(agent: Agent, url: string, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+function fetchVia(
+  agent: Agent,
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, { method, agent, headers }, (res) => {
       let text = '';

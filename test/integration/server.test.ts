@@ -27,11 +27,20 @@ function headers(key: string | null, extra: Record<string, string> = {}): Record
   return key === null ? extra : { authorization: `Bearer ${key}`, ...extra };
 }
 
-async function post(path: string, body: string | Buffer, key: string | null = adminKey, extra: Record<string, string> = {}): Promise<Response> {
+async function post(
+  path: string,
+  body: string | Buffer,
+  key: string | null = adminKey,
+  extra: Record<string, string> = {},
+): Promise<Response> {
   return fetch(server.url + path, { method: 'POST', body, headers: headers(key, { 'content-type': 'application/json', ...extra }) });
 }
 
-async function sendBatch(dataset: string, items: BatchItem[], extra: Record<string, string> = {}): Promise<Array<{ status: number; error?: string }>> {
+async function sendBatch(
+  dataset: string,
+  items: BatchItem[],
+  extra: Record<string, string> = {},
+): Promise<Array<{ status: number; error?: string }>> {
   const res = await post(`/1/batch/${dataset}`, JSON.stringify(items), ingestKey, extra);
   expect(res.status).toBe(200);
   return (await res.json()) as Array<{ status: number; error?: string }>;
@@ -154,8 +163,7 @@ describe('ingest and query', () => {
 
   it('takes event time and sample rate from the headers of a single event', async () => {
     const t = nowSeconds - 1800;
-    const single = (body: unknown, extra: Record<string, string>) =>
-      post('/1/events/single', JSON.stringify(body), ingestKey, extra);
+    const single = (body: unknown, extra: Record<string, string>) => post('/1/events/single', JSON.stringify(body), ingestKey, extra);
     const a = await single({ n: 1 }, { 'x-honeycomb-event-time': new Date(t * 1000).toISOString(), 'x-honeycomb-samplerate': '4' });
     expect(a.status).toBe(200);
     expect(await a.text()).toBe('');
@@ -179,7 +187,9 @@ describe('ingest and query', () => {
     });
     expect(gz.status).toBe(200);
     expect(await gz.json()).toEqual([{ status: 202 }, { status: 202 }]);
-    const df = await post('/1/batch/compressed', deflateSync(JSON.stringify([{ data: { kind: 'df' } }])), ingestKey, { 'content-encoding': 'deflate' });
+    const df = await post('/1/batch/compressed', deflateSync(JSON.stringify([{ data: { kind: 'df' } }])), ingestKey, {
+      'content-encoding': 'deflate',
+    });
     expect(await df.json()).toEqual([{ status: 202 }]);
     expect(await weightedCount('compressed', [{ column: 'kind', op: '=', value: 'gz' }])).toBe(3);
     expect(await weightedCount('compressed', [{ column: 'kind', op: '=', value: 'df' }])).toBe(1);
@@ -191,7 +201,9 @@ describe('ingest and query', () => {
     const body = (await res.json()) as { dataset: string; columns: Array<{ name: string; type: string }> };
     expect(body.dataset).toBe('web');
     expect(body.columns.map((c) => c.name)).toEqual(expect.arrayContaining(['service.name', 'duration_ms', 'seq']));
-    const list = (await (await fetch(`${server.url}/api/v1/datasets`, { headers: headers(queryKey) })).json()) as { datasets: Array<{ name: string; rows: number }> };
+    const list = (await (await fetch(`${server.url}/api/v1/datasets`, { headers: headers(queryKey) })).json()) as {
+      datasets: Array<{ name: string; rows: number }>;
+    };
     expect(list.datasets.find((d) => d.name === 'web')?.rows).toBe(300);
   });
 });
@@ -216,7 +228,12 @@ describe('bad input is refused and changes nothing', () => {
   }
 
   it('malformed JSON: 400 naming the position', async () => {
-    await expectError(await post(`/1/batch/${dataset}`, '[{"data": {"a": 1,}}]', ingestKey), 400, 'invalid_input', /line 1 column 19 \(position 18\)/);
+    await expectError(
+      await post(`/1/batch/${dataset}`, '[{"data": {"a": 1,}}]', ingestKey),
+      400,
+      'invalid_input',
+      /line 1 column 19 \(position 18\)/,
+    );
     await expectError(await post(`/1/events/${dataset}`, '{"a": 1', ingestKey), 400, 'invalid_input', /end of input.*position 7/);
   });
 
@@ -237,15 +254,40 @@ describe('bad input is refused and changes nothing', () => {
     expect(await snapshot(dataset)).toEqual(before);
     await expectError(await post(`/1/batch/${dataset}`, '{"data": {}}', ingestKey), 400, 'invalid_input', /array/);
     await expectError(await post(`/1/events/${dataset}`, '[{"a": 1}]', ingestKey), 400, 'invalid_input', /object/);
-    await expectError(await post(`/1/events/${dataset}`, '{"a": 1}', ingestKey, { 'x-honeycomb-samplerate': '0' }), 400, 'invalid_input', /Samplerate/);
+    await expectError(
+      await post(`/1/events/${dataset}`, '{"a": 1}', ingestKey, { 'x-honeycomb-samplerate': '0' }),
+      400,
+      'invalid_input',
+      /Samplerate/,
+    );
     await expectError(await post(`/1/events/${dataset}`, '{"a": 1}', ingestKey, { 'x-honeycomb-samplerate': 'x' }), 400, 'invalid_input');
-    await expectError(await post(`/1/events/${dataset}`, '{"a": 1}', ingestKey, { 'x-honeycomb-event-time': 'soon' }), 400, 'invalid_input', /Event-Time/);
+    await expectError(
+      await post(`/1/events/${dataset}`, '{"a": 1}', ingestKey, { 'x-honeycomb-event-time': 'soon' }),
+      400,
+      'invalid_input',
+      /Event-Time/,
+    );
   });
 
   it('wrong content: 400 for a non-JSON content type or encoding', async () => {
-    await expectError(await post(`/1/batch/${dataset}`, '[]', ingestKey, { 'content-type': 'multipart/form-data; boundary=x' }), 400, 'invalid_input', /content type/);
-    await expectError(await post(`/1/batch/${dataset}`, '[]', ingestKey, { 'content-encoding': 'br' }), 400, 'invalid_input', /content-encoding/);
-    await expectError(await post(`/1/batch/${dataset}`, 'not gzip', ingestKey, { 'content-encoding': 'gzip' }), 400, 'invalid_input', /gzip/);
+    await expectError(
+      await post(`/1/batch/${dataset}`, '[]', ingestKey, { 'content-type': 'multipart/form-data; boundary=x' }),
+      400,
+      'invalid_input',
+      /content type/,
+    );
+    await expectError(
+      await post(`/1/batch/${dataset}`, '[]', ingestKey, { 'content-encoding': 'br' }),
+      400,
+      'invalid_input',
+      /content-encoding/,
+    );
+    await expectError(
+      await post(`/1/batch/${dataset}`, 'not gzip', ingestKey, { 'content-encoding': 'gzip' }),
+      400,
+      'invalid_input',
+      /gzip/,
+    );
   });
 
   it('oversize event: a per-item 400 while the others are stored; a 400 for a single event', async () => {
@@ -282,8 +324,17 @@ describe('bad input is refused and changes nothing', () => {
 
   it('unknown dataset: 404; unknown column in a query: 400', async () => {
     await expectError(await query('no-such-dataset', { calculations: [{ op: 'COUNT' }] }), 404, 'not_found');
-    await expectError(await fetch(`${server.url}/api/v1/datasets/no-such-dataset/columns`, { headers: headers(queryKey) }), 404, 'not_found');
-    await expectError(await query(dataset, { calculations: [{ op: 'AVG', column: 'no_such_column' }] }), 400, 'invalid_input', /no_such_column/);
+    await expectError(
+      await fetch(`${server.url}/api/v1/datasets/no-such-dataset/columns`, { headers: headers(queryKey) }),
+      404,
+      'not_found',
+    );
+    await expectError(
+      await query(dataset, { calculations: [{ op: 'AVG', column: 'no_such_column' }] }),
+      400,
+      'invalid_input',
+      /no_such_column/,
+    );
     await expectError(await query(dataset, { calculations: [{ op: 'BOGUS' }] }), 400, 'invalid_input');
     await expectError(await post(`/api/v1/query/${dataset}`, '[1]', queryKey), 400, 'invalid_input');
   });
@@ -342,7 +393,9 @@ describe('API keys', () => {
     expect(key).toMatchObject({ name: 'ci', scopes: ['ingest', 'query'], created_by: 'admin' });
     expect((await fetch(`${server.url}/api/v1/datasets`, { headers: headers(key.key) })).status).toBe(200);
 
-    const list = (await (await fetch(`${server.url}/api/v1/keys`, { headers: headers(adminKey) })).json()) as { keys: Array<Record<string, unknown>> };
+    const list = (await (await fetch(`${server.url}/api/v1/keys`, { headers: headers(adminKey) })).json()) as {
+      keys: Array<Record<string, unknown>>;
+    };
     const listed = list.keys.find((k) => k.id === key.id);
     expect(listed).toMatchObject({ name: 'ci', revoked_at: null });
     expect(JSON.stringify(list)).not.toMatch(/hash|fsk_/);

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { openEventStore } from '../../src/store/duckdb-events.js';
+import { openEventStore } from '../../src/store/duckdb/event-store.js';
 
-const builtStore = fileURLToPath(new URL('../../dist/store/duckdb-events.js', import.meta.url));
+const builtStore = fileURLToPath(new URL('../../dist/store/duckdb/event-store.js', import.meta.url));
 let dir: string;
 
 beforeEach(async () => {

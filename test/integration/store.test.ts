@@ -10,7 +10,7 @@ import {
   widenType,
   type DuckDbEventStore,
   type StoreLimits,
-} from '../../src/store/duckdb-events.js';
+} from '../../src/store/duckdb/event-store.js';
 import type { IncomingEvent } from '../../src/store/types.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -217,7 +217,11 @@ describe('DuckDbEventStore', () => {
     // Lone surrogates cannot be UTF-8: they become U+FFFD, everything else is exact.
     const asUtf8 = (value: string): string => value.replace('\ud800', '\ufffd');
     expect(first).toEqual(Object.fromEntries(names.map((name, i) => [name, asUtf8(values[i % values.length]!)])));
-    const [, stored] = await rowsOf(store, 'hostile', values.map((_, i) => `v${i}`));
+    const [, stored] = await rowsOf(
+      store,
+      'hostile',
+      values.map((_, i) => `v${i}`),
+    );
     expect(Object.values(stored!)).toEqual(values.map(asUtf8));
     expect((await store.listDatasets()).map((d) => d.name)).toEqual(['hostile']);
   });
@@ -305,14 +309,22 @@ describe('DuckDbEventStore', () => {
 
   it('refuses ingest with overloaded when the queue is full, and accepts again once drained', async () => {
     const store = await openStore({ maxQueuedEvents: 10 });
-    const first = store.ingest('w', Array.from({ length: 8 }, (_, i) => event({ i }, i)));
+    const first = store.ingest(
+      'w',
+      Array.from({ length: 8 }, (_, i) => event({ i }, i)),
+    );
     expect(store.pressure()).toEqual({ queuedEvents: 8, max: 10 });
     await expect(store.ingest('w', [event({ i: 9 }), event({ i: 10 }), event({ i: 11 })])).rejects.toMatchObject({
       code: 'overloaded',
     });
     await first;
     expect(store.pressure().queuedEvents).toBe(0);
-    expect(await store.ingest('w', Array.from({ length: 10 }, (_, i) => event({ i }, i)))).toHaveLength(10);
+    expect(
+      await store.ingest(
+        'w',
+        Array.from({ length: 10 }, (_, i) => event({ i }, i)),
+      ),
+    ).toHaveLength(10);
   });
 
   it('keeps datasets, columns, types and rows after close and reopen', async () => {
@@ -404,9 +416,9 @@ describe('DuckDbEventStore', () => {
   it('rejects a query on an unknown column with invalid_input', async () => {
     const store = await openStore();
     await store.ingest('q', [event({ duration_ms: 1 })]);
-    await expect(
-      store.query('q', { calculations: [{ op: 'AVG', column: 'durration_ms' }] }, T0),
-    ).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(store.query('q', { calculations: [{ op: 'AVG', column: 'durration_ms' }] }, T0)).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
   });
 
   it('answers queries while ingest keeps committing', async () => {
@@ -484,8 +496,14 @@ describe('DuckDbEventStore', () => {
       { a: 8 },
       { a: 9, b: 'u', c: false, d: 3.5 },
     ];
-    await store.ingest('shapes', shapes.slice(0, 4).map((data, i) => event(data, i)));
-    await store.ingest('shapes', shapes.slice(4).map((data, i) => event(data, i + 4)));
+    await store.ingest(
+      'shapes',
+      shapes.slice(0, 4).map((data, i) => event(data, i)),
+    );
+    await store.ingest(
+      'shapes',
+      shapes.slice(4).map((data, i) => event(data, i + 4)),
+    );
     const rows = await rowsOf(store, 'shapes', ['a', 'b', 'c', 'd']);
     expect(rows).toEqual(
       shapes.map((data) => ({

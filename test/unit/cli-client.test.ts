@@ -53,9 +53,12 @@ describe('createApiClient', () => {
       else if (req.url?.startsWith('/1/batch/')) sendJson(res, 200, [{ status: 202 }, { status: 400, error: 'bad' }]);
       else sendJson(res, 404, { error: { code: 'not_found', message: 'no route' } });
     });
-    const client = createApiClient({ baseUrl: url + '/', apiKey: 'k1' });
+    const client = createApiClient({ baseUrl: `${url}/`, apiKey: 'k1' });
     expect(await client.listDatasets()).toEqual([{ name: 'a b', rows: 1, columns: 2 }]);
-    expect(await client.sendBatch('a b', [{ data: { x: 1 } }, { data: { x: 2 }, samplerate: 3 }])).toEqual([{ status: 202 }, { status: 400, error: 'bad' }]);
+    expect(await client.sendBatch('a b', [{ data: { x: 1 } }, { data: { x: 2 }, samplerate: 3 }])).toEqual([
+      { status: 202 },
+      { status: 400, error: 'bad' },
+    ]);
     await client.close();
     expect(seen[0]).toEqual({ auth: 'Bearer k1', path: '/api/v1/datasets', body: '' });
     expect(seen[1]?.path).toBe('/1/batch/a%20b');

@@ -7,8 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryContext } from '../../src/cli/memory-context.js';
-import type { MemoryContextOptions } from '../../src/cli/memory-context.js';
+import { createMemoryContext } from '../support/memory-context.js';
+import type { MemoryContextOptions } from '../support/memory-context.js';
 import { runCli } from '../../src/cli/program.js';
 import { startServer } from '../../src/server/index.js';
 import type { RunningServer } from '../../src/server/index.js';
@@ -48,8 +48,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fs-cli-commands-'));
   server = await startServer({ port: 0, dataDir: join(dir, 'data'), now: () => NOW });
   key = server.adminKey ?? '';
-  const lines = events.map((e) => JSON.stringify({ data: { 'service.name': e.service, duration_ms: e.duration, status_code: e.status }, time: new Date(e.time).toISOString() }));
-  await writeFile(join(dir, 'events.ndjson'), lines.join('\n') + '\n');
+  const lines = events.map((e) =>
+    JSON.stringify({
+      data: { 'service.name': e.service, duration_ms: e.duration, status_code: e.status },
+      time: new Date(e.time).toISOString(),
+    }),
+  );
+  await writeFile(join(dir, 'events.ndjson'), `${lines.join('\n')}\n`);
   const sent = await run(['events', 'send', 'shop', 'events.ndjson']);
   expect(sent.code).toBe(0);
 });
@@ -69,7 +74,7 @@ describe('events send', () => {
   it('reports invalid and rejected lines by number and exits 2', async () => {
     await writeFile(
       join(dir, 'bad.ndjson'),
-      ['{"a": 1}', '{"a": ', '[1, 2]', '{"data": {"a": 3}, "samplerate": "ten"}', '{"data": {"a": 4}, "samplerate": 4}'].join('\n') + '\n',
+      `${['{"a": 1}', '{"a": ', '[1, 2]', '{"data": {"a": 3}, "samplerate": "ten"}', '{"data": {"a": 4}, "samplerate": 4}'].join('\n')}\n`,
     );
     const r = await run(['events', 'send', 'scratch', 'bad.ndjson']);
     expect(r.code).toBe(2);
@@ -83,7 +88,7 @@ describe('events send', () => {
 
   it('maps rejections back to line numbers across concurrent batches', async () => {
     const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ data: { n: i + 1 }, samplerate: (i + 1) % 3 === 0 ? 'x' : 1 }));
-    await writeFile(join(dir, 'many.ndjson'), lines.join('\n') + '\n');
+    await writeFile(join(dir, 'many.ndjson'), `${lines.join('\n')}\n`);
     const r = await run(['events', 'send', 'scratch', 'many.ndjson', '--batch-size', '4', '--concurrency', '3', '--json']);
     expect(r.code).toBe(2);
     const summary = JSON.parse(r.stdout);
@@ -131,7 +136,10 @@ describe('datasets and columns', () => {
   it('prints the API document with --json and one record per line with ndjson', async () => {
     const json = JSON.parse((await run(['datasets', '--json'])).stdout);
     expect(json.datasets.find((d: { name: string }) => d.name === 'shop')).toMatchObject({ name: 'shop', rows: 90, columns: 3 });
-    const ndjson = (await run(['columns', 'shop', '--format', 'ndjson'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const ndjson = (await run(['columns', 'shop', '--format', 'ndjson'])).stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(ndjson.map((c: { name: string; type: string }) => [c.name, c.type]).sort()).toEqual([
       ['duration_ms', 'integer'],
       ['service.name', 'string'],
@@ -154,16 +162,36 @@ describe('datasets and columns', () => {
 describe('query', () => {
   const expectedCounts = Object.fromEntries(SERVICES.map((s) => [s, events.filter((e) => e.service === s).length]));
   const expectedErrors = Object.fromEntries(SERVICES.map((s) => [s, events.filter((e) => e.service === s && e.status >= 500).length]));
-  const expectedMax = Object.fromEntries(SERVICES.map((s) => [s, Math.max(...events.filter((e) => e.service === s).map((e) => e.duration))]));
+  const expectedMax = Object.fromEntries(
+    SERVICES.map((s) => [s, Math.max(...events.filter((e) => e.service === s).map((e) => e.duration))]),
+  );
 
   it('prints breakdown columns then calculations, as an aligned table on a TTY', async () => {
-    const r = await run(['query', 'shop', '--calc', 'COUNT', '--calc', 'MAX(duration_ms)', '--by', 'service.name', '--order', 'service.name', '--since', '2h'], {
-      stdoutTTY: true,
-    });
+    const r = await run(
+      [
+        'query',
+        'shop',
+        '--calc',
+        'COUNT',
+        '--calc',
+        'MAX(duration_ms)',
+        '--by',
+        'service.name',
+        '--order',
+        'service.name',
+        '--since',
+        '2h',
+      ],
+      {
+        stdoutTTY: true,
+      },
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
       'SERVICE.NAME  COUNT  MAX(duration_ms)\n' +
-        SERVICES.map((s) => `${s.padEnd(12)}  ${String(expectedCounts[s]).padStart(5)}  ${String(expectedMax[s]).padStart(16)}`).join('\n') +
+        SERVICES.map((s) => `${s.padEnd(12)}  ${String(expectedCounts[s]).padStart(5)}  ${String(expectedMax[s]).padStart(16)}`).join(
+          '\n',
+        ) +
         '\n',
     );
     expect(r.stderr).toMatch(/3 groups · 2026-01-15T10:00:00Z – 2026-01-15T12:00:00Z/);
@@ -174,7 +202,7 @@ describe('query', () => {
     const tsv = await run(args);
     expect(tsv.stdout).toBe(SERVICES.map((s) => `${s}\t${expectedErrors[s]}\n`).join(''));
     const csv = await run([...args, '--format', 'csv']);
-    expect(csv.stdout).toBe('service.name,COUNT\r\n' + SERVICES.map((s) => `${s},${expectedErrors[s]}\r\n`).join(''));
+    expect(csv.stdout).toBe(`service.name,COUNT\r\n${SERVICES.map((s) => `${s},${expectedErrors[s]}\r\n`).join('')}`);
   });
 
   it('prints the QueryResult with --json, with series when a granularity is given', async () => {
@@ -189,12 +217,15 @@ describe('query', () => {
   });
 
   it('draws a sparkline per group on a TTY when a granularity is given', async () => {
-    const r = await run(['query', 'shop', '--calc', 'AVG(duration_ms)', '--by', 'service.name', '--granularity', '10m', '--since', '1h'], { stdoutTTY: true });
+    const r = await run(['query', 'shop', '--calc', 'AVG(duration_ms)', '--by', 'service.name', '--granularity', '10m', '--since', '1h'], {
+      stdoutTTY: true,
+    });
     expect(r.code).toBe(0);
     const chart = r.stdout.split('\n\n')[1] ?? '';
     const lines = chart.split('\n');
     expect(lines[0]).toBe('AVG(duration_ms)');
-    for (const s of SERVICES) expect(lines.find((l) => l.startsWith(s))).toMatch(new RegExp(`^${s}\\s+[▁▂▃▄▅▆▇█ ]+\\s+min \\d+(\\.\\d+)?\\s+max \\d+`));
+    for (const s of SERVICES)
+      expect(lines.find((l) => l.startsWith(s))).toMatch(new RegExp(`^${s}\\s+[▁▂▃▄▅▆▇█ ]+\\s+min \\d+(\\.\\d+)?\\s+max \\d+`));
     expect(chart).toContain(' UTC');
   });
 
@@ -208,7 +239,10 @@ describe('query', () => {
 
   it('re-runs the query with --watch on a terminal until interrupted', async () => {
     const ctx = createMemoryContext({ now: NOW, cwd: dir, stdoutTTY: true, env: { XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' } });
-    const running = runCli(['query', 'shop', '--by', 'service.name', '--watch', '--interval', '1s', '--api-url', server.url, '--api-key', key], ctx);
+    const running = runCli(
+      ['query', 'shop', '--by', 'service.name', '--watch', '--interval', '1s', '--api-url', server.url, '--api-key', key],
+      ctx,
+    );
     const clear = '\u001b[2J\u001b[H';
     // Two screens prove the refresh; then Ctrl-C ends the loop with exit 0.
     await ctx.waitForStdout((text) => text.split(clear).length > 2 && text.endsWith('\n'));
@@ -220,13 +254,32 @@ describe('query', () => {
   });
 
   it('reads a spec file and lets options override its fields', async () => {
-    await writeFile(join(dir, 'spec.json'), JSON.stringify({ calculations: [{ op: 'MAX', column: 'duration_ms' }], breakdowns: ['status_code'], time_range: 7200 }));
+    await writeFile(
+      join(dir, 'spec.json'),
+      JSON.stringify({ calculations: [{ op: 'MAX', column: 'duration_ms' }], breakdowns: ['status_code'], time_range: 7200 }),
+    );
     const fromFile = await run(['query', 'shop', '--spec', 'spec.json', '--order', 'status_code', '--format', 'ndjson']);
-    expect(fromFile.stdout.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      fromFile.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { status_code: 200, 'MAX(duration_ms)': 99 },
       { status_code: 500, 'MAX(duration_ms)': 90 },
     ]);
-    const overridden = await run(['query', 'shop', '--spec', 'spec.json', '--calc', 'COUNT', '--by', 'service.name', '--order', 'service.name']);
+    const overridden = await run([
+      'query',
+      'shop',
+      '--spec',
+      'spec.json',
+      '--calc',
+      'COUNT',
+      '--by',
+      'service.name',
+      '--order',
+      'service.name',
+    ]);
     expect(overridden.stdout).toBe(SERVICES.map((s) => `${s}\t${expectedCounts[s]}\n`).join(''));
   });
 

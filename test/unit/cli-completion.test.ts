@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createMemoryContext } from '../../src/cli/memory-context.js';
+import { createMemoryContext } from '../support/memory-context.js';
 import { buildCompletionModel } from '../../src/cli/completion/model.js';
 import { buildProgram, runCli } from '../../src/cli/program.js';
 
@@ -97,7 +97,9 @@ describe('bash completion', () => {
   });
 
   it('passes --api-url, --api-key and --profile from the command line on to the lookup', async () => {
-    expect(await complete(['flagscope', '--profile', 'prod', 'query', '--api-url=http://h:1', 'w'])).toEqual(['with:--profile_prod_--api-url=http://h:1']);
+    expect(await complete(['flagscope', '--profile', 'prod', 'query', '--api-url=http://h:1', 'w'])).toEqual([
+      'with:--profile_prod_--api-url=http://h:1',
+    ]);
     expect(await complete(['flagscope', 'query', '--limit', '5', 'w'])).toEqual([]);
   });
 });
@@ -132,7 +134,10 @@ describe.skipIf(!(await hasShell('fish')))('fish completion', () => {
     const bin = await stubBin();
     const program = `source ${JSON.stringify(join(root, 'completions', 'flagscope.fish'))}; complete -C${JSON.stringify(line)}`;
     const { stdout } = await run('fish', ['-N', '-c', program], { env: { PATH: `${bin}:/usr/bin:/bin` } });
-    return stdout.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t')[0] ?? l);
+    return stdout
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => l.split('\t')[0] ?? l);
   }
 
   it('completes commands, options, choices and datasets', async () => {

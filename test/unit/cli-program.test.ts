@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { colorEnabled } from '../../src/cli/command-env.js';
-import { createMemoryContext } from '../../src/cli/memory-context.js';
-import type { MemoryContextOptions } from '../../src/cli/memory-context.js';
+import { createMemoryContext } from '../support/memory-context.js';
+import type { MemoryContextOptions } from '../support/memory-context.js';
 import { buildProgram, commandPath, forEachCommand, NOUNS, nounsFor, runCli } from '../../src/cli/program.js';
 import { reportError } from '../../src/cli/report-error.js';
 import { FlagscopeError } from '../../src/errors.js';
@@ -30,7 +30,9 @@ describe('lazy nouns', () => {
     const full = await buildProgram({ ctx: createMemoryContext(), exitCode: 0 }, 'all');
     const help = full.createHelp();
     const visible = full.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
-    expect(NOUNS.map((n) => [n.name, n.term, n.description])).toEqual(visible.map((c) => [c.name(), help.subcommandTerm(c), c.description()]));
+    expect(NOUNS.map((n) => [n.name, n.term, n.description])).toEqual(
+      visible.map((c) => [c.name(), help.subcommandTerm(c), c.description()]),
+    );
     const ctx = createMemoryContext({ env: { XDG_CONFIG_HOME: '/nonexistent-config' } });
     full.configureOutput({ writeOut: (t) => ctx.stdout.write(t) });
     full.outputHelp();
@@ -70,7 +72,9 @@ describe('help', () => {
       if ((cmd as unknown as { _hidden?: boolean })._hidden) return;
       paths.push(commandPath(cmd).split(' ').slice(1));
     });
-    expect(paths.map((p) => p.join(' '))).toEqual(expect.arrayContaining(['', 'query', 'datasets', 'columns', 'events send', 'serve', 'demo', 'completion']));
+    expect(paths.map((p) => p.join(' '))).toEqual(
+      expect.arrayContaining(['', 'query', 'datasets', 'columns', 'events send', 'serve', 'demo', 'completion']),
+    );
     for (const path of paths) {
       const r = await run([...path, '--help']);
       expect(r.code, path.join(' ')).toBe(0);
@@ -94,7 +98,11 @@ describe('usage errors (exit 2, no server needed)', () => {
 
   it('accepts `--format flagd` only for `flags export`', async () => {
     const r = await run(['query', 'checkout', '--format', 'flagd']);
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'error: `--format flagd` is only for `flags export`\nhint: use one of table, json, csv, ndjson\n' });
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: `--format flagd` is only for `flags export`\nhint: use one of table, json, csv, ndjson\n',
+    });
   });
 
   it('reports a missing argument', async () => {
@@ -106,7 +114,9 @@ describe('usage errors (exit 2, no server needed)', () => {
   it('reports excess arguments in the house style', async () => {
     const r = await run(['datasets', 'extra']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("error: too many arguments for 'datasets'; expected 0 arguments but got 1\nhint: run `flagscope datasets --help`\n");
+    expect(r.stderr).toBe(
+      "error: too many arguments for 'datasets'; expected 0 arguments but got 1\nhint: run `flagscope datasets --help`\n",
+    );
   });
 
   it('suggests the closest command for a typo', async () => {
@@ -125,7 +135,9 @@ describe('usage errors (exit 2, no server needed)', () => {
     const r = await run(['query', 'checkout', '--bogus', '--json']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(JSON.parse(r.stderr)).toEqual({ error: { code: 'usage', message: "unknown option '--bogus'", hint: 'run `flagscope query --help`' } });
+    expect(JSON.parse(r.stderr)).toEqual({
+      error: { code: 'usage', message: "unknown option '--bogus'", hint: 'run `flagscope query --help`' },
+    });
   });
 
   it('checks query shorthand before contacting the server', async () => {
@@ -149,7 +161,9 @@ describe('usage errors (exit 2, no server needed)', () => {
   it('refuses --watch when stdout is not a terminal', async () => {
     const r = await run(['query', 'checkout', '--watch']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('error: `--watch` needs a terminal, and stdout is not one\nhint: drop `--watch` when piping or scripting; run the command again to refresh\n');
+    expect(r.stderr).toBe(
+      'error: `--watch` needs a terminal, and stdout is not one\nhint: drop `--watch` when piping or scripting; run the command again to refresh\n',
+    );
   });
 
   it('refuses to read events from a terminal and reports a missing file', async () => {
@@ -199,7 +213,9 @@ describe('unreachable server (exit 5)', () => {
 
   it('logs the resolved connection with --verbose', async () => {
     const port = await closedPort();
-    const r = await run(['datasets', '--verbose'], { env: { XDG_CONFIG_HOME: '/nonexistent', FLAGSCOPE_API_URL: `http://127.0.0.1:${port}` } });
+    const r = await run(['datasets', '--verbose'], {
+      env: { XDG_CONFIG_HOME: '/nonexistent', FLAGSCOPE_API_URL: `http://127.0.0.1:${port}` },
+    });
     expect(r.code).toBe(5);
     expect(r.stderr).toContain(`api http://127.0.0.1:${port} (from env), key from none, profile default`);
     expect(r.stderr).toContain('GET /api/v1/datasets failed');
@@ -221,7 +237,12 @@ describe('reportError', () => {
 
   it('maps FlagscopeError codes to exit codes', () => {
     const { ctx, stderr } = capture();
-    expect(reportError(new FlagscopeError('not_found', 'dataset "x" does not exist', 'run `flagscope datasets`'), stderr, { json: false, verbose: false })).toBe(3);
+    expect(
+      reportError(new FlagscopeError('not_found', 'dataset "x" does not exist', 'run `flagscope datasets`'), stderr, {
+        json: false,
+        verbose: false,
+      }),
+    ).toBe(3);
     expect(reportError(new FlagscopeError('forbidden', 'no'), stderr, { json: false, verbose: false })).toBe(4);
     expect(reportError(new FlagscopeError('conflict', 'changed'), stderr, { json: false, verbose: false })).toBe(6);
     expect(ctx.stderrText()).toBe('error: dataset "x" does not exist\nhint: run `flagscope datasets`\nerror: no\nerror: changed\n');
@@ -230,7 +251,9 @@ describe('reportError', () => {
   it('treats other exceptions as bugs: exit 1, stack trace only with --verbose', () => {
     const quiet = capture();
     expect(reportError(new TypeError('x is undefined'), quiet.stderr, { json: false, verbose: false })).toBe(1);
-    expect(quiet.ctx.stderrText()).toBe('error: unexpected failure: x is undefined (this is a bug)\nhint: run again with `--verbose` for the stack trace and report it\n');
+    expect(quiet.ctx.stderrText()).toBe(
+      'error: unexpected failure: x is undefined (this is a bug)\nhint: run again with `--verbose` for the stack trace and report it\n',
+    );
     const verbose = capture();
     reportError(new TypeError('x is undefined'), verbose.stderr, { json: false, verbose: true });
     expect(verbose.ctx.stderrText()).toMatch(/TypeError: x is undefined\n\s+at /);

@@ -71,7 +71,14 @@ describe('buildQuerySpec', () => {
   });
 
   it('rejects bad shorthand with usage errors', () => {
-    for (const flags of [{ calc: ['P1000(x)'] }, { where: ['a =='] }, { since: 'soon' }, { limit: '-1' }, { order: [''] }, { having: ['COUNT > x'] }]) {
+    for (const flags of [
+      { calc: ['P1000(x)'] },
+      { where: ['a =='] },
+      { since: 'soon' },
+      { limit: '-1' },
+      { order: [''] },
+      { having: ['COUNT > x'] },
+    ]) {
       expect(() => buildQuerySpec({}, flags, NOW), JSON.stringify(flags)).toThrow(expect.objectContaining({ code: 'usage' }));
     }
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMetric, withValidatedCalculation, metricCalculation } from '../../src/compare/metrics.js';
 import { buildCompareStatement, ZERO_BUCKET, type HistogramAggregate, type MomentAggregate } from '../../src/compare/plan.js';
 import { logBucketIndex } from '../../src/stats/percentile.js';
-import type { DatasetSchema } from '../../src/store/types.js';
+import type { DatasetSchema } from '../../src/query/schema.js';
 import { validateQuery } from '../../src/query/validate.js';
 
 interface Row {
@@ -31,7 +31,7 @@ for (let i = 0; i < 2000; i++) {
   rows.push({
     time: 1_700_000_000 + i,
     w: i % 5 === 0 ? 10 : 1,
-    flag: i % 17 === 0 ? null : ["on", "off", "it's \"odd\""][i % 3]!,
+    flag: i % 17 === 0 ? null : ['on', 'off', 'it\'s "odd"'][i % 3]!,
     error: i % 23 === 0 ? null : rand() < 0.1,
     duration: i % 19 === 0 ? null : i % 31 === 0 ? 0 : Math.round(rand() * 50000) / 100,
     service: i % 2 === 0 ? 'checkout' : 'cart',
@@ -57,16 +57,22 @@ let connection: DuckDBConnection;
 beforeAll(async () => {
   instance = await DuckDBInstance.create(':memory:');
   connection = await instance.connect();
-  await connection.run('CREATE TABLE events (_time TIMESTAMP, _samplerate BIGINT, "flag.odd ""name""" VARCHAR, error BOOLEAN, duration_ms DOUBLE, "service.name" VARCHAR, "user.id" VARCHAR)');
+  await connection.run(
+    'CREATE TABLE events (_time TIMESTAMP, _samplerate BIGINT, "flag.odd ""name""" VARCHAR, error BOOLEAN, duration_ms DOUBLE, "service.name" VARCHAR, "user.id" VARCHAR)',
+  );
   const appender = await connection.createAppender('events');
   for (const r of rows) {
     appender.appendTimestamp({ micros: BigInt(r.time) * 1_000_000n } as never);
     appender.appendBigInt(BigInt(r.w));
-    if (r.flag === null) appender.appendNull(); else appender.appendVarchar(r.flag);
-    if (r.error === null) appender.appendNull(); else appender.appendBoolean(r.error);
-    if (r.duration === null) appender.appendNull(); else appender.appendDouble(r.duration);
+    if (r.flag === null) appender.appendNull();
+    else appender.appendVarchar(r.flag);
+    if (r.error === null) appender.appendNull();
+    else appender.appendBoolean(r.error);
+    if (r.duration === null) appender.appendNull();
+    else appender.appendDouble(r.duration);
     appender.appendVarchar(r.service);
-    if (r.user === null) appender.appendNull(); else appender.appendVarchar(r.user);
+    if (r.user === null) appender.appendNull();
+    else appender.appendVarchar(r.user);
     appender.endRow();
   }
   appender.closeSync();
@@ -79,8 +85,10 @@ afterAll(() => {
 
 describe('buildCompareStatement on DuckDB', () => {
   it('returns per-cohort sufficient statistics and log histograms equal to the ones computed from the rows', async () => {
-    const metrics = ['RATE(error = true)', 'AVG(duration_ms)', 'SUM(duration_ms)', 'P95(duration_ms)', 'P50(duration_ms)', 'COUNT'].map(parseMetric);
-    const population = [{ column: 'service.name', op: '=' as const, value: "checkout" }];
+    const metrics = ['RATE(error = true)', 'AVG(duration_ms)', 'SUM(duration_ms)', 'P95(duration_ms)', 'P50(duration_ms)', 'COUNT'].map(
+      parseMetric,
+    );
+    const population = [{ column: 'service.name', op: '=' as const, value: 'checkout' }];
     const normalized = validateQuery(
       { calculations: metrics.map(metricCalculation), filters: population, start_time: 1_700_000_000, end_time: 1_700_001_500 },
       schema,
@@ -120,8 +128,14 @@ describe('buildCompareStatement on DuckDB', () => {
       const avg = c.metrics[1] as MomentAggregate;
       expect(avg.rows).toBe(withDuration.length);
       expect(avg.weight).toBe(withDuration.reduce((s, r) => s + r.w, 0));
-      expect(avg.sum).toBeCloseTo(withDuration.reduce((s, r) => s + r.w * r.duration!, 0), 6);
-      expect(avg.sumSquares).toBeCloseTo(withDuration.reduce((s, r) => s + r.w * r.duration! ** 2, 0), 3);
+      expect(avg.sum).toBeCloseTo(
+        withDuration.reduce((s, r) => s + r.w * r.duration!, 0),
+        6,
+      );
+      expect(avg.sumSquares).toBeCloseTo(
+        withDuration.reduce((s, r) => s + r.w * r.duration! ** 2, 0),
+        3,
+      );
       const sum = c.metrics[2] as MomentAggregate;
       expect(sum.rows).toBe(mine.length);
       expect(sum.sum).toBeCloseTo(avg.sum, 6);
@@ -144,7 +158,11 @@ describe('buildCompareStatement on DuckDB', () => {
 
   it('adds per-unit moments of every rate, average and sum when given a unit column', async () => {
     const metrics = ['RATE(error = true)', 'AVG(duration_ms)'].map(parseMetric);
-    const normalized = validateQuery({ calculations: metrics.map(metricCalculation), start_time: 1_700_000_000, end_time: 1_700_002_000 }, schema, 0);
+    const normalized = validateQuery(
+      { calculations: metrics.map(metricCalculation), start_time: 1_700_000_000, end_time: 1_700_002_000 },
+      schema,
+      0,
+    );
     const statement = buildCompareStatement({
       table: '"events"',
       schema,
@@ -181,9 +199,15 @@ describe('buildCompareStatement on DuckDB', () => {
       expect(errors.sumYSquares).toBe(users.reduce((s, u) => s + u.y ** 2, 0));
       expect(errors.sumXY).toBe(users.reduce((s, u) => s + u.errorX * u.y, 0));
       const durations = (c.metrics[1] as MomentAggregate).perUnit!;
-      expect(durations.sumX).toBeCloseTo(users.reduce((s, u) => s + u.durationX, 0), 6);
+      expect(durations.sumX).toBeCloseTo(
+        users.reduce((s, u) => s + u.durationX, 0),
+        6,
+      );
       expect(durations.sumY).toBe(users.reduce((s, u) => s + u.durationY, 0));
-      expect(durations.sumXY).toBeCloseTo(users.reduce((s, u) => s + u.durationX * u.durationY, 0), 3);
+      expect(durations.sumXY).toBeCloseTo(
+        users.reduce((s, u) => s + u.durationX * u.durationY, 0),
+        3,
+      );
     }
   });
 });

@@ -42,7 +42,9 @@ describe('metric parsing', () => {
     expect(parseMetric('AVG(duration_ms)')).toMatchObject({ kind: 'avg', direction: 'lower-is-better', scale: 'relative' });
     expect(parseMetric('P999(duration_ms)')).toMatchObject({ kind: 'percentile', quantile: 0.999, name: 'P999(duration_ms)' });
     expect(parseMetric('RATE(status_code >= 500)')).toMatchObject({
-      kind: 'rate', scale: 'absolute', filters: [{ column: 'status_code', op: '>=', value: 500 }],
+      kind: 'rate',
+      scale: 'absolute',
+      filters: [{ column: 'status_code', op: '>=', value: 500 }],
     });
     expect(parseMetric('incomplete')).toMatchObject({ kind: 'incomplete', name: 'INCOMPLETE', scale: 'absolute' });
     expect(parseMetric('RATE(purchased = true):higher')).toMatchObject({ kind: 'rate', direction: 'higher-is-better' });
@@ -57,9 +59,18 @@ describe('metric parsing', () => {
   });
 
   it('defaults to the error rate and P95 latency when the columns exist', () => {
-    const schema = { dataset: 'd', hasSampling: false, columns: [{ name: 'error', type: 'boolean' as const }, { name: 'duration_ms', type: 'float' as const }] };
+    const schema = {
+      dataset: 'd',
+      hasSampling: false,
+      columns: [
+        { name: 'error', type: 'boolean' as const },
+        { name: 'duration_ms', type: 'float' as const },
+      ],
+    };
     expect(defaultMetrics(schema).map((m) => m.name)).toEqual(['RATE(error = true)', 'P95(duration_ms)']);
-    expect(defaultMetrics({ dataset: 'd', hasSampling: false, columns: [{ name: 'x', type: 'string' }] }).map((m) => m.name)).toEqual(['COUNT']);
+    expect(defaultMetrics({ dataset: 'd', hasSampling: false, columns: [{ name: 'x', type: 'string' }] }).map((m) => m.name)).toEqual([
+      'COUNT',
+    ]);
   });
 });
 
@@ -77,9 +88,20 @@ describe('assembleCompareReport', () => {
 
   it('puts the control cohort first and reports its value without a test', () => {
     expect(report.control).toEqual({ checkout: 'off' });
-    expect(report.cohorts.map((c) => [c.label, c.control])).toEqual([['off', true], ['on', false]]);
+    expect(report.cohorts.map((c) => [c.label, c.control])).toEqual([
+      ['off', true],
+      ['on', false],
+    ]);
     const control = report.results.find((r) => r.metric === errorRate.name && r.cohort === 'off')!;
-    expect(control).toMatchObject({ control: true, value: 0.02, count: 10_000, difference: null, pValue: null, qValue: null, verdict: null });
+    expect(control).toMatchObject({
+      control: true,
+      value: 0.02,
+      count: 10_000,
+      difference: null,
+      pValue: null,
+      qValue: null,
+      verdict: null,
+    });
   });
 
   it('tests a rate with the two-proportion confidence sequence, in percentage points', () => {
@@ -94,7 +116,11 @@ describe('assembleCompareReport', () => {
 
   it('tests an average relative to control with the sequential test', () => {
     const row = report.results.find((r) => r.metric === avgDuration.name && r.cohort === 'on')!;
-    const expected = sequentialTest(summaryFromWeighted(off.metrics[1] as MomentAggregate), summaryFromWeighted(on.metrics[1] as MomentAggregate), { relative: true });
+    const expected = sequentialTest(
+      summaryFromWeighted(off.metrics[1] as MomentAggregate),
+      summaryFromWeighted(on.metrics[1] as MomentAggregate),
+      { relative: true },
+    );
     expect(row.difference).toBeCloseTo(expected.effect, 12);
     expect(row.pValue).toBeCloseTo(expected.pValue, 12);
     expect(row.scale).toBe('relative');
@@ -102,7 +128,10 @@ describe('assembleCompareReport', () => {
 
   it('adjusts every p-value of the report together (Benjamini–Hochberg) and gives verdicts from q', () => {
     const tested = report.results.filter((r) => r.pValue !== null);
-    const q = adjustPValues(tested.map((r) => r.pValue!), 'bh');
+    const q = adjustPValues(
+      tested.map((r) => r.pValue!),
+      'bh',
+    );
     tested.forEach((r, i) => expect(r.qValue).toBeCloseTo(q[i]!, 12));
     const errors = tested.find((r) => r.metric === errorRate.name)!;
     expect(errors.qValue!).toBeLessThan(0.05);
@@ -132,7 +161,10 @@ describe('assembleCompareReport', () => {
   it('counts distinct units for the sample ratio when the cohorts carry them', () => {
     const byUsers = assembleCompareReport({
       dataset: 'shop',
-      columns: [{ flag: 'a', column: 'flag.a', expected: { on: 50, off: 50 } }, { flag: 'b', column: 'flag.b' }],
+      columns: [
+        { flag: 'a', column: 'flag.a', expected: { on: 50, off: 50 } },
+        { flag: 'b', column: 'flag.b' },
+      ],
       metrics: [errorRate],
       cohorts: [
         { ...cohort(['off', 'off'], 900, [rate(900, 9)]), units: 100 },
@@ -173,7 +205,7 @@ describe('assembleCompareReport', () => {
     };
     expect(unitRatio(a)!.ratio).toBeCloseTo(byHand(controlUsers).r, 12);
     expect(unitRatio(a)!.variance).toBeCloseTo(byHand(controlUsers).variance, 12);
-    const eventsOf = (users: [number, number][], m: UnitMoments): MomentAggregate => ({ ...rate(m.sumY, m.sumX), perUnit: m });
+    const eventsOf = (_users: [number, number][], m: UnitMoments): MomentAggregate => ({ ...rate(m.sumY, m.sumX), perUnit: m });
     const report = assembleCompareReport({
       dataset: 'shop',
       columns: [{ flag: 'f', column: 'flag.f' }],
@@ -268,7 +300,10 @@ describe('assembleCompareReport', () => {
     const cells = { offoff: rate(5000, 100), offon: rate(5000, 100), onoff: rate(5000, 100), onon: rate(5000, 400) };
     const combined = assembleCompareReport({
       dataset: 'shop',
-      columns: [{ flag: 'a', column: 'flag.a' }, { flag: 'b', column: 'flag.b' }],
+      columns: [
+        { flag: 'a', column: 'flag.a' },
+        { flag: 'b', column: 'flag.b' },
+      ],
       metrics: [errorRate],
       cohorts: [
         cohort(['off', 'off'], 5000, [cells.offoff]),
@@ -304,19 +339,23 @@ describe('assembleCompareReport', () => {
       buckets: Array.from({ length: 40 }, (_, k) => ({ index: 300 + k + shift, count: 50 })),
     });
     const p50 = parseMetric('P50(duration_ms)');
-    const run = (shifts: [number, number, number, number]) => assembleCompareReport({
-      dataset: 'shop',
-      columns: [{ flag: 'a', column: 'flag.a' }, { flag: 'b', column: 'flag.b' }],
-      metrics: [p50],
-      cohorts: [
-        cohort(['off', 'off'], 2000, [histogram(shifts[0])]),
-        cohort(['on', 'off'], 2000, [histogram(shifts[1])]),
-        cohort(['off', 'on'], 2000, [histogram(shifts[2])]),
-        cohort(['on', 'on'], 2000, [histogram(shifts[3])]),
-      ],
-      startTime: 0,
-      endTime: 1,
-    });
+    const run = (shifts: [number, number, number, number]) =>
+      assembleCompareReport({
+        dataset: 'shop',
+        columns: [
+          { flag: 'a', column: 'flag.a' },
+          { flag: 'b', column: 'flag.b' },
+        ],
+        metrics: [p50],
+        cohorts: [
+          cohort(['off', 'off'], 2000, [histogram(shifts[0])]),
+          cohort(['on', 'off'], 2000, [histogram(shifts[1])]),
+          cohort(['off', 'on'], 2000, [histogram(shifts[2])]),
+          cohort(['on', 'on'], 2000, [histogram(shifts[3])]),
+        ],
+        startTime: 0,
+        endTime: 1,
+      });
     const gamma = 1.01 / 0.99;
     // Each flag alone +5 buckets, together +30: the combination is γ^20 ≈ 49% slower than the two effects multiplied.
     const bad = run([0, 5, 5, 30]).interactions[0]!;
@@ -330,24 +369,38 @@ describe('assembleCompareReport', () => {
   });
 
   it('rejects a control variant that has no events, naming the variants seen', () => {
-    expect(() => assembleCompareReport({
-      dataset: 'shop',
-      columns: [{ flag: 'f', column: 'flag.f', control: 'ctrl' }],
-      metrics: [errorRate],
-      cohorts: [cohort(['on'], 10, [rate(10, 1)])],
-      startTime: 0,
-      endTime: 1,
-    })).toThrow(/"ctrl".*no events/);
+    expect(() =>
+      assembleCompareReport({
+        dataset: 'shop',
+        columns: [{ flag: 'f', column: 'flag.f', control: 'ctrl' }],
+        metrics: [errorRate],
+        cohorts: [cohort(['on'], 10, [rate(10, 1)])],
+        startTime: 0,
+        endTime: 1,
+      }),
+    ).toThrow(/"ctrl".*no events/);
   });
 });
 
 describe('control, expected split and request parsing', () => {
   it('picks the control: given, the default variant, a conventional name, else the largest cohort', () => {
-    const seen = new Map([['treatment', 10], ['control', 5], ['beta', 50]]);
+    const seen = new Map([
+      ['treatment', 10],
+      ['control', 5],
+      ['beta', 50],
+    ]);
     expect(chooseControl({ flag: 'f', column: 'c', control: 'beta' }, seen)).toBe('beta');
     expect(chooseControl({ flag: 'f', column: 'c', defaultVariant: 'treatment' }, seen)).toBe('treatment');
     expect(chooseControl({ flag: 'f', column: 'c' }, seen)).toBe('control');
-    expect(chooseControl({ flag: 'f', column: 'c' }, new Map([['x', 1], ['y', 3]]))).toBe('y');
+    expect(
+      chooseControl(
+        { flag: 'f', column: 'c' },
+        new Map([
+          ['x', 1],
+          ['y', 3],
+        ]),
+      ),
+    ).toBe('y');
   });
 
   it('parses --expect', () => {
@@ -358,11 +411,31 @@ describe('control, expected split and request parsing', () => {
   });
 
   it("takes the expected split and control from the flag's configuration", () => {
-    expect(configuredSplit({ defaultVariant: 'off', rollout: { weights: [{ variant: 'on', weight: 10 }, { variant: 'off', weight: 90 }] } })).toEqual({ on: 10, off: 90 });
+    expect(
+      configuredSplit({
+        defaultVariant: 'off',
+        rollout: {
+          weights: [
+            { variant: 'on', weight: 10 },
+            { variant: 'off', weight: 90 },
+          ],
+        },
+      }),
+    ).toEqual({ on: 10, off: 90 });
     expect(configuredSplit({ defaultVariant: 'off' })).toEqual({ off: 1 });
     expect(configuredSplit({ defaultVariant: 'off', targeting: { if: [] } })).toBeUndefined();
     const request = withFlagConfiguration(parseCompareRequest({ flags: ['a', { flag: 'b', expect: { x: 1, y: 1 } }] }), (key) =>
-      key === 'a' || key === 'b' ? { defaultVariant: 'off', rollout: { weights: [{ variant: 'on', weight: 50 }, { variant: 'off', weight: 50 }] } } : undefined,
+      key === 'a' || key === 'b'
+        ? {
+            defaultVariant: 'off',
+            rollout: {
+              weights: [
+                { variant: 'on', weight: 50 },
+                { variant: 'off', weight: 50 },
+              ],
+            },
+          }
+        : undefined,
     );
     expect(request.flags[0]).toMatchObject({ flag: 'a', defaultVariant: 'off', expect: { on: 50, off: 50 }, expectSource: 'flag' });
     expect(request.flags[1]).toMatchObject({ flag: 'b', expect: { x: 1, y: 1 } });

@@ -12,7 +12,10 @@ const config = {
 describe('resolveConnection', () => {
   it('prefers flag over env over profile over default', () => {
     const env = { FLAGSCOPE_API_URL: 'http://env:1', FLAGSCOPE_API_KEY: 'k-env' };
-    expect(resolveConnection({ apiUrl: 'http://flag:1', apiKey: 'k-flag' }, env, config)).toMatchObject({ apiUrl: 'http://flag:1', apiKey: 'k-flag' });
+    expect(resolveConnection({ apiUrl: 'http://flag:1', apiKey: 'k-flag' }, env, config)).toMatchObject({
+      apiUrl: 'http://flag:1',
+      apiKey: 'k-flag',
+    });
     expect(resolveConnection({}, env, config)).toMatchObject({ apiUrl: 'http://env:1', apiKey: 'k-env' });
     expect(resolveConnection({}, {}, config)).toMatchObject({ apiUrl: 'http://127.0.0.1:9000', apiKey: 'k-profile' });
     expect(resolveConnection({}, {}, { profiles: {} })).toMatchObject({ apiUrl: DEFAULT_API_URL, apiKey: undefined });

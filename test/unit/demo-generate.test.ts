@@ -85,10 +85,33 @@ describe('generateEvents', () => {
     expect(flagColumns.sort()).toEqual([...FLAG_COLUMNS].sort());
     expect(flagColumns.length).toBe(30);
     for (const required of [
-      'service.name', 'name', 'http.method', 'http.route', 'status_code', 'error', 'error.message', 'duration_ms',
-      'db.duration_ms', 'db.calls', 'cache.hit', 'user.id', 'session.id', 'trace.trace_id', 'trace.span_id', 'browser',
-      'os', 'device.type', 'country', 'region', 'app.version', 'build.sha', 'host.name', 'k8s.pod', 'cart.items',
-      'cart.value_usd', 'payment.method',
+      'service.name',
+      'name',
+      'http.method',
+      'http.route',
+      'status_code',
+      'error',
+      'error.message',
+      'duration_ms',
+      'db.duration_ms',
+      'db.calls',
+      'cache.hit',
+      'user.id',
+      'session.id',
+      'trace.trace_id',
+      'trace.span_id',
+      'browser',
+      'os',
+      'device.type',
+      'country',
+      'region',
+      'app.version',
+      'build.sha',
+      'host.name',
+      'k8s.pod',
+      'cart.items',
+      'cart.value_usd',
+      'payment.method',
     ]) {
       expect(columns, required).toContain(required);
     }
@@ -147,7 +170,8 @@ describe('generateEvents', () => {
       for (const definition of definitions) {
         const evaluated = evaluateFlag(definition, { targetingKey: userId });
         if (evaluated.variant !== data[`flag.${definition.key}`]) disagreements.push(`${userId} ${definition.key}`);
-        if (userFlagVariant(definition.key, userId) !== data[`flag.${definition.key}`]) disagreements.push(`${userId} ${definition.key} (userFlagVariant)`);
+        if (userFlagVariant(definition.key, userId) !== data[`flag.${definition.key}`])
+          disagreements.push(`${userId} ${definition.key} (userFlagVariant)`);
         checked++;
       }
     }
@@ -176,7 +200,11 @@ describe('generateEvents', () => {
     expect(p95Ratio).toBeLessThan(2);
 
     // Each flag alone, over all traffic: far less striking than the combination.
-    for (const [column, value] of [['flag.checkout_v2', 'on'], ['flag.new_cart', 'on'], ['browser', 'Safari']] as const) {
+    for (const [column, value] of [
+      ['flag.checkout_v2', 'on'],
+      ['flag.new_cart', 'on'],
+      ['browser', 'Safari'],
+    ] as const) {
       const withIt = events.filter((e) => e.data[column] === value);
       const without = events.filter((e) => e.data[column] !== value);
       expect(errorRate(withIt) / errorRate(without), column).toBeLessThan(1.6);
@@ -289,7 +317,7 @@ describe('generateEvents variations for statistics tests', () => {
     expect(comboRatio(strong)).toBeGreaterThan(8);
   });
 
-  it('lostCohort drops a share of one variant\'s users: the observed split departs from the rollout', () => {
+  it("lostCohort drops a share of one variant's users: the observed split departs from the rollout", () => {
     const users = (list: GeneratedEvent[]) => {
       const variants = new Map<unknown, unknown>();
       for (const e of list) variants.set(e.data['user.id'], e.data['flag.checkout_v2']);
@@ -318,11 +346,15 @@ describe('generateEvents variations for statistics tests', () => {
     }
     const inScope = affected(list);
     const rate = (l: GeneratedEvent[]) => l.filter((e) => e.data['meta.incomplete'] === true).length / l.length;
-    expect(rate(inScope.filter((e) => matchesRegression(e.data)))).toBeGreaterThan(3 * rate(inScope.filter((e) => !matchesRegression(e.data))));
+    expect(rate(inScope.filter((e) => matchesRegression(e.data)))).toBeGreaterThan(
+      3 * rate(inScope.filter((e) => !matchesRegression(e.data))),
+    );
   });
 
   it('overrides serve one variant to everyone, as a pressed kill switch does', () => {
-    const pressed = Array.from(generateEvents({ ...base, count: 3_000, overrides: { recommendations_enabled: 'off', checkout_v2: 'off' } }));
+    const pressed = Array.from(
+      generateEvents({ ...base, count: 3_000, overrides: { recommendations_enabled: 'off', checkout_v2: 'off' } }),
+    );
     expect(new Set(pressed.map((e) => e.data['flag.recommendations_enabled']))).toEqual(new Set(['off']));
     expect(new Set(pressed.map((e) => e.data['flag.checkout_v2']))).toEqual(new Set(['off']));
     expect(new Set(pressed.map((e) => e.data['flag.new_cart']))).toEqual(new Set(['on', 'off']));
@@ -367,7 +399,10 @@ describe('writeDemoNdjson fixture', () => {
       const text = await readFile(path, 'utf8');
       expect(written.events).toBe(2_500);
       expect(written.bytes).toBe(Buffer.byteLength(text));
-      const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+      const lines = text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown);
       expect(lines).toEqual(generate(2_500).map((e) => e.data));
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -16,7 +16,7 @@ import { parseMetric } from '../../src/compare/metrics.js';
 import { plainStyler } from '../../src/output/style.js';
 import { adjustPValues } from '../../src/stats/adjust.js';
 import { contingencyTest, histogramRankTest } from '../../src/stats/distribution.js';
-import type { DatasetSchema } from '../../src/store/types.js';
+import type { DatasetSchema } from '../../src/query/schema.js';
 
 const schema: DatasetSchema = {
   dataset: 'shop',
@@ -31,9 +31,19 @@ const schema: DatasetSchema = {
     { name: 'trace.id', type: 'string' },
   ],
 };
-const validated = validateExplain(parseExplainRequest({ selection: [{ column: 'error', op: '=', value: true }], start_time: 0, end_time: 100 }), schema, 0);
+const validated = validateExplain(
+  parseExplainRequest({ selection: [{ column: 'error', op: '=', value: true }], start_time: 0, end_time: 100 }),
+  schema,
+  0,
+);
 
-function group(columns: string[], values: string[], selected: number, rest: number, mode: 'category' | 'number' = 'category'): ExplainGroup {
+function group(
+  columns: string[],
+  values: string[],
+  selected: number,
+  rest: number,
+  mode: 'category' | 'number' = 'category',
+): ExplainGroup {
   return { columns, values, mode, selected: { rows: selected, weight: selected }, rest: { rows: rest, weight: rest } };
 }
 
@@ -71,7 +81,13 @@ describe('explain', () => {
     expect(safari.selectedShare).toBeCloseTo(0.6, 12);
     expect(safari.restShare).toBeCloseTo(0.2, 12);
     expect(safari.effect).toBeCloseTo(0.4, 12);
-    expect(safari.pValue).toBeCloseTo(contingencyTest([[600, 400], [1800, 7200]]).pValue, 12);
+    expect(safari.pValue).toBeCloseTo(
+      contingencyTest([
+        [600, 400],
+        [1800, 7200],
+      ]).pValue,
+      12,
+    );
     const duration = report.findings.find((f) => f.kind === 'distribution')!;
     const rank = histogramRankTest([100, 200, 300, 400], [3000, 3000, 2000, 1000]);
     expect(duration.effect).toBeCloseTo(2 * (rank.probabilityOfSuperiority - 0.5), 12);
@@ -79,12 +95,16 @@ describe('explain', () => {
     const ps = report.findings.map((f) => f.pValue);
     // q-values are BH over every test (all 9 are in the report here).
     const sorted = [...report.findings];
-    const q = adjustPValues(sorted.map((f) => f.pValue), 'bh');
+    const q = adjustPValues(
+      sorted.map((f) => f.pValue),
+      'bh',
+    );
     sorted.forEach((f, i) => expect(f.qValue).toBeCloseTo(q[i]!, 12));
     expect(ps.length).toBe(9);
     // Ranked: categories by over-representation, distributions by |effect|.
     const score = (f: (typeof report.findings)[number]): number => (f.kind === 'distribution' ? Math.abs(f.effect) : f.effect);
-    for (let i = 1; i < report.findings.length; i++) expect(score(report.findings[i - 1]!)).toBeGreaterThanOrEqual(score(report.findings[i]!));
+    for (let i = 1; i < report.findings.length; i++)
+      expect(score(report.findings[i - 1]!)).toBeGreaterThanOrEqual(score(report.findings[i]!));
     expect(report.findings[0]!.columns).toEqual(['error.type']);
     expect(report.columns.skipped).toHaveLength(1);
   });
@@ -110,7 +130,11 @@ describe('explain', () => {
       ],
     });
     expect(planned.columns.map((c) => [c.name, c.mode])).toEqual([
-      ['browser', 'category'], ['flag.a', 'category'], ['flag.b', 'category'], ['error.type', 'category'], ['duration_ms', 'number'],
+      ['browser', 'category'],
+      ['flag.a', 'category'],
+      ['flag.b', 'category'],
+      ['error.type', 'category'],
+      ['duration_ms', 'number'],
     ]);
     expect(planned.skipped.map((s) => s.column)).toEqual(['trace.id']);
     // 980,000 unselected events read as a sample of about 100,000: every 9th.
@@ -148,7 +172,9 @@ describe('compare rendering', () => {
     const text = renderCompareReport(report, { styler: plainStyler, width: 160 });
     expect(text).toMatch(/RATE\(error = true\)\s+off\s+10,000\s+2\.00%\s+control/);
     expect(text).toMatch(/on\s+10,000\s+4\.00%\s+\+2\.00pp\s+\[\+\d\.\d\dpp, \+\d\.\d\dpp\]\s+<0\.001\s+worse/);
-    expect(text).toContain('sample ratio checkout (events): off 50.0% · on 50.0% vs expected off 50.0% · on 50.0% (--expect) · p 1.000 · ok');
+    expect(text).toContain(
+      'sample ratio checkout (events): off 50.0% · on 50.0% vs expected off 50.0% · on 50.0% (--expect) · p 1.000 · ok',
+    );
     const records = compareRecords(report);
     expect(records[0]).toEqual(['RATE(error = true)', 'off', '10000', '0.02', '', '', '', '', '', 'control']);
     expect(records[1]![9]).toBe('worse');

@@ -99,12 +99,15 @@ describe('heatmap', () => {
 });
 
 const seriesResult: QueryResult = {
-  query: { calculations: [{ op: 'COUNT' }], breakdowns: ['service.name'], granularity: 60, start_time: T0 / 1000, end_time: T0 / 1000 + 180 },
+  query: {
+    calculations: [{ op: 'COUNT' }],
+    breakdowns: ['service.name'],
+    granularity: 60,
+    start_time: T0 / 1000,
+    end_time: T0 / 1000 + 180,
+  },
   data: {
-    results: [
-      { data: { 'service.name': 'api', COUNT: 30 } },
-      { data: { 'service.name': 'web', COUNT: 3 } },
-    ],
+    results: [{ data: { 'service.name': 'api', COUNT: 30 } }, { data: { 'service.name': 'web', COUNT: 3 } }],
     series: [
       { time: new Date(T0).toISOString(), data: { 'service.name': 'api', COUNT: 10 } },
       { time: new Date(T0).toISOString(), data: { 'service.name': 'web', COUNT: 1 } },
@@ -129,8 +132,15 @@ describe('query results', () => {
   });
 
   it('charts only the groups of the table', () => {
-    const limited: QueryResult = { ...seriesResult, data: { ...seriesResult.data, results: [{ data: { 'service.name': 'web', COUNT: 3 } }] } };
-    expect(renderQueryCharts(limited, { width: 80 }).split('\n').slice(0, 3)).toEqual(['COUNT', 'web  ▁ █  min 1  max 2', '     10:00 UTC']);
+    const limited: QueryResult = {
+      ...seriesResult,
+      data: { ...seriesResult.data, results: [{ data: { 'service.name': 'web', COUNT: 3 } }] },
+    };
+    expect(renderQueryCharts(limited, { width: 80 }).split('\n').slice(0, 3)).toEqual([
+      'COUNT',
+      'web  ▁ █  min 1  max 2',
+      '     10:00 UTC',
+    ]);
   });
 
   it('charts each group, leaving the empty bucket as a gap', () => {

@@ -16,9 +16,7 @@ describe('renderTable', () => {
 
   it('aligns columns under a header on a TTY', () => {
     expect(renderTable(columns, rows, { tty: true })).toBe(
-      'NAME      EVENTS  LAST EVENT\n' +
-        'checkout  10,000  5 minutes ago\n' +
-        'search         7  just now\n',
+      'NAME      EVENTS  LAST EVENT\n' + 'checkout  10,000  5 minutes ago\n' + 'search         7  just now\n',
     );
   });
 
@@ -28,7 +26,14 @@ describe('renderTable', () => {
 
   it('aligns by visible width when cells are coloured', () => {
     const styler = createStyler(true);
-    const out = renderTable([{ header: 'A' }, { header: 'B' }], [[styler.red('xx'), 'y'], ['x', 'y']], { tty: true });
+    const out = renderTable(
+      [{ header: 'A' }, { header: 'B' }],
+      [
+        [styler.red('xx'), 'y'],
+        ['x', 'y'],
+      ],
+      { tty: true },
+    );
     expect(out).toContain('\u001b[');
     expect(stripAnsi(out)).toBe('A   B\nxx  y\nx   y\n');
   });
@@ -42,9 +47,16 @@ describe('renderTable', () => {
 
 describe('renderCsv (RFC 4180)', () => {
   it('quotes fields with commas, quotes and line breaks, and ends records with CRLF', () => {
-    expect(renderCsv(['a', 'b'], [['x,y', 'say "hi"'], ['line\nbreak', 3], [null, true]])).toBe(
-      'a,b\r\n"x,y","say ""hi"""\r\n"line\nbreak",3\r\n,true\r\n',
-    );
+    expect(
+      renderCsv(
+        ['a', 'b'],
+        [
+          ['x,y', 'say "hi"'],
+          ['line\nbreak', 3],
+          [null, true],
+        ],
+      ),
+    ).toBe('a,b\r\n"x,y","say ""hi"""\r\n"line\nbreak",3\r\n,true\r\n');
   });
 
   it('writes objects as quoted JSON', () => {

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlagscopeError } from '../../src/errors.js';
 import { calculationName, formatFilter, formatFilters } from '../../src/query/format.js';
-import {
-  mergeWhere, parseCalculation, parseDuration, parseHaving, parseOrder, parseTime, parseWhere,
-} from '../../src/query/shorthand.js';
+import { mergeWhere, parseCalculation, parseDuration, parseHaving, parseOrder, parseTime, parseWhere } from '../../src/query/shorthand.js';
 import type { Calculation, Filter } from '../../src/query/spec.js';
 
 function usageError(fn: () => unknown): FlagscopeError {
@@ -20,20 +18,58 @@ describe('parseWhere', () => {
   it.each<[string, Filter[], 'AND' | 'OR']>([
     ['status_code >= 500', [{ column: 'status_code', op: '>=', value: 500 }], 'AND'],
     ['status_code>=500', [{ column: 'status_code', op: '>=', value: 500 }], 'AND'],
-    ['status_code >= 500 AND service.name = "api"', [{ column: 'status_code', op: '>=', value: 500 }, { column: 'service.name', op: '=', value: 'api' }], 'AND'],
-    ['a = 1 or b = 2 OR c = 3', [{ column: 'a', op: '=', value: 1 }, { column: 'b', op: '=', value: 2 }, { column: 'c', op: '=', value: 3 }], 'OR'],
+    [
+      'status_code >= 500 AND service.name = "api"',
+      [
+        { column: 'status_code', op: '>=', value: 500 },
+        { column: 'service.name', op: '=', value: 'api' },
+      ],
+      'AND',
+    ],
+    [
+      'a = 1 or b = 2 OR c = 3',
+      [
+        { column: 'a', op: '=', value: 1 },
+        { column: 'b', op: '=', value: 2 },
+        { column: 'c', op: '=', value: 3 },
+      ],
+      'OR',
+    ],
     ['service.name = api', [{ column: 'service.name', op: '=', value: 'api' }], 'AND'],
     ["name != 'it\\'s'", [{ column: 'name', op: '!=', value: "it's" }], 'AND'],
     ['x == -1.5e3', [{ column: 'x', op: '=', value: -1500 }], 'AND'],
-    ['x < 0.25 AND y <= 7 AND z > -2', [{ column: 'x', op: '<', value: 0.25 }, { column: 'y', op: '<=', value: 7 }, { column: 'z', op: '>', value: -2 }], 'AND'],
-    ['ok = true AND done = false AND gone = null', [{ column: 'ok', op: '=', value: true }, { column: 'done', op: '=', value: false }, { column: 'gone', op: '=', value: null }], 'AND'],
+    [
+      'x < 0.25 AND y <= 7 AND z > -2',
+      [
+        { column: 'x', op: '<', value: 0.25 },
+        { column: 'y', op: '<=', value: 7 },
+        { column: 'z', op: '>', value: -2 },
+      ],
+      'AND',
+    ],
+    [
+      'ok = true AND done = false AND gone = null',
+      [
+        { column: 'ok', op: '=', value: true },
+        { column: 'done', op: '=', value: false },
+        { column: 'gone', op: '=', value: null },
+      ],
+      'AND',
+    ],
     ['code = "500"', [{ column: 'code', op: '=', value: '500' }], 'AND'],
     ['path starts-with /api/v1', [{ column: 'path', op: 'starts-with', value: '/api/v1' }], 'AND'],
     ['path does-not-start-with "/internal"', [{ column: 'path', op: 'does-not-start-with', value: '/internal' }], 'AND'],
     ['msg contains "100%_done\\\\"', [{ column: 'msg', op: 'contains', value: '100%_done\\' }], 'AND'],
     ['msg DOES-NOT-CONTAIN timeout', [{ column: 'msg', op: 'does-not-contain', value: 'timeout' }], 'AND'],
     ['error exists', [{ column: 'error', op: 'exists' }], 'AND'],
-    ['error does-not-exist AND a exists', [{ column: 'error', op: 'does-not-exist' }, { column: 'a', op: 'exists' }], 'AND'],
+    [
+      'error does-not-exist AND a exists',
+      [
+        { column: 'error', op: 'does-not-exist' },
+        { column: 'a', op: 'exists' },
+      ],
+      'AND',
+    ],
     ['region in (eu, "us east", 3, null)', [{ column: 'region', op: 'in', value: ['eu', 'us east', 3, null] }], 'AND'],
     ['region not-in ("a,b")', [{ column: 'region', op: 'not-in', value: ['a,b'] }], 'AND'],
     ['`a"b` = "x"', [{ column: 'a"b', op: '=', value: 'x' }], 'AND'],
@@ -108,7 +144,11 @@ describe('formatFilter round-trips through parseWhere', () => {
 describe('mergeWhere', () => {
   it('ANDs several expressions', () => {
     expect(mergeWhere([parseWhere('a = 1'), parseWhere('b = 2 AND c exists'), parseWhere('d = 4 OR d = 4')].slice(0, 2))).toEqual({
-      filters: [{ column: 'a', op: '=', value: 1 }, { column: 'b', op: '=', value: 2 }, { column: 'c', op: 'exists' }],
+      filters: [
+        { column: 'a', op: '=', value: 1 },
+        { column: 'b', op: '=', value: 2 },
+        { column: 'c', op: 'exists' },
+      ],
       filter_combination: 'AND',
     });
   });
@@ -134,13 +174,28 @@ describe('parseCalculation and calculationName', () => {
     ['COUNT_DISTINCT(user.id)', { op: 'COUNT_DISTINCT', column: 'user.id' }, 'COUNT_DISTINCT(user.id)'],
     ['avg(`a"b (ms)`)', { op: 'AVG', column: 'a"b (ms)' }, 'AVG(`a"b (ms)`)'],
     ['HEATMAP(duration_ms)', { op: 'HEATMAP', column: 'duration_ms' }, 'HEATMAP(duration_ms)'],
-    ['RATE(status_code >= 500)', { op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND' }, 'RATE(status_code >= 500)'],
-    ['rate(error exists OR status_code in (500, 503))', {
-      op: 'RATE',
-      filters: [{ column: 'error', op: 'exists' }, { column: 'status_code', op: 'in', value: [500, 503] }],
-      filter_combination: 'OR',
-    }, 'RATE(error exists OR status_code in (500, 503))'],
-    ['RATE(msg contains ")")', { op: 'RATE', filters: [{ column: 'msg', op: 'contains', value: ')' }], filter_combination: 'AND' }, 'RATE(msg contains ")")'],
+    [
+      'RATE(status_code >= 500)',
+      { op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND' },
+      'RATE(status_code >= 500)',
+    ],
+    [
+      'rate(error exists OR status_code in (500, 503))',
+      {
+        op: 'RATE',
+        filters: [
+          { column: 'error', op: 'exists' },
+          { column: 'status_code', op: 'in', value: [500, 503] },
+        ],
+        filter_combination: 'OR',
+      },
+      'RATE(error exists OR status_code in (500, 503))',
+    ],
+    [
+      'RATE(msg contains ")")',
+      { op: 'RATE', filters: [{ column: 'msg', op: 'contains', value: ')' }], filter_combination: 'AND' },
+      'RATE(msg contains ")")',
+    ],
   ])('%s', (text, calc, name) => {
     expect(parseCalculation(text)).toEqual(calc);
     expect(calculationName(calc)).toBe(name);
@@ -177,7 +232,10 @@ describe('parseOrder', () => {
     ['count', { op: 'COUNT' }],
     ['`count`', { column: 'count' }],
     ['- `a b` desc', { column: 'a b', order: 'descending' }],
-    ['RATE(status_code >= 500) desc', { op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND', order: 'descending' }],
+    [
+      'RATE(status_code >= 500) desc',
+      { op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND', order: 'descending' },
+    ],
   ])('%s', (text, order) => {
     expect(parseOrder(text)).toEqual(order);
   });
@@ -197,7 +255,10 @@ describe('parseHaving', () => {
     ['P99(duration_ms) >= 250', { calculate_op: 'P99', column: 'duration_ms', op: '>=', value: 250 }],
     ['avg(x)<=0.5', { calculate_op: 'AVG', column: 'x', op: '<=', value: 0.5 }],
     ['COUNT != 0', { calculate_op: 'COUNT', op: '!=', value: 0 }],
-    ['RATE(status_code >= 500) > 0.01', { calculate_op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND', op: '>', value: 0.01 }],
+    [
+      'RATE(status_code >= 500) > 0.01',
+      { calculate_op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND', op: '>', value: 0.01 },
+    ],
   ])('%s', (text, having) => {
     expect(parseHaving(text)).toEqual(having);
   });
@@ -213,12 +274,27 @@ describe('parseHaving', () => {
 
 describe('parseDuration', () => {
   it.each([
-    ['2h', 7200], ['30m', 1800], ['90s', 90], ['1d', 86_400], ['1w', 604_800], ['1h30m', 5400], ['1H', 3600], ['45', 45], [' 2m ', 120],
+    ['2h', 7200],
+    ['30m', 1800],
+    ['90s', 90],
+    ['1d', 86_400],
+    ['1w', 604_800],
+    ['1h30m', 5400],
+    ['1H', 3600],
+    ['45', 45],
+    [' 2m ', 120],
   ])('%s → %d s', (text, seconds) => {
     expect(parseDuration(text)).toBe(seconds);
   });
 
-  it.each([['', 'expected a number and a unit'], ['2 hours', 'expected a number and a unit'], ['1.5h', 'expected'], ['0s', 'must be more than zero'], ['-2h', 'expected'], ['h', 'expected']])('rejects %j', (text, message) => {
+  it.each([
+    ['', 'expected a number and a unit'],
+    ['2 hours', 'expected a number and a unit'],
+    ['1.5h', 'expected'],
+    ['0s', 'must be more than zero'],
+    ['-2h', 'expected'],
+    ['h', 'expected'],
+  ])('rejects %j', (text, message) => {
     const error = usageError(() => parseDuration(text));
     expect(error.message).toContain(message);
     expect(error.hint).toContain('1h30m');

@@ -7,11 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileQuery, type CompiledQuery } from '../../src/query/compile.js';
 import { calculationName } from '../../src/query/format.js';
 import type { Calculation, Filter, HeatmapValue, QuerySpec, ResultRow, SeriesRow } from '../../src/query/spec.js';
-import type { ColumnInfo } from '../../src/store/types.js';
+import type { ColumnInfo } from '../../src/query/schema.js';
 import { validateQuery } from '../../src/query/validate.js';
 import {
-  HOSTILE_VALUES, T0, close, generateEvents, groupBy, loadEvents, referenceCalc, referenceHeatmapBounds,
-  schemaFor, selectEvents, type TestEvent,
+  HOSTILE_VALUES,
+  T0,
+  close,
+  generateEvents,
+  groupBy,
+  loadEvents,
+  referenceCalc,
+  referenceHeatmapBounds,
+  schemaFor,
+  selectEvents,
+  type TestEvent,
 } from './query/fixture.js';
 
 const NOW = (T0 + 7200) * 1000;
@@ -32,8 +41,18 @@ const ALL_CALCS: Calculation[] = [
   { op: 'COUNT_DISTINCT', column: 'status_code' },
   { op: 'HEATMAP', column: 'duration_ms' },
   { op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }] },
-  { op: 'RATE', filters: [{ column: 'ok', op: '=', value: false }, { column: 'status_code', op: '=', value: 404 }], filter_combination: 'OR' },
-  ...(['P001', 'P01', 'P05', 'P10', 'P20', 'P25', 'P50', 'P75', 'P80', 'P90', 'P95', 'P99', 'P999'] as const).map((op) => ({ op, column: 'duration_ms' })),
+  {
+    op: 'RATE',
+    filters: [
+      { column: 'ok', op: '=', value: false },
+      { column: 'status_code', op: '=', value: 404 },
+    ],
+    filter_combination: 'OR',
+  },
+  ...(['P001', 'P01', 'P05', 'P10', 'P20', 'P25', 'P50', 'P75', 'P80', 'P90', 'P95', 'P99', 'P999'] as const).map((op) => ({
+    op,
+    column: 'duration_ms',
+  })),
   { op: 'P50', column: 'status_code' },
   { op: 'P99', column: 'x; DROP TABLE t' },
 ];
@@ -57,32 +76,76 @@ const datasets: Dataset[] = [
 /** Values that defeat the histogram: one far outlier puts almost everything into its first bin. */
 function skewedEvents(): TestEvent[] {
   const base = generateEvents(400, 3, true);
-  return base.map((e, i): TestEvent => {
-    const service = ['api', 'web', 'worker'][i % 3] ?? 'api';
-    let duration: number | null = i % 7 === 0 ? Math.floor(i / 7) : (i * 37) % 101;
-    if (service === 'web') duration = 5;
-    if (i === 5) duration = 1e9;
-    if (i === 8) duration = -3;
-    return { ...e, fields: { ...e.fields, 'service.name': service, duration_ms: duration } };
-  }).concat([
-    { time: T0 * 1_000_000 + 1, samplerate: 4, fields: { 'service.name': 'single', duration_ms: 12.5 } },
-    { time: T0 * 1_000_000 + 2, samplerate: 2, fields: { 'service.name': 'nulls', duration_ms: null } },
-    { time: T0 * 1_000_000 + 3, samplerate: 1, fields: { 'service.name': 'nulls' } },
-  ]);
+  return base
+    .map((e, i): TestEvent => {
+      const service = ['api', 'web', 'worker'][i % 3] ?? 'api';
+      let duration: number | null = i % 7 === 0 ? Math.floor(i / 7) : (i * 37) % 101;
+      if (service === 'web') duration = 5;
+      if (i === 5) duration = 1e9;
+      if (i === 8) duration = -3;
+      return { ...e, fields: { ...e.fields, 'service.name': service, duration_ms: duration } };
+    })
+    .concat([
+      { time: T0 * 1_000_000 + 1, samplerate: 4, fields: { 'service.name': 'single', duration_ms: 12.5 } },
+      { time: T0 * 1_000_000 + 2, samplerate: 2, fields: { 'service.name': 'nulls', duration_ms: null } },
+      { time: T0 * 1_000_000 + 3, samplerate: 1, fields: { 'service.name': 'nulls' } },
+    ]);
 }
 const skewed = skewedEvents();
 const skewedFlat = skewed.map((e) => ({ ...e, samplerate: 1 }));
 
 /** User columns named like the compiler's internal aliases must still mean the user's columns. */
-const ALIAS_NAMES = ['w', 'g0', 'v0', 'v1', 'b', 'r0', 'c0', 'a0', 'q0', 'lo', 'width', 'bin', 'cum', 'tot', 'slot', 'kind', 'rk', 'n', 'wt', 'v', 'src', 'top', 'h', 'idx'];
-const aliasColumns: ColumnInfo[] = ALIAS_NAMES.map((name, i) => ({ name, type: i % 3 === 2 ? 'string' : i % 3 === 1 ? 'float' : 'integer' }));
+const ALIAS_NAMES = [
+  'w',
+  'g0',
+  'v0',
+  'v1',
+  'b',
+  'r0',
+  'c0',
+  'a0',
+  'q0',
+  'lo',
+  'width',
+  'bin',
+  'cum',
+  'tot',
+  'slot',
+  'kind',
+  'rk',
+  'n',
+  'wt',
+  'v',
+  'src',
+  'top',
+  'h',
+  'idx',
+];
+const aliasColumns: ColumnInfo[] = ALIAS_NAMES.map((name, i) => ({
+  name,
+  type: i % 3 === 2 ? 'string' : i % 3 === 1 ? 'float' : 'integer',
+}));
 const aliasEvents: TestEvent[] = generateEvents(300, 5, true).map((e, i) => ({
   ...e,
-  fields: Object.fromEntries(aliasColumns.map((c, j) => [c.name, (i + j) % 5 === 0 ? null : c.type === 'string' ? `s${(i * (j + 1)) % 4}` : c.type === 'float' ? ((i * 7 + j) % 13) / 4 : (i * (j + 3)) % 9])),
+  fields: Object.fromEntries(
+    aliasColumns.map((c, j) => [
+      c.name,
+      (i + j) % 5 === 0
+        ? null
+        : c.type === 'string'
+          ? `s${(i * (j + 1)) % 4}`
+          : c.type === 'float'
+            ? ((i * 7 + j) % 13) / 4
+            : (i * (j + 3)) % 9,
+    ]),
+  ),
 }));
 
 beforeAll(async () => {
-  connection = await loadEvents({ sampled: sampledEvents, unsampled: unsampledEvents, skewed, skewed_flat: skewedFlat, aliases: aliasEvents }, { aliases: aliasColumns });
+  connection = await loadEvents(
+    { sampled: sampledEvents, unsampled: unsampledEvents, skewed, skewed_flat: skewedFlat, aliases: aliasEvents },
+    { aliases: aliasColumns },
+  );
 });
 
 afterAll(() => {
@@ -99,7 +162,12 @@ async function run(dataset: Dataset, spec: QuerySpec): Promise<{ compiled: Compi
 }
 
 /** Compares every calculation of a result row with the reference over `events`. */
-function expectRowMatches(row: ResultRow, calcs: Calculation[], events: TestEvent[], bounds: Map<string, { lower: number; width: number } | undefined>): void {
+function expectRowMatches(
+  row: ResultRow,
+  calcs: Calculation[],
+  events: TestEvent[],
+  bounds: Map<string, { lower: number; width: number } | undefined>,
+): void {
   for (const calc of calcs) {
     const name = calculationName(calc);
     const actual = row.data[name];
@@ -156,7 +224,11 @@ describe.each(datasets)('calculations over $name', (dataset) => {
   it('restricts the time range to [start, end)', async () => {
     const start = T0 + 600;
     const end = T0 + 1800;
-    const { results } = await run(dataset, { calculations: [{ op: 'COUNT' }, { op: 'P90', column: 'duration_ms' }], start_time: start, end_time: end });
+    const { results } = await run(dataset, {
+      calculations: [{ op: 'COUNT' }, { op: 'P90', column: 'duration_ms' }],
+      start_time: start,
+      end_time: end,
+    });
     const events = selectEvents(dataset.events, start, end);
     expect(results[0]?.data.COUNT).toBe(events.reduce((s, e) => s + e.samplerate, 0));
     expectRowMatches(results[0] as ResultRow, [{ op: 'P90', column: 'duration_ms' }], events, new Map());
@@ -169,7 +241,10 @@ describe('weighted percentiles on skewed values', () => {
     { table: 'skewed_flat', source: skewedFlat, hasSampling: true },
     { table: 'skewed_flat', source: skewedFlat, hasSampling: false },
   ])('match the expansion in $table with hasSampling=$hasSampling', async ({ table, source, hasSampling }) => {
-    const calcs: Calculation[] = (['P001', 'P01', 'P10', 'P25', 'P50', 'P75', 'P90', 'P99', 'P999'] as const).map((op) => ({ op, column: 'duration_ms' }));
+    const calcs: Calculation[] = (['P001', 'P01', 'P10', 'P25', 'P50', 'P75', 'P90', 'P99', 'P999'] as const).map((op) => ({
+      op,
+      column: 'duration_ms',
+    }));
     const dataset: Dataset = { name: table, table, events: source, hasSampling };
     const events = selectEvents(source, START, END);
     const { results } = await run(dataset, { calculations: calcs, breakdowns: ['service.name'], start_time: START, end_time: END });
@@ -196,7 +271,12 @@ describe.each(datasets)('breakdowns, orders, havings, limit and series over $nam
     });
     const events = selectEvents(dataset.events, START, END);
     const expected = [...groupBy(events, ['service.name', 'status_code']).entries()]
-      .map(([key, group]) => ({ key, count: referenceCalc({ op: 'COUNT' }, group) as number, p95: referenceCalc(calcs[1] as Calculation, group) as number | null, group }))
+      .map(([key, group]) => ({
+        key,
+        count: referenceCalc({ op: 'COUNT' }, group) as number,
+        p95: referenceCalc(calcs[1] as Calculation, group) as number | null,
+        group,
+      }))
       .filter((g) => g.count > 20)
       .sort((a, b) => {
         if (a.p95 === null || b.p95 === null) return a.p95 === null ? (b.p95 === null ? 0 : 1) : -1;
@@ -209,7 +289,12 @@ describe.each(datasets)('breakdowns, orders, havings, limit and series over $nam
   });
 
   it('orders by a breakdown column, nulls last', async () => {
-    const { results } = await run(dataset, { breakdowns: ['service.name'], orders: [{ column: 'service.name', order: 'descending' }], start_time: START, end_time: END });
+    const { results } = await run(dataset, {
+      breakdowns: ['service.name'],
+      orders: [{ column: 'service.name', order: 'descending' }],
+      start_time: START,
+      end_time: END,
+    });
     expect(results.map((r) => r.data['service.name'])).toEqual(['worker', 'web', 'batch', 'api', null]);
   });
 
@@ -235,7 +320,14 @@ describe.each(datasets)('breakdowns, orders, havings, limit and series over $nam
     const calcs: Calculation[] = [{ op: 'COUNT' }, { op: 'P50', column: 'duration_ms' }, { op: 'HEATMAP', column: 'duration_ms' }];
     const granularity = 900;
     const start = T0 + 100; // not aligned: the first bucket starts at T0
-    const { results, series } = await run(dataset, { calculations: calcs, breakdowns: ['service.name'], limit: 2, granularity, start_time: start, end_time: END });
+    const { results, series } = await run(dataset, {
+      calculations: calcs,
+      breakdowns: ['service.name'],
+      limit: 2,
+      granularity,
+      start_time: start,
+      end_time: END,
+    });
     const events = selectEvents(dataset.events, start, END);
     const top = [...groupBy(events, ['service.name']).entries()]
       .map(([key, group]) => ({ key, count: referenceCalc({ op: 'COUNT' }, group) as number }))
@@ -265,7 +357,12 @@ describe.each(datasets)('breakdowns, orders, havings, limit and series over $nam
   });
 
   it('returns a series without breakdowns', async () => {
-    const { results, series } = await run(dataset, { calculations: [{ op: 'SUM', column: 'status_code' }], granularity: 1800, start_time: START, end_time: END });
+    const { results, series } = await run(dataset, {
+      calculations: [{ op: 'SUM', column: 'status_code' }],
+      granularity: 1800,
+      start_time: START,
+      end_time: END,
+    });
     const events = selectEvents(dataset.events, START, END);
     expect(results).toHaveLength(1);
     expect(series).toHaveLength(4);
@@ -301,28 +398,62 @@ const FILTER_CASES: { name: string; filters: Filter[]; combination?: 'AND' | 'OR
   { name: 'in with null', filters: [{ column: 'service.name', op: 'in', value: ['web', null] }] },
   { name: 'not-in (missing matches)', filters: [{ column: 'service.name', op: 'not-in', value: ['web', 'api'] }] },
   { name: 'not-in with null', filters: [{ column: 'service.name', op: 'not-in', value: ['web', null] }] },
-  { name: 'AND', filters: [{ column: 'service.name', op: '=', value: 'api' }, { column: 'status_code', op: '>=', value: 500 }] },
-  { name: 'OR', filters: [{ column: 'service.name', op: '=', value: 'api' }, { column: 'status_code', op: '>=', value: 500 }], combination: 'OR' },
-  { name: 'OR with missing fields', filters: [{ column: 'duration_ms', op: '>', value: 300 }, { column: 'ok', op: '=', value: false }, { column: 'note', op: 'does-not-exist' }], combination: 'OR' },
+  {
+    name: 'AND',
+    filters: [
+      { column: 'service.name', op: '=', value: 'api' },
+      { column: 'status_code', op: '>=', value: 500 },
+    ],
+  },
+  {
+    name: 'OR',
+    filters: [
+      { column: 'service.name', op: '=', value: 'api' },
+      { column: 'status_code', op: '>=', value: 500 },
+    ],
+    combination: 'OR',
+  },
+  {
+    name: 'OR with missing fields',
+    filters: [
+      { column: 'duration_ms', op: '>', value: 300 },
+      { column: 'ok', op: '=', value: false },
+      { column: 'note', op: 'does-not-exist' },
+    ],
+    combination: 'OR',
+  },
   ...HOSTILE_VALUES.flatMap((value): { name: string; filters: Filter[] }[] => [
     { name: `= ${JSON.stringify(value)}`, filters: [{ column: 'note', op: '=', value }] },
     { name: `contains ${JSON.stringify(value)}`, filters: [{ column: 'note', op: 'contains', value }] },
     { name: `starts-with ${JSON.stringify(value)}`, filters: [{ column: 'note', op: 'starts-with', value }] },
     { name: `does-not-contain ${JSON.stringify(value)}`, filters: [{ column: 'note', op: 'does-not-contain', value }] },
   ]),
-  { name: 'hostile column names', filters: [{ column: 'a"b', op: '=', value: "'; DROP TABLE t; --" }, { column: 'x; DROP TABLE t', op: '>=', value: 5 }] },
+  {
+    name: 'hostile column names',
+    filters: [
+      { column: 'a"b', op: '=', value: "'; DROP TABLE t; --" },
+      { column: 'x; DROP TABLE t', op: '>=', value: 5 },
+    ],
+  },
   { name: 'non-ASCII column and value', filters: [{ column: 'é 名前', op: 'in', value: ['名前', '%_\\'] }] },
 ];
 
 describe('filters', () => {
   const dataset = datasets[0] as Dataset;
   it.each(FILTER_CASES)('$name', async ({ filters, combination }) => {
-    const spec: QuerySpec = { calculations: [{ op: 'COUNT' }, { op: 'AVG', column: 'duration_ms' }], filters, start_time: START, end_time: END };
+    const spec: QuerySpec = {
+      calculations: [{ op: 'COUNT' }, { op: 'AVG', column: 'duration_ms' }],
+      filters,
+      start_time: START,
+      end_time: END,
+    };
     if (combination) spec.filter_combination = combination;
     const { compiled, results } = await run(dataset, spec);
     const events = selectEvents(dataset.events, START, END, filters, combination);
     expect(results[0]?.data.COUNT).toBe(events.reduce((s, e) => s + e.samplerate, 0));
-    expect(close(results[0]?.data['AVG(duration_ms)'], referenceCalc({ op: 'AVG', column: 'duration_ms' }, events) as number | null)).toBe(true);
+    expect(close(results[0]?.data['AVG(duration_ms)'], referenceCalc({ op: 'AVG', column: 'duration_ms' }, events) as number | null)).toBe(
+      true,
+    );
     // The filter selects something and leaves something out, so the case tests the op.
     expect(events.length).toBeGreaterThan(0);
     expect(events.length).toBeLessThan(selectEvents(dataset.events, START, END).length);
@@ -331,7 +462,8 @@ describe('filters', () => {
     for (const f of filters) {
       for (const v of Array.isArray(f.value) ? f.value : [f.value]) {
         if (typeof v === 'string' && v.length > 1 && !['api', 'web'].includes(v)) expect(sqlWithoutIdentifiers).not.toContain(v);
-        if (v !== undefined && v !== null) expect(compiled.params).toContain(typeof v === 'number' && !Number.isSafeInteger(v) && Number.isInteger(v) ? String(v) : v);
+        if (v !== undefined && v !== null)
+          expect(compiled.params).toContain(typeof v === 'number' && !Number.isSafeInteger(v) && Number.isInteger(v) ? String(v) : v);
       }
     }
   });
@@ -363,7 +495,9 @@ describe('hostile column names', () => {
     for (const row of results) {
       const group = groups.get(JSON.stringify([row.data['a"b'], row.data['é 名前']])) ?? [];
       expect(row.data.COUNT).toBe(referenceCalc({ op: 'COUNT' }, group));
-      expect(close(row.data['SUM(`x; DROP TABLE t`)'], referenceCalc({ op: 'SUM', column: 'x; DROP TABLE t' }, group) as number | null)).toBe(true);
+      expect(
+        close(row.data['SUM(`x; DROP TABLE t`)'], referenceCalc({ op: 'SUM', column: 'x; DROP TABLE t' }, group) as number | null),
+      ).toBe(true);
     }
     const count = await connection.runAndReadAll('SELECT count(*) FROM sampled');
     expect(Number(count.getRows()[0]?.[0])).toBe(dataset.events.length);
@@ -376,11 +510,25 @@ describe('user columns named like internal aliases', () => {
     const numeric = aliasColumns.filter((c) => c.type !== 'string').map((c) => c.name);
     const calcs: Calculation[] = [
       { op: 'COUNT' },
-      ...numeric.flatMap((name): Calculation[] => [{ op: 'SUM', column: name }, { op: 'P50', column: name }, { op: 'AVG', column: name }]),
+      ...numeric.flatMap((name): Calculation[] => [
+        { op: 'SUM', column: name },
+        { op: 'P50', column: name },
+        { op: 'AVG', column: name },
+      ]),
       { op: 'HEATMAP', column: 'v' },
-      { op: 'RATE', filters: [{ column: 'r0', op: '=', value: 's1' }, { column: 'w', op: '>', value: 2 }], filter_combination: 'OR' },
+      {
+        op: 'RATE',
+        filters: [
+          { column: 'r0', op: '=', value: 's1' },
+          { column: 'w', op: '>', value: 2 },
+        ],
+        filter_combination: 'OR',
+      },
     ];
-    const filters: Filter[] = [{ column: 'slot', op: 'does-not-contain', value: 's3' }, { column: 'tot', op: '!=', value: 4 }];
+    const filters: Filter[] = [
+      { column: 'slot', op: 'does-not-contain', value: 's3' },
+      { column: 'tot', op: '!=', value: 4 },
+    ];
     const spec: QuerySpec = { calculations: calcs, filters, breakdowns: ['src', 'b'], granularity: 1800, start_time: START, end_time: END };
     const normalized = validateQuery(spec, schema, NOW);
     const compiled = compileQuery(normalized, schema, { table: 'aliases' });
@@ -405,13 +553,22 @@ describe('user columns named like internal aliases', () => {
 describe('decode', () => {
   it('gives the same answer from getRows, getRowsJS and getRowsJson', async () => {
     const schema = schemaFor(true, 'sampled');
-    const normalized = validateQuery({
-      calculations: [{ op: 'COUNT' }, { op: 'P50', column: 'duration_ms' }, { op: 'HEATMAP', column: 'duration_ms' }, { op: 'MAX', column: 'note' }],
-      breakdowns: ['status_code', 'ok'],
-      granularity: 1800,
-      start_time: START,
-      end_time: END,
-    }, schema, NOW);
+    const normalized = validateQuery(
+      {
+        calculations: [
+          { op: 'COUNT' },
+          { op: 'P50', column: 'duration_ms' },
+          { op: 'HEATMAP', column: 'duration_ms' },
+          { op: 'MAX', column: 'note' },
+        ],
+        breakdowns: ['status_code', 'ok'],
+        granularity: 1800,
+        start_time: START,
+        end_time: END,
+      },
+      schema,
+      NOW,
+    );
     const compiled = compileQuery(normalized, schema, { table: 'sampled' });
     const reader = await connection.runAndReadAll(compiled.sql, compiled.params as never);
     const fromRows = compiled.decode(reader.getRows());
@@ -425,8 +582,15 @@ describe('decode', () => {
 describe('empty answers', () => {
   it('without breakdowns an empty range gives one row of zero count and null values', async () => {
     const { results, series } = await run(datasets[0] as Dataset, {
-      calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }, { op: 'HEATMAP', column: 'duration_ms' }, { op: 'AVG', column: 'duration_ms' }],
-      start_time: T0 - 7200, end_time: T0, granularity: 60,
+      calculations: [
+        { op: 'COUNT' },
+        { op: 'P99', column: 'duration_ms' },
+        { op: 'HEATMAP', column: 'duration_ms' },
+        { op: 'AVG', column: 'duration_ms' },
+      ],
+      start_time: T0 - 7200,
+      end_time: T0,
+      granularity: 60,
     });
     expect(results).toEqual([{ data: { COUNT: 0, 'P99(duration_ms)': null, 'HEATMAP(duration_ms)': null, 'AVG(duration_ms)': null } }]);
     expect(series).toEqual([]);

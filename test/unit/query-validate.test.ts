@@ -3,7 +3,7 @@ import { FlagscopeError } from '../../src/errors.js';
 import { compileQuery } from '../../src/query/compile.js';
 import type { QuerySpec } from '../../src/query/spec.js';
 import { validateQuery } from '../../src/query/validate.js';
-import type { DatasetSchema } from '../../src/store/types.js';
+import type { DatasetSchema } from '../../src/query/schema.js';
 
 const NOW = 1_767_225_600_500; // 2026-01-01T00:00:00.500Z
 const NOW_S = 1_767_225_601; // rounded up
@@ -64,22 +64,26 @@ describe('validateQuery defaults', () => {
   });
 
   it('keeps a valid full spec and coerces filter values to column types', () => {
-    const q = validateQuery({
-      calculations: [{ op: 'P99', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }],
-      filters: [
-        { column: 'status_code', op: '>=', value: '500' },
-        { column: 'ok', op: '=', value: 'TRUE' },
-        { column: 'service.name', op: 'in', value: ['api', 42, true, null] },
-        { column: 'user.id', op: 'exists' },
-      ],
-      filter_combination: 'OR',
-      breakdowns: ['service.name', 'service.name'],
-      orders: [{ column: 'service.name' }, { op: 'COUNT', order: 'ascending' }],
-      havings: [{ calculate_op: 'P99', column: 'duration_ms', op: '>', value: 250 }],
-      limit: 10_000,
-      granularity: 60,
-      time_range: 3600,
-    }, schema, NOW);
+    const q = validateQuery(
+      {
+        calculations: [{ op: 'P99', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }],
+        filters: [
+          { column: 'status_code', op: '>=', value: '500' },
+          { column: 'ok', op: '=', value: 'TRUE' },
+          { column: 'service.name', op: 'in', value: ['api', 42, true, null] },
+          { column: 'user.id', op: 'exists' },
+        ],
+        filter_combination: 'OR',
+        breakdowns: ['service.name', 'service.name'],
+        orders: [{ column: 'service.name' }, { op: 'COUNT', order: 'ascending' }],
+        havings: [{ calculate_op: 'P99', column: 'duration_ms', op: '>', value: 250 }],
+        limit: 10_000,
+        granularity: 60,
+        time_range: 3600,
+      },
+      schema,
+      NOW,
+    );
     expect(q.calculations).toEqual([{ op: 'P99', column: 'duration_ms' }, { op: 'COUNT' }]);
     expect(q.filters).toEqual([
       { column: 'status_code', op: '>=', value: 500 },
@@ -88,7 +92,10 @@ describe('validateQuery defaults', () => {
       { column: 'user.id', op: 'exists' },
     ]);
     expect(q.breakdowns).toEqual(['service.name']);
-    expect(q.orders).toEqual([{ column: 'service.name', order: 'ascending' }, { op: 'COUNT', order: 'ascending' }]);
+    expect(q.orders).toEqual([
+      { column: 'service.name', order: 'ascending' },
+      { op: 'COUNT', order: 'ascending' },
+    ]);
     expect(q.havings).toEqual([{ calculate_op: 'P99', column: 'duration_ms', op: '>', value: 250 }]);
     expect(q.granularity).toBe(60);
   });
@@ -100,11 +107,15 @@ describe('validateQuery defaults', () => {
 
   it('accepts RATE with its filters, and orders and havings that name it', () => {
     const filters = [{ column: 'status_code', op: '>=', value: 500 }];
-    const q = validateQuery({
-      calculations: [{ op: 'RATE', filters }],
-      orders: [{ op: 'RATE', filters }],
-      havings: [{ calculate_op: 'RATE', filters, op: '>', value: 0.01 }],
-    }, schema, NOW);
+    const q = validateQuery(
+      {
+        calculations: [{ op: 'RATE', filters }],
+        orders: [{ op: 'RATE', filters }],
+        havings: [{ calculate_op: 'RATE', filters, op: '>', value: 0.01 }],
+      },
+      schema,
+      NOW,
+    );
     expect(q.calculations).toEqual([{ op: 'RATE', filters, filter_combination: 'AND' }]);
     expect(q.orders).toEqual([{ op: 'RATE', filters, filter_combination: 'AND', order: 'descending' }]);
   });
@@ -114,59 +125,182 @@ describe('validateQuery rejections', () => {
   it.each<[string, unknown, string, string?]>([
     ['not an object', [], 'the query spec must be a JSON object, got an array'],
     ['unknown top-level key', { calculation: [] }, 'calculation: unknown field', 'did you mean "calculations"?'],
-    ['unknown calculation key', { calculations: [{ op: 'COUNT', colum: 'x' }] }, 'calculations[0].colum: unknown field', 'did you mean "column"?'],
-    ['unknown calc op', { calculations: [{ op: 'COUNT' }, { op: 'P98', column: 'duration_ms' }] }, 'calculations[1].op: unknown calculation op "P98"'],
-    ['lower-case calc op', { calculations: [{ op: 'p99', column: 'duration_ms' }] }, 'calculations[0].op: unknown calculation op "p99"', 'did you mean "P99"?'],
+    [
+      'unknown calculation key',
+      { calculations: [{ op: 'COUNT', colum: 'x' }] },
+      'calculations[0].colum: unknown field',
+      'did you mean "column"?',
+    ],
+    [
+      'unknown calc op',
+      { calculations: [{ op: 'COUNT' }, { op: 'P98', column: 'duration_ms' }] },
+      'calculations[1].op: unknown calculation op "P98"',
+    ],
+    [
+      'lower-case calc op',
+      { calculations: [{ op: 'p99', column: 'duration_ms' }] },
+      'calculations[0].op: unknown calculation op "p99"',
+      'did you mean "P99"?',
+    ],
     ['missing calc op', { calculations: [{ column: 'duration_ms' }] }, 'calculations[0].op: missing op'],
-    ['unknown column', { calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'durration_ms' }] }, 'calculations[1].column: unknown column "durration_ms"', 'did you mean "duration_ms"?'],
+    [
+      'unknown column',
+      { calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'durration_ms' }] },
+      'calculations[1].column: unknown column "durration_ms"',
+      'did you mean "duration_ms"?',
+    ],
     ['missing column', { calculations: [{ op: 'AVG' }] }, 'calculations[0].column: AVG needs a column'],
-    ['SUM of a string', { calculations: [{ op: 'SUM', column: 'service.name' }] }, 'calculations[0].op: SUM needs a numeric column, and "service.name" is string'],
-    ['percentile of a boolean', { calculations: [{ op: 'P50', column: 'ok' }] }, 'calculations[0].op: P50 needs a numeric column, and "ok" is boolean'],
+    [
+      'SUM of a string',
+      { calculations: [{ op: 'SUM', column: 'service.name' }] },
+      'calculations[0].op: SUM needs a numeric column, and "service.name" is string',
+    ],
+    [
+      'percentile of a boolean',
+      { calculations: [{ op: 'P50', column: 'ok' }] },
+      'calculations[0].op: P50 needs a numeric column, and "ok" is boolean',
+    ],
     ['HEATMAP of a string', { calculations: [{ op: 'HEATMAP', column: 'user.id' }] }, 'calculations[0].op: HEATMAP needs a numeric column'],
     ['COUNT with a column', { calculations: [{ op: 'COUNT', column: 'duration_ms' }] }, 'calculations[0].column: COUNT takes no column'],
     ['RATE without filters', { calculations: [{ op: 'RATE' }] }, 'calculations[0].filters: RATE needs at least one filter'],
-    ['RATE with a bad filter', { calculations: [{ op: 'RATE', filters: [{ column: 'status', op: '>', value: 1 }] }] }, 'calculations[0].filters[0].column: unknown column "status"'],
-    ['filters on a non-RATE', { calculations: [{ op: 'AVG', column: 'duration_ms', filters: [] }] }, 'calculations[0].filters: only RATE takes filters'],
+    [
+      'RATE with a bad filter',
+      { calculations: [{ op: 'RATE', filters: [{ column: 'status', op: '>', value: 1 }] }] },
+      'calculations[0].filters[0].column: unknown column "status"',
+    ],
+    [
+      'filters on a non-RATE',
+      { calculations: [{ op: 'AVG', column: 'duration_ms', filters: [] }] },
+      'calculations[0].filters: only RATE takes filters',
+    ],
     ['calculations not an array', { calculations: { op: 'COUNT' } }, 'calculations: expected an array, got an object'],
     ['unknown filter op', { filters: [{ column: 'status_code', op: '=>', value: 1 }] }, 'filters[0].op: unknown filter op "=>"'],
-    ['filter op near miss', { filters: [{ column: 'service.name', op: 'startswith', value: 'a' }] }, 'filters[0].op: unknown filter op "startswith"', 'did you mean "starts-with"?'],
-    ['unknown filter column', { filters: [{ column: 'statuscode', op: '=', value: 1 }] }, 'filters[0].column: unknown column "statuscode"', 'did you mean "status_code"?'],
+    [
+      'filter op near miss',
+      { filters: [{ column: 'service.name', op: 'startswith', value: 'a' }] },
+      'filters[0].op: unknown filter op "startswith"',
+      'did you mean "starts-with"?',
+    ],
+    [
+      'unknown filter column',
+      { filters: [{ column: 'statuscode', op: '=', value: 1 }] },
+      'filters[0].column: unknown column "statuscode"',
+      'did you mean "status_code"?',
+    ],
     ['filter without column', { filters: [{ op: '=', value: 1 }] }, 'filters[0].column: missing column'],
-    ['non-numeric string on a numeric column', { filters: [{ column: 'status_code', op: '=', value: 'abc' }] }, 'filters[0].value: wrong type: column "status_code" is an integer column, got the string "abc"'],
-    ['boolean on a numeric column', { filters: [{ column: 'duration_ms', op: '>', value: true }] }, 'filters[0].value: wrong type: column "duration_ms" is a float column, got boolean true'],
-    ['number on a boolean column', { filters: [{ column: 'ok', op: '=', value: 1 }] }, 'filters[0].value: wrong type: column "ok" is a boolean column, got number 1'],
-    ['ordering a boolean', { filters: [{ column: 'ok', op: '>', value: true }] }, 'filters[0].op: ">" cannot compare the boolean column "ok"'],
-    ['contains on a number', { filters: [{ column: 'status_code', op: 'contains', value: '5' }] }, 'filters[0].op: "contains" needs a string column, and "status_code" is integer'],
+    [
+      'non-numeric string on a numeric column',
+      { filters: [{ column: 'status_code', op: '=', value: 'abc' }] },
+      'filters[0].value: wrong type: column "status_code" is an integer column, got the string "abc"',
+    ],
+    [
+      'boolean on a numeric column',
+      { filters: [{ column: 'duration_ms', op: '>', value: true }] },
+      'filters[0].value: wrong type: column "duration_ms" is a float column, got boolean true',
+    ],
+    [
+      'number on a boolean column',
+      { filters: [{ column: 'ok', op: '=', value: 1 }] },
+      'filters[0].value: wrong type: column "ok" is a boolean column, got number 1',
+    ],
+    [
+      'ordering a boolean',
+      { filters: [{ column: 'ok', op: '>', value: true }] },
+      'filters[0].op: ">" cannot compare the boolean column "ok"',
+    ],
+    [
+      'contains on a number',
+      { filters: [{ column: 'status_code', op: 'contains', value: '5' }] },
+      'filters[0].op: "contains" needs a string column, and "status_code" is integer',
+    ],
     ['exists with a value', { filters: [{ column: 'ok', op: 'exists', value: true }] }, 'filters[0].value: "exists" takes no value'],
     ['= without a value', { filters: [{ column: 'ok', op: '=' }] }, 'filters[0].value: missing value for "="'],
-    ['in with an empty array', { filters: [{ column: 'status_code', op: 'in', value: [] }] }, 'filters[0].value: "in" takes a non-empty array of values'],
-    ['in with a scalar', { filters: [{ column: 'status_code', op: 'not-in', value: 5 }] }, 'filters[0].value: "not-in" takes a non-empty array of values, got number 5'],
+    [
+      'in with an empty array',
+      { filters: [{ column: 'status_code', op: 'in', value: [] }] },
+      'filters[0].value: "in" takes a non-empty array of values',
+    ],
+    [
+      'in with a scalar',
+      { filters: [{ column: 'status_code', op: 'not-in', value: 5 }] },
+      'filters[0].value: "not-in" takes a non-empty array of values, got number 5',
+    ],
     ['in with a bad element', { filters: [{ column: 'status_code', op: 'in', value: [200, 'x'] }] }, 'filters[0].value[1]: wrong type'],
-    ['array for =', { filters: [{ column: 'status_code', op: '=', value: [1] }] }, 'filters[0].value: "=" takes a single value, got an array'],
+    [
+      'array for =',
+      { filters: [{ column: 'status_code', op: '=', value: [1] }] },
+      'filters[0].value: "=" takes a single value, got an array',
+    ],
     ['> null', { filters: [{ column: 'status_code', op: '>', value: null }] }, 'filters[0].value: ">" needs a value, got null'],
-    ['object value', { filters: [{ column: 'service.name', op: '=', value: { a: 1 } }] }, 'filters[0].value: expected a string, number, boolean or null, got an object'],
+    [
+      'object value',
+      { filters: [{ column: 'service.name', op: '=', value: { a: 1 } }] },
+      'filters[0].value: expected a string, number, boolean or null, got an object',
+    ],
     ['bad filter_combination', { filter_combination: 'and' }, 'filter_combination: expected "AND" or "OR", got the string "and"'],
     ['unknown breakdown', { breakdowns: ['service'] }, 'breakdowns[0]: unknown column "service"', 'did you mean "service.name"?'],
     ['breakdown not a string', { breakdowns: [1] }, 'breakdowns[0]: expected a column name, got number 1'],
     ['order by a non-breakdown column', { orders: [{ column: 'status_code' }] }, 'orders[0].column: "status_code" is not a breakdown'],
-    ['order by a calculation not in the query', { orders: [{ op: 'AVG', column: 'duration_ms' }] }, 'orders[0]: AVG(duration_ms) is not one of the query\'s calculations'],
-    ['order by a heatmap', { calculations: [{ op: 'HEATMAP', column: 'duration_ms' }], orders: [{ op: 'HEATMAP', column: 'duration_ms' }] }, 'orders[0].op: results cannot be ordered by a HEATMAP'],
-    ['bad order direction', { orders: [{ op: 'COUNT', order: 'desc' }] }, 'orders[0].order: expected "ascending" or "descending", got the string "desc"'],
+    [
+      'order by a calculation not in the query',
+      { orders: [{ op: 'AVG', column: 'duration_ms' }] },
+      "orders[0]: AVG(duration_ms) is not one of the query's calculations",
+    ],
+    [
+      'order by a heatmap',
+      { calculations: [{ op: 'HEATMAP', column: 'duration_ms' }], orders: [{ op: 'HEATMAP', column: 'duration_ms' }] },
+      'orders[0].op: results cannot be ordered by a HEATMAP',
+    ],
+    [
+      'bad order direction',
+      { orders: [{ op: 'COUNT', order: 'desc' }] },
+      'orders[0].order: expected "ascending" or "descending", got the string "desc"',
+    ],
     ['empty order', { orders: [{}] }, 'orders[0]: an order needs a breakdown column or a calculation op'],
-    ['having on a missing calculation', { havings: [{ calculate_op: 'P99', column: 'duration_ms', op: '>', value: 1 }] }, 'havings[0]: P99(duration_ms) is not one of the query\'s calculations'],
-    ['having with a bad op', { havings: [{ calculate_op: 'COUNT', op: 'in', value: 1 }] }, 'havings[0].op: unknown having op the string "in"'],
-    ['having with a string value', { havings: [{ calculate_op: 'COUNT', op: '>', value: '5' }] }, 'havings[0].value: expected a number, got the string "5"'],
+    [
+      'having on a missing calculation',
+      { havings: [{ calculate_op: 'P99', column: 'duration_ms', op: '>', value: 1 }] },
+      "havings[0]: P99(duration_ms) is not one of the query's calculations",
+    ],
+    [
+      'having with a bad op',
+      { havings: [{ calculate_op: 'COUNT', op: 'in', value: 1 }] },
+      'havings[0].op: unknown having op the string "in"',
+    ],
+    [
+      'having with a string value',
+      { havings: [{ calculate_op: 'COUNT', op: '>', value: '5' }] },
+      'havings[0].value: expected a number, got the string "5"',
+    ],
     ['limit zero', { limit: 0 }, 'limit: must be between 1 and 10000, got 0'],
     ['limit too big', { limit: 10_001 }, 'limit: must be between 1 and 10000, got 10001'],
     ['limit fractional', { limit: 2.5 }, 'limit: expected an integer, got number 2.5'],
     ['limit as a string', { limit: '10' }, 'limit: expected an integer, got the string "10"'],
-    ['all three times', { start_time: 1, end_time: 100, time_range: 99 }, 'time_range: give at most two of start_time, end_time and time_range'],
-    ['milliseconds for seconds', { start_time: 1_767_225_600_000, end_time: 1_767_225_700 }, 'start_time: 1767225600000 is too far in the future for unix seconds', 'looks like milliseconds: use 1767225600'],
+    [
+      'all three times',
+      { start_time: 1, end_time: 100, time_range: 99 },
+      'time_range: give at most two of start_time, end_time and time_range',
+    ],
+    [
+      'milliseconds for seconds',
+      { start_time: 1_767_225_600_000, end_time: 1_767_225_700 },
+      'start_time: 1767225600000 is too far in the future for unix seconds',
+      'looks like milliseconds: use 1767225600',
+    ],
     ['end before start', { start_time: 100, end_time: 50 }, 'end_time: the time range is empty: end_time 50 is not after start_time 100'],
     ['negative time_range', { time_range: -5 }, 'time_range: must be between 1 and'],
-    ['granularity too fine', { time_range: 86_400, granularity: 60 }, 'granularity: 60 s is too fine for a 86400 s range (1440 buckets, at most 1000)', 'use a granularity of at least 87 s'],
+    [
+      'granularity too fine',
+      { time_range: 86_400, granularity: 60 },
+      'granularity: 60 s is too fine for a 86400 s range (1440 buckets, at most 1000)',
+      'use a granularity of at least 87 s',
+    ],
     ['granularity zero', { granularity: 0 }, 'granularity: must be between 1 and'],
-    ['too many calculations', { calculations: Array.from({ length: 101 }, () => ({ op: 'COUNT' })) }, 'calculations: too many items (101, at most 100)'],
+    [
+      'too many calculations',
+      { calculations: Array.from({ length: 101 }, () => ({ op: 'COUNT' })) },
+      'calculations: too many items (101, at most 100)',
+    ],
   ])('%s', (_, spec, message, hint) => {
     const error = errorOf(spec);
     expect(error.code).toBe('invalid_input');
@@ -190,32 +324,45 @@ describe('hostile column names and values compile to quoted identifiers and boun
   const hostileColumns = ['a"b', 'x; DROP TABLE t', 'é 名前', '', LONG];
   const hostileValues = ["'; DROP TABLE t; --", '%', '_', '\\', 'it\'s "quoted"'];
 
-  it.each(hostileColumns.map((c) => [c.length > 20 ? `${c.slice(0, 10)}… (${c.length} chars)` : JSON.stringify(c), c]))('column %s', (_, column) => {
-    const type = schema.columns.find((c) => c.name === column)?.type;
-    const calculations = type === 'string' ? [{ op: 'COUNT_DISTINCT', column }] : [{ op: 'P99', column }, { op: 'HEATMAP', column }];
-    for (const hasSampling of [false, true]) {
-      const s = { ...schema, hasSampling };
-      const q = validateQuery({ calculations, breakdowns: [column], filters: [{ column, op: 'exists' }], granularity: 60 }, s, NOW);
-      const { sql, params } = compileQuery(q, s, { table: 'my "table"' });
-      const quoted = `"${column.replace(/"/g, '""')}"`;
-      expect(sql).toContain(quoted);
-      expect(sql).toContain('FROM "my ""table"""');
-      // Outside the quoted identifiers nothing of the column name is left.
-      const bare = sql.replace(/"(?:[^"]|"")*"/g, '');
-      if (column.length > 0) expect(bare).not.toContain(column);
-      expect(params.every((p) => typeof p !== 'string' || p !== column)).toBe(true);
-    }
-  });
+  it.each(hostileColumns.map((c) => [c.length > 20 ? `${c.slice(0, 10)}… (${c.length} chars)` : JSON.stringify(c), c]))(
+    'column %s',
+    (_, column) => {
+      const type = schema.columns.find((c) => c.name === column)?.type;
+      const calculations =
+        type === 'string'
+          ? [{ op: 'COUNT_DISTINCT', column }]
+          : [
+              { op: 'P99', column },
+              { op: 'HEATMAP', column },
+            ];
+      for (const hasSampling of [false, true]) {
+        const s = { ...schema, hasSampling };
+        const q = validateQuery({ calculations, breakdowns: [column], filters: [{ column, op: 'exists' }], granularity: 60 }, s, NOW);
+        const { sql, params } = compileQuery(q, s, { table: 'my "table"' });
+        const quoted = `"${column.replace(/"/g, '""')}"`;
+        expect(sql).toContain(quoted);
+        expect(sql).toContain('FROM "my ""table"""');
+        // Outside the quoted identifiers nothing of the column name is left.
+        const bare = sql.replace(/"(?:[^"]|"")*"/g, '');
+        if (column.length > 0) expect(bare).not.toContain(column);
+        expect(params.every((p) => typeof p !== 'string' || p !== column)).toBe(true);
+      }
+    },
+  );
 
   it.each(hostileValues)('value %j', (value) => {
-    const q = validateQuery({
-      calculations: [{ op: 'RATE', filters: [{ column: 'a"b', op: 'contains', value }] }],
-      filters: [
-        { column: 'service.name', op: '=', value },
-        { column: 'é 名前', op: 'starts-with', value },
-        { column: 'user.id', op: 'not-in', value: [value, 'z'] },
-      ],
-    }, schema, NOW);
+    const q = validateQuery(
+      {
+        calculations: [{ op: 'RATE', filters: [{ column: 'a"b', op: 'contains', value }] }],
+        filters: [
+          { column: 'service.name', op: '=', value },
+          { column: 'é 名前', op: 'starts-with', value },
+          { column: 'user.id', op: 'not-in', value: [value, 'z'] },
+        ],
+      },
+      schema,
+      NOW,
+    );
     const { sql, params } = compileQuery(q, schema, { table: 'events' });
     const bare = sql.replace(/"(?:[^"]|"")*"/g, '');
     if (value.length > 1) expect(bare).not.toContain(value);

@@ -26,7 +26,11 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
   const { services, configVersion } = await listServices(await env.client());
   const wanted = typeof options.service === 'string' ? options.service : undefined;
   if (wanted !== undefined && !services.some((s) => s.name === wanted)) {
-    throw new FlagscopeError('not_found', `service ${wanted} has no flags`, `services: ${services.map((s) => s.name).join(', ') || 'none yet'}`);
+    throw new FlagscopeError(
+      'not_found',
+      `service ${wanted} has no flags`,
+      `services: ${services.map((s) => s.name).join(', ') || 'none yet'}`,
+    );
   }
   const shown = services.filter((s) => (wanted === undefined || s.name === wanted) && s.buttons.length > 0);
   const rows = shown.flatMap((s) => s.buttons.map((b) => ({ service: s.name, ...b })));
@@ -39,7 +43,17 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
     return;
   }
   if (env.format === 'csv' || !env.stdoutIsTTY) {
-    const header = ['service', 'key', 'state', 'turns_off', 'safe_variant', 'last_press_by', 'last_press_at', 'last_press_reason', 'runbook'];
+    const header = [
+      'service',
+      'key',
+      'state',
+      'turns_off',
+      'safe_variant',
+      'last_press_by',
+      'last_press_at',
+      'last_press_reason',
+      'runbook',
+    ];
     const cells = rows.map((r) => {
       const p = r.pressed ?? r.lastPress;
       return [r.service, r.key, r.state, r.description ?? '', r.safeVariant, p?.by ?? '', p?.at ?? '', p?.reason ?? '', r.runbookUrl ?? ''];
@@ -55,13 +69,20 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
       const state = b.state === 'pressed' ? s.red(s.bold('PRESSED')) : s.green('armed');
       const key = b.state === 'pressed' ? s.red(s.bold(b.key)) : s.bold(b.key);
       lines.push(`  ${key}  ${state}  ${b.description ?? ''}`.trimEnd());
-      lines.push(`    ${s.dim('serves')} ${b.state === 'pressed' ? s.red(b.serves) : b.serves}   ${s.dim('safe')} ${b.safeVariant}=${JSON.stringify(b.safeValue)}`);
+      lines.push(
+        `    ${s.dim('serves')} ${b.state === 'pressed' ? s.red(b.serves) : b.serves}   ${s.dim('safe')} ${b.safeVariant}=${JSON.stringify(b.safeValue)}`,
+      );
       lines.push(`    ${s.dim(b.state === 'pressed' ? 'pressed' : 'last press')} ${lastPressText(env, b)}`);
       if (b.runbookUrl !== null) lines.push(`    ${s.dim('runbook')} ${b.runbookUrl}`);
     }
     lines.push('');
   }
-  if (shown.length === 0) env.info(wanted === undefined ? 'no kill switches yet; create one with `flagscope flags create KEY --kind kill-switch --safe VARIANT …`' : `service ${wanted} has no kill switches`);
+  if (shown.length === 0)
+    env.info(
+      wanted === undefined
+        ? 'no kill switches yet; create one with `flagscope flags create KEY --kind kill-switch --safe VARIANT …`'
+        : `service ${wanted} has no kill switches`,
+    );
   else env.out(lines.join('\n'));
 };
 
@@ -82,9 +103,14 @@ function makeVerb(verb: 'press' | 'release'): Verb {
     if (reason === '') throw invalidInput(`a ${verb} needs a reason`, `add \`--reason TEXT\` saying why you ${verb} ${key}`);
     const client = await env.client();
     if (options.yes !== true) {
-      const interactive = env.stdinIsTTY && env.stdoutIsTTY && (env.ctx.env.CI === undefined || env.ctx.env.CI === '') && env.format === 'table';
+      const interactive =
+        env.stdinIsTTY && env.stdoutIsTTY && (env.ctx.env.CI === undefined || env.ctx.env.CI === '') && env.format === 'table';
       if (!interactive) {
-        throw new FlagscopeError('usage', `\`--yes\` required to ${verb} ${key} when not running interactively`, `add \`--yes\` to ${verb} without the prompt`);
+        throw new FlagscopeError(
+          'usage',
+          `\`--yes\` required to ${verb} ${key} when not running interactively`,
+          `add \`--yes\` to ${verb} without the prompt`,
+        );
       }
       let flag: Flag | undefined;
       try {
@@ -103,7 +129,12 @@ function makeVerb(verb: 'press' | 'release'): Verb {
       if (flag !== undefined) props.service = flag.service;
       if (flag?.runbookUrl !== undefined) props.runbookUrl = flag.runbookUrl;
       const confirmed = await askToConfirm(env, props);
-      if (!confirmed) throw new FlagscopeError('usage', `${key} was not ${verb === 'press' ? 'pressed' : 'released'}: the key was not typed back`, `type the key exactly, or pass \`--yes\``);
+      if (!confirmed)
+        throw new FlagscopeError(
+          'usage',
+          `${key} was not ${verb === 'press' ? 'pressed' : 'released'}: the key was not typed back`,
+          `type the key exactly, or pass \`--yes\``,
+        );
     }
     const result = await pressOrRelease(client, verb, key, reason);
     printOutcome(env, verb, key, result);
@@ -147,9 +178,14 @@ async function variantCounts(env: CommandEnv, dataset: string, column: string, s
  * safe variant (at least 99% of the events since the press), or fails with a
  * timeout saying what traffic shows instead.
  */
-async function watchTraffic(env: CommandEnv, watch: { dataset: string; column: string; safeVariant: string; since: number; timeoutMs: number }): Promise<void> {
+async function watchTraffic(
+  env: CommandEnv,
+  watch: { dataset: string; column: string; safeVariant: string; since: number; timeoutMs: number },
+): Promise<void> {
   const deadline = env.ctx.now() + watch.timeoutMs;
-  env.info(`watching ${watch.column} in ${watch.dataset} for events served ${watch.safeVariant} since the press (up to ${Math.round(watch.timeoutMs / 1000)}s)`);
+  env.info(
+    `watching ${watch.column} in ${watch.dataset} for events served ${watch.safeVariant} since the press (up to ${Math.round(watch.timeoutMs / 1000)}s)`,
+  );
   let last = new Map<string, number>();
   for (;;) {
     last = await variantCounts(env, watch.dataset, watch.column, watch.since);
@@ -178,13 +214,17 @@ function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, r
   const s = env.styler;
   if (!result.changed) {
     const p = result.press;
-    env.out(`${s.yellow('no change')}: ${result.message ?? `${key} is already ${verb === 'press' ? 'pressed' : 'released'}`}${p !== undefined && result.message === undefined ? ` (by ${p.by} ${when(env, p.at)}: ${p.reason})` : ''}\n`);
+    env.out(
+      `${s.yellow('no change')}: ${result.message ?? `${key} is already ${verb === 'press' ? 'pressed' : 'released'}`}${p !== undefined && result.message === undefined ? ` (by ${p.by} ${when(env, p.at)}: ${p.reason})` : ''}\n`,
+    );
     return;
   }
   const served = result.served.everyone ? `${result.served.variant} = ${JSON.stringify(result.served.value)}` : result.served.description;
   const headline = verb === 'press' ? s.red(s.bold(`PRESSED ${key}`)) : s.green(s.bold(`RELEASED ${key}`));
   env.out(`${headline}: every client is now served ${served}\n`);
-  env.out(`flag-config version ${result.configVersion}, delivered to ${result.subscribers} stream subscriber${result.subscribers === 1 ? '' : 's'}\n`);
+  env.out(
+    `flag-config version ${result.configVersion}, delivered to ${result.subscribers} stream subscriber${result.subscribers === 1 ? '' : 's'}\n`,
+  );
 }
 
 export const pressButtonVerb: Verb = makeVerb('press');

@@ -50,13 +50,30 @@ export function ConfirmPrompt(props: ConfirmPromptProps): React.JSX.Element {
       <Text bold color={props.verb === 'press' ? 'red' : 'yellow'}>
         {title}
       </Text>
-      {props.service !== undefined ? <Text>service:     {props.service}</Text> : null}
-      <Text>serves now:  {props.servesNow}</Text>
+      {props.service !== undefined ? (
+        <Text>
+          {'service:     '}
+          {props.service}
+        </Text>
+      ) : null}
       <Text>
-        after:       <Text bold>{props.servesAfter}</Text>
+        {'serves now:  '}
+        {props.servesNow}
       </Text>
-      <Text>reason:      {props.reason}</Text>
-      {props.runbookUrl !== undefined ? <Text>runbook:     {props.runbookUrl}</Text> : null}
+      <Text>
+        {'after:       '}
+        <Text bold>{props.servesAfter}</Text>
+      </Text>
+      <Text>
+        {'reason:      '}
+        {props.reason}
+      </Text>
+      {props.runbookUrl !== undefined ? (
+        <Text>
+          {'runbook:     '}
+          {props.runbookUrl}
+        </Text>
+      ) : null}
       <Text> </Text>
       <Text>
         Type <Text bold>{props.flagKey}</Text> and press Enter to {props.verb} (Esc cancels):

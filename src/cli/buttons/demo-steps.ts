@@ -6,7 +6,7 @@
  */
 import { DEMO_FLAGS, demoFlagDefinition } from '../../demo/catalog.js';
 import { generateEvents } from '../../demo/generate.js';
-import type { DemoSession, DemoSetup, DemoStep } from '../../demo/steps.js';
+import type { DemoSession, DemoSetup, DemoStep } from '../demo/steps.js';
 import { toFlagdDocument } from '../../flags/flagd-format.js';
 import type { KillSwitchResponse, OfrepAnswer, ServiceView } from '../flags/flags-api.js';
 
@@ -17,13 +17,20 @@ export const demoFlagsSetup: DemoSetup = {
   id: 'create-flags',
   async run(session) {
     const document = toFlagdDocument(DEMO_FLAGS.map(demoFlagDefinition));
-    const result = await session.client.requestJson<{ created: string[] }>('POST', '/api/v1/import/flagd?reason=demo%20set-up', document, { idempotent: true });
+    const result = await session.client.requestJson<{ created: string[] }>('POST', '/api/v1/import/flagd?reason=demo%20set-up', document, {
+      idempotent: true,
+    });
     session.note(`created ${result.created.length} flags on the demo server`);
   },
 };
 
 async function evaluate(session: DemoSession, key: string, targetingKey: string): Promise<OfrepAnswer> {
-  return session.client.requestJson<OfrepAnswer>('POST', `/ofrep/v1/evaluate/flags/${encodeURIComponent(key)}`, { context: { targetingKey } }, { idempotent: true });
+  return session.client.requestJson<OfrepAnswer>(
+    'POST',
+    `/ofrep/v1/evaluate/flags/${encodeURIComponent(key)}`,
+    { context: { targetingKey } },
+    { idempotent: true },
+  );
 }
 
 function buttonsText(session: DemoSession, services: ServiceView[]): string {
@@ -37,7 +44,7 @@ function buttonsText(session: DemoSession, services: ServiceView[]): string {
       lines.push(`  ${b.state === 'pressed' ? s.red(s.bold(b.key)) : s.bold(b.key)}  ${state}  turns off ${b.description ?? b.key}`);
     }
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** `buttons`, a press with its proof, an evaluation, live traffic, a release. */
@@ -47,31 +54,60 @@ export const buttonsDemoStep: DemoStep = {
   async run(session) {
     const s = session.styler;
     const { services } = await session.client.requestJson<{ services: ServiceView[] }>('GET', '/api/v1/services');
-    session.print(s.dim('$ flagscope buttons') + '\n' + buttonsText(session, services));
+    session.print(`${s.dim('$ flagscope buttons')}\n${buttonsText(session, services)}`);
 
     const before = await evaluate(session, DEMO_BUTTON, 'user-42');
     session.print(`\n${s.dim(`$ flagscope buttons press ${DEMO_BUTTON} --reason "provider timeouts" --yes`)}\n`);
-    const pressed = await session.client.requestJson<KillSwitchResponse>('POST', `/api/v1/flags/${DEMO_BUTTON}/press`, { reason: 'provider timeouts' }, { idempotent: true });
-    const served = pressed.served.everyone ? `${pressed.served.variant} = ${JSON.stringify(pressed.served.value)}` : pressed.served.description;
+    const pressed = await session.client.requestJson<KillSwitchResponse>(
+      'POST',
+      `/api/v1/flags/${DEMO_BUTTON}/press`,
+      { reason: 'provider timeouts' },
+      { idempotent: true },
+    );
+    const served = pressed.served.everyone
+      ? `${pressed.served.variant} = ${JSON.stringify(pressed.served.value)}`
+      : pressed.served.description;
     session.print(`${s.red(s.bold(`PRESSED ${DEMO_BUTTON}`))}: every client is now served ${served}\n`);
     session.print(`flag-config version ${pressed.configVersion}, delivered to ${pressed.subscribers} stream subscribers\n`);
 
     const after = await evaluate(session, DEMO_BUTTON, 'user-42');
     session.print(`\n${s.dim(`$ flagscope flags eval ${DEMO_BUTTON} --targeting-key user-42`)}\n`);
-    session.print(`before the press: ${before.variant} (${before.reason}); now: ${s.bold(String(after.variant))} = ${JSON.stringify(after.value)} (${after.reason})\n`);
+    session.print(
+      `before the press: ${before.variant} (${before.reason}); now: ${s.bold(String(after.variant))} = ${JSON.stringify(after.value)} (${after.reason})\n`,
+    );
 
     // Live traffic after the press: the flag column follows the safe variant.
     const from = Math.ceil(session.end / 1000) * 1000;
-    const live = [...generateEvents({ seed: session.seed + 1, count: 300, start: from, end: from + 5_000, overrides: { [DEMO_BUTTON]: pressed.flag.safeVariant ?? 'off' } })];
+    const live = [
+      ...generateEvents({
+        seed: session.seed + 1,
+        count: 300,
+        start: from,
+        end: from + 5_000,
+        overrides: { [DEMO_BUTTON]: pressed.flag.safeVariant ?? 'off' },
+      }),
+    ];
     await session.sendEvents(live);
     const column = `flag.${DEMO_BUTTON}`;
-    const traffic = await session.query({ calculations: [{ op: 'COUNT' }], breakdowns: [column], start_time: from / 1000, end_time: from / 1000 + 6 });
+    const traffic = await session.query({
+      calculations: [{ op: 'COUNT' }],
+      breakdowns: [column],
+      start_time: from / 1000,
+      end_time: from / 1000 + 6,
+    });
     const shares = traffic.data.results.map((r) => `${String(r.data[column])}: ${String(r.data['COUNT'])}`).join(', ');
     session.print(`live traffic since the press, by ${column}: ${shares}\n`);
 
     session.print(`\n${s.dim(`$ flagscope buttons release ${DEMO_BUTTON} --reason "provider recovered" --yes`)}\n`);
-    const released = await session.client.requestJson<KillSwitchResponse>('POST', `/api/v1/flags/${DEMO_BUTTON}/release`, { reason: 'provider recovered' }, { idempotent: true });
+    const released = await session.client.requestJson<KillSwitchResponse>(
+      'POST',
+      `/api/v1/flags/${DEMO_BUTTON}/release`,
+      { reason: 'provider recovered' },
+      { idempotent: true },
+    );
     const restored = await evaluate(session, DEMO_BUTTON, 'user-42');
-    session.print(`${s.green(s.bold(`RELEASED ${DEMO_BUTTON}`))} (flag-config version ${released.configVersion}): user-42 is served ${restored.variant} again, exactly as before the press\n`);
+    session.print(
+      `${s.green(s.bold(`RELEASED ${DEMO_BUTTON}`))} (flag-config version ${released.configVersion}): user-42 is served ${restored.variant} again, exactly as before the press\n`,
+    );
   },
 };

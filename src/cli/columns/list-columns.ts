@@ -1,5 +1,5 @@
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
-import type { ColumnInfo } from '../../store/types.js';
+import type { ColumnInfo } from '../../query/schema.js';
 import type { Verb } from '../registration.js';
 import { printRecords } from '../print-records.js';
 

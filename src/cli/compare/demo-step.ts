@@ -3,7 +3,7 @@
  * checkout and cart services, which finds the hidden regression in the
  * combination of both flags and reports it as an interaction.
  */
-import type { DemoStep } from '../../demo/steps.js';
+import type { DemoStep } from '../demo/steps.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
 import { formatDifference, renderCompareReport } from './render-compare.js';
 
@@ -14,7 +14,10 @@ export const compareDemoStep: DemoStep = {
     const { styler } = session;
     const [first, second] = Object.keys(HIDDEN_REGRESSION.flags) as [string, string];
     const services = HIDDEN_REGRESSION.services.join(', ');
-    session.intro(`Cohorts of ${first} × ${second} in the ${services} services: always-valid intervals, q-values over the whole report.`, `flagscope compare ${first} --with ${second} --dataset shop --where 'service.name in (${HIDDEN_REGRESSION.services.map((s) => `"${s}"`).join(', ')})' --since 24h`);
+    session.intro(
+      `Cohorts of ${first} × ${second} in the ${services} services: always-valid intervals, q-values over the whole report.`,
+      `flagscope compare ${first} --with ${second} --dataset shop --where 'service.name in (${HIDDEN_REGRESSION.services.map((s) => `"${s}"`).join(', ')})' --since 24h`,
+    );
     const report = await session.client.compare(session.dataset, {
       flags: [{ flag: first }, { flag: second }],
       filters: [{ column: 'service.name', op: 'in', value: [...HIDDEN_REGRESSION.services] }],
@@ -23,10 +26,21 @@ export const compareDemoStep: DemoStep = {
     });
     session.print(renderCompareReport(report, { styler, width: session.width }));
     const both = report.results.find((r) => r.metric === 'RATE(error = true)' && r.cohort === `${first}=on ${second}=on`);
-    const interaction = report.interactions.find((i) => i.metric === 'RATE(error = true)' && i.variants[0] === 'on' && i.variants[1] === 'on');
+    const interaction = report.interactions.find(
+      (i) => i.metric === 'RATE(error = true)' && i.variants[0] === 'on' && i.variants[1] === 'on',
+    );
     if (both !== undefined && both.verdict === 'worse') {
-      const extra = interaction?.verdict === 'worse' ? `, ${formatDifference(interaction.effect, 'absolute')} more than the two flags alone predict` : '';
-      session.print('\n' + styler.bold(`→ ${first}=on with ${second}=on: error rate ${formatDifference(both.difference, 'absolute')} against control${extra}.`) + '\n');
+      const extra =
+        interaction?.verdict === 'worse'
+          ? `, ${formatDifference(interaction.effect, 'absolute')} more than the two flags alone predict`
+          : '';
+      session.print(
+        '\n' +
+          styler.bold(
+            `→ ${first}=on with ${second}=on: error rate ${formatDifference(both.difference, 'absolute')} against control${extra}.`,
+          ) +
+          '\n',
+      );
     }
   },
 };

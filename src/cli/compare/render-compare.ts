@@ -55,13 +55,29 @@ function styleVerdict(verdict: string | null, styler: Styler): string {
 export function compareRecords(report: CompareReport): string[][] {
   const num = (v: number | null): string => (v === null ? '' : String(v));
   const rows = report.results.map((r) => [
-    r.metric, r.cohort, num(r.count), num(r.value), num(r.difference),
-    num(r.ci?.[0] ?? null), num(r.ci?.[1] ?? null), num(r.pValue), num(r.qValue), r.control ? 'control' : (r.verdict ?? ''),
+    r.metric,
+    r.cohort,
+    num(r.count),
+    num(r.value),
+    num(r.difference),
+    num(r.ci?.[0] ?? null),
+    num(r.ci?.[1] ?? null),
+    num(r.pValue),
+    num(r.qValue),
+    r.control ? 'control' : (r.verdict ?? ''),
   ]);
   for (const i of report.interactions) {
     rows.push([
-      i.metric, `interaction ${i.flags[0]}=${i.variants[0]} × ${i.flags[1]}=${i.variants[1]}`, '', '', num(i.effect),
-      num(i.ci?.[0] ?? null), num(i.ci?.[1] ?? null), num(i.pValue), num(i.qValue), i.verdict,
+      i.metric,
+      `interaction ${i.flags[0]}=${i.variants[0]} × ${i.flags[1]}=${i.variants[1]}`,
+      '',
+      '',
+      num(i.effect),
+      num(i.ci?.[0] ?? null),
+      num(i.ci?.[1] ?? null),
+      num(i.pValue),
+      num(i.qValue),
+      i.verdict,
     ]);
   }
   return rows;
@@ -71,9 +87,14 @@ export function compareRecords(report: CompareReport): string[][] {
 export function sampleRatioText(report: CompareReport, styler: Styler): string[] {
   return report.sampleRatio.map((line) => {
     const total = Object.values(line.observed).reduce((a, b) => a + b, 0);
-    const observed = Object.entries(line.observed).map(([v, n]) => `${v} ${total > 0 ? percent(n / total, 1) : '–'}`).join(' · ');
-    if (line.expected === null) return `sample ratio ${line.flag}: ${observed} ${styler.dim('(no configured split to test against: pass --expect)')}`;
-    const expected = Object.entries(line.expected).map(([v, s]) => `${v} ${percent(s, 1)}`).join(' · ');
+    const observed = Object.entries(line.observed)
+      .map(([v, n]) => `${v} ${total > 0 ? percent(n / total, 1) : '–'}`)
+      .join(' · ');
+    if (line.expected === null)
+      return `sample ratio ${line.flag}: ${observed} ${styler.dim('(no configured split to test against: pass --expect)')}`;
+    const expected = Object.entries(line.expected)
+      .map(([v, s]) => `${v} ${percent(s, 1)}`)
+      .join(' · ');
     const source = line.source === 'flag' ? 'flag rollout' : '--expect';
     const status = line.mismatch ? styler.red('MISMATCH') : styler.green('ok');
     const extra = line.unexpectedVariants.length > 0 ? `; events in unexpected variants ${line.unexpectedVariants.join(', ')}` : '';
@@ -110,8 +131,13 @@ export function renderCompareReport(report: CompareReport, options: { styler: St
   const { styler } = options;
   const kinds = new Map(report.metrics.map((m) => [m.name, m.kind]));
   const out: string[] = [];
-  const controlText = Object.entries(report.control).map(([f, v]) => `${f}=${v}`).join(' ');
-  out.push(styler.bold(`${report.flags.join(' × ')} on ${report.dataset}`) + styler.dim(` · control ${controlText} · ${formatIsoTime(report.start_time * 1000)} – ${formatIsoTime(report.end_time * 1000)}`));
+  const controlText = Object.entries(report.control)
+    .map(([f, v]) => `${f}=${v}`)
+    .join(' ');
+  out.push(
+    styler.bold(`${report.flags.join(' × ')} on ${report.dataset}`) +
+      styler.dim(` · control ${controlText} · ${formatIsoTime(report.start_time * 1000)} – ${formatIsoTime(report.end_time * 1000)}`),
+  );
   out.push('');
   const combination = report.flags.length > 1;
   const cohortOf = (label: string): string => {
@@ -134,29 +160,49 @@ export function renderCompareReport(report: CompareReport, options: { styler: St
     ]);
     lastMetric = r.metric;
   }
-  out.push(renderTable(
-    [
-      { header: 'METRIC' }, { header: combination ? report.flags.join(' / ') : 'COHORT' }, { header: 'EVENTS', align: 'right' }, { header: 'VALUE', align: 'right' },
-      { header: 'VS CONTROL', align: 'right' }, { header: `${Math.round((1 - report.settings.alpha) * 100)}% CI` },
-      { header: 'Q', align: 'right' }, { header: 'VERDICT' },
-    ],
-    rows,
-    { tty: true, styler, maxWidth: options.width },
-  ).trimEnd());
+  out.push(
+    renderTable(
+      [
+        { header: 'METRIC' },
+        { header: combination ? report.flags.join(' / ') : 'COHORT' },
+        { header: 'EVENTS', align: 'right' },
+        { header: 'VALUE', align: 'right' },
+        { header: 'VS CONTROL', align: 'right' },
+        { header: `${Math.round((1 - report.settings.alpha) * 100)}% CI` },
+        { header: 'Q', align: 'right' },
+        { header: 'VERDICT' },
+      ],
+      rows,
+      { tty: true, styler, maxWidth: options.width },
+    ).trimEnd(),
+  );
   if (report.interactions.length > 0) {
     out.push('');
     out.push(styler.bold('interactions') + styler.dim(' (the combination against what each flag alone predicts)'));
-    out.push(renderTable(
-      [{ header: 'METRIC' }, { header: `${report.interactions[0]!.flags.join(' × ')}` }, { header: 'EFFECT', align: 'right' }, { header: 'CI' }, { header: 'Q', align: 'right' }, { header: 'VERDICT' }],
-      report.interactions.map((i) => interactionRow(i, styler)),
-      { tty: true, styler, maxWidth: options.width },
-    ).trimEnd());
+    out.push(
+      renderTable(
+        [
+          { header: 'METRIC' },
+          { header: `${report.interactions[0]!.flags.join(' × ')}` },
+          { header: 'EFFECT', align: 'right' },
+          { header: 'CI' },
+          { header: 'Q', align: 'right' },
+          { header: 'VERDICT' },
+        ],
+        report.interactions.map((i) => interactionRow(i, styler)),
+        { tty: true, styler, maxWidth: options.width },
+      ).trimEnd(),
+    );
   }
   out.push('');
   out.push(...sampleRatioText(report, styler));
   const incomplete = incompleteText(report, styler);
   if (incomplete !== undefined) out.push(incomplete);
   for (const note of report.notes) out.push(styler.dim(`note: ${note}`));
-  out.push(styler.dim(`always-valid intervals and p-values (safe to peek); q-values: Benjamini–Hochberg over all ${report.results.filter((r) => r.qValue !== null).length + report.interactions.length} tests`));
-  return out.join('\n') + '\n';
+  out.push(
+    styler.dim(
+      `always-valid intervals and p-values (safe to peek); q-values: Benjamini–Hochberg over all ${report.results.filter((r) => r.qValue !== null).length + report.interactions.length} tests`,
+    ),
+  );
+  return `${out.join('\n')}\n`;
 }

@@ -39,7 +39,8 @@ export function buildCompareRequest(flag: string, flags: CompareFlags, now: numb
   if (flags.unit !== undefined) body.unit = flags.unit === 'none' ? null : flags.unit;
   if (flags.alpha !== undefined) {
     const alpha = Number(flags.alpha);
-    if (!(alpha > 0 && alpha < 1)) throw new FlagscopeError('usage', `\`--alpha ${flags.alpha}\` is not between 0 and 1`, 'pass e.g. `--alpha 0.05`');
+    if (!(alpha > 0 && alpha < 1))
+      throw new FlagscopeError('usage', `\`--alpha ${flags.alpha}\` is not between 0 and 1`, 'pass e.g. `--alpha 0.05`');
     body.alpha = alpha;
   }
   return body;

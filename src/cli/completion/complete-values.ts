@@ -10,5 +10,5 @@ export const completeValues: Verb = async (env, args) => {
     throw new FlagscopeError('usage', `nothing to complete for "${kind}"`, `kinds: ${Object.keys(DYNAMIC_COMPLETERS).join(', ')}`);
   }
   const values = await completer(await env.client());
-  env.out(values.map((v) => v + '\n').join(''));
+  env.out(values.map((v) => `${v}\n`).join(''));
 };

@@ -19,7 +19,8 @@ export type ValueCompletion =
 export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient) => Promise<string[]>> = {
   datasets: async (client) => (await client.listDatasets()).map((d) => d.name),
   flags: async (client) => (await client.requestJson<{ flags: Array<{ key: string }> }>('GET', '/api/v1/flags')).flags.map((f) => f.key),
-  services: async (client) => (await client.requestJson<{ services: Array<{ name: string }> }>('GET', '/api/v1/services')).services.map((s) => s.name),
+  services: async (client) =>
+    (await client.requestJson<{ services: Array<{ name: string }> }>('GET', '/api/v1/services')).services.map((s) => s.name),
 };
 
 /** Completion of an argument or option value by its placeholder name. */

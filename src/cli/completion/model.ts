@@ -61,7 +61,10 @@ function spellings(option: Option): string[] {
 function optionCompletion(option: Option): ValueCompletion {
   if (option.argChoices !== undefined) return { type: 'choices', values: [...option.argChoices] };
   const placeholder = /[<[]([^>\]]+)[>\]]/.exec(option.flags)?.[1] ?? '';
-  return COMPLETION_BY_PLACEHOLDER[placeholder] ?? COMPLETION_BY_PLACEHOLDER[option.attributeName().replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())] ?? { type: 'none' };
+  return (
+    COMPLETION_BY_PLACEHOLDER[placeholder] ??
+    COMPLETION_BY_PLACEHOLDER[option.attributeName().replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] ?? { type: 'none' }
+  );
 }
 
 function argumentCompletion(argument: Argument): ValueCompletion {

@@ -19,8 +19,16 @@ interface CaseTable {
   entries: [string, string][];
 }
 
-function tables(model: CompletionModel): { subcommands: CaseTable; options: CaseTable; values: CaseTable; args: CaseTable; valueOptions: string[] } {
-  const subcommands: CaseTable = { entries: model.commands.filter((c) => c.subcommands.length > 0).map((c) => [c.path, c.subcommands.join(' ')]) };
+function tables(model: CompletionModel): {
+  subcommands: CaseTable;
+  options: CaseTable;
+  values: CaseTable;
+  args: CaseTable;
+  valueOptions: string[];
+} {
+  const subcommands: CaseTable = {
+    entries: model.commands.filter((c) => c.subcommands.length > 0).map((c) => [c.path, c.subcommands.join(' ')]),
+  };
   const options: CaseTable = { entries: model.commands.map((c) => [c.path, c.options.join(' ')]) };
   const values: CaseTable = { entries: [] };
   for (const [spelling, value] of model.valueOptions) {

@@ -1,5 +1,5 @@
 import { formatCount, formatIsoTime, formatRelativeTime, toMillis } from '../../output/values.js';
-import type { DatasetInfo } from '../../store/types.js';
+import type { DatasetInfo } from '../../query/schema.js';
 import type { Verb } from '../registration.js';
 import { printRecords } from '../print-records.js';
 

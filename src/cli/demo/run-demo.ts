@@ -1,5 +1,5 @@
 import { FlagscopeError } from '../../errors.js';
-import type { DemoOptions } from '../../demo/run.js';
+import type { DemoOptions } from './run.js';
 import type { Verb } from '../registration.js';
 
 /** `flagscope demo`: hands over to `runDemo` of `src/demo/run.ts`. */
@@ -7,12 +7,13 @@ export const demo: Verb = async (env, _args, options) => {
   const demoOptions: DemoOptions = { color: env.color, quiet: env.quiet, verbose: env.verbose, keep: options.keep === true };
   if (options.events !== undefined) demoOptions.events = wholeNumber(options.events, '--events');
   if (options.seed !== undefined) demoOptions.seed = wholeNumber(options.seed, '--seed');
-  const { runDemo } = await import('../../demo/run.js');
+  const { runDemo } = await import('./run.js');
   return runDemo(env.ctx, demoOptions);
 };
 
 function wholeNumber(value: unknown, flag: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new FlagscopeError('usage', `\`${flag} ${String(value)}\` is not a whole number`, `pass e.g. \`${flag} 1000\``);
+  if (!Number.isSafeInteger(n))
+    throw new FlagscopeError('usage', `\`${flag} ${String(value)}\` is not a whole number`, `pass e.g. \`${flag} 1000\``);
   return n;
 }

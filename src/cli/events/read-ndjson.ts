@@ -28,7 +28,8 @@ export function parseEventLine(line: string): ParsedLine {
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   const data = record.data;
-  const isEnvelope = keys.includes('data') && keys.every((k) => ENVELOPE_KEYS.has(k)) && typeof data === 'object' && data !== null && !Array.isArray(data);
+  const isEnvelope =
+    keys.includes('data') && keys.every((k) => ENVELOPE_KEYS.has(k)) && typeof data === 'object' && data !== null && !Array.isArray(data);
   if (!isEnvelope) return { item: { data: record } };
   const item: BatchItem = { data: data as Record<string, unknown> };
   if (typeof record.time === 'string' || typeof record.time === 'number') item.time = record.time;

@@ -122,11 +122,16 @@ function printSummary(env: CommandEnv, summary: SendSummary): void {
     return;
   }
   if (env.format === 'ndjson') {
-    env.out(JSON.stringify(summary) + '\n');
+    env.out(`${JSON.stringify(summary)}\n`);
     return;
   }
   if (env.format === 'csv') {
-    env.out(renderCsv(['line', 'status', 'error'], summary.errors.map((e) => [e.line, e.status, e.error])));
+    env.out(
+      renderCsv(
+        ['line', 'status', 'error'],
+        summary.errors.map((e) => [e.line, e.status, e.error]),
+      ),
+    );
     return;
   }
   for (const e of summary.errors.slice(0, REPORTED_REJECTIONS)) {
@@ -138,20 +143,25 @@ function printSummary(env: CommandEnv, summary: SendSummary): void {
   }
   let line = `sent ${formatCount(summary.sent)} event${summary.sent === 1 ? '' : 's'} to ${summary.dataset}: ${formatCount(summary.accepted)} accepted, ${formatCount(summary.rejected)} rejected`;
   if (summary.invalid > 0) line += `; ${formatCount(summary.invalid)} invalid line${summary.invalid === 1 ? '' : 's'} not sent`;
-  env.out(line + '\n');
+  env.out(`${line}\n`);
 }
 
 async function openInput(env: CommandEnv, file: string): Promise<{ input: Readable; totalBytes: number | undefined }> {
   if (file === '-') {
     if (env.stdinIsTTY) {
-      throw new FlagscopeError('usage', 'no events to send: stdin is a terminal', 'pass an NDJSON FILE, or pipe events into `flagscope events send DATASET -`');
+      throw new FlagscopeError(
+        'usage',
+        'no events to send: stdin is a terminal',
+        'pass an NDJSON FILE, or pipe events into `flagscope events send DATASET -`',
+      );
     }
     return { input: env.ctx.stdin, totalBytes: undefined };
   }
   const path = resolve(env.ctx.cwd, file);
   try {
     const info = await stat(path);
-    if (!info.isFile()) throw new FlagscopeError('invalid_input', `cannot read ${file}: not a file`, 'pass an NDJSON file, or `-` for stdin');
+    if (!info.isFile())
+      throw new FlagscopeError('invalid_input', `cannot read ${file}: not a file`, 'pass an NDJSON file, or `-` for stdin');
     return { input: createReadStream(path), totalBytes: info.size };
   } catch (e) {
     if (e instanceof FlagscopeError) throw e;
@@ -162,7 +172,12 @@ async function openInput(env: CommandEnv, file: string): Promise<{ input: Readab
 
 function positiveInt(value: unknown, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new FlagscopeError('usage', `\`${flag} ${String(value)}\` is not a positive integer`, `pass a whole number, e.g. \`${flag} 500\``);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new FlagscopeError(
+      'usage',
+      `\`${flag} ${String(value)}\` is not a positive integer`,
+      `pass a whole number, e.g. \`${flag} 500\``,
+    );
   return n;
 }
 

@@ -2,7 +2,7 @@
  * The demo's explain step: `explain shop --where 'error = true'`, which ranks
  * the hidden regression's flag combination and browser first.
  */
-import type { DemoStep } from '../../demo/steps.js';
+import type { DemoStep } from '../demo/steps.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
 import { renderExplainReport } from './render-explain.js';
 
@@ -12,7 +12,10 @@ export const explainDemoStep: DemoStep = {
   async run(session) {
     const { styler } = session;
     const services = HIDDEN_REGRESSION.services;
-    session.intro(`In the ${services.join(', ')} services: every column and the most telling flag combinations, failing requests against the rest, ranked by how over-represented they are.`, `flagscope explain shop --where 'error = true' --population 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --since 24h`);
+    session.intro(
+      `In the ${services.join(', ')} services: every column and the most telling flag combinations, failing requests against the rest, ranked by how over-represented they are.`,
+      `flagscope explain shop --where 'error = true' --population 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --since 24h`,
+    );
     const report = await session.client.explain(session.dataset, {
       selection: [{ column: 'error', op: '=', value: true }],
       filters: [{ column: 'service.name', op: 'in', value: [...services] }],
@@ -22,7 +25,7 @@ export const explainDemoStep: DemoStep = {
     session.print(renderExplainReport(report, { styler, width: session.width, limit: 10 }));
     const top = report.findings.find((f) => f.significant && f.kind === 'value' && f.columns.length > 1);
     if (top !== undefined) {
-      session.print('\n' + styler.bold(`→ errors concentrate in ${top.columns.map((c, i) => `${c}=${top.values[i]}`).join(' AND ')}.`) + '\n');
+      session.print(`\n${styler.bold(`→ errors concentrate in ${top.columns.map((c, i) => `${c}=${top.values[i]}`).join(' AND ')}.`)}\n`);
     }
   },
 };

@@ -18,11 +18,11 @@ export function registerExplain(program: Command, state: RunState): void {
     .option('--alpha <alpha>', 'false discovery rate', '0.05')
     .addHelpText(
       'after',
-      examples([
+      `${examples([
         "flagscope explain shop --where 'error = true' --since 24h",
         "flagscope explain shop --where 'duration_ms > 1000' --population 'service.name = checkout'",
         "flagscope explain shop --where 'status_code >= 500' --json",
-      ]) + '\nDocs: docs/compare.md\n',
+      ])}\nDocs: docs/compare.md\n`,
     );
   lazyAction(cmd, state, async () => (await import('./run-explain.js')).runExplain);
 }

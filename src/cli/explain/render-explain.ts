@@ -31,16 +31,26 @@ function what(f: ExplainFinding): string {
 
 function describeDistribution(f: ExplainFinding): string {
   const direction = f.effect > 0 ? 'higher' : 'lower';
-  const medians = f.selectedMedian != null && f.restMedian != null ? ` (median ≈${formatNumberHuman(f.selectedMedian)} vs ≈${formatNumberHuman(f.restMedian)})` : '';
+  const medians =
+    f.selectedMedian != null && f.restMedian != null
+      ? ` (median ≈${formatNumberHuman(f.selectedMedian)} vs ≈${formatNumberHuman(f.restMedian)})`
+      : '';
   return `${direction === 'higher' ? '↑' : '↓'}${medians}`;
 }
 
 /** The tab-separated rows of a report. */
 export function explainRecords(report: ExplainReport): string[][] {
   return report.findings.map((f, i) => [
-    String(i + 1), f.kind, f.columns.join(','), f.values.join(','),
-    f.selectedShare === null ? '' : String(f.selectedShare), f.restShare === null ? '' : String(f.restShare),
-    String(f.effect), String(f.pValue), String(f.qValue), String(f.significant),
+    String(i + 1),
+    f.kind,
+    f.columns.join(','),
+    f.values.join(','),
+    f.selectedShare === null ? '' : String(f.selectedShare),
+    f.restShare === null ? '' : String(f.restShare),
+    String(f.effect),
+    String(f.pValue),
+    String(f.qValue),
+    String(f.significant),
   ]);
 }
 
@@ -49,8 +59,12 @@ export function renderExplainReport(report: ExplainReport, options: { styler: St
   const { styler } = options;
   const total = report.selected.weight + report.rest.weight;
   const out: string[] = [];
-  out.push(styler.bold(`what sets ${report.selection} apart in ${report.dataset}`)
-    + styler.dim(` · ${formatCount(Math.round(report.selected.weight))} of ${formatCount(Math.round(total))} events selected (${total > 0 ? percent(report.selected.weight / total) : '–'})`));
+  out.push(
+    styler.bold(`what sets ${report.selection} apart in ${report.dataset}`) +
+      styler.dim(
+        ` · ${formatCount(Math.round(report.selected.weight))} of ${formatCount(Math.round(total))} events selected (${total > 0 ? percent(report.selected.weight / total) : '–'})`,
+      ),
+  );
   out.push('');
   const significant = report.findings.filter((f) => f.significant && (f.kind === 'distribution' || f.effect > 0));
   // Values (nearly) only seen in the selection describe it (an error type, a 5xx status) rather than explain it.
@@ -61,30 +75,60 @@ export function renderExplainReport(report: ExplainReport, options: { styler: St
   if (shown.length === 0) {
     out.push('nothing sets the selection apart at this significance level');
   } else {
-    out.push(renderTable(
-      [{ header: '#', align: 'right' }, { header: 'WHAT' }, { header: 'SELECTION' }, { header: 'REST' }, { header: 'DIFF', align: 'right' }, { header: 'Q', align: 'right' }],
-      shown.map((f, i) => {
-        if (f.kind === 'distribution') {
-          return [String(i + 1), `${f.columns[0]} ${describeDistribution(f)}`, '', '', `${f.effect > 0 ? '+' : ''}${f.effect.toFixed(2)}`, formatProbability(f.qValue)];
-        }
-        return [
-          String(i + 1),
-          what(f),
-          `${styler.red(shareBar(f.selectedShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.selectedShare ?? 0).padStart(6)}`,
-          `${styler.dim(shareBar(f.restShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.restShare ?? 0).padStart(6)}`,
-          `+${((f.effect) * 100).toFixed(1)}pp`,
-          formatProbability(f.qValue),
-        ];
-      }),
-      { tty: true, styler, maxWidth: options.width },
-    ).trimEnd());
+    out.push(
+      renderTable(
+        [
+          { header: '#', align: 'right' },
+          { header: 'WHAT' },
+          { header: 'SELECTION' },
+          { header: 'REST' },
+          { header: 'DIFF', align: 'right' },
+          { header: 'Q', align: 'right' },
+        ],
+        shown.map((f, i) => {
+          if (f.kind === 'distribution') {
+            return [
+              String(i + 1),
+              `${f.columns[0]} ${describeDistribution(f)}`,
+              '',
+              '',
+              `${f.effect > 0 ? '+' : ''}${f.effect.toFixed(2)}`,
+              formatProbability(f.qValue),
+            ];
+          }
+          return [
+            String(i + 1),
+            what(f),
+            `${styler.red(shareBar(f.selectedShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.selectedShare ?? 0).padStart(6)}`,
+            `${styler.dim(shareBar(f.restShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.restShare ?? 0).padStart(6)}`,
+            `+${(f.effect * 100).toFixed(1)}pp`,
+            formatProbability(f.qValue),
+          ];
+        }),
+        { tty: true, styler, maxWidth: options.width },
+      ).trimEnd(),
+    );
   }
   if (consequences.length > 0) {
     out.push('');
-    out.push(`only in the selection: ${consequences.slice(0, 6).map((f) => `${f.columns[0]}=${f.values[0]} (${percent(f.selectedShare ?? 0)})`).join(', ')}${consequences.length > 6 ? ', …' : ''}`);
+    out.push(
+      `only in the selection: ${consequences
+        .slice(0, 6)
+        .map((f) => `${f.columns[0]}=${f.values[0]} (${percent(f.selectedShare ?? 0)})`)
+        .join(', ')}${consequences.length > 6 ? ', …' : ''}`,
+    );
   }
   out.push('');
-  out.push(styler.dim(`${report.tests} tests, Benjamini–Hochberg at q < ${report.alpha}; ${report.columns.analysed} columns analysed`
-    + (report.columns.skipped.length > 0 ? `, ${report.columns.skipped.length} skipped (${report.columns.skipped.slice(0, 3).map((s) => s.column).join(', ')}${report.columns.skipped.length > 3 ? ', …' : ''})` : '')));
-  return out.join('\n') + '\n';
+  out.push(
+    styler.dim(
+      `${report.tests} tests, Benjamini–Hochberg at q < ${report.alpha}; ${report.columns.analysed} columns analysed` +
+        (report.columns.skipped.length > 0
+          ? `, ${report.columns.skipped.length} skipped (${report.columns.skipped
+              .slice(0, 3)
+              .map((s) => s.column)
+              .join(', ')}${report.columns.skipped.length > 3 ? ', …' : ''})`
+          : ''),
+    ),
+  );
+  return `${out.join('\n')}\n`;
 }

@@ -30,12 +30,14 @@ export function buildExplainRequest(flags: ExplainFlags, now: number): Record<st
   for (const key of ['time_range', 'start_time', 'end_time'] as const) if (selection[key] !== undefined) body[key] = selection[key];
   if (flags.alpha !== undefined) {
     const alpha = Number(flags.alpha);
-    if (!(alpha > 0 && alpha < 1)) throw new FlagscopeError('usage', `\`--alpha ${flags.alpha}\` is not between 0 and 1`, 'pass e.g. `--alpha 0.05`');
+    if (!(alpha > 0 && alpha < 1))
+      throw new FlagscopeError('usage', `\`--alpha ${flags.alpha}\` is not between 0 and 1`, 'pass e.g. `--alpha 0.05`');
     body.alpha = alpha;
   }
   if (flags.limit !== undefined) {
     const limit = Number(flags.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new FlagscopeError('usage', `\`--limit ${flags.limit}\` is not a whole number from 1 to 1000`, 'pass e.g. `--limit 20`');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new FlagscopeError('usage', `\`--limit ${flags.limit}\` is not a whole number from 1 to 1000`, 'pass e.g. `--limit 20`');
     body.limit = Math.max(limit, 50);
   }
   return body;

@@ -4,7 +4,7 @@
  */
 import type { ApiClient } from '../../client/api-client.js';
 import type { Flag } from '../../flags/model.js';
-import type { FlagHistoryEntry } from '../../store/control-flags.js';
+import type { FlagHistoryEntry } from '../../api/flags.js';
 import type { ButtonView } from '../../server/flags/routes.js';
 
 export type ListedFlag = Flag & { stale: boolean };
@@ -41,7 +41,10 @@ export interface OfrepAnswer {
 const flagPath = (key: string): string => `/api/v1/flags/${encodeURIComponent(key)}`;
 
 /** `GET /api/v1/flags` with the given filters. */
-export async function listFlags(client: ApiClient, filter: { service?: string; kind?: string; stale?: boolean; archived?: boolean }): Promise<{ configVersion: number; flags: ListedFlag[] }> {
+export async function listFlags(
+  client: ApiClient,
+  filter: { service?: string; kind?: string; stale?: boolean; archived?: boolean },
+): Promise<{ configVersion: number; flags: ListedFlag[] }> {
   const params = new URLSearchParams();
   if (filter.service !== undefined) params.set('service', filter.service);
   if (filter.kind !== undefined) params.set('kind', filter.kind);
@@ -62,18 +65,38 @@ export async function createFlag(client: ApiClient, definition: Record<string, u
 }
 
 /** `PATCH /api/v1/flags/{key}` with `If-Match: "version"`; 409 (exit 6) when the version is stale. */
-export async function patchFlag(client: ApiClient, key: string, version: number, fields: Record<string, unknown>): Promise<{ flag: Flag; configVersion: number }> {
+export async function patchFlag(
+  client: ApiClient,
+  key: string,
+  version: number,
+  fields: Record<string, unknown>,
+): Promise<{ flag: Flag; configVersion: number }> {
   return client.requestJson('PATCH', flagPath(key), fields, { headers: { 'if-match': `"${version}"` }, idempotent: false });
 }
 
 /** `PUT /api/v1/flags/{key}/rollout`; `rollout` null removes it. */
-export async function setRollout(client: ApiClient, key: string, version: number | undefined, rollout: unknown, reason: string | undefined): Promise<{ flag: Flag; configVersion: number }> {
+export async function setRollout(
+  client: ApiClient,
+  key: string,
+  version: number | undefined,
+  rollout: unknown,
+  reason: string | undefined,
+): Promise<{ flag: Flag; configVersion: number }> {
   const headers: Record<string, string> = version === undefined ? {} : { 'if-match': `"${version}"` };
-  return client.requestJson('PUT', `${flagPath(key)}/rollout`, { rollout, ...(reason === undefined ? {} : { reason }) }, { headers, idempotent: false });
+  return client.requestJson(
+    'PUT',
+    `${flagPath(key)}/rollout`,
+    { rollout, ...(reason === undefined ? {} : { reason }) },
+    { headers, idempotent: false },
+  );
 }
 
 /** `POST /api/v1/flags/{key}/archive`. */
-export async function archiveFlag(client: ApiClient, key: string, reason: string | undefined): Promise<{ flag: Flag; configVersion: number }> {
+export async function archiveFlag(
+  client: ApiClient,
+  key: string,
+  reason: string | undefined,
+): Promise<{ flag: Flag; configVersion: number }> {
   return client.requestJson('POST', `${flagPath(key)}/archive`, reason === undefined ? {} : { reason }, { idempotent: false });
 }
 
@@ -83,7 +106,12 @@ export async function flagHistory(client: ApiClient, key: string, limit: number)
 }
 
 /** `POST /api/v1/flags/{key}/press` or `/release` with a reason. */
-export async function pressOrRelease(client: ApiClient, verb: 'press' | 'release', key: string, reason: string): Promise<KillSwitchResponse> {
+export async function pressOrRelease(
+  client: ApiClient,
+  verb: 'press' | 'release',
+  key: string,
+  reason: string,
+): Promise<KillSwitchResponse> {
   return client.requestJson('POST', `${flagPath(key)}/${verb}`, { reason }, { idempotent: true });
 }
 
@@ -98,7 +126,11 @@ export async function exportFlagd(client: ApiClient): Promise<unknown> {
 }
 
 /** `POST /api/v1/import/flagd`: creates or updates flags from a flagd document. */
-export async function importFlagd(client: ApiClient, document: unknown, reason: string | undefined): Promise<{ created: string[]; updated: string[]; unchanged: string[]; configVersion: number }> {
+export async function importFlagd(
+  client: ApiClient,
+  document: unknown,
+  reason: string | undefined,
+): Promise<{ created: string[]; updated: string[]; unchanged: string[]; configVersion: number }> {
   const query = reason === undefined ? '' : `?reason=${encodeURIComponent(reason)}`;
   return client.requestJson('POST', `/api/v1/import/flagd${query}`, document, { idempotent: true });
 }
@@ -121,7 +153,13 @@ export async function evaluateOfrep(
   let status: number;
   let text: string;
   try {
-    const response = await request(baseUrl + path, { method: 'POST', headers, body: JSON.stringify({ context }), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const response = await request(baseUrl + path, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ context }),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
     status = response.statusCode;
     text = await response.body.text();
   } catch (e) {

@@ -9,7 +9,14 @@ export function registerFlags(program: Command, state: RunState): void {
   const flags = program
     .command('flags')
     .description('manage feature flags: list, get, create, set, archive, history, eval, export, import')
-    .addHelpText('after', examples(['flagscope flags list --service checkout', 'flagscope flags list --stale', 'flagscope flags eval new-checkout --targeting-key user-42']));
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags list --service checkout',
+        'flagscope flags list --stale',
+        'flagscope flags eval new-checkout --targeting-key user-42',
+      ]),
+    );
 
   const list = flags
     .command('list')
@@ -18,7 +25,14 @@ export function registerFlags(program: Command, state: RunState): void {
     .option('--kind <flag-kind>', `only flags of this kind (${KINDS})`)
     .option('--stale', 'only release flags older than 40 days (kill switches are never stale)')
     .option('--archived', 'include archived flags')
-    .addHelpText('after', examples(['flagscope flags list --service checkout', 'flagscope flags list --kind kill-switch --json', 'flagscope flags list --stale']));
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags list --service checkout',
+        'flagscope flags list --kind kill-switch --json',
+        'flagscope flags list --stale',
+      ]),
+    );
   lazyAction(list, state, async () => (await import('./read-flags.js')).listFlagsVerb);
 
   const get = flags
@@ -66,7 +80,13 @@ export function registerFlags(program: Command, state: RunState): void {
     .option('--safe <variant>', 'safe variant (kill switches)')
     .option('--if-version <n>', 'the version you read; default: the current one')
     .option('--reason <text>', 'why (recorded in the history)')
-    .addHelpText('after', examples(['flagscope flags set new-checkout --rollout on=25,off=75 --reason "ramp to 25%"', 'flagscope flags set new-checkout --state disabled --if-version 4']));
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags set new-checkout --rollout on=25,off=75 --reason "ramp to 25%"',
+        'flagscope flags set new-checkout --state disabled --if-version 4',
+      ]),
+    );
   lazyAction(set, state, async () => (await import('./write-flags.js')).setFlagVerb);
 
   const archive = flags
@@ -92,14 +112,25 @@ export function registerFlags(program: Command, state: RunState): void {
     .option('--targeting-key <key>', 'the context targetingKey (user, session…)')
     .option('--context <json>', 'the evaluation context as a JSON object')
     .option('--attr <name=value>', 'a context attribute (repeatable)', collect)
-    .addHelpText('after', examples(['flagscope flags eval new-checkout --targeting-key user-42', "flagscope flags eval banner --attr country=de --attr plan=pro --json"]));
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags eval new-checkout --targeting-key user-42',
+        'flagscope flags eval banner --attr country=de --attr plan=pro --json',
+      ]),
+    );
   lazyAction(evaluate, state, async () => (await import('./read-flags.js')).evalFlagVerb);
 
   const exportCmd = flags
     .command('export')
-    .description('write every live flag as flagd flag-definition JSON (a flagd daemon can serve it); `--format flagd` is the default and only format')
+    .description(
+      'write every live flag as flagd flag-definition JSON (a flagd daemon can serve it); `--format flagd` is the default and only format',
+    )
     .option('-o, --output <file>', 'write to FILE instead of stdout')
-    .addHelpText('after', examples(['flagscope flags export --format flagd > flags.flagd.json', 'flagscope flags export -o flags.flagd.json']));
+    .addHelpText(
+      'after',
+      examples(['flagscope flags export --format flagd > flags.flagd.json', 'flagscope flags export -o flags.flagd.json']),
+    );
   lazyAction(exportCmd, state, async () => (await import('./read-flags.js')).exportFlagsVerb);
 
   const importCmd = flags
@@ -107,6 +138,12 @@ export function registerFlags(program: Command, state: RunState): void {
     .description('create or update flags from flagd flag-definition JSON (metadata: service, kind, safeVariant, description, runbook)')
     .argument('<file>', 'flagd JSON file, or - for stdin')
     .option('--reason <text>', 'why (recorded in the history)')
-    .addHelpText('after', examples(['flagscope flags import flags.flagd.json --reason "restore from backup"', 'flagscope flags export | flagscope flags import - --api-url http://staging:7070']));
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags import flags.flagd.json --reason "restore from backup"',
+        'flagscope flags export | flagscope flags import - --api-url http://staging:7070',
+      ]),
+    );
   lazyAction(importCmd, state, async () => (await import('./write-flags.js')).importFlagsVerb);
 }

@@ -62,13 +62,17 @@ export function parseRollout(text: string): Record<string, number> {
   const rollout: Record<string, number> = {};
   for (const [name, value] of pairs(text, '--rollout', 'on=5,off=95')) {
     const pct = Number(value.replace(/%$/, ''));
-    if (value === '' || !Number.isFinite(pct)) throw invalidInput(`\`--rollout\` percentage ${JSON.stringify(value)} for ${name} is not a number`, 'e.g. `--rollout on=5,off=95`');
+    if (value === '' || !Number.isFinite(pct))
+      throw invalidInput(`\`--rollout\` percentage ${JSON.stringify(value)} for ${name} is not a number`, 'e.g. `--rollout on=5,off=95`');
     if (Object.hasOwn(rollout, name)) throw invalidInput(`\`--rollout\` names ${name} twice`);
     rollout[name] = pct;
   }
   const total = Object.values(rollout).reduce((a, b) => a + b, 0);
   if (Math.abs(total - 100) > 1e-9) {
-    throw invalidInput(`\`--rollout\` percentages sum to ${+total.toFixed(6)}, not 100`, 'make them add up to 100, e.g. `--rollout on=5,off=95`');
+    throw invalidInput(
+      `\`--rollout\` percentages sum to ${+total.toFixed(6)}, not 100`,
+      'make them add up to 100, e.g. `--rollout on=5,off=95`',
+    );
   }
   return rollout;
 }
@@ -101,6 +105,9 @@ export function parseTargeting(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw invalidInput('`--targeting` is not valid JSON', `e.g. --targeting '{"if": [{"in": [{"var": "country"}, ["de", "fr"]]}, "on", null]}'`);
+    throw invalidInput(
+      '`--targeting` is not valid JSON',
+      `e.g. --targeting '{"if": [{"in": [{"var": "country"}, ["de", "fr"]]}, "on", null]}'`,
+    );
   }
 }

@@ -48,14 +48,20 @@ export const listFlagsVerb: Verb = async (env, _args, options) => {
     { key: 'key', header: 'KEY', value: (f) => f.key, human: (f) => (f.pressed !== undefined ? s.red(s.bold(f.key)) : s.bold(f.key)) },
     { key: 'service', header: 'SERVICE', value: (f) => f.service },
     { key: 'kind', header: 'KIND', value: (f) => f.kind },
-    { key: 'serves', header: 'SERVES', value: (f) => servedSummary(f), human: (f) => (f.pressed !== undefined ? s.red(servedSummary(f)) : servedSummary(f)) },
+    {
+      key: 'serves',
+      header: 'SERVES',
+      value: (f) => servedSummary(f),
+      human: (f) => (f.pressed !== undefined ? s.red(servedSummary(f)) : servedSummary(f)),
+    },
     { key: 'version', header: 'VERSION', align: 'right', value: (f) => f.version },
     { key: 'updated_at', header: 'UPDATED', value: (f) => f.updatedAt, human: (f) => `${when(env, f.updatedAt)} by ${f.updatedBy}` },
     { key: 'stale', header: 'STALE', value: (f) => f.stale, human: (f) => (f.stale ? s.yellow('stale') : '') },
   ];
   const shown = columns.filter((column) => column.key !== 'stale' || anyStale || env.format !== 'table' || !env.stdoutIsTTY);
   printRecords<ListedFlag>(env, result.flags, shown, result);
-  if (result.flags.length === 0 && env.format === 'table') env.info(options.stale === true ? 'no stale flags' : 'no flags match; create one with `flagscope flags create`');
+  if (result.flags.length === 0 && env.format === 'table')
+    env.info(options.stale === true ? 'no stale flags' : 'no flags match; create one with `flagscope flags create`');
 };
 
 /** `flags get KEY`. */
@@ -73,7 +79,12 @@ export const getFlagVerb: Verb = async (env, args) => {
     ['kind', flag.kind + (stale ? s.yellow(' (stale: release flag older than 40 days)') : '')],
     ['state', flag.state],
     ['serves', flag.pressed !== undefined ? s.red(servedSummary(flag)) : servedSummary(flag)],
-    ['variants', Object.entries(flag.variants).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')],
+    [
+      'variants',
+      Object.entries(flag.variants)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(' '),
+    ],
     ['default', flag.defaultVariant],
   ];
   if (flag.safeVariant !== undefined) lines.push(['safe variant', flag.safeVariant]);
@@ -86,7 +97,7 @@ export const getFlagVerb: Verb = async (env, args) => {
   lines.push(['updated', `${when(env, flag.updatedAt)} by ${flag.updatedBy}`]);
   if (flag.archived) lines.push(['archived', 'yes']);
   const width = Math.max(...lines.map(([k]) => k.length));
-  env.out(lines.map(([k, v]) => (env.stdoutIsTTY ? `${s.dim(k.padEnd(width))}  ${v}` : `${k}\t${v}`)).join('\n') + '\n');
+  env.out(`${lines.map(([k, v]) => (env.stdoutIsTTY ? `${s.dim(k.padEnd(width))}  ${v}` : `${k}\t${v}`)).join('\n')}\n`);
 };
 
 /** `flags history KEY [--limit N]`. */
@@ -99,7 +110,12 @@ export const flagHistoryVerb: Verb = async (env, args, options) => {
     result.history,
     [
       { key: 'at', header: 'WHEN', value: (h) => h.at, human: (h) => when(env, h.at) },
-      { key: 'action', header: 'ACTION', value: (h) => h.action, human: (h) => (h.action === 'press' ? env.styler.red(h.action) : h.action) },
+      {
+        key: 'action',
+        header: 'ACTION',
+        value: (h) => h.action,
+        human: (h) => (h.action === 'press' ? env.styler.red(h.action) : h.action),
+      },
       { key: 'by', header: 'WHO', value: (h) => h.by },
       { key: 'version', header: 'VERSION', align: 'right', value: (h) => h.version },
       { key: 'reason', header: 'WHY', value: (h) => h.reason },
@@ -112,7 +128,11 @@ export const flagHistoryVerb: Verb = async (env, args, options) => {
 /** `flags export [--output FILE]`: flagd flag-definition JSON. */
 export const exportFlagsVerb: Verb = async (env, _args, options) => {
   if (env.format === 'csv' || env.format === 'ndjson') {
-    throw new FlagscopeError('usage', `\`flags export\` writes flagd JSON, not ${env.format}`, 'pass `--format flagd` or leave `--format` out');
+    throw new FlagscopeError(
+      'usage',
+      `\`flags export\` writes flagd JSON, not ${env.format}`,
+      'pass `--format flagd` or leave `--format` out',
+    );
   }
   const document = await exportFlagd(await env.client());
   const text = `${JSON.stringify(document, null, 2)}\n`;
@@ -135,8 +155,15 @@ export const evalFlagVerb: Verb = async (env, args, options) => {
     throw new FlagscopeError('not_found', `flag ${key} does not exist`, '`flagscope flags list` shows the flags');
   }
   if (answer.errorCode !== undefined) {
-    const hint = answer.errorCode === 'TARGETING_KEY_MISSING' ? 'pass `--targeting-key KEY`; the flag buckets users by it' : 'check the context and the flag (`flagscope flags get KEY`)';
-    throw new FlagscopeError('invalid_input', `evaluation of ${key} failed: ${answer.errorCode}: ${answer.errorDetails ?? 'no details'}`, hint);
+    const hint =
+      answer.errorCode === 'TARGETING_KEY_MISSING'
+        ? 'pass `--targeting-key KEY`; the flag buckets users by it'
+        : 'check the context and the flag (`flagscope flags get KEY`)';
+    throw new FlagscopeError(
+      'invalid_input',
+      `evaluation of ${key} failed: ${answer.errorCode}: ${answer.errorDetails ?? 'no details'}`,
+      hint,
+    );
   }
   if (env.format !== 'table') {
     env.out(renderJson(answer));
@@ -145,5 +172,5 @@ export const evalFlagVerb: Verb = async (env, args, options) => {
   const line = env.stdoutIsTTY
     ? `${env.styler.bold(key)} → ${env.styler.bold(String(answer.variant))} = ${JSON.stringify(answer.value)}  ${env.styler.dim(`(${answer.reason})`)}`
     : [key, answer.variant, JSON.stringify(answer.value), answer.reason].join('\t');
-  env.out(line + '\n');
+  env.out(`${line}\n`);
 };

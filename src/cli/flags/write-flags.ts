@@ -63,7 +63,11 @@ export const setFlagVerb: Verb = async (env, args, options) => {
   if (typeof options.runbook === 'string') fields.runbookUrl = options.runbook === '' ? null : options.runbook;
   if (typeof options.safe === 'string') fields.safeVariant = options.safe;
   if (Object.keys(fields).length === 0) {
-    throw new FlagscopeError('usage', 'nothing to change', 'pass at least one of `--default`, `--state`, `--variants`, `--rollout`, `--targeting`, `--description`, `--runbook`, `--safe`');
+    throw new FlagscopeError(
+      'usage',
+      'nothing to change',
+      'pass at least one of `--default`, `--state`, `--variants`, `--rollout`, `--targeting`, `--description`, `--runbook`, `--safe`',
+    );
   }
   const reason = reasonOf(options);
   if (reason !== undefined) fields.reason = reason;
@@ -95,7 +99,11 @@ export const importFlagsVerb: Verb = async (env, args, options) => {
     try {
       text = await readFile(resolve(env.ctx.cwd, file), 'utf8');
     } catch (e) {
-      throw new FlagscopeError('usage', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'pass the path of a flagd JSON file, or `-` for stdin');
+      throw new FlagscopeError(
+        'usage',
+        `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'pass the path of a flagd JSON file, or `-` for stdin',
+      );
     }
   }
   let document: unknown;
@@ -109,5 +117,7 @@ export const importFlagsVerb: Verb = async (env, args, options) => {
     env.out(renderJson(result));
     return;
   }
-  env.out(`imported ${file}: ${result.created.length} created, ${result.updated.length} updated, ${result.unchanged.length} unchanged (config version ${result.configVersion})\n`);
+  env.out(
+    `imported ${file}: ${result.created.length} created, ${result.updated.length} updated, ${result.unchanged.length} unchanged (config version ${result.configVersion})\n`,
+  );
 };

@@ -15,7 +15,10 @@ export function registerKeys(program: Command, state: RunState): void {
     .requiredOption('--scope <scopes>', 'comma-separated: ingest, query, flags:read, flags:write, killswitch, admin')
     .addHelpText(
       'after',
-      examples(['flagscope keys create --name ci --scope ingest,query --json', 'flagscope keys create --name oncall --scope killswitch,flags:read']),
+      examples([
+        'flagscope keys create --name ci --scope ingest,query --json',
+        'flagscope keys create --name oncall --scope killswitch,flags:read',
+      ]),
     );
   lazyAction(create, state, async () => (await import('./key-verbs.js')).createKeyVerb);
   const list = keys

@@ -4,7 +4,7 @@
 import { FlagscopeError, invalidInput } from '../../errors.js';
 import { renderJson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
-import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo } from '../../store/control.js';
+import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo } from '../../api/keys.js';
 import { printRecords } from '../print-records.js';
 import type { Verb } from '../registration.js';
 
@@ -16,10 +16,18 @@ export const createKeyVerb: Verb = async (env, _args, options) => {
     .filter((s) => s.length > 0);
   const unknown = scopes.filter((s) => !isApiKeyScope(s));
   if (scopes.length === 0 || unknown.length > 0) {
-    throw invalidInput(`unknown scope ${unknown.map((s) => JSON.stringify(s)).join(', ') || '(none given)'}`, `scopes are ${API_KEY_SCOPES.join(', ')}`);
+    throw invalidInput(
+      `unknown scope ${unknown.map((s) => JSON.stringify(s)).join(', ') || '(none given)'}`,
+      `scopes are ${API_KEY_SCOPES.join(', ')}`,
+    );
   }
   const client = await env.client();
-  const created = await client.requestJson<ApiKeyInfo & { key: string }>('POST', '/api/v1/keys', { name: options.name, scopes }, { idempotent: false });
+  const created = await client.requestJson<ApiKeyInfo & { key: string }>(
+    'POST',
+    '/api/v1/keys',
+    { name: options.name, scopes },
+    { idempotent: false },
+  );
   if (env.format !== 'table') {
     env.out(renderJson({ name: created.name, key: created.key, scopes: created.scopes }));
     return;
@@ -39,7 +47,12 @@ export const listKeysVerb: Verb = async (env) => {
       { key: 'id', header: 'ID', value: (k) => k.id },
       { key: 'name', header: 'NAME', value: (k) => k.name, human: (k) => env.styler.bold(k.name) },
       { key: 'scopes', header: 'SCOPES', value: (k) => k.scopes.join(',') },
-      { key: 'created_at', header: 'CREATED', value: (k) => formatIsoTime(k.created_at), human: (k) => formatRelativeTime(k.created_at, now) },
+      {
+        key: 'created_at',
+        header: 'CREATED',
+        value: (k) => formatIsoTime(k.created_at),
+        human: (k) => formatRelativeTime(k.created_at, now),
+      },
       {
         key: 'revoked_at',
         header: 'REVOKED',
@@ -59,7 +72,8 @@ export const revokeKeyVerb: Verb = async (env, args) => {
     const { keys } = await client.requestJson<{ keys: ApiKeyInfo[] }>('GET', '/api/v1/keys');
     const matches = keys.filter((k) => k.name === id && k.revoked_at === null);
     if (matches.length === 0) throw new FlagscopeError('not_found', `no valid key named "${id}"`, '`flagscope keys list` shows the keys');
-    if (matches.length > 1) throw invalidInput(`${matches.length} valid keys are named "${id}"`, `revoke one by id: ${matches.map((k) => k.id).join(', ')}`);
+    if (matches.length > 1)
+      throw invalidInput(`${matches.length} valid keys are named "${id}"`, `revoke one by id: ${matches.map((k) => k.id).join(', ')}`);
     id = matches[0]!.id;
   }
   const revoked = await client.requestJson<ApiKeyInfo>('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);

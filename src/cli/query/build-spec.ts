@@ -38,7 +38,11 @@ export function buildQuerySpec(base: QuerySpec, flags: QueryFlags, now: number):
     if (flags.any === true) {
       const mixed = expressions.find((e) => e.filter_combination === 'AND' && e.filters.length > 1);
       if (mixed !== undefined) {
-        throw new FlagscopeError('usage', '`--any` cannot combine a --where expression that uses AND', 'give each condition as its own --where, or write one expression with OR');
+        throw new FlagscopeError(
+          'usage',
+          '`--any` cannot combine a --where expression that uses AND',
+          'give each condition as its own --where, or write one expression with OR',
+        );
       }
       spec.filters = expressions.flatMap((e) => e.filters);
       spec.filter_combination = 'OR';
@@ -51,10 +55,17 @@ export function buildQuerySpec(base: QuerySpec, flags: QueryFlags, now: number):
     spec.filter_combination = 'OR';
   }
   if (flags.by !== undefined && flags.by.length > 0) {
-    spec.breakdowns = flags.by.flatMap((b) => b.split(',')).map((b) => b.trim()).filter((b) => b.length > 0);
+    spec.breakdowns = flags.by
+      .flatMap((b) => b.split(','))
+      .map((b) => b.trim())
+      .filter((b) => b.length > 0);
   }
   if (flags.since !== undefined && flags.start !== undefined) {
-    throw new FlagscopeError('usage', '`--since` and `--start` both set the start of the time range', 'pass `--since 2h`, or `--start T` with an optional `--end T`');
+    throw new FlagscopeError(
+      'usage',
+      '`--since` and `--start` both set the start of the time range',
+      'pass `--since 2h`, or `--start T` with an optional `--end T`',
+    );
   }
   if (flags.since !== undefined) {
     spec.time_range = parseDuration(flags.since);
@@ -75,14 +86,19 @@ export function buildQuerySpec(base: QuerySpec, flags: QueryFlags, now: number):
   if (flags.limit !== undefined) {
     const limit = Number(flags.limit);
     if (!Number.isInteger(limit) || limit <= 0) {
-      throw new FlagscopeError('usage', `\`--limit ${flags.limit}\` is not a positive integer`, 'pass a whole number of groups, e.g. `--limit 10`');
+      throw new FlagscopeError(
+        'usage',
+        `\`--limit ${flags.limit}\` is not a positive integer`,
+        'pass a whole number of groups, e.g. `--limit 10`',
+      );
     }
     spec.limit = limit;
   }
   if (flags.heatmap !== undefined) {
     const column = flags.heatmap;
     const calculations = spec.calculations ?? [];
-    if (!calculations.some((c) => c.op === 'HEATMAP' && c.column === column)) spec.calculations = [...calculations, { op: 'HEATMAP', column }];
+    if (!calculations.some((c) => c.op === 'HEATMAP' && c.column === column))
+      spec.calculations = [...calculations, { op: 'HEATMAP', column }];
     spec.granularity ??= heatmapGranularity(rangeSeconds(spec));
   }
   if (spec.calculations === undefined || spec.calculations.length === 0) spec.calculations = [{ op: 'COUNT' }];
@@ -107,10 +123,18 @@ export function parseSpecText(text: string, source: string): QuerySpec {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new FlagscopeError('invalid_input', `${source} is not valid JSON: ${(e as Error).message.replace(/\.$/, '')}`, 'a query spec is a JSON object such as {"calculations": [{"op": "COUNT"}], "time_range": 7200}');
+    throw new FlagscopeError(
+      'invalid_input',
+      `${source} is not valid JSON: ${(e as Error).message.replace(/\.$/, '')}`,
+      'a query spec is a JSON object such as {"calculations": [{"op": "COUNT"}], "time_range": 7200}',
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FlagscopeError('invalid_input', `${source} is not a JSON object`, 'a query spec is a JSON object such as {"calculations": [{"op": "COUNT"}]}');
+    throw new FlagscopeError(
+      'invalid_input',
+      `${source} is not a JSON object`,
+      'a query spec is a JSON object such as {"calculations": [{"op": "COUNT"}]}',
+    );
   }
   return value as QuerySpec;
 }

@@ -18,7 +18,11 @@ export const runQuery: Verb = async (env, args, options) => {
   const dataset = String(args[0]);
   const flags = options as QueryFlags & { spec?: string; watch?: boolean; interval?: string };
   if (flags.watch === true && !env.stdoutIsTTY) {
-    throw new FlagscopeError('usage', '`--watch` needs a terminal, and stdout is not one', 'drop `--watch` when piping or scripting; run the command again to refresh');
+    throw new FlagscopeError(
+      'usage',
+      '`--watch` needs a terminal, and stdout is not one',
+      'drop `--watch` when piping or scripting; run the command again to refresh',
+    );
   }
   const base = flags.spec === undefined ? {} : await readSpec(env, flags.spec);
   // Validate the options before contacting the server.
@@ -39,7 +43,9 @@ export const runQuery: Verb = async (env, args, options) => {
     for (;;) {
       const result = await runOnce();
       env.out('\u001b[2J\u001b[H');
-      env.out(env.styler.dim(`${dataset} · every ${flags.interval ?? '5s'} · updated ${formatIsoTime(env.ctx.now())} · ctrl-c to stop`) + '\n\n');
+      env.out(
+        `${env.styler.dim(`${dataset} · every ${flags.interval ?? '5s'} · updated ${formatIsoTime(env.ctx.now())} · ctrl-c to stop`)}\n\n`,
+      );
       printResult(env, result);
       let timer: NodeJS.Timeout | undefined;
       const tick = new Promise<'tick'>((resolveTick) => {
@@ -56,7 +62,12 @@ export const runQuery: Verb = async (env, args, options) => {
 
 async function readSpec(env: CommandEnv, file: string): Promise<QuerySpec> {
   if (file === '-') {
-    if (env.stdinIsTTY) throw new FlagscopeError('usage', '`--spec -` reads stdin, and stdin is a terminal', 'pipe the spec JSON in, or pass a file: `--spec query.json`');
+    if (env.stdinIsTTY)
+      throw new FlagscopeError(
+        'usage',
+        '`--spec -` reads stdin, and stdin is a terminal',
+        'pipe the spec JSON in, or pass a file: `--spec query.json`',
+      );
     return parseSpecText(await text(env.ctx.stdin), 'the spec on stdin');
   }
   let content: string;
@@ -64,7 +75,11 @@ async function readSpec(env: CommandEnv, file: string): Promise<QuerySpec> {
     content = await readFile(resolve(env.ctx.cwd, file), 'utf8');
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new FlagscopeError('invalid_input', `cannot read spec file ${file}: ${reason}`, 'check the path, or pass `--spec -` to read stdin');
+    throw new FlagscopeError(
+      'invalid_input',
+      `cannot read spec file ${file}: ${reason}`,
+      'check the path, or pass `--spec -` to read stdin',
+    );
   }
   return parseSpecText(content, `spec file ${file}`);
 }
@@ -80,7 +95,12 @@ export function printResult(env: CommandEnv, result: QueryResult): void {
       return;
     case 'csv': {
       const { header, records } = queryRecords(result);
-      env.out(renderCsv(header, records.map((r) => header.map((h) => r[h]))));
+      env.out(
+        renderCsv(
+          header,
+          records.map((r) => header.map((h) => r[h])),
+        ),
+      );
       return;
     }
     case 'table':
@@ -88,7 +108,13 @@ export function printResult(env: CommandEnv, result: QueryResult): void {
   }
   if (!env.stdoutIsTTY) {
     const { header, records } = queryRecords(result);
-    env.out(renderTable(header.map((h) => ({ header: h })), records.map((r) => header.map((h) => formatResultCell(r[h], false))), { tty: false }));
+    env.out(
+      renderTable(
+        header.map((h) => ({ header: h })),
+        records.map((r) => header.map((h) => formatResultCell(r[h], false))),
+        { tty: false },
+      ),
+    );
     return;
   }
   const heatmapOnly = result.meta.calculations.every((c) => c.startsWith('HEATMAP(')) && result.meta.breakdowns.length === 0;
@@ -99,5 +125,8 @@ export function printResult(env: CommandEnv, result: QueryResult): void {
   const groups = result.data.results.length;
   const range = `${formatIsoTime(result.query.start_time * 1000)} – ${formatIsoTime(result.query.end_time * 1000)}`;
   if (groups === 0) env.info(`no events matched in ${range}`);
-  else env.info(env.stderrStyler.dim(`${formatCount(groups)} group${groups === 1 ? '' : 's'} · ${range} · ${Math.round(result.meta.duration_ms)} ms`));
+  else
+    env.info(
+      env.stderrStyler.dim(`${formatCount(groups)} group${groups === 1 ? '' : 's'} · ${range} · ${Math.round(result.meta.duration_ms)} ms`),
+    );
 }

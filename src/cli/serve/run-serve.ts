@@ -1,5 +1,5 @@
 import { FlagscopeError } from '../../errors.js';
-import type { ServeOptions } from '../../server/serve.js';
+import type { ServeOptions } from './serve.js';
 import type { Verb } from '../registration.js';
 
 /** More ingest workers than this only take turns for the CPUs. */
@@ -9,7 +9,11 @@ const MAX_INGEST_WORKERS = 64;
 export const serve: Verb = async (env, _args, options) => {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new FlagscopeError('usage', `\`--port ${String(options.port)}\` is not a port number`, 'pass a port between 0 and 65535 (0 picks a free one)');
+    throw new FlagscopeError(
+      'usage',
+      `\`--port ${String(options.port)}\` is not a port number`,
+      'pass a port between 0 and 65535 (0 picks a free one)',
+    );
   }
   const serveOptions: ServeOptions = { host: String(options.host), port, verbose: env.verbose };
   if (options.ingestWorkers !== undefined) {
@@ -26,6 +30,6 @@ export const serve: Verb = async (env, _args, options) => {
   if (typeof options.dataDir === 'string') serveOptions.dataDir = options.dataDir;
   const profile = env.command.optsWithGlobals<{ profile?: string }>().profile;
   if (profile !== undefined) serveOptions.profile = profile;
-  const { runServe } = await import('../../server/serve.js');
+  const { runServe } = await import('./serve.js');
   return runServe(serveOptions, env.ctx);
 };

@@ -14,7 +14,8 @@ import {
   type FlagKind,
   type KillSwitchOutcome,
 } from '../../flags/index.js';
-import type { FlagAction, FlagChange, FlagHistoryEntry, FlagStore, LastPress } from '../../store/control-flags.js';
+import type { FlagAction, FlagHistoryEntry, LastPress } from '../../api/flags.js';
+import type { FlagChange, FlagStore } from '../../store/types.js';
 
 /** Release flags older than this are stale (kill switches never are). */
 export const STALE_AFTER_MS = 40 * 24 * 3600 * 1000;
@@ -163,8 +164,10 @@ export class FlagService {
       const existing = this.liveFlag(key);
       checkVersion(existing, expectedVersion);
       if (!isObject(input)) throw invalidInput('a flag update must be a JSON object');
-      if (input['key'] !== undefined && input['key'] !== key) throw invalidInput(`the body names flag ${String(input['key'])}, the path ${key}`, 'flag keys cannot be renamed');
-      if (input['pressed'] !== undefined) throw invalidInput('`pressed` changes only through press and release', 'use `flagscope buttons press|release`');
+      if (input['key'] !== undefined && input['key'] !== key)
+        throw invalidInput(`the body names flag ${String(input['key'])}, the path ${key}`, 'flag keys cannot be renamed');
+      if (input['pressed'] !== undefined)
+        throw invalidInput('`pressed` changes only through press and release', 'use `flagscope buttons press|release`');
       const base: Record<string, unknown> = mode === 'merge' ? { ...definitionOf(existing) } : { pressed: existing.pressed };
       if (mode === 'replace' && existing.pressed === undefined) delete base['pressed'];
       for (const [field, value] of Object.entries(input)) {
@@ -195,7 +198,10 @@ export class FlagService {
       const existing = this.liveFlag(key);
       if (expectedVersion !== undefined) checkVersion(existing, expectedVersion);
       if (existing.pressed !== undefined) {
-        throw invalidInput(`kill switch ${key} is pressed; its rollout cannot change until it is released`, `release it first (\`flagscope buttons release ${key} --reason TEXT\`)`);
+        throw invalidInput(
+          `kill switch ${key} is pressed; its rollout cannot change until it is released`,
+          `release it first (\`flagscope buttons release ${key} --reason TEXT\`)`,
+        );
       }
       const base: Record<string, unknown> = { ...definitionOf(existing) };
       if (rollout === null) delete base['rollout'];
@@ -224,7 +230,13 @@ export class FlagService {
       const action = { by: who, reason, at };
       const outcome: KillSwitchOutcome<Flag> = verb === 'press' ? pressKillSwitch(existing, action) : releaseKillSwitch(existing, action);
       if (!outcome.changed) {
-        const result: KillSwitchResult = { changed: false, flag: existing, configVersion: this.current.configVersion, subscribers: 0, message: outcome.message };
+        const result: KillSwitchResult = {
+          changed: false,
+          flag: existing,
+          configVersion: this.current.configVersion,
+          subscribers: 0,
+          message: outcome.message,
+        };
         if (outcome.press !== undefined) result.press = { by: outcome.press.by, at: outcome.press.at, reason: outcome.press.reason };
         return result;
       }
@@ -239,7 +251,11 @@ export class FlagService {
    * Imports flag definitions (from flagd JSON) in one transaction: new keys are
    * created, changed ones updated, identical ones left alone.
    */
-  importDefinitions(definitions: readonly FlagDefinition[], who: string, why: string): Promise<{ created: string[]; updated: string[]; unchanged: string[]; configVersion: number; subscribers: number }> {
+  importDefinitions(
+    definitions: readonly FlagDefinition[],
+    who: string,
+    why: string,
+  ): Promise<{ created: string[]; updated: string[]; unchanged: string[]; configVersion: number; subscribers: number }> {
     return this.serially(async () => {
       const seen = new Set<string>();
       const changes: FlagChange[] = [];
@@ -292,7 +308,15 @@ export class FlagService {
     return flag;
   }
 
-  private change(action: FlagAction, before: Flag | null, definition: FlagDefinition, who: string, why: string, at: number, archived: boolean): FlagChange {
+  private change(
+    action: FlagAction,
+    before: Flag | null,
+    definition: FlagDefinition,
+    who: string,
+    why: string,
+    at: number,
+    archived: boolean,
+  ): FlagChange {
     const iso = new Date(at).toISOString();
     const after: Flag = {
       ...definition,
@@ -306,7 +330,13 @@ export class FlagService {
     return { action, before, after, who, why, at };
   }
 
-  private async commitOne(action: FlagAction, before: Flag | null, definition: FlagDefinition, who: string, why: string): Promise<WriteResult> {
+  private async commitOne(
+    action: FlagAction,
+    before: Flag | null,
+    definition: FlagDefinition,
+    who: string,
+    why: string,
+  ): Promise<WriteResult> {
     const change = this.change(action, before, definition, who, why, this.now(), action === 'archive');
     const { configVersion, subscribers } = await this.commit([change]);
     return { flag: change.after, configVersion, subscribers };
@@ -328,7 +358,18 @@ export class FlagService {
     let version = previous.configVersion;
     for (const change of changes) {
       version += 1;
-      subscribers = Math.max(subscribers, this.publish({ configVersion: version, key: change.after.key, action: change.action, by: change.who, at: change.after.updatedAt, reason: change.why, flag: change.after }));
+      subscribers = Math.max(
+        subscribers,
+        this.publish({
+          configVersion: version,
+          key: change.after.key,
+          action: change.action,
+          by: change.who,
+          at: change.after.updatedAt,
+          reason: change.why,
+          flag: change.after,
+        }),
+      );
     }
     let configVersion: number;
     try {
@@ -339,9 +380,25 @@ export class FlagService {
         const restored = change.before;
         if (restored === null) {
           const gone: Flag = { ...change.after, archived: true };
-          this.publish({ configVersion: previous.configVersion, key: gone.key, action: 'revert', by: change.who, at: change.after.updatedAt, reason: 'the change could not be stored', flag: gone });
+          this.publish({
+            configVersion: previous.configVersion,
+            key: gone.key,
+            action: 'revert',
+            by: change.who,
+            at: change.after.updatedAt,
+            reason: 'the change could not be stored',
+            flag: gone,
+          });
         } else {
-          this.publish({ configVersion: previous.configVersion, key: restored.key, action: 'revert', by: change.who, at: change.after.updatedAt, reason: 'the change could not be stored', flag: restored });
+          this.publish({
+            configVersion: previous.configVersion,
+            key: restored.key,
+            action: 'revert',
+            by: change.who,
+            at: change.after.updatedAt,
+            reason: 'the change could not be stored',
+            flag: restored,
+          });
         }
       }
       throw e;
@@ -403,7 +460,13 @@ function userDefinition(input: unknown): FlagDefinition {
 }
 
 function conflictDetails(current: Flag, expected: number | null): Record<string, unknown> {
-  return { key: current.key, currentVersion: current.version, expectedVersion: expected, changedBy: current.updatedBy, changedAt: current.updatedAt };
+  return {
+    key: current.key,
+    currentVersion: current.version,
+    expectedVersion: expected,
+    changedBy: current.updatedBy,
+    changedAt: current.updatedAt,
+  };
 }
 
 function checkVersion(current: Flag, expected: number): void {

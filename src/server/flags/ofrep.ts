@@ -20,14 +20,20 @@ export type OfrepEvaluation =
 /** Turns an evaluation into OFREP's success or failure body. */
 export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation {
   if (result.reason === 'ERROR' || result.value === undefined) {
-    const failure: OfrepEvaluation = { key, errorCode: result.errorCode ?? 'GENERAL', errorDetails: result.errorMessage ?? 'evaluation failed' };
+    const failure: OfrepEvaluation = {
+      key,
+      errorCode: result.errorCode ?? 'GENERAL',
+      errorDetails: result.errorMessage ?? 'evaluation failed',
+    };
     if (result.flagMetadata !== undefined) failure.metadata = result.flagMetadata;
     return failure;
   }
   return { key, value: result.value, reason: result.reason, variant: result.variant as string, metadata: result.flagMetadata ?? {} };
 }
 
-type ContextOutcome = { ok: true; context: Record<string, unknown> } | { ok: false; errorCode: 'PARSE_ERROR' | 'INVALID_CONTEXT'; details: string };
+type ContextOutcome =
+  | { ok: true; context: Record<string, unknown> }
+  | { ok: false; errorCode: 'PARSE_ERROR' | 'INVALID_CONTEXT'; details: string };
 
 function readContext(text: string): ContextOutcome {
   if (text.length === 0) return { ok: true, context: {} };
@@ -38,7 +44,11 @@ function readContext(text: string): ContextOutcome {
     return { ok: false, errorCode: 'PARSE_ERROR', details: `request body is not valid JSON: ${(e as Error).message}` };
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, errorCode: 'INVALID_CONTEXT', details: 'request body must be a JSON object like {"context": {"targetingKey": "user-1"}}' };
+    return {
+      ok: false,
+      errorCode: 'INVALID_CONTEXT',
+      details: 'request body must be a JSON object like {"context": {"targetingKey": "user-1"}}',
+    };
   }
   const context = (body as Record<string, unknown>)['context'];
   if (context === undefined || context === null) return { ok: true, context: {} };

@@ -39,7 +39,10 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
     if (etagMatches(req.headers['if-none-match'], etag)) return notModified(res, etag);
     sendJson(res, 200, { flag, stale: isStale(flag, deps.now()) }, { etag });
   });
-  for (const [method, mode] of [['PUT', 'replace'], ['PATCH', 'merge']] as const) {
+  for (const [method, mode] of [
+    ['PUT', 'replace'],
+    ['PATCH', 'merge'],
+  ] as const) {
     router.add(method, '/api/v1/flags/:key', 'flags:write', async (r) => {
       const expected = requiredIfMatch(r.req);
       const body = await readObject(deps, r.req, 'flag update');
@@ -62,7 +65,11 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
   router.add('PUT', '/api/v1/flags/:key/rollout', 'flags:write', async (r) => {
     const body = await readObject(deps, r.req, 'rollout request');
     const { reason, rest } = takeReason(body);
-    if (!('rollout' in rest)) throw invalidInput('rollout request needs "rollout": percentages per variant or null', 'e.g. {"rollout": {"on": 5, "off": 95}, "reason": "ramp"}');
+    if (!('rollout' in rest))
+      throw invalidInput(
+        'rollout request needs "rollout": percentages per variant or null',
+        'e.g. {"rollout": {"on": 5, "off": 95}, "reason": "ramp"}',
+      );
     const written = await flags.setRollout(r.params.key as string, rest['rollout'], optionalIfMatch(r.req), who(r), reason);
     sendJson(r.res, 200, { flag: written.flag, configVersion: written.configVersion }, { etag: flagEtag(written.flag) });
   });
@@ -79,7 +86,10 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
         flag,
         configVersion: result.configVersion,
         subscribers: result.subscribers,
-        served: servedVariant === undefined ? { everyone: false, description: describeServed(flag) } : { everyone: true, variant: servedVariant, value: flag.variants[servedVariant] },
+        served:
+          servedVariant === undefined
+            ? { everyone: false, description: describeServed(flag) }
+            : { everyone: true, variant: servedVariant, value: flag.variants[servedVariant] },
       });
     });
   }
@@ -114,7 +124,10 @@ function notModified(res: ServerResponse, etag: string): void {
 }
 
 function parseVersionTag(text: string): number | undefined {
-  const tag = text.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  const tag = text
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
   const n = Number(tag);
   return /^\d+$/.test(tag) && Number.isSafeInteger(n) ? n : undefined;
 }
@@ -127,10 +140,17 @@ function headerText(req: IncomingMessage, name: string): string | undefined {
 function requiredIfMatch(req: IncomingMessage): number {
   const header = headerText(req, 'if-match');
   if (header === undefined) {
-    throw invalidInput('an update needs an `If-Match` header with the version you read', 'send `If-Match: "VERSION"` (the ETag of GET /api/v1/flags/KEY)');
+    throw invalidInput(
+      'an update needs an `If-Match` header with the version you read',
+      'send `If-Match: "VERSION"` (the ETag of GET /api/v1/flags/KEY)',
+    );
   }
   const version = parseVersionTag(header);
-  if (version === undefined) throw invalidInput(`\`If-Match\` ${JSON.stringify(header)} is not a flag version`, 'send the ETag of GET /api/v1/flags/KEY, e.g. `If-Match: "3"`');
+  if (version === undefined)
+    throw invalidInput(
+      `\`If-Match\` ${JSON.stringify(header)} is not a flag version`,
+      'send the ETag of GET /api/v1/flags/KEY, e.g. `If-Match: "3"`',
+    );
   return version;
 }
 
@@ -138,7 +158,12 @@ function optionalIfMatch(req: IncomingMessage): number | undefined {
   return headerText(req, 'if-match') === undefined ? undefined : requiredIfMatch(req);
 }
 
-async function readObject(deps: FlagRouteDependencies, req: IncomingMessage, what: string, emptyIsObject = false): Promise<Record<string, unknown>> {
+async function readObject(
+  deps: FlagRouteDependencies,
+  req: IncomingMessage,
+  what: string,
+  emptyIsObject = false,
+): Promise<Record<string, unknown>> {
   const text = (await readBody(req, deps.maxBodyBytes)).toString('utf8');
   if (text.length === 0 && emptyIsObject) return {};
   const value = parseJsonBody(text, what);
@@ -243,9 +268,12 @@ function streamChanges(deps: FlagRouteDependencies, { req, res }: RouteRequest):
     res.write(`id: ${event.configVersion}\nevent: flag\ndata: ${JSON.stringify({ ...rest, flag: definitionWithVersion(flag) })}\n\n`);
     return true;
   });
-  const heartbeat = setInterval(() => {
-    if (!res.destroyed) res.write(': keep-alive\n\n');
-  }, (deps.streamHeartbeatSeconds ?? 15) * 1000);
+  const heartbeat = setInterval(
+    () => {
+      if (!res.destroyed) res.write(': keep-alive\n\n');
+    },
+    (deps.streamHeartbeatSeconds ?? 15) * 1000,
+  );
   heartbeat.unref();
   let untrack: () => void = () => undefined;
   const end = (): void => {

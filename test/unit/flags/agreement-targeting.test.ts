@@ -97,10 +97,31 @@ const rules: unknown[] = [
   { if: [{ some: [[1, 2], { '==': [{ var: '' }, 2] }] }, 'yes', 'no'] },
   { if: [{ none: [[1, 2], { '==': [{ var: '' }, 3] }] }, 'yes', 'no'] },
   { map: [{ var: 'missing' }, 1] },
-  { if: [{ '==': [{ var: 'country' }, 'FR'] }, { fractional: [['yes', 50], ['no', 50]] }, 'no'] },
+  {
+    if: [
+      { '==': [{ var: 'country' }, 'FR'] },
+      {
+        fractional: [
+          ['yes', 50],
+          ['no', 50],
+        ],
+      },
+      'no',
+    ],
+  },
   { fractional: [{ var: 'missing' }, ['yes', 50], ['no', 50]] },
-  { fractional: [['yes', 1], ['no', 0]] },
-  { fractional: [['yes', 0], ['no', 0]] },
+  {
+    fractional: [
+      ['yes', 1],
+      ['no', 0],
+    ],
+  },
+  {
+    fractional: [
+      ['yes', 0],
+      ['no', 0],
+    ],
+  },
 ];
 
 const contexts: Array<Record<string, unknown>> = [
@@ -129,7 +150,12 @@ const contexts: Array<Record<string, unknown>> = [
   { targetingKey: 'user-7', version: 1.2, age: -1, email: 42 },
 ];
 
-function outcome(result: { variant?: string | undefined; reason?: string | undefined; errorCode?: string | undefined; errorMessage?: string | undefined }): string {
+function outcome(result: {
+  variant?: string | undefined;
+  reason?: string | undefined;
+  errorCode?: string | undefined;
+  errorMessage?: string | undefined;
+}): string {
   if (result.errorCode !== undefined) {
     const notFound = /variant '([\s\S]*)' not found/i.exec(result.errorMessage ?? '');
     if (notFound) return `result:${notFound[1]}`;

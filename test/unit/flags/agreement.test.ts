@@ -18,7 +18,33 @@ const keyCount = 100_000;
 
 const prng = mulberry32;
 
-const nonAsciiAlphabet = ['é', 'ß', 'ü', 'ñ', 'Ω', 'ж', 'ש', 'ع', '中', '文', '吉', '日本', 'ハ', '한', '🚀', '🦎', '👩‍💻', '😀', '🇫🇷', '\u00a0', '\u0301', '\uffff', '\u8000', '\ud800', '\udfff'];
+const nonAsciiAlphabet = [
+  'é',
+  'ß',
+  'ü',
+  'ñ',
+  'Ω',
+  'ж',
+  'ש',
+  'ع',
+  '中',
+  '文',
+  '吉',
+  '日本',
+  'ハ',
+  '한',
+  '🚀',
+  '🦎',
+  '👩‍💻',
+  '😀',
+  '🇫🇷',
+  '\u00a0',
+  '\u0301',
+  '\uffff',
+  '\u8000',
+  '\ud800',
+  '\udfff',
+];
 
 function randomKeys(count: number, seed: number): string[] {
   const rand = prng(seed);
@@ -35,7 +61,10 @@ function randomKeys(count: number, seed: number): string[] {
       key = `user-${Math.floor(rand() * 1e9)}@example.com`;
     } else {
       for (let i = 0; i < length; i++) {
-        key += rand() < 0.5 ? String.fromCharCode(32 + Math.floor(rand() * 95)) : nonAsciiAlphabet[Math.floor(rand() * nonAsciiAlphabet.length)]!;
+        key +=
+          rand() < 0.5
+            ? String.fromCharCode(32 + Math.floor(rand() * 95))
+            : nonAsciiAlphabet[Math.floor(rand() * nonAsciiAlphabet.length)]!;
       }
     }
     keys.push(key);
@@ -61,9 +90,26 @@ const splits: FlagDefinition[] = [
   flag('split-1-99', ['on', 'off'], { rollout: { on: 1, off: 99 } }),
   flag('split-33-33-34', ['a', 'b', 'c'], { rollout: { a: 33, b: 33, c: 34 } }),
   flag('split-0.001', ['on', 'off'], { rollout: { on: 0.001, off: 99.999 } }),
-  flag('split-0.5-fine', ['on', 'off'], { rollout: { weights: [{ variant: 'on', weight: 1234 }, { variant: 'off', weight: 98766 }], precision: 3 } }),
+  flag('split-0.5-fine', ['on', 'off'], {
+    rollout: {
+      weights: [
+        { variant: 'on', weight: 1234 },
+        { variant: 'off', weight: 98766 },
+      ],
+      precision: 3,
+    },
+  }),
   flag('split-five', ['v1', 'v2', 'v3', 'v4', 'v5'], { rollout: { v1: 10, v2: 20, v3: 30, v4: 15, v5: 25 } }),
-  flag('fractional-targeting', ['red', 'green', 'blue'], { targeting: { fractional: [['red', 7], ['green', 0], ['blue', 3], ['red', 0]] } }),
+  flag('fractional-targeting', ['red', 'green', 'blue'], {
+    targeting: {
+      fractional: [
+        ['red', 7],
+        ['green', 0],
+        ['blue', 3],
+        ['red', 0],
+      ],
+    },
+  }),
   flag('fractional-unweighted', ['x', 'y', 'z'], { targeting: { fractional: [['x'], ['y'], ['z']] } }),
   flag('fractional-custom-key', ['a', 'b', 'c'], {
     targeting: { fractional: [{ var: 'email' }, ['a', 25], ['b', 25], ['c', 50]] },
@@ -71,7 +117,14 @@ const splits: FlagDefinition[] = [
   flag('fractional-custom-cat', ['a', 'b'], {
     targeting: { fractional: [{ cat: [{ var: '$flagd.flagKey' }, '/', { var: 'email' }] }, ['a', 999], ['b', 1]] },
   }),
-  flag('fractional-huge-weights', ['a', 'b'], { targeting: { fractional: [['a', 2147483000], ['b', 647]] } }),
+  flag('fractional-huge-weights', ['a', 'b'], {
+    targeting: {
+      fractional: [
+        ['a', 2147483000],
+        ['b', 647],
+      ],
+    },
+  }),
 ];
 
 let core: FlagdCore;

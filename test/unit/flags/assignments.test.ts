@@ -25,7 +25,10 @@ describe('parseVariantAssignments', () => {
 
 describe('parseRolloutAssignments', () => {
   it('keeps order and decimals', () => {
-    expect(Object.entries(parseRolloutAssignments('on=0.001,off=99.999%'))).toEqual([['on', 0.001], ['off', 99.999]]);
+    expect(Object.entries(parseRolloutAssignments('on=0.001,off=99.999%'))).toEqual([
+      ['on', 0.001],
+      ['off', 99.999],
+    ]);
   });
 
   it('rejects non-numbers, and validation rejects sums other than 100', () => {
@@ -33,7 +36,14 @@ describe('parseRolloutAssignments', () => {
     expect(() => parseRolloutAssignments('on=,off=95')).toThrow(/is not a number/);
     const rollout = parseRolloutAssignments('on=5,off=90');
     expect(() =>
-      validateFlagDefinition({ key: 'k', service: 's', kind: 'release', variants: parseVariantAssignments('on=true,off=false'), defaultVariant: 'off', rollout }),
+      validateFlagDefinition({
+        key: 'k',
+        service: 's',
+        kind: 'release',
+        variants: parseVariantAssignments('on=true,off=false'),
+        defaultVariant: 'off',
+        rollout,
+      }),
     ).toThrow(/rollout percentages sum to 95, not 100/);
   });
 });

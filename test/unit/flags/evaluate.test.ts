@@ -34,7 +34,11 @@ describe('evaluateFlag reasons', () => {
 
   it('TARGETING_MATCH: a boolean or number result names the variant by its text, as flagd does', () => {
     const f = validateFlagDefinition({
-      key: 'k', service: 's', kind: 'experiment', variants: { true: 'yes', false: 'no', '3': 'three' }, defaultVariant: 'false',
+      key: 'k',
+      service: 's',
+      kind: 'experiment',
+      variants: { true: 'yes', false: 'no', '3': 'three' },
+      defaultVariant: 'false',
       targeting: { if: [{ var: 'x' }, { '==': [1, 1] }, 3] },
     });
     expect(evaluateFlag(f, { x: 1 })).toMatchObject({ value: 'yes', variant: 'true' });
@@ -76,7 +80,15 @@ describe('evaluateFlag reasons', () => {
   });
 
   it('injects $flagd.flagKey and the given $flagd.timestamp, ignoring a spoofed $flagd', () => {
-    const f = flag({ targeting: { if: [{ and: [{ '==': [{ var: '$flagd.flagKey' }, 'new-checkout'] }, { '>=': [{ var: '$flagd.timestamp' }, 1767225600] }] }, 'on', 'off'] } });
+    const f = flag({
+      targeting: {
+        if: [
+          { and: [{ '==': [{ var: '$flagd.flagKey' }, 'new-checkout'] }, { '>=': [{ var: '$flagd.timestamp' }, 1767225600] }] },
+          'on',
+          'off',
+        ],
+      },
+    });
     expect(evaluateFlag(f, { $flagd: { flagKey: 'x', timestamp: 0 } }, undefined, { timestamp: 1767225600 }).variant).toBe('on');
     expect(evaluateFlag(f, {}, undefined, { timestamp: 1767225599 }).variant).toBe('off');
     expect(evaluateFlag(f, {}).variant).toBe('off');

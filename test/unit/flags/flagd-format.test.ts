@@ -19,7 +19,13 @@ const flags: FlagDefinition[] = [
     variants: { on: true, off: false },
     defaultVariant: 'off',
     state: 'enabled',
-    rollout: { weights: [{ variant: 'on', weight: 5 }, { variant: 'off', weight: 95 }], precision: 0 },
+    rollout: {
+      weights: [
+        { variant: 'on', weight: 5 },
+        { variant: 'off', weight: 95 },
+      ],
+      precision: 0,
+    },
   },
   {
     key: 'search-ranker',
@@ -29,7 +35,13 @@ const flags: FlagDefinition[] = [
     defaultVariant: 'control',
     state: 'enabled',
     targeting: { if: [{ ends_with: [{ var: 'email' }, '@corp.com'] }, 'treatment', null] },
-    rollout: { weights: [{ variant: 'treatment', weight: 1 }, { variant: 'control', weight: 99999 }], precision: 3 },
+    rollout: {
+      weights: [
+        { variant: 'treatment', weight: 1 },
+        { variant: 'control', weight: 99999 },
+      ],
+      precision: 3,
+    },
   },
   {
     key: 'beta-access',
@@ -82,7 +94,12 @@ describe('flagd export', () => {
       state: 'ENABLED',
       variants: { on: true, off: false },
       defaultVariant: 'off',
-      targeting: { fractional: [['on', 5], ['off', 95]] },
+      targeting: {
+        fractional: [
+          ['on', 5],
+          ['off', 95],
+        ],
+      },
       metadata: { service: 'checkout', kind: 'release', description: 'the one-page checkout' },
     });
     expect(doc.flags['beta-access']?.state).toBe('DISABLED');
@@ -94,7 +111,12 @@ describe('flagd export', () => {
       if: [
         { '!==': [flags[1]!.targeting, null] },
         flags[1]!.targeting,
-        { fractional: [['treatment', 1], ['control', 99999]] },
+        {
+          fractional: [
+            ['treatment', 1],
+            ['control', 99999],
+          ],
+        },
       ],
     });
   });
@@ -115,7 +137,12 @@ describe('flagd export', () => {
     const core = new FlagdCore();
     core.setConfigurations(formatFlagdDocument(doc));
     const contexts = [
-      ...Array.from({ length: 300 }, (_, i) => ({ targetingKey: `user-${i}`, email: i % 7 === 0 ? `u${i}@corp.com` : `u${i}@x.io`, appVersion: `${i % 3}.1.0`, tenant: `t${i}` })),
+      ...Array.from({ length: 300 }, (_, i) => ({
+        targetingKey: `user-${i}`,
+        email: i % 7 === 0 ? `u${i}@corp.com` : `u${i}@x.io`,
+        appVersion: `${i % 3}.1.0`,
+        tenant: `t${i}`,
+      })),
     ];
     for (const f of flags) {
       for (const ctx of contexts) {
@@ -156,7 +183,12 @@ describe('flagd import', () => {
           state: 'ENABLED',
           variants: { red: '#f00', blue: '#00f' },
           defaultVariant: 'red',
-          targeting: { fractional: [['red', 33], ['blue', 67]] },
+          targeting: {
+            fractional: [
+              ['red', 33],
+              ['blue', 67],
+            ],
+          },
           metadata: { service: 'design', kind: 'experiment' },
         },
       },
@@ -171,24 +203,56 @@ describe('flagd import', () => {
       state: 'enabled',
       targeting: { if: [{ ends_with: [{ var: 'email' }, '@corp.com'] }, 'on', 'off'] },
     });
-    expect(header).toMatchObject({ service: 'design', kind: 'experiment', rollout: { weights: [{ variant: 'red', weight: 33 }, { variant: 'blue', weight: 67 }], precision: 0 } });
+    expect(header).toMatchObject({
+      service: 'design',
+      kind: 'experiment',
+      rollout: {
+        weights: [
+          { variant: 'red', weight: 33 },
+          { variant: 'blue', weight: 67 },
+        ],
+        precision: 0,
+      },
+    });
     expect(header?.targeting).toBeUndefined();
   });
 
   it.each<[string, unknown, RegExp]>([
     ['not JSON', '{nope', /not valid JSON/],
     ['no flags', { $schema: 'x' }, /has no "flags" object/],
-    ['a bad state', { flags: { a: { state: 'ON', variants: { x: 1 }, defaultVariant: 'x', metadata: { service: 's' } } } }, /flagd flag a: state must be ENABLED or DISABLED/],
-    ['no default variant', { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: null, metadata: { service: 's' } } } }, /flagscope needs a default variant/],
+    [
+      'a bad state',
+      { flags: { a: { state: 'ON', variants: { x: 1 }, defaultVariant: 'x', metadata: { service: 's' } } } },
+      /flagd flag a: state must be ENABLED or DISABLED/,
+    ],
+    [
+      'no default variant',
+      { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: null, metadata: { service: 's' } } } },
+      /flagscope needs a default variant/,
+    ],
     ['no service', { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x' } } }, /metadata has no service/],
-    ['invalid targeting', { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x', targeting: { nope: [] }, metadata: { service: 's' } } } }, /unknown JSON Logic operator "nope"/],
-    ['an unknown $ref', { $evaluators: {}, flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x', targeting: { $ref: 'q' }, metadata: { service: 's' } } } }, /\$ref to unknown evaluator q/],
+    [
+      'invalid targeting',
+      { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x', targeting: { nope: [] }, metadata: { service: 's' } } } },
+      /unknown JSON Logic operator "nope"/,
+    ],
+    [
+      'an unknown $ref',
+      {
+        $evaluators: {},
+        flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x', targeting: { $ref: 'q' }, metadata: { service: 's' } } },
+      },
+      /\$ref to unknown evaluator q/,
+    ],
   ])('rejects %s', (_name, input, message) => {
     expect(() => fromFlagdDocument(input)).toThrow(message);
   });
 
   it('uses defaults for service and kind when metadata has none', () => {
-    const [flag] = fromFlagdDocument({ flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x' } } }, { service: 'api', kind: 'operational' });
+    const [flag] = fromFlagdDocument(
+      { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x' } } },
+      { service: 'api', kind: 'operational' },
+    );
     expect(flag).toMatchObject({ key: 'a', service: 'api', kind: 'operational' });
   });
 });

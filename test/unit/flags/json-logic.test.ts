@@ -105,14 +105,29 @@ describe('JSON Logic operators', () => {
 
   it('fractional needs a targeting key unless a bucketing expression is given', () => {
     const { targetingKey: _omit, ...noKey } = data;
-    expect(run({ fractional: [['a', 1], ['b', 1]] }, noKey)).toBeNull();
+    expect(
+      run(
+        {
+          fractional: [
+            ['a', 1],
+            ['b', 1],
+          ],
+        },
+        noKey,
+      ),
+    ).toBeNull();
     expect(run({ fractional: [{ var: 'email' }, ['a', 1], ['b', 0]] }, noKey)).toBe('a');
     expect(run({ fractional: [['a', 1]] }, { ...data, targetingKey: '' })).toBeNull();
   });
 
   it('fractional hashes flag key + targeting key by default and the expression value as is', () => {
     const seen: string[] = [];
-    const spy = { hash: (s: string) => (seen.push(s), murmur3Utf8(s)) };
+    const spy = {
+      hash: (s: string) => {
+        seen.push(s);
+        return murmur3Utf8(s);
+      },
+    };
     evaluateJsonLogic({ fractional: [['a', 1]] }, data, spy);
     evaluateJsonLogic({ fractional: [{ var: 'email' }, ['a', 1]] }, data, spy);
     expect(seen).toEqual(['my-flaguser-1', 'alice@example.com']);
@@ -133,7 +148,11 @@ describe('JSON Logic operators', () => {
 describe('JSON Logic validation', () => {
   it.each<[string, unknown, RegExp]>([
     ['unknown operator', { regex: ['a', 'b'] }, /unknown JSON Logic operator "regex"/],
-    ['nested unknown operator', { if: [{ contains: ['a', 'b'] }, 'x', 'y'] }, /unknown JSON Logic operator "contains" in targeting at \.if\[0\]/],
+    [
+      'nested unknown operator',
+      { if: [{ contains: ['a', 'b'] }, 'x', 'y'] },
+      /unknown JSON Logic operator "contains" in targeting at \.if\[0\]/,
+    ],
     ['two operators in one object', { '==': [1, 1], '!=': [1, 2] }, /exactly one operator/],
     ['== arity', { '==': [1] }, /"==" in targeting takes 2 arguments, got 1/],
     ['< arity', { '<': [1, 2, 3, 4] }, /takes 2 to 3 arguments, got 4/],
@@ -141,12 +160,48 @@ describe('JSON Logic validation', () => {
     ['starts_with arity', { starts_with: ['a'] }, /takes 2 arguments/],
     ['sem_ver operator', { sem_ver: ['1.0.0', '=>', '1.0.0'] }, /unknown sem_ver comparison "=>"/],
     ['in needs an array', { in: 'x' }, /takes an array of arguments/],
-    ['negative fractional weight', { fractional: [['a', -5], ['b', 105]] }, /negative weight -5/],
-    ['non-integer fractional weight', { fractional: [['a', 2.5], ['b', 97.5]] }, /non-integer weight 2\.5/],
-    ['non-numeric fractional weight', { fractional: [['a', '50'], ['b', 50]] }, /not a finite number/],
+    [
+      'negative fractional weight',
+      {
+        fractional: [
+          ['a', -5],
+          ['b', 105],
+        ],
+      },
+      /negative weight -5/,
+    ],
+    [
+      'non-integer fractional weight',
+      {
+        fractional: [
+          ['a', 2.5],
+          ['b', 97.5],
+        ],
+      },
+      /non-integer weight 2\.5/,
+    ],
+    [
+      'non-numeric fractional weight',
+      {
+        fractional: [
+          ['a', '50'],
+          ['b', 50],
+        ],
+      },
+      /not a finite number/,
+    ],
     ['bad bucket', { fractional: [['a', 1, 2]] }, /is not \[variant\] or \[variant, weight\]/],
     ['no buckets', { fractional: [{ var: 'email' }] }, /has no buckets/],
-    ['total weight overflow', { fractional: [['a', 2147483647], ['b', 1]] }, /total weight 2147483648/],
+    [
+      'total weight overflow',
+      {
+        fractional: [
+          ['a', 2147483647],
+          ['b', 1],
+        ],
+      },
+      /total weight 2147483648/,
+    ],
     ['constant that always fails', { if: [{ '/': [1, 0] }, 'a', 'b'] }, /always fails: division by zero/],
   ])('rejects %s', (_name, logic, message) => {
     let error: unknown;
@@ -171,7 +226,18 @@ describe('JSON Logic validation', () => {
 
   it('accepts every supported operator', () => {
     for (const logic of [
-      { if: [{ and: [{ '>=': [{ var: 'age' }, 18] }, { in: [{ var: 'country' }, ['FR', 'DE']] }] }, { fractional: [['on', 10], ['off', 90]] }, 'off'] },
+      {
+        if: [
+          { and: [{ '>=': [{ var: 'age' }, 18] }, { in: [{ var: 'country' }, ['FR', 'DE']] }] },
+          {
+            fractional: [
+              ['on', 10],
+              ['off', 90],
+            ],
+          },
+          'off',
+        ],
+      },
       { if: [{ sem_ver: [{ var: 'version' }, '~', '1.2.0'] }, 'on', null] },
       { map: [{ var: 'xs' }, { '+': [{ var: '' }, 1] }] },
       { reduce: [{ var: 'xs' }, { '+': [{ var: 'accumulator' }, { var: 'current' }] }, 0] },

@@ -37,7 +37,12 @@ describe('pressKillSwitch', () => {
       ...press,
       servedBefore: { state: 'enabled', defaultVariant: 'on', targeting: killSwitch.targeting, rollout: killSwitch.rollout },
     });
-    expect(evaluateFlag(outcome.flag, {}).flagMetadata).toEqual({ service: 'payments', kind: 'kill-switch', safeVariant: 'off', pressed: true });
+    expect(evaluateFlag(outcome.flag, {}).flagMetadata).toEqual({
+      service: 'payments',
+      kind: 'kill-switch',
+      safeVariant: 'off',
+      pressed: true,
+    });
   });
 
   it('overrides a disabled state too', () => {
@@ -60,7 +65,8 @@ describe('pressKillSwitch', () => {
     expect(second.changed).toBe(false);
     expect(second.flag).toBe(first.flag);
     expect(second.press).toEqual(first.flag.pressed);
-    if (!second.changed) expect(second.message).toBe('payments-3ds is already pressed: by oncall-key at 2026-02-03T03:04:05.000Z (card declines spiking)');
+    if (!second.changed)
+      expect(second.message).toBe('payments-3ds is already pressed: by oncall-key at 2026-02-03T03:04:05.000Z (card declines spiking)');
   });
 
   it.each([

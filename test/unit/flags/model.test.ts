@@ -27,18 +27,36 @@ describe('validateFlagDefinition', () => {
 
   it('turns rollout percentages into integer weights, keeping order', () => {
     const flag = validateFlagDefinition({ ...base, rollout: { on: 5, off: 95 } });
-    expect(flag.rollout).toEqual({ weights: [{ variant: 'on', weight: 5 }, { variant: 'off', weight: 95 }], precision: 0 });
+    expect(flag.rollout).toEqual({
+      weights: [
+        { variant: 'on', weight: 5 },
+        { variant: 'off', weight: 95 },
+      ],
+      precision: 0,
+    });
   });
 
   it('allows percentages as fine as 0.001% through thousandths', () => {
     const flag = validateFlagDefinition({ ...base, rollout: { on: 0.001, off: 99.999 } });
-    expect(flag.rollout).toEqual({ weights: [{ variant: 'on', weight: 1 }, { variant: 'off', weight: 99999 }], precision: 3 });
+    expect(flag.rollout).toEqual({
+      weights: [
+        { variant: 'on', weight: 1 },
+        { variant: 'off', weight: 99999 },
+      ],
+      precision: 3,
+    });
     expect(rolloutPercentage(1, 3)).toBe('0.001');
     expect(rolloutFromPercentages({ on: 12.5, off: 87.5 }).precision).toBe(1);
   });
 
   it('accepts canonical weights', () => {
-    const rollout = { weights: [{ variant: 'on', weight: 250 }, { variant: 'off', weight: 9750 }], precision: 2 };
+    const rollout = {
+      weights: [
+        { variant: 'on', weight: 250 },
+        { variant: 'off', weight: 9750 },
+      ],
+      precision: 2,
+    };
     expect(validateFlagDefinition({ ...base, rollout }).rollout).toEqual(rollout);
   });
 
@@ -67,15 +85,88 @@ describe('validateFlagDefinition', () => {
     ['a percentage above 100', { rollout: { on: 150 } }, /outside 0–100/],
     ['a percentage finer than 0.001%', { rollout: { on: 0.0001, off: 99.9999 } }, /finer than 0\.001%/],
     ['a non-finite percentage', { rollout: { on: Number.POSITIVE_INFINITY } }, /not a finite number/],
-    ['a non-integer weight', { rollout: { weights: [{ variant: 'on', weight: 2.5 }, { variant: 'off', weight: 97.5 }] } }, /weight 2\.5 for on is not an integer/],
-    ['a negative weight', { rollout: { weights: [{ variant: 'on', weight: -1 }, { variant: 'off', weight: 101 }] } }, /weight -1 for on is negative/],
-    ['weights not summing to the precision total', { rollout: { weights: [{ variant: 'on', weight: 1 }, { variant: 'off', weight: 998 }], precision: 1 } }, /sum to 99.9, not 100/],
+    [
+      'a non-integer weight',
+      {
+        rollout: {
+          weights: [
+            { variant: 'on', weight: 2.5 },
+            { variant: 'off', weight: 97.5 },
+          ],
+        },
+      },
+      /weight 2\.5 for on is not an integer/,
+    ],
+    [
+      'a negative weight',
+      {
+        rollout: {
+          weights: [
+            { variant: 'on', weight: -1 },
+            { variant: 'off', weight: 101 },
+          ],
+        },
+      },
+      /weight -1 for on is negative/,
+    ],
+    [
+      'weights not summing to the precision total',
+      {
+        rollout: {
+          weights: [
+            { variant: 'on', weight: 1 },
+            { variant: 'off', weight: 998 },
+          ],
+          precision: 1,
+        },
+      },
+      /sum to 99.9, not 100/,
+    ],
     ['a rollout naming an unknown variant', { rollout: { on: 50, maybe: 50 } }, /rollout names maybe, which is not a variant/],
     ['an unknown operator in targeting', { targeting: { regex: ['a', 'b'] } }, /invalid targeting: unknown JSON Logic operator "regex"/],
     ['wrong arity in targeting', { targeting: { '==': [1] } }, /invalid targeting: "==" in targeting takes 2 arguments/],
-    ['negative fractional weights', { targeting: { fractional: [['on', -1], ['off', 101]] } }, /negative weight -1/],
-    ['non-integer fractional weights', { targeting: { fractional: [['on', 0.5], ['off', 99.5]] } }, /non-integer weight 0\.5/],
-    ['a fractional bucket naming an unknown variant', { targeting: { if: [true, { fractional: [['on', 50], ['maybe', 50]] }, 'off'] } }, /a fractional bucket names maybe, which is not a variant/],
+    [
+      'negative fractional weights',
+      {
+        targeting: {
+          fractional: [
+            ['on', -1],
+            ['off', 101],
+          ],
+        },
+      },
+      /negative weight -1/,
+    ],
+    [
+      'non-integer fractional weights',
+      {
+        targeting: {
+          fractional: [
+            ['on', 0.5],
+            ['off', 99.5],
+          ],
+        },
+      },
+      /non-integer weight 0\.5/,
+    ],
+    [
+      'a fractional bucket naming an unknown variant',
+      {
+        targeting: {
+          if: [
+            true,
+            {
+              fractional: [
+                ['on', 50],
+                ['maybe', 50],
+              ],
+            },
+            'off',
+          ],
+        },
+      },
+      /a fractional bucket names maybe, which is not a variant/,
+    ],
     ['a non-http runbook', { runbookUrl: 'javascript:alert(1)' }, /is not an http\(s\) URL/],
     ['an unknown field', { colour: 'red' }, /unknown field colour/],
     ['a bad state', { state: 'on' }, /state must be enabled or disabled/],
@@ -123,8 +214,10 @@ describe('validateFlag', () => {
 describe('validation hints', () => {
   it('every rejection says what to do: its own hint, or where the rules are', () => {
     const rejections = [
-      () => validateFlagDefinition({ key: 'f', service: 's', kind: 'release', variants: { on: true }, defaultVariant: 'on', description: 5 }),
-      () => validateFlagDefinition({ key: 'f', service: 's', kind: 'release', variants: { on: true }, defaultVariant: 'on', state: 'maybe' }),
+      () =>
+        validateFlagDefinition({ key: 'f', service: 's', kind: 'release', variants: { on: true }, defaultVariant: 'on', description: 5 }),
+      () =>
+        validateFlagDefinition({ key: 'f', service: 's', kind: 'release', variants: { on: true }, defaultVariant: 'on', state: 'maybe' }),
       () => rolloutFromPercentages({ on: 150, off: -50 }, 'f'),
     ];
     for (const reject of rejections) {

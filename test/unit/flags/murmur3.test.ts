@@ -73,7 +73,11 @@ describe('bucketing', () => {
   });
 
   it('walks cumulative weights in order, skipping zero weights', () => {
-    const entries = [{ weight: 0, v: 'a' }, { weight: 1, v: 'b' }, { weight: 99999, v: 'c' }];
+    const entries = [
+      { weight: 0, v: 'a' },
+      { weight: 1, v: 'b' },
+      { weight: 99999, v: 'c' },
+    ];
     expect(pickWeighted(0, entries)?.v).toBe('b');
     expect(pickWeighted(42949, entries)?.v).toBe('b');
     expect(pickWeighted(42950, entries)?.v).toBe('c');

@@ -4,7 +4,7 @@
  * query specs over the same events (weighted by explicit expansion).
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { ColumnInfo, DatasetSchema } from '../../../src/store/types.js';
+import type { ColumnInfo, DatasetSchema } from '../../../src/query/schema.js';
 import type { Calculation, Filter, FilterValue } from '../../../src/query/spec.js';
 import { PERCENTILE_QUANTILE, type PercentileOp } from '../../../src/query/spec.js';
 import { mulberry32 } from '../../fixtures/random.js';
@@ -73,7 +73,10 @@ const SQL_TYPE = { string: 'VARCHAR', integer: 'BIGINT', float: 'DOUBLE', boolea
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** Creates each table in a fresh in-memory database and inserts the events with bound parameters. */
-export async function loadEvents(tables: Record<string, TestEvent[]>, columnsByTable: Record<string, ColumnInfo[]> = {}): Promise<DuckDBConnection> {
+export async function loadEvents(
+  tables: Record<string, TestEvent[]>,
+  columnsByTable: Record<string, ColumnInfo[]> = {},
+): Promise<DuckDBConnection> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   for (const [table, events] of Object.entries(tables)) {
@@ -81,7 +84,9 @@ export async function loadEvents(tables: Record<string, TestEvent[]>, columnsByT
     const columns = tableColumns.map((c) => `${quote(c.name)} ${SQL_TYPE[c.type]}`).join(', ');
     await connection.run(`CREATE TABLE ${quote(table)} (_time TIMESTAMP, _samplerate BIGINT, ${columns})`);
     const placeholders = tableColumns.map((c, i) => `CAST($${i + 3} AS ${SQL_TYPE[c.type]})`).join(', ');
-    const insert = await connection.prepare(`INSERT INTO ${quote(table)} VALUES (make_timestamp(CAST($1 AS BIGINT)), CAST($2 AS BIGINT), ${placeholders})`);
+    const insert = await connection.prepare(
+      `INSERT INTO ${quote(table)} VALUES (make_timestamp(CAST($1 AS BIGINT)), CAST($2 AS BIGINT), ${placeholders})`,
+    );
     for (const event of events) {
       insert.bind([BigInt(event.time), event.samplerate, ...tableColumns.map((c) => event.fields[c.name] ?? null)]);
       await insert.run();
@@ -98,20 +103,34 @@ export function matches(event: TestEvent, filter: Filter): boolean {
   const value = event.fields[filter.column] ?? null;
   const target = filter.value;
   switch (filter.op) {
-    case 'exists': return value !== null;
-    case 'does-not-exist': return value === null;
-    case '=': return target === null ? value === null : value !== null && value === target;
-    case '!=': return target === null ? value !== null : value === null || value !== target;
-    case '>': return value !== null && (value as number) > (target as number);
-    case '>=': return value !== null && (value as number) >= (target as number);
-    case '<': return value !== null && (value as number) < (target as number);
-    case '<=': return value !== null && (value as number) <= (target as number);
-    case 'starts-with': return typeof value === 'string' && value.startsWith(String(target));
-    case 'does-not-start-with': return typeof value !== 'string' || !value.startsWith(String(target));
-    case 'contains': return typeof value === 'string' && value.includes(String(target));
-    case 'does-not-contain': return typeof value !== 'string' || !value.includes(String(target));
-    case 'in': return (target as FilterValue[]).some((t) => (t === null ? value === null : value === t));
-    case 'not-in': return !(target as FilterValue[]).some((t) => (t === null ? value === null : value === t));
+    case 'exists':
+      return value !== null;
+    case 'does-not-exist':
+      return value === null;
+    case '=':
+      return target === null ? value === null : value !== null && value === target;
+    case '!=':
+      return target === null ? value !== null : value === null || value !== target;
+    case '>':
+      return value !== null && (value as number) > (target as number);
+    case '>=':
+      return value !== null && (value as number) >= (target as number);
+    case '<':
+      return value !== null && (value as number) < (target as number);
+    case '<=':
+      return value !== null && (value as number) <= (target as number);
+    case 'starts-with':
+      return typeof value === 'string' && value.startsWith(String(target));
+    case 'does-not-start-with':
+      return typeof value !== 'string' || !value.startsWith(String(target));
+    case 'contains':
+      return typeof value === 'string' && value.includes(String(target));
+    case 'does-not-contain':
+      return typeof value !== 'string' || !value.includes(String(target));
+    case 'in':
+      return (target as FilterValue[]).some((t) => (t === null ? value === null : value === t));
+    case 'not-in':
+      return !(target as FilterValue[]).some((t) => (t === null ? value === null : value === t));
   }
 }
 
@@ -132,28 +151,41 @@ export function expandedPercentile(pairs: { value: number; weight: number }[], q
   return lo + (h - Math.floor(h)) * (hi - lo);
 }
 
-export interface ReferenceHeatmap { lower: number; width: number; buckets: number[] }
+export interface ReferenceHeatmap {
+  lower: number;
+  width: number;
+  buckets: number[];
+}
 
 /** The value of one calculation over a group of events, computed independently of the SQL. */
-export function referenceCalc(calc: Calculation, events: TestEvent[], heatmapBounds?: { lower: number; width: number }): number | string | ReferenceHeatmap | null {
+export function referenceCalc(
+  calc: Calculation,
+  events: TestEvent[],
+  heatmapBounds?: { lower: number; width: number },
+): number | string | ReferenceHeatmap | null {
   const column = calc.column ?? '';
   const present = events.filter((e) => (e.fields[column] ?? null) !== null);
   const total = (list: TestEvent[]): number => list.reduce((s, e) => s + e.samplerate, 0);
   switch (calc.op) {
-    case 'COUNT': return total(events);
+    case 'COUNT':
+      return total(events);
     case 'RATE': {
       const all = total(events);
       return all === 0 ? null : total(events.filter((e) => matchesAll(e, calc.filters ?? [], calc.filter_combination ?? 'AND'))) / all;
     }
-    case 'SUM': return present.length === 0 ? null : present.reduce((s, e) => s + (e.fields[column] as number) * e.samplerate, 0);
-    case 'AVG': return present.length === 0 ? null : present.reduce((s, e) => s + (e.fields[column] as number) * e.samplerate, 0) / total(present);
-    case 'MIN': case 'MAX': {
+    case 'SUM':
+      return present.length === 0 ? null : present.reduce((s, e) => s + (e.fields[column] as number) * e.samplerate, 0);
+    case 'AVG':
+      return present.length === 0 ? null : present.reduce((s, e) => s + (e.fields[column] as number) * e.samplerate, 0) / total(present);
+    case 'MIN':
+    case 'MAX': {
       if (present.length === 0) return null;
       const values = present.map((e) => e.fields[column] as number | string);
       const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       return (calc.op === 'MIN' ? sorted[0] : sorted[sorted.length - 1]) ?? null;
     }
-    case 'COUNT_DISTINCT': return new Set(present.map((e) => e.fields[column])).size;
+    case 'COUNT_DISTINCT':
+      return new Set(present.map((e) => e.fields[column])).size;
     case 'HEATMAP': {
       if (present.length === 0 || heatmapBounds === undefined) return null;
       const buckets = new Array<number>(30).fill(0);
@@ -165,7 +197,10 @@ export function referenceCalc(calc: Calculation, events: TestEvent[], heatmapBou
     }
     default: {
       const q = PERCENTILE_QUANTILE[calc.op as PercentileOp];
-      return expandedPercentile(present.map((e) => ({ value: e.fields[column] as number, weight: e.samplerate })), q);
+      return expandedPercentile(
+        present.map((e) => ({ value: e.fields[column] as number, weight: e.samplerate })),
+        q,
+      );
     }
   }
 }
@@ -180,7 +215,13 @@ export function referenceHeatmapBounds(events: TestEvent[], column: string): { l
 }
 
 /** Events inside [start, end) seconds that pass the filters. */
-export function selectEvents(events: TestEvent[], start: number, end: number, filters: Filter[] = [], combination: 'AND' | 'OR' = 'AND'): TestEvent[] {
+export function selectEvents(
+  events: TestEvent[],
+  start: number,
+  end: number,
+  filters: Filter[] = [],
+  combination: 'AND' | 'OR' = 'AND',
+): TestEvent[] {
   return events.filter((e) => e.time >= start * 1_000_000 && e.time < end * 1_000_000 && matchesAll(e, filters, combination));
 }
 

@@ -6,10 +6,11 @@
  * and compare them with what the object path makes of the same body.
  */
 import { describe, expect, it } from 'vitest';
-import { scanBatch, scanSchemaOf, transferablesOfScan, type ScanResult, type ScanSchema } from '../../../src/server/batch-scanner.js';
-import { arrayItemByteLengths, batchItems } from '../../../src/server/ingest.js';
-import { CHUNK_ROWS, type BuiltColumn } from '../../../src/store/column-builder.js';
-import type { ColumnType, IncomingEvent } from '../../../src/store/types.js';
+import { scanBatch, scanSchemaOf, transferablesOfScan, type ScanResult, type ScanSchema } from '../../../src/store/duckdb/batch-scanner.js';
+import { arrayItemByteLengths, batchItems } from '../../../src/server/ingest/decode.js';
+import { CHUNK_ROWS, type BuiltColumn } from '../../../src/store/duckdb/column-builder.js';
+import type { IncomingEvent } from '../../../src/store/types.js';
+import type { ColumnType } from '../../../src/query/schema.js';
 import { eventProblem, textOf } from '../../../src/store/value-rules.js';
 import { mulberry32 } from '../../fixtures/random.js';
 
@@ -197,11 +198,21 @@ function objectPath(
   });
   let lastEventMs: number | null = null;
   for (const event of accepted) if (lastEventMs === null || event.time > lastEventMs) lastEventMs = event.time;
-  return { items: items.length, rejected, rows, events: accepted.length, lastEventMs, hasSampling: accepted.some((e) => e.samplerate !== 1) };
+  return {
+    items: items.length,
+    rejected,
+    rows,
+    events: accepted.length,
+    lastEventMs,
+    hasSampling: accepted.some((e) => e.samplerate !== 1),
+  };
 }
 
 /** Scans `body` and checks that it is prepared exactly as the object path stores it. */
-function expectSameAsObjectPath(body: string | Uint8Array, options: { now?: number; maxEventBytes?: number; columns?: Array<[string, ColumnType]> } = {}): Prepared {
+function expectSameAsObjectPath(
+  body: string | Uint8Array,
+  options: { now?: number; maxEventBytes?: number; columns?: Array<[string, ColumnType]> } = {},
+): Prepared {
   const columns = options.columns ?? COLUMNS;
   const result = prepared(body, { ...options, schema: schema(columns) });
   const reference = objectPath(body, options);
@@ -210,7 +221,12 @@ function expectSameAsObjectPath(body: string | Uint8Array, options: { now?: numb
   expect(result.events).toBe(reference.events);
   expect(result.lastEventMs).toBe(reference.lastEventMs);
   expect(result.hasSampling).toBe(reference.hasSampling);
-  expect(decodeRows(result, columns.map(([, type]) => type))).toEqual(reference.rows);
+  expect(
+    decodeRows(
+      result,
+      columns.map(([, type]) => type),
+    ),
+  ).toEqual(reference.rows);
   return result;
 }
 
@@ -230,7 +246,10 @@ describe('scanBatch: bodies it takes', () => {
     expect(result.hasSampling).toBe(true);
     expect(result.lastEventMs).toBe(NOW);
     expect(result.chunks).toHaveLength(1);
-    const rows = decodeRows(result, COLUMNS.map(([, type]) => type));
+    const rows = decodeRows(
+      result,
+      COLUMNS.map(([, type]) => type),
+    );
     expect(rows[0]).toEqual([BigInt(NOW) * 1000n, 1n, 'short', 42n, 1.5, true, null, null]);
     expect(rows[1]).toEqual([1_700_000_000_000_000n, 4n, 'a string longer than twelve bytes', -7n, 2, false, null, 'x']);
     expect(rows[2]).toEqual([BigInt(NOW) * 1000n, 1n, null, null, null, null, null, null]);
@@ -245,7 +264,8 @@ describe('scanBatch: bodies it takes', () => {
   it('takes an empty array, blank text around tokens, and keys of items in any order', () => {
     expect(expectSameAsObjectPath('[]').items).toBe(0);
     expect(expectSameAsObjectPath(' \n\t[ \r\n ] \n').items).toBe(0);
-    const body = ' [ { "samplerate" : 2 ,\n"data"\t:\r{ "i" : 1 , "s":"x" } , "time" : "2026-01-01T00:00:00Z" , "other" : [1, {"a": "}"}] } ,{"data":{ }} ] ';
+    const body =
+      ' [ { "samplerate" : 2 ,\n"data"\t:\r{ "i" : 1 , "s":"x" } , "time" : "2026-01-01T00:00:00Z" , "other" : [1, {"a": "}"}] } ,{"data":{ }} ] ';
     const result = expectSameAsObjectPath(body);
     expect(result.events).toBe(2);
     expect(result.lastEventMs).toBe(NOW);
@@ -263,14 +283,21 @@ describe('scanBatch: bodies it takes', () => {
 
   it('stores `_time` in the `data._time` column when the snapshot maps it there', () => {
     const result = expectSameAsObjectPath('[{"data":{"_time":5}},{"data":{"data._time":6}}]');
-    const rows = decodeRows(result, COLUMNS.map(([, type]) => type));
+    const rows = decodeRows(
+      result,
+      COLUMNS.map(([, type]) => type),
+    );
     expect(rows.map((row) => row[2 + 4])).toEqual([5n, 6n]);
   });
 
   it('writes numbers, booleans and nested values into string columns as their text', () => {
-    const body = '[{"data":{"s":1.50,"t2":true}},{"data":{"s":-0,"t2":1e21}},{"data":{"s": { "b" : [ 1 , "x\\"y" ] , "a" : null } ,"t2":[ ]}},{"data":{"s":{"2":1,"1":2,"a":{"a":1,"a":2}}}}]';
+    const body =
+      '[{"data":{"s":1.50,"t2":true}},{"data":{"s":-0,"t2":1e21}},{"data":{"s": { "b" : [ 1 , "x\\"y" ] , "a" : null } ,"t2":[ ]}},{"data":{"s":{"2":1,"1":2,"a":{"a":1,"a":2}}}}]';
     const result = expectSameAsObjectPath(body);
-    const rows = decodeRows(result, COLUMNS.map(([, type]) => type));
+    const rows = decodeRows(
+      result,
+      COLUMNS.map(([, type]) => type),
+    );
     expect(rows.map((row) => [row[2], row[7]])).toEqual([
       ['1.5', 'true'],
       ['0', '1e+21'],
@@ -299,7 +326,10 @@ describe('scanBatch: bodies it takes', () => {
       { data: { s: '' } },
     ]).replace('é"', '\\u00e9"');
     const result = expectSameAsObjectPath(body);
-    const rows = decodeRows(result, COLUMNS.map(([, type]) => type));
+    const rows = decodeRows(
+      result,
+      COLUMNS.map(([, type]) => type),
+    );
     expect(rows[1]![2]).toBe('é');
     expect(rows[2]![2]).toBe('ééééééé');
     expect(rows[4]![2]).toBe('\ufffd lone high and lone low \ufffd');
@@ -324,7 +354,11 @@ describe('scanBatch: bodies it takes', () => {
   it('fills chunks of at most CHUNK_ROWS rows and keeps the validity of every row', () => {
     const items = [];
     for (let n = 0; n < 5000; n++) {
-      items.push({ data: n % 3 === 0 ? { i: n, s: `v${n % 7}` } : { i: null, s: `value number ${n % 5} long` }, time: 1_700_000_000 + n, samplerate: n % 10 === 0 ? 10 : 1 });
+      items.push({
+        data: n % 3 === 0 ? { i: n, s: `v${n % 7}` } : { i: null, s: `value number ${n % 5} long` },
+        time: 1_700_000_000 + n,
+        samplerate: n % 10 === 0 ? 10 : 1,
+      });
     }
     const result = expectSameAsObjectPath(JSON.stringify(items));
     expect(result.events).toBe(5000);
@@ -379,24 +413,74 @@ describe('scanBatch: bodies it takes', () => {
 
 describe('scanBatch: numbers decode to the doubles of JSON.parse', () => {
   const forms = [
-    '0', '-0', '-0.0', '0.0', '1', '-1', '1.0', '1.50', '0.1', '0.2', '0.3', '-0.1', '1e3', '1E3', '1e+3', '1e-3', '-1.5E-7', '2.5e0',
-    '123456789012345', '12345678901234.5', '1.23456789012345', '0.00000000000001', '999999999999999', '-999999999999999',
-    '1234567890123456', '12345678901234567', '1.234567890123456789', '0.1000000000000000055511151231257827',
-    '9007199254740991', '9007199254740992', '9007199254740993', '-9007199254740993',
-    '9223372036854774784', '9223372036854775807', '9223372036854775808', '-9223372036854775808', '-9223372036854774784',
-    '18446744073709551616', '1e400', '-1e400', '1e-400', '4.9e-324', '2.2250738585072014e-308', '1.7976931348623157e308',
-    '0.30000000000000004', '100000000000000000000000', '1e22', '1e23', '123456789.123456', '0.000001', '3.141592653589793',
+    '0',
+    '-0',
+    '-0.0',
+    '0.0',
+    '1',
+    '-1',
+    '1.0',
+    '1.50',
+    '0.1',
+    '0.2',
+    '0.3',
+    '-0.1',
+    '1e3',
+    '1E3',
+    '1e+3',
+    '1e-3',
+    '-1.5E-7',
+    '2.5e0',
+    '123456789012345',
+    '12345678901234.5',
+    '1.23456789012345',
+    '0.00000000000001',
+    '999999999999999',
+    '-999999999999999',
+    '1234567890123456',
+    '12345678901234567',
+    '1.234567890123456789',
+    '0.1000000000000000055511151231257827',
+    '9007199254740991',
+    '9007199254740992',
+    '9007199254740993',
+    '-9007199254740993',
+    '9223372036854774784',
+    '9223372036854775807',
+    '9223372036854775808',
+    '-9223372036854775808',
+    '-9223372036854774784',
+    '18446744073709551616',
+    '1e400',
+    '-1e400',
+    '1e-400',
+    '4.9e-324',
+    '2.2250738585072014e-308',
+    '1.7976931348623157e308',
+    '0.30000000000000004',
+    '100000000000000000000000',
+    '1e22',
+    '1e23',
+    '123456789.123456',
+    '0.000001',
+    '3.141592653589793',
   ];
 
   it.each(forms)('%s in a float column', (text) => {
     const result = expectSameAsObjectPath(`[{"data":{"f":${text}}}]`);
-    const [row] = decodeRows(result, COLUMNS.map(([, type]) => type));
+    const [row] = decodeRows(
+      result,
+      COLUMNS.map(([, type]) => type),
+    );
     expect(Object.is(row![2 + 2], JSON.parse(text))).toBe(true);
   });
 
   it.each(forms)('%s in a string column', (text) => {
     const result = expectSameAsObjectPath(`[{"data":{"s":${text}}}]`);
-    const [row] = decodeRows(result, COLUMNS.map(([, type]) => type));
+    const [row] = decodeRows(
+      result,
+      COLUMNS.map(([, type]) => type),
+    );
     expect(row![2]).toBe(String(JSON.parse(text)));
   });
 
@@ -405,7 +489,10 @@ describe('scanBatch: numbers decode to the doubles of JSON.parse', () => {
     const fits = Number.isInteger(value) && Math.abs(value) < 2 ** 63;
     const body = `[{"data":{"i":${text}}}]`;
     if (fits) {
-      const [row] = decodeRows(expectSameAsObjectPath(body), COLUMNS.map(([, type]) => type));
+      const [row] = decodeRows(
+        expectSameAsObjectPath(body),
+        COLUMNS.map(([, type]) => type),
+      );
       expect(row![2 + 1]).toBe(BigInt(value));
     } else {
       expect(fallbackReason(body)).toBe('a fraction in an integer column');
@@ -427,13 +514,16 @@ describe('scanBatch: numbers decode to the doubles of JSON.parse', () => {
     }
     const body = `[${texts.map((text) => `{"data":{"f":${text},"s":${text}}}`).join(',')}]`;
     const result = expectSameAsObjectPath(body);
-    const rows = decodeRows(result, COLUMNS.map(([, type]) => type));
+    const rows = decodeRows(
+      result,
+      COLUMNS.map(([, type]) => type),
+    );
     const mismatches = texts.filter((text, n) => !Object.is(rows[n]![2 + 2], JSON.parse(text)));
     expect(mismatches).toEqual([]);
   });
 });
 
-describe('scanBatch: per-item rejections carry the object path\'s errors', () => {
+describe("scanBatch: per-item rejections carry the object path's errors", () => {
   it('rejects bad times, with the message of parseEventTime', () => {
     const body = JSON.stringify([
       { data: { i: 1 }, time: 'yesterday' },
@@ -462,26 +552,63 @@ describe('scanBatch: per-item rejections carry the object path\'s errors', () =>
 
   it('reads RFC 3339 and numeric times of every form as parseEventTime does', () => {
     const times = [
-      '2026-01-01T00:00:00Z', '2026-01-01T00:00:00.5Z', '2026-01-01T00:00:00.123Z', '2026-01-01T00:00:00.9999Z',
-      '2026-01-01T00:00:00.123456789Z', '2026-01-01T00:00:00.1234567891Z', '2026-01-01T00:00:00.Z', '2026-01-01T00:00:00z',
-      '2026-01-01t00:00:00Z', '2026-01-01 00:00:00Z', '2026-01-01T00:00Z', '2026-01-01T00:00:00', '2026-01-01T00:00:00+00:00',
-      '2026-01-01T00:00:00-0130', '2026-01-01T23:59:59.999Z', '2026-12-31T23:59:59Z', '2024-02-29T12:00:00Z', '2026-02-29T12:00:00Z',
-      '2026-04-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:60:00Z', '2026-01-01T00:00:60Z', '2026-00-10T00:00:00Z',
-      '2026-13-01T00:00:00Z', '2026-01-00T00:00:00Z', '1974-12-31T23:59:59Z', '1975-01-01T00:00:00Z', '1970-01-01T00:00:00Z',
-      '1969-12-31T23:59:59.999Z', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', ' 2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z ',
-      '+2026-01-01T00:00:00Z', '2026-1-01T00:00:00Z', '2026-01-01T00:00:00ZZ', '1767225600', '1767225600.25', '1767225600123', '0',
-      '01767225600', '1e9', '-1', '',
+      '2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:00.5Z',
+      '2026-01-01T00:00:00.123Z',
+      '2026-01-01T00:00:00.9999Z',
+      '2026-01-01T00:00:00.123456789Z',
+      '2026-01-01T00:00:00.1234567891Z',
+      '2026-01-01T00:00:00.Z',
+      '2026-01-01T00:00:00z',
+      '2026-01-01t00:00:00Z',
+      '2026-01-01 00:00:00Z',
+      '2026-01-01T00:00Z',
+      '2026-01-01T00:00:00',
+      '2026-01-01T00:00:00+00:00',
+      '2026-01-01T00:00:00-0130',
+      '2026-01-01T23:59:59.999Z',
+      '2026-12-31T23:59:59Z',
+      '2024-02-29T12:00:00Z',
+      '2026-02-29T12:00:00Z',
+      '2026-04-31T00:00:00Z',
+      '2026-01-01T24:00:00Z',
+      '2026-01-01T00:60:00Z',
+      '2026-01-01T00:00:60Z',
+      '2026-00-10T00:00:00Z',
+      '2026-13-01T00:00:00Z',
+      '2026-01-00T00:00:00Z',
+      '1974-12-31T23:59:59Z',
+      '1975-01-01T00:00:00Z',
+      '1970-01-01T00:00:00Z',
+      '1969-12-31T23:59:59.999Z',
+      '0000-01-01T00:00:00Z',
+      '9999-12-31T23:59:59.999Z',
+      ' 2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:00Z ',
+      '+2026-01-01T00:00:00Z',
+      '2026-1-01T00:00:00Z',
+      '2026-01-01T00:00:00ZZ',
+      '1767225600',
+      '1767225600.25',
+      '1767225600123',
+      '0',
+      '01767225600',
+      '1e9',
+      '-1',
+      '',
     ];
     const body = `[${times.map((time) => `{"data":{},"time":${JSON.stringify(time)}}`).join(',')}]`;
     const result = expectSameAsObjectPath(body);
     expect(result.events).toBeGreaterThan(20);
     expect(result.rejected.length).toBeGreaterThan(5);
-    const numeric = '[{"data":{},"time":1767225600},{"data":{},"time":1767225600.123456},{"data":{},"time":1767225600123},{"data":{},"time":0},{"data":{},"time":1e11},{"data":{},"time":99999999999.9}]';
+    const numeric =
+      '[{"data":{},"time":1767225600},{"data":{},"time":1767225600.123456},{"data":{},"time":1767225600123},{"data":{},"time":0},{"data":{},"time":1e11},{"data":{},"time":99999999999.9}]';
     expectSameAsObjectPath(numeric);
   });
 
-  it('rejects times the store refuses (out of range) with the store\'s message', () => {
-    const body = '[{"data":{},"time":1e16},{"data":{},"time":"99999999999999999"},{"data":{},"time":8.64e15},{"data":{},"time":1e400},{"data":{},"time":1e11}]';
+  it("rejects times the store refuses (out of range) with the store's message", () => {
+    const body =
+      '[{"data":{},"time":1e16},{"data":{},"time":"99999999999999999"},{"data":{},"time":8.64e15},{"data":{},"time":1e400},{"data":{},"time":1e11}]';
     const result = expectSameAsObjectPath(body);
     expect(result.rejected).toEqual([
       [0, 'event time is out of range'],
@@ -492,7 +619,8 @@ describe('scanBatch: per-item rejections carry the object path\'s errors', () =>
   });
 
   it('rejects bad sample rates', () => {
-    const body = '[{"data":{},"samplerate":0},{"data":{},"samplerate":-3},{"data":{},"samplerate":1.5},{"data":{},"samplerate":"2x"},{"data":{},"samplerate":9007199254740992},{"data":{},"samplerate":true},{"data":{},"samplerate":{}},{"data":{},"samplerate":" 7 "},{"data":{},"samplerate":1.0},{"data":{},"samplerate":null},{"data":{},"samplerate":""},{"data":{},"samplerate":"caf\\u00e9"}]';
+    const body =
+      '[{"data":{},"samplerate":0},{"data":{},"samplerate":-3},{"data":{},"samplerate":1.5},{"data":{},"samplerate":"2x"},{"data":{},"samplerate":9007199254740992},{"data":{},"samplerate":true},{"data":{},"samplerate":{}},{"data":{},"samplerate":" 7 "},{"data":{},"samplerate":1.0},{"data":{},"samplerate":null},{"data":{},"samplerate":""},{"data":{},"samplerate":"caf\\u00e9"}]';
     const result = expectSameAsObjectPath(body);
     expect(result.rejected.map(([index]) => index)).toEqual([0, 1, 2, 3, 4, 5, 6, 10, 11]);
     expect(result.rejected[0]).toEqual([0, 'samplerate must be a positive integer, not number 0']);
@@ -524,9 +652,20 @@ describe('scanBatch: per-item rejections carry the object path\'s errors', () =>
   });
 
   it('puts only the accepted items in the chunks, in order', () => {
-    const body = JSON.stringify([{ data: { i: 1 } }, { data: { i: 2 }, time: 'x' }, { data: { i: 3 } }, { data: { i: 4 }, samplerate: 0 }, { data: { i: 5 } }]);
+    const body = JSON.stringify([
+      { data: { i: 1 } },
+      { data: { i: 2 }, time: 'x' },
+      { data: { i: 3 } },
+      { data: { i: 4 }, samplerate: 0 },
+      { data: { i: 5 } },
+    ]);
     const result = expectSameAsObjectPath(body);
-    expect(decodeRows(result, COLUMNS.map(([, type]) => type)).map((row) => row[3])).toEqual([1n, 3n, 5n]);
+    expect(
+      decodeRows(
+        result,
+        COLUMNS.map(([, type]) => type),
+      ).map((row) => row[3]),
+    ).toEqual([1n, 3n, 5n]);
   });
 });
 
@@ -593,7 +732,7 @@ describe('scanBatch: falls back whenever the object path decides with more conte
     ['a short unicode escape', '[{"data":{"s":"\\u12"}}]', 'malformed JSON value'],
     ['mismatched brackets in a nested value', '[{"data":{"s":{"a":[1}]}}]', 'malformed JSON value'],
     ['a trailing comma in a nested value', '[{"data":{"s":[1,]}}]', 'malformed JSON value'],
-    ['a single-quoted string', "[{\"data\":{\"s\":'x'}}]", 'malformed value'],
+    ['a single-quoted string', '[{"data":{"s":\'x\'}}]', 'malformed value'],
     ['a misspelled literal', '[{"data":{"b":ture}}]', 'malformed literal'],
     ['a misspelled null', '[{"data":{"i":nul}}]', 'malformed literal'],
     ['a literal run into a word', '[{"data":{"b":truex}}]', 'malformed JSON in "data"'],
@@ -651,14 +790,23 @@ describe('scanBatch: falls back whenever the object path decides with more conte
     const items = Array.from({ length: 100 }, (_, n) => ({ data: { i: n } }));
     const good = JSON.stringify(items);
     expect(scan(good).kind).toBe('prepared');
-    expect(scan(good.slice(0, -1) + ',{"data":{"i":0.5}}]').kind).toBe('fallback');
-    expect(scan('[{"data":{"i":0.5}},' + good.slice(1)).kind).toBe('fallback');
+    expect(scan(`${good.slice(0, -1)},{"data":{"i":0.5}}]`).kind).toBe('fallback');
+    expect(scan(`[{"data":{"i":0.5}},${good.slice(1)}`).kind).toBe('fallback');
   });
 });
 
 describe('scanSchemaOf', () => {
   it('builds the scan schema of a store snapshot', () => {
-    const s = scanSchemaOf({ dataset: 'd', version: 7, types: ['integer', 'string'], fields: [['a', 0], ['data._time', 1], ['_time', 1]] });
+    const s = scanSchemaOf({
+      dataset: 'd',
+      version: 7,
+      types: ['integer', 'string'],
+      fields: [
+        ['a', 0],
+        ['data._time', 1],
+        ['_time', 1],
+      ],
+    });
     expect(s.version).toBe(7);
     expect(s.fieldIndex.get('_time')).toBe(1);
     const result = scanBatch(bytes('[{"data":{"a":1,"_time":"x"}}]'), s, { now: NOW, maxEventBytes: BIG_LIMIT });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FlagscopeError } from '../../../src/errors.js';
-import { requestApiKey } from '../../../src/server/keys.js';
+import { requestApiKey } from '../../../src/server/keys/key-ring.js';
 import { Router, type RouteHandler, type RouteMatch } from '../../../src/server/router.js';
 
 const noop: RouteHandler = () => undefined;
@@ -65,7 +65,20 @@ describe('requestApiKey', () => {
   });
 
   it('parses Authorization exactly like /^Bearer\\s+(\\S+)\\s*$/i on fixed and generated headers', () => {
-    const fixed = ['Bearer abc', 'bearer abc', 'BEARER  abc  ', 'Bearer', 'Bearer ', 'Bearerabc', 'Bearer a b', 'Bearer\tx\t', 'Bearer\u00a0x', 'Bearer x\u3000', 'Bearer\u200bz', ''];
+    const fixed = [
+      'Bearer abc',
+      'bearer abc',
+      'BEARER  abc  ',
+      'Bearer',
+      'Bearer ',
+      'Bearerabc',
+      'Bearer a b',
+      'Bearer\tx\t',
+      'Bearer\u00a0x',
+      'Bearer x\u3000',
+      'Bearer\u200bz',
+      '',
+    ];
     for (const header of fixed) expect(requestApiKey({ authorization: header }), JSON.stringify(header)).toBe(byRegex(header));
     // A fixed-seed generator of headers made of the characters that matter to the rule.
     const alphabet = [' ', '\t', '\n', 'a', 'B', 'e', 'r', '\u00a0', '\u2000', '\u180e', '\ufeff', 'x', '_'];
@@ -112,7 +125,9 @@ describe('request path of a running server', () => {
       expect(broken.status).toBe(400);
       expect(await broken.json()).toMatchObject({ key: 'missing-flag', errorCode: 'PARSE_ERROR' });
       const path = '/ofrep/v1/evaluate/flags/missing-flag';
-      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^POST ${path} 401 ${Buffer.byteLength(unauthenticatedText)}B \\d+\\.\\dms$`)));
+      expect(lines).toContainEqual(
+        expect.stringMatching(new RegExp(`^POST ${path} 401 ${Buffer.byteLength(unauthenticatedText)}B \\d+\\.\\dms$`)),
+      );
       expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^POST ${path} 404 ${Buffer.byteLength(missingText)}B \\d+\\.\\dms$`)));
       expect(lines.filter((line) => line.startsWith(`POST ${path} `))).toHaveLength(4);
     } finally {

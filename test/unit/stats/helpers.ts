@@ -7,18 +7,14 @@ import { expect } from 'vitest';
  */
 export function expectPublished(actual: number, published: number, decimals: number): void {
   const tolerance = 0.5 * 10 ** -decimals * (1 + 1e-9) + 1e-15;
-  expect(Math.abs(actual - published), `${actual} vs published ${published} (${decimals} decimals)`).toBeLessThanOrEqual(
-    tolerance,
-  );
+  expect(Math.abs(actual - published), `${actual} vs published ${published} (${decimals} decimals)`).toBeLessThanOrEqual(tolerance);
 }
 
 /** Asserts agreement to `digits` significant digits (default 4) with a value printed with more digits. */
 export function expectSignificant(actual: number, published: number, digits = 4): void {
   const exponent = Math.floor(Math.log10(Math.abs(published)));
   const tolerance = 0.5 * 10 ** (exponent - digits + 1);
-  expect(Math.abs(actual - published), `${actual} vs published ${published} (${digits} significant digits)`).toBeLessThanOrEqual(
-    tolerance,
-  );
+  expect(Math.abs(actual - published), `${actual} vs published ${published} (${digits} significant digits)`).toBeLessThanOrEqual(tolerance);
 }
 
 /** Small deterministic PRNG (mulberry32) with uniform, normal and Bernoulli draws. */

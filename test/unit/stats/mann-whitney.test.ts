@@ -9,9 +9,8 @@ const females = [20, 11, 17, 12];
 // scipy/stats/tests/test_mannwhitneyu.py, TestMannWhitneyU "test against R" (gh-4933), values from R's wilcox.test:
 const rX = [210.05211, 110.19063, 307.918612];
 const rY = [
-  436.08811482466416, 416.37397329768191, 179.96975939463582, 197.8118754228619, 34.038757281225756, 138.54220550921517,
-  128.7769351470246, 265.92721427951852, 275.6617533155341, 592.34083395416258, 448.73177590617018, 300.61495185038905,
-  187.97508449019588,
+  436.08811482466416, 416.37397329768191, 179.96975939463582, 197.8118754228619, 34.038757281225756, 138.54220550921517, 128.7769351470246,
+  265.92721427951852, 275.6617533155341, 592.34083395416258, 448.73177590617018, 300.61495185038905, 187.97508449019588,
 ];
 
 describe('mannWhitneyU', () => {
@@ -29,11 +28,7 @@ describe('mannWhitneyU', () => {
   it('matches the scipy docstring example, asymptotic with and without continuity correction', () => {
     // method="asymptotic" -> 0.11134688653314041; use_continuity=False -> 0.0864107329737
     expectSignificant(mannWhitneyU(males, females, { method: 'asymptotic' }).pValue, 0.11134688653314041, 12);
-    expectSignificant(
-      mannWhitneyU(males, females, { method: 'asymptotic', continuity: false }).pValue,
-      0.0864107329737,
-      12,
-    );
+    expectSignificant(mannWhitneyU(males, females, { method: 'asymptotic', continuity: false }).pValue, 0.0864107329737, 12);
   });
 
   it('matches the scipy docstring one-sided example', () => {
@@ -63,11 +58,14 @@ describe('mannWhitneyU', () => {
     ['two-sided', false, 0.6377328900502],
     ['less', false, 0.6811335549749],
     ['greater', false, 0.3188664450251],
-  ] as const)('applies the continuity correction in the right direction (scipy test_continuity): %s, %s', (alternative, continuity, expected) => {
-    const result = mannWhitneyU(rY, rX, { alternative, continuity, method: 'asymptotic' });
-    expect(result.u).toBe(23);
-    expectPublished(result.pValue, expected, 13);
-  });
+  ] as const)(
+    'applies the continuity correction in the right direction (scipy test_continuity): %s, %s',
+    (alternative, continuity, expected) => {
+      const result = mannWhitneyU(rY, rX, { alternative, continuity, method: 'asymptotic' });
+      expect(result.u).toBe(23);
+      expectPublished(result.pValue, expected, 13);
+    },
+  );
 
   it('corrects the variance for ties as R does (scipy test_tie_correct)', () => {
     // x = 1..4, y = 1..5 shifted so that 0..5 values tie; R: wilcox.test(x, y, exact = FALSE)
@@ -123,7 +121,10 @@ describe('mannWhitneyU', () => {
     // sometimes truncated rather than rounded (0.0286 is printed 0.028), so, as scipy does, within 1e-3
     const n4m3 = [0.028, 0.057, 0.114, 0.2, 0.314, 0.429, 0.571];
     const n6m5 = [0.002, 0.004, 0.009, 0.015, 0.026, 0.041, 0.063, 0.089, 0.123, 0.165, 0.214, 0.268, 0.331, 0.396, 0.465, 0.535];
-    for (const [m, n, table] of [[3, 4, n4m3], [5, 6, n6m5]] as const) {
+    for (const [m, n, table] of [
+      [3, 4, n4m3],
+      [5, 6, n6m5],
+    ] as const) {
       const pmf = mannWhitneyExactDistribution(m, n);
       let cdf = 0;
       table.forEach((expected, u) => {

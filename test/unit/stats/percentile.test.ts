@@ -66,7 +66,7 @@ describe('estimateQuantile', () => {
     const counts = edges.slice(1).map((upper, i) => n * (Math.exp(-edges[i]!) - Math.exp(-upper)));
     const estimate = estimateQuantile({ edges, counts, effectiveCount: n }, 0.95);
     expect(estimate.value).toBeCloseTo(-Math.log(0.05), 2);
-    expect(Math.abs(estimate.se / (Math.sqrt(0.95 * 0.05 / n) / 0.05) - 1)).toBeLessThan(0.02);
+    expect(Math.abs(estimate.se / (Math.sqrt((0.95 * 0.05) / n) / 0.05) - 1)).toBeLessThan(0.02);
   });
 
   it('scales with the effective count, not the weighted count', () => {

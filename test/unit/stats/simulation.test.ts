@@ -138,11 +138,57 @@ describe('power simulation', () => {
 
 if (process.env.STATS_SIMULATION_REPORT) {
   it('reports the measured rates', () => {
-    const aaNormal = simulatePeeking(RUNS, PEEKS, (a, b, r) => { addNormals(a, r, 100, 250, 60); addNormals(b, r, 100, 250, 60); }, 20251123);
-    const aaRate = simulatePeeking(RUNS, PEEKS, (a, b, r, s) => { addBernoullis(a, r, 1000, 0.02, s.a); addBernoullis(b, r, 1000, 0.02, s.b); }, 777, true);
-    const power = simulatePeeking(300, PEEKS, (a, b, r, s) => { addBernoullis(a, r, 1000, 0.02, s.a); addBernoullis(b, r, 1000, 0.024, s.b); }, 4242, true);
-    const powerTuned = simulatePeeking(300, PEEKS, (a, b, r, s) => { addBernoullis(a, r, 1000, 0.02, s.a); addBernoullis(b, r, 1000, 0.024, s.b); }, 4242, true, 100_000);
-    const aaRateTuned = simulatePeeking(RUNS, PEEKS, (a, b, r, s) => { addBernoullis(a, r, 1000, 0.02, s.a); addBernoullis(b, r, 1000, 0.02, s.b); }, 777, true, 100_000);
+    const aaNormal = simulatePeeking(
+      RUNS,
+      PEEKS,
+      (a, b, r) => {
+        addNormals(a, r, 100, 250, 60);
+        addNormals(b, r, 100, 250, 60);
+      },
+      20251123,
+    );
+    const aaRate = simulatePeeking(
+      RUNS,
+      PEEKS,
+      (a, b, r, s) => {
+        addBernoullis(a, r, 1000, 0.02, s.a);
+        addBernoullis(b, r, 1000, 0.02, s.b);
+      },
+      777,
+      true,
+    );
+    const power = simulatePeeking(
+      300,
+      PEEKS,
+      (a, b, r, s) => {
+        addBernoullis(a, r, 1000, 0.02, s.a);
+        addBernoullis(b, r, 1000, 0.024, s.b);
+      },
+      4242,
+      true,
+    );
+    const powerTuned = simulatePeeking(
+      300,
+      PEEKS,
+      (a, b, r, s) => {
+        addBernoullis(a, r, 1000, 0.02, s.a);
+        addBernoullis(b, r, 1000, 0.024, s.b);
+      },
+      4242,
+      true,
+      100_000,
+    );
+    const aaRateTuned = simulatePeeking(
+      RUNS,
+      PEEKS,
+      (a, b, r, s) => {
+        addBernoullis(a, r, 1000, 0.02, s.a);
+        addBernoullis(b, r, 1000, 0.02, s.b);
+      },
+      777,
+      true,
+      100_000,
+    );
     console.log(JSON.stringify({ aaNormal, aaRate, power, powerTuned, aaRateTuned }, null, 2));
     expect(aaNormal.sequentialAnyPeek).toBeGreaterThanOrEqual(0);
   });

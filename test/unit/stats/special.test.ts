@@ -49,7 +49,7 @@ describe('special functions', () => {
   it('Student t stays accurate for very large degrees of freedom (Welch on millions of events)', () => {
     // F_ν(t) → Φ(t) with the first correction φ(t)(t³ + t)/(4ν) (A&S 26.7.5)
     for (const df of [1e6, 1e9, 1e12]) {
-      const expected = normalSf(1.96) + (Math.exp(-0.5 * 1.96 ** 2) / Math.sqrt(2 * Math.PI)) * (1.96 ** 3 + 1.96) / (4 * df);
+      const expected = normalSf(1.96) + ((Math.exp(-0.5 * 1.96 ** 2) / Math.sqrt(2 * Math.PI)) * (1.96 ** 3 + 1.96)) / (4 * df);
       expect(Math.abs(studentTCdf(-1.96, df) / expected - 1)).toBeLessThan(1e-9);
     }
     expect(Math.abs(studentTCdf(-1.96, 999_999) / studentTCdf(-1.96, 1e6) - 1)).toBeLessThan(1e-8);

@@ -24,7 +24,10 @@ describe('srmTest', () => {
     // scipy.stats.chisquare docstring: chisquare(obs, axis=None) for obs = [[16,18,16,14,12,12],[32,24,16,28,20,24]].T
     // -> (23.31034482758621, 0.015975692534127565)
     const obs = [16, 32, 18, 24, 16, 16, 14, 28, 12, 20, 12, 24];
-    const result = srmTest(obs, obs.map(() => 1));
+    const result = srmTest(
+      obs,
+      obs.map(() => 1),
+    );
     expectSignificant(result.chiSquare, 23.31034482758621, 10);
     expect(result.df).toBe(11);
     expectSignificant(result.pValue, 0.015975692534127565, 8);

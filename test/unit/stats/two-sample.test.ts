@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  proportionSummary,
-  sequentialRho,
-  sequentialTest,
-  summarize,
-  twoProportionTest,
-  welchTTest,
-} from '../../../src/stats/index.js';
+import { proportionSummary, sequentialRho, sequentialTest, summarize, twoProportionTest, welchTTest } from '../../../src/stats/index.js';
 import { expectPublished, expectSignificant } from './helpers.js';
 
 // GrowthBook gbstats, packages/stats/tests/frequentist/test_tests.py (growthbook/growthbook):
@@ -115,7 +108,10 @@ describe('sequentialTest', () => {
     // with V = se² of the difference; always-valid p = min(1, 1/Λ).
     for (const [a, b] of [
       [gbSequentialControl, gbTreatment],
-      [{ n: 20_000, sum: 400, sumSquares: 400 }, { n: 20_000, sum: 480, sumSquares: 480 }],
+      [
+        { n: 20_000, sum: 400, sumSquares: 400 },
+        { n: 20_000, sum: 480, sumSquares: 480 },
+      ],
     ] as const) {
       const result = sequentialTest(a, b);
       const n = a.n + b.n;

@@ -4,7 +4,14 @@
  * `unset` of a refused item's row, and `RecycledBuffers`.
  */
 import { describe, expect, it } from 'vitest';
-import { ColumnBuilder, RecycledBuffers, transferablesOf, type BufferSource, type BuiltColumn, type ChunkColumnKind } from '../../../src/store/column-builder.js';
+import {
+  ColumnBuilder,
+  RecycledBuffers,
+  transferablesOf,
+  type BufferSource,
+  type BuiltColumn,
+  type ChunkColumnKind,
+} from '../../../src/store/duckdb/column-builder.js';
 import { mulberry32 } from '../../fixtures/random.js';
 
 // ---------------------------------------------------------------------------
@@ -222,7 +229,12 @@ describe('ColumnBuilder: unset(row) takes back a refused item', () => {
    * Writes `before`, then at the next row each refused value followed by unset, then `next`;
    * the result must be what writing `before` and `next` alone gives, buffer for buffer.
    */
-  function expectUnsetRestores(kind: ChunkColumnKind, before: Array<(b: ColumnBuilder, row: number) => void>, refused: Array<(b: ColumnBuilder, row: number) => void>, next: Array<(b: ColumnBuilder, row: number) => void>): void {
+  function expectUnsetRestores(
+    kind: ChunkColumnKind,
+    before: Array<(b: ColumnBuilder, row: number) => void>,
+    refused: Array<(b: ColumnBuilder, row: number) => void>,
+    next: Array<(b: ColumnBuilder, row: number) => void>,
+  ): void {
     const rows = before.length + next.length + 1;
     const withRefusal = new ColumnBuilder(kind, rows);
     const without = new ColumnBuilder(kind, rows);
@@ -247,10 +259,20 @@ describe('ColumnBuilder: unset(row) takes back a refused item', () => {
   const a = (text: string) => (b: ColumnBuilder, row: number) => ascii(b, row, text, 3);
 
   it('numbers and booleans', () => {
-    expectUnsetRestores('integer', [(b, r) => b.setInteger(r, 1)], [(b, r) => b.setInteger(r, -5), (b, r) => b.setBigInt(r, 2n ** 62n)], [(b, r) => b.setInteger(r, 2)]);
+    expectUnsetRestores(
+      'integer',
+      [(b, r) => b.setInteger(r, 1)],
+      [(b, r) => b.setInteger(r, -5), (b, r) => b.setBigInt(r, 2n ** 62n)],
+      [(b, r) => b.setInteger(r, 2)],
+    );
     expectUnsetRestores('timestamp', [], [(b, r) => b.setInteger(r, 123)], [(b, r) => b.setInteger(r, 456)]);
     expectUnsetRestores('float', [(b, r) => b.setFloat(r, 1.5)], [(b, r) => b.setFloat(r, NaN)], [(b, r) => b.setFloat(r, 2.5)]);
-    expectUnsetRestores('boolean', [(b, r) => b.setBoolean(r, false)], [(b, r) => b.setBoolean(r, true)], [(b, r) => b.setBoolean(r, false)]);
+    expectUnsetRestores(
+      'boolean',
+      [(b, r) => b.setBoolean(r, false)],
+      [(b, r) => b.setBoolean(r, true)],
+      [(b, r) => b.setBoolean(r, false)],
+    );
   });
 
   it('an inline string, a long string and a repeat, given either way', () => {
@@ -273,7 +295,12 @@ describe('ColumnBuilder: unset(row) takes back a refused item', () => {
     expectUnsetRestores('string', [], [s(long(1))], [s(long(2)), s(long(1)), s(long(1))]);
     expectUnsetRestores('string', [], [a(long(1))], [a(long(2)), a(long(1)), a(long(1))]);
     // Several refusals in a row at the same row, mixing both ways.
-    expectUnsetRestores('string', [s(long(9))], [s(long(1)), a(long(2)), s(long(9)), a(long(9)), s('z')], [a(long(1)), s(long(2)), s(long(1)), a(long(9))]);
+    expectUnsetRestores(
+      'string',
+      [s(long(9))],
+      [s(long(1)), a(long(2)), s(long(9)), a(long(9)), s('z')],
+      [a(long(1)), s(long(2)), s(long(1)), a(long(9))],
+    );
   });
 
   it('many refused long strings leave the repeat table as it was (a lookup always ends)', () => {
@@ -285,7 +312,10 @@ describe('ColumnBuilder: unset(row) takes back a refused item', () => {
       ascii(builder, 0, `refused value ${n}`);
       builder.unset(0);
       const table = (builder as unknown as { byteTable: Int32Array }).byteTable;
-      expect(table.some((entry) => entry !== 0), `entries left after refusal ${n}`).toBe(false);
+      expect(
+        table.some((entry) => entry !== 0),
+        `entries left after refusal ${n}`,
+      ).toBe(false);
     }
     ascii(builder, 0, 'accepted value A');
     ascii(builder, 1, 'accepted value B');
@@ -301,7 +331,9 @@ describe('ColumnBuilder: unset(row) takes back a refused item', () => {
     const random = mulberry32(3);
     for (let round = 0; round < 30; round++) {
       const rows = 1 + Math.floor(random() * 300);
-      const texts = Array.from({ length: 1 + Math.floor(random() * 40) }, (_, n) => (random() < 0.3 ? `s${n}` : random() < 0.2 ? `ü${long(n)}` : long(n)));
+      const texts = Array.from({ length: 1 + Math.floor(random() * 40) }, (_, n) =>
+        random() < 0.3 ? `s${n}` : random() < 0.2 ? `ü${long(n)}` : long(n),
+      );
       const pick = (): Write => {
         const text = texts[Math.floor(random() * texts.length)]!;
         // Bytes only for ASCII text, as the scanner does.

@@ -5,7 +5,7 @@
  * the snapshot, and otherwise stores the batch's events the ordinary way.
  */
 import type { BuiltColumn } from './column-builder.js';
-import type { ColumnType, IncomingEvent } from './types.js';
+import type { ColumnType, IncomingEvent } from '../types.js';
 
 /**
  * A dataset's columns as a batch scanner needs them. `version` changes with
@@ -46,5 +46,5 @@ export interface PreparedIngest {
   /** The dataset's columns now, or undefined when the dataset does not exist. */
   snapshot(dataset: string): DatasetSnapshot | undefined;
   /** Stores a prepared batch; resolves after commit with one outcome per event. */
-  ingestPrepared(dataset: string, batch: PreparedBatch): Promise<import('./types.js').IngestOutcome[]>;
+  ingestPrepared(dataset: string, batch: PreparedBatch): Promise<import('../types.js').IngestOutcome[]>;
 }

@@ -6,64 +6,10 @@
  * with their whole history.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { FlagscopeError } from '../errors.js';
-import type { Flag } from '../flags/model.js';
-
-/** What a history entry records. */
-export type FlagAction = 'create' | 'update' | 'rollout' | 'archive' | 'press' | 'release' | 'import';
-
-/** One committed change of one flag. */
-export interface FlagChange {
-  action: FlagAction;
-  /** The flag as it was; null for a flag that did not exist. */
-  before: Flag | null;
-  /** The flag as it is now (its `version` is `before.version + 1`, or 1). */
-  after: Flag;
-  /** Name of the API key that made the change. */
-  who: string;
-  /** Why, as the writer said it ('' when not given). */
-  why: string;
-  /** Unix milliseconds. */
-  at: number;
-}
-
-/** One audit history entry as the API shows it. */
-export interface FlagHistoryEntry {
-  /** Flag-config version this change produced (global, increasing). */
-  configVersion: number;
-  key: string;
-  /** Version of the flag after the change. */
-  version: number;
-  action: FlagAction;
-  by: string;
-  /** ISO-8601. */
-  at: string;
-  reason: string;
-  before: Flag | null;
-  after: Flag;
-}
-
-/** Who last pressed each kill switch, and when and why (from the history). */
-export interface LastPress {
-  by: string;
-  at: string;
-  reason: string;
-}
-
-export interface FlagStore {
-  /** Every flag, archived ones included, and the current flag-config version. */
-  loadFlags(): Promise<{ flags: Flag[]; configVersion: number }>;
-  /**
-   * Commits changes atomically (one transaction) and resolves to the new
-   * flag-config version. Each change's `before.version` (or absence) must match
-   * what is stored, else nothing is written and it throws `conflict`.
-   */
-  commitFlagChanges(changes: readonly FlagChange[]): Promise<number>;
-  /** The history of one flag, newest first. */
-  flagHistory(key: string, limit: number): Promise<FlagHistoryEntry[]>;
-  /** The most recent press of every kill switch ever pressed. */
-  lastPresses(): Promise<Map<string, LastPress>>;
-}
+import { FlagscopeError } from '../../errors.js';
+import type { FlagAction, FlagHistoryEntry, LastPress } from '../../api/flags.js';
+import type { Flag } from '../../flags/model.js';
+import type { FlagStore } from '../types.js';
 
 /** The tables the flag store adds to the control database (appended to its migrations). */
 export const FLAG_MIGRATIONS: readonly string[] = [
@@ -105,7 +51,9 @@ export function createDuckDbFlagStore(runExclusive: ExclusiveRunner): FlagStore 
       runExclusive(async (c) => {
         await c.run('BEGIN TRANSACTION');
         try {
-          let configVersion = Number((await c.runAndReadAll('SELECT coalesce(max(config_version), 0) FROM flag_history')).getRows()[0]?.[0] ?? 0);
+          let configVersion = Number(
+            (await c.runAndReadAll('SELECT coalesce(max(config_version), 0) FROM flag_history')).getRows()[0]?.[0] ?? 0,
+          );
           for (const change of changes) {
             const key = change.after.key;
             const stored = (await c.runAndReadAll('SELECT version FROM flags WHERE key = $1', [key])).getRows()[0];

@@ -2,9 +2,9 @@
  * `flagscope serve`: runs the embedded server until SIGINT/SIGTERM, and keeps
  * the local config profile pointing at it (URL and, on first start, the admin key).
  */
-import type { Context } from '../context.js';
-import { configPath, DEFAULT_PROFILE, defaultDataDir, readConfig, updateProfile } from '../config/config.js';
-import { startServer, type RunningServer } from './index.js';
+import type { Context } from '../../context.js';
+import { configPath, DEFAULT_PROFILE, defaultDataDir, readConfig, updateProfile } from '../../config/config.js';
+import { startServer, type RunningServer } from '../../server/index.js';
 
 export interface ServeOptions {
   host?: string;
@@ -25,7 +25,7 @@ export interface ServeOptions {
 export async function runServe(opts: ServeOptions, ctx: Context): Promise<number> {
   const dataDir = opts.dataDir ?? defaultDataDir(ctx.env, ctx.homeDir);
   const stderr = (line: string): void => {
-    ctx.stderr.write(line + '\n');
+    ctx.stderr.write(`${line}\n`);
   };
   const server = await startServer({
     host: opts.host ?? '127.0.0.1',
@@ -69,7 +69,8 @@ async function updateLocalProfile(opts: ServeOptions, ctx: Context, server: Runn
   const path = configPath(ctx.env, ctx.homeDir);
   const config = await readConfig(path);
   const envProfile = ctx.env.FLAGSCOPE_PROFILE;
-  const profileName = opts.profile ?? (envProfile !== undefined && envProfile !== '' ? envProfile : undefined) ?? config.current_profile ?? DEFAULT_PROFILE;
+  const profileName =
+    opts.profile ?? (envProfile !== undefined && envProfile !== '' ? envProfile : undefined) ?? config.current_profile ?? DEFAULT_PROFILE;
   if (server.adminKey !== undefined) {
     await updateProfile(path, profileName, { api_url: server.url, api_key: server.adminKey });
     say(`created an admin API key and saved it with the server URL to profile "${profileName}" in ${path}`);

@@ -7,16 +7,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApiClient, BatchItem } from '../client/api-client.js';
-import type { Context } from '../context.js';
-import { FlagscopeError, invalidInput } from '../errors.js';
-import { renderQueryCharts, renderQueryTable } from '../output/query-result.js';
-import { createStyler } from '../output/chalk-styler.js';
-import type { Styler } from '../output/style.js';
-import { formatCount } from '../output/values.js';
-import type { QueryResult, QuerySpec } from '../query/spec.js';
-import { DEMO_DATASET, DEMO_SERVICES } from './catalog.js';
-import { generateEventBatches, type GeneratedEvent } from './generate.js';
+import type { ApiClient, BatchItem } from '../../client/api-client.js';
+import type { Context } from '../../context.js';
+import { FlagscopeError, invalidInput } from '../../errors.js';
+import { renderQueryCharts, renderQueryTable } from '../../output/query-result.js';
+import { createStyler } from '../../output/chalk-styler.js';
+import type { Styler } from '../../output/style.js';
+import { formatCount } from '../../output/values.js';
+import type { QueryResult, QuerySpec } from '../../query/spec.js';
+import { DEMO_DATASET, DEMO_SERVICES } from '../../demo/catalog.js';
+import { generateEventBatches, type GeneratedEvent } from '../../demo/generate.js';
 import { defaultDemoSetup, defaultDemoSteps, type DemoSession, type DemoSetup, type DemoStep } from './steps.js';
 
 export type { DemoSession, DemoSetup, DemoStep } from './steps.js';
@@ -69,12 +69,15 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
   const stderrTTY = ctx.stderr.isTTY === true;
   const quiet = options.quiet === true;
   const note = (message: string): void => {
-    if (!quiet) ctx.stderr.write(message + '\n');
+    if (!quiet) ctx.stderr.write(`${message}\n`);
   };
   const print = (text: string): void => {
     ctx.stdout.write(text);
   };
-  const width = Math.min(110, ctx.stdout.isTTY === true && ctx.stdout.columns !== undefined && ctx.stdout.columns > 0 ? ctx.stdout.columns : 100);
+  const width = Math.min(
+    110,
+    ctx.stdout.isTTY === true && ctx.stdout.columns !== undefined && ctx.stdout.columns > 0 ? ctx.stdout.columns : 100,
+  );
 
   let interrupted = false;
   const unregister = ctx.onSignal(() => {
@@ -82,14 +85,17 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
   });
   const tempRoot = options.tempRoot ?? (ctx.env.TMPDIR !== undefined && ctx.env.TMPDIR !== '' ? ctx.env.TMPDIR : tmpdir());
   const dataDir = await mkdtemp(join(tempRoot, 'flagscope-demo-'));
-  let server: Awaited<ReturnType<typeof import('../server/index.js').startServer>> | undefined;
+  let server: Awaited<ReturnType<typeof import('../../server/index.js').startServer>> | undefined;
   let client: ApiClient | undefined;
   try {
-    const [{ startServer }, { createApiClient }] = await Promise.all([import('../server/index.js'), import('../client/api-client.js')]);
+    const [{ startServer }, { createApiClient }] = await Promise.all([
+      import('../../server/index.js'),
+      import('../../client/api-client.js'),
+    ]);
     const serverOptions: Parameters<typeof startServer>[0] = { host: '127.0.0.1', port: 0, dataDir, bootstrapAdminKey: true, now: ctx.now };
     if (options.verbose === true) {
       serverOptions.verbose = true;
-      serverOptions.log = (line) => ctx.stderr.write(line + '\n');
+      serverOptions.log = (line) => ctx.stderr.write(`${line}\n`);
     }
     server = await startServer(serverOptions);
     if (server.adminKey === undefined) {
@@ -100,7 +106,7 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
 
     const end = ctx.now();
     const start = end - DAY_MS;
-    print(styler.bold('flagscope demo') + '\n');
+    print(`${styler.bold('flagscope demo')}\n`);
     print(
       `A web shop of ${DEMO_SERVICES.length} services sends one wide event per request: ~100 columns each, among them 30 ${styler.cyan('flag.*')} columns\n` +
         `with the variant every user got. ${formatCount(eventCount)} events over the last 24 hours go through the real ingest API\n` +
@@ -158,12 +164,12 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
     const steps = options.steps ?? defaultDemoSteps();
     for (const [index, step] of steps.entries()) {
       if (interrupted) return INTERRUPTED_EXIT_CODE;
-      print('\n' + heading(styler, `${index + 1}/${steps.length}  ${step.title}`) + '\n');
+      print(`\n${heading(styler, `${index + 1}/${steps.length}  ${step.title}`)}\n`);
       const began = Date.now();
       await step.run(session);
       if (options.verbose === true) note(`step ${step.id} took ${Date.now() - began} ms`);
     }
-    print('\n' + closingText(styler, options.keep === true ? dataDir : undefined));
+    print(`\n${closingText(styler, options.keep === true ? dataDir : undefined)}`);
     return 0;
   } finally {
     unregister();
@@ -193,7 +199,7 @@ function closingText(styler: Styler, keptDir: string | undefined): string {
     `  flagscope events send ${DEMO_DATASET} events.ndjson`,
     `  flagscope query ${DEMO_DATASET} --calc 'P95(duration_ms)' --by service.name --since 24h`,
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function defaultColor(ctx: Context): boolean {
@@ -223,7 +229,9 @@ function createProgress(ctx: Context, tty: boolean, total: number): Progress {
       const share = total === 0 ? 1 : sent / total;
       const barWidth = 24;
       const filled = Math.round(share * barWidth);
-      ctx.stderr.write(`\r\u001b[2Ksending events [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${formatCount(sent)}/${formatCount(total)}`);
+      ctx.stderr.write(
+        `\r\u001b[2Ksending events [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${formatCount(sent)}/${formatCount(total)}`,
+      );
     },
     done(sent, elapsedMs) {
       const rate = elapsedMs > 0 ? Math.round((sent / elapsedMs) * 1000) : sent;

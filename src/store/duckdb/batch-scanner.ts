@@ -11,11 +11,11 @@
  * not an object, ...) it gives up with `fallback`, and the caller takes the
  * object path. Pure and synchronous: it runs in the ingest worker threads.
  */
-import { CHUNK_ROWS, ColumnBuilder, NEW_BUFFERS, transferablesOf, type BufferSource, type BuiltColumn } from '../store/column-builder.js';
-import type { DatasetSnapshot, PreparedChunk } from '../store/prepared.js';
-import type { ColumnType } from '../store/types.js';
-import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../store/value-rules.js';
-import { parseEventTime, parseSampleRate } from './ingest.js';
+import { CHUNK_ROWS, ColumnBuilder, NEW_BUFFERS, transferablesOf, type BufferSource, type BuiltColumn } from './column-builder.js';
+import type { DatasetSnapshot, PreparedChunk } from './prepared.js';
+import type { ColumnType } from '../types.js';
+import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../value-rules.js';
+import { parseEventTime, parseSampleRate } from '../../server/ingest/decode.js';
 
 /** A dataset's columns as the scanner uses them, with the byte-level shape of the last event seen. */
 export interface ScanSchema {
@@ -226,7 +226,13 @@ class BatchScanner {
           hasData = true;
           if (b[this.i] !== OPEN_BRACE) throw new Fallback('"data" is not an object');
           this.data();
-        } else if (length === 4 && b[keyStart] === 0x74 && b[keyStart + 1] === 0x69 && b[keyStart + 2] === 0x6d && b[keyStart + 3] === 0x65) {
+        } else if (
+          length === 4 &&
+          b[keyStart] === 0x74 &&
+          b[keyStart + 1] === 0x69 &&
+          b[keyStart + 2] === 0x6d &&
+          b[keyStart + 3] === 0x65
+        ) {
           if (hasTime) throw new Fallback('"time" given twice');
           hasTime = true;
           if (!this.plainUtcTime()) time = this.anyValue();
@@ -306,7 +312,8 @@ class BatchScanner {
     const minute = digits(b, at + 15, 2);
     const second = digits(b, at + 18, 2);
     if (b[at + 5] !== MINUS || b[at + 8] !== MINUS || b[at + 11] !== 0x54 || b[at + 14] !== COLON || b[at + 17] !== COLON) return false;
-    if (year < 1975 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return false;
+    if (year < 1975 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+      return false;
     let j = at + 20;
     let millis = 0;
     if (b[j] === DOT) {

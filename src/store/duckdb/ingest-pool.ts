@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { FlagscopeError } from '../errors.js';
-import type { DatasetSnapshot } from '../store/prepared.js';
+import { FlagscopeError } from '../../errors.js';
+import type { DatasetSnapshot } from './prepared.js';
 import { transferablesOfScan, type ScanResult } from './batch-scanner.js';
 
 /** What a worker is asked to do: scan a body, or take back column buffers for reuse. */
@@ -51,7 +51,7 @@ interface PoolWorker {
  */
 function workerScript(): URL {
   const here = new URL(import.meta.url);
-  return here.pathname.endsWith('.ts') ? new URL('../../dist/server/ingest-worker.js', here) : new URL('./ingest-worker.js', here);
+  return here.pathname.endsWith('.ts') ? new URL('../../../dist/store/duckdb/ingest-worker.js', here) : new URL('./ingest-worker.js', here);
 }
 
 /** Bytes of request bodies kept for reuse in shared memory. */
@@ -130,7 +130,12 @@ export class IngestPool {
     const fail = (cause: unknown): void => {
       const index = this.workers.indexOf(entry);
       const reason = cause instanceof Error ? cause.message : String(cause);
-      const error = new FlagscopeError('server_error', `an ingest worker stopped while scanning the batch (${reason})`, 'send the batch again', { cause });
+      const error = new FlagscopeError(
+        'server_error',
+        `an ingest worker stopped while scanning the batch (${reason})`,
+        'send the batch again',
+        { cause },
+      );
       for (const { reject } of entry.pending.values()) reject(error);
       entry.pending.clear();
       if (index >= 0 && !this.closed) {
@@ -159,7 +164,8 @@ export class IngestPool {
    * over to the worker (the caller's buffer is emptied) and comes back in the reply.
    */
   scan(dataset: string, snapshot: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
-    if (this.closed) return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
+    if (this.closed)
+      return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
     let entry = this.workers[0]!;
     for (const candidate of this.workers) if (candidate.pending.size < entry.pending.size) entry = candidate;
     // A body in shared memory is read in place; any other is transferred, which needs a buffer

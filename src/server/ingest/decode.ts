@@ -3,8 +3,8 @@
  * form (`POST /1/events/{dataset}`, metadata in headers) and the batch form
  * (`POST /1/batch/{dataset}`, metadata per item). Pure: the caller passes `now`.
  */
-import { invalidInput } from '../errors.js';
-import type { IncomingEvent, IngestOutcome } from '../store/types.js';
+import { invalidInput } from '../../errors.js';
+import type { IncomingEvent, IngestOutcome } from '../../store/types.js';
 
 /** Event times at or above this many units are read as Unix milliseconds, below it as Unix seconds (1e11 s is the year 5138). */
 const MILLISECONDS_THRESHOLD = 1e11;
@@ -57,7 +57,8 @@ export function singleEvent(
   maxEventBytes: number,
   now: number,
 ): IncomingEvent {
-  if (!isJsonObject(body)) throw invalidInput(`event body must be a JSON object, not ${describe(body)}`, 'send one event as a JSON object of fields');
+  if (!isJsonObject(body))
+    throw invalidInput(`event body must be a JSON object, not ${describe(body)}`, 'send one event as a JSON object of fields');
   if (bodyBytes > maxEventBytes) {
     throw invalidInput(`event is ${bodyBytes} bytes, over the ${maxEventBytes}-byte limit per event`, 'drop or shorten large fields');
   }

@@ -6,22 +6,14 @@
  */
 import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection, DuckDBResultReader, DuckDBValue } from '@duckdb/node-api';
-import { FlagscopeError } from '../errors.js';
-import { compileQuery } from '../query/compile.js';
-import type { QueryResult, QuerySpec } from '../query/spec.js';
-import { validateQuery } from '../query/validate.js';
-import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, sqlTypeFor, type ChunkColumnKind } from './duckdb-chunk.js';
+import { FlagscopeError } from '../../errors.js';
+import { compileQuery } from '../../query/compile.js';
+import type { QueryResult, QuerySpec } from '../../query/spec.js';
+import { validateQuery } from '../../query/validate.js';
+import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, sqlTypeFor, type ChunkColumnKind } from './chunk.js';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
-import { eventProblem, textOf, typeOfValue } from './value-rules.js';
-import type {
-  ColumnInfo,
-  ColumnType,
-  DatasetInfo,
-  DatasetSchema,
-  EventStore,
-  IncomingEvent,
-  IngestOutcome,
-} from './types.js';
+import { eventProblem, textOf, typeOfValue } from '../value-rules.js';
+import type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema, EventStore, IncomingEvent, IngestOutcome } from '../types.js';
 
 /** Limits the store enforces. */
 export interface StoreLimits {
@@ -122,14 +114,12 @@ export function storedFieldName(field: string): string {
   return field === '_time' || field === '_samplerate' ? `data.${field}` : field;
 }
 
-
 /** The narrowest type that holds values of both types without loss (docs/storage.md). */
 export function widenType(current: ColumnType, incoming: ColumnType): ColumnType {
   if (current === incoming) return current;
   if ((current === 'integer' || current === 'float') && (incoming === 'integer' || incoming === 'float')) return 'float';
   return 'string';
 }
-
 
 interface ColumnState {
   name: string;
@@ -259,9 +249,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       await this.writer.runAndReadAll(`SELECT name, table_name, epoch_ms(created_at) FROM ${DATASETS_TABLE} ORDER BY name`)
     ).getRows();
     const columns = (
-      await this.writer.runAndReadAll(
-        `SELECT dataset, name, type, epoch_ms(created_at) FROM ${COLUMNS_TABLE} ORDER BY dataset, position`,
-      )
+      await this.writer.runAndReadAll(`SELECT dataset, name, type, epoch_ms(created_at) FROM ${COLUMNS_TABLE} ORDER BY dataset, position`)
     ).getRows();
     for (const [name, table, createdAt] of datasets) {
       const state = emptyDatasetState(String(name), String(table), Number(createdAt));
@@ -275,7 +263,9 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       addColumnToState(state, { name: String(name), type: String(type) as ColumnType, createdAt: Number(createdAt) });
     }
     for (const state of this.datasets.values()) {
-      state.columns.forEach((column, index) => setSlot(state.slots, { column: column.name, index, type: column.type, aliasBit: aliasBitOf(column.name) }));
+      state.columns.forEach((column, index) =>
+        setSlot(state.slots, { column: column.name, index, type: column.type, aliasBit: aliasBitOf(column.name) }),
+      );
       const [row] = (
         await this.writer.runAndReadAll(
           `SELECT count(*), max(epoch_us(_time)), coalesce(bool_or(_samplerate <> 1), false) FROM ${quoteIdentifier(state.table)}`,
@@ -578,7 +568,8 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       return this.planEvents(plan, batch.materialize());
     }
     plan.prepared.push(batch);
-    if (batch.lastEventMs !== null && (plan.lastEventMs === null || batch.lastEventMs > plan.lastEventMs)) plan.lastEventMs = batch.lastEventMs;
+    if (batch.lastEventMs !== null && (plan.lastEventMs === null || batch.lastEventMs > plan.lastEventMs))
+      plan.lastEventMs = batch.lastEventMs;
     if (batch.hasSampling) plan.hasSampling = true;
     return new Array<IngestOutcome>(batch.events).fill(ACCEPTED);
   }
@@ -746,7 +737,11 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   async query(dataset: string, spec: QuerySpec, now: number): Promise<QueryResult> {
     const state = this.datasets.get(dataset);
     if (state === undefined) {
-      throw new FlagscopeError('not_found', `dataset ${JSON.stringify(dataset)} does not exist`, 'run `flagscope datasets` to list datasets');
+      throw new FlagscopeError(
+        'not_found',
+        `dataset ${JSON.stringify(dataset)} does not exist`,
+        'run `flagscope datasets` to list datasets',
+      );
     }
     const started = performance.now();
     const schema = schemaOf(state);
@@ -853,7 +848,9 @@ function addColumnToState(state: DatasetState, column: ColumnState): void {
 
 function schemaOf(state: DatasetState): DatasetSchema {
   if (state.schema === undefined) {
-    const columns: ColumnInfo[] = state.columns.map((column) => Object.freeze({ name: column.name, type: column.type, created_at: column.createdAt }));
+    const columns: ColumnInfo[] = state.columns.map((column) =>
+      Object.freeze({ name: column.name, type: column.type, created_at: column.createdAt }),
+    );
     state.schema = Object.freeze({ dataset: state.name, columns: Object.freeze(columns) as ColumnInfo[], hasSampling: state.hasSampling });
   }
   return state.schema;
@@ -938,7 +935,6 @@ function slotAccepts(type: ColumnType, value: unknown): boolean {
   }
 }
 
-
 /** Appends the plan's accepted events in data chunks, columns in table order. */
 async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Promise<void> {
   if (plan.accepted.length === 0) return;
@@ -967,7 +963,11 @@ async function appendEvents(connection: DuckDBConnection, plan: DatasetPlan): Pr
         }
         if (position < shape.fields.length) resetShape(shape, slots, position);
       }
-      const chunk = buildDataChunk(chunkKinds(types), [time.finish(), samplerate.finish(), ...builders.map((builder) => builder.finish())], rows);
+      const chunk = buildDataChunk(
+        chunkKinds(types),
+        [time.finish(), samplerate.finish(), ...builders.map((builder) => builder.finish())],
+        rows,
+      );
       appender.appendDataChunk(new DuckDBDataChunk(chunk));
       appender.flushSync();
       // Let HTTP requests and queries run between chunks of a large group.
@@ -1044,9 +1044,14 @@ function setValue(builder: ColumnBuilder, type: ColumnType, row: number, value: 
 function asStoreError(error: unknown): FlagscopeError {
   if (error instanceof FlagscopeError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new FlagscopeError('server_error', `storing events failed: ${message.toLowerCase()}`, 'retry the request; if it keeps failing, check the server log', {
-    cause: error,
-  });
+  return new FlagscopeError(
+    'server_error',
+    `storing events failed: ${message.toLowerCase()}`,
+    'retry the request; if it keeps failing, check the server log',
+    {
+      cause: error,
+    },
+  );
 }
 
 /**
@@ -1062,9 +1067,14 @@ export async function openEventStore(options: EventStoreOptions): Promise<DuckDb
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new FlagscopeError('server_error', `cannot open event store ${options.path}: ${message}`, 'check that no other flagscope server uses this data directory', {
-      cause: error,
-    });
+    throw new FlagscopeError(
+      'server_error',
+      `cannot open event store ${options.path}: ${message}`,
+      'check that no other flagscope server uses this data directory',
+      {
+        cause: error,
+      },
+    );
   }
   const writer = await instance.connect();
   const readers: DuckDBConnection[] = [];

@@ -3,11 +3,11 @@
  * compared on metrics) and `POST /api/v1/explain/{dataset}` (what sets a
  * selection of events apart), both with scope `query` (docs/api.md).
  */
-import { invalidInput } from '../errors.js';
-import type { EventStore } from '../store/types.js';
-import { parseJsonBody, readBody, sendJson } from './http-io.js';
-import { runCompare, runExplain, type FlagLookup } from './analysis-run.js';
-import type { Router } from './router.js';
+import { invalidInput } from '../../errors.js';
+import type { EventStore } from '../../store/types.js';
+import { parseJsonBody, readBody, sendJson } from '../http-io.js';
+import { runCompare, runExplain, type FlagLookup } from './analysis-service.js';
+import type { Router } from '../router.js';
 
 /** What the analysis endpoints need from the server. */
 export interface AnalysisDependencies {

@@ -5,10 +5,10 @@
  * after a schema check); this module only executes them and hands the
  * aggregates to the pure report builders.
  */
-import { FlagscopeError, notFound } from '../errors.js';
-import { assembleCompareReport, type CompareReport } from '../compare/report.js';
-import { buildCompareStatement } from '../compare/plan.js';
-import { parseCompareRequest, validateCompare, withFlagConfiguration, type FlagSplitSource } from '../compare/request.js';
+import { FlagscopeError, notFound } from '../../errors.js';
+import { assembleCompareReport, type CompareReport } from '../../compare/report.js';
+import { buildCompareStatement } from '../../compare/plan.js';
+import { parseCompareRequest, validateCompare, withFlagConfiguration, type FlagSplitSource } from '../../compare/request.js';
 import {
   assembleExplainReport,
   buildExplainPairsStatement,
@@ -19,9 +19,9 @@ import {
   planExplainColumns,
   validateExplain,
   type ExplainReport,
-} from '../compare/explain.js';
-import type { SqlParam } from '../query/compile.js';
-import type { EventStore } from '../store/types.js';
+} from '../../compare/explain.js';
+import type { SqlParam } from '../../query/compile.js';
+import type { EventStore } from '../../store/types.js';
 
 /** What an event store needs to offer for comparisons: compiled SQL on a reader, and a dataset's table. */
 export interface AggregateSqlReader {
@@ -37,7 +37,10 @@ function sqlReaderOf(events: EventStore): AggregateSqlReader {
   return candidate as AggregateSqlReader;
 }
 
-async function datasetContext(events: EventStore, dataset: string): Promise<{ reader: AggregateSqlReader; table: string; schema: NonNullable<Awaited<ReturnType<EventStore['getSchema']>>> }> {
+async function datasetContext(
+  events: EventStore,
+  dataset: string,
+): Promise<{ reader: AggregateSqlReader; table: string; schema: NonNullable<Awaited<ReturnType<EventStore['getSchema']>>> }> {
   const schema = await events.getSchema(dataset);
   const reader = sqlReaderOf(events);
   const table = reader.tableOf(dataset);
@@ -57,7 +60,13 @@ export interface FlagLookup {
  * expected split and default variant of each flag come from `flags` unless
  * the request gives them.
  */
-export async function runCompare(events: EventStore, dataset: string, body: unknown, now: number, flags?: FlagLookup): Promise<CompareReport & { duration_ms: number }> {
+export async function runCompare(
+  events: EventStore,
+  dataset: string,
+  body: unknown,
+  now: number,
+  flags?: FlagLookup,
+): Promise<CompareReport & { duration_ms: number }> {
   const started = performance.now();
   let request = parseCompareRequest(body);
   if (flags !== undefined) {
@@ -98,7 +107,12 @@ export async function runCompare(events: EventStore, dataset: string, body: unkn
 }
 
 /** Explains what sets the selected events of `dataset` apart (see docs/api.md). */
-export async function runExplain(events: EventStore, dataset: string, body: unknown, now: number): Promise<ExplainReport & { duration_ms: number }> {
+export async function runExplain(
+  events: EventStore,
+  dataset: string,
+  body: unknown,
+  now: number,
+): Promise<ExplainReport & { duration_ms: number }> {
   const started = performance.now();
   const request = parseExplainRequest(body);
   const { reader, table, schema } = await datasetContext(events, dataset);

@@ -10,9 +10,11 @@
  * appends its flag, audit and kill-switch tables as further migrations.
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { FlagscopeError } from '../errors.js';
-import { isApiKeyScope, type ApiKeyRecord, type ApiKeyScope, type ControlStore, type NewApiKey } from './control.js';
-import { createDuckDbFlagStore, FLAG_MIGRATIONS, type FlagStore } from './control-flags.js';
+import { FlagscopeError } from '../../errors.js';
+import { isApiKeyScope, type ApiKeyScope } from '../../api/keys.js';
+import type { ApiKeyRecord, ControlStore, NewApiKey } from '../types.js';
+import { createDuckDbFlagStore, FLAG_MIGRATIONS } from './flag-store.js';
+import type { FlagStore } from '../types.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE api_keys (
@@ -135,7 +137,8 @@ export class DuckDbControlStore implements ControlStore {
   }
 
   private serially<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new FlagscopeError('server_error', 'control store is closed', 'the server is shutting down; retry shortly'));
+    if (this.closed)
+      return Promise.reject(new FlagscopeError('server_error', 'control store is closed', 'the server is shutting down; retry shortly'));
     const run = this.tail.then(operation, operation);
     this.tail = run.catch(() => undefined);
     return run;

@@ -4,7 +4,7 @@
  * fixed clock, a fake environment, and signals raised by the test.
  */
 import { Readable, Writable } from 'node:stream';
-import type { Context, InStream, OutStream } from '../context.js';
+import type { Context, InStream, OutStream } from '../../src/context.js';
 
 export interface MemoryContextOptions {
   stdoutTTY?: boolean;

@@ -4,7 +4,7 @@
  * {@link IngestPool}; keeps the latest column snapshot of each dataset it saw.
  */
 import { parentPort } from 'node:worker_threads';
-import { RecycledBuffers } from '../store/column-builder.js';
+import { RecycledBuffers } from './column-builder.js';
 import { scanBatch, scanSchemaOf, transferablesOfScan, type ScanResult, type ScanSchema } from './batch-scanner.js';
 import type { ScanReply, WorkerMessage } from './ingest-pool.js';
 
@@ -16,7 +16,6 @@ const RECYCLED_BYTES = 64 * 1024 * 1024;
 
 const schemas = new Map<string, ScanSchema>();
 const buffers = new RecycledBuffers(RECYCLED_BYTES);
-
 
 parentPort!.on('message', (message: WorkerMessage) => {
   if (message.kind === 'recycle') {

@@ -5,7 +5,7 @@
  * worker thread and hand the buffers over; `duckdb-chunk.ts` copies a
  * {@link BuiltColumn} into a native vector with a few native calls per column.
  */
-import type { ColumnType } from './types.js';
+import type { ColumnType } from '../types.js';
 
 /** Rows per data chunk: DuckDB's standard vector size. */
 export const CHUNK_ROWS = 2048;
@@ -396,7 +396,15 @@ function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number,
 
 /** The buffers of `column` that can be transferred to another thread (shared empty arrays left out). */
 export function transferablesOf(column: BuiltColumn, into: ArrayBuffer[]): void {
-  for (const array of [column.data, column.validity, column.longRows, column.heapOffsets, column.heap, column.repeatRows, column.repeatSources]) {
+  for (const array of [
+    column.data,
+    column.validity,
+    column.longRows,
+    column.heapOffsets,
+    column.heap,
+    column.repeatRows,
+    column.repeatSources,
+  ]) {
     if (array === undefined || array.byteLength === 0) continue;
     // Each builder allocates its own arrays, so no buffer is listed twice.
     into.push(array.buffer as ArrayBuffer);

@@ -4,8 +4,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { FlagscopeError } from '../errors.js';
-import { scopesAllow, type ApiKeyRecord, type ApiKeyScope } from '../store/control.js';
+import { FlagscopeError } from '../../errors.js';
+import { scopesAllow, type ApiKeyScope } from '../../api/keys.js';
+import type { ApiKeyRecord } from '../../store/types.js';
 
 export const API_KEY_PREFIX = 'fsk_';
 
@@ -16,7 +17,7 @@ export function generateApiKey(): string {
 
 /** A new public key id: `key_` + 12 hex characters. */
 export function generateKeyId(): string {
-  return 'key_' + randomBytes(6).toString('hex');
+  return `key_${randomBytes(6).toString('hex')}`;
 }
 
 /**
@@ -52,7 +53,16 @@ function bearerToken(header: string): string | undefined {
 function isSpace(code: number): boolean {
   if (code === 32 || (code >= 9 && code <= 13) || code === 0xa0) return true;
   if (code < 0x1680) return false;
-  return code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff;
+  return (
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
 }
 
 /** Distinct key texts whose lookup is remembered (bounded, so random wrong keys cannot grow memory). */
@@ -106,7 +116,11 @@ export class KeyRing {
     }
     const key = this.find(text);
     if (key === undefined) {
-      throw new FlagscopeError('unauthenticated', 'API key is not valid or was revoked', 'check the key; `flagscope keys list` shows the valid ones');
+      throw new FlagscopeError(
+        'unauthenticated',
+        'API key is not valid or was revoked',
+        'check the key; `flagscope keys list` shows the valid ones',
+      );
     }
     if (!scopesAllow(key.scopes, scope)) {
       throw new FlagscopeError(

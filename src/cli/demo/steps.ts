@@ -4,16 +4,16 @@
  * finds. Later features add steps here (flags, buttons, a press: issue 3;
  * compare and explain: issue 4) by appending to `defaultDemoSteps`.
  */
-import type { ApiClient } from '../client/api-client.js';
-import type { Calculation, Filter, QueryResult, QuerySpec } from '../query/spec.js';
-import { groupLabel } from '../output/query-result.js';
-import type { Styler } from '../output/style.js';
-import { formatCount, formatNumberHuman } from '../output/values.js';
-import { HIDDEN_REGRESSION } from './catalog.js';
-import { buttonsDemoStep, demoFlagsSetup } from '../cli/buttons/demo-steps.js';
-import { compareDemoStep } from '../cli/compare/demo-step.js';
-import { explainDemoStep } from '../cli/explain/demo-step.js';
-import type { GeneratedEvent } from './generate.js';
+import type { ApiClient } from '../../client/api-client.js';
+import type { Calculation, Filter, QueryResult, QuerySpec } from '../../query/spec.js';
+import { groupLabel } from '../../output/query-result.js';
+import type { Styler } from '../../output/style.js';
+import { formatCount, formatNumberHuman } from '../../output/values.js';
+import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
+import { buttonsDemoStep, demoFlagsSetup } from '../buttons/demo-steps.js';
+import { compareDemoStep } from '../compare/demo-step.js';
+import { explainDemoStep } from '../explain/demo-step.js';
+import type { GeneratedEvent } from '../../demo/generate.js';
 
 /** What a step gets: the running demo server, its data and the output. */
 export interface DemoSession {
@@ -114,7 +114,10 @@ export const slowestServiceStep: DemoStep = {
   title: 'Which service is slowest?',
   async run(session) {
     const { styler } = session;
-    session.intro('Weighted counts and latency percentiles of every service over the last 24 hours, slowest first.', "flagscope query shop --calc COUNT --calc 'P50(duration_ms)' --calc 'P95(duration_ms)' --calc 'P99(duration_ms)' --by service.name --order 'P95(duration_ms) desc' --since 24h");
+    session.intro(
+      'Weighted counts and latency percentiles of every service over the last 24 hours, slowest first.',
+      "flagscope query shop --calc COUNT --calc 'P50(duration_ms)' --calc 'P95(duration_ms)' --calc 'P99(duration_ms)' --by service.name --order 'P95(duration_ms) desc' --since 24h",
+    );
     const result = await session.query({
       calculations: [
         { op: 'COUNT' },
@@ -144,7 +147,10 @@ export const errorsOverTimeStep: DemoStep = {
   title: 'When did errors happen?',
   async run(session) {
     const { styler } = session;
-    session.intro('Error rate per service in 15-minute buckets; each line is scaled between its own min and max.', "flagscope query shop --calc 'RATE(error = true)' --by service.name --granularity 15m --since 24h");
+    session.intro(
+      'Error rate per service in 15-minute buckets; each line is scaled between its own min and max.',
+      "flagscope query shop --calc 'RATE(error = true)' --by service.name --granularity 15m --since 24h",
+    );
     const result = await session.query({
       calculations: [ERROR_RATE],
       breakdowns: ['service.name'],
@@ -176,21 +182,35 @@ export const flagCombinationStep: DemoStep = {
     const { styler } = session;
     const services = [...HIDDEN_REGRESSION.services];
     const inServices: Filter = { column: 'service.name', op: 'in', value: services };
-    session.intro(`Error rate and P99 in ${services.join(' and ')}, by the variants of two release flags.`, `flagscope query shop --calc 'RATE(error = true)' --calc COUNT --calc 'P99(duration_ms)' --where 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --by flag.checkout_v2 --by flag.new_cart`);
+    session.intro(
+      `Error rate and P99 in ${services.join(' and ')}, by the variants of two release flags.`,
+      `flagscope query shop --calc 'RATE(error = true)' --calc COUNT --calc 'P99(duration_ms)' --where 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --by flag.checkout_v2 --by flag.new_cart`,
+    );
     // The error rate comes first: results are ordered by the first calculation unless told otherwise.
     const calculations: Calculation[] = [ERROR_RATE, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }];
     const byFlags = await session.query({
       calculations,
       filters: [inServices, USER_TRAFFIC],
       breakdowns: ['flag.checkout_v2', 'flag.new_cart'],
-      orders: [{ column: 'flag.checkout_v2', order: 'ascending' }, { column: 'flag.new_cart', order: 'ascending' }],
+      orders: [
+        { column: 'flag.checkout_v2', order: 'ascending' },
+        { column: 'flag.new_cart', order: 'ascending' },
+      ],
     });
     session.print(session.table(byFlags));
-    session.print('\n' + styler.dim('Both flags on looks a little worse, not alarming. Split the combination by browser and rank by error rate:') + '\n');
+    session.print(
+      '\n' +
+        styler.dim('Both flags on looks a little worse, not alarming. Split the combination by browser and rank by error rate:') +
+        '\n',
+    );
     const total = byFlags.data.results.reduce((sum, row) => sum + (typeof row.data.COUNT === 'number' ? row.data.COUNT : 0), 0);
     // Tiny groups have noisy rates; keep groups with at least 2% of the traffic.
     const minimum = Math.max(20, Math.floor(total * 0.02));
-    session.print(styler.dim(`flagscope query shop ... --by flag.checkout_v2 --by flag.new_cart --by browser --having 'COUNT >= ${minimum}' --limit 5`) + '\n\n');
+    session.print(
+      `${styler.dim(
+        `flagscope query shop ... --by flag.checkout_v2 --by flag.new_cart --by browser --having 'COUNT >= ${minimum}' --limit 5`,
+      )}\n\n`,
+    );
     const byBrowser = await session.query({
       calculations,
       filters: [inServices, USER_TRAFFIC],
@@ -215,11 +235,11 @@ export const flagCombinationStep: DemoStep = {
     const hidden = Object.entries(HIDDEN_REGRESSION.where).map(([column, value]) => `${column}=${value}`);
     const matches = hidden.length === found.length && hidden.every((h) => found.includes(h));
     session.print(
-      styler.dim(
+      `${styler.dim(
         matches
           ? `  That is the regression hidden in the demo data: ${HIDDEN_REGRESSION.description}.`
           : `  The demo data hides a regression in ${HIDDEN_REGRESSION.description}; with this few events it does not stand out yet.`,
-      ) + '\n',
+      )}\n`,
     );
   },
 };
@@ -229,7 +249,10 @@ export const checkoutHeatmapStep: DemoStep = {
   title: 'What does checkout latency look like?',
   async run(session) {
     const { styler } = session;
-    session.intro('A latency heatmap of successful POST /checkout requests: time across, duration up, darker = more requests.', "flagscope query shop --heatmap duration_ms --where 'name = \"POST /checkout\"' --where 'error = false' --where 'duration_ms < 1500' --granularity 30m --since 24h");
+    session.intro(
+      'A latency heatmap of successful POST /checkout requests: time across, duration up, darker = more requests.',
+      "flagscope query shop --heatmap duration_ms --where 'name = \"POST /checkout\"' --where 'error = false' --where 'duration_ms < 1500' --granularity 30m --since 24h",
+    );
     const filters: Filter[] = [
       { column: 'name', op: '=', value: 'POST /checkout' },
       { column: 'error', op: '=', value: false },
@@ -238,14 +261,20 @@ export const checkoutHeatmapStep: DemoStep = {
     const heatmap = await session.query({ calculations: [{ op: 'HEATMAP', column: 'duration_ms' }], filters, granularity: 1800 });
     session.print(session.charts(heatmap));
     const percentiles = await session.query({
-      calculations: [{ op: 'P50', column: 'duration_ms' }, { op: 'P95', column: 'duration_ms' }, { op: 'P99', column: 'duration_ms' }],
+      calculations: [
+        { op: 'P50', column: 'duration_ms' },
+        { op: 'P95', column: 'duration_ms' },
+        { op: 'P99', column: 'duration_ms' },
+      ],
       filters,
     });
     const p50 = numberCell(percentiles, 0, 'P50(duration_ms)');
     const p99 = numberCell(percentiles, 0, 'P99(duration_ms)');
     if (p50 !== undefined && p99 !== undefined) {
       session.print(
-        '\n' + styler.bold(`→ most checkouts take about ${ms(p50)}; the long tail reaches ${ms(p99)} at P99.`) + ' Latency is lognormal: a median hides the tail.\n',
+        '\n' +
+          styler.bold(`→ most checkouts take about ${ms(p50)}; the long tail reaches ${ms(p99)} at P99.`) +
+          ' Latency is lognormal: a median hides the tail.\n',
       );
     }
   },

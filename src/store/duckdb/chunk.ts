@@ -9,7 +9,7 @@ import bindings from '@duckdb/node-bindings';
 import { BIGINT, BOOLEAN, DOUBLE, TIMESTAMP, VARCHAR } from '@duckdb/node-api';
 import type { DuckDBType } from '@duckdb/node-api';
 import type { BuiltColumn, ChunkColumnKind } from './column-builder.js';
-import type { ColumnType } from './types.js';
+import type { ColumnType } from '../types.js';
 
 export { CHUNK_ROWS, ColumnBuilder, type BuiltColumn, type ChunkColumnKind } from './column-builder.js';
 
@@ -101,7 +101,11 @@ const noneValid = new Map<number, Uint32Array>();
  * Builds a native data chunk of `rows` rows whose columns have `kinds`;
  * `columns[i]` undefined leaves column i NULL in every row.
  */
-export function buildDataChunk(kinds: readonly ChunkColumnKind[], columns: ReadonlyArray<BuiltColumn | undefined>, rows: number): bindings.DataChunk {
+export function buildDataChunk(
+  kinds: readonly ChunkColumnKind[],
+  columns: ReadonlyArray<BuiltColumn | undefined>,
+  rows: number,
+): bindings.DataChunk {
   const logicalTypes = kinds.map(logicalTypeOf);
   const chunk = bindings.create_data_chunk(logicalTypes);
   bindings.data_chunk_set_size(chunk, rows);
@@ -109,7 +113,8 @@ export function buildDataChunk(kinds: readonly ChunkColumnKind[], columns: Reado
     const vector = bindings.data_chunk_get_vector(chunk, i);
     const column = columns[i];
     if (column !== undefined) {
-      if (column.kind !== kinds[i] || column.rows !== rows) throw new Error(`column ${i} is ${column.kind} × ${column.rows}, expected ${kinds[i]} × ${rows}`);
+      if (column.kind !== kinds[i] || column.rows !== rows)
+        throw new Error(`column ${i} is ${column.kind} × ${column.rows}, expected ${kinds[i]} × ${rows}`);
       writeColumn(vector, column);
       continue;
     }

@@ -1,7 +1,0 @@
-/**
- * `lazyAction` and its types, re-exported from `registration.ts` for
- * registration files that import them from here. New code imports
- * `./registration.js` directly (one module less on the `flagscope --help` path).
- */
-export { lazyAction } from './registration.js';
-export type { RunState, Verb } from './registration.js';

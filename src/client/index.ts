@@ -1,2 +1,0 @@
-export { createApiClient, httpError, transportError } from './api-client.js';
-export type { ApiClient, ApiClientOptions, ApiResponse, BatchItem, BatchItemStatus, RequestOptions } from './api-client.js';
