@@ -13,7 +13,7 @@ import type { EventStore, IncomingEvent, IngestOutcome } from '../store/types.js
 import { eventProblem } from '../store/value-rules.js';
 import type { ScanResult } from '../store/duckdb/batch-scanner.js';
 import type { IngestPool, ScanReply } from '../store/duckdb/ingest-pool.js';
-import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson, sendJsonText } from './http-io.js';
+import { checkContentType, parseJsonBody, readBody, readJsonBody, responseBodyBytes, sendEmpty, sendError, sendJson } from './http-io.js';
 import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys/key-ring.js';
 import type { ServerLimits } from './limits.js';
@@ -21,6 +21,9 @@ import { registerAnalysisRoutes } from './analysis/routes.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
 import { registerFlagRoutes } from './flags/routes.js';
+import { registerButtonRoutes } from './buttons/routes.js';
+import { registerHealthRoutes } from './health/routes.js';
+import { registerOfrepRoutes } from './ofrep/routes.js';
 
 /** What the handler needs from outside. */
 export interface AppDependencies {
@@ -49,15 +52,10 @@ interface PressureGauge {
   pressure(): { queuedEvents: number; max: number };
 }
 
-const ACCEPTED_CONTENT_TYPES = new Set(['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/x-ndjson']);
-
 /** Builds the route table of the server. */
 export function buildRouter(deps: AppDependencies): Router {
   const router = new Router();
-  const healthText = JSON.stringify({ status: 'ok', version: deps.version });
-  const health = ({ res }: RouteRequest): void => sendJsonText(res, 200, healthText);
-  router.add('GET', '/healthz', null, health);
-  router.add('HEAD', '/healthz', null, health);
+  registerHealthRoutes(router, deps);
   router.add('POST', '/1/events/:dataset', 'ingest', (r) => ingestSingle(deps, r));
   router.add('POST', '/1/batch/:dataset', 'ingest', (r) => ingestBatch(deps, r));
   router.add('POST', '/api/v1/query/:dataset', 'query', (r) => runQuery(deps, r));
@@ -77,7 +75,12 @@ export function buildRouter(deps: AppDependencies): Router {
   router.add('POST', '/api/v1/keys', 'admin', (r) => createKey(deps, r));
   router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
   registerAnalysisRoutes(router, deps);
-  if (deps.flags !== undefined) registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now });
+  if (deps.flags !== undefined) {
+    const withFlags = { ...deps, flags: deps.flags };
+    registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now });
+    registerButtonRoutes(router, withFlags);
+    registerOfrepRoutes(router, withFlags);
+  }
   return router;
 }
 
@@ -169,18 +172,8 @@ function discardBody(req: IncomingMessage): Promise<void> {
   });
 }
 
-function checkContentType(req: IncomingMessage): void {
-  const header = req.headers['content-type'];
-  if (header === undefined) return;
-  const type = (header.split(';')[0] ?? '').trim().toLowerCase();
-  if (type === '' || ACCEPTED_CONTENT_TYPES.has(type) || type.endsWith('+json')) return;
-  throw invalidInput(`content type "${type}" is not accepted`, 'send JSON with `Content-Type: application/json`');
-}
-
 async function readJson(deps: AppDependencies, req: IncomingMessage, what: string): Promise<{ value: unknown; body: Buffer }> {
-  checkContentType(req);
-  const body = await readBody(req, deps.limits.maxBodyBytes);
-  return { value: parseJsonBody(body.toString('utf8'), what), body };
+  return readJsonBody(req, deps.limits.maxBodyBytes, what);
 }
 
 function checkBackpressure(deps: AppDependencies, incoming: number): void {

@@ -1,20 +1,131 @@
 /**
- * Reading request bodies (bounded, with bounded decompression) and writing
- * JSON responses on bare `node:http`.
+ * The one body reader of the server, and the JSON response writers, on bare `node:http`.
+ *
+ * Every route that reads a request body goes through {@link readBody} (or its
+ * JSON and lean forms below), so every route, OFREP included, has one policy
+ * (docs/api.md, "Request bodies"):
+ * - content type: none, `application/json`, any `…+json`, `text/plain`,
+ *   `application/x-ndjson` or `application/x-www-form-urlencoded`; any other is a 400;
+ * - encoding: none, `gzip` (or `x-gzip`) or `deflate`; any other is a 400;
+ * - size: at most the server's `maxBodyBytes` after decompression; more is a 413,
+ *   and decompression stops at the limit;
+ * - the body is JSON whatever its content type says.
+ * A refused body is read to its end (up to 64 MiB) so the client sees the answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import { FlagscopeError, invalidInput } from '../errors.js';
+import { parseJsonBody } from './json-body.js';
+
+export { jsonErrorPosition, parseJsonBody } from './json-body.js';
 
 /** Bytes of a discarded oversize body we still read so the client sees our 413; beyond this we cut the connection. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
+/** Media types (besides any `…+json`) a request body may declare; a body without `Content-Type` is read too. */
+export const ACCEPTED_CONTENT_TYPES: ReadonlySet<string> = new Set([
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/x-ndjson',
+]);
+
+/** The refusal of a request whose declared content type the server does not read, or undefined when it reads it. */
+export function contentTypeProblem(req: IncomingMessage): FlagscopeError | undefined {
+  const header = req.headers['content-type'];
+  if (header === undefined || header === 'application/json') return undefined;
+  const type = (header.split(';')[0] ?? '').trim().toLowerCase();
+  if (type === '' || ACCEPTED_CONTENT_TYPES.has(type) || type.endsWith('+json')) return undefined;
+  return invalidInput(`content type "${type}" is not accepted`, 'send JSON with `Content-Type: application/json`');
+}
+
+/** Throws the 400 of {@link contentTypeProblem}, before anything is read (the error path discards the body). */
+export function checkContentType(req: IncomingMessage): void {
+  const problem = contentTypeProblem(req);
+  if (problem !== undefined) throw problem;
+}
+
+/** Reads a JSON body under the body policy; `what` names it in errors ("query spec"). The raw bytes come along. */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number, what: string): Promise<{ value: unknown; body: Buffer }> {
+  const body = await readBody(req, maxBytes);
+  return { value: parseJsonBody(body.toString('utf8'), what), body };
+}
+
 /**
- * Reads the whole request body, decompressing `gzip`/`deflate`, and refuses
- * (413) once the decompressed size passes `maxBytes`. Decompression stops at the
- * limit, so a small gzip bomb never inflates past `maxBytes` in memory.
+ * Reads a body that must be a JSON object (400 otherwise, with `hint` when given).
+ * With `emptyIsObject`, an empty body reads as `{}`.
+ */
+export async function readJsonObject(
+  req: IncomingMessage,
+  maxBytes: number,
+  what: string,
+  options: { emptyIsObject?: boolean; hint?: string } = {},
+): Promise<Record<string, unknown>> {
+  const text = (await readBody(req, maxBytes)).toString('utf8');
+  if (text.length === 0 && options.emptyIsObject === true) return {};
+  const value = parseJsonBody(text, what);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidInput(`${what} must be a JSON object`, options.hint);
+  return value as Record<string, unknown>;
+}
+
+/** What {@link readBodyText} hands over: the body's text, or why it could not be read. */
+export type BodyText = { ok: true; text: string } | { ok: false; error: FlagscopeError };
+
+/**
+ * Reads the body's text under the body policy and calls `done` with it or with the refusal.
+ * A small plain body (uncompressed, an accepted type, a declared length within the limit) is
+ * read with one listener per event and no promise: the hot path of OFREP. Anything else goes
+ * through {@link readBody}, and its promise is returned. `done` must not throw.
+ */
+export function readBodyText(req: IncomingMessage, maxBytes: number, done: (body: BodyText) => void): Promise<void> | void {
+  if (!isSmallPlainBody(req, maxBytes)) {
+    return readBody(req, maxBytes).then(
+      (body) => done({ ok: true, text: body.toString('utf8') }),
+      (error: unknown) => {
+        if (!(error instanceof FlagscopeError)) throw error;
+        done({ ok: false, error });
+      },
+    );
+  }
+  let first: Buffer | undefined;
+  let rest: Buffer[] | undefined;
+  let settled = false;
+  req.on('data', (chunk: Buffer) => {
+    if (first === undefined) first = chunk;
+    else (rest ??= [first]).push(chunk);
+  });
+  req.on('end', () => {
+    if (settled) return;
+    settled = true;
+    const body = rest !== undefined ? Buffer.concat(rest) : first;
+    done({ ok: true, text: body === undefined ? '' : body.toString('utf8') });
+  });
+  req.on('error', (e) => {
+    if (settled) return;
+    settled = true;
+    done({ ok: false, error: invalidInput(`request body could not be read: ${e.message}`, 'send the request again') });
+  });
+}
+
+/** True when a body can take the lean read of {@link readBodyText}. */
+function isSmallPlainBody(req: IncomingMessage, maxBytes: number): boolean {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return false;
+  const declared = req.headers['content-length'];
+  return declared !== undefined && Number(declared) <= maxBytes && contentTypeProblem(req) === undefined;
+}
+
+/**
+ * Reads the whole request body under the body policy: refuses (400) a content type or
+ * encoding the server does not read, decompresses `gzip`/`deflate`, and refuses (413) once
+ * the decompressed size passes `maxBytes`. Decompression stops at the limit, so a small gzip
+ * bomb never inflates past `maxBytes` in memory. `allocate` gives the buffer an uncompressed
+ * body of declared length is copied into (the batch route's shared memory).
  */
 export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (bytes: number) => Buffer): Promise<Buffer> {
+  const typeProblem = contentTypeProblem(req);
+  if (typeProblem !== undefined) return drainThenReject(req, typeProblem);
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   let decoder: Gunzip | Inflate | undefined;
   if (encoding === 'gzip' || encoding === 'x-gzip') decoder = createGunzip();
@@ -137,144 +248,6 @@ function drainThenReject(req: IncomingMessage, error: FlagscopeError): Promise<n
   });
 }
 
-/**
- * Parses JSON text, turning a syntax error into a 400 that names the line,
- * column and byte offset of the first problem.
- */
-export function parseJsonBody(text: string, what: string): unknown {
-  if (text.length === 0) throw invalidInput(`${what} is empty`, 'send a JSON body');
-  try {
-    return JSON.parse(text);
-  } catch {
-    const position = jsonErrorPosition(text);
-    const before = text.slice(0, position);
-    const line = before.split('\n').length;
-    const column = position - before.lastIndexOf('\n');
-    const near = JSON.stringify(text.slice(position, position + 16));
-    throw invalidInput(
-      `${what} is not valid JSON: unexpected ${position >= text.length ? 'end of input' : `text ${near}`} at line ${line} column ${column} (position ${position})`,
-      'check the JSON syntax (e.g. with `jq .`)',
-      { position, line, column },
-    );
-  }
-}
-
-/** Offset of the first JSON syntax error in `text` (only called after JSON.parse has failed). */
-export function jsonErrorPosition(text: string): number {
-  let i = 0;
-  const n = text.length;
-  const skipSpace = (): void => {
-    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  class Stop extends Error {}
-  const stop = (): never => {
-    throw new Stop();
-  };
-  const literal = (word: string): void => {
-    for (const ch of word) {
-      if (text[i] !== ch) stop();
-      i++;
-    }
-  };
-  const string = (): void => {
-    i++;
-    while (i < n) {
-      const ch = text.charCodeAt(i);
-      if (ch === 0x22) {
-        i++;
-        return;
-      }
-      if (ch < 0x20) stop();
-      if (ch === 0x5c) {
-        const esc = text[i + 1];
-        if (esc === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
-            i++;
-            stop();
-          }
-          i += 6;
-        } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) i += 2;
-        else {
-          i++;
-          stop();
-        }
-      } else i++;
-    }
-    stop();
-  };
-  const number = (): void => {
-    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (match === null || match[0].length === 0) stop();
-    i += (match as RegExpExecArray)[0].length;
-  };
-  const value = (): void => {
-    skipSpace();
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      skipSpace();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        skipSpace();
-        if (text[i] !== '"') stop();
-        string();
-        skipSpace();
-        if (text[i] !== ':') stop();
-        i++;
-        value();
-        skipSpace();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        stop();
-      }
-    }
-    if (ch === '[') {
-      i++;
-      skipSpace();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        skipSpace();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        stop();
-      }
-    }
-    if (ch === '"') return string();
-    if (ch === 't') return literal('true');
-    if (ch === 'f') return literal('false');
-    if (ch === 'n') return literal('null');
-    if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return number();
-    stop();
-  };
-  try {
-    value();
-    skipSpace();
-    return Math.min(i, n);
-  } catch (e) {
-    if (e instanceof Stop) return Math.min(i, n);
-    throw e;
-  }
-}
-
 /** Body bytes a response was sent with, kept on the response for the request log. */
 const BODY_BYTES = Symbol('flagscope.bodyBytes');
 type CountedResponse = ServerResponse & { [BODY_BYTES]?: number };
@@ -320,4 +293,22 @@ export function sendError(res: ServerResponse, error: FlagscopeError, headers?: 
     return;
   }
   sendJson(res, error.httpStatus, { error: error.toJSON() }, headers);
+}
+
+/** True when an `If-None-Match` header lists `etag` (or `*`). */
+export function etagMatches(header: string | string[] | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const text = Array.isArray(header) ? header.join(',') : header;
+  for (const part of text.split(',')) {
+    const tag = part.trim().replace(/^W\//, '');
+    if (tag === '*' || tag === etag) return true;
+  }
+  return false;
+}
+
+/** Writes a 304 with its `ETag` and no body. */
+export function sendNotModified(res: ServerResponse, etag: string): void {
+  (res as CountedResponse)[BODY_BYTES] = 0;
+  res.writeHead(304, { etag });
+  res.end();
 }

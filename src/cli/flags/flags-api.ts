@@ -5,7 +5,7 @@
 import type { ApiClient } from '../../client/api-client.js';
 import type { Flag } from '../../flags/model.js';
 import type { FlagHistoryEntry } from '../../api/flags.js';
-import type { ButtonView } from '../../server/flags/routes.js';
+import type { ButtonView } from '../../api/buttons.js';
 
 export type ListedFlag = Flag & { stale: boolean };
 

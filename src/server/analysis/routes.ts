@@ -3,9 +3,8 @@
  * compared on metrics) and `POST /api/v1/explain/{dataset}` (what sets a
  * selection of events apart), both with scope `query` (docs/api.md).
  */
-import { invalidInput } from '../../errors.js';
 import type { EventStore } from '../../store/types.js';
-import { parseJsonBody, readBody, sendJson } from '../http-io.js';
+import { readJsonBody, sendJson } from '../http-io.js';
 import { runCompare, runExplain, type FlagLookup } from './analysis-service.js';
 import type { Router } from '../router.js';
 
@@ -21,20 +20,11 @@ export interface AnalysisDependencies {
 /** Adds the compare and explain routes to the server's router. */
 export function registerAnalysisRoutes(router: Router, deps: AnalysisDependencies): void {
   router.add('POST', '/api/v1/compare/:dataset', 'query', async ({ req, res, params }) => {
-    const body = await readJsonBody(req, deps.limits.maxBodyBytes, 'compare request');
+    const { value: body } = await readJsonBody(req, deps.limits.maxBodyBytes, 'compare request');
     sendJson(res, 200, await runCompare(deps.events, params.dataset as string, body, deps.now(), deps.flags));
   });
   router.add('POST', '/api/v1/explain/:dataset', 'query', async ({ req, res, params }) => {
-    const body = await readJsonBody(req, deps.limits.maxBodyBytes, 'explain request');
+    const { value: body } = await readJsonBody(req, deps.limits.maxBodyBytes, 'explain request');
     sendJson(res, 200, await runExplain(deps.events, params.dataset as string, body, deps.now()));
   });
-}
-
-async function readJsonBody(req: Parameters<typeof readBody>[0], maxBytes: number, what: string): Promise<unknown> {
-  const type = (String(req.headers['content-type'] ?? 'application/json').split(';')[0] ?? '').trim().toLowerCase();
-  if (type !== '' && type !== 'application/json' && type !== 'text/plain' && !type.endsWith('+json')) {
-    throw invalidInput(`content type "${type}" is not accepted`, 'send JSON with `Content-Type: application/json`');
-  }
-  const body = await readBody(req, maxBytes);
-  return parseJsonBody(body.toString('utf8'), what);
 }

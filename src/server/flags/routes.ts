@@ -1,15 +1,14 @@
 /**
- * The flag endpoints: the management API under `/api/v1` (flags, history,
- * rollout, kill switches, services and their buttons, flagd export/import,
- * the change stream) and OFREP evaluation (docs/api.md).
+ * The flag management endpoints under `/api/v1` (docs/api.md): flags, history, rollout,
+ * archive, flagd export/import and the change stream. Kill-switch presses and the services
+ * view are in `../buttons/`, OFREP evaluation in `../ofrep/`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { invalidInput } from '../../errors.js';
 import { flagKinds, fromFlagdDocument, toFlagdDocument, type Flag, type FlagKind } from '../../flags/index.js';
-import { parseJsonBody, readBody, sendJson } from '../http-io.js';
+import { etagMatches, readJsonObject, sendJson, sendNotModified } from '../http-io.js';
 import type { Router, RouteRequest } from '../router.js';
 import { definitionOf, isStale, type FlagChangeEvent, type FlagService } from './flag-service.js';
-import { etagMatches, evaluateAllFlags, evaluateOneFlag, ofrepConfiguration } from './ofrep.js';
 
 export interface FlagRouteDependencies {
   flags: FlagService;
@@ -19,13 +18,9 @@ export interface FlagRouteDependencies {
   streamHeartbeatSeconds?: number;
 }
 
-/** Adds the flag management, stream and OFREP routes to `router`. */
+/** Adds the flag management and stream routes to `router`. */
 export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies): void {
   const { flags } = deps;
-  router.add('POST', '/ofrep/v1/evaluate/flags/:key', 'flags:read', (r) => evaluateOneFlag(flags, deps.maxBodyBytes, deps.now, r));
-  router.add('POST', '/ofrep/v1/evaluate/flags', 'flags:read', (r) => evaluateAllFlags(flags, deps.maxBodyBytes, deps.now, r));
-  router.add('GET', '/ofrep/v1/configuration', 'flags:read', ofrepConfiguration);
-
   router.add('GET', '/api/v1/flags', 'flags:read', (r) => listFlags(deps, r));
   router.add('POST', '/api/v1/flags', 'flags:write', async (r) => {
     const body = await readObject(deps, r.req, 'flag');
@@ -36,7 +31,7 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
   router.add('GET', '/api/v1/flags/:key', 'flags:read', ({ req, res, params }) => {
     const flag = flags.get(params.key as string);
     const etag = flagEtag(flag);
-    if (etagMatches(req.headers['if-none-match'], etag)) return notModified(res, etag);
+    if (etagMatches(req.headers['if-none-match'], etag)) return sendNotModified(res, etag);
     sendJson(res, 200, { flag, stale: isStale(flag, deps.now()) }, { etag });
   });
   for (const [method, mode] of [
@@ -73,29 +68,6 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
     const written = await flags.setRollout(r.params.key as string, rest['rollout'], optionalIfMatch(r.req), who(r), reason);
     sendJson(r.res, 200, { flag: written.flag, configVersion: written.configVersion }, { etag: flagEtag(written.flag) });
   });
-  for (const verb of ['press', 'release'] as const) {
-    router.add('POST', `/api/v1/flags/:key/${verb}`, 'killswitch', async (r) => {
-      const body = await readObject(deps, r.req, `${verb} request`);
-      const result = await flags.killSwitch(verb, r.params.key as string, who(r), body['reason']);
-      const flag = result.flag;
-      const servedVariant = flag.pressed !== undefined && flag.safeVariant !== undefined ? flag.safeVariant : undefined;
-      sendJson(r.res, 200, {
-        changed: result.changed,
-        ...(result.message !== undefined ? { message: result.message } : {}),
-        ...(result.press !== undefined ? { press: result.press } : {}),
-        flag,
-        configVersion: result.configVersion,
-        subscribers: result.subscribers,
-        served:
-          servedVariant === undefined
-            ? { everyone: false, description: describeServed(flag) }
-            : { everyone: true, variant: servedVariant, value: flag.variants[servedVariant] },
-      });
-    });
-  }
-  router.add('GET', '/api/v1/services', 'flags:read', ({ res }) => {
-    sendJson(res, 200, { configVersion: flags.snapshot().configVersion, services: servicesView(flags) });
-  });
   router.add('GET', '/api/v1/export/flagd', 'flags:read', ({ res }) => {
     const snapshot = flags.snapshot();
     sendJson(res, 200, toFlagdDocument(snapshot.live), { etag: `"c${snapshot.configVersion}"` });
@@ -116,11 +88,6 @@ function who(r: RouteRequest): string {
 
 function flagEtag(flag: Flag): string {
   return `"${flag.version}"`;
-}
-
-function notModified(res: ServerResponse, etag: string): void {
-  res.writeHead(304, { etag });
-  res.end();
 }
 
 function parseVersionTag(text: string): number | undefined {
@@ -158,17 +125,13 @@ function optionalIfMatch(req: IncomingMessage): number | undefined {
   return headerText(req, 'if-match') === undefined ? undefined : requiredIfMatch(req);
 }
 
-async function readObject(
+function readObject(
   deps: FlagRouteDependencies,
   req: IncomingMessage,
   what: string,
   emptyIsObject = false,
 ): Promise<Record<string, unknown>> {
-  const text = (await readBody(req, deps.maxBodyBytes)).toString('utf8');
-  if (text.length === 0 && emptyIsObject) return {};
-  const value = parseJsonBody(text, what);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidInput(`${what} must be a JSON object`);
-  return value as Record<string, unknown>;
+  return readJsonObject(req, deps.maxBodyBytes, what, { emptyIsObject });
 }
 
 function takeReason(body: Record<string, unknown>): { reason: string; rest: Record<string, unknown> } {
@@ -185,7 +148,7 @@ function listFlags(deps: FlagRouteDependencies, { req, res, query }: RouteReques
   }
   const snapshot = deps.flags.snapshot();
   const etag = `"c${snapshot.configVersion}-${query}"`;
-  if (etagMatches(req.headers['if-none-match'], etag)) return notModified(res, etag);
+  if (etagMatches(req.headers['if-none-match'], etag)) return sendNotModified(res, etag);
   const filter: Parameters<FlagService['list']>[0] = {};
   const service = params.get('service');
   if (service !== null) filter.service = service;
@@ -195,61 +158,6 @@ function listFlags(deps: FlagRouteDependencies, { req, res, query }: RouteReques
   const nowMs = deps.now();
   const list = deps.flags.list(filter).map((flag) => ({ ...flag, stale: isStale(flag, nowMs) }));
   sendJson(res, 200, { configVersion: snapshot.configVersion, flags: list }, { etag });
-}
-
-/** What a flag serves when no kill switch overrides it, in a few words. */
-export function describeServed(flag: Flag): string {
-  if (flag.archived) return 'archived: not served';
-  if (flag.state === 'disabled') return `disabled: ${flag.defaultVariant} to everyone`;
-  const parts: string[] = [];
-  if (flag.targeting !== undefined) parts.push('targeting rules');
-  if (flag.rollout !== undefined) {
-    const scale = 10 ** flag.rollout.precision;
-    parts.push(flag.rollout.weights.map((w) => `${w.variant} ${w.weight / scale}%`).join(', '));
-  }
-  if (parts.length === 0) return `${flag.defaultVariant} to everyone`;
-  return `${parts.join(', then ')} (default ${flag.defaultVariant})`;
-}
-
-/** One quick red button as `GET /api/v1/services` shows it. */
-export interface ButtonView {
-  key: string;
-  description: string | null;
-  safeVariant: string;
-  safeValue: unknown;
-  state: 'armed' | 'pressed';
-  pressed: { by: string; at: string; reason: string } | null;
-  lastPress: { by: string; at: string; reason: string } | null;
-  runbookUrl: string | null;
-  serves: string;
-  version: number;
-}
-
-/** Services with their flag counts and buttons (kill switches), pressed buttons first. */
-export function servicesView(flags: FlagService): Array<{ name: string; flags: number; buttons: ButtonView[] }> {
-  const byService = new Map<string, { name: string; flags: number; buttons: ButtonView[] }>();
-  for (const flag of flags.snapshot().live) {
-    let service = byService.get(flag.service);
-    if (service === undefined) byService.set(flag.service, (service = { name: flag.service, flags: 0, buttons: [] }));
-    service.flags += 1;
-    if (flag.kind !== 'kill-switch' || flag.safeVariant === undefined) continue;
-    const pressed = flag.pressed === undefined ? null : { by: flag.pressed.by, at: flag.pressed.at, reason: flag.pressed.reason };
-    service.buttons.push({
-      key: flag.key,
-      description: flag.description ?? null,
-      safeVariant: flag.safeVariant,
-      safeValue: flag.variants[flag.safeVariant],
-      state: pressed === null ? 'armed' : 'pressed',
-      pressed,
-      lastPress: flags.lastPress(flag.key) ?? null,
-      runbookUrl: flag.runbookUrl ?? null,
-      serves: pressed === null ? describeServed(flag) : `${flag.safeVariant} to everyone (pressed)`,
-      version: flag.version,
-    });
-  }
-  const services = [...byService.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const s of services) s.buttons.sort((a, b) => (a.state === b.state ? (a.key < b.key ? -1 : 1) : a.state === 'pressed' ? -1 : 1));
-  return services;
 }
 
 function streamChanges(deps: FlagRouteDependencies, { req, res }: RouteRequest): void {

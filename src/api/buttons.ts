@@ -1,0 +1,38 @@
+/**
+ * The buttons (kill switches by service) as the API shows them: `GET /api/v1/services` and the
+ * answer of `POST /api/v1/flags/{key}/press|release`. Shared by the server and the API client.
+ */
+import type { Flag } from '../flags/model.js';
+
+/** One quick red button as `GET /api/v1/services` shows it. */
+export interface ButtonView {
+  key: string;
+  description: string | null;
+  safeVariant: string;
+  safeValue: unknown;
+  state: 'armed' | 'pressed';
+  pressed: { by: string; at: string; reason: string } | null;
+  lastPress: { by: string; at: string; reason: string } | null;
+  runbookUrl: string | null;
+  serves: string;
+  version: number;
+}
+
+/** One service of `GET /api/v1/services`: its flag count and its buttons, pressed first. */
+export interface ServiceButtons {
+  name: string;
+  flags: number;
+  buttons: ButtonView[];
+}
+
+/** The answer of `POST /api/v1/flags/{key}/press` and `/release`. */
+export interface PressResponse {
+  changed: boolean;
+  message?: string;
+  press?: { by: string; at: string; reason: string };
+  flag: Flag;
+  configVersion: number;
+  /** Stream subscribers the change was written to (0 when nothing changed). */
+  subscribers: number;
+  served: { everyone: true; variant: string; value: unknown } | { everyone: false; description: string };
+}

@@ -1,0 +1,28 @@
+/**
+ * The buttons endpoints (docs/api.md): `GET /api/v1/services` (kill switches by service) and
+ * `POST /api/v1/flags/{key}/press|release` (scope `killswitch`).
+ */
+import { readJsonObject, sendJson } from '../http-io.js';
+import type { Router } from '../router.js';
+import type { FlagService } from '../flags/flag-service.js';
+import { pressOrRelease, servicesView } from './buttons-service.js';
+
+/** What the buttons endpoints need from the server. */
+export interface ButtonRouteDependencies {
+  flags: FlagService;
+  limits: { maxBodyBytes: number };
+}
+
+/** Adds the services view and the press and release routes to `router`. */
+export function registerButtonRoutes(router: Router, deps: ButtonRouteDependencies): void {
+  const { flags } = deps;
+  for (const verb of ['press', 'release'] as const) {
+    router.add('POST', `/api/v1/flags/:key/${verb}`, 'killswitch', async ({ req, res, params, key }) => {
+      const body = await readJsonObject(req, deps.limits.maxBodyBytes, `${verb} request`);
+      sendJson(res, 200, await pressOrRelease(flags, verb, params.key as string, key?.name ?? 'anonymous', body['reason']));
+    });
+  }
+  router.add('GET', '/api/v1/services', 'flags:read', ({ res }) => {
+    sendJson(res, 200, { configVersion: flags.snapshot().configVersion, services: servicesView(flags) });
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * OpenFeature Remote Evaluation Protocol (OFREP) answers over the flag snapshot, as
+ * open-feature/protocol's `service/openapi.yaml` defines their bodies and statuses.
+ * No HTTP here; `routes.ts` is the wire.
+ */
+import { evaluateFlag, type EvaluationResult, type Flag } from '../../flags/index.js';
+import type { FlagService } from '../flags/flag-service.js';
+
+/** One flag's OFREP answer: success (`value`) or failure (`errorCode`). */
+export type OfrepEvaluation =
+  | { key: string; value: unknown; reason: string; variant: string; metadata: Record<string, string | number | boolean> }
+  | { key: string; errorCode: string; errorDetails: string; metadata?: Record<string, string | number | boolean> };
+
+/** The evaluation context of a request body, or why the body does not hold one. */
+export type ContextOutcome =
+  | { ok: true; context: Record<string, unknown> }
+  | { ok: false; errorCode: 'PARSE_ERROR' | 'INVALID_CONTEXT'; details: string };
+
+/** Turns an evaluation into OFREP's success or failure body. */
+export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation {
+  if (result.reason === 'ERROR' || result.value === undefined) {
+    const failure: OfrepEvaluation = {
+      key,
+      errorCode: result.errorCode ?? 'GENERAL',
+      errorDetails: result.errorMessage ?? 'evaluation failed',
+    };
+    if (result.flagMetadata !== undefined) failure.metadata = result.flagMetadata;
+    return failure;
+  }
+  return { key, value: result.value, reason: result.reason, variant: result.variant as string, metadata: result.flagMetadata ?? {} };
+}
+
+/** Reads `{"context": {...}}` from a request body's text (an empty body is an empty context). */
+export function contextFromText(text: string): ContextOutcome {
+  if (text.length === 0) return { ok: true, context: {} };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, errorCode: 'PARSE_ERROR', details: `request body is not valid JSON: ${(e as Error).message}` };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return {
+      ok: false,
+      errorCode: 'INVALID_CONTEXT',
+      details: 'request body must be a JSON object like {"context": {"targetingKey": "user-1"}}',
+    };
+  }
+  const context = (body as Record<string, unknown>)['context'];
+  if (context === undefined || context === null) return { ok: true, context: {} };
+  if (typeof context !== 'object' || Array.isArray(context)) {
+    return { ok: false, errorCode: 'INVALID_CONTEXT', details: '"context" must be a JSON object' };
+  }
+  return { ok: true, context: context as Record<string, unknown> };
+}
+
+function evaluate(flag: Flag | undefined, context: Record<string, unknown>, nowMs: number): EvaluationResult {
+  return evaluateFlag(flag, context, undefined, { timestamp: Math.floor(nowMs / 1000) });
+}
+
+/** One flag's answer and its status: 200 success, 404 `FLAG_NOT_FOUND`, 400 other failures. */
+export function evaluateOne(
+  flags: FlagService,
+  key: string,
+  context: Record<string, unknown>,
+  nowMs: number,
+): { status: number; body: OfrepEvaluation } {
+  const body = toOfrep(key, evaluate(flags.snapshot().flags.get(key), context, nowMs));
+  const status = 'errorCode' in body ? (body.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400) : 200;
+  return { status, body };
+}
+
+/** Every live flag's answer, sorted by key (the snapshot's order). */
+export function evaluateAll(flags: FlagService, context: Record<string, unknown>, nowMs: number): OfrepEvaluation[] {
+  const results: OfrepEvaluation[] = [];
+  for (const flag of flags.snapshot().live) results.push(toOfrep(flag.key, evaluate(flag, context, nowMs)));
+  return results;
+}
