@@ -17,6 +17,7 @@ import { checkContentType, parseJsonBody, readBody, readJsonBody, responseBodyBy
 import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys/key-ring.js';
 import type { ServerLimits } from './limits.js';
+import { systemScheduler, type Scheduler } from '../scheduler.js';
 import { registerAnalysisRoutes } from './analysis/routes.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
@@ -25,13 +26,19 @@ import { registerButtonRoutes } from './buttons/routes.js';
 import { registerHealthRoutes } from './health/routes.js';
 import { registerOfrepRoutes } from './ofrep/routes.js';
 
-/** What the handler needs from outside. */
+/**
+ * What the handler needs from outside: what every room shares (limits, clock, scheduler, log),
+ * then what each noun brings. A new noun (canary, beacons) adds its service here and its
+ * `register…Routes(router, deps)` to {@link buildRouter}.
+ */
 export interface AppDependencies {
   events: EventStore;
   control: ControlStore;
   keys: KeyRing;
   limits: ServerLimits;
   now: () => number;
+  /** Timers (the stream heartbeat). Default: Node's timers over `now`, not keeping the process alive. */
+  scheduler?: Scheduler;
   version: string;
   /** Receives one line per request when verbose, and internal errors always. */
   log: (line: string) => void;
@@ -77,7 +84,8 @@ export function buildRouter(deps: AppDependencies): Router {
   registerAnalysisRoutes(router, deps);
   if (deps.flags !== undefined) {
     const withFlags = { ...deps, flags: deps.flags };
-    registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now });
+    const scheduler = deps.scheduler ?? systemScheduler({ now: deps.now, keepAlive: false });
+    registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now, scheduler });
     registerButtonRoutes(router, withFlags);
     registerOfrepRoutes(router, withFlags);
   }

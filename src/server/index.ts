@@ -1,37 +1,64 @@
 /**
- * The embedded flagscope server on bare `node:http`: Honeycomb-compatible
- * ingest, queries, datasets and API keys over the stores in a data directory.
+ * The embedded flagscope server on bare `node:http`: it takes its stores from a store URL
+ * (`duckdb:DIR`) or already open, assembles the routes (app.ts), listens, and starts and
+ * stops its background jobs with itself.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { FlagscopeError } from '../errors.js';
-import type { ControlStore } from '../store/types.js';
-import type { EventStore } from '../store/types.js';
-import { buildRouter, createRequestListener } from './app.js';
+import { systemScheduler, type Scheduler } from '../scheduler.js';
+import { duckdbStoreUrl, openStores } from '../store/factory.js';
+import type { ControlStore, EventStore } from '../store/types.js';
+import type { IngestPool } from '../store/duckdb/ingest-pool.js';
+import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
+import type { FlagService } from './flags/flag-service.js';
+import { JobRunner, type BackgroundJob } from './jobs.js';
 import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './keys/key-ring.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
+export { parseStoreUrl, duckdbStoreUrl, type StoreLocation } from '../store/factory.js';
+export { periodicJob, type BackgroundJob, type JobContext } from './jobs.js';
+export { systemScheduler, type Scheduler, type TimerHandle } from '../scheduler.js';
 
 /** While closing, how often connections that have become idle are closed. */
 const CLOSE_IDLE_SWEEP_MS = 10;
+
+/** The two stores a server runs on. */
+export interface ServerStores {
+  events: EventStore;
+  control: ControlStore;
+}
 
 export interface ServerOptions {
   /** Interface to bind. Default 127.0.0.1. */
   host?: string;
   /** Port to bind; 0 picks a free port. Default 7070. */
   port?: number;
-  /** Holds `events.duckdb` (event store) and `control.duckdb` (control store); created if missing. */
-  dataDir: string;
+  /**
+   * Where the stores are, as a store URL (`duckdb:DIR`, see src/store/factory.ts). The server
+   * opens them and closes them on `close()`. Give one of `store`, `dataDir` and `stores`.
+   */
+  store?: string;
+  /** Shorthand for `store: 'duckdb:DIR'`: `DIR/events.duckdb` and `DIR/control.duckdb`, created if missing. */
+  dataDir?: string;
+  /**
+   * Stores already open (tests, another engine). The server uses them and leaves them open:
+   * whoever opened them closes them, after `close()`.
+   */
+  stores?: ServerStores;
   /** One log line per request to `log`. */
   verbose?: boolean;
   /** Where log lines go. Default: nowhere. */
   log?: (line: string) => void;
-  /** Unix milliseconds. Default Date.now. */
+  /** Unix milliseconds. Default: the scheduler's clock, else Date.now. */
   now?: () => number;
+  /** Timers of the server (stream heartbeats, the close sweep, background jobs). Default: Node's timers. */
+  scheduler?: Scheduler;
+  /** Work started after the server listens and stopped, awaited, on `close()` before the stores close. */
+  jobs?: readonly BackgroundJob[];
   limits?: Partial<ServerLimits>;
   /** Create an admin key when the control store has none. Default true. */
   bootstrapAdminKey?: boolean;
@@ -54,63 +81,78 @@ export interface RunningServer {
   adminKey?: string;
   /** True when `key` is a valid key of this server. */
   isValidKey(key: string): boolean;
-  /** Stops accepting connections, finishes in-flight requests and acknowledged writes, closes the stores. */
+  /**
+   * Stops accepting connections, finishes in-flight requests and acknowledged writes, stops the
+   * background jobs, and closes the stores it opened (never stores it was given).
+   */
   close(): Promise<void>;
 }
 
-/** Opens the stores in `options.dataDir` and starts listening. */
+/** The stores of a start, and how to let go of them: closed when the server opened them, left open when given. */
+interface HeldStores extends ServerStores {
+  release(): Promise<void>;
+}
+
+async function holdStores(options: ServerOptions, limits: ServerLimits, now: () => number): Promise<HeldStores> {
+  const given = [options.store, options.dataDir, options.stores].filter((x) => x !== undefined).length;
+  if (given !== 1) {
+    throw new FlagscopeError(
+      'usage',
+      given === 0 ? 'the server needs stores' : 'the server takes its stores from one place',
+      'give one of `store` (a store URL), `dataDir` and `stores`',
+    );
+  }
+  if (options.stores !== undefined) return { ...options.stores, release: async () => undefined };
+  const url = options.store ?? duckdbStoreUrl(options.dataDir as string);
+  const opened = await openStores(url, {
+    now,
+    limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
+  });
+  return { events: opened.events, control: opened.control, release: opened.close };
+}
+
+/** Creates the admin key when the control store has none; returns its secret when it did. */
+async function bootstrapAdminKey(control: ControlStore, keys: KeyRing, now: () => number): Promise<string | undefined> {
+  if ((await control.listApiKeys()).length > 0) return undefined;
+  const adminKey = generateApiKey();
+  const record = await control.createApiKey({
+    id: generateKeyId(),
+    name: 'admin',
+    hash: hashApiKey(adminKey),
+    scopes: ['admin'],
+    created_at: now(),
+    created_by: null,
+  });
+  keys.put(record);
+  return adminKey;
+}
+
+/** Opens (or takes) the stores, starts listening, then starts the background jobs. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
-  const now = options.now ?? Date.now;
+  const scheduler = options.scheduler ?? systemScheduler({ keepAlive: false, ...(options.now === undefined ? {} : { now: options.now }) });
+  const now = options.now ?? scheduler.now;
   const log = options.log ?? (() => undefined);
 
-  await mkdir(options.dataDir, { recursive: true });
-  const [{ openEventStore }, { openControlStore }] = await Promise.all([
-    import('../store/duckdb/event-store.js'),
-    import('../store/duckdb/control-store.js'),
-  ]);
-  const controlStore = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
-  const control: ControlStore = controlStore;
-  let events: EventStore;
+  const stores = await holdStores(options, limits, now);
+  const { events, control } = stores;
+  let ingestPool: IngestPool | undefined;
   try {
-    events = await openEventStore({
-      path: join(options.dataDir, 'events.duckdb'),
-      now,
-      limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
-    });
-  } catch (e) {
-    await control.close();
-    throw e;
-  }
-
-  try {
-    const storedKeys = await control.listApiKeys();
-    const keys = new KeyRing(storedKeys);
-    let adminKey: string | undefined;
-    if ((options.bootstrapAdminKey ?? true) && storedKeys.length === 0) {
-      adminKey = generateApiKey();
-      const record = await control.createApiKey({
-        id: generateKeyId(),
-        name: 'admin',
-        hash: hashApiKey(adminKey),
-        scopes: ['admin'],
-        created_at: now(),
-        created_by: null,
-      });
-      keys.put(record);
-    }
+    const keys = new KeyRing(await control.listApiKeys());
+    const adminKey = (options.bootstrapAdminKey ?? true) ? await bootstrapAdminKey(control, keys, now) : undefined;
 
     const { FlagService } = await import('./flags/flag-service.js');
-    const flags = await FlagService.open(controlStore.flagStore(), now);
+    const flags = await FlagService.open(control.flagStore(), now);
     const { IngestPool } = await import('../store/duckdb/ingest-pool.js');
-    const ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
-    const deps = {
+    ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
+    const deps: AppDependencies = {
       events,
       control,
       keys,
       limits,
       now,
+      scheduler,
       version: await packageVersion(),
       log,
       verbose: options.verbose ?? false,
@@ -134,38 +176,57 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const port = await listen(server, host, options.port ?? 7070);
     // After listening, errors such as EMFILE on accept are logged, never fatal.
     server.on('error', (e) => log(`server error: ${e.message}`));
-    const urlHost = host.includes(':') ? `[${host}]` : host;
+    const jobs = new JobRunner(options.jobs ?? [], { scheduler, log, events, control, flags });
+    try {
+      await jobs.start();
+    } catch (e) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw e;
+    }
+    const pool = ingestPool;
+    const closeAll = async (): Promise<void> => {
+      closing = true;
+      await stopListening(server, flags, scheduler, limits.shutdownGraceMs);
+      await jobs.stop();
+      await pool?.close();
+      await stores.release();
+    };
     let closed: Promise<void> | undefined;
+    const urlHost = host.includes(':') ? `[${host}]` : host;
     const running: RunningServer = {
       url: `http://${urlHost}:${port}`,
       host,
       port,
       isValidKey: (key) => keys.find(key) !== undefined,
       close: () => {
-        closed ??= (async () => {
-          closing = true;
-          flags.closeStreams();
-          const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-          server.closeIdleConnections();
-          // Keep-alive connections whose response was in flight become idle when it finishes; close
-          // them then (polled while closing, so the request path carries no per-response listener).
-          const idleSweep = setInterval(() => server.closeIdleConnections(), CLOSE_IDLE_SWEEP_MS);
-          const grace = setTimeout(() => server.closeAllConnections(), limits.shutdownGraceMs);
-          await stopped;
-          clearInterval(idleSweep);
-          clearTimeout(grace);
-          await ingestPool?.close();
-          await Promise.allSettled([events.close(), control.close()]);
-        })();
+        closed ??= closeAll();
         return closed;
       },
     };
     if (adminKey !== undefined) running.adminKey = adminKey;
     return running;
   } catch (e) {
-    await Promise.allSettled([events.close(), control.close()]);
+    await ingestPool?.close();
+    await stores.release();
     throw e;
   }
+}
+
+/**
+ * Stops accepting connections and resolves once the open ones have finished: streams are ended,
+ * idle keep-alive connections closed as they become idle, and any left after `graceMs` cut.
+ */
+async function stopListening(server: Server, flags: FlagService, scheduler: Scheduler, graceMs: number): Promise<void> {
+  flags.closeStreams();
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // Keep-alive connections whose response was in flight become idle when it finishes; close
+  // them then (polled while closing, so the request path carries no per-response listener).
+  const idleSweep = scheduler.setInterval(() => server.closeIdleConnections(), CLOSE_IDLE_SWEEP_MS);
+  const grace = scheduler.setTimeout(() => server.closeAllConnections(), graceMs);
+  await stopped;
+  idleSweep.clear();
+  grace.clear();
 }
 
 /**

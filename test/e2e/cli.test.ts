@@ -153,6 +153,24 @@ describe('flagscope (built binary)', () => {
     }
   });
 
+  it('refuses a malformed or unknown --store before opening anything', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--store', './data'], /^error: `\.\/data` is not a store URL\nhint: pass `--store duckdb:DIR`/],
+      [['--store', 'postgres://db/x'], /^error: unknown store engine "postgres" in `postgres:\/\/db\/x`\nhint: the engines are duckdb;/],
+      [['--store', 'duckdb:'], /^error: store URL `duckdb:` names no directory\n/],
+      [
+        ['--store', 'duckdb:./a', '--data-dir', './b'],
+        /^error: `--store` and `--data-dir` both say where the data is\nhint: pass one of them\n$/,
+      ],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await flagscope(['serve', '--port', '0', ...args]);
+      expect(r.exitCode, args.join(' ')).toBe(2);
+      expect(r.stdout, args.join(' ')).toBe('');
+      expect(r.stderr, args.join(' ')).toMatch(stderr);
+    }
+  });
+
   it('exits 3 for an unknown dataset', async () => {
     const r = await flagscope(['query', 'nope']);
     expect(r.exitCode).toBe(3);

@@ -10,13 +10,19 @@ export function registerServe(program: Command, state: RunState): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '7070')
     .option('--data-dir <dir>', 'data directory (default $XDG_DATA_HOME/flagscope)')
+    .option('--store <url>', 'where the stores are, as a store URL: duckdb:DIR (default duckdb:<data-dir>)')
     .option(
       '--ingest-workers <n>',
       'threads that parse large /1/batch bodies (default: one per CPU beside the main one, at most 4; 0: none)',
     )
     .addHelpText(
       'after',
-      examples(['flagscope serve', 'flagscope serve --port 0 --data-dir ./data --verbose', 'flagscope serve --ingest-workers 2']),
+      examples([
+        'flagscope serve',
+        'flagscope serve --port 0 --data-dir ./data --verbose',
+        'flagscope serve --store duckdb:/var/lib/flagscope',
+        'flagscope serve --ingest-workers 2',
+      ]),
     );
   lazyAction(cmd, state, async () => (await import('./run-serve.js')).serve);
 }

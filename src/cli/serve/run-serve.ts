@@ -28,6 +28,12 @@ export const serve: Verb = async (env, _args, options) => {
     serveOptions.ingestWorkers = workers;
   }
   if (typeof options.dataDir === 'string') serveOptions.dataDir = options.dataDir;
+  if (typeof options.store === 'string') {
+    if (serveOptions.dataDir !== undefined) {
+      throw new FlagscopeError('usage', '`--store` and `--data-dir` both say where the data is', 'pass one of them');
+    }
+    serveOptions.store = options.store;
+  }
   const profile = env.command.optsWithGlobals<{ profile?: string }>().profile;
   if (profile !== undefined) serveOptions.profile = profile;
   const { runServe } = await import('./serve.js');

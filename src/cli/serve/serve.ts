@@ -4,12 +4,14 @@
  */
 import type { Context } from '../../context.js';
 import { configPath, DEFAULT_PROFILE, defaultDataDir, readConfig, updateProfile } from '../../config/config.js';
-import { startServer, type RunningServer } from '../../server/index.js';
+import { duckdbStoreUrl, parseStoreUrl, startServer, type RunningServer } from '../../server/index.js';
 
 export interface ServeOptions {
   host?: string;
   port?: number;
   dataDir?: string;
+  /** Where the stores are, as a store URL (`duckdb:DIR`); default `duckdb:<dataDir>`. */
+  store?: string;
   verbose?: boolean;
   /** Ingest worker threads (see `ServerOptions.ingestWorkers`); default by CPU count. */
   ingestWorkers?: number;
@@ -23,14 +25,16 @@ export interface ServeOptions {
  * everything else to stderr.
  */
 export async function runServe(opts: ServeOptions, ctx: Context): Promise<number> {
-  const dataDir = opts.dataDir ?? defaultDataDir(ctx.env, ctx.homeDir);
+  const store = opts.store ?? duckdbStoreUrl(opts.dataDir ?? defaultDataDir(ctx.env, ctx.homeDir));
+  // A malformed URL or an unknown engine is a usage error before anything is opened.
+  const dataDir = parseStoreUrl(store).dir;
   const stderr = (line: string): void => {
     ctx.stderr.write(`${line}\n`);
   };
   const server = await startServer({
     host: opts.host ?? '127.0.0.1',
     port: opts.port ?? 7070,
-    dataDir,
+    store,
     verbose: opts.verbose ?? false,
     log: stderr,
     now: ctx.now,

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { invalidInput } from '../../errors.js';
 import { flagKinds, fromFlagdDocument, toFlagdDocument, type Flag, type FlagKind } from '../../flags/index.js';
 import { etagMatches, readJsonObject, sendJson, sendNotModified } from '../http-io.js';
+import type { Scheduler } from '../../scheduler.js';
 import type { Router, RouteRequest } from '../router.js';
 import { definitionOf, isStale, type FlagChangeEvent, type FlagService } from './flag-service.js';
 
@@ -14,6 +15,8 @@ export interface FlagRouteDependencies {
   flags: FlagService;
   maxBodyBytes: number;
   now: () => number;
+  /** The stream's keep-alive timer. */
+  scheduler: Scheduler;
   /** Seconds between SSE keep-alive comments. Default 15. */
   streamHeartbeatSeconds?: number;
 }
@@ -176,16 +179,15 @@ function streamChanges(deps: FlagRouteDependencies, { req, res }: RouteRequest):
     res.write(`id: ${event.configVersion}\nevent: flag\ndata: ${JSON.stringify({ ...rest, flag: definitionWithVersion(flag) })}\n\n`);
     return true;
   });
-  const heartbeat = setInterval(
+  const heartbeat = deps.scheduler.setInterval(
     () => {
       if (!res.destroyed) res.write(': keep-alive\n\n');
     },
     (deps.streamHeartbeatSeconds ?? 15) * 1000,
   );
-  heartbeat.unref();
   let untrack: () => void = () => undefined;
   const end = (): void => {
-    clearInterval(heartbeat);
+    heartbeat.clear();
     unsubscribe();
     untrack();
   };

@@ -1,0 +1,95 @@
+/**
+ * Stores by URL: `openStores('duckdb:/var/lib/flagscope')` opens the event store and the
+ * control store an engine keeps at that place. A later engine is a new scheme here and an
+ * implementation beside `duckdb/`; nothing above the stores changes.
+ *
+ * URLs: `duckdb:DIR` (also `duckdb://DIR`): `DIR/events.duckdb` and `DIR/control.duckdb`,
+ * the directory created when missing.
+ */
+import { FlagscopeError } from '../errors.js';
+import type { ControlStore, EventStore } from './types.js';
+
+/** The engines a store URL may name. */
+export const STORE_ENGINES = ['duckdb'] as const;
+
+/** Where the stores are, as a store URL names it. */
+export interface StoreLocation {
+  engine: (typeof STORE_ENGINES)[number];
+  /** The data directory of a `duckdb:` URL. */
+  dir: string;
+}
+
+/** The stores of one place, and how to close them both. */
+export interface OpenedStores {
+  events: EventStore;
+  control: ControlStore;
+  /** Finishes pending writes and closes both stores (never rejects; errors are settled). */
+  close(): Promise<void>;
+}
+
+/** What the engines need besides the place. */
+export interface OpenStoresOptions {
+  /** Unix milliseconds (catalog timestamps). Default Date.now. */
+  now?: () => number;
+  /** Columns per dataset and the ingest queue's bound, enforced by the event store. */
+  limits?: { maxColumnsPerDataset?: number; maxQueuedEvents?: number };
+}
+
+/** Reads a store URL; a usage error (exit 2) names what is wrong with it and the form to use. */
+export function parseStoreUrl(url: string): StoreLocation {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(url);
+  const hint = 'pass `--store duckdb:DIR`, e.g. `--store duckdb:./data`';
+  if (match === null) throw new FlagscopeError('usage', `\`${url}\` is not a store URL`, hint);
+  const engine = (match[1] as string).toLowerCase();
+  if (!(STORE_ENGINES as readonly string[]).includes(engine)) {
+    throw new FlagscopeError(
+      'usage',
+      `unknown store engine "${engine}" in \`${url}\``,
+      `the engines are ${STORE_ENGINES.join(', ')}; ${hint}`,
+    );
+  }
+  const rest = match[2] as string;
+  const dir = rest.startsWith('//') ? rest.slice(2) : rest;
+  if (dir.trim().length === 0) throw new FlagscopeError('usage', `store URL \`${url}\` names no directory`, hint);
+  return { engine: 'duckdb', dir };
+}
+
+/** The store URL of a DuckDB data directory (the default of `flagscope serve`). */
+export function duckdbStoreUrl(dir: string): string {
+  return `duckdb:${dir}`;
+}
+
+/** Opens the event and control stores a store URL names; the caller owns them and closes them. */
+export async function openStores(url: string, options: OpenStoresOptions = {}): Promise<OpenedStores> {
+  const location = parseStoreUrl(url);
+  return openDuckDbStores(location.dir, options);
+}
+
+async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promise<OpenedStores> {
+  const [{ mkdir }, { join }, { openEventStore }, { openControlStore }] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:path'),
+    import('./duckdb/event-store.js'),
+    import('./duckdb/control-store.js'),
+  ]);
+  await mkdir(dir, { recursive: true });
+  const control = await openControlStore({ path: join(dir, 'control.duckdb') });
+  let events: EventStore;
+  try {
+    events = await openEventStore({
+      path: join(dir, 'events.duckdb'),
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+    });
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
+  return {
+    events,
+    control,
+    close: async () => {
+      await Promise.allSettled([events.close(), control.close()]);
+    },
+  };
+}
