@@ -83,11 +83,10 @@ export function buildRouter(deps: AppDependencies): Router {
   router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
   registerAnalysisRoutes(router, deps);
   if (deps.flags !== undefined) {
-    const withFlags = { ...deps, flags: deps.flags };
-    const scheduler = deps.scheduler ?? systemScheduler({ now: deps.now, keepAlive: false });
-    registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now, scheduler });
-    registerButtonRoutes(router, withFlags);
-    registerOfrepRoutes(router, withFlags);
+    const flagRooms = { ...deps, flags: deps.flags, scheduler: deps.scheduler ?? systemScheduler({ now: deps.now, keepAlive: false }) };
+    registerFlagRoutes(router, flagRooms);
+    registerButtonRoutes(router, flagRooms);
+    registerOfrepRoutes(router, flagRooms);
   }
   return router;
 }

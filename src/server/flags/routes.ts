@@ -13,7 +13,7 @@ import { definitionOf, isStale, type FlagChangeEvent, type FlagService } from '.
 
 export interface FlagRouteDependencies {
   flags: FlagService;
-  maxBodyBytes: number;
+  limits: { maxBodyBytes: number };
   now: () => number;
   /** The stream's keep-alive timer. */
   scheduler: Scheduler;
@@ -134,7 +134,7 @@ function readObject(
   what: string,
   emptyIsObject = false,
 ): Promise<Record<string, unknown>> {
-  return readJsonObject(req, deps.maxBodyBytes, what, { emptyIsObject });
+  return readJsonObject(req, deps.limits.maxBodyBytes, what, { emptyIsObject });
 }
 
 function takeReason(body: Record<string, unknown>): { reason: string; rest: Record<string, unknown> } {
