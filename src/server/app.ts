@@ -17,7 +17,7 @@ import { checkContentType, parseJsonBody, readBody, readJsonBody, responseBodyBy
 import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys/key-ring.js';
 import type { ServerLimits } from './limits.js';
-import { systemScheduler, type Scheduler } from '../scheduler.js';
+import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { registerAnalysisRoutes } from './analysis/routes.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
@@ -38,7 +38,7 @@ export interface AppDependencies {
   limits: ServerLimits;
   now: () => number;
   /** Timers (the stream heartbeat). Default: Node's timers over `now`, not keeping the process alive. */
-  scheduler?: Scheduler;
+  scheduler?: TimerScheduler;
   version: string;
   /** Receives one line per request when verbose, and internal errors always. */
   log: (line: string) => void;
@@ -83,7 +83,7 @@ export function buildRouter(deps: AppDependencies): Router {
   router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
   registerAnalysisRoutes(router, deps);
   if (deps.flags !== undefined) {
-    const flagRooms = { ...deps, flags: deps.flags, scheduler: deps.scheduler ?? systemScheduler({ now: deps.now, keepAlive: false }) };
+    const flagRooms = { ...deps, flags: deps.flags, scheduler: deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }) };
     registerFlagRoutes(router, flagRooms);
     registerButtonRoutes(router, flagRooms);
     registerOfrepRoutes(router, flagRooms);

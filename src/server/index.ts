@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { FlagscopeError } from '../errors.js';
-import { systemScheduler, type Scheduler } from '../scheduler.js';
+import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { duckdbStoreUrl, openStores } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import type { IngestPool } from '../store/duckdb/ingest-pool.js';
@@ -21,7 +21,7 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 export { parseStoreUrl, duckdbStoreUrl, type StoreLocation } from '../store/factory.js';
 export { periodicJob, type BackgroundJob, type JobContext } from './jobs.js';
-export { systemScheduler, type Scheduler, type TimerHandle } from '../scheduler.js';
+export { systemTimers, type TimerScheduler, type TimerHandle } from '../scheduler.js';
 
 /** While closing, how often connections that have become idle are closed. */
 const CLOSE_IDLE_SWEEP_MS = 10;
@@ -56,7 +56,7 @@ export interface ServerOptions {
   /** Unix milliseconds. Default: the scheduler's clock, else Date.now. */
   now?: () => number;
   /** Timers of the server (stream heartbeats, the close sweep, background jobs). Default: Node's timers. */
-  scheduler?: Scheduler;
+  scheduler?: TimerScheduler;
   /** Work started after the server listens and stopped, awaited, on `close()` before the stores close. */
   jobs?: readonly BackgroundJob[];
   limits?: Partial<ServerLimits>;
@@ -131,7 +131,7 @@ async function bootstrapAdminKey(control: ControlStore, keys: KeyRing, now: () =
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
-  const scheduler = options.scheduler ?? systemScheduler({ keepAlive: false, ...(options.now === undefined ? {} : { now: options.now }) });
+  const scheduler = options.scheduler ?? systemTimers({ keepAlive: false, ...(options.now === undefined ? {} : { now: options.now }) });
   const now = options.now ?? scheduler.now;
   const log = options.log ?? (() => undefined);
 
@@ -216,7 +216,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
  * Stops accepting connections and resolves once the open ones have finished: streams are ended,
  * idle keep-alive connections closed as they become idle, and any left after `graceMs` cut.
  */
-async function stopListening(server: Server, flags: FlagService, scheduler: Scheduler, graceMs: number): Promise<void> {
+async function stopListening(server: Server, flags: FlagService, scheduler: TimerScheduler, graceMs: number): Promise<void> {
   flags.closeStreams();
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

@@ -3,13 +3,13 @@
  * beacon flush will be jobs). Jobs start after the server listens and are stopped, awaited,
  * when it closes: after in-flight requests have finished and before the stores close.
  */
-import type { Scheduler, TimerHandle } from '../scheduler.js';
+import type { TimerScheduler, TimerHandle } from '../scheduler.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import type { FlagService } from './flags/flag-service.js';
 
 /** What a job may use: the server's time, log, stores and flags. */
 export interface JobContext {
-  scheduler: Scheduler;
+  scheduler: TimerScheduler;
   log: (line: string) => void;
   events: EventStore;
   control: ControlStore;

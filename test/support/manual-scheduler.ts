@@ -2,7 +2,7 @@
  * A scheduler for tests: virtual time that moves only when the test advances it, firing the
  * timers that fall due in order of their due time (then of their scheduling).
  */
-import type { Scheduler, TimerHandle } from '../../src/scheduler.js';
+import type { TimerScheduler, TimerHandle } from '../../src/scheduler.js';
 
 interface Timer {
   id: number;
@@ -12,7 +12,7 @@ interface Timer {
   run: () => void;
 }
 
-export class ManualScheduler implements Scheduler {
+export class ManualScheduler implements TimerScheduler {
   private time: number;
   private nextId = 0;
   private readonly timers = new Map<number, Timer>();
@@ -22,6 +22,21 @@ export class ManualScheduler implements Scheduler {
   }
 
   now = (): number => this.time;
+
+  /** Resolves once `ms` of virtual time have passed (or at once when `signal` aborts). */
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted === true) return resolve();
+      const timer = this.setTimeout(() => {
+        signal?.removeEventListener('abort', wake);
+        resolve();
+      }, ms);
+      const wake = (): void => {
+        timer.clear();
+        resolve();
+      };
+      signal?.addEventListener('abort', wake, { once: true });
+    });
 
   setTimeout(run: () => void, ms: number): TimerHandle {
     return this.schedule(run, ms, undefined);

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { invalidInput } from '../../errors.js';
 import { flagKinds, fromFlagdDocument, toFlagdDocument, type Flag, type FlagKind } from '../../flags/index.js';
 import { etagMatches, readJsonObject, sendJson, sendNotModified } from '../http-io.js';
-import type { Scheduler } from '../../scheduler.js';
+import type { TimerScheduler } from '../../scheduler.js';
 import type { Router, RouteRequest } from '../router.js';
 import { definitionOf, isStale, type FlagChangeEvent, type FlagService } from './flag-service.js';
 
@@ -16,7 +16,7 @@ export interface FlagRouteDependencies {
   limits: { maxBodyBytes: number };
   now: () => number;
   /** The stream's keep-alive timer. */
-  scheduler: Scheduler;
+  scheduler: TimerScheduler;
   /** Seconds between SSE keep-alive comments. Default 15. */
   streamHeartbeatSeconds?: number;
 }

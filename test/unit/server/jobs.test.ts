@@ -26,6 +26,23 @@ describe('ManualScheduler', () => {
   });
 });
 
+describe('ManualScheduler.sleep', () => {
+  it('wakes when virtual time reaches it, or at once on abort', async () => {
+    const scheduler = new ManualScheduler(0);
+    const woke: string[] = [];
+    void scheduler.sleep(1_000).then(() => woke.push(`slept@${scheduler.now()}`));
+    const controller = new AbortController();
+    void scheduler.sleep(60_000, controller.signal).then(() => woke.push(`aborted@${scheduler.now()}`));
+    await scheduler.advance(999);
+    expect(woke).toEqual([]);
+    await scheduler.advance(1);
+    controller.abort();
+    await scheduler.advance(0);
+    expect(woke).toEqual(['slept@1000', 'aborted@1000']);
+    expect(scheduler.pending).toBe(0);
+  });
+});
+
 describe('periodicJob over a manual scheduler', () => {
   it('runs every minute for six hours, with no sleeping', async () => {
     const scheduler = new ManualScheduler(0);
