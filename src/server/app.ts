@@ -1,7 +1,8 @@
 /**
  * The request handler of the flagscope server: routes, authorisation, and the
- * ingest and key endpoints (docs/api.md); the query, analysis and flag rooms add their own. Stores, clock and
- * logger are injected, so the same handler runs over any store implementation.
+ * ingest and key endpoints (docs/api.md); the query, analysis and flag rooms add
+ * their own. Stores, clock and logger are injected, so the same handler runs over
+ * any store implementation.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput, notFound } from '../errors.js';
