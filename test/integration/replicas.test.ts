@@ -5,8 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { FlagService } from '../../src/server/flags/flag-service.js';
 import { openControlStore, type DuckDbControlStore } from '../../src/store/duckdb/control-store.js';
 import { type DuckDbEventStore, openEventStore } from '../../src/store/duckdb/event-store.js';
 
@@ -187,6 +188,32 @@ describe('the control store’s change feed', () => {
     });
     expect(await control.currentVersion()).toBe(before);
     expect((await flags.loadFlags()).flags.find((f) => f.key === killSwitch.key)).toEqual(flag);
+  });
+
+  it('brings a replica that is told only the new version up to date by reading the changes since its own', async () => {
+    const store = control.flagStore();
+    // What a replica in another process gets from a NOTIFY: the version, not the changes.
+    const versionOnly = {
+      ...store,
+      listen: (listener: Parameters<typeof store.listen>[0]) => store.listen((n) => listener({ configVersion: n.configVersion })),
+    };
+    const writer = await FlagService.open(store, Date.now);
+    const reader = await FlagService.open(versionOnly, Date.now);
+    const streamed: string[] = [];
+    reader.subscribe((event) => {
+      streamed.push(`${event.action} ${event.key} ${event.configVersion}`);
+      return true;
+    });
+    const created = await writer.create({ ...killSwitch, key: 'search-off', service: 'search' }, 'admin', '');
+    const pressed = await writer.killSwitch('press', 'search-off', 'admin', 'slow');
+    // No call here: the version-only notice alone makes the reader read what it missed.
+    await vi.waitFor(() => expect(reader.snapshot().configVersion).toBe(pressed.configVersion));
+    expect(reader.get('search-off')).toEqual(pressed.flag);
+    expect(reader.lastPress('search-off')).toMatchObject({ by: 'admin', reason: 'slow' });
+    expect(reader.snapshot().configVersion).toBe(pressed.configVersion);
+    expect(streamed).toEqual([`create search-off ${created.configVersion}`, `press search-off ${pressed.configVersion}`]);
+    writer.close();
+    reader.close();
   });
 
   it('keeps what a writer says byte for byte: quotes, backslashes and NUL in a reason', async () => {
