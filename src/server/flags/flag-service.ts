@@ -36,8 +36,8 @@ export interface FlagSnapshot {
 export interface FlagChangeEvent {
   configVersion: number;
   key: string;
-  /** Only committed changes are streamed; `revert` is no longer sent, and stays in the type for clients that handle it. */
-  action: FlagAction | 'revert';
+  /** Only committed changes are streamed, so there is nothing to take back. */
+  action: FlagAction;
   by: string;
   at: string;
   reason: string;
