@@ -1,21 +1,22 @@
 /**
  * The request handler of the flagscope server: routes, authorisation, and the
- * ingest and key endpoints (docs/api.md); the query, analysis and flag rooms add
+ * ingest endpoints (docs/api.md); the query, analysis, key and flag rooms add
  * their own. Stores, clock and logger are injected, so the same handler runs over
  * any store implementation.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput, notFound } from '../errors.js';
-import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyScope } from '../api/keys.js';
-import type { ApiKeyRecord, ControlStore } from '../store/types.js';
+import type { ControlStore } from '../store/types.js';
 import type { PreparedIngest } from '../store/duckdb/prepared.js';
 import type { EventStore, IncomingEvent, IngestOutcome } from '../store/types.js';
 import { eventProblem } from '../store/value-rules.js';
 import type { ScanResult } from '../store/duckdb/batch-scanner.js';
 import type { IngestPool, ScanReply } from '../store/duckdb/ingest-pool.js';
-import { checkContentType, parseJsonBody, readBody, readJsonBody, responseBodyBytes, sendEmpty, sendError, sendJson } from './http-io.js';
-import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
-import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys/key-ring.js';
+import { discardBody, parseJsonBody, readBody, readJsonBody, responseBodyBytes, sendEmpty, sendError, sendJson } from './http-io.js';
+import { arrayItemByteLengths, batchItems, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
+import type { KeyRing } from './keys/key-ring.js';
+import type { KeyService } from './keys/key-service.js';
+import { registerKeyRoutes } from './keys/routes.js';
 import type { ServerLimits } from './limits.js';
 import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { registerAnalysisRoutes } from './analysis/routes.js';
@@ -35,7 +36,10 @@ import { registerOfrepRoutes } from './ofrep/routes.js';
 export interface AppDependencies {
   events: EventStore;
   control: ControlStore;
+  /** The valid keys every request is checked against (the key service's ring when there is one). */
   keys: KeyRing;
+  /** Creating, listing and revoking keys (src/server/keys/); their routes exist only when given. */
+  keyService?: KeyService;
   limits: ServerLimits;
   now: () => number;
   /** Timers (the stream heartbeat). Default: Node's timers over `now`, not keeping the process alive. */
@@ -67,12 +71,7 @@ export function buildRouter(deps: AppDependencies): Router {
   router.add('POST', '/1/events/:dataset', 'ingest', (r) => ingestSingle(deps, r));
   router.add('POST', '/1/batch/:dataset', 'ingest', (r) => ingestBatch(deps, r));
   registerQueryRoutes(router, deps);
-  router.add('GET', '/api/v1/keys', 'admin', async ({ res }) => {
-    const keys = await deps.control.listApiKeys();
-    sendJson(res, 200, { keys: keys.map(publicKey) });
-  });
-  router.add('POST', '/api/v1/keys', 'admin', (r) => createKey(deps, r));
-  router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
+  if (deps.keyService !== undefined) registerKeyRoutes(router, { ...deps, keys: deps.keyService });
   registerAnalysisRoutes(router, deps);
   if (deps.flags !== undefined) {
     const flagRooms = { ...deps, flags: deps.flags, scheduler: deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }) };
@@ -156,21 +155,6 @@ function respondWithError(deps: AppDependencies, req: IncomingMessage, res: Serv
     .catch(() => res.destroy());
 }
 
-function discardBody(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded || req.complete) return Promise.resolve();
-  return new Promise((resolve) => {
-    let seen = 0;
-    req.on('data', (chunk: Buffer) => {
-      seen += chunk.length;
-      if (seen > 64 * 1024 * 1024) req.socket.destroy();
-    });
-    req.on('end', resolve);
-    req.on('error', () => resolve());
-    req.on('close', () => resolve());
-    req.resume();
-  });
-}
-
 async function readJson(deps: AppDependencies, req: IncomingMessage, what: string): Promise<{ value: unknown; body: Buffer }> {
   return readJsonBody(req, deps.limits.maxBodyBytes, what);
 }
@@ -213,7 +197,6 @@ async function ingestSingle(deps: AppDependencies, { req, res, params }: RouteRe
 
 async function ingestBatch(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
   const dataset = params.dataset as string;
-  checkContentType(req);
   const pool = deps.ingestPool;
   const minBytes = deps.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES;
   const allocate =
@@ -331,44 +314,4 @@ async function storePrepared(
     }
   }
   return outcomes;
-}
-
-async function createKey(deps: AppDependencies, { req, res, key }: RouteRequest): Promise<void> {
-  const { value } = await readJson(deps, req, 'key request');
-  if (!isJsonObject(value)) throw invalidInput('key request must be a JSON object like {"name": "ci", "scopes": ["ingest"]}');
-  const name = value.name;
-  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100) {
-    throw invalidInput('"name" must be a non-empty string of at most 100 characters', 'name the key after who uses it, e.g. "ci-deploy"');
-  }
-  const scopes = value.scopes;
-  if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every(isApiKeyScope)) {
-    throw invalidInput(`"scopes" must be a non-empty array of ${API_KEY_SCOPES.join(', ')}`, 'e.g. {"scopes": ["ingest", "query"]}');
-  }
-  const secret = generateApiKey();
-  const record = await deps.control.createApiKey({
-    id: generateKeyId(),
-    name: name.trim(),
-    hash: hashApiKey(secret),
-    scopes: [...new Set(scopes as ApiKeyScope[])],
-    created_at: deps.now(),
-    created_by: key?.name ?? null,
-  });
-  deps.keys.put(record);
-  sendJson(res, 201, { ...publicKey(record), key: secret });
-}
-
-async function revokeKey(deps: AppDependencies, { req, res, params, key }: RouteRequest): Promise<void> {
-  await discardBody(req);
-  const id = params.id as string;
-  if (key?.id === id) throw invalidInput('a key cannot revoke itself', 'revoke it with another admin key');
-  const record = await deps.control.revokeApiKey(id, deps.now());
-  if (record === undefined) throw notFound(`no API key with id "${id}"`, '`flagscope keys list` shows the key ids');
-  deps.keys.put(record);
-  sendJson(res, 200, publicKey(record));
-}
-
-/** A key as the API shows it: everything but the hash. */
-export function publicKey(record: ApiKeyRecord): ApiKeyInfo {
-  const { hash: _hash, ...info } = record;
-  return info;
 }

@@ -223,6 +223,25 @@ function tooLarge(maxBytes: number): FlagscopeError {
 }
 
 /**
+ * Reads and drops a body a route does not use (or one left unread by an error), so the client
+ * finishes sending and reads the answer; past MAX_DRAIN_BYTES the connection is cut.
+ */
+export function discardBody(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > MAX_DRAIN_BYTES) req.socket.destroy();
+    });
+    req.on('end', resolve);
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.resume();
+  });
+}
+
+/**
  * Reads and discards the rest of a refused body, then rejects with `error`, so
  * the client finishes sending and reads our answer instead of a reset.
  * A client that keeps sending past MAX_DRAIN_BYTES has its connection cut.

@@ -13,9 +13,8 @@ import { duckdbStoreUrl, openStores } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import type { IngestPool } from '../store/duckdb/ingest-pool.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
-import type { FlagService } from './flags/flag-service.js';
 import { JobRunner, type BackgroundJob } from './jobs.js';
-import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './keys/key-ring.js';
+import { KeyService } from './keys/key-service.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
@@ -45,8 +44,9 @@ export interface ServerOptions {
   /** Shorthand for `store: 'duckdb:DIR'`: `DIR/events.duckdb` and `DIR/control.duckdb`, created if missing. */
   dataDir?: string;
   /**
-   * Stores already open (tests, another engine). The server uses them and leaves them open:
-   * whoever opened them closes them, after `close()`.
+   * Stores already open (tests, another engine; several servers may share them, as replicas over
+   * one set of stores). The server uses them and leaves them open: whoever opened them closes
+   * them, after `close()`.
    */
   stores?: ServerStores;
   /** One log line per request to `log`. */
@@ -111,22 +111,6 @@ async function holdStores(options: ServerOptions, limits: ServerLimits, now: () 
   return { events: opened.events, control: opened.control, release: opened.close };
 }
 
-/** Creates the admin key when the control store has none; returns its secret when it did. */
-async function bootstrapAdminKey(control: ControlStore, keys: KeyRing, now: () => number): Promise<string | undefined> {
-  if ((await control.listApiKeys()).length > 0) return undefined;
-  const adminKey = generateApiKey();
-  const record = await control.createApiKey({
-    id: generateKeyId(),
-    name: 'admin',
-    hash: hashApiKey(adminKey),
-    scopes: ['admin'],
-    created_at: now(),
-    created_by: null,
-  });
-  keys.put(record);
-  return adminKey;
-}
-
 /** Opens (or takes) the stores, starts listening, then starts the background jobs. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -139,8 +123,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { events, control } = stores;
   let ingestPool: IngestPool | undefined;
   try {
-    const keys = new KeyRing(await control.listApiKeys());
-    const adminKey = (options.bootstrapAdminKey ?? true) ? await bootstrapAdminKey(control, keys, now) : undefined;
+    const keyService = await KeyService.open(control, now);
+    const adminKey = (options.bootstrapAdminKey ?? true) ? await keyService.bootstrapAdminKey() : undefined;
+    const keys = keyService.ring;
 
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(control.flagStore(), now);
@@ -150,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       events,
       control,
       keys,
+      keyService,
       limits,
       now,
       scheduler,
@@ -186,7 +172,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const pool = ingestPool;
     const closeAll = async (): Promise<void> => {
       closing = true;
-      await stopListening(server, flags, scheduler, limits.shutdownGraceMs);
+      flags.close();
+      keyService.close();
+      await stopListening(server, scheduler, limits.shutdownGraceMs);
       await jobs.stop();
       await pool?.close();
       await stores.release();
@@ -213,11 +201,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /**
- * Stops accepting connections and resolves once the open ones have finished: streams are ended,
+ * Stops accepting connections and resolves once the open ones have finished (streams already ended):
  * idle keep-alive connections closed as they become idle, and any left after `graceMs` cut.
  */
-async function stopListening(server: Server, flags: FlagService, scheduler: TimerScheduler, graceMs: number): Promise<void> {
-  flags.closeStreams();
+async function stopListening(server: Server, scheduler: TimerScheduler, graceMs: number): Promise<void> {
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   // Keep-alive connections whose response was in flight become idle when it finishes; close
