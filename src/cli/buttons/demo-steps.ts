@@ -6,7 +6,7 @@
  */
 import { DEMO_FLAGS, demoFlagDefinition } from '../../demo/catalog.js';
 import { generateEvents } from '../../demo/generate.js';
-import type { DemoSession, DemoSetup, DemoStep } from '../demo/steps.js';
+import type { DemoSession, DemoSetup, DemoStep } from '../demo/step-types.js';
 import { toFlagdDocument } from '../../flags/flagd-format.js';
 import type { KillSwitchResponse, OfrepAnswer, ServiceView } from '../flags/flags-api.js';
 
