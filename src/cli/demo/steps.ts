@@ -5,9 +5,8 @@
  * their commands (`cli/{buttons,compare,explain}/demo-step*.ts`) need not
  * import this list.
  */
-import type { Calculation, Filter, QueryResult, QuerySpec } from '../../query/spec.js';
+import type { Calculation, Filter, QueryResult } from '../../query/spec.js';
 import { groupLabel } from '../../output/query-result.js';
-import type { Styler } from '../../output/style.js';
 import { formatCount, formatNumberHuman } from '../../output/values.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
 import { buttonsDemoStep, demoFlagsSetup } from '../buttons/demo-steps.js';
