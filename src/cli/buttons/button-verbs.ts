@@ -8,7 +8,9 @@ import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
 import type { Verb } from '../registration.js';
-import { getFlag, listServices, pressOrRelease, type ButtonView, type KillSwitchResponse } from '../flags/flags-api.js';
+import type { ButtonView, KillSwitchResponse } from '../../api/buttons.js';
+import { listServices, pressOrRelease } from '../../client/buttons.js';
+import { getFlag } from '../../client/flags.js';
 import { servedSummary } from '../flags/read-flags.js';
 
 function when(env: CommandEnv, iso: string): string {

@@ -7,7 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApiClient, BatchItem } from '../../client/api-client.js';
+import type { BatchItem } from '../../api/ingest.js';
+import type { ApiClient } from '../../client/api-client.js';
 import type { Context } from '../../context.js';
 import { FlagscopeError, invalidInput } from '../../errors.js';
 import { renderQueryCharts, renderQueryTable } from '../../output/query-result.js';
