@@ -2,6 +2,7 @@
  * `flagscope buttons [--service S]` and `buttons press|release KEY --reason
  * TEXT [--yes]`: the quick red buttons of every service.
  */
+import { parseDurationMs } from '../../api/duration.js';
 import { FlagscopeError, invalidInput } from '../../errors.js';
 import type { Flag } from '../../flags/model.js';
 import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
@@ -151,10 +152,11 @@ function makeVerb(verb: 'press' | 'release'): Verb {
 
 function parseWatchTimeout(raw: unknown): number {
   if (raw === undefined) return 120_000;
-  const match = /^(\d+)(ms|s|m)?$/.exec(String(raw));
-  if (match === null) throw invalidInput(`\`--watch-timeout\` ${JSON.stringify(raw)} is not a duration`, 'e.g. 30s, 2m');
-  const n = Number(match[1]);
-  return match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
+  try {
+    return parseDurationMs(String(raw), { milliseconds: true, zero: true });
+  } catch {
+    throw invalidInput(`\`--watch-timeout\` ${JSON.stringify(raw)} is not a duration`, 'e.g. 30s, 2m');
+  }
 }
 
 /** Share of events (weighted) per variant in `dataset` since `since`. */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { FlagscopeError } from '../../errors.js';
-import { parseDuration } from '../../query/shorthand.js';
+import { parseDurationMs } from '../../api/duration.js';
 import type { QueryResult, QuerySpec } from '../../query/spec.js';
 import { queryRecords, renderQueryCharts, renderQueryTable, formatResultCell } from '../../output/query-result.js';
 import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
@@ -33,7 +33,7 @@ export const runQuery: Verb = async (env, args, options) => {
     printResult(env, await runOnce());
     return;
   }
-  const intervalMs = parseDuration(flags.interval ?? '5s') * 1000;
+  const intervalMs = parseDurationMs(flags.interval ?? '5s');
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolveStop) => {
     stop = resolveStop;
