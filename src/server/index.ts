@@ -2,7 +2,7 @@
  * The embedded flagscope server on bare `node:http`: Honeycomb-compatible
  * ingest, queries, datasets and API keys over the stores in a data directory.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,7 @@ import type { EventStore } from '../store/types.js';
 import { buildRouter, createRequestListener } from './app.js';
 import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './keys/key-ring.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
+import { packageVersion } from '../version.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
@@ -111,7 +112,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       keys,
       limits,
       now,
-      version: await packageVersion(),
+      version: packageVersion(),
       log,
       verbose: options.verbose ?? false,
       flags,
@@ -200,16 +201,4 @@ function listen(server: Server, host: string, port: number): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
-}
-
-let cachedVersion: string | undefined;
-async function packageVersion(): Promise<string> {
-  if (cachedVersion !== undefined) return cachedVersion;
-  try {
-    const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
-    cachedVersion = String((JSON.parse(text) as { version?: unknown }).version ?? '0.0.0');
-  } catch {
-    cachedVersion = '0.0.0';
-  }
-  return cachedVersion;
 }
