@@ -126,6 +126,7 @@ export function createCommandEnv(ctx: Context, flags: GlobalFlags, command: Comm
           baseUrl: settings.apiUrl,
           apiKey: settings.apiKey,
           timeoutMs,
+          sleep: ctx.sleep,
           log: verbose ? (line) => stderrLine(line) : undefined,
           userAgent: 'flagscope-cli',
         });

@@ -200,7 +200,7 @@ async function watchTraffic(
       return;
     }
     if (env.ctx.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await env.ctx.sleep(1000);
   }
   const seen = last.size === 0 ? 'no events with that column' : [...last].map(([v, n]) => `${v}: ${n}`).join(', ');
   throw new FlagscopeError(

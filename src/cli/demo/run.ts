@@ -102,7 +102,7 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
     if (server.adminKey === undefined) {
       throw new FlagscopeError('internal', 'the demo server started without creating an admin key', 'report this as a bug');
     }
-    client = createApiClient({ baseUrl: server.url, apiKey: server.adminKey, userAgent: 'flagscope-demo' });
+    client = createApiClient({ baseUrl: server.url, apiKey: server.adminKey, userAgent: 'flagscope-demo', sleep: ctx.sleep });
     note(`demo server listening on ${server.url} (temporary data in ${dataDir})`);
 
     const end = ctx.now();

@@ -34,26 +34,17 @@ export const runQuery: Verb = async (env, args, options) => {
     return;
   }
   const intervalMs = parseDurationMs(flags.interval ?? '5s');
-  let stop: () => void = () => undefined;
-  const stopped = new Promise<void>((resolveStop) => {
-    stop = resolveStop;
-  });
-  const unregister = env.ctx.onSignal(() => stop());
+  const stop = new AbortController();
+  const unregister = env.ctx.onSignal(() => stop.abort());
   try {
-    for (;;) {
+    while (!stop.signal.aborted) {
       const result = await runOnce();
       env.out('\u001b[2J\u001b[H');
       env.out(
         `${env.styler.dim(`${dataset} · every ${flags.interval ?? '5s'} · updated ${formatIsoTime(env.ctx.now())} · ctrl-c to stop`)}\n\n`,
       );
       printResult(env, result);
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((resolveTick) => {
-        timer = setTimeout(() => resolveTick('tick'), intervalMs);
-      });
-      const outcome = await Promise.race([tick, stopped.then(() => 'stop' as const)]);
-      clearTimeout(timer);
-      if (outcome === 'stop') return;
+      await env.ctx.sleep(intervalMs, stop.signal);
     }
   } finally {
     unregister();
