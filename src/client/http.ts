@@ -10,6 +10,7 @@
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { codeForStatus, FlagscopeError } from '../errors.js';
+import { timerSleep } from '../scheduler.js';
 
 export interface HttpClientOptions {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:7070`. */
@@ -73,7 +74,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     new Agent({ keepAliveTimeout: 10_000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const retries = options.retries ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 250;
-  const sleep = options.sleep ?? delay;
+  const sleep = options.sleep ?? timerSleep;
   const baseHeaders: Record<string, string> = { accept: 'application/json' };
   if (options.userAgent !== undefined) baseHeaders['user-agent'] = options.userAgent;
   if (options.apiKey !== undefined && options.apiKey.length > 0) baseHeaders.authorization = `Bearer ${options.apiKey}`;
@@ -274,8 +275,4 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.min(5_000, seconds * 1000);
   return undefined;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
