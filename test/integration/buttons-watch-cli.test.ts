@@ -13,6 +13,8 @@ import { createMemoryContext } from '../support/memory-context.js';
 
 let dir: string;
 let server: RunningServer;
+/** The server's clock: real for the set-up, then the test context's, so press times and queries agree. */
+let clock: () => number = () => Date.now();
 
 async function api(method: string, path: string, body: unknown): Promise<Response> {
   return fetch(`${server.url}${path}`, {
@@ -24,7 +26,7 @@ async function api(method: string, path: string, body: unknown): Promise<Respons
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flagscope-watch-cli-'));
-  server = await startServer({ dataDir: join(dir, 'data'), port: 0 });
+  server = await startServer({ dataDir: join(dir, 'data'), port: 0, now: () => clock() });
   const created = await api('POST', '/api/v1/flags', {
     key: 'payments-off',
     service: 'checkout',
@@ -48,6 +50,7 @@ afterAll(async () => {
 describe('buttons press --watch-traffic on the manual scheduler', () => {
   it('polls once a second of the context clock and gives up after --watch-timeout with exit 5, without sleeping', async () => {
     const ctx = createMemoryContext({ now: Date.now(), env: { XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' } });
+    clock = ctx.now;
     const started = performance.now();
     let exit: number | undefined;
     const run = runCli(
