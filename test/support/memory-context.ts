@@ -15,7 +15,7 @@ export interface MemoryContextOptions {
   /** Text read from stdin. Default empty. */
   stdin?: string;
   env?: Record<string, string | undefined>;
-  /** Unix milliseconds returned by `now()`. Default 2026-01-15T12:00:00Z. */
+  /** Unix milliseconds returned by `now()` until the test calls `advance`. Default 2026-01-15T12:00:00Z. */
   now?: number;
   cwd?: string;
   homeDir?: string;
