@@ -1,10 +1,8 @@
 /**
- * The quick red buttons on the wire: `GET /api/v1/services` and the answer of
- * a kill-switch press or release (`POST /api/v1/flags/{key}/press|release`).
- * Shared by the server and the API client.
+ * The buttons (kill switches by service) as the API shows them: `GET /api/v1/services` and the
+ * answer of `POST /api/v1/flags/{key}/press|release`. Shared by the server and the API client.
  */
 import type { Flag } from '../flags/model.js';
-import type { LastPress } from './flags.js';
 
 /** One quick red button as `GET /api/v1/services` shows it. */
 export interface ButtonView {
@@ -13,39 +11,28 @@ export interface ButtonView {
   safeVariant: string;
   safeValue: unknown;
   state: 'armed' | 'pressed';
-  pressed: LastPress | null;
-  lastPress: LastPress | null;
+  pressed: { by: string; at: string; reason: string } | null;
+  lastPress: { by: string; at: string; reason: string } | null;
   runbookUrl: string | null;
   serves: string;
   version: number;
 }
 
-/** A service with its flag count and its buttons, pressed buttons first. */
-export interface ServiceView {
+/** One service of `GET /api/v1/services`: its flag count and its buttons, pressed first. */
+export interface ServiceButtons {
   name: string;
   flags: number;
   buttons: ButtonView[];
 }
 
-/** `GET /api/v1/services`. */
-export interface ServicesResponse {
-  configVersion: number;
-  services: ServiceView[];
-}
-
-/** What a flag serves after a press or release: one variant to everyone, or its rules in a few words. */
-export type ServedSummary = { everyone: true; variant: string; value: unknown } | { everyone: false; description: string };
-
-/** The answer to `POST /api/v1/flags/{key}/press` and `/release`. */
-export interface KillSwitchResponse {
-  /** False when the switch already was in the asked state. */
+/** The answer of `POST /api/v1/flags/{key}/press` and `/release`. */
+export interface PressResponse {
   changed: boolean;
   message?: string;
-  /** The press in force (after a press, or the earlier one when nothing changed). */
-  press?: LastPress;
+  press?: { by: string; at: string; reason: string };
   flag: Flag;
   configVersion: number;
-  /** Stream subscribers the change was delivered to. */
+  /** Stream subscribers the change was written to (0 when nothing changed). */
   subscribers: number;
-  served: ServedSummary;
+  served: { everyone: true; variant: string; value: unknown } | { everyone: false; description: string };
 }

@@ -9,7 +9,7 @@ import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
 import type { Verb } from '../registration.js';
-import type { ButtonView, KillSwitchResponse } from '../../api/buttons.js';
+import type { ButtonView, PressResponse } from '../../api/buttons.js';
 import { listServices, pressOrRelease } from '../../client/buttons.js';
 import { getFlag } from '../../client/flags.js';
 import { servedSummary } from '../flags/read-flags.js';
@@ -210,7 +210,7 @@ async function watchTraffic(
   );
 }
 
-function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, result: KillSwitchResponse): void {
+function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, result: PressResponse): void {
   if (env.format !== 'table') {
     env.out(renderJson(result));
     return;

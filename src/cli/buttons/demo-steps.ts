@@ -9,7 +9,7 @@ import { generateEvents } from '../../demo/generate.js';
 import type { DemoSession, DemoSetup, DemoStep } from '../demo/step-types.js';
 import { toFlagdDocument } from '../../flags/flagd-format.js';
 import type { OfrepEvaluation } from '../../api/ofrep.js';
-import type { ServiceView } from '../../api/buttons.js';
+import type { ServiceButtons } from '../../api/buttons.js';
 import { listServices, pressOrRelease } from '../../client/buttons.js';
 import { importFlagd } from '../../client/flags.js';
 import { evaluateFlag } from '../../client/ofrep.js';
@@ -30,7 +30,7 @@ async function evaluate(session: DemoSession, key: string, targetingKey: string)
   return evaluateFlag(session.client, key, { targetingKey });
 }
 
-function buttonsText(session: DemoSession, services: ServiceView[]): string {
+function buttonsText(session: DemoSession, services: ServiceButtons[]): string {
   const s = session.styler;
   const lines: string[] = [];
   for (const service of services) {

@@ -6,14 +6,16 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { OfrepEvaluation } from '../../api/ofrep.js';
 import { FlagscopeError } from '../../errors.js';
 import { evaluateFlag, type EvaluationResult, type Flag } from '../../flags/index.js';
 import { readBody, sendJsonText } from '../http-io.js';
 import type { RouteRequest } from '../router.js';
 import type { FlagService } from './flag-service.js';
 
-export type { OfrepEvaluation };
+/** One flag's OFREP answer: success (`value`) or failure (`errorCode`). */
+export type OfrepEvaluation =
+  | { key: string; value: unknown; reason: string; variant: string; metadata: Record<string, string | number | boolean> }
+  | { key: string; errorCode: string; errorDetails: string; metadata?: Record<string, string | number | boolean> };
 
 /** Turns an evaluation into OFREP's success or failure body. */
 export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation {

@@ -4,7 +4,6 @@
  * the change stream) and OFREP evaluation (docs/api.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ButtonView, KillSwitchResponse } from '../../api/buttons.js';
 import { invalidInput } from '../../errors.js';
 import { flagKinds, fromFlagdDocument, toFlagdDocument, type Flag, type FlagKind } from '../../flags/index.js';
 import { parseJsonBody, readBody, sendJson } from '../http-io.js';
@@ -91,7 +90,7 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
           servedVariant === undefined
             ? { everyone: false, description: describeServed(flag) }
             : { everyone: true, variant: servedVariant, value: flag.variants[servedVariant] },
-      } satisfies KillSwitchResponse);
+      });
     });
   }
   router.add('GET', '/api/v1/services', 'flags:read', ({ res }) => {
@@ -212,7 +211,19 @@ export function describeServed(flag: Flag): string {
   return `${parts.join(', then ')} (default ${flag.defaultVariant})`;
 }
 
-export type { ButtonView };
+/** One quick red button as `GET /api/v1/services` shows it. */
+export interface ButtonView {
+  key: string;
+  description: string | null;
+  safeVariant: string;
+  safeValue: unknown;
+  state: 'armed' | 'pressed';
+  pressed: { by: string; at: string; reason: string } | null;
+  lastPress: { by: string; at: string; reason: string } | null;
+  runbookUrl: string | null;
+  serves: string;
+  version: number;
+}
 
 /** Services with their flag counts and buttons (kill switches), pressed buttons first. */
 export function servicesView(flags: FlagService): Array<{ name: string; flags: number; buttons: ButtonView[] }> {
