@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { codeForStatus, FlagscopeError } from '../errors.js';
 import type { QueryResult, QuerySpec } from '../query/spec.js';
 import type { CompareReport } from '../compare/report.js';
-import type { ExplainReport } from '../compare/explain.js';
+import type { ExplainReport } from '../compare/explain/report.js';
 import type { ColumnInfo, DatasetInfo } from '../query/schema.js';
 
 export interface ApiClientOptions {
