@@ -149,7 +149,7 @@ function variantFor(f: number, userId: string): string {
 }
 
 /** Number of distinct users for a run of `count` events (about 20 events per user). */
-export function userPoolSize(count: number): number {
+function userPoolSize(count: number): number {
   return Math.min(250_000, Math.max(1_000, Math.ceil(count / 20)));
 }
 
