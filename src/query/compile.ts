@@ -19,19 +19,19 @@
  * `[g0.., calculation columns..]`. With it, it returns the result rows and the
  * series rows in one result set: `[kind (0 result, 1 series), rank, bucket, g0.., calculation columns..]`.
  */
-import { duckdbDialect, type SqlDialect } from './dialect.js';
+import { duckdbDialect, type SqlDialect, type SqlParam } from './dialect.js';
 import { aggregate, outputColumns } from './compile/aggregate.js';
 import { type CalculationPlans, planCalculations, ScanSelect } from './compile/calculations.js';
 import { type DecodedRows, rowDecoder } from './compile/decode.js';
 import { columnTypes, compileFilters } from './compile/filters.js';
-import { ParamList, type SqlParam } from './compile/params.js';
+import { ParamList } from './compile/params.js';
 import { havingClause, orderByClause } from './compile/results.js';
 import type { ColumnType, DatasetSchema } from './schema.js';
 import type { Filter } from './spec.js';
 import type { NormalizedQuery } from './validate.js';
 
 export type { DecodedRows } from './compile/decode.js';
-export type { SqlParam } from './compile/params.js';
+export type { SqlParam } from './dialect.js';
 
 export interface CompiledQuery {
   /** One statement; user values appear only as `$n` placeholders. */

@@ -3,10 +3,7 @@
  * query that validation should have refused.
  */
 import { FlagscopeError } from '../../errors.js';
-import type { SqlDialect } from '../dialect.js';
-
-/** A value bound to a positional parameter (`$1` is `params[0]`). */
-export type SqlParam = string | number | boolean | null | bigint;
+import type { SqlDialect, SqlParam } from '../dialect.js';
 
 /** The parameters of one statement, in placeholder order. */
 export class ParamList {
