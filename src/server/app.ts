@@ -1,21 +1,22 @@
 /**
  * The request handler of the flagscope server: routes, authorisation, and the
- * ingest and key endpoints (docs/api.md); the query, analysis and flag rooms add
+ * ingest endpoints (docs/api.md); the query, analysis, key and flag rooms add
  * their own. Stores, clock and logger are injected, so the same handler runs over
  * any store implementation.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput, notFound } from '../errors.js';
-import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyScope } from '../api/keys.js';
-import type { ApiKeyRecord, ControlStore } from '../store/types.js';
+import type { ControlStore } from '../store/types.js';
 import type { PreparedIngest } from '../store/duckdb/prepared.js';
 import type { EventStore, IncomingEvent, IngestOutcome } from '../store/types.js';
 import { eventProblem } from '../store/value-rules.js';
 import type { ScanResult } from '../store/duckdb/batch-scanner.js';
 import type { IngestPool, ScanReply } from '../store/duckdb/ingest-pool.js';
 import { parseJsonBody, readBody, responseBodyBytes, sendEmpty, sendError, sendJson, sendJsonText } from './http-io.js';
-import { arrayItemByteLengths, batchItems, isJsonObject, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
-import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys/key-ring.js';
+import { arrayItemByteLengths, batchItems, mergeOutcomes, singleEvent, type ParsedItem } from './ingest/decode.js';
+import type { KeyRing } from './keys/key-ring.js';
+import type { KeyService } from './keys/key-service.js';
+import { registerKeyRoutes } from './keys/routes.js';
 import type { ServerLimits } from './limits.js';
 import { registerAnalysisRoutes } from './analysis/routes.js';
 import { registerQueryRoutes } from './query/routes.js';
@@ -27,7 +28,10 @@ import { registerFlagRoutes } from './flags/routes.js';
 export interface AppDependencies {
   events: EventStore;
   control: ControlStore;
+  /** The valid keys every request is checked against (the key service's ring when there is one). */
   keys: KeyRing;
+  /** Creating, listing and revoking keys (src/server/keys/); their routes exist only when given. */
+  keyService?: KeyService;
   limits: ServerLimits;
   now: () => number;
   version: string;
@@ -66,12 +70,13 @@ export function buildRouter(deps: AppDependencies): Router {
     now: deps.now,
     readJson: async (req, what) => (await readJson(deps, req, what)).value,
   });
-  router.add('GET', '/api/v1/keys', 'admin', async ({ res }) => {
-    const keys = await deps.control.listApiKeys();
-    sendJson(res, 200, { keys: keys.map(publicKey) });
-  });
-  router.add('POST', '/api/v1/keys', 'admin', (r) => createKey(deps, r));
-  router.add('DELETE', '/api/v1/keys/:id', 'admin', (r) => revokeKey(deps, r));
+  if (deps.keyService !== undefined) {
+    registerKeyRoutes(router, {
+      keys: deps.keyService,
+      readJson: async (req, what) => (await readJson(deps, req, what)).value,
+      discardBody,
+    });
+  }
   registerAnalysisRoutes(router, deps);
   if (deps.flags !== undefined) registerFlagRoutes(router, { flags: deps.flags, maxBodyBytes: deps.limits.maxBodyBytes, now: deps.now });
   return router;
@@ -335,44 +340,4 @@ async function storePrepared(
     }
   }
   return outcomes;
-}
-
-async function createKey(deps: AppDependencies, { req, res, key }: RouteRequest): Promise<void> {
-  const { value } = await readJson(deps, req, 'key request');
-  if (!isJsonObject(value)) throw invalidInput('key request must be a JSON object like {"name": "ci", "scopes": ["ingest"]}');
-  const name = value.name;
-  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100) {
-    throw invalidInput('"name" must be a non-empty string of at most 100 characters', 'name the key after who uses it, e.g. "ci-deploy"');
-  }
-  const scopes = value.scopes;
-  if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every(isApiKeyScope)) {
-    throw invalidInput(`"scopes" must be a non-empty array of ${API_KEY_SCOPES.join(', ')}`, 'e.g. {"scopes": ["ingest", "query"]}');
-  }
-  const secret = generateApiKey();
-  const record = await deps.control.createApiKey({
-    id: generateKeyId(),
-    name: name.trim(),
-    hash: hashApiKey(secret),
-    scopes: [...new Set(scopes as ApiKeyScope[])],
-    created_at: deps.now(),
-    created_by: key?.name ?? null,
-  });
-  deps.keys.put(record);
-  sendJson(res, 201, { ...publicKey(record), key: secret });
-}
-
-async function revokeKey(deps: AppDependencies, { req, res, params, key }: RouteRequest): Promise<void> {
-  await discardBody(req);
-  const id = params.id as string;
-  if (key?.id === id) throw invalidInput('a key cannot revoke itself', 'revoke it with another admin key');
-  const record = await deps.control.revokeApiKey(id, deps.now());
-  if (record === undefined) throw notFound(`no API key with id "${id}"`, '`flagscope keys list` shows the key ids');
-  deps.keys.put(record);
-  sendJson(res, 200, publicKey(record));
-}
-
-/** A key as the API shows it: everything but the hash. */
-export function publicKey(record: ApiKeyRecord): ApiKeyInfo {
-  const { hash: _hash, ...info } = record;
-  return info;
 }

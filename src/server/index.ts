@@ -11,7 +11,7 @@ import { FlagscopeError } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
 import type { EventStore } from '../store/types.js';
 import { buildRouter, createRequestListener } from './app.js';
-import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './keys/key-ring.js';
+import { KeyService } from './keys/key-service.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
@@ -24,8 +24,13 @@ export interface ServerOptions {
   host?: string;
   /** Port to bind; 0 picks a free port. Default 7070. */
   port?: number;
-  /** Holds `events.duckdb` (event store) and `control.duckdb` (control store); created if missing. */
-  dataDir: string;
+  /** Holds `events.duckdb` (event store) and `control.duckdb` (control store); created if missing. Unused with `stores`. */
+  dataDir?: string;
+  /**
+   * Stores opened by the caller, instead of the DuckDB stores of `dataDir`: several servers may
+   * share them (replicas over one set of stores). The caller closes them, after the servers.
+   */
+  stores?: ServerStores;
   /** One log line per request to `log`. */
   verbose?: boolean;
   /** Where log lines go. Default: nowhere. */
@@ -43,6 +48,12 @@ export interface ServerOptions {
   ingestWorkers?: number;
   /** Batch bodies below this many bytes are parsed on the main thread. Default 16 KiB. */
   ingestWorkerMinBytes?: number;
+}
+
+/** The stores a server runs over. */
+export interface ServerStores {
+  events: EventStore;
+  control: ControlStore;
 }
 
 export interface RunningServer {
@@ -65,50 +76,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => undefined);
 
-  await mkdir(options.dataDir, { recursive: true });
-  const [{ openEventStore }, { openControlStore }] = await Promise.all([
-    import('../store/duckdb/event-store.js'),
-    import('../store/duckdb/control-store.js'),
-  ]);
-  const controlStore = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
-  const control: ControlStore = controlStore;
-  let events: EventStore;
-  try {
-    events = await openEventStore({
-      path: join(options.dataDir, 'events.duckdb'),
-      now,
-      limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
-    });
-  } catch (e) {
-    await control.close();
-    throw e;
-  }
+  const stores = options.stores ?? (await openDataDirStores(options, now, limits));
+  const { events, control } = stores;
+  const closeStores = async (): Promise<void> => {
+    if (options.stores === undefined) await Promise.allSettled([events.close(), control.close()]);
+  };
 
   try {
-    const storedKeys = await control.listApiKeys();
-    const keys = new KeyRing(storedKeys);
-    let adminKey: string | undefined;
-    if ((options.bootstrapAdminKey ?? true) && storedKeys.length === 0) {
-      adminKey = generateApiKey();
-      const record = await control.createApiKey({
-        id: generateKeyId(),
-        name: 'admin',
-        hash: hashApiKey(adminKey),
-        scopes: ['admin'],
-        created_at: now(),
-        created_by: null,
-      });
-      keys.put(record);
-    }
+    const keyService = await KeyService.open(control, now);
+    const adminKey = (options.bootstrapAdminKey ?? true) ? await keyService.bootstrapAdminKey() : undefined;
+    const keys = keyService.ring;
 
     const { FlagService } = await import('./flags/flag-service.js');
-    const flags = await FlagService.open(controlStore.flagStore(), now);
+    const flags = await FlagService.open(control.flagStore(), now);
     const { IngestPool } = await import('../store/duckdb/ingest-pool.js');
     const ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
     const deps = {
       events,
       control,
       keys,
+      keyService,
       limits,
       now,
       version: await packageVersion(),
@@ -144,7 +131,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       close: () => {
         closed ??= (async () => {
           closing = true;
-          flags.closeStreams();
+          flags.close();
+          keyService.close();
           const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           // Keep-alive connections whose response was in flight become idle when it finishes; close
@@ -155,7 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           clearInterval(idleSweep);
           clearTimeout(grace);
           await ingestPool?.close();
-          await Promise.allSettled([events.close(), control.close()]);
+          await closeStores();
         })();
         return closed;
       },
@@ -163,7 +151,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (adminKey !== undefined) running.adminKey = adminKey;
     return running;
   } catch (e) {
-    await Promise.allSettled([events.close(), control.close()]);
+    await closeStores();
+    throw e;
+  }
+}
+
+/** Opens (creating if missing) the DuckDB event and control stores in `options.dataDir`. */
+async function openDataDirStores(options: ServerOptions, now: () => number, limits: ServerLimits): Promise<ServerStores> {
+  if (options.dataDir === undefined)
+    throw new FlagscopeError('usage', 'the server needs a data directory or stores', 'pass `--data-dir DIR`');
+  await mkdir(options.dataDir, { recursive: true });
+  const [{ openEventStore }, { openControlStore }] = await Promise.all([
+    import('../store/duckdb/event-store.js'),
+    import('../store/duckdb/control-store.js'),
+  ]);
+  const control = await openControlStore({ path: join(options.dataDir, 'control.duckdb') });
+  try {
+    const events = await openEventStore({
+      path: join(options.dataDir, 'events.duckdb'),
+      now,
+      limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
+    });
+    return { events, control };
+  } catch (e) {
+    await control.close();
     throw e;
   }
 }

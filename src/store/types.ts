@@ -66,6 +66,8 @@ export interface EventStore {
 export interface ApiKeyRecord extends ApiKeyInfo {
   /** Hex sha256 of the secret key text. */
   hash: string;
+  /** The config version of the key's last change (its creation or revocation); 0 for keys older than the change feed. */
+  configVersion: number;
 }
 
 export interface NewApiKey {
@@ -77,15 +79,54 @@ export interface NewApiKey {
   created_by: string | null;
 }
 
+/**
+ * One committed change of the control store, at its place on the change feed. A flag change
+ * comes whole (before, after, who, why); a key change as the key's record after it.
+ */
+export type ControlChange =
+  | { kind: 'flag'; configVersion: number; change: FlagChange }
+  | { kind: 'key'; configVersion: number; key: ApiKeyRecord };
+
+/** What the store tells its listeners after each commit (the embedded analogue of PostgreSQL's NOTIFY). */
+export interface ControlChangeNotice {
+  /** The config version the commit reached. */
+  configVersion: number;
+  /**
+   * The committed changes, oldest first, when the store hands them over in-process; without them
+   * (a notification from another process) a listener reads them with `changesSince`.
+   */
+  changes?: readonly ControlChange[];
+}
+
+/**
+ * The control store's change feed. Every committed change (a flag write, a key created or
+ * revoked) advances the store's config version by one, in the same transaction; a replica keeps
+ * its key ring, flag snapshot and press history by applying the feed from the version it loaded.
+ */
+export interface ControlChangeFeed {
+  /** The config version of the last committed change (0 on an empty store): one cheap read, for a fallback poll. */
+  currentVersion(): Promise<number>;
+  /**
+   * The changes committed after `configVersion`, oldest first. Every flag change is listed; a key
+   * changed twice appears once, as it is now, at the version of its last change.
+   */
+  changesSince(configVersion: number): Promise<ControlChange[]>;
+  /** Calls `listener` after every commit of this store, in commit order; returns its removal. */
+  listen(listener: (notice: ControlChangeNotice) => void): () => void;
+}
+
 /** API keys (and, through `flagStore()`, flags): everything the server keeps besides events. */
-export interface ControlStore {
+export interface ControlStore extends ControlChangeFeed {
   /** Every key, revoked ones included, oldest first. */
   listApiKeys(): Promise<ApiKeyRecord[]>;
-  /** Stores a new key; throws FlagscopeError('conflict') if the id or hash already exists. */
+  /** Stores a new key (a change on the feed); throws FlagscopeError('conflict') if the id or hash already exists. */
   createApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
-  /** Marks a key revoked; resolves to the updated record, or undefined when no key has that id. */
+  /**
+   * Marks a key revoked (a change on the feed); resolves to the updated record, or undefined when
+   * no key has that id. Revoking a revoked key changes nothing.
+   */
   revokeApiKey(id: string, at: number): Promise<ApiKeyRecord | undefined>;
-  /** The flags, their history and kill-switch presses, in the same database. */
+  /** The flags, their history and kill-switch presses, in the same database and on the same feed. */
   flagStore(): FlagStore;
   /** Finishes pending writes and closes the store. */
   close(): Promise<void>;
@@ -106,13 +147,14 @@ export interface FlagChange {
   at: number;
 }
 
-export interface FlagStore {
-  /** Every flag, archived ones included, and the current flag-config version. */
+/** Flags, their audit history and kill-switch presses; its feed is the control store's. */
+export interface FlagStore extends ControlChangeFeed {
+  /** Every flag, archived ones included, and the config version they are at (read together). */
   loadFlags(): Promise<{ flags: Flag[]; configVersion: number }>;
   /**
-   * Commits changes atomically (one transaction) and resolves to the new
-   * flag-config version. Each change's `before.version` (or absence) must match
-   * what is stored, else nothing is written and it throws `conflict`.
+   * Commits changes atomically (one transaction) and resolves to the config version of the last
+   * one: the store gives each change the next version. Each change's `before.version` (or
+   * absence) must match what is stored, else nothing is written and it throws `conflict`.
    */
   commitFlagChanges(changes: readonly FlagChange[]): Promise<number>;
   /** The history of one flag, newest first. */

@@ -16,8 +16,8 @@ afterAll(async () => {
 });
 
 describe('FlagService over the DuckDB control store', () => {
-  it('serves a press before the commit and takes it back, with a revert event, when the commit fails', async () => {
-    const control = await openControlStore({ path: join(dir, 'revert.duckdb') });
+  it('serves a press only once it is committed: a press whose commit fails is neither served nor streamed', async () => {
+    const control = await openControlStore({ path: join(dir, 'failed-commit.duckdb') });
     const flags = await FlagService.open(control.flagStore(), () => Date.UTC(2026, 0, 1));
     await flags.create(
       {
@@ -32,19 +32,24 @@ describe('FlagService over the DuckDB control store', () => {
       'setup',
     );
     const events: FlagChangeEvent[] = [];
-    const servedDuringPress: boolean[] = [];
+    const servedWhenStreamed: boolean[] = [];
     flags.subscribe((event) => {
       events.push(event);
-      servedDuringPress.push(flags.snapshot().flags.get('payments-off')?.pressed !== undefined);
+      servedWhenStreamed.push(flags.snapshot().flags.get('payments-off')?.pressed !== undefined);
       return true;
     });
+    const pressed = await flags.killSwitch('press', 'payments-off', 'bob', 'outage');
+    expect(pressed).toMatchObject({ changed: true, subscribers: 1 });
+    expect(events.map((e) => [e.action, e.configVersion])).toEqual([['press', pressed.configVersion]]);
+    expect(servedWhenStreamed).toEqual([true]);
+    expect(flags.lastPress('payments-off')).toMatchObject({ by: 'bob', reason: 'outage' });
+
     const before = flags.snapshot();
     await control.close();
-    await expect(flags.killSwitch('press', 'payments-off', 'bob', 'outage')).rejects.toMatchObject({ code: 'server_error' });
-    expect(events.map((e) => e.action)).toEqual(['press', 'revert']);
-    expect(servedDuringPress).toEqual([true, false]);
-    expect(events[1]!.flag.pressed).toBeUndefined();
+    await expect(flags.killSwitch('release', 'payments-off', 'bob', 'recovered')).rejects.toMatchObject({ code: 'server_error' });
+    expect(events).toHaveLength(1);
     expect(flags.snapshot()).toBe(before);
+    flags.close();
   });
 
   it('reloads what was committed, with the same flag-config version', async () => {

@@ -1,8 +1,10 @@
 /**
  * The server's flag service: validation and bookkeeping of every flag write,
  * optimistic concurrency, the audit history, kill-switch presses, and an
- * immutable in-memory snapshot of all flags that is swapped after every
- * committed change, so evaluation never touches the database.
+ * immutable in-memory snapshot of all flags, so evaluation never touches the
+ * database. The snapshot, the press history and the stream are derived from the
+ * control store's change feed: a write goes to the store, and this replica (like
+ * any other on the same store) serves it when the change comes back on the feed.
  */
 import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
 import {
@@ -15,7 +17,8 @@ import {
   type KillSwitchOutcome,
 } from '../../flags/index.js';
 import type { FlagAction, FlagHistoryEntry, LastPress } from '../../api/flags.js';
-import type { FlagChange, FlagStore } from '../../store/types.js';
+import type { ControlChange, FlagChange, FlagStore } from '../../store/types.js';
+import { FeedFollower } from '../replica/feed-follower.js';
 
 /** Release flags older than this are stale (kill switches never are). */
 export const STALE_AFTER_MS = 40 * 24 * 3600 * 1000;
@@ -33,8 +36,8 @@ export interface FlagSnapshot {
 export interface FlagChangeEvent {
   configVersion: number;
   key: string;
-  /** `revert`: a change that was streamed could not be stored; `flag` is what is served again. */
-  action: FlagAction | 'revert';
+  /** Only committed changes are streamed, so there is nothing to take back. */
+  action: FlagAction;
   by: string;
   at: string;
   reason: string;
@@ -73,11 +76,17 @@ const BOOKKEEPING_FIELDS = new Set(['version', 'createdBy', 'createdAt', 'update
 /** Fields of a definition that decide what is served; frozen while a kill switch is pressed. */
 const SERVED_FIELDS = ['state', 'defaultVariant', 'targeting', 'rollout', 'variants', 'safeVariant', 'kind'] as const;
 
+/** Config versions whose stream delivery count is kept for the writer that waits for them. */
+const DELIVERY_COUNTS_KEPT = 1024;
+
 export class FlagService {
   private current: FlagSnapshot;
   private readonly listeners = new Set<FlagChangeListener>();
   private readonly streamEnders = new Set<() => void>();
   private writeTail: Promise<unknown> = Promise.resolve();
+  /** Config version → stream subscribers its change was written to, until its writer takes it. */
+  private readonly deliveries = new Map<number, number>();
+  private follower: FeedFollower | undefined;
 
   private constructor(
     private readonly store: FlagStore,
@@ -88,10 +97,28 @@ export class FlagService {
     this.current = snapshot;
   }
 
-  /** Loads every flag from the store into the first snapshot. */
+  /** Loads every flag from the store into the first snapshot, then follows the store's change feed. */
   static async open(store: FlagStore, now: () => number): Promise<FlagService> {
     const [{ flags, configVersion }, presses] = await Promise.all([store.loadFlags(), store.lastPresses()]);
-    return new FlagService(store, now, buildSnapshot(new Map(flags.map((f) => [f.key, f])), configVersion), presses);
+    const service = new FlagService(store, now, buildSnapshot(new Map(flags.map((f) => [f.key, f])), configVersion), presses);
+    service.follower = await FeedFollower.start(store, configVersion, (changes) => service.applyChanges(changes));
+    return service;
+  }
+
+  /** The config version of the last change this service applied from the feed (flag or key). */
+  get followedVersion(): number {
+    return this.follower?.configVersion ?? this.current.configVersion;
+  }
+
+  /** Reads the change feed now: for a fallback poll when the store's notices may not arrive. */
+  catchUp(): Promise<void> {
+    return this.follower?.catchUp() ?? Promise.resolve();
+  }
+
+  /** Stops following the feed and ends every stream (at shutdown, before the store closes). */
+  close(): void {
+    this.follower?.stop();
+    this.closeStreams();
   }
 
   /** The current snapshot (cheap: a field read). */
@@ -242,7 +269,6 @@ export class FlagService {
       }
       const definition = definitionOf(outcome.flag);
       const written = await this.commitOne(verb, existing, definition, who, reason.trim());
-      if (verb === 'press') this.pressHistory.set(key, { by: who, at: written.flag.updatedAt, reason: reason.trim() });
       return { changed: true, ...written, press: { by: outcome.press.by, at: outcome.press.at, reason: outcome.press.reason } };
     });
   }
@@ -343,68 +369,48 @@ export class FlagService {
   }
 
   /**
-   * Serves the changes at once, then makes them durable: the new snapshot is
-   * swapped in and streamed before the store commits, so a press is visible
-   * within a millisecond instead of after the database round trips; the
-   * writer's response still waits for the commit. If the commit fails, the
-   * previous snapshot comes back and subscribers get `revert` events.
+   * Commits the changes, then waits until they come back on the change feed: the answer to the
+   * writer reflects its write, and this replica serves it exactly as every other one does.
    */
   private async commit(changes: FlagChange[]): Promise<{ configVersion: number; subscribers: number }> {
-    const previous = this.current;
-    const flags = new Map(previous.flags);
-    for (const change of changes) flags.set(change.after.key, change.after);
-    this.current = buildSnapshot(flags, previous.configVersion + changes.length);
+    const configVersion = await this.store.commitFlagChanges(changes);
+    await this.follower?.reach(configVersion);
     let subscribers = 0;
-    let version = previous.configVersion;
-    for (const change of changes) {
-      version += 1;
-      subscribers = Math.max(
-        subscribers,
-        this.publish({
-          configVersion: version,
-          key: change.after.key,
-          action: change.action,
-          by: change.who,
-          at: change.after.updatedAt,
-          reason: change.why,
-          flag: change.after,
-        }),
-      );
+    for (let version = configVersion - changes.length + 1; version <= configVersion; version++) {
+      subscribers = Math.max(subscribers, this.deliveries.get(version) ?? 0);
+      this.deliveries.delete(version);
     }
-    let configVersion: number;
-    try {
-      configVersion = await this.store.commitFlagChanges(changes);
-    } catch (e) {
-      this.current = previous;
-      for (const change of changes) {
-        const restored = change.before;
-        if (restored === null) {
-          const gone: Flag = { ...change.after, archived: true };
-          this.publish({
-            configVersion: previous.configVersion,
-            key: gone.key,
-            action: 'revert',
-            by: change.who,
-            at: change.after.updatedAt,
-            reason: 'the change could not be stored',
-            flag: gone,
-          });
-        } else {
-          this.publish({
-            configVersion: previous.configVersion,
-            key: restored.key,
-            action: 'revert',
-            by: change.who,
-            at: change.after.updatedAt,
-            reason: 'the change could not be stored',
-            flag: restored,
-          });
-        }
-      }
-      throw e;
-    }
-    if (configVersion !== this.current.configVersion) this.current = buildSnapshot(flags, configVersion);
     return { configVersion, subscribers };
+  }
+
+  /**
+   * Applies changes from the feed, in order: a new snapshot is swapped in, the press history
+   * updated, and each flag change streamed to the subscribers. Key changes pass by.
+   */
+  private applyChanges(changes: readonly ControlChange[]): void {
+    const flagChanges = changes.filter((c): c is Extract<ControlChange, { kind: 'flag' }> => c.kind === 'flag');
+    const last = flagChanges[flagChanges.length - 1];
+    if (last === undefined) return;
+    const flags = new Map(this.current.flags);
+    for (const { change } of flagChanges) {
+      flags.set(change.after.key, change.after);
+      if (change.action === 'press')
+        this.pressHistory.set(change.after.key, { by: change.who, at: change.after.updatedAt, reason: change.why });
+    }
+    this.current = buildSnapshot(flags, last.configVersion);
+    for (const { configVersion, change } of flagChanges) {
+      const written = this.publish({
+        configVersion,
+        key: change.after.key,
+        action: change.action,
+        by: change.who,
+        at: change.after.updatedAt,
+        reason: change.why,
+        flag: change.after,
+      });
+      this.deliveries.set(configVersion, written);
+    }
+    while (this.deliveries.size > DELIVERY_COUNTS_KEPT) this.deliveries.delete(this.deliveries.keys().next().value as number);
   }
 
   private publish(event: FlagChangeEvent): number {

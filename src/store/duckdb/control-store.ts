@@ -6,15 +6,23 @@
  * keys and flags in a second database means a key or flag write (or a kill-switch
  * press) never waits behind a large ingest transaction.
  *
- * Schema changes are numbered migrations recorded in `schema_version`; issue 3
- * appends its flag, audit and kill-switch tables as further migrations.
+ * Schema changes are numbered migrations recorded in `schema_version`: the key table, then the
+ * flag tables (flag-store.ts), then the change feed's counter (change-feed.ts). Every key or flag
+ * write advances the config version in its transaction and notifies the feed's listeners.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
-import { isApiKeyScope, type ApiKeyScope } from '../../api/keys.js';
-import type { ApiKeyRecord, ControlStore, NewApiKey } from '../types.js';
+import type { ApiKeyRecord, ControlChange, ControlChangeNotice, ControlStore, FlagStore, NewApiKey } from '../types.js';
+import {
+  API_KEY_COLUMNS,
+  advanceConfigVersion,
+  CHANGE_FEED_MIGRATIONS,
+  ChangeNotifier,
+  readChangesSince,
+  readConfigVersion,
+  rowToApiKey,
+} from './change-feed.js';
 import { createDuckDbFlagStore, FLAG_MIGRATIONS } from './flag-store.js';
-import type { FlagStore } from '../types.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE api_keys (
@@ -27,6 +35,7 @@ const MIGRATIONS: readonly string[] = [
      revoked_at BIGINT
    )`,
   ...FLAG_MIGRATIONS,
+  ...CHANGE_FEED_MIGRATIONS,
 ];
 
 export interface DuckDbControlStoreOptions {
@@ -58,6 +67,7 @@ export class DuckDbControlStore implements ControlStore {
   /** Every operation runs after the previous one: one connection, no interleaved transactions. */
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly notifier = new ChangeNotifier();
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -86,9 +96,7 @@ export class DuckDbControlStore implements ControlStore {
 
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.serially(async () => {
-      const reader = await this.connection.runAndReadAll(
-        'SELECT id, name, hash, scopes, created_at, created_by, revoked_at FROM api_keys ORDER BY created_at, id',
-      );
+      const reader = await this.connection.runAndReadAll(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`);
       return reader.getRows().map(rowToApiKey);
     });
   }
@@ -99,24 +107,55 @@ export class DuckDbControlStore implements ControlStore {
       if (Number(clash.getRows()[0]?.[0] ?? 0) > 0) {
         throw new FlagscopeError('conflict', `api key ${key.id} already exists`, 'create the key again to get a fresh id');
       }
-      await this.connection.run(
-        'INSERT INTO api_keys (id, name, hash, scopes, created_at, created_by, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)',
-        [key.id, key.name, key.hash, key.scopes.join(','), BigInt(Math.trunc(key.created_at)), key.created_by],
-      );
-      return { ...key, scopes: [...key.scopes], revoked_at: null };
+      const record = await this.inTransaction(async (c) => {
+        const configVersion = await advanceConfigVersion(c, 1);
+        await c.run(`INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)`, [
+          key.id,
+          key.name,
+          key.hash,
+          key.scopes.join(','),
+          BigInt(Math.trunc(key.created_at)),
+          key.created_by,
+          BigInt(configVersion),
+        ]);
+        return { ...key, scopes: [...key.scopes], revoked_at: null, configVersion };
+      });
+      this.notifyKey(record);
+      return record;
     });
   }
 
   revokeApiKey(id: string, at: number): Promise<ApiKeyRecord | undefined> {
     return this.serially(async () => {
-      await this.connection.run('UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, BigInt(Math.trunc(at))]);
-      const reader = await this.connection.runAndReadAll(
-        'SELECT id, name, hash, scopes, created_at, created_by, revoked_at FROM api_keys WHERE id = $1',
-        [id],
-      );
+      const reader = await this.connection.runAndReadAll(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = $1`, [id]);
       const row = reader.getRows()[0];
-      return row === undefined ? undefined : rowToApiKey(row);
+      if (row === undefined) return undefined;
+      const stored = rowToApiKey(row);
+      if (stored.revoked_at !== null) return stored;
+      const revoked = await this.inTransaction(async (c) => {
+        const configVersion = await advanceConfigVersion(c, 1);
+        await c.run('UPDATE api_keys SET revoked_at = $2, config_version = $3 WHERE id = $1', [
+          id,
+          BigInt(Math.trunc(at)),
+          BigInt(configVersion),
+        ]);
+        return { ...stored, revoked_at: Math.trunc(at), configVersion };
+      });
+      this.notifyKey(revoked);
+      return revoked;
     });
+  }
+
+  currentVersion(): Promise<number> {
+    return this.serially(() => readConfigVersion(this.connection));
+  }
+
+  changesSince(configVersion: number): Promise<ControlChange[]> {
+    return this.serially(() => readChangesSince(this.connection, configVersion));
+  }
+
+  listen(listener: (notice: ControlChangeNotice) => void): () => void {
+    return this.notifier.listen(listener);
   }
 
   async close(): Promise<void> {
@@ -131,9 +170,30 @@ export class DuckDbControlStore implements ControlStore {
     }
   }
 
-  /** The flags and their audit history, in this same database (src/store/control-flags.ts). */
+  /** The flags and their audit history, in this same database and on the same feed (flag-store.ts). */
   flagStore(): FlagStore {
-    return createDuckDbFlagStore((operation) => this.serially(() => operation(this.connection)));
+    return createDuckDbFlagStore({
+      runExclusive: (operation) => this.serially(() => operation(this.connection)),
+      notify: (notice) => this.notifier.notify(notice),
+      feed: this,
+    });
+  }
+
+  /** Runs `operation` in one transaction on the connection (the caller already holds it). */
+  private async inTransaction<T>(operation: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    await this.connection.run('BEGIN TRANSACTION');
+    try {
+      const result = await operation(this.connection);
+      await this.connection.run('COMMIT');
+      return result;
+    } catch (e) {
+      await this.connection.run('ROLLBACK');
+      throw e;
+    }
+  }
+
+  private notifyKey(key: ApiKeyRecord): void {
+    this.notifier.notify({ configVersion: key.configVersion, changes: [{ kind: 'key', configVersion: key.configVersion, key }] });
   }
 
   private serially<T>(operation: () => Promise<T>): Promise<T> {
@@ -143,19 +203,4 @@ export class DuckDbControlStore implements ControlStore {
     this.tail = run.catch(() => undefined);
     return run;
   }
-}
-
-function rowToApiKey(row: DuckDBValue[]): ApiKeyRecord {
-  const scopes = String(row[3] ?? '')
-    .split(',')
-    .filter((s): s is ApiKeyScope => isApiKeyScope(s));
-  return {
-    id: String(row[0]),
-    name: String(row[1]),
-    hash: String(row[2]),
-    scopes,
-    created_at: Number(row[4]),
-    created_by: row[5] === null ? null : String(row[5]),
-    revoked_at: row[6] === null ? null : Number(row[6]),
-  };
 }
