@@ -78,6 +78,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       path: join(options.dataDir, 'events.duckdb'),
       now,
       limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
+      ingestWorkers: options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()),
+      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+      log,
     });
   } catch (e) {
     await control.close();
@@ -103,8 +106,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(controlStore.flagStore(), now);
-    const { IngestPool } = await import('../store/duckdb/ingest-pool.js');
-    const ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
     const deps = {
       events,
       control,
@@ -115,8 +116,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log,
       verbose: options.verbose ?? false,
       flags,
-      ...(ingestPool === undefined ? {} : { ingestPool }),
-      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
     };
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
@@ -154,7 +153,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           await stopped;
           clearInterval(idleSweep);
           clearTimeout(grace);
-          await ingestPool?.close();
           await Promise.allSettled([events.close(), control.close()]);
         })();
         return closed;

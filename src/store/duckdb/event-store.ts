@@ -10,10 +10,23 @@ import { FlagscopeError } from '../../errors.js';
 import { compileQuery } from '../../query/compile.js';
 import type { QueryResult, QuerySpec } from '../../query/spec.js';
 import { validateQuery } from '../../query/validate.js';
+import { BatchBodyIngest, type BatchIngestOptions } from './batch-ingest.js';
 import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, sqlTypeFor, type ChunkColumnKind } from './chunk.js';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
-import { eventProblem, textOf, typeOfValue } from '../value-rules.js';
-import type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema, EventStore, IncomingEvent, IngestOutcome } from '../types.js';
+import { eventProblem, textOf, typeOfValue } from '../../ingest/value-rules.js';
+import type {
+  BatchBodyOptions,
+  ColumnInfo,
+  ColumnType,
+  DatasetInfo,
+  DatasetSchema,
+  EventStore,
+  IncomingEvent,
+  IngestOutcome,
+  IngestPressure,
+} from '../types.js';
+
+export type { IngestPressure } from '../types.js';
 
 /** Limits the store enforces. */
 export interface StoreLimits {
@@ -34,8 +47,8 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = {
   maxFieldNameLength: 256,
 };
 
-/** Options of {@link openEventStore}. */
-export interface EventStoreOptions {
+/** Options of {@link openEventStore}; the ingest workers' options are those of src/store/duckdb/batch-ingest.ts. */
+export interface EventStoreOptions extends BatchIngestOptions {
   /** The `.duckdb` file, e.g. `<data-dir>/events.duckdb`; created when missing. */
   path: string;
   limits?: Partial<StoreLimits>;
@@ -63,12 +76,6 @@ export interface IngestStats {
   events: number;
   /** Group transactions that failed and were retried one request at a time. */
   groupFallbacks: number;
-}
-
-/** How full the ingest queue is, so the server can answer 429 with `Retry-After`. */
-export interface IngestPressure {
-  queuedEvents: number;
-  max: number;
 }
 
 /** The outcome of every stored event (shared: callers must not mutate outcomes). */
@@ -219,6 +226,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private closing: Promise<void> | undefined;
   private readonly reads = new Set<Promise<DuckDBResultReader>>();
   private readonly counters: IngestStats = { transactions: 0, requests: 0, events: 0, groupFallbacks: 0 };
+  private readonly batches: BatchBodyIngest;
 
   /** @internal use {@link openEventStore}. */
   constructor(
@@ -228,7 +236,9 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     readers: DuckDBConnection[],
     limits: StoreLimits,
     now: () => number,
+    batchOptions: BatchIngestOptions = {},
   ) {
+    this.batches = new BatchBodyIngest(this, batchOptions);
     this.lanes = lanes;
     this.instance = instance;
     this.writer = writer;
@@ -341,6 +351,20 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     }
     if (batch.events === 0) return Promise.resolve([]);
     return this.enqueue({ dataset, events: [], prepared: batch, count: batch.events });
+  }
+
+  /** Stores a Honeycomb batch body: scanned by an ingest worker when that pays, else the object way (batch-ingest.ts). */
+  ingestBatchBody(dataset: string, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
+    return this.batches.ingest(dataset, body, options);
+  }
+
+  /** A shared-memory buffer for a body an ingest worker will scan, or undefined. */
+  takeBatchBody(bytes: number): Buffer | undefined {
+    return this.batches.takeBody(bytes);
+  }
+
+  releaseBatchBody(body: Buffer): void {
+    this.batches.releaseBody(body);
   }
 
   /** The dataset's columns for a batch scanner (cached until they change), or undefined for an unknown dataset. */
@@ -793,10 +817,11 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return connection;
   }
 
-  /** Stops accepting events, commits everything queued, checkpoints and closes the file. */
+  /** Stops accepting events and the ingest workers, commits everything queued, checkpoints and closes the file. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      await this.batches.close();
       while (this.writing !== undefined) await this.writing;
       await Promise.allSettled([...this.reads]);
       try {
@@ -1080,7 +1105,7 @@ export async function openEventStore(options: EventStoreOptions): Promise<DuckDb
   const readers: DuckDBConnection[] = [];
   for (let i = 0; i < Math.max(1, options.queryConnections ?? 2); i++) readers.push(await instance.connect());
   const lanes = [await instance.connect(), await instance.connect()];
-  const store = new DuckDbEventStore(instance, writer, lanes, readers, limits, options.now ?? (() => Date.now()));
+  const store = new DuckDbEventStore(instance, writer, lanes, readers, limits, options.now ?? (() => Date.now()), options);
   await store.load();
   return store;
 }

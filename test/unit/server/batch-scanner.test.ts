@@ -7,11 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { scanBatch, scanSchemaOf, transferablesOfScan, type ScanResult, type ScanSchema } from '../../../src/store/duckdb/batch-scanner.js';
-import { arrayItemByteLengths, batchItems } from '../../../src/server/ingest/decode.js';
+import { arrayItemByteLengths, batchItems } from '../../../src/ingest/honeycomb.js';
 import { CHUNK_ROWS, type BuiltColumn } from '../../../src/store/duckdb/column-builder.js';
 import type { IncomingEvent } from '../../../src/store/types.js';
 import type { ColumnType } from '../../../src/query/schema.js';
-import { eventProblem, textOf } from '../../../src/store/value-rules.js';
+import { eventProblem, textOf } from '../../../src/ingest/value-rules.js';
 import { mulberry32 } from '../../fixtures/random.js';
 
 type Prepared = Extract<ScanResult, { kind: 'prepared' }>;
