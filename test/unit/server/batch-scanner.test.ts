@@ -1,5 +1,5 @@
 /**
- * The batch scanner (src/server/batch-scanner.ts) must decide every item of a
+ * The batch scanner (src/store/duckdb/batch-scanner.ts) must decide every item of a
  * `POST /1/batch` body exactly as the object path does (`JSON.parse` →
  * `batchItems` → the store's rules), or give up with `fallback`. These tests
  * build column snapshots by hand, scan bodies, decode the built column buffers
