@@ -16,13 +16,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FlagscopeError } from '../../src/errors.js';
 import { IngestService } from '../../src/server/ingest/ingest-service.js';
 import { DEFAULT_SERVER_LIMITS } from '../../src/server/limits.js';
-import type { BodyScanner } from '../../src/store/duckdb/batch-ingest.js';
-import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/store/duckdb/batch-scanner.js';
 import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
-import type { ScanReply } from '../../src/store/duckdb/ingest-pool.js';
-import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
 import type { IngestOutcome } from '../../src/store/types.js';
 import { mulberry32 } from '../fixtures/random.js';
+import { InThreadScanner } from '../support/in-thread-scanner.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const DATASET = 'diff';
@@ -44,58 +41,6 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------------------
 // The two paths
-
-interface FastPathCounters {
-  prepared: number;
-  fallback: number;
-  materialized: number;
-  reasons: Map<string, number>;
-}
-
-/**
- * Store B's scanner: `scanBatch` in this thread on a copy of the body, as the ingest worker scans
- * (the scan schema is kept while its version holds). {@link scanNextAgainst} makes the next scan
- * use an older snapshot, as a worker does when the columns change while it scans.
- */
-class InThreadScanner implements BodyScanner {
-  readonly counters: FastPathCounters = { prepared: 0, fallback: 0, materialized: 0, reasons: new Map() };
-  /** The result of the latest scan. */
-  last: ScanResult | undefined;
-  private cached: ScanSchema | undefined;
-  private stale: DatasetSnapshot | undefined;
-
-  scanNextAgainst(snapshot: DatasetSnapshot): void {
-    this.stale = snapshot;
-  }
-
-  scan(_dataset: string, current: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
-    const snapshot = this.stale ?? current;
-    this.stale = undefined;
-    if (this.cached === undefined || this.cached.version !== snapshot.version) this.cached = scanSchemaOf(snapshot);
-    // The worker gets its own copy of the body: the scan must not depend on the caller's buffer.
-    const own = new Uint8Array(body);
-    const result = scanBatch(own, this.cached, { now, maxEventBytes });
-    this.last = result;
-    if (result.kind === 'prepared') this.counters.prepared++;
-    else {
-      this.counters.fallback++;
-      this.counters.reasons.set(result.reason, (this.counters.reasons.get(result.reason) ?? 0) + 1);
-    }
-    return Promise.resolve({ id: 0, result, body: own });
-  }
-
-  takeBody(bytes: number): Buffer {
-    return Buffer.allocUnsafe(bytes);
-  }
-
-  releaseBody(): void {}
-
-  recycle(): void {}
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** A real DuckDB store behind the real ingest service; `scanner` given for store B. */
 async function openSide(
