@@ -258,6 +258,6 @@ function checkOutcomes(outcomes) {
 }
 
 async function verifyCount(store, expected) {
-  const [[count]] = await store.readSql(`SELECT count(*) FROM ${store.tableOf('bench')}`);
+  const [[count]] = await store.execute(`SELECT count(*) FROM ${store.dialect.quoteIdent(store.tableOf('bench'))}`, []);
   if (Number(count) !== expected) throw new Error(`store holds ${count} events, expected ${expected}`);
 }

@@ -68,7 +68,7 @@ async function createDataset(path, sampledShare) {
     'bench',
     Array.from({ length: 10 }, (_, i) => generate(i, 10)),
   );
-  const table = store.tableOf('bench');
+  const table = store.dialect.quoteIdent(store.tableOf('bench'));
   const columns = (await store.getSchema('bench')).columns;
   await store.close();
 

@@ -108,7 +108,7 @@ async function rawStagingPath(bodies, batch, groupEvents, dir, count, firstEvent
   const store = await openEventStore({ path });
   await store.ingest('bench', [firstEvent]);
   const schema = await store.getSchema('bench');
-  const table = store.tableOf('bench');
+  const table = store.dialect.quoteIdent(store.tableOf('bench'));
   await store.close();
   const instance = await DuckDBInstance.create(path, { checkpoint_threshold: '256MB' });
   const connection = await instance.connect();

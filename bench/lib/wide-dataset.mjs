@@ -29,7 +29,7 @@ export async function createWideDataset(options) {
     dataset,
     Array.from({ length: 10 }, (_, i) => shapeEvent(generate(i, 10), i)),
   );
-  const table = store.tableOf(dataset);
+  const table = store.dialect.quoteIdent(store.tableOf(dataset));
   const columns = (await store.getSchema(dataset)).columns;
   await store.close();
 

@@ -19,7 +19,7 @@
  */
 import { FlagscopeError } from '../errors.js';
 import type { ColumnType, DatasetSchema } from './schema.js';
-import { duckdbDialect, type SqlDialect } from './dialect.js';
+import { duckdbDialect, type SqlDialect, type SqlParam } from './dialect.js';
 import { calculationName } from './format.js';
 import {
   PERCENTILE_QUANTILE,
@@ -39,8 +39,7 @@ export const HEATMAP_BUCKETS = 30;
 /** Value bins of the histogram that narrows weighted percentiles down to the rows worth sorting. */
 export const PERCENTILE_BINS = 1024;
 
-/** A value bound to a positional parameter (`$1` is `params[0]`). */
-export type SqlParam = string | number | boolean | null | bigint;
+export type { SqlParam } from './dialect.js';
 
 export interface DecodedRows {
   results: ResultRow[];

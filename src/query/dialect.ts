@@ -5,6 +5,9 @@
  */
 import type { ColumnType } from './schema.js';
 
+/** A value bound to a positional parameter (`$1` is `params[0]`). */
+export type SqlParam = string | number | boolean | null | bigint;
+
 export interface SqlDialect {
   readonly name: string;
   /** An identifier, quoted so that any UTF-8 text is safe. */

@@ -1,11 +1,11 @@
 /**
  * The request handler of the flagscope server: routes, authorisation, and the
- * query, dataset and key endpoints (docs/api.md); ingest is in src/server/ingest/. Stores, clock and
- * logger are injected, so the same handler runs over any store implementation.
+ * key endpoints (docs/api.md); the ingest, query, analysis and flag rooms add
+ * their own. Stores, clock and logger are injected, so the same handler runs over
+ * any store implementation.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput, notFound } from '../errors.js';
-import type { QuerySpec } from '../query/spec.js';
 import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyScope } from '../api/keys.js';
 import type { ApiKeyRecord, ControlStore } from '../store/types.js';
 import type { EventStore } from '../store/types.js';
@@ -15,6 +15,7 @@ import { registerIngestRoutes } from './ingest/routes.js';
 import { generateApiKey, generateKeyId, hashApiKey, type KeyRing } from './keys/key-ring.js';
 import type { ServerLimits } from './limits.js';
 import { registerAnalysisRoutes } from './analysis/routes.js';
+import { registerQueryRoutes } from './query/routes.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
 import { registerFlagRoutes } from './flags/routes.js';
@@ -42,15 +43,10 @@ export function buildRouter(deps: AppDependencies): Router {
   router.add('GET', '/healthz', null, health);
   router.add('HEAD', '/healthz', null, health);
   registerIngestRoutes(router, deps);
-  router.add('POST', '/api/v1/query/:dataset', 'query', (r) => runQuery(deps, r));
-  router.add('GET', '/api/v1/datasets', 'query', async ({ res }) => {
-    sendJson(res, 200, { datasets: await deps.events.listDatasets() });
-  });
-  router.add('GET', '/api/v1/datasets/:dataset/columns', 'query', async ({ res, params }) => {
-    const dataset = params.dataset as string;
-    const schema = await deps.events.getSchema(dataset);
-    if (schema === undefined) throw unknownDataset(dataset);
-    sendJson(res, 200, { dataset, columns: schema.columns });
+  registerQueryRoutes(router, {
+    events: deps.events,
+    now: deps.now,
+    readJson: async (req, what) => (await readJson(deps, req, what)).value,
   });
   router.add('GET', '/api/v1/keys', 'admin', async ({ res }) => {
     const keys = await deps.control.listApiKeys();
@@ -157,14 +153,6 @@ async function readJson(deps: AppDependencies, req: IncomingMessage, what: strin
   return { value: parseJsonBody(body.toString('utf8'), what), body };
 }
 
-async function runQuery(deps: AppDependencies, { req, res, params }: RouteRequest): Promise<void> {
-  const dataset = params.dataset as string;
-  const { value } = await readJson(deps, req, 'query spec');
-  if (!isJsonObject(value)) throw invalidInput('query spec must be a JSON object', 'see docs/query.md for the query specification');
-  const result = await deps.events.query(dataset, value as QuerySpec, deps.now());
-  sendJson(res, 200, result);
-}
-
 async function createKey(deps: AppDependencies, { req, res, key }: RouteRequest): Promise<void> {
   const { value } = await readJson(deps, req, 'key request');
   if (!isJsonObject(value)) throw invalidInput('key request must be a JSON object like {"name": "ci", "scopes": ["ingest"]}');
@@ -203,8 +191,4 @@ async function revokeKey(deps: AppDependencies, { req, res, params, key }: Route
 export function publicKey(record: ApiKeyRecord): ApiKeyInfo {
   const { hash: _hash, ...info } = record;
   return info;
-}
-
-function unknownDataset(dataset: string): FlagscopeError {
-  return notFound(`dataset "${dataset}" does not exist`, 'run `flagscope datasets` to see the datasets');
 }

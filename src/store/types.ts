@@ -8,8 +8,8 @@ import type { FlagAction, FlagHistoryEntry, LastPress } from '../api/flags.js';
 import type { ApiKeyInfo, ApiKeyScope } from '../api/keys.js';
 import type { Flag } from '../flags/model.js';
 import type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
+import type { SqlDialect, SqlParam } from '../query/dialect.js';
 import type { DatasetInfo, DatasetSchema } from '../query/schema.js';
-import type { QueryResult, QuerySpec } from '../query/spec.js';
 
 export type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../query/schema.js';
 export type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
@@ -35,9 +35,37 @@ export interface BatchBodyOptions {
   admit(events: number): void;
 }
 
+/**
+ * One value of a result row, in JavaScript terms whatever the engine: integers of 64 bits and
+ * more as `bigint`, smaller integers and floating point as `number`, text as `string`, lists as
+ * arrays, timestamps as `Date`, SQL NULL as `null`. Decoders (`compileQuery`'s, `src/compare/`'s)
+ * read these.
+ */
+export type SqlValue = null | boolean | number | bigint | string | Date | readonly SqlValue[] | { readonly [field: string]: SqlValue };
+
+/** One result row: the values of the statement's output columns, in order. */
+export type SqlRow = readonly SqlValue[];
+
+/**
+ * Where events live and how to read them. The store stores and executes; validating a query
+ * and compiling it to SQL happen above it (`src/server/query/`), in the store's `dialect`.
+ */
 export interface EventStore {
+  /** The SQL dialect `execute` understands. */
+  readonly dialect: SqlDialect;
   listDatasets(): Promise<DatasetInfo[]>;
   getSchema(dataset: string): Promise<DatasetSchema | undefined>;
+  /**
+   * The name of the table that holds a dataset's events (not quoted: quote it with
+   * `dialect.quoteIdent`), or undefined for an unknown dataset.
+   */
+  tableOf(dataset: string): string | undefined;
+  /**
+   * Runs one read-only statement with its bound parameters (`dialect.placeholder(n)` is
+   * `params[n - 1]`) and resolves to its rows. Never pass user text as SQL: user values go in
+   * `params`. Rejects with `server_error` once the store is closed.
+   */
+  execute(sql: string, params: readonly SqlParam[]): Promise<SqlRow[]>;
   /**
    * Stores events; resolves only after they are committed. Events that cannot
    * be stored (e.g. too many columns) get a 400 outcome; the rest are stored.
@@ -59,8 +87,6 @@ export interface EventStore {
   releaseBatchBody(body: Buffer): void;
   /** How full the ingest queue is (backpressure). */
   pressure(): IngestPressure;
-  /** Runs a validated query spec; throws FlagscopeError for unknown dataset/columns. */
-  query(dataset: string, spec: QuerySpec, now: number): Promise<QueryResult>;
   close(): Promise<void>;
 }
 

@@ -430,7 +430,7 @@ function cellText(value: unknown): string {
 async function tableRows(store: DuckDbEventStore): Promise<string[]> {
   const table = store.tableOf(DATASET);
   if (table === undefined) return [];
-  const rows = await store.readSql(`SELECT epoch_us(_time) AS _time_us, * EXCLUDE (_time) FROM ${table}`);
+  const rows = await store.execute(`SELECT epoch_us(_time) AS _time_us, * EXCLUDE (_time) FROM ${table}`);
   return rows.map((row) => row.map(cellText).join('|')).sort();
 }
 

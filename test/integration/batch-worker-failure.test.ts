@@ -121,7 +121,7 @@ describe('a batch whose ingest worker dies', () => {
 
     // The replacement worker takes the next batch.
     expect((await sendBatch(items(150, 50))).status).toBe(200);
-    const [[count, sum]] = (await events.readSql(`SELECT count(*), sum(duration_ms) FROM ${events.tableOf('shop')}`)) as [[bigint, bigint]];
+    const [[count, sum]] = (await events.execute(`SELECT count(*), sum(duration_ms) FROM ${events.tableOf('shop')}`)) as [[bigint, bigint]];
     const stored = [0, 50, 100, 150].flatMap((from) => Array.from({ length: 50 }, (_, n) => from + n).filter((_, n) => n !== 3));
     expect(Number(count)).toBe(stored.length);
     expect(Number(sum)).toBe(stored.reduce((a, b) => a + b, 0));

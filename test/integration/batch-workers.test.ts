@@ -171,7 +171,7 @@ function randomBody(random: () => number, round: number, stable = false): Buffer
 async function tableRows(store: DuckDbEventStore, dataset: string): Promise<string[]> {
   const table = store.tableOf(dataset);
   if (table === undefined) return [];
-  const rows = await store.readSql(`SELECT epoch_us(_time) AS _time_us, * EXCLUDE (_time) FROM ${table}`);
+  const rows = await store.execute(`SELECT epoch_us(_time) AS _time_us, * EXCLUDE (_time) FROM ${table}`);
   const cell = (value: unknown): string =>
     typeof value === 'bigint'
       ? `${value}n`

@@ -56,7 +56,7 @@ function queueEight(events: DuckDbEventStore): Promise<unknown> {
 }
 
 async function rows(events: DuckDbEventStore): Promise<number> {
-  const [[count]] = (await events.readSql(`SELECT count(*) FROM ${events.tableOf('web')}`)) as [[bigint]];
+  const [[count]] = (await events.execute(`SELECT count(*) FROM ${events.tableOf('web')}`)) as [[bigint]];
   return Number(count);
 }
 

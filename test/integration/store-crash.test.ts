@@ -67,7 +67,7 @@ await Promise.all(Array.from({ length: 4 }, async () => { for (;;) await send(ba
   const store = await openEventStore({ path: join(dir, 'events.duckdb') });
   try {
     const table = store.tableOf('crash')!;
-    const rows = await store.readSql(`SELECT batch, count(*) FROM ${table} GROUP BY batch`);
+    const rows = await store.execute(`SELECT batch, count(*) FROM ${table} GROUP BY batch`);
     const stored = new Map(rows.map(([batch, count]) => [Number(batch), Number(count)]));
     for (const batch of acked) expect(stored.get(batch)).toBe(200);
     // Batches are all-or-nothing: a group commit either landed whole or not at all.

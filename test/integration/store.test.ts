@@ -11,6 +11,7 @@ import {
   type DuckDbEventStore,
   type StoreLimits,
 } from '../../src/store/duckdb/event-store.js';
+import { runQuery } from '../../src/server/query/query-service.js';
 import type { IncomingEvent } from '../../src/store/types.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -49,7 +50,7 @@ async function rowsOf(store: DuckDbEventStore, dataset: string, columns: string[
   const table = store.tableOf(dataset);
   if (table === undefined) throw new Error(`no dataset ${dataset}`);
   const list = columns.map((c) => `"${c.replaceAll('"', '""')}"`).join(', ');
-  const rows = await store.readSql(`SELECT ${list} FROM ${table} ORDER BY _time, rowid`);
+  const rows = await store.execute(`SELECT ${list} FROM ${table} ORDER BY _time, rowid`);
   return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
 }
 
@@ -111,7 +112,7 @@ describe('DuckDbEventStore', () => {
   it('keeps microsecond event times and marks sampled datasets', async () => {
     const store = await openStore();
     await store.ingest('web', [event({ a: 1 }, 0.123, 10)]);
-    const [row] = await store.readSql(`SELECT epoch_us(_time), _samplerate FROM ${store.tableOf('web')}`);
+    const [row] = await store.execute(`SELECT epoch_us(_time), _samplerate FROM ${store.tableOf('web')}`);
     expect(row).toEqual([BigInt(T0) * 1000n + 123n, 10n]);
     expect((await store.getSchema('web'))?.hasSampling).toBe(true);
   });
@@ -299,7 +300,7 @@ describe('DuckDbEventStore', () => {
     expect(stats.events).toBe(calls * 2);
     expect(stats.transactions).toBeLessThan(calls);
     expect(stats.transactions).toBeGreaterThan(0);
-    const counts = await Promise.all(['a', 'b'].map((d) => store.readSql(`SELECT count(*), sum(i) FROM ${store.tableOf(d)}`)));
+    const counts = await Promise.all(['a', 'b'].map((d) => store.execute(`SELECT count(*), sum(i) FROM ${store.tableOf(d)}`)));
     expect(counts.map((r) => r[0])).toEqual([
       [40n, 0n],
       [80n, 0n],
@@ -351,7 +352,7 @@ describe('DuckDbEventStore', () => {
 
   it('answers not_found with a hint for an unknown dataset query', async () => {
     const store = await openStore();
-    await expect(store.query('nope', { calculations: [{ op: 'COUNT' }] }, T0)).rejects.toMatchObject({
+    await expect(runQuery(store, 'nope', { calculations: [{ op: 'COUNT' }] }, T0)).rejects.toMatchObject({
       code: 'not_found',
       hint: expect.stringContaining('flagscope datasets'),
     });
@@ -376,7 +377,8 @@ describe('DuckDbEventStore', () => {
     await Promise.all([store.ingest('q', events.slice(0, 300)), store.ingest('q', events.slice(300))]);
 
     const now = T0 + 600_000;
-    const result = await store.query(
+    const result = await runQuery(
+      store,
       'q',
       {
         calculations: [{ op: 'COUNT' }, { op: 'AVG', column: 'duration_ms' }, { op: 'P99', column: 'duration_ms' }],
@@ -416,7 +418,7 @@ describe('DuckDbEventStore', () => {
   it('rejects a query on an unknown column with invalid_input', async () => {
     const store = await openStore();
     await store.ingest('q', [event({ duration_ms: 1 })]);
-    await expect(store.query('q', { calculations: [{ op: 'AVG', column: 'durration_ms' }] }, T0)).rejects.toMatchObject({
+    await expect(runQuery(store, 'q', { calculations: [{ op: 'AVG', column: 'durration_ms' }] }, T0)).rejects.toMatchObject({
       code: 'invalid_input',
     });
   });
@@ -425,7 +427,9 @@ describe('DuckDbEventStore', () => {
     const store = await openStore();
     await store.ingest('live', [event({ n: 0 })]);
     const writes = Array.from({ length: 20 }, (_, i) => store.ingest('live', [event({ n: i + 1 }, i + 1)]));
-    const reads = Array.from({ length: 5 }, () => store.query('live', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 30_000));
+    const reads = Array.from({ length: 5 }, () =>
+      runQuery(store, 'live', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 30_000),
+    );
     const answers = await Promise.all(reads);
     await Promise.all(writes);
     for (const answer of answers) {
@@ -433,7 +437,7 @@ describe('DuckDbEventStore', () => {
       expect(count).toBeGreaterThanOrEqual(1);
       expect(count).toBeLessThanOrEqual(21);
     }
-    const final = await store.query('live', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 30_000);
+    const final = await runQuery(store, 'live', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 30_000);
     expect(final.data.results[0]?.data.COUNT).toBe(21);
   });
 
@@ -448,7 +452,7 @@ describe('DuckDbEventStore', () => {
     });
     const outcomes = await store.ingest('big', events);
     expect(outcomes.every((o) => o.status === 202)).toBe(true);
-    const [row] = await store.readSql(
+    const [row] = await store.execute(
       `SELECT count(*), sum(i), count(sparse), sum(sparse), count(flag), count(*) FILTER (WHERE flag), sum(length(label)) FROM ${store.tableOf('big')}`,
     );
     const expected = {
@@ -466,19 +470,19 @@ describe('DuckDbEventStore', () => {
       BigInt(expected.flags.filter((e) => e.data.flag === true).length),
       BigInt(expected.labelLength),
     ]);
-    const [last] = await store.readSql(`SELECT label, sparse, flag FROM ${store.tableOf('big')} WHERE i = 4999`);
+    const [last] = await store.execute(`SELECT label, sparse, flag FROM ${store.tableOf('big')} WHERE i = 4999`);
     expect(last).toEqual(['a much longer label number 4999', null, null]);
   });
 
   it('close() lets queries and queued ingests in flight finish, then refuses new ones', async () => {
     const store = await openStore();
     await store.ingest('c', [event({ n: 1 })]);
-    const query = store.query('c', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 1000);
+    const query = runQuery(store, 'c', { calculations: [{ op: 'COUNT' }], time_range: 60 }, T0 + 1000);
     const late = store.ingest('c', [event({ n: 2 }, 1)]);
     await closeStore(store);
     expect((await query).data.results[0]?.data.COUNT).toBeGreaterThanOrEqual(1);
     expect(await late).toEqual([{ status: 202 }]);
-    await expect(store.query('c', { calculations: [{ op: 'COUNT' }] }, T0)).rejects.toMatchObject({ code: 'server_error' });
+    await expect(runQuery(store, 'c', { calculations: [{ op: 'COUNT' }] }, T0)).rejects.toMatchObject({ code: 'server_error' });
     const reopened = await openStore();
     expect((await reopened.listDatasets())[0]?.rows).toBe(2);
   });
@@ -538,7 +542,7 @@ describe('DuckDbEventStore', () => {
     await store.ingest('broken', [event({ n: 1 })]);
     await store.ingest('healthy', [event({ n: 1 })]);
     // Break one dataset behind the store's back: its next append fails inside the transaction.
-    await store.readSql(`DROP TABLE ${store.tableOf('broken')}`);
+    await store.execute(`DROP TABLE ${store.tableOf('broken')}`);
     const [broken, healthy, alsoHealthy] = await Promise.allSettled([
       store.ingest('broken', [event({ n: 2 }, 1)]),
       store.ingest('healthy', [event({ n: 2 }, 1)]),

@@ -1,11 +1,10 @@
 /**
- * Runs comparisons and explanations against an event store that can execute
- * compiled read-only SQL (the embedded DuckDB store). The statements come
- * from `src/compare/` (user values only as parameters, identifiers quoted
- * after a schema check); this module only executes them and hands the
- * aggregates to the pure report builders.
+ * Runs comparisons and explanations on an event store through its `execute` path, the same one
+ * queries take. The statements come from `src/compare/`, built in the store's dialect (user values
+ * only as parameters, identifiers quoted after a schema check); this module only executes them
+ * and hands the aggregates to the pure report builders.
  */
-import { FlagscopeError, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import { assembleCompareReport, type CompareReport } from '../../compare/report.js';
 import { buildCompareStatement } from '../../compare/plan.js';
 import { parseCompareRequest, validateCompare, withFlagConfiguration, type FlagSplitSource } from '../../compare/request.js';
@@ -20,34 +19,17 @@ import {
   validateExplain,
   type ExplainReport,
 } from '../../compare/explain.js';
-import type { SqlParam } from '../../query/compile.js';
+import type { DatasetSchema } from '../../query/schema.js';
 import type { EventStore } from '../../store/types.js';
 
-/** What an event store needs to offer for comparisons: compiled SQL on a reader, and a dataset's table. */
-export interface AggregateSqlReader {
-  readSql(sql: string, params: SqlParam[]): Promise<unknown[][]>;
-  tableOf(dataset: string): string | undefined;
-}
-
-function sqlReaderOf(events: EventStore): AggregateSqlReader {
-  const candidate = events as Partial<AggregateSqlReader>;
-  if (typeof candidate.readSql !== 'function' || typeof candidate.tableOf !== 'function') {
-    throw new FlagscopeError('internal', 'this event store cannot run comparisons', 'use the embedded DuckDB event store');
-  }
-  return candidate as AggregateSqlReader;
-}
-
-async function datasetContext(
-  events: EventStore,
-  dataset: string,
-): Promise<{ reader: AggregateSqlReader; table: string; schema: NonNullable<Awaited<ReturnType<EventStore['getSchema']>>> }> {
+/** The schema of a dataset and its table, quoted in the store's dialect; `not_found` for an unknown dataset. */
+async function datasetContext(events: EventStore, dataset: string): Promise<{ table: string; schema: DatasetSchema }> {
   const schema = await events.getSchema(dataset);
-  const reader = sqlReaderOf(events);
-  const table = reader.tableOf(dataset);
+  const table = events.tableOf(dataset);
   if (schema === undefined || table === undefined) {
     throw notFound(`dataset "${dataset}" does not exist`, 'run `flagscope datasets` to see the datasets');
   }
-  return { reader, table, schema };
+  return { table: events.dialect.quoteIdent(table), schema };
 }
 
 /** The flags of the server, when it has them: `get` throws for an unknown key. */
@@ -78,21 +60,24 @@ export async function runCompare(
       }
     });
   }
-  const { reader, table, schema } = await datasetContext(events, dataset);
+  const { table, schema } = await datasetContext(events, dataset);
   const validated = validateCompare(request, schema, now);
-  const statement = buildCompareStatement({
-    table,
-    schema,
-    cohortColumns: validated.columns.map((c) => c.column),
-    metrics: validated.metrics,
-    filters: validated.filters,
-    filterCombination: validated.filterCombination,
-    startTime: validated.startTime,
-    endTime: validated.endTime,
-    ...(validated.settings.relativeAccuracy === undefined ? {} : { relativeAccuracy: validated.settings.relativeAccuracy }),
-    ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
-  });
-  const rows = await reader.readSql(statement.sql, statement.params);
+  const statement = buildCompareStatement(
+    {
+      table,
+      schema,
+      cohortColumns: validated.columns.map((c) => c.column),
+      metrics: validated.metrics,
+      filters: validated.filters,
+      filterCombination: validated.filterCombination,
+      startTime: validated.startTime,
+      endTime: validated.endTime,
+      ...(validated.settings.relativeAccuracy === undefined ? {} : { relativeAccuracy: validated.settings.relativeAccuracy }),
+      ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
+    },
+    events.dialect,
+  );
+  const rows = await events.execute(statement.sql, statement.params);
   const report = assembleCompareReport({
     dataset,
     columns: validated.columns,
@@ -115,18 +100,18 @@ export async function runExplain(
 ): Promise<ExplainReport & { duration_ms: number }> {
   const started = performance.now();
   const request = parseExplainRequest(body);
-  const { reader, table, schema } = await datasetContext(events, dataset);
+  const { table, schema } = await datasetContext(events, dataset);
   const validated = validateExplain(request, schema, now);
   const datasetRows = (await events.listDatasets()).find((d) => d.name === dataset)?.rows ?? 0;
-  const profile = buildExplainProfileStatement(table, schema, validated, datasetRows);
-  const plan = planExplainColumns(schema, validated, profile.decode(await reader.readSql(profile.sql, profile.params)));
-  const statement = buildExplainStatement(table, schema, validated, plan);
-  const single = statement.decode(await reader.readSql(statement.sql, statement.params));
+  const profile = buildExplainProfileStatement(table, schema, validated, datasetRows, events.dialect);
+  const plan = planExplainColumns(schema, validated, profile.decode(await events.execute(profile.sql, profile.params)));
+  const statement = buildExplainStatement(table, schema, validated, plan, events.dialect);
+  const single = statement.decode(await events.execute(statement.sql, statement.params));
   const pairColumns = choosePairColumns(plan, single, validated);
   let pairs: ReturnType<typeof single.slice> = [];
   if (pairColumns.length > 0) {
-    const pairStatement = buildExplainPairsStatement(table, schema, validated, pairColumns, plan.restModulus);
-    pairs = pairStatement.decode(await reader.readSql(pairStatement.sql, pairStatement.params));
+    const pairStatement = buildExplainPairsStatement(table, schema, validated, pairColumns, plan.restModulus, events.dialect);
+    pairs = pairStatement.decode(await events.execute(pairStatement.sql, pairStatement.params));
   }
   const report = assembleExplainReport({ dataset, validated, plan, groups: [...single, ...pairs] });
   return { ...report, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };

@@ -1,0 +1,332 @@
+/**
+ * The event store's catalog: which datasets exist, their tables and columns (kept in memory and in
+ * the `flagscope_datasets`/`flagscope_columns` tables), the naming and widening rules, and the
+ * schema changes (CREATE TABLE, ALTER TABLE) a write transaction makes. docs/storage.md has the rules.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { FlagscopeError } from '../../errors.js';
+import { sqlTypeFor } from './chunk.js';
+import type { DatasetSnapshot } from './prepared.js';
+import type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../types.js';
+
+/** Limits the store enforces. */
+export interface StoreLimits {
+  /** User columns per dataset (`_time` and `_samplerate` not counted). */
+  maxColumnsPerDataset: number;
+  /** Events accepted but not yet committed; beyond it `ingest` throws `overloaded`. */
+  maxQueuedEvents: number;
+  /** Events committed by one group transaction at most (bounds memory and latency). */
+  maxEventsPerTransaction: number;
+  /** Characters of a field name. */
+  maxFieldNameLength: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = {
+  maxColumnsPerDataset: 2000,
+  maxQueuedEvents: 200_000,
+  maxEventsPerTransaction: 50_000,
+  maxFieldNameLength: 256,
+};
+
+const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+export const INTERNAL_COLUMNS = ['_time', '_samplerate'] as const;
+export const DATASETS_TABLE = 'flagscope_datasets';
+export const COLUMNS_TABLE = 'flagscope_columns';
+
+/**
+ * Throws `invalid_input` unless `name` is a valid dataset name: 1–128
+ * characters, letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+ */
+export function validateDatasetName(name: string): void {
+  if (typeof name !== 'string' || !DATASET_NAME.test(name)) {
+    throw new FlagscopeError(
+      'invalid_input',
+      `invalid dataset name ${JSON.stringify(String(name)).slice(0, 140)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      'rename the dataset, e.g. `my-service.prod`',
+    );
+  }
+}
+
+/**
+ * Why `name` cannot be a field name, or undefined when it can: non-empty, at
+ * most `maxLength` characters, no control characters.
+ */
+export function fieldNameProblem(name: string, maxLength = DEFAULT_STORE_LIMITS.maxFieldNameLength): string | undefined {
+  if (name.length === 0) return 'field names must not be empty';
+  if (name.length > maxLength) return `field name ${JSON.stringify(name.slice(0, 40))}… is longer than ${maxLength} characters`;
+  if (CONTROL_CHARACTER.test(name)) return `field name ${JSON.stringify(name)} contains a control character`;
+  return undefined;
+}
+
+/** Quotes an SQL identifier: `"` + name with `"` doubled + `"`. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** The column a user field is stored in: `_time`/`_samplerate` are reserved and become `data._time`/`data._samplerate`. */
+export function storedFieldName(field: string): string {
+  return field === '_time' || field === '_samplerate' ? `data.${field}` : field;
+}
+
+/** The narrowest type that holds values of both types without loss (docs/storage.md). */
+export function widenType(current: ColumnType, incoming: ColumnType): ColumnType {
+  if (current === incoming) return current;
+  if ((current === 'integer' || current === 'float') && (incoming === 'integer' || incoming === 'float')) return 'float';
+  return 'string';
+}
+
+export interface ColumnState {
+  name: string;
+  type: ColumnType;
+  createdAt: number;
+}
+
+export interface DatasetState {
+  name: string;
+  table: string;
+  createdAt: number;
+  columns: ColumnState[];
+  /** Lower-cased names, because DuckDB identifiers are case-insensitive. */
+  lowerCaseNames: Map<string, string>;
+  /** User field name → its column (`_time` and `data._time` share one). Replaced, never mutated, once built. */
+  slots: Map<string, FieldSlot>;
+  rows: number;
+  lastEventMicros: bigint | null;
+  hasSampling: boolean;
+  schema: DatasetSchema | undefined;
+  /** Changes whenever the columns change; never reused by another dataset state. */
+  version: number;
+  snapshot: DatasetSnapshot | undefined;
+}
+
+/** Where a user field is stored: its column, position among the user columns, and type. */
+export interface FieldSlot {
+  readonly column: string;
+  readonly index: number;
+  readonly type: ColumnType;
+  /** 1 for `data._time`, 2 for `data._samplerate` (two user fields map to each), else 0. */
+  readonly aliasBit: number;
+}
+
+/**
+ * What one write transaction does to one dataset's columns and counters: the part of an ingest
+ * plan the catalog applies (its DDL inside the transaction, its cache update after the commit).
+ */
+export interface DatasetChange {
+  state: DatasetState;
+  isNewDataset: boolean;
+  /** Field slots after the transaction; the state's own map when no column changes. */
+  slots: Map<string, FieldSlot>;
+  /** Column types after the transaction, by slot index. */
+  types: ColumnType[];
+  /** Columns the transaction adds, in order. */
+  newColumns: string[];
+  addedRows: number;
+  /** Newest event time, Unix milliseconds. */
+  lastEventMs: number | null;
+  hasSampling: boolean;
+}
+
+function micros(timeMs: number): bigint {
+  return BigInt(Math.round(timeMs * 1000));
+}
+
+/** The datasets of one event store, in memory, and the catalog tables behind them. */
+export class DatasetCatalog {
+  private readonly datasets = new Map<string, DatasetState>();
+  /** The number of the next dataset's table (`ds_<n>`); a transaction that creates datasets advances it at commit. */
+  nextTableNumber = 1;
+
+  constructor(private readonly now: () => number) {}
+
+  /** Creates the catalog tables when missing and loads them, with each dataset's row count and newest event. */
+  async load(connection: DuckDBConnection): Promise<void> {
+    await connection.run(
+      `CREATE TABLE IF NOT EXISTS ${DATASETS_TABLE} (name VARCHAR NOT NULL, table_name VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)`,
+    );
+    await connection.run(
+      `CREATE TABLE IF NOT EXISTS ${COLUMNS_TABLE} (dataset VARCHAR NOT NULL, position INTEGER NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)`,
+    );
+    const datasets = (
+      await connection.runAndReadAll(`SELECT name, table_name, epoch_ms(created_at) FROM ${DATASETS_TABLE} ORDER BY name`)
+    ).getRows();
+    const columns = (
+      await connection.runAndReadAll(`SELECT dataset, name, type, epoch_ms(created_at) FROM ${COLUMNS_TABLE} ORDER BY dataset, position`)
+    ).getRows();
+    for (const [name, table, createdAt] of datasets) {
+      const state = emptyDatasetState(String(name), String(table), Number(createdAt));
+      this.datasets.set(state.name, state);
+      const number = Number(/^ds_(\d+)$/.exec(state.table)?.[1] ?? 0);
+      if (number >= this.nextTableNumber) this.nextTableNumber = number + 1;
+    }
+    for (const [dataset, name, type, createdAt] of columns) {
+      const state = this.datasets.get(String(dataset));
+      if (state === undefined) continue;
+      addColumnToState(state, { name: String(name), type: String(type) as ColumnType, createdAt: Number(createdAt) });
+    }
+    for (const state of this.datasets.values()) {
+      state.columns.forEach((column, index) =>
+        setSlot(state.slots, { column: column.name, index, type: column.type, aliasBit: aliasBitOf(column.name) }),
+      );
+      const [row] = (
+        await connection.runAndReadAll(
+          `SELECT count(*), max(epoch_us(_time)), coalesce(bool_or(_samplerate <> 1), false) FROM ${quoteIdentifier(state.table)}`,
+        )
+      ).getRows();
+      state.rows = Number(row?.[0] ?? 0);
+      state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
+      state.hasSampling = row?.[2] === true;
+    }
+  }
+
+  /** Datasets with their row count, column count and newest event time, from memory. */
+  list(): DatasetInfo[] {
+    return [...this.datasets.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((state) => ({
+        name: state.name,
+        rows: state.rows,
+        columns: state.columns.length,
+        last_event_time: state.lastEventMicros === null ? null : new Date(Number(state.lastEventMicros / 1000n)).toISOString(),
+      }));
+  }
+
+  /** The cached schema of a dataset (frozen; rebuilt when its columns change), or undefined. */
+  schema(dataset: string): DatasetSchema | undefined {
+    const state = this.datasets.get(dataset);
+    if (state === undefined) return undefined;
+    return schemaOf(state);
+  }
+
+  /** The state of a dataset, or undefined when it does not exist. */
+  get(dataset: string): DatasetState | undefined {
+    return this.datasets.get(dataset);
+  }
+
+  /** The name of a dataset's table (unquoted), or undefined when it does not exist. */
+  tableOf(dataset: string): string | undefined {
+    return this.datasets.get(dataset)?.table;
+  }
+
+  /** The dataset's columns for a batch scanner (cached until they change), or undefined for an unknown dataset. */
+  snapshot(dataset: string): DatasetSnapshot | undefined {
+    const state = this.datasets.get(dataset);
+    if (state === undefined) return undefined;
+    if (state.snapshot === undefined) {
+      const fields: Array<[string, number]> = [];
+      for (const [field, slot] of state.slots) fields.push([field, slot.index]);
+      state.snapshot = Object.freeze({ dataset, version: state.version, types: state.columns.map((column) => column.type), fields });
+    }
+    return state.snapshot;
+  }
+
+  /** Creates the dataset's table and catalog rows when new, then widens and adds its columns, on `connection` (in its transaction). */
+  async applySchemaChanges(connection: DuckDBConnection, plan: DatasetChange): Promise<void> {
+    const state = plan.state;
+    const table = quoteIdentifier(state.table);
+    const createdAt = this.now();
+    if (plan.isNewDataset) {
+      await connection.run(`CREATE TABLE ${table} (_time TIMESTAMP NOT NULL, _samplerate BIGINT NOT NULL)`);
+      await connection.run(`INSERT INTO ${DATASETS_TABLE} VALUES ($1, $2, make_timestamp($3::BIGINT))`, [
+        state.name,
+        state.table,
+        BigInt(state.createdAt) * 1000n,
+      ]);
+    }
+    const createdMicros = BigInt(createdAt) * 1000n;
+    for (let index = 0; index < state.columns.length; index++) {
+      const column = state.columns[index]!;
+      const type = plan.types[index]!;
+      if (type === column.type) continue;
+      await connection.run(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdentifier(column.name)} SET DATA TYPE ${sqlTypeFor(type)}`);
+      await connection.run(`UPDATE ${COLUMNS_TABLE} SET type = $1 WHERE dataset = $2 AND name = $3`, [type, state.name, column.name]);
+    }
+    for (let n = 0; n < plan.newColumns.length; n++) {
+      const name = plan.newColumns[n]!;
+      const index = state.columns.length + n;
+      const type = plan.types[index]!;
+      await connection.run(`ALTER TABLE ${table} ADD COLUMN ${quoteIdentifier(name)} ${sqlTypeFor(type)}`);
+      await connection.run(`INSERT INTO ${COLUMNS_TABLE} VALUES ($1, $2, $3, $4, make_timestamp($5::BIGINT))`, [
+        state.name,
+        index,
+        name,
+        type,
+        createdMicros,
+      ]);
+    }
+  }
+
+  /** Brings the in-memory state up to a committed change (a new dataset, new or widened columns, counters). */
+  applyCommitted(plan: DatasetChange): void {
+    const state = plan.state;
+    if (plan.isNewDataset) this.datasets.set(state.name, state);
+    const createdAt = this.now();
+    if (plan.slots !== state.slots) {
+      for (let index = 0; index < state.columns.length; index++) state.columns[index]!.type = plan.types[index]!;
+      for (const name of plan.newColumns) {
+        addColumnToState(state, { name, type: plan.types[state.columns.length]!, createdAt });
+      }
+      state.slots = plan.slots;
+      state.schema = undefined;
+      state.snapshot = undefined;
+      state.version = nextDatasetVersion++;
+    }
+    state.rows += plan.addedRows;
+    if (plan.lastEventMs !== null) {
+      const newest = micros(plan.lastEventMs);
+      if (state.lastEventMicros === null || newest > state.lastEventMicros) state.lastEventMicros = newest;
+    }
+    if (plan.hasSampling && !state.hasSampling) {
+      state.hasSampling = true;
+      state.schema = undefined;
+    }
+  }
+}
+
+let nextDatasetVersion = 1;
+
+/** A dataset with no columns and no rows yet, stored in `table`. */
+export function emptyDatasetState(name: string, table: string, createdAt: number): DatasetState {
+  return {
+    version: nextDatasetVersion++,
+    snapshot: undefined,
+    name,
+    table,
+    createdAt,
+    columns: [],
+    lowerCaseNames: new Map(),
+    slots: new Map(),
+    rows: 0,
+    lastEventMicros: null,
+    hasSampling: false,
+    schema: undefined,
+  };
+}
+
+function addColumnToState(state: DatasetState, column: ColumnState): void {
+  state.lowerCaseNames.set(column.name.toLowerCase(), column.name);
+  state.columns.push(column);
+  state.schema = undefined;
+}
+
+function schemaOf(state: DatasetState): DatasetSchema {
+  if (state.schema === undefined) {
+    const columns: ColumnInfo[] = state.columns.map((column) =>
+      Object.freeze({ name: column.name, type: column.type, created_at: column.createdAt }),
+    );
+    state.schema = Object.freeze({ dataset: state.name, columns: Object.freeze(columns) as ColumnInfo[], hasSampling: state.hasSampling });
+  }
+  return state.schema;
+}
+
+/** 1 for `data._time`, 2 for `data._samplerate` (two user fields map to each), else 0. */
+export function aliasBitOf(column: string): number {
+  return column === 'data._time' ? 1 : column === 'data._samplerate' ? 2 : 0;
+}
+
+/** Registers a slot under its column name and, for `data._time`/`data._samplerate`, under the reserved field name too. */
+export function setSlot(slots: Map<string, FieldSlot>, slot: FieldSlot): void {
+  slots.set(slot.column, slot);
+  if (slot.aliasBit !== 0) slots.set(slot.column.slice(5), slot);
+}
