@@ -77,7 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => undefined);
 
-  const stores = options.stores ?? (await openDataDirStores(options, now, limits));
+  const stores = options.stores ?? (await openDataDirStores(options, now, limits, log));
   const { events, control } = stores;
   const closeStores = async (): Promise<void> => {
     if (options.stores === undefined) await Promise.allSettled([events.close(), control.close()]);
@@ -90,8 +90,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(control.flagStore(), now);
-    const { IngestPool } = await import('../store/duckdb/ingest-pool.js');
-    const ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
     const deps = {
       events,
       control,
@@ -103,8 +101,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log,
       verbose: options.verbose ?? false,
       flags,
-      ...(ingestPool === undefined ? {} : { ingestPool }),
-      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
     };
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
@@ -143,7 +139,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           await stopped;
           clearInterval(idleSweep);
           clearTimeout(grace);
-          await ingestPool?.close();
           await closeStores();
         })();
         return closed;
@@ -158,7 +153,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /** Opens (creating if missing) the DuckDB event and control stores in `options.dataDir`. */
-async function openDataDirStores(options: ServerOptions, now: () => number, limits: ServerLimits): Promise<ServerStores> {
+async function openDataDirStores(
+  options: ServerOptions,
+  now: () => number,
+  limits: ServerLimits,
+  log: (line: string) => void,
+): Promise<ServerStores> {
   if (options.dataDir === undefined)
     throw new FlagscopeError('usage', 'the server needs a data directory or stores', 'pass `--data-dir DIR`');
   await mkdir(options.dataDir, { recursive: true });
@@ -172,6 +172,9 @@ async function openDataDirStores(options: ServerOptions, now: () => number, limi
       path: join(options.dataDir, 'events.duckdb'),
       now,
       limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
+      ingestWorkers: options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()),
+      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+      log,
     });
     return { events, control };
   } catch (e) {
