@@ -6,7 +6,7 @@
  *
  *   node bench/startup.mjs [--runs 30]
  *
- * Target (issue 2): ratio at most 1.5.
+ * Target: ratio at most 1.5.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

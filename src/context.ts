@@ -1,8 +1,9 @@
 /**
  * Everything a command touches outside pure code, injected once from `main.ts`
- * so tests can swap streams, environment, clock and filesystem locations.
+ * so tests can swap streams, environment, clock and timers and filesystem locations.
  */
 import type { Readable, Writable } from 'node:stream';
+import { type Sleep, timerSleep } from './sleep.js';
 
 export interface OutStream extends Writable {
   isTTY?: boolean;
@@ -21,6 +22,8 @@ export interface Context {
   env: Record<string, string | undefined>;
   /** Unix milliseconds. */
   now: () => number;
+  /** Waits on the same clock as `now` (polling, `--watch`, retry backoff); see `src/sleep.ts`. */
+  sleep: Sleep;
   /** Working directory for relative paths. */
   cwd: string;
   /** Home directory, for XDG defaults. */
@@ -46,6 +49,7 @@ export function processContext(): Context {
     stderr: process.stderr,
     env: { ...process.env },
     now: () => Date.now(),
+    sleep: timerSleep,
     cwd: process.cwd(),
     homeDir: process.env.HOME ?? process.cwd(),
     onSignal: (handler) => {

@@ -5,7 +5,7 @@
  * the server both derive from `code`, so the contract lives in one table.
  */
 
-/** Exit codes, the same for every command (SPEC.md, "Exit codes"). */
+/** Exit codes, the same for every command (docs/cli.md, "Errors and exit codes"). */
 export const ExitCode = {
   ok: 0,
   internal: 1,

@@ -28,3 +28,38 @@ export interface LastPress {
   at: string;
   reason: string;
 }
+
+/** A flag as `GET /api/v1/flags` lists it: the flag and whether it is stale. */
+export type ListedFlag = Flag & { stale: boolean };
+
+/** `GET /api/v1/flags`. */
+export interface FlagListResponse {
+  configVersion: number;
+  flags: ListedFlag[];
+}
+
+/** `GET /api/v1/flags/{key}`. */
+export interface FlagGetResponse {
+  flag: Flag;
+  stale: boolean;
+}
+
+/** Every flag write (`POST /api/v1/flags`, `PUT`/`PATCH /api/v1/flags/{key}`, `/rollout`, `/archive`). */
+export interface FlagWriteResponse {
+  flag: Flag;
+  configVersion: number;
+}
+
+/** `GET /api/v1/flags/{key}/history`, newest first. */
+export interface FlagHistoryResponse {
+  key: string;
+  history: FlagHistoryEntry[];
+}
+
+/** `POST /api/v1/import/flagd`: which flags the document created, updated or left alone. */
+export interface FlagdImportResponse {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  configVersion: number;
+}

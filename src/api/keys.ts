@@ -30,3 +30,11 @@ export function scopesAllow(scopes: readonly ApiKeyScope[], needed: ApiKeyScope)
 export function isApiKeyScope(value: unknown): value is ApiKeyScope {
   return typeof value === 'string' && (API_KEY_SCOPES as readonly string[]).includes(value);
 }
+
+/** `POST /api/v1/keys`: the new key's record and, this once, its secret. */
+export type CreatedApiKey = ApiKeyInfo & { key: string };
+
+/** `GET /api/v1/keys`. */
+export interface ApiKeyListResponse {
+  keys: ApiKeyInfo[];
+}

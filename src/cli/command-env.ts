@@ -11,8 +11,7 @@ import type { Context } from '../context.js';
 import { FlagscopeError } from '../errors.js';
 import { createStyler } from '../output/chalk-styler.js';
 import type { Styler } from '../output/style.js';
-import type { GlobalFlags, OutputFormat } from './registration.js';
-import { DEFAULT_TIMEOUT } from './registration.js';
+import { DEFAULT_TIMEOUT, type GlobalFlags, type OutputFormat } from './global-options.js';
 import { parseTimeoutFlag } from './timeout.js';
 
 export interface CommandEnv {
@@ -127,6 +126,7 @@ export function createCommandEnv(ctx: Context, flags: GlobalFlags, command: Comm
           baseUrl: settings.apiUrl,
           apiKey: settings.apiKey,
           timeoutMs,
+          sleep: ctx.sleep,
           log: verbose ? (line) => stderrLine(line) : undefined,
           userAgent: 'flagscope-cli',
         });

@@ -8,15 +8,13 @@ import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
 import type { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
+import { packageVersion } from '../version.js';
 import type { RunState } from './registration.js';
 import { addGlobalOptions, examples } from './registration.js';
 
 // commander through `require`: importing its ESM wrapper makes Node lex the
 // CommonJS source for named exports on every start.
 const commander = createRequire(import.meta.url)('commander') as typeof Commander;
-
-/** Version printed by `flagscope --version`. */
-export const CLI_VERSION = '0.1.0';
 
 type Register = (program: Command, state: RunState) => void;
 
@@ -134,7 +132,7 @@ export async function buildProgram(state: RunState, nouns: 'all' | 'stubs' | str
   const program = new commander.Command('flagscope');
   program
     .description('query wide events, compare feature-flag cohorts, manage flags and press kill switches')
-    .version(CLI_VERSION, '--version', 'print the version')
+    .version(packageVersion(), '--version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({

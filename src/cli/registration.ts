@@ -7,27 +7,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import type { CommandEnv } from './command-env.js';
-
-export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'ndjson'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-/** `--format` choices: the output formats, plus `flagd`, which only `flags export` accepts. */
-export const FORMAT_CHOICES = [...OUTPUT_FORMATS, 'flagd'] as const;
-
-/** Global option values as commander parses them (`optsWithGlobals()`). */
-export interface GlobalFlags {
-  apiUrl?: string;
-  apiKey?: string;
-  profile?: string;
-  format?: OutputFormat | 'flagd';
-  json?: boolean;
-  /** `false` with `--no-color`. */
-  color?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  timeout?: string;
-}
-
-export const DEFAULT_TIMEOUT = '30s';
+import { DEFAULT_TIMEOUT, FORMAT_CHOICES, type GlobalFlags } from './global-options.js';
 
 /**
  * Adds the options every command accepts to the root command. commander

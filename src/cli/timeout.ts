@@ -1,6 +1,6 @@
-import { parseDuration } from '../query/shorthand.js';
+import { parseDurationMs } from '../api/duration.js';
 
 /** Parses `--timeout` (a duration such as `10s`, `2m`, or bare seconds) into milliseconds. */
 export function parseTimeoutFlag(text: string): number {
-  return parseDuration(text) * 1000;
+  return parseDurationMs(text);
 }

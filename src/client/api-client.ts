@@ -1,63 +1,26 @@
 /**
- * The flagscope API client, on undici: one keep-alive `Agent` per client,
- * the `--timeout` applied to connecting, to the response headers and to the
- * body, retries with backoff for 429 and 5xx, and every failure turned into a
- * `FlagscopeError` whose code gives the CLI's exit code.
+ * The flagscope API client: the HTTP client of `http.ts` (one undici agent,
+ * the same timeouts and retries for every call) with the most used endpoints
+ * as methods. Every other endpoint is a function of its noun module
+ * (`flags.ts`, `buttons.ts`, `keys.ts`, `ofrep.ts`) that takes this client.
  */
-import { Agent, request } from 'undici';
-import type { Dispatcher } from 'undici';
-import { codeForStatus, FlagscopeError } from '../errors.js';
-import type { QueryResult, QuerySpec } from '../query/spec.js';
-import type { CompareReport } from '../compare/report.js';
-import type { ExplainReport } from '../compare/explain.js';
-import type { ColumnInfo, DatasetInfo } from '../query/schema.js';
+import type { CompareReport, ExplainReport } from '../api/analysis.js';
+import type { ColumnInfo, DatasetInfo } from '../api/datasets.js';
+import type { BatchItem, BatchItemStatus } from '../api/ingest.js';
+import type { QueryResult, QuerySpec } from '../api/query.js';
+import { compareCohorts, explainSelection } from './analysis.js';
+import { listColumns, listDatasets } from './datasets.js';
+import { createHttpClient, type HttpClient, type HttpClientOptions } from './http.js';
+import { sendBatch } from './ingest.js';
+import { runQuery } from './query.js';
 
-export interface ApiClientOptions {
-  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:7070`. */
-  baseUrl: string;
-  apiKey?: string | undefined;
-  /** Applies to connecting, waiting for headers and reading the body. Default 30 s. */
-  timeoutMs?: number;
-  /** An undici dispatcher to use instead of a fresh keep-alive `Agent` (tests, proxies). */
-  dispatcher?: Dispatcher;
-  /** Extra attempts after a 429, a 5xx or (for idempotent requests) a dropped connection. Default 3. */
-  retries?: number;
-  /** First backoff delay; doubles per attempt, with jitter. Default 250 ms. */
-  retryDelayMs?: number;
-  /** Receives one line per request (for `--verbose`). */
-  log?: (line: string) => void;
-  /** Sent as `User-Agent`. */
-  userAgent?: string;
-}
+export type { ApiResponse, RequestOptions } from './http.js';
+export { httpError, transportError } from './http.js';
+export type { BatchItem, BatchItemStatus };
 
-/** One event of a batch, Honeycomb's batch item shape. */
-export interface BatchItem {
-  data: Record<string, unknown>;
-  /** ISO-8601 or Unix seconds/milliseconds, as the server accepts it. */
-  time?: string | number;
-  samplerate?: number;
-}
+export type ApiClientOptions = HttpClientOptions;
 
-/** Outcome of one batch item, in input order: 202 accepted, 4xx rejected with a reason. */
-export interface BatchItemStatus {
-  status: number;
-  error?: string;
-}
-
-export interface RequestOptions {
-  headers?: Record<string, string>;
-  /** Safe to repeat after a dropped connection or a 5xx. Default: true for GET/HEAD/PUT/DELETE. */
-  idempotent?: boolean;
-}
-
-export interface ApiResponse<T> {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: T;
-}
-
-export interface ApiClient {
-  readonly baseUrl: string;
+export interface ApiClient extends HttpClient {
   /** `GET /healthz`. */
   health(): Promise<Record<string, unknown>>;
   /** `GET /api/v1/datasets`. */
@@ -72,254 +35,22 @@ export interface ApiClient {
   compare(dataset: string, request: Record<string, unknown>): Promise<CompareReport>;
   /** `POST /api/v1/explain/{dataset}`: what sets a selection of events apart (docs/api.md). */
   explain(dataset: string, request: Record<string, unknown>): Promise<ExplainReport>;
-  /** Any JSON endpoint; resolves to the parsed body of a 2xx response. */
-  requestJson<T = unknown>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T>;
-  /** Like `requestJson`, with status and headers (for `ETag`, 304). */
-  request<T = unknown>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<ApiResponse<T>>;
-  /** Closes idle keep-alive connections of the client's own agent. */
-  close(): Promise<void>;
 }
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-const UNREACHABLE_HINT = 'start it with `flagscope serve` or pass `--api-url`';
-const AUTH_HINT = 'pass `--api-key`, set FLAGSCOPE_API_KEY, or choose a profile with `--profile`';
 
 /** Creates an API client for one base URL and key. */
 export function createApiClient(options: ApiClientOptions): ApiClient {
-  const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const ownAgent = options.dispatcher === undefined;
-  const dispatcher: Dispatcher =
-    options.dispatcher ??
-    new Agent({ keepAliveTimeout: 10_000, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  const retries = options.retries ?? 3;
-  const retryDelayMs = options.retryDelayMs ?? 250;
-
-  async function send<T>(method: string, path: string, body: unknown, requestOptions: RequestOptions = {}): Promise<ApiResponse<T>> {
-    const idempotent = requestOptions.idempotent ?? ['GET', 'HEAD', 'PUT', 'DELETE'].includes(method);
-    const headers: Record<string, string> = { accept: 'application/json', ...requestOptions.headers };
-    if (options.userAgent !== undefined) headers['user-agent'] = options.userAgent;
-    if (options.apiKey !== undefined && options.apiKey.length > 0) headers.authorization = `Bearer ${options.apiKey}`;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      payload = JSON.stringify(body);
-      headers['content-type'] = 'application/json';
-    }
-    for (let attempt = 0; ; attempt++) {
-      const started = Date.now();
-      let status: number;
-      let responseHeaders: Record<string, string | string[] | undefined>;
-      let text: string;
-      try {
-        const response = await request(baseUrl + path, {
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body: payload,
-          dispatcher,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
-        status = response.statusCode;
-        responseHeaders = response.headers;
-        text = await response.body.text();
-      } catch (e) {
-        const failure = transportError(e, baseUrl, timeoutMs);
-        options.log?.(`${method} ${path} failed after ${Date.now() - started} ms: ${failure.message}`);
-        // A dropped connection may be retried when repeating the request is safe; refused, unknown host and timeouts are final.
-        if (idempotent && attempt < retries && failure.code !== 'timeout' && !isPermanentNetworkError(e)) {
-          await delay(backoff(attempt, retryDelayMs));
-          continue;
-        }
-        throw failure;
-      }
-      options.log?.(`${method} ${path} → ${status} in ${Date.now() - started} ms`);
-      const retryable = status === 429 || status === 503 || (idempotent && status >= 500);
-      if (retryable && attempt < retries) {
-        await delay(retryAfterMs(responseHeaders['retry-after']) ?? backoff(attempt, retryDelayMs));
-        continue;
-      }
-      if (status >= 200 && status < 300) {
-        return { status, headers: responseHeaders, body: parseBody<T>(text, method, path, baseUrl) };
-      }
-      if (status === 304) return { status, headers: responseHeaders, body: undefined as T };
-      throw httpError(status, text, method, path, baseUrl, attempt);
-    }
-  }
-
-  const client: ApiClient = {
-    baseUrl,
-    async health() {
-      return (await send<Record<string, unknown>>('GET', '/healthz', undefined)).body;
-    },
-    async listDatasets() {
-      const body = (await send<{ datasets?: DatasetInfo[] }>('GET', '/api/v1/datasets', undefined)).body;
-      if (!Array.isArray(body?.datasets)) throw unexpectedShape('GET /api/v1/datasets', baseUrl);
-      return body.datasets;
-    },
-    async listColumns(dataset) {
-      const path = `/api/v1/datasets/${encodeURIComponent(dataset)}/columns`;
-      const body = (await send<{ columns?: ColumnInfo[] }>('GET', path, undefined)).body;
-      if (!Array.isArray(body?.columns)) throw unexpectedShape(`GET ${path}`, baseUrl);
-      return body.columns;
-    },
-    async query(dataset, spec) {
-      const path = `/api/v1/query/${encodeURIComponent(dataset)}`;
-      const body = (await send<QueryResult>('POST', path, spec, { idempotent: true })).body;
-      if (typeof body !== 'object' || body === null || !Array.isArray(body.data?.results)) throw unexpectedShape(`POST ${path}`, baseUrl);
-      return body;
-    },
-    async sendBatch(dataset, items) {
-      const path = `/1/batch/${encodeURIComponent(dataset)}`;
-      const body = (await send<BatchItemStatus[]>('POST', path, items, { idempotent: false })).body;
-      if (!Array.isArray(body) || body.length !== items.length) throw unexpectedShape(`POST ${path}`, baseUrl);
-      return body;
-    },
-    async compare(dataset, body) {
-      const path = `/api/v1/compare/${encodeURIComponent(dataset)}`;
-      const report = (await send<CompareReport>('POST', path, body, { idempotent: true })).body;
-      if (typeof report !== 'object' || report === null || !Array.isArray(report.results)) throw unexpectedShape(`POST ${path}`, baseUrl);
-      return report;
-    },
-    async explain(dataset, body) {
-      const path = `/api/v1/explain/${encodeURIComponent(dataset)}`;
-      const report = (await send<ExplainReport>('POST', path, body, { idempotent: true })).body;
-      if (typeof report !== 'object' || report === null || !Array.isArray(report.findings)) throw unexpectedShape(`POST ${path}`, baseUrl);
-      return report;
-    },
-    async requestJson<T>(method: string, path: string, body?: unknown, requestOptions?: RequestOptions) {
-      return (await send<T>(method.toUpperCase(), path, body, requestOptions)).body;
-    },
-    async request<T>(method: string, path: string, body?: unknown, requestOptions?: RequestOptions) {
-      return send<T>(method.toUpperCase(), path, body, requestOptions);
-    },
-    async close() {
-      if (ownAgent) await dispatcher.close();
-    },
+  const http = createHttpClient(options);
+  return {
+    baseUrl: http.baseUrl,
+    requestJson: http.requestJson,
+    request: http.request,
+    close: http.close,
+    health: () => http.requestJson<Record<string, unknown>>('GET', '/healthz'),
+    listDatasets: () => listDatasets(http),
+    listColumns: (dataset) => listColumns(http, dataset),
+    query: (dataset, spec) => runQuery(http, dataset, spec),
+    sendBatch: (dataset, items) => sendBatch(http, dataset, items),
+    compare: (dataset, request) => compareCohorts(http, dataset, request),
+    explain: (dataset, request) => explainSelection(http, dataset, request),
   };
-  return client;
-}
-
-function parseBody<T>(text: string, method: string, path: string, baseUrl: string): T {
-  if (text.length === 0) return undefined as T;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw unexpectedShape(`${method} ${path}`, baseUrl);
-  }
-}
-
-function unexpectedShape(what: string, baseUrl: string): FlagscopeError {
-  return new FlagscopeError(
-    'server_error',
-    `unexpected response to ${what} from ${baseUrl}`,
-    'check that `--api-url` points at a flagscope server of the same version',
-  );
-}
-
-interface ServerErrorBody {
-  error?: { code?: string; message?: string; hint?: string };
-}
-
-/** Maps a non-2xx response to a `FlagscopeError`, keeping the server's message and hint. */
-export function httpError(status: number, text: string, method: string, path: string, baseUrl: string, retried = 0): FlagscopeError {
-  let serverError: ServerErrorBody['error'];
-  try {
-    serverError = (JSON.parse(text) as ServerErrorBody).error;
-  } catch {
-    serverError = undefined;
-  }
-  const code = codeForStatus(status);
-  const serverMessage = typeof serverError?.message === 'string' ? serverError.message : undefined;
-  const serverHint = typeof serverError?.hint === 'string' ? serverError.hint : undefined;
-  const details = { status, method, path, serverCode: serverError?.code };
-  if (status === 401) {
-    return new FlagscopeError(
-      code,
-      `the flagscope API at ${baseUrl} refused the request: ${serverMessage ?? 'missing or invalid API key'}`,
-      AUTH_HINT,
-      { details },
-    );
-  }
-  if (status === 403) {
-    return new FlagscopeError(
-      code,
-      serverMessage ?? `the API key may not call ${method} ${path}`,
-      serverHint ?? `use a key with the needed scope: ${AUTH_HINT}`,
-      { details },
-    );
-  }
-  if (status === 429 || status >= 500) {
-    const reason = serverMessage ?? `HTTP ${status}`;
-    const after = retried > 0 ? ` after ${retried + 1} attempts` : '';
-    return new FlagscopeError(
-      code,
-      `the flagscope API at ${baseUrl} failed${after}: ${reason}`,
-      serverHint ??
-        (status === 429 ? 'the server is overloaded; try again in a moment' : 'try again; run with `--verbose` to see the requests'),
-      { details },
-    );
-  }
-  return new FlagscopeError(code, serverMessage ?? `${method} ${path} failed with HTTP ${status}`, serverHint, { details });
-}
-
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-
-function errorCodes(e: unknown): string[] {
-  const codes: string[] = [];
-  const visit = (x: unknown, depth: number): void => {
-    if (typeof x !== 'object' || x === null || depth > 3) return;
-    const code = (x as { code?: unknown }).code;
-    if (typeof code === 'string') codes.push(code);
-    const errors = (x as { errors?: unknown }).errors;
-    if (Array.isArray(errors)) errors.forEach((inner) => visit(inner, depth + 1));
-    visit((x as { cause?: unknown }).cause, depth + 1);
-  };
-  visit(e, 0);
-  return codes;
-}
-
-function isPermanentNetworkError(e: unknown): boolean {
-  return errorCodes(e).some((c) => c === 'ENOTFOUND' || c === 'EAI_AGAIN' || c === 'ECONNREFUSED');
-}
-
-/** Maps a network-level failure (refused, reset, DNS, timeout) to `unreachable` or `timeout` (exit 5). */
-export function transportError(e: unknown, baseUrl: string, timeoutMs: number): FlagscopeError {
-  if (e instanceof FlagscopeError) return e;
-  const codes = errorCodes(e);
-  const prefix = `cannot reach the flagscope API at ${baseUrl}`;
-  if (codes.some((c) => TIMEOUT_CODES.has(c))) {
-    return new FlagscopeError(
-      'timeout',
-      `${prefix}: no response within ${formatMs(timeoutMs)}`,
-      `${UNREACHABLE_HINT}, or raise \`--timeout\``,
-      { cause: e },
-    );
-  }
-  let reason: string;
-  if (codes.includes('ECONNREFUSED')) reason = 'connection refused';
-  else if (codes.includes('ENOTFOUND') || codes.includes('EAI_AGAIN')) reason = 'host not found';
-  else if (codes.includes('ECONNRESET') || codes.includes('UND_ERR_SOCKET')) reason = 'connection closed by the server';
-  else reason = (e as Error)?.message?.toLowerCase() ?? 'network error';
-  return new FlagscopeError('unreachable', `${prefix}: ${reason}`, UNREACHABLE_HINT, { cause: e });
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-function backoff(attempt: number, base: number): number {
-  const exp = base * 2 ** attempt;
-  return exp / 2 + Math.random() * (exp / 2);
-}
-
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(5_000, seconds * 1000);
-  return undefined;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

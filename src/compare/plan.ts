@@ -109,68 +109,109 @@ function num(value: unknown): number {
   return Number(value);
 }
 
+/** Where a metric's aggregate comes from: moments of a scan column, a histogram part, or the cohort's own count. */
+type MetricSlot = { kind: 'moments'; alias: string; nonNull: boolean } | { kind: 'histogram'; part: number } | { kind: 'none' };
+type MomentSlot = Extract<MetricSlot, { kind: 'moments' }>;
+
+/** The scan columns the metrics read and where each metric's aggregate comes from. */
+interface MetricColumns {
+  select: string[];
+  slots: MetricSlot[];
+  /** Columns with a log-bucket histogram (part `j + 1` of the statement), once each however many percentiles read them. */
+  histogramColumns: string[];
+}
+
 /** Builds the comparison statement. */
 export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDialect = duckdbDialect): CompareStatement {
   const ident = (name: string): string => dialect.quoteIdent(name);
   const params: SqlParam[] = [];
-  const bind = (value: SqlParam, type: string): string => {
-    params.push(value);
-    return `CAST(${dialect.placeholder(params.length)} AS ${type})`;
-  };
   const keys = input.cohortColumns.map((_, i) => `k${i}`);
   const srcSelect = input.cohortColumns.map((column, i) => `CAST(${ident(column)} AS VARCHAR) AS ${keys[i]}`);
   srcSelect.push(`CAST(${ident('_samplerate')} AS DOUBLE) AS w`);
   if (input.unitColumn !== undefined) srcSelect.push(`${ident(input.unitColumn)} AS u`);
+  // Parameters in statement order: the time range and population filters, then RATE predicates.
+  const where = scanWhere(input, params, dialect);
+  const metrics = metricColumns(input, params, dialect);
+  srcSelect.push(...metrics.select);
+  const momentSlots = metrics.slots.filter((s): s is MomentSlot => s.kind === 'moments');
+  const parts = [
+    cohortMomentsPart(keys, momentSlots),
+    ...metrics.histogramColumns.map((_, j) => histogramPart(keys, j, momentSlots.length)),
+    ...(input.unitColumn === undefined ? [] : [unitMomentsPart(keys, momentSlots)]),
+  ];
+  const sql = `WITH src AS ${dialect.inlineCte}(SELECT ${srcSelect.join(', ')} FROM ${input.table} WHERE ${where})\n${parts.join('\nUNION ALL\n')}`;
+  const shape: StatementShape = {
+    keyWidth: keys.length,
+    momentCount: momentSlots.length,
+    histogramCount: metrics.histogramColumns.length,
+    slots: metrics.slots,
+    perUnit: input.unitColumn !== undefined,
+  };
+  return { sql, params, decode: (rows) => decodeCohorts(rows, shape) };
+}
+
+/** The scan's WHERE: the time range, a variant in every cohort column, the population filters. */
+function scanWhere(input: ComparePlanInput, params: SqlParam[], dialect: SqlDialect): string {
+  const time = dialect.quoteIdent('_time');
+  const micros = (seconds: number): string => {
+    params.push(BigInt(seconds) * 1_000_000n);
+    return dialect.timestampFromMicros(`CAST(${dialect.placeholder(params.length)} AS ${dialect.sqlType('bigint')})`);
+  };
   const where = [
-    `${ident('_time')} >= ${dialect.timestampFromMicros(bind(BigInt(input.startTime) * 1_000_000n, dialect.sqlType('bigint')))}`,
-    `${ident('_time')} < ${dialect.timestampFromMicros(bind(BigInt(input.endTime) * 1_000_000n, dialect.sqlType('bigint')))}`,
-    ...input.cohortColumns.map((column) => `${ident(column)} IS NOT NULL`),
+    `${time} >= ${micros(input.startTime)}`,
+    `${time} < ${micros(input.endTime)}`,
+    ...input.cohortColumns.map((column) => `${dialect.quoteIdent(column)} IS NOT NULL`),
   ];
   const population = compileFilterPredicate(input.filters, input.filterCombination, input.schema, params, dialect);
   if (population !== undefined) where.push(population);
+  return where.join(' AND ');
+}
 
+/** Per metric, the scan column it reads (`x{i}`, or `b{j}` the log-bucket index of a percentile's column). */
+function metricColumns(input: ComparePlanInput, params: SqlParam[], dialect: SqlDialect): MetricColumns {
+  const ident = (name: string): string => dialect.quoteIdent(name);
   const lnGamma = Math.log(logBucketGamma(input.relativeAccuracy ?? DEFAULT_RELATIVE_ACCURACY));
-  type Slot = { kind: 'moments'; alias: string; nonNull: boolean } | { kind: 'histogram'; part: number } | { kind: 'none' };
-  const slots: Slot[] = [];
-  const histogramColumns: string[] = [];
+  const planned: MetricColumns = { select: [], slots: [], histogramColumns: [] };
+  const moments = (expr: string, alias: string, nonNull: boolean): void => {
+    planned.select.push(`${expr} AS ${alias}`);
+    planned.slots.push({ kind: 'moments', alias, nonNull });
+  };
   input.metrics.forEach((metric, i) => {
     const x = `x${i}`;
     switch (metric.kind) {
       case 'count':
-        slots.push({ kind: 'none' });
+        planned.slots.push({ kind: 'none' });
         return;
       case 'avg':
-        srcSelect.push(`CAST(${ident(metric.column!)} AS DOUBLE) AS ${x}`);
-        slots.push({ kind: 'moments', alias: x, nonNull: true });
-        return;
+        return moments(`CAST(${ident(metric.column!)} AS DOUBLE)`, x, true);
       case 'sum':
-        srcSelect.push(`coalesce(CAST(${ident(metric.column!)} AS DOUBLE), 0) AS ${x}`);
-        slots.push({ kind: 'moments', alias: x, nonNull: false });
-        return;
+        return moments(`coalesce(CAST(${ident(metric.column!)} AS DOUBLE), 0)`, x, false);
       case 'rate':
       case 'incomplete': {
         const predicate = compileFilterPredicate(metric.filters ?? [], metric.filter_combination ?? 'AND', input.schema, params, dialect);
-        srcSelect.push(`CASE WHEN coalesce(${predicate ?? 'false'}, false) THEN 1.0 ELSE 0.0 END AS ${x}`);
-        slots.push({ kind: 'moments', alias: x, nonNull: false });
-        return;
+        return moments(`CASE WHEN coalesce(${predicate ?? 'false'}, false) THEN 1.0 ELSE 0.0 END`, x, false);
       }
       case 'percentile': {
-        let part = histogramColumns.indexOf(metric.column!);
+        let part = planned.histogramColumns.indexOf(metric.column!);
         if (part < 0) {
-          part = histogramColumns.push(metric.column!) - 1;
+          part = planned.histogramColumns.push(metric.column!) - 1;
           const v = `CAST(${ident(metric.column!)} AS DOUBLE)`;
-          srcSelect.push(
+          planned.select.push(
             `CASE WHEN ${v} > 0 THEN CAST(floor(ln(${v}) / ${dialect.doubleLiteral(lnGamma)}) AS INTEGER) WHEN ${v} IS NOT NULL THEN ${ZERO_BUCKET} END AS b${part}`,
           );
         }
-        slots.push({ kind: 'histogram', part: part + 1 });
+        planned.slots.push({ kind: 'histogram', part: part + 1 });
         return;
       }
     }
   });
+  return planned;
+}
 
-  const momentAliases = slots.flatMap((s) => (s.kind === 'moments' ? [s] : []));
-  const momentColumns = momentAliases.flatMap(({ alias, nonNull }) => {
+/** Part 0: per cohort, its counts and, per moment metric, count, Σw, Σw², Σw·x, Σw·x². */
+function cohortMomentsPart(keys: string[], momentSlots: MomentSlot[]): string {
+  const keyList = keys.join(', ');
+  const momentColumns = momentSlots.flatMap(({ alias, nonNull }) => {
     const filter = nonNull ? ` FILTER (WHERE ${alias} IS NOT NULL)` : '';
     return [
       `CAST(count(${alias}) AS DOUBLE)`,
@@ -180,133 +221,139 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
       `coalesce(sum(w * ${alias} * ${alias}), 0)`,
     ];
   });
-  const nullMoments = momentColumns.map(() => 'CAST(NULL AS DOUBLE)');
+  return `SELECT 0 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE) AS n, sum(w) AS sw, sum(w * w) AS sww${momentColumns.map((c) => `, ${c}`).join('')} FROM src GROUP BY ${keyList}`;
+}
+
+/** Part `j + 1`: per cohort and log bucket of histogram column `j`, the bucket's counts (moment columns null). */
+function histogramPart(keys: string[], j: number, momentCount: number): string {
   const keyList = keys.join(', ');
-  const parts: string[] = [];
-  parts.push(
-    `SELECT 0 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE) AS n, sum(w) AS sw, sum(w * w) AS sww${momentColumns.map((c) => `, ${c}`).join('')} FROM src GROUP BY ${keyList}`,
+  const nullMoments = ', CAST(NULL AS DOUBLE)'.repeat(momentCount * 5);
+  return `SELECT ${j + 1} AS part, ${keyList}, b${j} AS bucket, CAST(count(*) AS DOUBLE), sum(w), sum(w * w)${nullMoments} FROM src WHERE b${j} IS NOT NULL GROUP BY ${keyList}, b${j}`;
+}
+
+/** Part -1: per unit first (X = Σw·x, Y = Σw), then per cohort the distinct units and the moments of X and Y across them. */
+function unitMomentsPart(keys: string[], momentSlots: MomentSlot[]): string {
+  const keyList = keys.join(', ');
+  const perUnit = momentSlots.flatMap(({ alias, nonNull }, m) => [
+    `coalesce(sum(w * ${alias}), 0) AS ux${m}`,
+    `coalesce(sum(w)${nonNull ? ` FILTER (WHERE ${alias} IS NOT NULL)` : ''}, 0) AS uy${m}`,
+  ]);
+  const acrossUnits = momentSlots.flatMap((_, m) => [
+    `sum(ux${m})`,
+    `sum(ux${m} * ux${m})`,
+    `sum(uy${m})`,
+    `sum(uy${m} * uy${m})`,
+    `sum(ux${m} * uy${m})`,
+  ]);
+  return (
+    `SELECT -1 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)${acrossUnits.map((c) => `, ${c}`).join('')}` +
+    ` FROM (SELECT ${keyList}, u${perUnit.map((c) => `, ${c}`).join('')} FROM src WHERE u IS NOT NULL GROUP BY ${keyList}, u) GROUP BY ${keyList}`
   );
-  histogramColumns.forEach((_, j) => {
-    parts.push(
-      `SELECT ${j + 1} AS part, ${keyList}, b${j} AS bucket, CAST(count(*) AS DOUBLE), sum(w), sum(w * w)${nullMoments.map((c) => `, ${c}`).join('')} FROM src WHERE b${j} IS NOT NULL GROUP BY ${keyList}, b${j}`,
-    );
-  });
-  if (input.unitColumn !== undefined) {
-    // Per unit first (X = Σw·x, Y = Σw), then per cohort the moments of X and Y across units.
-    const perUnit = momentAliases.flatMap(({ alias, nonNull }, m) => [
-      `coalesce(sum(w * ${alias}), 0) AS ux${m}`,
-      `coalesce(sum(w)${nonNull ? ` FILTER (WHERE ${alias} IS NOT NULL)` : ''}, 0) AS uy${m}`,
-    ]);
-    const acrossUnits = momentAliases.flatMap((_, m) => [
-      `sum(ux${m})`,
-      `sum(ux${m} * ux${m})`,
-      `sum(uy${m})`,
-      `sum(uy${m} * uy${m})`,
-      `sum(ux${m} * uy${m})`,
-    ]);
-    parts.push(
-      `SELECT -1 AS part, ${keyList}, CAST(NULL AS INTEGER) AS bucket, CAST(count(*) AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)${acrossUnits.map((c) => `, ${c}`).join('')}` +
-        ` FROM (SELECT ${keyList}, u${perUnit.map((c) => `, ${c}`).join('')} FROM src WHERE u IS NOT NULL GROUP BY ${keyList}, u) GROUP BY ${keyList}`,
-    );
+}
+
+/** What the decoder needs to know of the statement. */
+interface StatementShape {
+  keyWidth: number;
+  momentCount: number;
+  histogramCount: number;
+  slots: MetricSlot[];
+  /** The statement has the per-unit part (-1). */
+  perUnit: boolean;
+}
+
+/** What the rows say about one cohort, gathered across the statement's parts. */
+interface CohortParts {
+  cohort: CohortAggregate;
+  histograms: HistogramAggregate[];
+  moments?: MomentAggregate[];
+  unitMoments?: UnitMoments[];
+}
+
+/** The statement's rows as cohort aggregates, cohorts sorted by key. */
+function decodeCohorts(rows: readonly (readonly unknown[])[], shape: StatementShape): CohortAggregate[] {
+  const byKey = new Map<string, CohortParts>();
+  for (const row of rows) {
+    const key = row.slice(1, 1 + shape.keyWidth).map((v) => String(v));
+    const id = JSON.stringify(key);
+    let parts = byKey.get(id);
+    if (parts === undefined) {
+      parts = {
+        cohort: { key, rows: 0, weight: 0, weightSquares: 0, metrics: [] },
+        histograms: Array.from({ length: shape.histogramCount }, () => ({
+          rows: 0,
+          weight: 0,
+          weightSquares: 0,
+          zeroWeight: 0,
+          buckets: [],
+        })),
+      };
+      byKey.set(id, parts);
+    }
+    readRow(row, parts, shape);
   }
-  const sql = `WITH src AS ${dialect.inlineCte}(SELECT ${srcSelect.join(', ')} FROM ${input.table} WHERE ${where.join(' AND ')})\n${parts.join('\nUNION ALL\n')}`;
+  const out = [...byKey.values()].map((parts) => assembleCohort(parts, shape));
+  out.sort((a, b) => (JSON.stringify(a.key) < JSON.stringify(b.key) ? -1 : 1));
+  return out;
+}
 
-  const decode = (rows: readonly (readonly unknown[])[]): CohortAggregate[] => {
-    const cohorts = new Map<string, CohortAggregate>();
-    const histograms = new Map<string, HistogramAggregate[]>();
-    const keyWidth = keys.length;
-    const cohortOf = (key: string[]): { cohort: CohortAggregate; parts: HistogramAggregate[] } => {
-      const id = JSON.stringify(key);
-      let cohort = cohorts.get(id);
-      let hs = histograms.get(id);
-      if (cohort === undefined || hs === undefined) {
-        cohort = { key, rows: 0, weight: 0, weightSquares: 0, metrics: [] };
-        hs = histogramColumns.map(() => ({ rows: 0, weight: 0, weightSquares: 0, zeroWeight: 0, buckets: [] }));
-        cohorts.set(id, cohort);
-        histograms.set(id, hs);
-      }
-      return { cohort, parts: hs };
-    };
-    const moments = new Map<string, MomentAggregate[]>();
-    const unitMoments = new Map<string, UnitMoments[]>();
-    for (const row of rows) {
-      const part = num(row[0]);
-      const key = row.slice(1, 1 + keyWidth).map((v) => String(v));
-      const bucket = row[1 + keyWidth];
-      const [n, sw, sww] = [num(row[2 + keyWidth]), num(row[3 + keyWidth]), num(row[4 + keyWidth])];
-      const { cohort, parts: hs } = cohortOf(key);
-      if (part === 0) {
-        cohort.rows = n;
-        cohort.weight = sw;
-        cohort.weightSquares = sww;
-        const values: MomentAggregate[] = momentAliases.map((_, m) => {
-          const base = 5 + keyWidth + m * 5;
-          return {
-            rows: num(row[base]),
-            weight: num(row[base + 1]),
-            weightSquares: num(row[base + 2]),
-            sum: num(row[base + 3]),
-            sumSquares: num(row[base + 4]),
-          };
-        });
-        moments.set(JSON.stringify(key), values);
-      } else if (part === -1) {
-        cohort.units = n;
-        unitMoments.set(
-          JSON.stringify(key),
-          momentAliases.map((_, m) => {
-            const base = 5 + keyWidth + m * 5;
-            return {
-              units: n,
-              sumX: num(row[base]),
-              sumXSquares: num(row[base + 1]),
-              sumY: num(row[base + 2]),
-              sumYSquares: num(row[base + 3]),
-              sumXY: num(row[base + 4]),
-            };
-          }),
-        );
-      } else {
-        const h = hs[part - 1]!;
-        h.rows += n;
-        h.weight += sw;
-        h.weightSquares += sww;
-        const index = num(bucket);
-        if (index === ZERO_BUCKET) h.zeroWeight += sw;
-        else h.buckets.push({ index, count: sw });
-      }
-    }
-    const out: CohortAggregate[] = [];
-    for (const [id, cohort] of cohorts) {
-      const ms: MomentAggregate[] =
-        moments.get(id) ?? momentAliases.map(() => ({ rows: 0, weight: 0, weightSquares: 0, sum: 0, sumSquares: 0 }));
-      const us = unitMoments.get(id);
-      if (input.unitColumn !== undefined) {
-        ms.forEach((moment, k) => {
-          moment.perUnit = us?.[k] ?? { units: 0, sumX: 0, sumXSquares: 0, sumY: 0, sumYSquares: 0, sumXY: 0 };
-        });
-        cohort.units ??= 0;
-      }
-      const hs = histograms.get(id)!;
-      let m = 0;
-      cohort.metrics = slots.map((slot) => {
-        if (slot.kind === 'moments') return ms[m++]!;
-        if (slot.kind === 'histogram') return hs[slot.part - 1]!;
-        return {
-          rows: cohort.rows,
-          weight: cohort.weight,
-          weightSquares: cohort.weightSquares,
-          sum: cohort.weight,
-          sumSquares: cohort.weight,
-        };
-      });
-      out.push(cohort);
-    }
-    out.sort((a, b) => (JSON.stringify(a.key) < JSON.stringify(b.key) ? -1 : 1));
-    return out;
-  };
+/** Adds one row of the statement (of any part) to its cohort's parts. */
+function readRow(row: readonly unknown[], parts: CohortParts, shape: StatementShape): void {
+  const { keyWidth } = shape;
+  const part = num(row[0]);
+  const [n, sw, sww] = [num(row[2 + keyWidth]), num(row[3 + keyWidth]), num(row[4 + keyWidth])];
+  const column = (m: number, k: number): number => num(row[5 + keyWidth + m * 5 + k]);
+  const perMoment = <T>(read: (m: number) => T): T[] => Array.from({ length: shape.momentCount }, (_, m) => read(m));
+  const { cohort } = parts;
+  if (part === 0) {
+    cohort.rows = n;
+    cohort.weight = sw;
+    cohort.weightSquares = sww;
+    parts.moments = perMoment((m) => ({
+      rows: column(m, 0),
+      weight: column(m, 1),
+      weightSquares: column(m, 2),
+      sum: column(m, 3),
+      sumSquares: column(m, 4),
+    }));
+  } else if (part === -1) {
+    cohort.units = n;
+    parts.unitMoments = perMoment((m) => ({
+      units: n,
+      sumX: column(m, 0),
+      sumXSquares: column(m, 1),
+      sumY: column(m, 2),
+      sumYSquares: column(m, 3),
+      sumXY: column(m, 4),
+    }));
+  } else {
+    const h = parts.histograms[part - 1]!;
+    h.rows += n;
+    h.weight += sw;
+    h.weightSquares += sww;
+    const index = num(row[1 + keyWidth]);
+    if (index === ZERO_BUCKET) h.zeroWeight += sw;
+    else h.buckets.push({ index, count: sw });
+  }
+}
 
-  return { sql, params, decode };
+/** The cohort with one aggregate per metric, in metric order. */
+function assembleCohort(parts: CohortParts, shape: StatementShape): CohortAggregate {
+  const { cohort } = parts;
+  const moments: MomentAggregate[] =
+    parts.moments ?? Array.from({ length: shape.momentCount }, () => ({ rows: 0, weight: 0, weightSquares: 0, sum: 0, sumSquares: 0 }));
+  if (shape.perUnit) {
+    moments.forEach((moment, k) => {
+      moment.perUnit = parts.unitMoments?.[k] ?? { units: 0, sumX: 0, sumXSquares: 0, sumY: 0, sumYSquares: 0, sumXY: 0 };
+    });
+    cohort.units ??= 0;
+  }
+  let m = 0;
+  cohort.metrics = shape.slots.map((slot) => {
+    if (slot.kind === 'moments') return moments[m++]!;
+    if (slot.kind === 'histogram') return parts.histograms[slot.part - 1]!;
+    return { rows: cohort.rows, weight: cohort.weight, weightSquares: cohort.weightSquares, sum: cohort.weight, sumSquares: cohort.weight };
+  });
+  return cohort;
 }
 
 /** True when an aggregate is a histogram (percentile metrics). */

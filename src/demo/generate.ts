@@ -149,7 +149,7 @@ function variantFor(f: number, userId: string): string {
 }
 
 /** Number of distinct users for a run of `count` events (about 20 events per user). */
-export function userPoolSize(count: number): number {
+function userPoolSize(count: number): number {
   return Math.min(250_000, Math.max(1_000, Math.ceil(count / 20)));
 }
 
@@ -729,6 +729,15 @@ function buildData(
     'k8s.node': rt.nodes[pod],
     'k8s.container': service.name,
   };
+  addOutcomeFields(data, rng, rt, route, outcome);
+  addServiceFields(data, rng, service, route, user, outcome);
+  return data;
+}
+
+/** Error, database and upstream fields, drawn after the common ones (the draw order keeps seeded output stable). */
+function addOutcomeFields(data: Record<string, unknown>, rng: Random, rt: ServiceRuntime, route: DemoRoute, outcome: Outcome): void {
+  const service = rt.service;
+  const duration = outcome.durationMs;
   if (outcome.error) {
     data['error.message'] = outcome.errorMessage;
     data['error.type'] = outcome.timeout ? 'timeout' : 'exception';
@@ -744,6 +753,17 @@ function buildData(
     data['upstream.service'] = service.upstream;
     data['upstream.duration_ms'] = round3(duration * (0.3 + 0.5 * rng.next()));
   }
+}
+
+/** Fields only some services have: cart and payment, search, auth, inventory. */
+function addServiceFields(
+  data: Record<string, unknown>,
+  rng: Random,
+  service: DemoService,
+  route: DemoRoute,
+  user: UserProfile,
+  outcome: Outcome,
+): void {
   switch (service.name) {
     case 'cart':
     case 'checkout':
@@ -785,5 +805,4 @@ function buildData(
     default:
       break;
   }
-  return data;
 }

@@ -71,7 +71,7 @@ function targetingProblem(targeting: unknown): string | null {
 }
 
 /** The metadata a flag reports with every evaluation. */
-export function evaluationMetadata(flag: FlagDefinition): FlagMetadata {
+function evaluationMetadata(flag: FlagDefinition): FlagMetadata {
   const metadata: FlagMetadata = { service: flag.service, kind: flag.kind };
   if (flag.safeVariant !== undefined) metadata['safeVariant'] = flag.safeVariant;
   if (flag.kind === 'kill-switch') metadata['pressed'] = flag.pressed !== undefined;
@@ -94,7 +94,7 @@ function typeOfValue(value: JsonValue): string {
  * The bucket string flagd hashes for a plain `fractional` (no custom
  * bucketing expression): flag key followed by targeting key.
  */
-export function bucketingString(flagKey: string, targetingKey: string): string {
+function bucketingString(flagKey: string, targetingKey: string): string {
   return `${flagKey}${targetingKey}`;
 }
 

@@ -19,7 +19,7 @@ import {
   type ServedConfig,
 } from './model.js';
 
-export const flagdSchemaUrl = 'https://flagd.dev/schema/v0/flags.json';
+const flagdSchemaUrl = 'https://flagd.dev/schema/v0/flags.json';
 
 export type FlagdMetadata = Record<string, string | number | boolean>;
 
@@ -50,7 +50,7 @@ const meta = {
 } as const;
 
 /** The `fractional` expression equivalent to a rollout. */
-export function rolloutToFractional(rollout: Rollout): { fractional: Array<[string, number]> } {
+function rolloutToFractional(rollout: Rollout): { fractional: Array<[string, number]> } {
   return { fractional: rollout.weights.map((w): [string, number] => [w.variant, w.weight]) };
 }
 
@@ -64,7 +64,7 @@ export function flagdTargeting(targeting: unknown, rollout: Rollout | undefined)
 }
 
 /** Converts one flag to its flagd definition. */
-export function toFlagdFlag(flag: FlagDefinition): FlagdFlag {
+function toFlagdFlag(flag: FlagDefinition): FlagdFlag {
   const metadata: FlagdMetadata = { [meta.service]: flag.service, [meta.kind]: flag.kind };
   if (flag.safeVariant !== undefined) metadata[meta.safeVariant] = flag.safeVariant;
   if (flag.description !== undefined) metadata[meta.description] = flag.description;
@@ -141,7 +141,7 @@ function fractionalAsRollout(logic: unknown, variants: Record<string, unknown>):
 }
 
 /** Splits flagd targeting into flagscope targeting and rollout, recognising what {@link flagdTargeting} writes. */
-export function splitFlagdTargeting(targeting: unknown, variants: Record<string, unknown>): { targeting?: unknown; rollout?: Rollout } {
+function splitFlagdTargeting(targeting: unknown, variants: Record<string, unknown>): { targeting?: unknown; rollout?: Rollout } {
   if (targeting === undefined || targeting === null || (isPlainObject(targeting) && Object.keys(targeting).length === 0)) return {};
   const rollout = fractionalAsRollout(targeting, variants);
   if (rollout) return { rollout };

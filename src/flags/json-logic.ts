@@ -101,7 +101,7 @@ export function validateJsonLogic(logic: unknown, path = ''): void {
 }
 
 /** Deeper rules are refused: no real targeting needs them, and evaluation recurses. */
-export const maxLogicDepth = 64;
+const maxLogicDepth = 64;
 
 function validateNode(logic: unknown, path: string, depth: number): void {
   if (depth > maxLogicDepth) {
@@ -226,7 +226,7 @@ export function truthy(value: unknown): boolean {
 }
 
 /** Splits a `var` path on dots; `\.` is a literal dot and `\\` a backslash. */
-export function splitVarPath(path: string): string[] {
+function splitVarPath(path: string): string[] {
   const parts: string[] = [];
   let current = '';
   for (let i = 0; i < path.length; i++) {

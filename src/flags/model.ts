@@ -82,7 +82,7 @@ export interface Flag extends FlagDefinition {
 }
 
 /** Flag keys, service names and variant names: a letter or digit, then letters, digits, `.`, `_`, `-`; at most 128 characters. */
-export const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const definitionFields = new Set([
   'key',

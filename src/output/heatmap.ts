@@ -9,7 +9,7 @@ import { axisLine, formatAxisEnds } from './time-axis.js';
 import { formatNumberShort } from './values.js';
 
 /** Shades from empty to fullest. */
-export const HEATMAP_SHADES = [' ', '░', '▒', '▓', '█'] as const;
+const HEATMAP_SHADES = [' ', '░', '▒', '▓', '█'] as const;
 
 export interface HeatmapColumn {
   /** Start of the time bucket, Unix milliseconds. */

@@ -16,7 +16,7 @@ import { formatNumberHuman, toMillis } from './values.js';
 type Cell = QueryResult['data']['results'][number]['data'][string];
 
 /** True for a `HEATMAP` calculation value. */
-export function isHeatmapValue(value: unknown): value is HeatmapValue {
+function isHeatmapValue(value: unknown): value is HeatmapValue {
   return typeof value === 'object' && value !== null && Array.isArray((value as HeatmapValue).buckets);
 }
 
@@ -78,7 +78,7 @@ interface GroupedSeries {
 }
 
 /** Groups series rows by breakdown values, in the order of `data.results`; series rows of groups outside `data.results` are left out. */
-export function groupSeries(result: QueryResult): GroupedSeries {
+function groupSeries(result: QueryResult): GroupedSeries {
   const { breakdowns } = result.meta;
   const times = new Set<number>();
   const groups = new Map<string, Map<number, Record<string, Cell>>>();

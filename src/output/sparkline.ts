@@ -7,7 +7,7 @@ import { pad, plainStyler, truncate } from './style.js';
 import { axisLine, formatAxisEnds } from './time-axis.js';
 import { formatNumberShort } from './values.js';
 
-export const SPARK_BLOCKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
+const SPARK_BLOCKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
 
 /**
  * One block per value, scaled between `range.min` (lowest block) and

@@ -1,7 +1,7 @@
 /** Short UTC labels for chart time axes. */
 
 /** `HH:MM` for buckets shorter than a day, `MM-DD` otherwise (UTC). */
-export function formatAxisTime(ms: number, stepSeconds: number): string {
+function formatAxisTime(ms: number, stepSeconds: number): string {
   const iso = new Date(ms).toISOString();
   if (stepSeconds >= 86400) return iso.slice(5, 10);
   if (stepSeconds < 60) return iso.slice(11, 19);

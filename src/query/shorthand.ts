@@ -4,6 +4,7 @@
  * Grammar and examples: docs/query.md, "CLI shorthand". Every parser throws
  * `FlagscopeError('usage')` with the reason and a hint on bad input.
  */
+import { parseDuration } from '../api/duration.js';
 import { FlagscopeError } from '../errors.js';
 import { calculationName, formatColumn, formatFilter, formatFilters, formatValue } from './format.js';
 import { CALC_OPS, type CalcOp, type Calculation, type Filter, type FilterOp, type FilterValue, type Having, type Order } from './spec.js';
@@ -386,26 +387,8 @@ export function parseHaving(text: string): Having {
   return having;
 }
 
-const UNIT_SECONDS: Record<string, number> = { w: 604_800, d: 86_400, h: 3_600, m: 60, s: 1 };
-const DURATION_HINT = 'e.g. 90s, 30m, 2h, 1d, 1w, 1h30m';
-
-/**
- * Parses a duration into whole seconds: a sequence of `<integer><unit>` with units
- * w d h m s (`1h30m`), or a bare integer of seconds.
- */
-export function parseDuration(text: string): number {
-  const trimmed = text.trim().toLowerCase();
-  let seconds = 0;
-  if (/^\d+$/.test(trimmed)) seconds = Number(trimmed);
-  else if (/^(\d+[wdhms])+$/.test(trimmed)) {
-    for (const part of trimmed.matchAll(/(\d+)([wdhms])/g)) seconds += Number(part[1]) * (UNIT_SECONDS[part[2] ?? 's'] ?? 1);
-  } else {
-    throw usage(`invalid duration ${JSON.stringify(shortName(text))}: expected a number and a unit`, DURATION_HINT);
-  }
-  if (!Number.isSafeInteger(seconds) || seconds <= 0)
-    throw usage(`invalid duration ${JSON.stringify(shortName(text))}: must be more than zero`, DURATION_HINT);
-  return seconds;
-}
+/** The duration parser is shared with the rest of the CLI and the server; re-exported for the shorthand's readers. */
+export { parseDuration };
 
 /**
  * Parses a point in time into unix seconds: an ISO-8601 date or date-time (UTC when

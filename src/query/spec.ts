@@ -112,8 +112,6 @@ export interface HeatmapValue {
   buckets: number[];
 }
 
-export type CalcValue = number | null | HeatmapValue;
-
 /** One row: breakdown values by column name, and calculation values by calculation name (e.g. `P99(duration_ms)`). */
 export interface ResultRow {
   data: Record<string, string | number | boolean | null | HeatmapValue>;

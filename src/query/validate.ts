@@ -388,98 +388,18 @@ export function validateQuery(input: unknown, schema: DatasetSchema, now: number
     );
   checkKeys(input, SPEC_KEYS, '');
   const columns = new SchemaIndex(schema);
-
-  const calculations: Calculation[] = [];
-  const seen = new Set<string>();
-  if (input.calculations !== undefined) {
-    expectArray(input.calculations, 'calculations').forEach((c, i) => {
-      const calc = validateCalculation(c, `calculations[${i}]`, columns);
-      const name = calculationName(calc);
-      if (!seen.has(name)) {
-        seen.add(name);
-        calculations.push(calc);
-      }
-    });
-  }
-  if (calculations.length === 0) calculations.push({ op: 'COUNT' });
-
+  // Fields are checked in this order, so the first error reported is always the same one.
+  const calculations = validateCalculations(input.calculations, columns);
   const filters = validateFilters(input.filters, 'filters', columns);
   const filterCombination = expectCombination(input.filter_combination, 'filter_combination');
-
-  const breakdowns: string[] = [];
-  if (input.breakdowns !== undefined) {
-    expectArray(input.breakdowns, 'breakdowns').forEach((b, i) => {
-      const column = columns.column(b, `breakdowns[${i}]`);
-      if (!breakdowns.includes(column.name)) breakdowns.push(column.name);
-    });
-  }
-
-  const orders: Order[] = [];
-  if (input.orders !== undefined) {
-    expectArray(input.orders, 'orders').forEach((o, i) => {
-      const path = `orders[${i}]`;
-      if (!isRecord(o)) fail(path, `expected an object, got ${describe(o)}`);
-      checkKeys(o, ORDER_KEYS, path);
-      let direction: 'ascending' | 'descending' | undefined;
-      if (o.order !== undefined) {
-        if (o.order !== 'ascending' && o.order !== 'descending')
-          fail(`${path}.order`, `expected "ascending" or "descending", got ${describe(o.order)}`);
-        direction = o.order;
-      }
-      if (o.op === undefined) {
-        if (o.column === undefined)
-          fail(path, 'an order needs a breakdown column or a calculation op', 'e.g. {"op": "COUNT", "order": "descending"}');
-        const column = columns.column(o.column, `${path}.column`);
-        if (!breakdowns.includes(column.name)) {
-          fail(
-            `${path}.column`,
-            `${JSON.stringify(shortName(column.name))} is not a breakdown`,
-            'order by a breakdown column, or by a calculation with "op"',
-          );
-        }
-        orders.push({ column: column.name, order: direction ?? 'ascending' });
-        return;
-      }
-      const op = validateCalcOp(o.op, `${path}.op`);
-      if (op === 'HEATMAP') fail(`${path}.op`, 'results cannot be ordered by a HEATMAP', 'order by another calculation');
-      const ref = validateCalcRef(op, o, path, `${path}.op`, columns);
-      findCalculation(ref, calculations, path);
-      orders.push({ ...ref, order: direction ?? 'descending' });
-    });
-  }
-  if (orders.length === 0) {
-    const first = calculations.find((c) => c.op !== 'HEATMAP');
-    if (first) orders.push({ ...first, order: 'descending' });
-    else for (const b of breakdowns) orders.push({ column: b, order: 'ascending' });
-  }
-
-  const havings: Having[] = [];
-  if (input.havings !== undefined) {
-    expectArray(input.havings, 'havings').forEach((h, i) => {
-      const path = `havings[${i}]`;
-      if (!isRecord(h)) fail(path, `expected an object, got ${describe(h)}`);
-      checkKeys(h, HAVING_KEYS, path);
-      const calcOp = validateCalcOp(h.calculate_op, `${path}.calculate_op`);
-      if (calcOp === 'HEATMAP') fail(`${path}.calculate_op`, 'a having cannot test a HEATMAP', 'use another calculation');
-      const ref = validateCalcRef(calcOp, h, path, `${path}.calculate_op`, columns);
-      findCalculation(ref, calculations, path);
-      if (typeof h.op !== 'string' || !(HAVING_OPS as readonly string[]).includes(h.op)) {
-        fail(`${path}.op`, `unknown having op ${describe(h.op)}`, `having ops: ${HAVING_OPS.join(' ')}`);
-      }
-      if (typeof h.value !== 'number' || !Number.isFinite(h.value)) fail(`${path}.value`, `expected a number, got ${describe(h.value)}`);
-      const having: Having = { calculate_op: calcOp, op: h.op as Having['op'], value: h.value };
-      if (ref.column !== undefined) having.column = ref.column;
-      if (ref.filters !== undefined) {
-        having.filters = ref.filters;
-        having.filter_combination = ref.filter_combination ?? 'AND';
-      }
-      havings.push(having);
-    });
-  }
-
+  const breakdowns = validateBreakdowns(input.breakdowns, columns);
+  const orders = validateOrders(input.orders, columns, calculations, breakdowns);
+  const havings =
+    input.havings === undefined
+      ? []
+      : expectArray(input.havings, 'havings').map((h, i) => validateHaving(h, `havings[${i}]`, columns, calculations));
   const limit = input.limit === undefined ? DEFAULT_LIMIT : expectInteger(input.limit, 'limit', 1, MAX_LIMIT);
   const times = resolveTimes(input, now);
-
   const normalized: NormalizedQuery = {
     calculations,
     filters,
@@ -492,18 +412,116 @@ export function validateQuery(input: unknown, schema: DatasetSchema, now: number
     start_time: times.start_time,
     end_time: times.end_time,
   };
-  if (input.granularity !== undefined) {
-    const granularity = expectInteger(input.granularity, 'granularity', 1);
-    const buckets = Math.ceil(times.time_range / granularity);
-    if (buckets > MAX_TIME_BUCKETS) {
-      const smallest = Math.ceil(times.time_range / MAX_TIME_BUCKETS);
+  if (input.granularity !== undefined) normalized.granularity = validateGranularity(input.granularity, times.time_range);
+  return normalized;
+}
+
+/** The calculations without duplicates (by name), in spec order; COUNT when there are none. */
+function validateCalculations(value: unknown, columns: SchemaIndex): Calculation[] {
+  const calculations: Calculation[] = [];
+  const seen = new Set<string>();
+  if (value !== undefined) {
+    expectArray(value, 'calculations').forEach((c, i) => {
+      const calc = validateCalculation(c, `calculations[${i}]`, columns);
+      const name = calculationName(calc);
+      if (!seen.has(name)) {
+        seen.add(name);
+        calculations.push(calc);
+      }
+    });
+  }
+  if (calculations.length === 0) calculations.push({ op: 'COUNT' });
+  return calculations;
+}
+
+/** Breakdown columns by their stored names, without duplicates. */
+function validateBreakdowns(value: unknown, columns: SchemaIndex): string[] {
+  const breakdowns: string[] = [];
+  if (value !== undefined) {
+    expectArray(value, 'breakdowns').forEach((b, i) => {
+      const column = columns.column(b, `breakdowns[${i}]`);
+      if (!breakdowns.includes(column.name)) breakdowns.push(column.name);
+    });
+  }
+  return breakdowns;
+}
+
+/** The orders; without any, the first calculation descending (not a HEATMAP), else the breakdowns ascending. */
+function validateOrders(value: unknown, columns: SchemaIndex, calculations: Calculation[], breakdowns: string[]): Order[] {
+  const orders =
+    value === undefined
+      ? []
+      : expectArray(value, 'orders').map((o, i) => validateOrder(o, `orders[${i}]`, columns, calculations, breakdowns));
+  if (orders.length === 0) {
+    const first = calculations.find((c) => c.op !== 'HEATMAP');
+    if (first) orders.push({ ...first, order: 'descending' });
+    else for (const b of breakdowns) orders.push({ column: b, order: 'ascending' });
+  }
+  return orders;
+}
+
+/** One order: by a breakdown column (ascending by default) or by one of the calculations (descending by default). */
+function validateOrder(o: unknown, path: string, columns: SchemaIndex, calculations: Calculation[], breakdowns: string[]): Order {
+  if (!isRecord(o)) fail(path, `expected an object, got ${describe(o)}`);
+  checkKeys(o, ORDER_KEYS, path);
+  let direction: 'ascending' | 'descending' | undefined;
+  if (o.order !== undefined) {
+    if (o.order !== 'ascending' && o.order !== 'descending')
+      fail(`${path}.order`, `expected "ascending" or "descending", got ${describe(o.order)}`);
+    direction = o.order;
+  }
+  if (o.op === undefined) {
+    if (o.column === undefined)
+      fail(path, 'an order needs a breakdown column or a calculation op', 'e.g. {"op": "COUNT", "order": "descending"}');
+    const column = columns.column(o.column, `${path}.column`);
+    if (!breakdowns.includes(column.name)) {
       fail(
-        'granularity',
-        `${granularity} s is too fine for a ${times.time_range} s range (${buckets} buckets, at most ${MAX_TIME_BUCKETS})`,
-        `use a granularity of at least ${smallest} s, or a shorter time range`,
+        `${path}.column`,
+        `${JSON.stringify(shortName(column.name))} is not a breakdown`,
+        'order by a breakdown column, or by a calculation with "op"',
       );
     }
-    normalized.granularity = granularity;
+    return { column: column.name, order: direction ?? 'ascending' };
   }
-  return normalized;
+  const op = validateCalcOp(o.op, `${path}.op`);
+  if (op === 'HEATMAP') fail(`${path}.op`, 'results cannot be ordered by a HEATMAP', 'order by another calculation');
+  const ref = validateCalcRef(op, o, path, `${path}.op`, columns);
+  findCalculation(ref, calculations, path);
+  return { ...ref, order: direction ?? 'descending' };
+}
+
+/** One having: a comparison of one of the calculations (not a HEATMAP) with a number. */
+function validateHaving(h: unknown, path: string, columns: SchemaIndex, calculations: Calculation[]): Having {
+  if (!isRecord(h)) fail(path, `expected an object, got ${describe(h)}`);
+  checkKeys(h, HAVING_KEYS, path);
+  const calcOp = validateCalcOp(h.calculate_op, `${path}.calculate_op`);
+  if (calcOp === 'HEATMAP') fail(`${path}.calculate_op`, 'a having cannot test a HEATMAP', 'use another calculation');
+  const ref = validateCalcRef(calcOp, h, path, `${path}.calculate_op`, columns);
+  findCalculation(ref, calculations, path);
+  if (typeof h.op !== 'string' || !(HAVING_OPS as readonly string[]).includes(h.op)) {
+    fail(`${path}.op`, `unknown having op ${describe(h.op)}`, `having ops: ${HAVING_OPS.join(' ')}`);
+  }
+  if (typeof h.value !== 'number' || !Number.isFinite(h.value)) fail(`${path}.value`, `expected a number, got ${describe(h.value)}`);
+  const having: Having = { calculate_op: calcOp, op: h.op as Having['op'], value: h.value };
+  if (ref.column !== undefined) having.column = ref.column;
+  if (ref.filters !== undefined) {
+    having.filters = ref.filters;
+    having.filter_combination = ref.filter_combination ?? 'AND';
+  }
+  return having;
+}
+
+/** Seconds per time bucket, refused when the range would need more than {@link MAX_TIME_BUCKETS} buckets. */
+function validateGranularity(value: unknown, timeRange: number): number {
+  const granularity = expectInteger(value, 'granularity', 1);
+  const buckets = Math.ceil(timeRange / granularity);
+  if (buckets > MAX_TIME_BUCKETS) {
+    const smallest = Math.ceil(timeRange / MAX_TIME_BUCKETS);
+    fail(
+      'granularity',
+      `${granularity} s is too fine for a ${timeRange} s range (${buckets} buckets, at most ${MAX_TIME_BUCKETS})`,
+      `use a granularity of at least ${smallest} s, or a shorter time range`,
+    );
+  }
+  return granularity;
 }

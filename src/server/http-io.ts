@@ -15,9 +15,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import { FlagscopeError, invalidInput } from '../errors.js';
-import { parseJsonBody } from './json-body.js';
+import { parseJsonBody } from '../ingest/json-text.js';
 
-export { jsonErrorPosition, parseJsonBody } from './json-body.js';
+export { jsonErrorPosition, parseJsonBody } from '../ingest/json-text.js';
 
 /** Bytes of a discarded oversize body we still read so the client sees our 413; beyond this we cut the connection. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -123,7 +123,7 @@ function isSmallPlainBody(req: IncomingMessage, maxBytes: number): boolean {
  * bomb never inflates past `maxBytes` in memory. `allocate` gives the buffer an uncompressed
  * body of declared length is copied into (the batch route's shared memory).
  */
-export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (bytes: number) => Buffer): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (bytes: number) => Buffer | undefined): Promise<Buffer> {
   const typeProblem = contentTypeProblem(req);
   if (typeProblem !== undefined) return drainThenReject(req, typeProblem);
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
@@ -144,7 +144,7 @@ export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (byt
     return drainThenReject(req, tooLarge(maxBytes));
   }
 
-  // An uncompressed body of known length is copied straight into a buffer from `allocate`.
+  // An uncompressed body of known length is copied straight into a buffer from `allocate`, when it gives one.
   const target =
     decoder === undefined && allocate !== undefined && Number.isSafeInteger(declared) && declared > 0 ? allocate(declared) : undefined;
   return new Promise<Buffer>((resolve, reject) => {

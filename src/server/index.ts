@@ -3,7 +3,6 @@
  * (`duckdb:DIR`) or already open, assembles the routes (app.ts), listens, and starts and
  * stops its background jobs with itself.
  */
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -11,11 +10,11 @@ import { FlagscopeError } from '../errors.js';
 import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { duckdbStoreUrl, openStores } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
-import type { IngestPool } from '../store/duckdb/ingest-pool.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
 import { JobRunner, type BackgroundJob } from './jobs.js';
 import { KeyService } from './keys/key-service.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
+import { packageVersion } from '../version.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 export { parseStoreUrl, duckdbStoreUrl, type StoreLocation } from '../store/factory.js';
@@ -93,7 +92,12 @@ interface HeldStores extends ServerStores {
   release(): Promise<void>;
 }
 
-async function holdStores(options: ServerOptions, limits: ServerLimits, now: () => number): Promise<HeldStores> {
+async function holdStores(
+  options: ServerOptions,
+  limits: ServerLimits,
+  now: () => number,
+  log: (line: string) => void,
+): Promise<HeldStores> {
   const given = [options.store, options.dataDir, options.stores].filter((x) => x !== undefined).length;
   if (given !== 1) {
     throw new FlagscopeError(
@@ -107,6 +111,9 @@ async function holdStores(options: ServerOptions, limits: ServerLimits, now: () 
   const opened = await openStores(url, {
     now,
     limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
+    ingestWorkers: options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()),
+    ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+    log,
   });
   return { events: opened.events, control: opened.control, release: opened.close };
 }
@@ -119,9 +126,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const now = options.now ?? scheduler.now;
   const log = options.log ?? (() => undefined);
 
-  const stores = await holdStores(options, limits, now);
+  const stores = await holdStores(options, limits, now, log);
   const { events, control } = stores;
-  let ingestPool: IngestPool | undefined;
   try {
     const keyService = await KeyService.open(control, now);
     const adminKey = (options.bootstrapAdminKey ?? true) ? await keyService.bootstrapAdminKey() : undefined;
@@ -129,8 +135,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(control.flagStore(), now);
-    const { IngestPool } = await import('../store/duckdb/ingest-pool.js');
-    ingestPool = IngestPool.create(options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()), log);
     const deps: AppDependencies = {
       events,
       control,
@@ -139,12 +143,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       limits,
       now,
       scheduler,
-      version: await packageVersion(),
+      version: packageVersion(),
       log,
       verbose: options.verbose ?? false,
       flags,
-      ...(ingestPool === undefined ? {} : { ingestPool }),
-      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
     };
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
@@ -169,14 +171,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await new Promise<void>((resolve) => server.close(() => resolve()));
       throw e;
     }
-    const pool = ingestPool;
     const closeAll = async (): Promise<void> => {
       closing = true;
       flags.close();
       keyService.close();
       await stopListening(server, scheduler, limits.shutdownGraceMs);
       await jobs.stop();
-      await pool?.close();
       await stores.release();
     };
     let closed: Promise<void> | undefined;
@@ -194,7 +194,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (adminKey !== undefined) running.adminKey = adminKey;
     return running;
   } catch (e) {
-    await ingestPool?.close();
     await stores.release();
     throw e;
   }
@@ -248,16 +247,4 @@ function listen(server: Server, host: string, port: number): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
-}
-
-let cachedVersion: string | undefined;
-async function packageVersion(): Promise<string> {
-  if (cachedVersion !== undefined) return cachedVersion;
-  try {
-    const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
-    cachedVersion = String((JSON.parse(text) as { version?: unknown }).version ?? '0.0.0');
-  } catch {
-    cachedVersion = '0.0.0';
-  }
-  return cachedVersion;
 }

@@ -33,6 +33,12 @@ export interface OpenStoresOptions {
   now?: () => number;
   /** Columns per dataset and the ingest queue's bound, enforced by the event store. */
   limits?: { maxColumnsPerDataset?: number; maxQueuedEvents?: number };
+  /** Threads that scan large batch bodies (DuckDB's fast ingest path); 0: none. Default: the engine's. */
+  ingestWorkers?: number;
+  /** Batch bodies below this many bytes are parsed on the main thread. */
+  ingestWorkerMinBytes?: number;
+  /** Where the stores log what they recover from (a failed ingest worker). */
+  log?: (line: string) => void;
 }
 
 /** Reads a store URL; a usage error (exit 2) names what is wrong with it and the form to use. */
@@ -80,6 +86,9 @@ async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promis
       path: join(dir, 'events.duckdb'),
       ...(options.now === undefined ? {} : { now: options.now }),
       ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.ingestWorkers === undefined ? {} : { ingestWorkers: options.ingestWorkers }),
+      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+      ...(options.log === undefined ? {} : { log: options.log }),
     });
   } catch (e) {
     await control.close();

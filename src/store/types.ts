@@ -7,21 +7,33 @@
 import type { FlagAction, FlagHistoryEntry, LastPress } from '../api/flags.js';
 import type { ApiKeyInfo, ApiKeyScope } from '../api/keys.js';
 import type { Flag } from '../flags/model.js';
+import type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
 import type { SqlDialect, SqlParam } from '../query/dialect.js';
 import type { DatasetInfo, DatasetSchema } from '../query/schema.js';
 
 export type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../query/schema.js';
+export type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
 
-/** One event ready to store: already validated JSON object, resolved time and sample rate. */
-export interface IncomingEvent {
-  /** Unix milliseconds. */
-  time: number;
-  samplerate: number;
-  data: Record<string, unknown>;
+/** How full a store's ingest queue is, so the server can answer 429 with `Retry-After` before queuing. */
+export interface IngestPressure {
+  /** Events accepted but not yet committed. */
+  queuedEvents: number;
+  /** The bound beyond which `ingest` throws `overloaded`. */
+  max: number;
 }
 
-/** Per-event outcome of an ingest call, in input order. */
-export type IngestOutcome = { status: 202 } | { status: 400; error: string };
+/** What a store needs besides the bytes to store a Honeycomb batch body. */
+export interface BatchBodyOptions {
+  /** Unix milliseconds: the time of items sent without one. */
+  now: number;
+  /** Items larger than this many bytes of JSON are refused on their own (400). */
+  maxEventBytes: number;
+  /**
+   * Called once with the number of events about to be queued, before they are; throws (e.g.
+   * `overloaded`) to refuse the whole batch.
+   */
+  admit(events: number): void;
+}
 
 /**
  * One value of a result row, in JavaScript terms whatever the engine: integers of 64 bits and
@@ -59,6 +71,22 @@ export interface EventStore {
    * be stored (e.g. too many columns) get a 400 outcome; the rest are stored.
    */
   ingest(dataset: string, events: IncomingEvent[]): Promise<IngestOutcome[]>;
+  /**
+   * Stores a Honeycomb batch body (`POST /1/batch`: a JSON array of `{data, time?, samplerate?}`)
+   * and resolves after commit with one outcome per item, in order: bytes in, outcomes out. A store
+   * without a faster way uses `ingestBatchAsObjects` (src/store/batch-objects.ts). Throws
+   * `invalid_input` for a body that is not a JSON array.
+   */
+  ingestBatchBody(dataset: string, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]>;
+  /**
+   * A buffer of exactly `bytes` bytes to read a batch body into, or undefined for an ordinary one.
+   * Give it back with {@link releaseBatchBody} once the batch is answered.
+   */
+  takeBatchBody(bytes: number): Buffer | undefined;
+  /** Takes back a body read into a buffer from {@link takeBatchBody} (any other buffer is ignored). */
+  releaseBatchBody(body: Buffer): void;
+  /** How full the ingest queue is (backpressure). */
+  pressure(): IngestPressure;
   close(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@ import type { ConfirmPromptProps } from '../../src/cli/buttons/confirm-prompt.js
 import { runCli } from '../../src/cli/program.js';
 import type { Context, InStream, OutStream } from '../../src/context.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { timerSleep } from '../../src/sleep.js';
 
 // These tests play a person at a terminal. ink decides once, when it loads, whether it runs
 // in CI (and then draws only the final frame), from the real environment rather than the
@@ -155,6 +156,7 @@ describe('buttons press on a terminal', () => {
       stderr,
       env: { XDG_CONFIG_HOME: join(dir, 'xdg'), NO_COLOR: '1' },
       now: () => Date.now(),
+      sleep: timerSleep,
       cwd: dir,
       homeDir: dir,
       onSignal: () => () => undefined,

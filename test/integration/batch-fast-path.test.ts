@@ -1,30 +1,31 @@
 /**
- * Differential test of the batch fast path: the same sequence of random batch
- * bodies goes to two real DuckDB stores, store A through the object path
- * (`JSON.parse` → `batchItems` → `ingest` → `mergeOutcomes`) and store B
- * through `scanBatch` + `ingestPrepared` whenever the scan prepares the body
- * (the object path otherwise), as `ingestBatch`/`storePrepared` in
- * src/server/app.ts do. Every per-item outcome, the schemas, the dataset
- * listings and the full table contents must be identical.
+ * Differential test of the batch fast path: the same sequence of random batch bodies goes
+ * through the real ingest service (src/server/ingest/ingest-service.ts) to two real DuckDB
+ * stores. Store A has no scanner, so every body takes the object path (`JSON.parse` →
+ * `batchItems` → `ingest` → `mergeOutcomes`, src/store/batch-objects.ts); store B scans every
+ * body of a dataset that exists (src/store/duckdb/batch-ingest.ts) and appends the prepared
+ * chunks (`ingestPrepared`), falling back to the object path when the scan does. Its scanner runs
+ * `scanBatch` in this thread, as the ingest worker does, and can be made to scan against an older
+ * snapshot. Every per-item outcome, the schemas, the dataset listings and the full table
+ * contents must be identical.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/store/duckdb/batch-scanner.js';
-import { arrayItemByteLengths, batchItems, mergeOutcomes } from '../../src/server/ingest/decode.js';
+import { FlagscopeError } from '../../src/errors.js';
+import { IngestService } from '../../src/server/ingest/ingest-service.js';
+import { DEFAULT_SERVER_LIMITS } from '../../src/server/limits.js';
 import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
-import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
-import type { IncomingEvent, IngestOutcome } from '../../src/store/types.js';
-import { eventProblem } from '../../src/store/value-rules.js';
+import type { IngestOutcome } from '../../src/store/types.js';
 import { mulberry32 } from '../fixtures/random.js';
+import { InThreadScanner } from '../support/in-thread-scanner.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const DATASET = 'diff';
 const MAX_EVENT_BYTES = 1500;
 
 type Outcomes = IngestOutcome[] | { bodyError: string };
-type Prepared = Extract<ScanResult, { kind: 'prepared' }>;
 
 let dir: string;
 const open: DuckDbEventStore[] = [];
@@ -38,120 +39,40 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function openStore(name: string): Promise<DuckDbEventStore> {
-  const store = await openEventStore({ path: join(dir, `${name}.duckdb`), now: () => T0 });
-  open.push(store);
-  return store;
-}
-
 // ---------------------------------------------------------------------------
 // The two paths
 
-/** The object path of `ingestBatch` before the fast path: the body's items, then the store's outcomes merged in. */
-function objectIngest(store: DuckDbEventStore, body: Buffer, now: number): Promise<Outcomes> {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    return Promise.resolve({ bodyError: `malformed JSON: ${(error as Error).name}` });
+/** A real DuckDB store behind the real ingest service; `scanner` given for store B. */
+async function openSide(
+  name: string,
+  scanner?: InThreadScanner,
+): Promise<{ store: DuckDbEventStore; send: (body: Buffer) => Promise<Outcomes> }> {
+  const store = await openEventStore({
+    path: join(dir, `${name}.duckdb`),
+    now: () => T0,
+    ...(scanner === undefined ? {} : { bodyScanner: scanner, ingestWorkerMinBytes: 0 }),
+  });
+  open.push(store);
+  if (scanner !== undefined) {
+    // Count the batches the store had to store the object way (the columns changed since their scan).
+    const ingestPrepared = store.ingestPrepared.bind(store);
+    store.ingestPrepared = (dataset, batch) =>
+      ingestPrepared(dataset, {
+        ...batch,
+        materialize: () => {
+          scanner.counters.materialized++;
+          return batch.materialize();
+        },
+      });
   }
-  let items: ReturnType<typeof batchItems>;
-  try {
-    const itemBytes = Array.isArray(value) && body.length > MAX_EVENT_BYTES ? arrayItemByteLengths(body) : undefined;
-    items = batchItems(value, itemBytes, MAX_EVENT_BYTES, now);
-  } catch (error) {
-    return Promise.resolve({ bodyError: (error as Error).message });
-  }
-  const events: IncomingEvent[] = [];
-  for (const item of items) if (item.ok) events.push(item.event);
+  const service = new IngestService({ events: store, limits: { ...DEFAULT_SERVER_LIMITS, maxEventBytes: MAX_EVENT_BYTES }, now: () => T0 });
   // Called synchronously, so that two calls in one tick share a group commit.
-  const stored = events.length > 0 ? store.ingest(DATASET, events) : Promise.resolve([]);
-  return stored.then((outcomes) => mergeOutcomes(items, outcomes));
-}
-
-interface FastPathCounters {
-  prepared: number;
-  fallback: number;
-  /** Bodies no scan was tried for (the dataset did not exist yet). */
-  noSnapshot: number;
-  materialized: number;
-  reasons: Map<string, number>;
-}
-
-/** Store B's driver: scans like the ingest worker (the scan schema is kept while its version holds). */
-class FastPath {
-  readonly counters: FastPathCounters = { prepared: 0, fallback: 0, noSnapshot: 0, materialized: 0, reasons: new Map() };
-  private cached: ScanSchema | undefined;
-
-  constructor(readonly store: DuckDbEventStore) {}
-
-  schemaFor(snapshot: DatasetSnapshot): ScanSchema {
-    if (this.cached === undefined || this.cached.version !== snapshot.version) this.cached = scanSchemaOf(snapshot);
-    return this.cached;
-  }
-
-  /** Scans `body` against `snapshot` (the current one unless given); undefined when the dataset does not exist. */
-  scan(body: Buffer, now: number, snapshot = this.store.snapshot(DATASET)): ScanResult | undefined {
-    if (snapshot === undefined) {
-      this.counters.noSnapshot++;
-      return undefined;
-    }
-    // The worker gets its own copy of the body: the scan must not depend on the caller's buffer.
-    const result = scanBatch(new Uint8Array(body), this.schemaFor(snapshot), { now, maxEventBytes: MAX_EVENT_BYTES });
-    if (result.kind === 'prepared') this.counters.prepared++;
-    else {
-      this.counters.fallback++;
-      this.counters.reasons.set(result.reason, (this.counters.reasons.get(result.reason) ?? 0) + 1);
-    }
-    return result;
-  }
-
-  /** `ingestBatch` of app.ts with a scan result in hand: prepared bodies go to `ingestPrepared`, the rest to the object path. */
-  ingest(body: Buffer, now: number, scan: ScanResult | undefined): Promise<Outcomes> {
-    if (scan?.kind === 'prepared') return this.storePrepared(scan, body, now);
-    return objectIngest(this.store, body, now);
-  }
-
-  /** `storePrepared` of app.ts. */
-  private storePrepared(scan: Prepared, body: Buffer, now: number): Promise<Outcomes> {
-    const materialize = (): IncomingEvent[] => {
-      this.counters.materialized++;
-      const value = JSON.parse(body.toString('utf8')) as unknown;
-      const itemBytes = Array.isArray(value) && body.length > MAX_EVENT_BYTES ? arrayItemByteLengths(body) : undefined;
-      const events: IncomingEvent[] = [];
-      for (const item of batchItems(value, itemBytes, MAX_EVENT_BYTES, now)) {
-        if (item.ok && eventProblem(item.event) === undefined) events.push(item.event);
-      }
-      if (events.length !== scan.events) throw new Error(`the batch holds ${events.length} events, its scan ${scan.events}`);
-      return events;
-    };
-    const stored =
-      scan.events > 0
-        ? this.store.ingestPrepared(DATASET, {
-            version: scan.version,
-            chunks: scan.chunks,
-            events: scan.events,
-            lastEventMs: scan.lastEventMs,
-            hasSampling: scan.hasSampling,
-            materialize,
-          })
-        : Promise.resolve([]);
-    return stored.then((outcomesOfEvents) => {
-      const outcomes: IngestOutcome[] = new Array(scan.items);
-      let next = 0;
-      let rejected = 0;
-      for (let index = 0; index < scan.items; index++) {
-        const refusal = scan.rejected[rejected];
-        if (refusal !== undefined && refusal[0] === index) {
-          outcomes[index] = { status: 400, error: refusal[1] };
-          rejected++;
-        } else {
-          outcomes[index] = outcomesOfEvents[next++] ?? { status: 400, error: 'event was not stored' };
-        }
-      }
-      return outcomes;
+  const send = (body: Buffer): Promise<Outcomes> =>
+    service.ingestBatch(DATASET, body).catch((error: unknown) => {
+      if (error instanceof FlagscopeError) return { bodyError: error.message };
+      throw error;
     });
-  }
+  return { store, send };
 }
 
 // ---------------------------------------------------------------------------
@@ -533,17 +454,16 @@ describe('the batch fast path stores exactly what the object path stores', () =>
   it.each(process.env.FAST_PATH_SEEDS ? process.env.FAST_PATH_SEEDS.split(',').map(Number) : [1, 2, 3])(
     'random bodies, seed %i',
     async (seed) => {
-      const a = await openStore(`a${seed}`);
-      const b = await openStore(`b${seed}`);
-      const fast = new FastPath(b);
+      const scanner = new InThreadScanner();
+      const { store: a, send: sendA } = await openSide(`a${seed}`);
+      const { store: b, send: sendB } = await openSide(`b${seed}`, scanner);
       const generate = new BodyGenerator(seed * 7919);
-      const now = T0;
       let staleRuns = 0;
       let concurrentRuns = 0;
+      const scannedPrepared = (): boolean => scanner.last?.kind === 'prepared' && scanner.last.events > 0;
 
       const step = async (body: Buffer): Promise<void> => {
-        const scan = fast.scan(body, now);
-        const [outA, outB] = await Promise.all([objectIngest(a, body, now), fast.ingest(body, now, scan)]);
+        const [outA, outB] = await Promise.all([sendA(body), sendB(body)]);
         expect(outB, describeBody(body)).toEqual(outA);
       };
 
@@ -581,12 +501,12 @@ describe('the batch fast path stores exactly what the object path stores', () =>
           await step(generate.schemaChangingBody());
           expect(b.snapshot(DATASET)!.version).not.toBe(old.version);
           const body = generate.body();
-          const materializedBefore = fast.counters.materialized;
-          const scan = fast.scan(body, now, old);
-          const [outA, outB] = await Promise.all([objectIngest(a, body, now), fast.ingest(body, now, scan)]);
+          const materializedBefore = scanner.counters.materialized;
+          scanner.scanNextAgainst(old);
+          const [outA, outB] = await Promise.all([sendA(body), sendB(body)]);
           expect(outB, describeBody(body)).toEqual(outA);
-          if (scan?.kind === 'prepared' && scan.events > 0) {
-            expect(fast.counters.materialized).toBe(materializedBefore + 1);
+          if (scannedPrepared()) {
+            expect(scanner.counters.materialized).toBe(materializedBefore + 1);
             staleRuns++;
           }
           continue;
@@ -595,18 +515,12 @@ describe('the batch fast path stores exactly what the object path stores', () =>
           // A body that changes the columns and a body scanned before, committed in one group.
           const changing = generate.schemaChangingBody();
           const body = generate.body();
-          const scan = fast.scan(body, now);
-          const materializedBefore = fast.counters.materialized;
-          const [outA1, outA2, outB1, outB2] = await Promise.all([
-            objectIngest(a, changing, now),
-            objectIngest(a, body, now),
-            fast.ingest(changing, now, undefined),
-            fast.ingest(body, now, scan),
-          ]);
+          const materializedBefore = scanner.counters.materialized;
+          const [outA1, outA2, outB1, outB2] = await Promise.all([sendA(changing), sendA(body), sendB(changing), sendB(body)]);
           expect(outB1).toEqual(outA1);
           expect(outB2, describeBody(body)).toEqual(outA2);
-          if (scan?.kind === 'prepared' && scan.events > 0) {
-            expect(fast.counters.materialized).toBe(materializedBefore + 1);
+          if (scannedPrepared()) {
+            expect(scanner.counters.materialized).toBe(materializedBefore + 1);
             concurrentRuns++;
           }
           continue;
@@ -614,9 +528,8 @@ describe('the batch fast path stores exactly what the object path stores', () =>
         if (round % 13 === 11) {
           // Several prepared bodies in one group commit.
           const bodies = [generate.body(), generate.body(), generate.body()];
-          const scans = bodies.map((body) => fast.scan(body, now));
-          const outA = await Promise.all(bodies.map((body) => objectIngest(a, body, now)));
-          const outB = await Promise.all(bodies.map((body, k) => fast.ingest(body, now, scans[k])));
+          const outA = await Promise.all(bodies.map((body) => sendA(body)));
+          const outB = await Promise.all(bodies.map((body) => sendB(body)));
           expect(outB).toEqual(outA);
           continue;
         }
@@ -625,7 +538,7 @@ describe('the batch fast path stores exactly what the object path stores', () =>
       }
 
       await expectSameStores(a, b);
-      const { prepared, fallback, reasons } = fast.counters;
+      const { prepared, fallback, reasons } = scanner.counters;
       // The fast path must really have been taken, and the fallback too.
       expect(prepared, `prepared ${prepared}, fallback ${fallback}: ${JSON.stringify([...reasons])}`).toBeGreaterThan(
         0.5 * (prepared + fallback),
@@ -655,9 +568,9 @@ describe('the batch fast path stores exactly what the object path stores', () =>
   );
 
   it('a body of only refused items, an empty body and a body of only null fields', async () => {
-    const a = await openStore('a');
-    const b = await openStore('b');
-    const fast = new FastPath(b);
+    const scanner = new InThreadScanner();
+    const { store: a, send: sendA } = await openSide('a');
+    const { store: b, send: sendB } = await openSide('b', scanner);
     const bodies = [
       '[{"data":{"k":1,"s":"x"}}]',
       '[{"data":{"k":2},"time":"nope"},{"data":{"k":3},"samplerate":0},{"data":{},"time":1e16}]',
@@ -667,11 +580,10 @@ describe('the batch fast path stores exactly what the object path stores', () =>
     ];
     for (const text of bodies) {
       const body = Buffer.from(text);
-      const scan = fast.scan(body, T0);
-      const [outA, outB] = await Promise.all([objectIngest(a, body, T0), fast.ingest(body, T0, scan)]);
+      const [outA, outB] = await Promise.all([sendA(body), sendB(body)]);
       expect(outB, text).toEqual(outA);
     }
-    expect(fast.counters.prepared).toBe(4);
+    expect(scanner.counters.prepared).toBe(4);
     await expectSameStores(a, b);
     expect((await b.listDatasets())[0]).toMatchObject({ rows: 3, last_event_time: new Date(T0).toISOString() });
   });

@@ -1,7 +1,7 @@
 /**
  * A batch whose ingest worker dies mid-scan: the body sits in shared memory, so the server
  * parses it on the main thread instead and answers as if no worker had been involved. The
- * real app (router, stores on DuckDB, worker pool) runs on a loopback port; the worker is
+ * real app (router, stores on DuckDB, the store's worker pool) runs on a loopback port; the worker is
  * terminated as the batch is handed to it, which the pool sees exactly as a crash (an exit
  * with the job pending). The workers load dist/: run `npm run build` first.
  */
@@ -32,17 +32,6 @@ let killNextScan = false;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flagscope-worker-failure-'));
-  events = await openEventStore({ path: join(dir, 'events.duckdb'), now: () => NOW });
-  const control = await openControlStore({ path: join(dir, 'control.duckdb') });
-  key = generateApiKey();
-  const record = await control.createApiKey({
-    id: generateKeyId(),
-    name: 'admin',
-    hash: hashApiKey(key),
-    scopes: ['admin'],
-    created_at: NOW,
-    created_by: null,
-  });
   pool = IngestPool.create(1)!;
   // Kill the worker as a batch is handed to it, when asked to.
   const scan = pool.scan.bind(pool);
@@ -54,6 +43,23 @@ beforeAll(async () => {
     }
     return scan(...args);
   };
+  events = await openEventStore({
+    path: join(dir, 'events.duckdb'),
+    now: () => NOW,
+    bodyScanner: pool,
+    ingestWorkerMinBytes: 0,
+    log: (line) => logged.push(line),
+  });
+  const control = await openControlStore({ path: join(dir, 'control.duckdb') });
+  key = generateApiKey();
+  const record = await control.createApiKey({
+    id: generateKeyId(),
+    name: 'admin',
+    hash: hashApiKey(key),
+    scopes: ['admin'],
+    created_at: NOW,
+    created_by: null,
+  });
   const deps: AppDependencies = {
     events,
     control,
@@ -63,8 +69,6 @@ beforeAll(async () => {
     version: 'test',
     log: (line) => logged.push(line),
     verbose: false,
-    ingestPool: pool,
-    ingestWorkerMinBytes: 0,
   };
   const server: Server = createServer(createRequestListener(deps, buildRouter(deps)));
   server.listen(0, '127.0.0.1');
@@ -72,7 +76,7 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   close = async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await pool.close();
+    // Closing the event store closes its worker pool.
     await Promise.all([events.close(), control.close()]);
   };
 });

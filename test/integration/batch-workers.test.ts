@@ -1,5 +1,5 @@
 /**
- * `POST /1/batch` through the ingest worker threads (src/server/ingest-pool.ts,
+ * `POST /1/batch` through the ingest worker threads (src/store/duckdb/ingest-pool.ts,
  * loaded from dist/: run `npm run build` first) against the same server
  * without workers: for the same bodies, plain and gzip, both servers must
  * answer alike item by item and end up with the same stored data.

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompareReport } from '../../src/compare/report.js';
-import type { ExplainReport } from '../../src/compare/explain.js';
+import type { ExplainReport } from '../../src/compare/explain/report.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { mulberry32 } from '../fixtures/random.js';
 

@@ -1,5 +1,5 @@
 /**
- * The ingest worker pool (src/server/ingest-pool.ts) on its own: bodies in shared memory and
+ * The ingest worker pool (src/store/duckdb/ingest-pool.ts) on its own: bodies in shared memory and
  * plain buffers, column buffers sent back for reuse, a worker that dies, and close(). The
  * workers load dist/store/duckdb/ingest-worker.js: run `npm run build` first.
  */

@@ -41,6 +41,10 @@ function recording(events: DuckDbEventStore, dialect: SqlDialect = events.dialec
         return events.execute(sql, params);
       },
       ingest: (dataset, batch) => events.ingest(dataset, batch),
+      ingestBatchBody: (dataset, body, options) => events.ingestBatchBody(dataset, body, options),
+      takeBatchBody: (bytes) => events.takeBatchBody(bytes),
+      releaseBatchBody: (body) => events.releaseBatchBody(body),
+      pressure: () => events.pressure(),
       close: () => events.close(),
     },
   };

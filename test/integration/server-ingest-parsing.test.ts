@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { jsonErrorPosition, parseJsonBody } from '../../src/server/http-io.js';
-import { arrayItemByteLengths, batchItems, mergeOutcomes, parseEventTime, parseSampleRate } from '../../src/server/ingest/decode.js';
+import { jsonErrorPosition, parseJsonBody } from '../../src/ingest/json-text.js';
+import { arrayItemByteLengths, batchItems, mergeOutcomes, parseEventTime, parseSampleRate } from '../../src/ingest/honeycomb.js';
 
 describe('event time', () => {
   it.each([

@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Context } from '../../src/context.js';
 import { runServe } from '../../src/cli/serve/serve.js';
+import { timerSleep } from '../../src/sleep.js';
 
 let home: string | undefined;
 
@@ -45,6 +46,7 @@ function serveContext(homeDir: string): ServeRun {
     stderr,
     env: { XDG_CONFIG_HOME: join(homeDir, 'config'), XDG_DATA_HOME: join(homeDir, 'data') },
     now: () => Date.now(),
+    sleep: timerSleep,
     cwd: homeDir,
     homeDir,
     onSignal: (handler) => {

@@ -1,7 +1,9 @@
 /**
  * An in-memory `Context` for command tests (GitHub CLI's `iostreams.Test()`):
  * captured stdout and stderr with chosen TTY flags, stdin from a string, a
- * fixed clock, a fake environment, and signals raised by the test.
+ * clock that moves only when the test advances it (a manual scheduler:
+ * `sleep` waits on it, so no test sleeps for real), a fake environment, and
+ * signals raised by the test.
  */
 import { Readable, Writable } from 'node:stream';
 import type { Context, InStream, OutStream } from '../../src/context.js';
@@ -13,7 +15,7 @@ export interface MemoryContextOptions {
   /** Text read from stdin. Default empty. */
   stdin?: string;
   env?: Record<string, string | undefined>;
-  /** Unix milliseconds returned by `now()`. Default 2026-01-15T12:00:00Z. */
+  /** Unix milliseconds returned by `now()` until the test calls `advance`. Default 2026-01-15T12:00:00Z. */
   now?: number;
   cwd?: string;
   homeDir?: string;
@@ -29,6 +31,12 @@ export interface MemoryContext extends Context {
   waitForStdout(predicate: (text: string) => boolean): Promise<string>;
   /** Calls the registered signal handlers, as if the process got `signal`. */
   raiseSignal(signal: NodeJS.Signals): void;
+  /** Moves the clock forward by `ms` and wakes the sleeps that are due, in time order. */
+  advance(ms: number): Promise<void>;
+  /** Sleeps waiting on the clock now. */
+  pendingSleeps(): number;
+  /** Resolves once at least `count` sleeps wait on the clock (default 1). */
+  waitForSleep(count?: number): Promise<void>;
 }
 
 export const MEMORY_CONTEXT_NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -75,13 +83,17 @@ export function createMemoryContext(options: MemoryContextOptions = {}): MemoryC
   const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]) as InStream;
   stdin.isTTY = options.stdinTTY ?? false;
   const handlers = new Set<(signal: NodeJS.Signals) => void>();
-  const now = options.now ?? MEMORY_CONTEXT_NOW;
+  const scheduler = manualScheduler(options.now ?? MEMORY_CONTEXT_NOW);
   return {
     stdin,
     stdout: stdout.stream,
     stderr: stderr.stream,
     env: { ...options.env },
-    now: () => now,
+    now: scheduler.now,
+    sleep: scheduler.sleep,
+    advance: scheduler.advance,
+    pendingSleeps: scheduler.pendingSleeps,
+    waitForSleep: scheduler.waitForSleep,
     cwd: options.cwd ?? process.cwd(),
     homeDir: options.homeDir ?? '/nonexistent-home',
     onSignal: (handler) => {
@@ -93,6 +105,66 @@ export function createMemoryContext(options: MemoryContextOptions = {}): MemoryC
     waitForStdout: stdout.waitFor,
     raiseSignal: (signal) => {
       for (const h of [...handlers]) h(signal);
+    },
+  };
+}
+
+interface ManualScheduler {
+  now: () => number;
+  sleep: Context['sleep'];
+  advance: (ms: number) => Promise<void>;
+  pendingSleeps: () => number;
+  waitForSleep: (count?: number) => Promise<void>;
+}
+
+/** A clock that stands still until `advance`, and sleeps that wake only when it passes their time. */
+function manualScheduler(start: number): ManualScheduler {
+  let current = start;
+  const sleepers = new Set<{ at: number; wake: () => void }>();
+  const watchers = new Set<() => void>();
+  const notify = (): void => {
+    for (const w of [...watchers]) w();
+  };
+  const sleep: Context['sleep'] = (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (ms <= 0 || signal?.aborted === true) return resolve();
+      const sleeper = {
+        at: current + ms,
+        wake: () => {
+          sleepers.delete(sleeper);
+          signal?.removeEventListener('abort', sleeper.wake);
+          resolve();
+        },
+      };
+      sleepers.add(sleeper);
+      signal?.addEventListener('abort', sleeper.wake, { once: true });
+      notify();
+    });
+  return {
+    now: () => current,
+    sleep,
+    pendingSleeps: () => sleepers.size,
+    waitForSleep: (count = 1) =>
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (sleepers.size < count) return;
+          watchers.delete(check);
+          resolve();
+        };
+        watchers.add(check);
+        check();
+      }),
+    advance: async (ms) => {
+      const target = current + ms;
+      for (;;) {
+        const due = [...sleepers].filter((s) => s.at <= target).sort((a, b) => a.at - b.at)[0];
+        if (due === undefined) break;
+        current = due.at;
+        due.wake();
+        // Let the woken code run up to its next sleep before the clock moves on.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      current = target;
     },
   };
 }

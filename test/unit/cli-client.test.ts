@@ -5,8 +5,13 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApiClient } from '../../src/client/api-client.js';
+import { pressOrRelease } from '../../src/client/buttons.js';
+import { listFlags, patchFlag } from '../../src/client/flags.js';
+import { createApiKey, listApiKeys } from '../../src/client/keys.js';
+import { evaluateFlag } from '../../src/client/ofrep.js';
 import { FlagscopeError } from '../../src/errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -146,6 +151,99 @@ describe('createApiClient', () => {
     const client = createApiClient({ baseUrl: url });
     const e = await failure(client.listColumns('d'));
     expect(e.message).toBe(`unexpected response to GET /api/v1/datasets/d/columns from ${url}`);
+    await client.close();
+  });
+});
+
+describe("the endpoint modules share the client's agent, timeouts and retries", () => {
+  it("sends flags, keys, buttons and OFREP calls through the client's one dispatcher", async () => {
+    const url = await serve((req, res) => {
+      if (req.url === '/api/v1/flags') sendJson(res, 200, { configVersion: 1, flags: [] });
+      else if (req.url === '/api/v1/keys') sendJson(res, 200, { keys: [] });
+      else if (req.url?.startsWith('/ofrep/')) sendJson(res, 200, { key: 'f', value: true, variant: 'on', reason: 'STATIC', metadata: {} });
+      else sendJson(res, 200, { changed: true });
+    });
+    const agent = new Agent();
+    const dispatched: string[] = [];
+    const dispatcher = agent.compose((dispatch) => (opts, handler) => {
+      dispatched.push(`${opts.method} ${opts.path}`);
+      return dispatch(opts, handler);
+    });
+    const client = createApiClient({ baseUrl: url, dispatcher });
+    await listFlags(client);
+    await listApiKeys(client);
+    await pressOrRelease(client, 'press', 'f', 'drill');
+    expect(await evaluateFlag(client, 'f', { targetingKey: 'u1' })).toMatchObject({ value: true, variant: 'on' });
+    await client.close();
+    await agent.close();
+    expect(dispatched).toEqual(['GET /api/v1/flags', 'GET /api/v1/keys', 'POST /api/v1/flags/f/press', 'POST /ofrep/v1/evaluate/flags/f']);
+  });
+
+  it('reads OFREP failures (400, 404) as answers, and other errors as errors', async () => {
+    const url = await serve((req, res, body) => {
+      if (req.url?.endsWith('/missing')) sendJson(res, 404, { key: 'missing', errorCode: 'FLAG_NOT_FOUND', errorDetails: 'no flag' });
+      else if (req.url?.endsWith('/generic')) sendJson(res, 400, { error: { code: 'invalid_input', message: 'body too large' } });
+      else sendJson(res, 401, { error: { message: 'no key' } });
+      expect(JSON.parse(body)).toEqual({ context: { targetingKey: 'u1' } });
+    });
+    const client = createApiClient({ baseUrl: url });
+    expect(await evaluateFlag(client, 'missing', { targetingKey: 'u1' })).toEqual({
+      key: 'missing',
+      errorCode: 'FLAG_NOT_FOUND',
+      errorDetails: 'no flag',
+    });
+    const generic = await failure(evaluateFlag(client, 'generic', { targetingKey: 'u1' }));
+    expect([generic.code, generic.message]).toEqual(['invalid_input', 'body too large']);
+    expect((await failure(evaluateFlag(client, 'x', { targetingKey: 'u1' }))).exitCode).toBe(4);
+    await client.close();
+  });
+
+  it('retries OFREP evaluation, a press and a key list after a 5xx, waiting through the injected sleep', async () => {
+    const calls = new Map<string, number>();
+    const url = await serve((req, res) => {
+      const n = (calls.get(req.url ?? '') ?? 0) + 1;
+      calls.set(req.url ?? '', n);
+      if (n === 1) sendJson(res, 502, { error: { message: 'bad gateway' } }, { 'retry-after': '2' });
+      else if (req.url === '/api/v1/keys') sendJson(res, 200, { keys: [] });
+      else if (req.url?.startsWith('/ofrep/')) sendJson(res, 200, { key: 'f', value: 1, variant: 'a', reason: 'STATIC', metadata: {} });
+      else sendJson(res, 200, { changed: true });
+    });
+    const waits: number[] = [];
+    const client = createApiClient({
+      baseUrl: url,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    expect((await evaluateFlag(client, 'f', {})).value).toBe(1);
+    expect(await pressOrRelease(client, 'press', 'f', 'why')).toEqual({ changed: true });
+    expect(await listApiKeys(client)).toEqual([]);
+    await client.close();
+    expect([...calls.values()]).toEqual([2, 2, 2]);
+    expect(waits).toEqual([2000, 2000, 2000]);
+  });
+
+  it('does not repeat a key creation or a flag update after a 500', async () => {
+    let calls = 0;
+    const seen: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      calls++;
+      seen.push(req.headers['if-match'] as string | undefined);
+      sendJson(res, 500, { error: { message: 'boom' } });
+    });
+    const client = createApiClient({ baseUrl: url, retryDelayMs: 1 });
+    expect((await failure(createApiKey(client, 'ci', ['ingest']))).exitCode).toBe(5);
+    expect((await failure(patchFlag(client, 'f', 3, { description: 'x' }))).exitCode).toBe(5);
+    await client.close();
+    expect(calls).toBe(2);
+    expect(seen[1]).toBe('"3"');
+  });
+
+  it('applies --timeout to OFREP evaluation too (exit 5)', async () => {
+    const url = await serve(() => undefined);
+    const client = createApiClient({ baseUrl: url, timeoutMs: 200 });
+    const e = await failure(evaluateFlag(client, 'f', {}));
+    expect([e.code, e.exitCode]).toEqual(['timeout', 5]);
     await client.close();
   });
 });

@@ -244,13 +244,19 @@ describe('query', () => {
       ctx,
     );
     const clear = '\u001b[2J\u001b[H';
-    // Two screens prove the refresh; then Ctrl-C ends the loop with exit 0.
+    // The first screen, then a wait of one interval on the context's clock: no test time passes.
+    await ctx.waitForSleep();
+    expect(ctx.stdoutText().split(clear).length).toBe(2);
+    await ctx.advance(1000);
+    // Two screens prove the refresh; then Ctrl-C ends the loop, and its wait, with exit 0.
     await ctx.waitForStdout((text) => text.split(clear).length > 2 && text.endsWith('\n'));
+    await ctx.waitForSleep();
     ctx.raiseSignal('SIGINT');
     expect(await running).toBe(0);
     const screens = ctx.stdoutText().split(clear).slice(1);
     expect(screens.length).toBeGreaterThanOrEqual(2);
     expect(screens[0]).toMatch(/^shop · every 1s · updated 2026-01-15T12:00:00Z · ctrl-c to stop\n\nSERVICE\.NAME\s+COUNT\n/);
+    expect(screens[1]).toMatch(/^shop · every 1s · updated 2026-01-15T12:00:01Z · ctrl-c to stop\n/);
   });
 
   it('reads a spec file and lets options override its fields', async () => {

@@ -57,6 +57,14 @@ describe('lazy nouns', () => {
   });
 });
 
+describe('version', () => {
+  it('prints the version of package.json', async () => {
+    const manifest = JSON.parse(await readFile(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    const r = await run(['--version']);
+    expect([r.code, r.stdout]).toEqual([0, `${manifest.version}\n`]);
+  });
+});
+
 describe('help', () => {
   it('prints the root help with examples on stdout when run without arguments', async () => {
     const r = await run([]);

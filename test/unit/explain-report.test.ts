@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assembleExplainReport,
-  choosePairColumns,
-  MISSING_VALUE,
-  parseExplainRequest,
-  planExplainColumns,
-  validateExplain,
-  type ExplainGroup,
-  type ExplainPlan,
-} from '../../src/compare/explain.js';
+import { type ExplainGroup, MISSING_VALUE } from '../../src/compare/explain/groups.js';
+import { choosePairColumns } from '../../src/compare/explain/pairs.js';
+import { type ExplainPlan, planExplainColumns } from '../../src/compare/explain/plan.js';
+import { assembleExplainReport } from '../../src/compare/explain/report.js';
+import { parseExplainRequest, validateExplain } from '../../src/compare/explain/request.js';
 import { explainRecords, renderExplainReport, shareBar } from '../../src/cli/explain/render-explain.js';
 import { compareRecords, renderCompareReport } from '../../src/cli/compare/render-compare.js';
 import { assembleCompareReport } from '../../src/compare/report.js';

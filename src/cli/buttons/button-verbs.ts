@@ -2,13 +2,16 @@
  * `flagscope buttons [--service S]` and `buttons press|release KEY --reason
  * TEXT [--yes]`: the quick red buttons of every service.
  */
+import { parseDurationMs } from '../../api/duration.js';
 import { FlagscopeError, invalidInput } from '../../errors.js';
 import type { Flag } from '../../flags/model.js';
 import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
 import type { Verb } from '../registration.js';
-import { getFlag, listServices, pressOrRelease, type ButtonView, type KillSwitchResponse } from '../flags/flags-api.js';
+import type { ButtonView, PressResponse } from '../../api/buttons.js';
+import { listServices, pressOrRelease } from '../../client/buttons.js';
+import { getFlag } from '../../client/flags.js';
 import { servedSummary } from '../flags/read-flags.js';
 
 function when(env: CommandEnv, iso: string): string {
@@ -149,10 +152,11 @@ function makeVerb(verb: 'press' | 'release'): Verb {
 
 function parseWatchTimeout(raw: unknown): number {
   if (raw === undefined) return 120_000;
-  const match = /^(\d+)(ms|s|m)?$/.exec(String(raw));
-  if (match === null) throw invalidInput(`\`--watch-timeout\` ${JSON.stringify(raw)} is not a duration`, 'e.g. 30s, 2m');
-  const n = Number(match[1]);
-  return match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
+  try {
+    return parseDurationMs(String(raw), { milliseconds: true, zero: true });
+  } catch {
+    throw invalidInput(`\`--watch-timeout\` ${JSON.stringify(raw)} is not a duration`, 'e.g. 30s, 2m');
+  }
 }
 
 /** Share of events (weighted) per variant in `dataset` since `since`. */
@@ -196,7 +200,7 @@ async function watchTraffic(
       return;
     }
     if (env.ctx.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await env.ctx.sleep(1000);
   }
   const seen = last.size === 0 ? 'no events with that column' : [...last].map(([v, n]) => `${v}: ${n}`).join(', ');
   throw new FlagscopeError(
@@ -206,7 +210,7 @@ async function watchTraffic(
   );
 }
 
-function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, result: KillSwitchResponse): void {
+function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, result: PressResponse): void {
   if (env.format !== 'table') {
     env.out(renderJson(result));
     return;

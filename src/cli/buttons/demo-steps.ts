@@ -6,9 +6,13 @@
  */
 import { DEMO_FLAGS, demoFlagDefinition } from '../../demo/catalog.js';
 import { generateEvents } from '../../demo/generate.js';
-import type { DemoSession, DemoSetup, DemoStep } from '../demo/steps.js';
+import type { DemoSession, DemoSetup, DemoStep } from '../demo/step-types.js';
 import { toFlagdDocument } from '../../flags/flagd-format.js';
-import type { KillSwitchResponse, OfrepAnswer, ServiceView } from '../flags/flags-api.js';
+import type { OfrepEvaluation } from '../../api/ofrep.js';
+import type { ServiceButtons } from '../../api/buttons.js';
+import { listServices, pressOrRelease } from '../../client/buttons.js';
+import { importFlagd } from '../../client/flags.js';
+import { evaluateFlag } from '../../client/ofrep.js';
 
 const DEMO_BUTTON = 'payments_retry_enabled';
 
@@ -17,23 +21,16 @@ export const demoFlagsSetup: DemoSetup = {
   id: 'create-flags',
   async run(session) {
     const document = toFlagdDocument(DEMO_FLAGS.map(demoFlagDefinition));
-    const result = await session.client.requestJson<{ created: string[] }>('POST', '/api/v1/import/flagd?reason=demo%20set-up', document, {
-      idempotent: true,
-    });
+    const result = await importFlagd(session.client, document, 'demo set-up');
     session.note(`created ${result.created.length} flags on the demo server`);
   },
 };
 
-async function evaluate(session: DemoSession, key: string, targetingKey: string): Promise<OfrepAnswer> {
-  return session.client.requestJson<OfrepAnswer>(
-    'POST',
-    `/ofrep/v1/evaluate/flags/${encodeURIComponent(key)}`,
-    { context: { targetingKey } },
-    { idempotent: true },
-  );
+async function evaluate(session: DemoSession, key: string, targetingKey: string): Promise<OfrepEvaluation> {
+  return evaluateFlag(session.client, key, { targetingKey });
 }
 
-function buttonsText(session: DemoSession, services: ServiceView[]): string {
+function buttonsText(session: DemoSession, services: ServiceButtons[]): string {
   const s = session.styler;
   const lines: string[] = [];
   for (const service of services) {
@@ -53,17 +50,12 @@ export const buttonsDemoStep: DemoStep = {
   title: 'Payments are failing at 3 a.m.: which quick red button turns retries off, and did the press reach every client?',
   async run(session) {
     const s = session.styler;
-    const { services } = await session.client.requestJson<{ services: ServiceView[] }>('GET', '/api/v1/services');
+    const { services } = await listServices(session.client);
     session.print(`${s.dim('$ flagscope buttons')}\n${buttonsText(session, services)}`);
 
     const before = await evaluate(session, DEMO_BUTTON, 'user-42');
     session.print(`\n${s.dim(`$ flagscope buttons press ${DEMO_BUTTON} --reason "provider timeouts" --yes`)}\n`);
-    const pressed = await session.client.requestJson<KillSwitchResponse>(
-      'POST',
-      `/api/v1/flags/${DEMO_BUTTON}/press`,
-      { reason: 'provider timeouts' },
-      { idempotent: true },
-    );
+    const pressed = await pressOrRelease(session.client, 'press', DEMO_BUTTON, 'provider timeouts');
     const served = pressed.served.everyone
       ? `${pressed.served.variant} = ${JSON.stringify(pressed.served.value)}`
       : pressed.served.description;
@@ -99,12 +91,7 @@ export const buttonsDemoStep: DemoStep = {
     session.print(`live traffic since the press, by ${column}: ${shares}\n`);
 
     session.print(`\n${s.dim(`$ flagscope buttons release ${DEMO_BUTTON} --reason "provider recovered" --yes`)}\n`);
-    const released = await session.client.requestJson<KillSwitchResponse>(
-      'POST',
-      `/api/v1/flags/${DEMO_BUTTON}/release`,
-      { reason: 'provider recovered' },
-      { idempotent: true },
-    );
+    const released = await pressOrRelease(session.client, 'release', DEMO_BUTTON, 'provider recovered');
     const restored = await evaluate(session, DEMO_BUTTON, 'user-42');
     session.print(
       `${s.green(s.bold(`RELEASED ${DEMO_BUTTON}`))} (flag-config version ${released.configVersion}): user-42 is served ${restored.variant} again, exactly as before the press\n`,

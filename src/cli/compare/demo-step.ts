@@ -3,7 +3,7 @@
  * checkout and cart services, which finds the hidden regression in the
  * combination of both flags and reports it as an interaction.
  */
-import type { DemoStep } from '../demo/steps.js';
+import type { DemoStep } from '../demo/step-types.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
 import { formatDifference, renderCompareReport } from './render-compare.js';
 

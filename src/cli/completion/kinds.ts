@@ -6,6 +6,8 @@
  * `COMPLETION_BY_PLACEHOLDER`.
  */
 import type { ApiClient } from '../../client/api-client.js';
+import { listServices } from '../../client/buttons.js';
+import { listFlags } from '../../client/flags.js';
 
 export type ValueCompletion =
   | { type: 'none' }
@@ -18,9 +20,8 @@ export type ValueCompletion =
 /** Fetchers behind `flagscope __complete KIND`, one candidate per line. */
 export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient) => Promise<string[]>> = {
   datasets: async (client) => (await client.listDatasets()).map((d) => d.name),
-  flags: async (client) => (await client.requestJson<{ flags: Array<{ key: string }> }>('GET', '/api/v1/flags')).flags.map((f) => f.key),
-  services: async (client) =>
-    (await client.requestJson<{ services: Array<{ name: string }> }>('GET', '/api/v1/services')).services.map((s) => s.name),
+  flags: async (client) => (await listFlags(client)).flags.map((f) => f.key),
+  services: async (client) => (await listServices(client)).services.map((s) => s.name),
 };
 
 /** Completion of an argument or option value by its placeholder name. */

@@ -7,7 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApiClient, BatchItem } from '../../client/api-client.js';
+import type { BatchItem } from '../../api/ingest.js';
+import type { ApiClient } from '../../client/api-client.js';
 import type { Context } from '../../context.js';
 import { FlagscopeError, invalidInput } from '../../errors.js';
 import { renderQueryCharts, renderQueryTable } from '../../output/query-result.js';
@@ -101,7 +102,7 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
     if (server.adminKey === undefined) {
       throw new FlagscopeError('internal', 'the demo server started without creating an admin key', 'report this as a bug');
     }
-    client = createApiClient({ baseUrl: server.url, apiKey: server.adminKey, userAgent: 'flagscope-demo' });
+    client = createApiClient({ baseUrl: server.url, apiKey: server.adminKey, userAgent: 'flagscope-demo', sleep: ctx.sleep });
     note(`demo server listening on ${server.url} (temporary data in ${dataDir})`);
 
     const end = ctx.now();

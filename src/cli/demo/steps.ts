@@ -1,79 +1,24 @@
 /**
  * The demo's walkthrough as a list of steps. Each step asks one question,
  * runs it against the demo server through the public APIs and prints what it
- * finds. Later features add steps here (flags, buttons, a press: issue 3;
- * compare and explain: issue 4) by appending to `defaultDemoSteps`.
+ * finds. The step types live in `step-types.ts`, so the steps kept beside
+ * their commands (`cli/{buttons,compare,explain}/demo-step*.ts`) need not
+ * import this list.
  */
-import type { ApiClient } from '../../client/api-client.js';
-import type { Calculation, Filter, QueryResult, QuerySpec } from '../../query/spec.js';
+import type { Calculation, Filter, QueryResult } from '../../query/spec.js';
 import { groupLabel } from '../../output/query-result.js';
-import type { Styler } from '../../output/style.js';
 import { formatCount, formatNumberHuman } from '../../output/values.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
 import { buttonsDemoStep, demoFlagsSetup } from '../buttons/demo-steps.js';
 import { compareDemoStep } from '../compare/demo-step.js';
 import { explainDemoStep } from '../explain/demo-step.js';
-import type { GeneratedEvent } from '../../demo/generate.js';
+import type { DemoSession, DemoSetup, DemoStep } from './step-types.js';
 
-/** What a step gets: the running demo server, its data and the output. */
-export interface DemoSession {
-  /** API client authenticated with the demo server's admin key. */
-  client: ApiClient;
-  serverUrl: string;
-  dataset: string;
-  seed: number;
-  /** Number of events sent. */
-  eventCount: number;
-  /** The generated events' time window, Unix milliseconds. */
-  start: number;
-  end: number;
-  styler: Styler;
-  /** Terminal width for tables and charts. */
-  width: number;
-  /** Writes demo text to stdout. */
-  print(text: string): void;
-  /** Opens a step: what it shows, then the command that shows it, both dimmed. */
-  intro(description: string, command: string): void;
-  /** A note on stderr (progress, timings); silent with `--quiet`. */
-  note(message: string): void;
-  /**
-   * Sends more events to the demo dataset through the batch API (e.g. live
-   * traffic after a kill-switch press: `generateEvents` with `overrides`).
-   */
-  sendEvents(events: Iterable<GeneratedEvent>): Promise<{ accepted: number; rejected: number }>;
-  /** Runs a query over the demo's whole time window unless the spec names one. */
-  query(spec: QuerySpec): Promise<QueryResult>;
-  /** The result as an aligned table (the same renderer as `flagscope query`). */
-  table(result: QueryResult): string;
-  /** Sparkline charts and heatmaps of a time-series result. */
-  charts(result: QueryResult): string;
-}
-
-export interface DemoStep {
-  /** Stable identifier, e.g. `slowest-service`. */
-  id: string;
-  /** The question the step answers, printed as its heading. */
-  title: string;
-  run(session: DemoSession): Promise<void>;
-}
-
-/**
- * Work done after the events are in and before the walkthrough, without a
- * heading: e.g. creating the demo's flags and kill switches on the server.
- */
-export interface DemoSetup {
-  id: string;
-  run(session: DemoSession): Promise<void>;
-}
+export type { DemoSession, DemoSetup, DemoStep };
 
 /** The set-up of `flagscope demo`, in order. */
 export function defaultDemoSetup(): DemoSetup[] {
-  return [
-    demoFlagsSetup,
-    // Issue 3 adds here: create every DEMO_FLAGS entry on the server with
-    // `demoFlagDefinition(flag)` (its rollout buckets users exactly as the
-    // generated events did, so evaluations agree with the data).
-  ];
+  return [demoFlagsSetup];
 }
 
 /** The steps of `flagscope demo`, in order. */
@@ -83,9 +28,7 @@ export function defaultDemoSteps(): DemoStep[] {
     errorsOverTimeStep,
     flagCombinationStep,
     checkoutHeatmapStep,
-    // Issue 3 adds here: flags and kill switches created for the demo services, `buttons`, a press, an evaluation, a release.
     buttonsDemoStep,
-    // Issue 4 adds here: `compare checkout_v2 --with new_cart` and `explain --where error = true`.
     compareDemoStep,
     explainDemoStep,
   ];

@@ -1,7 +1,7 @@
 /**
  * Turns NDJSON lines into Honeycomb batch items. Pure: no I/O.
  */
-import type { BatchItem } from '../../client/api-client.js';
+import type { BatchItem } from '../../api/ingest.js';
 
 const ENVELOPE_KEYS = new Set(['data', 'time', 'samplerate']);
 

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { BatchItem } from '../../client/api-client.js';
+import type { BatchItem } from '../../api/ingest.js';
 import { FlagscopeError } from '../../errors.js';
 import { renderCsv, renderJson } from '../../output/serialize.js';
 import { formatCount } from '../../output/values.js';

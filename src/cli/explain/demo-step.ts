@@ -2,7 +2,7 @@
  * The demo's explain step: `explain shop --where 'error = true'`, which ranks
  * the hidden regression's flag combination and browser first.
  */
-import type { DemoStep } from '../demo/steps.js';
+import type { DemoStep } from '../demo/step-types.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
 import { renderExplainReport } from './render-explain.js';
 

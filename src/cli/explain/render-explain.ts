@@ -4,7 +4,8 @@
  * (rank, columns, values, selected share, rest share, effect, p, q,
  * significant) without a header. Pure.
  */
-import { CONSEQUENCE_LIFT, type ExplainFinding, type ExplainReport } from '../../compare/explain.js';
+import { CONSEQUENCE_LIFT } from '../../compare/explain/pairs.js';
+import type { ExplainFinding, ExplainReport } from '../../compare/explain/report.js';
 import type { Styler } from '../../output/style.js';
 import { renderTable } from '../../output/table.js';
 import { formatCount, formatNumberHuman } from '../../output/values.js';

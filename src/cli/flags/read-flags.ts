@@ -11,7 +11,9 @@ import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
 import { printRecords, type RecordColumn } from '../print-records.js';
 import type { Verb } from '../registration.js';
-import { evaluateOfrep, exportFlagd, flagHistory, getFlag, listFlags, type ListedFlag } from './flags-api.js';
+import type { ListedFlag } from '../../api/flags.js';
+import { exportFlagd, flagHistory, getFlag, listFlags } from '../../client/flags.js';
+import { evaluateFlag } from '../../client/ofrep.js';
 import { buildContext } from './parse-options.js';
 
 /** What a flag serves, in a few words (pressed kill switches first). */
@@ -150,7 +152,7 @@ export const evalFlagVerb: Verb = async (env, args, options) => {
     attr: options.attr as string[] | undefined,
     targetingKey: options.targetingKey as string | undefined,
   });
-  const answer = await evaluateOfrep(await env.connection(), key, context, env.timeoutMs);
+  const answer = await evaluateFlag(await env.client(), key, context);
   if (answer.errorCode === 'FLAG_NOT_FOUND') {
     throw new FlagscopeError('not_found', `flag ${key} does not exist`, '`flagscope flags list` shows the flags');
   }

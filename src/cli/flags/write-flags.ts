@@ -10,7 +10,7 @@ import type { Flag } from '../../flags/model.js';
 import { renderJson } from '../../output/serialize.js';
 import type { CommandEnv } from '../command-env.js';
 import type { Verb } from '../registration.js';
-import { archiveFlag, createFlag, getFlag, importFlagd, patchFlag } from './flags-api.js';
+import { archiveFlag, createFlag, getFlag, importFlagd, patchFlag } from '../../client/flags.js';
 import { parseRollout, parseTargeting, parseVariants } from './parse-options.js';
 import { servedSummary } from './read-flags.js';
 

@@ -5,6 +5,7 @@ import { FlagscopeError, invalidInput } from '../../errors.js';
 import { renderJson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo } from '../../api/keys.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../../client/keys.js';
 import { printRecords } from '../print-records.js';
 import type { Verb } from '../registration.js';
 
@@ -22,12 +23,7 @@ export const createKeyVerb: Verb = async (env, _args, options) => {
     );
   }
   const client = await env.client();
-  const created = await client.requestJson<ApiKeyInfo & { key: string }>(
-    'POST',
-    '/api/v1/keys',
-    { name: options.name, scopes },
-    { idempotent: false },
-  );
+  const created = await createApiKey(client, String(options.name), scopes.filter(isApiKeyScope));
   if (env.format !== 'table') {
     env.out(renderJson({ name: created.name, key: created.key, scopes: created.scopes }));
     return;
@@ -38,7 +34,7 @@ export const createKeyVerb: Verb = async (env, _args, options) => {
 
 /** `keys list`. */
 export const listKeysVerb: Verb = async (env) => {
-  const { keys } = await (await env.client()).requestJson<{ keys: ApiKeyInfo[] }>('GET', '/api/v1/keys');
+  const keys = await listApiKeys(await env.client());
   const now = env.ctx.now();
   printRecords<ApiKeyInfo>(
     env,
@@ -69,14 +65,14 @@ export const revokeKeyVerb: Verb = async (env, args) => {
   const client = await env.client();
   let id = String(args[0]);
   if (!id.startsWith('key_')) {
-    const { keys } = await client.requestJson<{ keys: ApiKeyInfo[] }>('GET', '/api/v1/keys');
+    const keys = await listApiKeys(client);
     const matches = keys.filter((k) => k.name === id && k.revoked_at === null);
     if (matches.length === 0) throw new FlagscopeError('not_found', `no valid key named "${id}"`, '`flagscope keys list` shows the keys');
     if (matches.length > 1)
       throw invalidInput(`${matches.length} valid keys are named "${id}"`, `revoke one by id: ${matches.map((k) => k.id).join(', ')}`);
     id = matches[0]!.id;
   }
-  const revoked = await client.requestJson<ApiKeyInfo>('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+  const revoked = await revokeApiKey(client, id);
   if (env.format !== 'table') env.out(renderJson(revoked));
   else env.out(`revoked ${revoked.id} "${revoked.name}"\n`);
 };

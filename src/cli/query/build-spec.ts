@@ -4,7 +4,8 @@
  * is passed in.
  */
 import { FlagscopeError } from '../../errors.js';
-import { mergeWhere, parseCalculation, parseDuration, parseHaving, parseOrder, parseTime, parseWhere } from '../../query/shorthand.js';
+import { parseDuration } from '../../api/duration.js';
+import { mergeWhere, parseCalculation, parseHaving, parseOrder, parseTime, parseWhere } from '../../query/shorthand.js';
 import type { QuerySpec } from '../../query/spec.js';
 
 /** The query options as commander parses them. */

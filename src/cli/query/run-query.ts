@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { FlagscopeError } from '../../errors.js';
-import { parseDuration } from '../../query/shorthand.js';
+import { parseDurationMs } from '../../api/duration.js';
 import type { QueryResult, QuerySpec } from '../../query/spec.js';
 import { queryRecords, renderQueryCharts, renderQueryTable, formatResultCell } from '../../output/query-result.js';
 import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
@@ -33,27 +33,18 @@ export const runQuery: Verb = async (env, args, options) => {
     printResult(env, await runOnce());
     return;
   }
-  const intervalMs = parseDuration(flags.interval ?? '5s') * 1000;
-  let stop: () => void = () => undefined;
-  const stopped = new Promise<void>((resolveStop) => {
-    stop = resolveStop;
-  });
-  const unregister = env.ctx.onSignal(() => stop());
+  const intervalMs = parseDurationMs(flags.interval ?? '5s');
+  const stop = new AbortController();
+  const unregister = env.ctx.onSignal(() => stop.abort());
   try {
-    for (;;) {
+    while (!stop.signal.aborted) {
       const result = await runOnce();
       env.out('\u001b[2J\u001b[H');
       env.out(
         `${env.styler.dim(`${dataset} · every ${flags.interval ?? '5s'} · updated ${formatIsoTime(env.ctx.now())} · ctrl-c to stop`)}\n\n`,
       );
       printResult(env, result);
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((resolveTick) => {
-        timer = setTimeout(() => resolveTick('tick'), intervalMs);
-      });
-      const outcome = await Promise.race([tick, stopped.then(() => 'stop' as const)]);
-      clearTimeout(timer);
-      if (outcome === 'stop') return;
+      await env.ctx.sleep(intervalMs, stop.signal);
     }
   } finally {
     unregister();

@@ -8,17 +8,11 @@ import { notFound } from '../../errors.js';
 import { assembleCompareReport, type CompareReport } from '../../compare/report.js';
 import { buildCompareStatement } from '../../compare/plan.js';
 import { parseCompareRequest, validateCompare, withFlagConfiguration, type FlagSplitSource } from '../../compare/request.js';
-import {
-  assembleExplainReport,
-  buildExplainPairsStatement,
-  buildExplainProfileStatement,
-  buildExplainStatement,
-  choosePairColumns,
-  parseExplainRequest,
-  planExplainColumns,
-  validateExplain,
-  type ExplainReport,
-} from '../../compare/explain.js';
+import { choosePairColumns } from '../../compare/explain/pairs.js';
+import { planExplainColumns } from '../../compare/explain/plan.js';
+import { assembleExplainReport, type ExplainReport } from '../../compare/explain/report.js';
+import { parseExplainRequest, validateExplain } from '../../compare/explain/request.js';
+import { buildExplainPairsStatement, buildExplainProfileStatement, buildExplainStatement } from '../../compare/explain/statements.js';
 import type { DatasetSchema } from '../../query/schema.js';
 import type { EventStore } from '../../store/types.js';
 

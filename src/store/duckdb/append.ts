@@ -7,7 +7,7 @@ import { DuckDBDataChunk } from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { buildDataChunk, CHUNK_ROWS, ColumnBuilder, type ChunkColumnKind } from './chunk.js';
 import { newShapeCache, resetShape, slotOf, type DatasetPlan } from './ingest-plan.js';
-import { textOf } from '../value-rules.js';
+import { textOf } from '../../ingest/value-rules.js';
 import type { ColumnType } from '../types.js';
 
 /** Appends the plan's accepted events in data chunks, columns in table order. */

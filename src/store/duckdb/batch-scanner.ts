@@ -14,8 +14,8 @@
 import { CHUNK_ROWS, ColumnBuilder, NEW_BUFFERS, transferablesOf, type BufferSource, type BuiltColumn } from './column-builder.js';
 import type { DatasetSnapshot, PreparedChunk } from './prepared.js';
 import type { ColumnType } from '../types.js';
-import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../value-rules.js';
-import { parseEventTime, parseSampleRate } from '../../server/ingest/decode.js';
+import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../../ingest/value-rules.js';
+import { parseEventTime, parseSampleRate } from '../../ingest/honeycomb.js';
 
 /** A dataset's columns as the scanner uses them, with the byte-level shape of the last event seen. */
 export interface ScanSchema {

@@ -9,11 +9,12 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
 import { duckdbDialect, type SqlDialect, type SqlParam } from '../../query/dialect.js';
+import { BatchBodyIngest, type BatchIngestOptions } from './batch-ingest.js';
 import { DatasetCatalog, DEFAULT_STORE_LIMITS, validateDatasetName, type StoreLimits } from './catalog.js';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
 import { EventReader } from './reader.js';
 import { GroupCommitWriter, type IngestPressure, type IngestStats } from './writer.js';
-import type { DatasetInfo, DatasetSchema, EventStore, IncomingEvent, IngestOutcome, SqlRow } from '../types.js';
+import type { BatchBodyOptions, DatasetInfo, DatasetSchema, EventStore, IncomingEvent, IngestOutcome, SqlRow } from '../types.js';
 
 export {
   DEFAULT_STORE_LIMITS,
@@ -27,8 +28,8 @@ export {
 } from './catalog.js';
 export type { IngestPressure, IngestStats } from './writer.js';
 
-/** Options of {@link openEventStore}. */
-export interface EventStoreOptions {
+/** Options of {@link openEventStore}; the ingest workers' options are those of src/store/duckdb/batch-ingest.ts. */
+export interface EventStoreOptions extends BatchIngestOptions {
   /** The `.duckdb` file, e.g. `<data-dir>/events.duckdb`; created when missing. */
   path: string;
   limits?: Partial<StoreLimits>;
@@ -55,6 +56,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private readonly catalog: DatasetCatalog;
   private readonly writer: GroupCommitWriter;
   private readonly reader: EventReader;
+  private readonly batches: BatchBodyIngest;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -66,7 +68,9 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     readers: DuckDBConnection[],
     limits: StoreLimits,
     now: () => number,
+    batchOptions: BatchIngestOptions = {},
   ) {
+    this.batches = new BatchBodyIngest(this, batchOptions);
     this.catalog = new DatasetCatalog(now);
     this.writer = new GroupCommitWriter(connection, lanes, this.catalog, limits, now);
     this.reader = new EventReader(readers);
@@ -147,15 +151,30 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return this.writer.enqueue({ dataset, events: [], prepared: batch, count: batch.events });
   }
 
+  /** Stores a Honeycomb batch body: scanned by an ingest worker when that pays, else the object way (batch-ingest.ts). */
+  ingestBatchBody(dataset: string, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
+    return this.batches.ingest(dataset, body, options);
+  }
+
+  /** A shared-memory buffer for a body an ingest worker will scan, or undefined. */
+  takeBatchBody(bytes: number): Buffer | undefined {
+    return this.batches.takeBody(bytes);
+  }
+
+  releaseBatchBody(body: Buffer): void {
+    this.batches.releaseBody(body);
+  }
+
   /** The dataset's columns for a batch scanner (cached until they change), or undefined for an unknown dataset. */
   snapshot(dataset: string): DatasetSnapshot | undefined {
     return this.catalog.snapshot(dataset);
   }
 
-  /** Stops accepting events, commits everything queued, checkpoints and closes the file. */
+  /** Stops accepting events and the ingest workers, commits everything queued, checkpoints and closes the file. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      await this.batches.close();
       await this.writer.drain();
       // A query begun before close() reaches `execute` within the current turn of the event
       // loop (after the schema lookup's promise); let it in before refusing statements.
@@ -200,7 +219,7 @@ export async function openEventStore(options: EventStoreOptions): Promise<DuckDb
   const readers: DuckDBConnection[] = [];
   for (let i = 0; i < Math.max(1, options.queryConnections ?? 2); i++) readers.push(await instance.connect());
   const lanes = [await instance.connect(), await instance.connect()];
-  const store = new DuckDbEventStore(instance, writer, lanes, readers, limits, options.now ?? (() => Date.now()));
+  const store = new DuckDbEventStore(instance, writer, lanes, readers, limits, options.now ?? (() => Date.now()), options);
   await store.load();
   return store;
 }

@@ -4,7 +4,7 @@
  * until the commit). Pure bookkeeping, no database calls; docs/storage.md has the rules.
  */
 import type { PreparedBatch } from './prepared.js';
-import { eventProblem, typeOfValue } from '../value-rules.js';
+import { eventProblem, typeOfValue } from '../../ingest/value-rules.js';
 import type { ColumnType, IncomingEvent, IngestOutcome } from '../types.js';
 import {
   aliasBitOf,

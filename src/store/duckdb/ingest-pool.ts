@@ -1,6 +1,6 @@
 /**
  * A small pool of worker threads that scan batch bodies into column buffers
- * (src/server/batch-scanner.ts), so that parsing a batch and laying it out
+ * (src/store/duckdb/batch-scanner.ts), so that parsing a batch and laying it out
  * for DuckDB runs beside the main thread instead of on it. Bodies and column
  * buffers are transferred, not copied. A worker that dies is replaced and its
  * jobs fail with `server_error`; nothing is stored for them.

@@ -9,7 +9,7 @@ import { appendEvents, appendPrepared, preparedEvents } from './append.js';
 import { emptyDatasetState, type DatasetCatalog, type StoreLimits } from './catalog.js';
 import { CHUNK_ROWS } from './chunk.js';
 import { newPlan, planRequest, type DatasetPlan, type PendingIngest } from './ingest-plan.js';
-import type { IngestOutcome } from '../types.js';
+import type { IngestOutcome, IngestPressure } from '../types.js';
 
 /** Counters for observability and tests. */
 export interface IngestStats {
@@ -23,11 +23,7 @@ export interface IngestStats {
   groupFallbacks: number;
 }
 
-/** How full the ingest queue is, so the server can answer 429 with `Retry-After`. */
-export interface IngestPressure {
-  queuedEvents: number;
-  max: number;
-}
+export type { IngestPressure } from '../types.js';
 
 /** A group appended in an open transaction, waiting for its commit. */
 interface StagedTransaction {

@@ -1,5 +1,5 @@
 /**
- * The batch scanner (src/server/batch-scanner.ts) must decide every item of a
+ * The batch scanner (src/store/duckdb/batch-scanner.ts) must decide every item of a
  * `POST /1/batch` body exactly as the object path does (`JSON.parse` →
  * `batchItems` → the store's rules), or give up with `fallback`. These tests
  * build column snapshots by hand, scan bodies, decode the built column buffers
@@ -7,11 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { scanBatch, scanSchemaOf, transferablesOfScan, type ScanResult, type ScanSchema } from '../../../src/store/duckdb/batch-scanner.js';
-import { arrayItemByteLengths, batchItems } from '../../../src/server/ingest/decode.js';
+import { arrayItemByteLengths, batchItems } from '../../../src/ingest/honeycomb.js';
 import { CHUNK_ROWS, type BuiltColumn } from '../../../src/store/duckdb/column-builder.js';
 import type { IncomingEvent } from '../../../src/store/types.js';
 import type { ColumnType } from '../../../src/query/schema.js';
-import { eventProblem, textOf } from '../../../src/store/value-rules.js';
+import { eventProblem, textOf } from '../../../src/ingest/value-rules.js';
 import { mulberry32 } from '../../fixtures/random.js';
 
 type Prepared = Extract<ScanResult, { kind: 'prepared' }>;

@@ -1,6 +1,7 @@
 /**
- * JSON request bodies: parsing with an error that names the line, column and
- * byte offset of the first syntax problem.
+ * Parsing JSON request text with an answer a sender can act on: a syntax error becomes a 400
+ * naming the line, column and byte offset of the first problem. Pure: shared by the server's
+ * routes and by the stores that decode batch bodies (src/ingest/honeycomb.ts).
  */
 import { invalidInput } from '../errors.js';
 

@@ -3,7 +3,8 @@
  * text in a string column, and which events it refuses outright. Shared by
  * the store and the batch scanner, so both paths decide alike (docs/storage.md).
  */
-import type { ColumnType, IncomingEvent } from './types.js';
+import type { ColumnType } from '../query/schema.js';
+import type { IncomingEvent } from './event.js';
 
 export const MAX_INT64 = 9223372036854775807n;
 export const MIN_INT64 = -9223372036854775808n;

@@ -3,8 +3,9 @@
  * form (`POST /1/events/{dataset}`, metadata in headers) and the batch form
  * (`POST /1/batch/{dataset}`, metadata per item). Pure: the caller passes `now`.
  */
-import { invalidInput } from '../../errors.js';
-import type { IncomingEvent, IngestOutcome } from '../../store/types.js';
+import { invalidInput } from '../errors.js';
+import type { IncomingEvent, IngestOutcome } from './event.js';
+import { parseJsonBody } from './json-text.js';
 
 /** Event times at or above this many units are read as Unix milliseconds, below it as Unix seconds (1e11 s is the year 5138). */
 const MILLISECONDS_THRESHOLD = 1e11;
@@ -96,6 +97,24 @@ export function batchItems(body: unknown, itemBytes: number[] | undefined, maxEv
         : batchItem(body[index], now);
   }
   return items;
+}
+
+/**
+ * Reads a batch body the object way: `JSON.parse` (a syntax error is a 400 naming its
+ * position), then each item on its own ({@link batchItems}), item sizes measured only when the
+ * body is larger than one event may be. Throws `invalid_input` when the body is not a JSON array.
+ */
+export function decodeBatchBody(body: Buffer, maxEventBytes: number, now: number): ParsedItem[] {
+  const value = parseJsonBody(body.toString('utf8'), 'batch body');
+  const itemBytes = Array.isArray(value) && body.length > maxEventBytes ? arrayItemByteLengths(body) : undefined;
+  return batchItems(value, itemBytes, maxEventBytes, now);
+}
+
+/** The events of the accepted items, in order (what a store is asked to ingest). */
+export function acceptedEvents(items: readonly ParsedItem[]): IncomingEvent[] {
+  const events: IncomingEvent[] = [];
+  for (const item of items) if (item.ok) events.push(item.event);
+  return events;
 }
 
 /**

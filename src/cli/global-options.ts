@@ -1,0 +1,26 @@
+/**
+ * The global options every command accepts, as values and types: a leaf
+ * module, so the registration helpers and the command environment both import
+ * it without importing each other.
+ */
+
+export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'ndjson'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+/** `--format` choices: the output formats, plus `flagd`, which only `flags export` accepts. */
+export const FORMAT_CHOICES = [...OUTPUT_FORMATS, 'flagd'] as const;
+
+/** Global option values as commander parses them (`optsWithGlobals()`). */
+export interface GlobalFlags {
+  apiUrl?: string;
+  apiKey?: string;
+  profile?: string;
+  format?: OutputFormat | 'flagd';
+  json?: boolean;
+  /** `false` with `--no-color`. */
+  color?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  timeout?: string;
+}
+
+export const DEFAULT_TIMEOUT = '30s';

@@ -1,0 +1,15 @@
+/**
+ * The two shapes every ingest path shares, whatever the wire format and the store: an event
+ * ready to store, and the per-event answer a store gives for it.
+ */
+
+/** One event ready to store: already validated JSON object, resolved time and sample rate. */
+export interface IncomingEvent {
+  /** Unix milliseconds. */
+  time: number;
+  samplerate: number;
+  data: Record<string, unknown>;
+}
+
+/** Per-event outcome of an ingest call, in input order. */
+export type IngestOutcome = { status: 202 } | { status: 400; error: string };

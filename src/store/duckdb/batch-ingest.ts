@@ -1,0 +1,158 @@
+/**
+ * The DuckDB store's way with a batch body (`EventStore.ingestBatchBody`): a large body for a
+ * dataset that exists is scanned in an ingest worker into DuckDB data chunks against a snapshot
+ * of the dataset's columns and appended as it is (`ingestPrepared`); any other body takes the
+ * object path (src/store/batch-objects.ts). Owns the worker pool and the shared-memory buffers
+ * bodies are read into, so nothing above the store knows of them (docs/storage.md).
+ */
+import { eventProblem } from '../../ingest/value-rules.js';
+import { decodeBatchBody } from '../../ingest/honeycomb.js';
+import { ingestBatchAsObjects } from '../batch-objects.js';
+import type { BatchBodyOptions, EventStore, IncomingEvent, IngestOutcome } from '../types.js';
+import type { ScanResult } from './batch-scanner.js';
+import { IngestPool, type ScanReply } from './ingest-pool.js';
+import type { DatasetSnapshot, PreparedIngest } from './prepared.js';
+
+/** Default of {@link BatchIngestOptions.ingestWorkerMinBytes}. */
+export const DEFAULT_INGEST_WORKER_MIN_BYTES = 16 * 1024;
+
+/** What scans batch bodies into data chunks: the {@link IngestPool} of worker threads (or a test's own). */
+export interface BodyScanner {
+  /** A buffer of `bytes` bytes to read a body into (shared memory, so a worker reads it in place). */
+  takeBody(bytes: number): Buffer;
+  releaseBody(body: Uint8Array): void;
+  /** Scans `body` against `snapshot`; the reply carries the body back. */
+  scan(dataset: string, snapshot: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply>;
+  /** Takes back a reply's column buffers once they are appended. */
+  recycle(reply: ScanReply): void;
+  close(): Promise<void>;
+}
+
+/** How a store scans batch bodies beside its thread. */
+export interface BatchIngestOptions {
+  /** Worker threads that scan batch bodies; 0 (the default) parses every batch on the calling thread. */
+  ingestWorkers?: number;
+  /** Batch bodies smaller than this are parsed on the calling thread (a worker round trip would cost more). Default 16 KiB. */
+  ingestWorkerMinBytes?: number;
+  /** Receives a line when a worker fails or stops. Default: nowhere. */
+  log?: (line: string) => void;
+  /** @internal a scanner to use instead of a pool of `ingestWorkers` (tests); closed with the store. */
+  bodyScanner?: BodyScanner;
+}
+
+/** What the batch path needs of the store: the object path and the prepared path. */
+export type BatchTarget = Pick<EventStore, 'ingest'> & PreparedIngest;
+
+type PreparedScan = Extract<ScanResult, { kind: 'prepared' }>;
+
+/** The batch-body path of one DuckDB event store, with its ingest workers. */
+export class BatchBodyIngest {
+  private readonly store: BatchTarget;
+  private readonly scanner: BodyScanner | undefined;
+  private readonly minBytes: number;
+  private readonly log: (line: string) => void;
+
+  constructor(store: BatchTarget, options: BatchIngestOptions = {}) {
+    this.store = store;
+    this.log = options.log ?? (() => undefined);
+    this.minBytes = options.ingestWorkerMinBytes ?? DEFAULT_INGEST_WORKER_MIN_BYTES;
+    this.scanner = options.bodyScanner ?? IngestPool.create(options.ingestWorkers ?? 0, this.log);
+  }
+
+  /** A shared-memory buffer for a body a worker will scan, or undefined when no worker would. */
+  takeBody(bytes: number): Buffer | undefined {
+    return this.scanner !== undefined && bytes >= this.minBytes ? this.scanner.takeBody(bytes) : undefined;
+  }
+
+  /** Takes back a body from {@link takeBody} for reuse (other buffers are ignored). */
+  releaseBody(body: Buffer): void {
+    this.scanner?.releaseBody(body);
+  }
+
+  /** Stores a batch body and resolves with one outcome per item (see `EventStore.ingestBatchBody`). */
+  async ingest(dataset: string, original: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
+    const scanner = this.scanner;
+    const reply = scanner === undefined ? undefined : await this.scanInWorker(scanner, dataset, original, options);
+    if (scanner === undefined || reply === undefined) return ingestBatchAsObjects(this.store, dataset, original, options);
+    // A transferred body came back with the reply; a shared one never left.
+    const body = Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
+    if (reply.result.kind !== 'prepared') return ingestBatchAsObjects(this.store, dataset, body, options);
+    try {
+      return await this.storePrepared(dataset, reply.result, body, options);
+    } finally {
+      scanner.recycle(reply);
+    }
+  }
+
+  /**
+   * Scans a large batch body in an ingest worker against the dataset's columns, or returns
+   * undefined to leave it to the object path: a small body, an unknown dataset, or a worker that
+   * failed while the body is still at hand (in shared memory; a transferred one is gone with the
+   * worker, and that request fails with `server_error`).
+   */
+  private async scanInWorker(
+    scanner: BodyScanner,
+    dataset: string,
+    body: Buffer,
+    options: BatchBodyOptions,
+  ): Promise<ScanReply | undefined> {
+    if (body.length < this.minBytes) return undefined;
+    const snapshot = this.store.snapshot(dataset);
+    if (snapshot === undefined) return undefined;
+    try {
+      return await scanner.scan(dataset, snapshot, body, options.now, options.maxEventBytes);
+    } catch (error) {
+      if (!(body.buffer instanceof SharedArrayBuffer)) throw error;
+      this.log(`ingest worker failed (${error instanceof Error ? error.message : String(error)}); parsing the batch on the main thread`);
+      return undefined;
+    }
+  }
+
+  /** Stores a batch a worker scanned, and answers for every item in order. */
+  private async storePrepared(dataset: string, scan: PreparedScan, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
+    options.admit(scan.events);
+    // The object path's events for the same body, for when the dataset's columns changed meanwhile.
+    const materialize = (): IncomingEvent[] => {
+      const events: IncomingEvent[] = [];
+      for (const item of decodeBatchBody(body, options.maxEventBytes, options.now)) {
+        if (item.ok && eventProblem(item.event) === undefined) events.push(item.event);
+      }
+      if (events.length !== scan.events) throw new Error(`the batch holds ${events.length} events, its scan ${scan.events}`);
+      return events;
+    };
+    const stored =
+      scan.events > 0
+        ? await this.store.ingestPrepared(dataset, {
+            version: scan.version,
+            chunks: scan.chunks,
+            events: scan.events,
+            lastEventMs: scan.lastEventMs,
+            hasSampling: scan.hasSampling,
+            materialize,
+          })
+        : [];
+    return outcomesOfScan(scan, stored);
+  }
+
+  /** Stops the workers (a scan in flight fails with `server_error`). */
+  close(): Promise<void> {
+    return this.scanner?.close() ?? Promise.resolve();
+  }
+}
+
+/** Puts the store's outcomes for the scanned events back among the items the scan refused, in request order. */
+export function outcomesOfScan(scan: PreparedScan, stored: IngestOutcome[]): IngestOutcome[] {
+  const outcomes: IngestOutcome[] = new Array(scan.items);
+  let next = 0;
+  let rejected = 0;
+  for (let index = 0; index < scan.items; index++) {
+    const refusal = scan.rejected[rejected];
+    if (refusal !== undefined && refusal[0] === index) {
+      outcomes[index] = { status: 400, error: refusal[1] };
+      rejected++;
+    } else {
+      outcomes[index] = stored[next++] ?? { status: 400, error: 'event was not stored' };
+    }
+  }
+  return outcomes;
+}

@@ -1,0 +1,89 @@
+/**
+ * The ingest service over a real DuckDB store: backpressure is asked of the store (`pressure()`)
+ * before anything is queued. While the queue is full, a batch is refused whole with `overloaded`
+ * and the server's Retry-After in the hint, on the object path and on the prepared path alike;
+ * what still fits is stored.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IngestService } from '../../src/server/ingest/ingest-service.js';
+import { DEFAULT_SERVER_LIMITS } from '../../src/server/limits.js';
+import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
+import { InThreadScanner } from '../support/in-thread-scanner.js';
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+const REFUSED = { code: 'overloaded', hint: 'retry after 7s' };
+const NO_METADATA = { time: undefined, samplerate: undefined };
+
+let dir: string;
+let store: DuckDbEventStore | undefined;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'flagscope-ingest-service-'));
+});
+
+afterEach(async () => {
+  await store?.close();
+  store = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function open(scanner?: InThreadScanner): Promise<{ events: DuckDbEventStore; service: IngestService }> {
+  const events = await openEventStore({
+    path: join(dir, 'events.duckdb'),
+    now: () => T0,
+    limits: { maxQueuedEvents: 10 },
+    ...(scanner === undefined ? {} : { bodyScanner: scanner, ingestWorkerMinBytes: 0 }),
+  });
+  store = events;
+  const service = new IngestService({ events, limits: { ...DEFAULT_SERVER_LIMITS, retryAfterSeconds: 7 }, now: () => T0 });
+  return { events, service };
+}
+
+function batch(count: number, from = 0): Buffer {
+  return Buffer.from(JSON.stringify(Array.from({ length: count }, (_, n) => ({ data: { n: from + n, note: 'x' } }))));
+}
+
+function queueEight(events: DuckDbEventStore): Promise<unknown> {
+  const queued = events.ingest(
+    'web',
+    Array.from({ length: 8 }, (_, n) => ({ time: T0, samplerate: 1, data: { n: 100 + n, note: 'q' } })),
+  );
+  expect(events.pressure()).toEqual({ queuedEvents: 8, max: 10 });
+  return queued;
+}
+
+async function rows(events: DuckDbEventStore): Promise<number> {
+  const [[count]] = (await events.execute(`SELECT count(*) FROM ${events.tableOf('web')}`)) as [[bigint]];
+  return Number(count);
+}
+
+describe('the ingest service under backpressure', () => {
+  it('refuses a batch on the object path before queuing it, and takes a single event that fits', async () => {
+    const { events, service } = await open();
+    expect(await service.ingestBatch('web', batch(2))).toEqual([{ status: 202 }, { status: 202 }]);
+    const queued = queueEight(events);
+    await expect(service.ingestBatch('web', batch(3))).rejects.toMatchObject(REFUSED);
+    await service.ingestEvent('web', { n: 50, note: 'single' }, NO_METADATA, 24);
+    await queued;
+    expect(await rows(events)).toBe(2 + 8 + 1);
+  });
+
+  it('refuses a scanned batch on the prepared path before appending it, and stores one that fits', async () => {
+    const scanner = new InThreadScanner();
+    const { events, service } = await open(scanner);
+    // The first batch creates the dataset (nothing to scan against yet).
+    await service.ingestBatch('web', batch(2));
+    expect(scanner.counters.prepared).toBe(0);
+    const queued = queueEight(events);
+    await expect(service.ingestBatch('web', batch(3, 10))).rejects.toMatchObject(REFUSED);
+    expect(scanner.counters.prepared).toBe(1);
+    expect(await service.ingestBatch('web', batch(2, 20))).toEqual([{ status: 202 }, { status: 202 }]);
+    expect(scanner.counters.prepared).toBe(2);
+    await queued;
+    expect(await rows(events)).toBe(2 + 8 + 2);
+    await expect(service.ingestEvent('web', [1], NO_METADATA, 3)).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * A body scanner for tests of the DuckDB store's batch path: `scanBatch` in the test's own thread
+ * (no worker, no build needed), on a copy of the body as an ingest worker scans it, answering in
+ * a microtask. It counts what it prepared and why it fell back, and can be told to scan the next
+ * body against an older snapshot, as a worker does when the columns change while it scans.
+ */
+import type { BodyScanner } from '../../src/store/duckdb/batch-ingest.js';
+import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/store/duckdb/batch-scanner.js';
+import type { ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
+
+/** What a scanner saw. */
+export interface ScanCounters {
+  /** Bodies scanned into chunks. */
+  prepared: number;
+  /** Bodies left to the object path, and why (`reasons`). */
+  fallback: number;
+  reasons: Map<string, number>;
+  /** Prepared batches the store had to store the object way; counted by a test that watches `ingestPrepared`. */
+  materialized: number;
+}
+
+/** Pass it as `openEventStore({ bodyScanner })`; the scan schema is kept while its version holds. */
+export class InThreadScanner implements BodyScanner {
+  readonly counters: ScanCounters = { prepared: 0, fallback: 0, materialized: 0, reasons: new Map() };
+  /** The result of the latest scan. */
+  last: ScanResult | undefined;
+  private cached: ScanSchema | undefined;
+  private stale: DatasetSnapshot | undefined;
+
+  scanNextAgainst(snapshot: DatasetSnapshot): void {
+    this.stale = snapshot;
+  }
+
+  scan(_dataset: string, current: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
+    const snapshot = this.stale ?? current;
+    this.stale = undefined;
+    if (this.cached === undefined || this.cached.version !== snapshot.version) this.cached = scanSchemaOf(snapshot);
+    // The worker gets its own copy of the body: the scan must not depend on the caller's buffer.
+    const own = new Uint8Array(body);
+    const result = scanBatch(own, this.cached, { now, maxEventBytes });
+    this.last = result;
+    if (result.kind === 'prepared') this.counters.prepared++;
+    else {
+      this.counters.fallback++;
+      this.counters.reasons.set(result.reason, (this.counters.reasons.get(result.reason) ?? 0) + 1);
+    }
+    return Promise.resolve({ id: 0, result, body: own });
+  }
+
+  takeBody(bytes: number): Buffer {
+    return Buffer.allocUnsafe(bytes);
+  }
+
+  releaseBody(): void {}
+
+  recycle(): void {}
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
