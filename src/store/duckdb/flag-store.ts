@@ -6,7 +6,7 @@
  * with their whole history. Each change takes the next config version of the
  * control store's counter in its transaction and goes out on its change feed.
  */
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
 import type { FlagAction, FlagHistoryEntry, LastPress } from '../../api/flags.js';
 import type { Flag } from '../../flags/model.js';
@@ -94,73 +94,90 @@ export function createDuckDbFlagStore(host: FlagStoreHost): FlagStore {
   };
 }
 
-/** Marks the error a version check raises inside the commit script. */
-const CONFLICT_MARK = 'flagscope-flag-conflict:';
+/** The statements of a flag commit, prepared once per connection and bound for each change. */
+interface CommitStatements {
+  begin: DuckDBPreparedStatement;
+  advance: DuckDBPreparedStatement;
+  insertFlag: DuckDBPreparedStatement;
+  updateFlag: DuckDBPreparedStatement;
+  insertHistory: DuckDBPreparedStatement;
+  commit: DuckDBPreparedStatement;
+}
 
-/**
- * Checks and commits `changes` in one transaction and resolves to the config version of the last
- * one. The transaction is one script, sent to DuckDB in one call: a press is visible only once it
- * is committed, and each round trip to DuckDB's threads costs milliseconds on a busy machine
- * (a parameterised statement takes three). The values go in as SQL literals (`sqlLiteral`); a
- * stale `before.version` stops the script with `error()`, and the transaction is rolled back.
- */
-async function writeFlagChanges(c: DuckDBConnection, changes: readonly FlagChange[]): Promise<number> {
-  const n = changes.length;
-  // The first statement with a result is what DuckDB answers the script with: the new version.
-  const script = ['BEGIN TRANSACTION', `UPDATE config_version SET version = version + ${n} RETURNING version`];
-  changes.forEach((change, i) => {
-    const key = sqlLiteral(change.after.key);
-    const version = sqlLiteral(change.after.version);
-    const body = sqlLiteral(JSON.stringify(change.after));
-    const conflict = `error(${sqlLiteral(CONFLICT_MARK + change.after.key)})`;
-    // The version check sits in the write's condition; it names the key again, so it holds
-    // whatever order DuckDB evaluates the condition in. Flags are never deleted: a change with a
-    // `before` updates a stored row, one without inserts the first.
-    script.push(
-      change.before === null
-        ? `INSERT INTO flags (key, version, archived, body) SELECT ${key}, ${version}, ${change.after.archived}, ${body}
-           WHERE CASE WHEN EXISTS (SELECT 1 FROM flags WHERE key = ${key}) THEN ${conflict} ELSE true END`
-        : `UPDATE flags SET version = ${version}, archived = ${change.after.archived}, body = ${body}
-           WHERE key = ${key} AND CASE WHEN key = ${key} AND version <> ${sqlLiteral(change.before.version)} THEN ${conflict} ELSE true END`,
-      `INSERT INTO flag_history (config_version, key, version, action, who, why, changed_at, before_body, after_body)
-       SELECT version - ${n - 1 - i}, ${key}, ${version}, ${sqlLiteral(change.action)}, ${sqlLiteral(change.who)},
-         ${sqlLiteral(change.why)}, ${sqlLiteral(Math.trunc(change.at))}, ${change.before === null ? 'NULL' : sqlLiteral(JSON.stringify(change.before))},
-         ${body} FROM config_version`,
-    );
-  });
-  script.push('COMMIT');
-  try {
-    const reader = await c.runAndReadAll(script.join(';\n'));
-    if (reader.columnNames()[0] === 'version' && reader.getRows().length === 1) return Number(reader.getRows()[0]?.[0]);
-    return readConfigVersion(c);
-  } catch (error) {
-    await c.run('ROLLBACK').catch(() => undefined);
-    const message = error instanceof Error ? error.message : '';
-    const at = message.indexOf(CONFLICT_MARK);
-    if (at === -1) throw error;
-    const key = message.slice(at + CONFLICT_MARK.length);
-    const change = changes.find((candidate) => candidate.after.key === key);
-    const expected = change?.before?.version ?? null;
-    const stored = (await c.runAndReadAll('SELECT version FROM flags WHERE key = $1', [key])).getRows()[0];
-    throw new FlagscopeError(
-      'conflict',
-      `flag ${key} is at version ${stored === undefined ? 'none' : Number(stored[0])} in the store, not ${expected ?? 'none'}`,
-      'read the flag again and retry your change',
-    );
+const preparedByConnection = new WeakMap<DuckDBConnection, Promise<CommitStatements>>();
+
+function commitStatements(c: DuckDBConnection): Promise<CommitStatements> {
+  let statements = preparedByConnection.get(c);
+  if (statements === undefined) {
+    statements = (async () => ({
+      begin: await c.prepare('BEGIN TRANSACTION'),
+      advance: await c.prepare('UPDATE config_version SET version = version + $1 RETURNING version'),
+      // Flags are never deleted: a change without `before` inserts the first row, one with it
+      // updates the row still at the version the writer read; a change count of 0 is a conflict.
+      insertFlag: await c.prepare(
+        'INSERT INTO flags (key, version, archived, body) SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM flags WHERE key = $1) RETURNING 1',
+      ),
+      updateFlag: await c.prepare('UPDATE flags SET version = $2, archived = $3, body = $4 WHERE key = $1 AND version = $5 RETURNING 1'),
+      insertHistory: await c.prepare(
+        `INSERT INTO flag_history (config_version, key, version, action, who, why, changed_at, before_body, after_body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      ),
+      commit: await c.prepare('COMMIT'),
+    }))();
+    preparedByConnection.set(c, statements);
+    statements.catch(() => preparedByConnection.delete(c));
   }
+  return statements;
 }
 
 /**
- * A value as a DuckDB SQL literal: a string in single quotes (quotes doubled; DuckDB reads
- * backslashes as themselves; a NUL, which would end the C string the script travels as, as
- * `chr(0)`), or an integer.
+ * Checks and commits `changes` in one transaction and resolves to the config version of the last
+ * one. Every value is a bound parameter of a statement prepared once per connection, so a commit
+ * costs one round trip per statement and no parsing. A change whose flag is not at the version
+ * its writer read (or, for a new flag, already exists) rolls the transaction back as a conflict.
  */
-export function sqlLiteral(value: string | number): string {
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new Error(`${value} is not an integer a flag store keeps`);
-    return String(value);
+async function writeFlagChanges(c: DuckDBConnection, changes: readonly FlagChange[]): Promise<number> {
+  const s = await commitStatements(c);
+  await s.begin.run();
+  try {
+    s.advance.bind([changes.length]);
+    const last = Number((await s.advance.runAndReadAll()).getRows()[0]?.[0]);
+    for (const [i, change] of changes.entries()) {
+      const { key, version, archived } = change.after;
+      const body = JSON.stringify(change.after);
+      const write = change.before === null ? s.insertFlag : s.updateFlag;
+      write.bind(change.before === null ? [key, version, archived, body] : [key, version, archived, body, change.before.version]);
+      if ((await write.runAndReadAll()).getRows().length === 0) throw await conflictOf(c, change);
+      s.insertHistory.bind([
+        last - (changes.length - 1 - i),
+        key,
+        version,
+        change.action,
+        change.who,
+        change.why,
+        Math.trunc(change.at),
+        change.before === null ? null : JSON.stringify(change.before),
+        body,
+      ]);
+      await s.insertHistory.run();
+    }
+    await s.commit.run();
+    return last;
+  } catch (error) {
+    await c.run('ROLLBACK').catch(() => undefined);
+    throw error;
   }
-  return `'${value.replaceAll("'", "''").replaceAll('\0', "' || chr(0) || '")}'`;
+}
+
+/** The conflict of a change whose flag is not (or, for a new flag, already) in the store at the version its writer read. */
+async function conflictOf(c: DuckDBConnection, change: FlagChange): Promise<FlagscopeError> {
+  const key = change.after.key;
+  const stored = (await c.runAndReadAll('SELECT version FROM flags WHERE key = $1', [key])).getRows()[0];
+  return new FlagscopeError(
+    'conflict',
+    `flag ${key} is at version ${stored === undefined ? 'none' : Number(stored[0])} in the store, not ${change.before?.version ?? 'none'}`,
+    'read the flag again and retry your change',
+  );
 }
 
 function rowToHistory(row: DuckDBValue[]): FlagHistoryEntry {
