@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 describe('FlagService over the DuckDB control store', () => {
-  it('serves a press only once it is committed: a press whose commit fails is neither served nor streamed', async () => {
+  it('serves and streams a press before its commit, confirms it from the feed, and takes it back with a revert event when the commit fails', async () => {
     const control = await openControlStore({ path: join(dir, 'failed-commit.duckdb') });
     const flags = await FlagService.open(control.flagStore(), () => Date.UTC(2026, 0, 1));
     await flags.create(
@@ -38,17 +38,27 @@ describe('FlagService over the DuckDB control store', () => {
       servedWhenStreamed.push(flags.snapshot().flags.get('payments-off')?.pressed !== undefined);
       return true;
     });
-    const pressed = await flags.killSwitch('press', 'payments-off', 'bob', 'outage');
+    const pressing = flags.killSwitch('press', 'payments-off', 'bob', 'outage');
+    // Served and streamed before the store has answered.
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(events.map((e) => e.action)).toEqual(['press']);
+    expect(flags.snapshot().flags.get('payments-off')?.pressed).toBeDefined();
+    const pressed = await pressing;
     expect(pressed).toMatchObject({ changed: true, subscribers: 1 });
+    // The feed confirmed it with the store's version and did not stream it twice.
     expect(events.map((e) => [e.action, e.configVersion])).toEqual([['press', pressed.configVersion]]);
+    expect(flags.snapshot().configVersion).toBe(pressed.configVersion);
     expect(servedWhenStreamed).toEqual([true]);
     expect(flags.lastPress('payments-off')).toMatchObject({ by: 'bob', reason: 'outage' });
 
-    const before = flags.snapshot();
+    const served = flags.snapshot().flags;
     await control.close();
     await expect(flags.killSwitch('release', 'payments-off', 'bob', 'recovered')).rejects.toMatchObject({ code: 'server_error' });
-    expect(events).toHaveLength(1);
-    expect(flags.snapshot()).toBe(before);
+    expect(events.map((e) => e.action)).toEqual(['press', 'release', 'revert']);
+    expect(servedWhenStreamed).toEqual([true, false, true]);
+    expect(events[2]?.flag.pressed).toBeDefined();
+    expect(flags.snapshot().flags).toEqual(served);
     flags.close();
   });
 

@@ -37,7 +37,8 @@ export interface FlagChangeEvent {
   configVersion: number;
   key: string;
   /** Only committed changes are streamed, so there is nothing to take back. */
-  action: FlagAction;
+  /** `revert`: a change that was served ahead of its commit could not be stored; `flag` is what is served again. */
+  action: FlagAction | 'revert';
   by: string;
   at: string;
   reason: string;
@@ -77,15 +78,14 @@ const BOOKKEEPING_FIELDS = new Set(['version', 'createdBy', 'createdAt', 'update
 const SERVED_FIELDS = ['state', 'defaultVariant', 'targeting', 'rollout', 'variants', 'safeVariant', 'kind'] as const;
 
 /** Config versions whose stream delivery count is kept for the writer that waits for them. */
-const DELIVERY_COUNTS_KEPT = 1024;
 
 export class FlagService {
   private current: FlagSnapshot;
   private readonly listeners = new Set<FlagChangeListener>();
   private readonly streamEnders = new Set<() => void>();
   private writeTail: Promise<unknown> = Promise.resolve();
-  /** Config version → stream subscribers its change was written to, until its writer takes it. */
-  private readonly deliveries = new Map<number, number>();
+  /** Changes this service served and streamed ahead of their commit; the feed confirms them without streaming them again. */
+  private readonly echoed = new Set<FlagChange>();
   private follower: FeedFollower | undefined;
 
   private constructor(
@@ -369,18 +369,63 @@ export class FlagService {
   }
 
   /**
-   * Commits the changes, then waits until they come back on the change feed: the answer to the
-   * writer reflects its write, and this replica serves it exactly as every other one does.
+   * Serves and streams the changes at once (a local echo), then commits them, then waits until
+   * they come back on the change feed with the version the store gave them. A press is visible on
+   * this replica within a millisecond instead of after the commit's round trips; every other
+   * replica serves it when the feed brings it; the writer's answer still waits for the commit.
+   * If the commit fails, what was served before comes back and subscribers get `revert` events.
    */
   private async commit(changes: FlagChange[]): Promise<{ configVersion: number; subscribers: number }> {
-    const configVersion = await this.store.commitFlagChanges(changes);
-    await this.follower?.reach(configVersion);
-    let subscribers = 0;
-    for (let version = configVersion - changes.length + 1; version <= configVersion; version++) {
-      subscribers = Math.max(subscribers, this.deliveries.get(version) ?? 0);
-      this.deliveries.delete(version);
+    const subscribers = this.echo(changes);
+    let configVersion: number;
+    try {
+      configVersion = await this.store.commitFlagChanges(changes);
+    } catch (error) {
+      this.revertEcho(changes);
+      throw error;
     }
+    await this.follower?.reach(configVersion);
+    for (const change of changes) this.echoed.delete(change);
     return { configVersion, subscribers };
+  }
+
+  /** Serves `changes` ahead of their commit and streams them with the versions they are expected to get. */
+  private echo(changes: readonly FlagChange[]): number {
+    const flags = new Map(this.current.flags);
+    for (const change of changes) flags.set(change.after.key, change.after);
+    // The versions the store is expected to give them; the feed brings the versions it gave.
+    const expected = this.followedVersion;
+    this.current = buildSnapshot(flags, expected + changes.length);
+    let subscribers = 0;
+    for (const [i, change] of changes.entries()) {
+      this.echoed.add(change);
+      subscribers = Math.max(subscribers, this.publish(eventOf(expected + i + 1, change)));
+    }
+    return subscribers;
+  }
+
+  /** Takes back an echo whose commit failed: what was served before comes back, and is streamed as `revert`. */
+  private revertEcho(changes: readonly FlagChange[]): void {
+    const flags = new Map(this.current.flags);
+    for (const change of changes) {
+      this.echoed.delete(change);
+      if (flags.get(change.after.key) !== change.after) continue;
+      if (change.before === null) flags.delete(change.after.key);
+      else flags.set(change.before.key, change.before);
+    }
+    this.current = buildSnapshot(flags, this.followedVersion);
+    for (const change of changes) {
+      const served = change.before ?? { ...change.after, archived: true };
+      this.publish({
+        configVersion: this.current.configVersion,
+        key: served.key,
+        action: 'revert',
+        by: change.who,
+        at: change.after.updatedAt,
+        reason: 'the change could not be stored',
+        flag: served,
+      });
+    }
   }
 
   /**
@@ -399,18 +444,9 @@ export class FlagService {
     }
     this.current = buildSnapshot(flags, last.configVersion);
     for (const { configVersion, change } of flagChanges) {
-      const written = this.publish({
-        configVersion,
-        key: change.after.key,
-        action: change.action,
-        by: change.who,
-        at: change.after.updatedAt,
-        reason: change.why,
-        flag: change.after,
-      });
-      this.deliveries.set(configVersion, written);
+      // This service's own echoed changes were streamed when they were served.
+      if (!this.echoed.has(change)) this.publish(eventOf(configVersion, change));
     }
-    while (this.deliveries.size > DELIVERY_COUNTS_KEPT) this.deliveries.delete(this.deliveries.keys().next().value as number);
   }
 
   private publish(event: FlagChangeEvent): number {
@@ -425,6 +461,19 @@ export class FlagService {
     this.writeTail = run.catch(() => undefined);
     return run;
   }
+}
+
+/** The stream event of a committed (or echoed) change. */
+function eventOf(configVersion: number, change: FlagChange): FlagChangeEvent {
+  return {
+    configVersion,
+    key: change.after.key,
+    action: change.action,
+    by: change.who,
+    at: change.after.updatedAt,
+    reason: change.why,
+    flag: change.after,
+  };
 }
 
 /** True for a live release flag created more than 40 days before `nowMs`. */
