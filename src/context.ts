@@ -3,7 +3,7 @@
  * so tests can swap streams, environment, clock and timers and filesystem locations.
  */
 import type { Readable, Writable } from 'node:stream';
-import { type Sleep, timerSleep } from './sleep.js';
+import { type Sleep, timerSleep } from './scheduler.js';
 
 export interface OutStream extends Writable {
   isTTY?: boolean;
@@ -22,7 +22,7 @@ export interface Context {
   env: Record<string, string | undefined>;
   /** Unix milliseconds. */
   now: () => number;
-  /** Waits on the same clock as `now` (polling, `--watch`, retry backoff); see `src/sleep.ts`. */
+  /** Waits on the same clock as `now` (polling, `--watch`, retry backoff); see `src/scheduler.ts`. */
   sleep: Sleep;
   /** Working directory for relative paths. */
   cwd: string;

@@ -10,7 +10,7 @@
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { codeForStatus, FlagscopeError } from '../errors.js';
-import { timerSleep } from '../sleep.js';
+import { timerSleep } from '../scheduler.js';
 
 export interface HttpClientOptions {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:7070`. */

@@ -13,7 +13,7 @@ import type { ConfirmPromptProps } from '../../src/cli/buttons/confirm-prompt.js
 import { runCli } from '../../src/cli/program.js';
 import type { Context, InStream, OutStream } from '../../src/context.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-import { timerSleep } from '../../src/sleep.js';
+import { timerSleep } from '../../src/scheduler.js';
 
 // These tests play a person at a terminal. ink decides once, when it loads, whether it runs
 // in CI (and then draws only the final frame), from the real environment rather than the

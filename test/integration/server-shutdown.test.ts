@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Context } from '../../src/context.js';
 import { runServe } from '../../src/cli/serve/serve.js';
-import { timerSleep } from '../../src/sleep.js';
+import { timerSleep } from '../../src/scheduler.js';
 
 let home: string | undefined;
 
