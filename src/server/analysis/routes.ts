@@ -13,7 +13,7 @@ export interface AnalysisDependencies {
   events: EventStore;
   limits: { maxBodyBytes: number };
   now: () => number;
-  /** The server's flags (issue 3's flag service), for each flag's configured split and default variant. */
+  /** The server's flag service, for each flag's configured split and default variant. */
   flags?: FlagLookup | undefined;
 }
 
