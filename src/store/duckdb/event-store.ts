@@ -121,16 +121,20 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
    * `server_error` after `close()` or when the commit fails.
    */
   ingest(dataset: string, events: IncomingEvent[]): Promise<IngestOutcome[]> {
+    const refused = this.refusal(dataset);
+    if (refused !== undefined) return Promise.reject(refused);
+    if (events.length === 0) return Promise.resolve([]);
+    return this.writer.enqueue({ dataset, events, prepared: undefined, count: events.length });
+  }
+
+  /** Why a write to `dataset` cannot be taken now (an invalid name, a closed store), if it cannot. */
+  private refusal(dataset: string): unknown {
     try {
       validateDatasetName(dataset);
     } catch (error) {
-      return Promise.reject(error);
+      return error;
     }
-    if (this.closed) {
-      return Promise.reject(new FlagscopeError('server_error', 'the event store is closed', 'restart the server'));
-    }
-    if (events.length === 0) return Promise.resolve([]);
-    return this.writer.enqueue({ dataset, events, prepared: undefined, count: events.length });
+    return this.closed ? new FlagscopeError('server_error', 'the event store is closed', 'restart the server') : undefined;
   }
 
   /**
@@ -139,14 +143,8 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
    * `ingest`. Resolves with one outcome per event.
    */
   ingestPrepared(dataset: string, batch: PreparedBatch): Promise<IngestOutcome[]> {
-    try {
-      validateDatasetName(dataset);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.closed) {
-      return Promise.reject(new FlagscopeError('server_error', 'the event store is closed', 'restart the server'));
-    }
+    const refused = this.refusal(dataset);
+    if (refused !== undefined) return Promise.reject(refused);
     if (batch.events === 0) return Promise.resolve([]);
     return this.writer.enqueue({ dataset, events: [], prepared: batch, count: batch.events });
   }
