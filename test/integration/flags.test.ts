@@ -349,6 +349,43 @@ describe('archive, export, import and restart', () => {
     expect((await call('GET', '/api/v1/flags/bad.flag')).status).toBe(404);
   });
 
+  it('refuses an import that would press, release or rewrite a kill switch, and changes nothing', async () => {
+    const key = 'import.guard-switch';
+    const created = await call('POST', '/api/v1/flags', { ...checkoutSwitch, key, rollout: undefined }, writerKey);
+    expect(created.status).toBe(201);
+    const unpressed = (await call('GET', '/api/v1/export/flagd')).body;
+    const pressed = await call('POST', `/api/v1/flags/${key}/press`, { reason: 'outage' }, oncallKey);
+    expect(pressed.status).toBe(200);
+    const servedPressed = await ofrep(key, { targetingKey: 'u1' });
+    const exported = (await call('GET', '/api/v1/export/flagd')).body;
+
+    // The export of a pressed switch imports back unchanged.
+    const same = await call('POST', '/api/v1/import/flagd?reason=roundtrip', exported, writerKey);
+    expect(same.status).toBe(200);
+    expect(same.body.unchanged).toContain(key);
+
+    // Importing the definition from before the press would release it: refused.
+    const release = await call('POST', '/api/v1/import/flagd?reason=sync', { flags: { [key]: unpressed.flags[key] } }, writerKey);
+    expect(release.status).toBe(400);
+    expect(release.body.error.message).toContain('cannot press or release a kill switch');
+
+    // A forged press (another name, another served-before) is refused too.
+    const forged = structuredClone(exported.flags[key]);
+    forged.metadata.pressedBy = 'somebody-else';
+    const rewrite = await call('POST', '/api/v1/import/flagd', { flags: { [key]: forged } }, writerKey);
+    expect(rewrite.status).toBe(400);
+
+    // Pressing through an import, on a switch that is not pressed, is refused.
+    await call('POST', `/api/v1/flags/${key}/release`, { reason: 'recovered' }, oncallKey);
+    const press = await call('POST', '/api/v1/import/flagd', { flags: { [key]: exported.flags[key] } }, writerKey);
+    expect(press.status).toBe(400);
+    expect(press.body.error.message).toContain('would press it');
+
+    const history = (await call('GET', `/api/v1/flags/${key}/history`)).body.history.map((h: any) => h.action);
+    expect(history).toEqual(['release', 'press', 'create']);
+    expect(servedPressed.variant).toBe('off');
+  });
+
   it('keeps flags, history and last presses across a restart', async () => {
     const before = (await call('GET', '/api/v1/flags?archived=true')).body;
     await server.close();

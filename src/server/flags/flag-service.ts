@@ -298,6 +298,7 @@ export class FlagService {
           unchanged.push(definition.key);
           continue;
         }
+        checkImportKeepsPress(existing !== undefined && !existing.archived ? existing : undefined, definition);
         (existing === undefined || existing.archived ? created : updated).push(definition.key);
         changes.push(this.change('import', existing ?? null, definition, who, why, at, false));
       }
@@ -505,6 +506,30 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function definitionOf(flag: Flag): FlagDefinition {
   const { version: _v, createdBy: _cb, createdAt: _ca, updatedBy: _ub, updatedAt: _ua, archived: _a, ...definition } = flag;
   return definition;
+}
+
+/**
+ * An import may not press, release or rewrite a kill switch's press (that takes the `killswitch`
+ * scope, through press and release), nor change what a pressed switch serves: the same rules as
+ * an update. A re-import of an export leaves a pressed switch exactly as it is.
+ */
+function checkImportKeepsPress(existing: Flag | undefined, definition: FlagDefinition): void {
+  const key = definition.key;
+  const hint = 'presses and releases go through `flagscope buttons press|release` (scope killswitch); leave the press out of the import';
+  if (!sameJson(definition.pressed, existing?.pressed)) {
+    const what =
+      existing?.pressed === undefined ? 'would press it' : definition.pressed === undefined ? 'would release it' : 'would change its press';
+    throw invalidInput(`the import of flag ${key} ${what}: an import cannot press or release a kill switch`, hint);
+  }
+  if (existing?.pressed === undefined) return;
+  for (const field of SERVED_FIELDS) {
+    if (!sameJson(definition[field], existing[field])) {
+      throw invalidInput(
+        `kill switch ${key} is pressed; the import cannot change its ${field} until it is released`,
+        `release it first (\`flagscope buttons release ${key} --reason TEXT\`)`,
+      );
+    }
+  }
 }
 
 function userDefinition(input: unknown): FlagDefinition {
