@@ -14,7 +14,10 @@ export function parseJsonBody(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    const position = jsonErrorPosition(text);
+    const position = errorPositionOf(text);
+    if (position === undefined) {
+      throw invalidInput(`${what} is not valid JSON, and nested too deeply to say where`, 'check the JSON syntax (e.g. with `jq .`)');
+    }
     const before = text.slice(0, position);
     const line = before.split('\n').length;
     const column = position - before.lastIndexOf('\n');
@@ -24,6 +27,16 @@ export function parseJsonBody(text: string, what: string): unknown {
       'check the JSON syntax (e.g. with `jq .`)',
       { position, line, column },
     );
+  }
+}
+
+/** {@link jsonErrorPosition}, or undefined when the text nests deeper than the scanner's stack reaches. */
+function errorPositionOf(text: string): number | undefined {
+  try {
+    return jsonErrorPosition(text);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
   }
 }
 
