@@ -28,7 +28,10 @@ export const MAX_LIMIT = 10_000;
 export const MAX_TIME_BUCKETS = 1000;
 /** Most calculations, filters, breakdowns, orders and havings in one query. */
 export const MAX_LIST_LENGTH = 100;
-/** Latest accepted start_time/end_time (year 5138); larger values are milliseconds by mistake. */
+/**
+ * Latest accepted start_time/end_time (year 5138), and the longest time_range; larger values are
+ * milliseconds by mistake, and in microseconds they would no longer fit a 64-bit timestamp.
+ */
 const MAX_UNIX_SECONDS = 99_999_999_999;
 /** Most values in one `in`/`not-in` filter. */
 export const MAX_IN_VALUES = 1000;
@@ -336,7 +339,7 @@ function resolveTimes(spec: Record<string, unknown>, now: number): { start_time:
   };
   const start = unixSeconds('start_time');
   const end = unixSeconds('end_time');
-  const range = spec.time_range === undefined ? undefined : expectInteger(spec.time_range, 'time_range', 1);
+  const range = spec.time_range === undefined ? undefined : expectInteger(spec.time_range, 'time_range', 1, MAX_UNIX_SECONDS);
   const nowSeconds = Math.ceil(now / 1000);
   let startTime: number;
   let endTime: number;

@@ -63,6 +63,15 @@ describe('validateQuery defaults', () => {
     expect(validateQuery(spec, schema, NOW)).toMatchObject(expected);
   });
 
+  it('refuses a time_range no timestamp can hold, as invalid input', () => {
+    for (const time_range of [Number.MAX_SAFE_INTEGER, 100_000_000_000]) {
+      const error = errorOf({ time_range });
+      expect(error.code).toBe('invalid_input');
+      expect(error.message).toContain('time_range');
+    }
+    expect(validateQuery({ time_range: 99_999_999_999 }, schema, NOW).time_range).toBe(99_999_999_999);
+  });
+
   it('keeps a valid full spec and coerces filter values to column types', () => {
     const q = validateQuery(
       {
