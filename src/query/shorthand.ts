@@ -7,7 +7,7 @@
 import { parseDuration } from '../api/duration.js';
 import { FlagscopeError } from '../errors.js';
 import { calculationName, formatColumn, formatFilter, formatFilters, formatValue } from './format.js';
-import { CALC_OPS, type CalcOp, type Calculation, type Filter, type FilterOp, type FilterValue, type Having, type Order } from './spec.js';
+import { CALC_OPS, FILTER_OPS, type CalcOp, type Calculation, type Filter, type FilterOp, type FilterValue, type Having, type Order } from './spec.js';
 import { closestName, shortName } from './suggest.js';
 
 export { calculationName, formatColumn, formatFilter, formatFilters, formatValue };
@@ -18,16 +18,8 @@ export interface WhereExpression {
   filter_combination: 'AND' | 'OR';
 }
 
-const WORD_OPS: readonly FilterOp[] = [
-  'starts-with',
-  'does-not-start-with',
-  'contains',
-  'does-not-contain',
-  'exists',
-  'does-not-exist',
-  'in',
-  'not-in',
-];
+/** The filter operators written as words (`contains`, `not-in`, …), in the spec's order. */
+const WORD_OPS: readonly FilterOp[] = FILTER_OPS.filter((op) => /^[a-z]/.test(op));
 const SYMBOL_OPS: readonly string[] = ['>=', '<=', '!=', '==', '=', '>', '<'];
 const BARE_COLUMN_CHAR = /[A-Za-z0-9._\-/:]/;
 const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;

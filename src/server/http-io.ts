@@ -39,12 +39,6 @@ export function contentTypeProblem(req: IncomingMessage): FlagscopeError | undef
   return invalidInput(`content type "${type}" is not accepted`, 'send JSON with `Content-Type: application/json`');
 }
 
-/** Throws the 400 of {@link contentTypeProblem}, before anything is read (the error path discards the body). */
-export function checkContentType(req: IncomingMessage): void {
-  const problem = contentTypeProblem(req);
-  if (problem !== undefined) throw problem;
-}
-
 /** Reads a JSON body under the body policy; `what` names it in errors ("query spec"). The raw bytes come along. */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number, what: string): Promise<{ value: unknown; body: Buffer }> {
   const body = await readBody(req, maxBytes);
