@@ -7,7 +7,17 @@
 import { parseDuration } from '../api/duration.js';
 import { FlagscopeError } from '../errors.js';
 import { calculationName, formatColumn, formatFilter, formatFilters, formatValue } from './format.js';
-import { CALC_OPS, FILTER_OPS, type CalcOp, type Calculation, type Filter, type FilterOp, type FilterValue, type Having, type Order } from './spec.js';
+import {
+  CALC_OPS,
+  FILTER_OPS,
+  type CalcOp,
+  type Calculation,
+  type Filter,
+  type FilterOp,
+  type FilterValue,
+  type Having,
+  type Order,
+} from './spec.js';
 import { closestName, shortName } from './suggest.js';
 
 export { calculationName, formatColumn, formatFilter, formatFilters, formatValue };
