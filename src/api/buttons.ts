@@ -18,10 +18,13 @@ export interface ButtonView {
   version: number;
 }
 
-/** One service of `GET /api/v1/services`: its flag count and its buttons, pressed first. */
+/**
+ * One service of `GET /api/v1/services`: its flag count and its buttons, pressed first. A key
+ * without `flags:read` sees only the services that have buttons, without their flag count.
+ */
 export interface ServiceButtons {
   name: string;
-  flags: number;
+  flags?: number;
   buttons: ButtonView[];
 }
 
@@ -30,7 +33,13 @@ export interface PressResponse {
   changed: boolean;
   message?: string;
   press?: { by: string; at: string; reason: string };
-  flag: Flag;
+  /** The switch: what a presser needs, for every key that may press. */
+  key: string;
+  state: 'armed' | 'pressed';
+  safeVariant: string;
+  version: number;
+  /** The whole flag, only for a key that may read flags (`flags:read`). */
+  flag?: Flag;
   configVersion: number;
   /** Stream subscribers the change was written to (0 when nothing changed). */
   subscribers: number;

@@ -221,6 +221,15 @@ function importFlag(key: string, raw: unknown, setMetadata: Record<string, unkno
     if (metadata[metaKey] !== undefined) definition[field] = metadata[metaKey];
   }
   const pressedBefore = metadata[meta.servedBefore];
+  // The press metadata is reserved: it comes whole, as an export writes it, or not at all.
+  const pressKeys = [meta.pressedBy, meta.pressedAt, meta.pressedReason, meta.servedBefore];
+  const present = pressKeys.filter((k) => metadata[k] !== undefined);
+  if (present.length > 0 && present.length < pressKeys.length) {
+    throw invalidInput(
+      `flagd flag ${key}: metadata ${present.join(', ')} without ${pressKeys.filter((k) => metadata[k] === undefined).join(', ')}`,
+      `${pressKeys.join(', ')} are reserved for a pressed kill switch's press and come together, as an export writes them; leave them out otherwise`,
+    );
+  }
   if (pressedBefore !== undefined) {
     let served: ServedConfig;
     try {

@@ -31,8 +31,8 @@ export interface Route {
   method: string;
   /** Path segments; `:name` matches one non-empty segment. */
   segments: string[];
-  /** Scope the caller's key must grant; null for open routes. */
-  scope: ApiKeyScope | null;
+  /** Scope the caller's key must grant (one of them, for a list); null for open routes. */
+  scope: ApiKeyScope | readonly ApiKeyScope[] | null;
   handler: RouteHandler;
 }
 
@@ -52,7 +52,7 @@ export class Router {
   private readonly staticPaths = new Map<string, Map<string, RouteMatch>>();
 
   /** Adds a route, e.g. `add('POST', '/1/batch/:dataset', 'ingest', handler)`. */
-  add(method: string, pattern: string, scope: ApiKeyScope | null, handler: RouteHandler): this {
+  add(method: string, pattern: string, scope: ApiKeyScope | readonly ApiKeyScope[] | null, handler: RouteHandler): this {
     const route: Route = { method, segments: splitPath(pattern), scope, handler };
     this.routes.push(route);
     const sameLength = this.routesByLength.get(route.segments.length);

@@ -16,8 +16,8 @@ interface PreparedRequest {
 
 interface Endpoint {
   name: string;
-  /** The one scope that grants it (besides admin). */
-  scope: Scope;
+  /** The scope that grants it (besides admin), or the scopes that each do. */
+  scope: Scope | Scope[];
   /** Status of a granted call. */
   ok: number;
   /** Builds a fresh, valid request (may set up state with the admin key first). */
@@ -178,7 +178,12 @@ const ENDPOINTS: Endpoint[] = [
     ok: 200,
     prepare: async () => ({ method: 'POST', path: '/api/v1/flags/sec.button/release', body: { reason: 'drill over' } }),
   },
-  { name: 'GET /api/v1/services', scope: 'flags:read', ok: 200, prepare: async () => ({ method: 'GET', path: '/api/v1/services' }) },
+  {
+    name: 'GET /api/v1/services',
+    scope: ['flags:read', 'killswitch'],
+    ok: 200,
+    prepare: async () => ({ method: 'GET', path: '/api/v1/services' }),
+  },
   {
     name: 'GET /api/v1/export/flagd',
     scope: 'flags:read',
@@ -248,7 +253,8 @@ describe('every endpoint × no key, wrong key, each scope', () => {
       await asAdmin('DELETE', `/api/v1/keys/${revoked.id}`);
       outcomes['revoked key'] = await send(await endpoint.prepare(n++), revoked.key);
       for (const scope of SCOPES) {
-        expected[scope] = scope === endpoint.scope || scope === 'admin' ? endpoint.ok : 403;
+        const granted = Array.isArray(endpoint.scope) ? endpoint.scope.includes(scope) : scope === endpoint.scope;
+        expected[scope] = granted || scope === 'admin' ? endpoint.ok : 403;
         outcomes[scope] = await send(await endpoint.prepare(n++), keyOf.get(scope) as string);
       }
       expect(outcomes).toEqual(expected);

@@ -31,7 +31,8 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
   if (wanted !== undefined && !services.some((s) => s.name === wanted)) {
     throw new FlagscopeError(
       'not_found',
-      `service ${wanted} has no flags`,
+      // A key without flags:read sees only the services that have kill switches.
+      `service ${wanted} has no ${services.some((s) => s.flags !== undefined) ? 'flags' : 'kill switches'}`,
       `services: ${services.map((s) => s.name).join(', ') || 'none yet'}`,
     );
   }
@@ -145,7 +146,7 @@ function makeVerb(verb: 'press' | 'release'): Verb {
       const timeoutMs = parseWatchTimeout(options.watchTimeout);
       const column = typeof options.variantColumn === 'string' ? options.variantColumn : `flag.${key}`;
       const since = result.press !== undefined ? Date.parse(result.press.at) : env.ctx.now();
-      await watchTraffic(env, { dataset: options.watchTraffic, column, safeVariant: result.flag.safeVariant ?? '', since, timeoutMs });
+      await watchTraffic(env, { dataset: options.watchTraffic, column, safeVariant: result.safeVariant, since, timeoutMs });
     }
   };
 }

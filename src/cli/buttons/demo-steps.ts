@@ -76,7 +76,7 @@ export const buttonsDemoStep: DemoStep = {
         count: 300,
         start: from,
         end: from + 5_000,
-        overrides: { [DEMO_BUTTON]: pressed.flag.safeVariant ?? 'off' },
+        overrides: { [DEMO_BUTTON]: pressed.safeVariant },
       }),
     ];
     await session.sendEvents(live);

@@ -20,22 +20,32 @@ export function describeServed(flag: Flag): string {
   return `${parts.join(', then ')} (default ${flag.defaultVariant})`;
 }
 
-/** Services with their flag counts and buttons (kill switches), pressed buttons first. */
-export function servicesView(flags: FlagService): ServiceButtons[] {
+/** What an armed switch is said to serve to a key that may not read its configuration. */
+const CONFIGURED_NOT_SHOWN = 'as configured (shown to keys with flags:read)';
+
+/**
+ * Services with their flag counts and buttons (kill switches), pressed buttons first. Without
+ * `canReadFlags` (a `killswitch`-only key) the view keeps to the switches: only services with
+ * buttons, no flag counts, and no word of what an armed switch's configuration serves.
+ */
+export function servicesView(flags: FlagService, canReadFlags = true): ServiceButtons[] {
   const byService = new Map<string, ServiceButtons>();
+  const counts = new Map<string, number>();
   for (const flag of flags.snapshot().live) {
+    counts.set(flag.service, (counts.get(flag.service) ?? 0) + 1);
     let service = byService.get(flag.service);
-    if (service === undefined) byService.set(flag.service, (service = { name: flag.service, flags: 0, buttons: [] }));
-    service.flags += 1;
+    if (service === undefined && canReadFlags) byService.set(flag.service, (service = { name: flag.service, buttons: [] }));
     if (flag.kind !== 'kill-switch' || flag.safeVariant === undefined) continue;
-    service.buttons.push(buttonView(flags, flag, flag.safeVariant));
+    if (service === undefined) byService.set(flag.service, (service = { name: flag.service, buttons: [] }));
+    service.buttons.push(buttonView(flags, flag, flag.safeVariant, canReadFlags));
   }
+  if (canReadFlags) for (const service of byService.values()) service.flags = counts.get(service.name) ?? 0;
   const services = [...byService.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const s of services) s.buttons.sort((a, b) => (a.state === b.state ? (a.key < b.key ? -1 : 1) : a.state === 'pressed' ? -1 : 1));
   return services;
 }
 
-function buttonView(flags: FlagService, flag: Flag, safeVariant: string): ButtonView {
+function buttonView(flags: FlagService, flag: Flag, safeVariant: string, canReadFlags: boolean): ButtonView {
   const pressed = flag.pressed === undefined ? null : { by: flag.pressed.by, at: flag.pressed.at, reason: flag.pressed.reason };
   return {
     key: flag.key,
@@ -46,32 +56,42 @@ function buttonView(flags: FlagService, flag: Flag, safeVariant: string): Button
     pressed,
     lastPress: flags.lastPress(flag.key) ?? null,
     runbookUrl: flag.runbookUrl ?? null,
-    serves: pressed === null ? describeServed(flag) : `${safeVariant} to everyone (pressed)`,
+    serves: pressed !== null ? `${safeVariant} to everyone (pressed)` : canReadFlags ? describeServed(flag) : CONFIGURED_NOT_SHOWN,
     version: flag.version,
   };
 }
 
-/** Presses or releases the kill switch `key` for `who`, and says what it now serves. */
+/**
+ * Presses or releases the kill switch `key` for `who`, and says what it now serves. Without
+ * `canReadFlags` (a `killswitch`-only key) the answer keeps to the switch: any flag that is not
+ * a live kill switch is one uniform not-found, and neither the flag's definition nor what its
+ * configuration serves is shown.
+ */
 export async function pressOrRelease(
   flags: FlagService,
   verb: 'press' | 'release',
   key: string,
   who: string,
   reason: unknown,
+  canReadFlags = true,
 ): Promise<PressResponse> {
-  const result = await flags.killSwitch(verb, key, who, reason);
+  const result = await flags.killSwitch(verb, key, who, reason, { hideOtherFlags: !canReadFlags });
   const flag = result.flag;
-  const servedVariant = flag.pressed !== undefined && flag.safeVariant !== undefined ? flag.safeVariant : undefined;
+  const safeVariant = flag.safeVariant as string;
+  const pressed = flag.pressed !== undefined;
   return {
     changed: result.changed,
     ...(result.message !== undefined ? { message: result.message } : {}),
     ...(result.press !== undefined ? { press: result.press } : {}),
-    flag,
+    key: flag.key,
+    state: pressed ? 'pressed' : 'armed',
+    safeVariant,
+    version: flag.version,
+    ...(canReadFlags ? { flag } : {}),
     configVersion: result.configVersion,
     subscribers: result.subscribers,
-    served:
-      servedVariant === undefined
-        ? { everyone: false, description: describeServed(flag) }
-        : { everyone: true, variant: servedVariant, value: flag.variants[servedVariant] },
+    served: pressed
+      ? { everyone: true, variant: safeVariant, value: flag.variants[safeVariant] }
+      : { everyone: false, description: canReadFlags ? describeServed(flag) : CONFIGURED_NOT_SHOWN },
   };
 }

@@ -2,6 +2,8 @@
  * The buttons endpoints (docs/api.md): `GET /api/v1/services` (kill switches by service) and
  * `POST /api/v1/flags/{key}/press|release` (scope `killswitch`).
  */
+import { scopesAllow } from '../../api/keys.js';
+import type { ApiKeyRecord } from '../../store/types.js';
 import { readJsonObject, sendJson } from '../http-io.js';
 import type { Router } from '../router.js';
 import type { FlagService } from '../flags/flag-service.js';
@@ -19,10 +21,16 @@ export function registerButtonRoutes(router: Router, deps: ButtonRouteDependenci
   for (const verb of ['press', 'release'] as const) {
     router.add('POST', `/api/v1/flags/:key/${verb}`, 'killswitch', async ({ req, res, params, key }) => {
       const body = await readJsonObject(req, deps.limits.maxBodyBytes, `${verb} request`);
-      sendJson(res, 200, await pressOrRelease(flags, verb, params.key as string, key?.name ?? 'anonymous', body['reason']));
+      const answer = await pressOrRelease(flags, verb, params.key as string, key?.name ?? 'anonymous', body['reason'], canReadFlags(key));
+      sendJson(res, 200, answer);
     });
   }
-  router.add('GET', '/api/v1/services', 'flags:read', ({ res }) => {
-    sendJson(res, 200, { configVersion: flags.snapshot().configVersion, services: servicesView(flags) });
+  // The on-call's list of buttons: a `killswitch` key sees the switches it may press, nothing more.
+  router.add('GET', '/api/v1/services', ['flags:read', 'killswitch'], ({ res, key }) => {
+    sendJson(res, 200, { configVersion: flags.snapshot().configVersion, services: servicesView(flags, canReadFlags(key)) });
   });
+}
+
+function canReadFlags(key: ApiKeyRecord | undefined): boolean {
+  return key !== undefined && scopesAllow(key.scopes, 'flags:read');
 }

@@ -193,13 +193,14 @@ export class FlagService {
       if (!isObject(input)) throw invalidInput('a flag update must be a JSON object');
       if (input['key'] !== undefined && input['key'] !== key)
         throw invalidInput(`the body names flag ${String(input['key'])}, the path ${key}`, 'flag keys cannot be renamed');
-      if (input['pressed'] !== undefined)
-        throw invalidInput('`pressed` changes only through press and release', 'use `flagscope buttons press|release`');
+      // A flag read from the API may be sent back whole, its press included; any other press is refused.
+      const sentPress = input['pressed'] === null ? undefined : input['pressed'];
+      if (input['pressed'] !== undefined && !sameJson(sentPress, existing.pressed)) throw pressNotEditable(key, existing, sentPress);
       const base: Record<string, unknown> = mode === 'merge' ? { ...definitionOf(existing) } : { pressed: existing.pressed };
       if (mode === 'replace' && existing.pressed === undefined) delete base['pressed'];
       for (const [field, value] of Object.entries(input)) {
         // A flag read from the API may be sent back whole: its bookkeeping is the server's.
-        if (BOOKKEEPING_FIELDS.has(field)) continue;
+        if (BOOKKEEPING_FIELDS.has(field) || field === 'pressed') continue;
         if (value === null) delete base[field];
         else base[field] = value;
       }
@@ -242,13 +243,37 @@ export class FlagService {
     return this.serially(() => {
       const existing = this.liveFlag(key);
       if (expectedVersion !== undefined) checkVersion(existing, expectedVersion);
+      // An archived flag is not served at all: archiving a pressed switch would lift its press.
+      if (existing.pressed !== undefined) {
+        throw invalidInput(
+          `kill switch ${key} is pressed; it cannot be archived until it is released`,
+          `release it first (\`flagscope buttons release ${key} --reason TEXT\`)`,
+        );
+      }
       return this.commitOne('archive', existing, definitionOf(existing), who, why);
     });
   }
 
-  /** Presses a kill switch (`press`) or releases it (`release`). A reason is required. */
-  killSwitch(verb: 'press' | 'release', key: string, who: string, reason: unknown): Promise<KillSwitchResult> {
+  /**
+   * Presses a kill switch (`press`) or releases it (`release`). A reason is required. With
+   * `hideOtherFlags` (a caller that may not read flags), a missing flag, an archived one and
+   * one that is not a kill switch get the same not-found answer, so the caller learns nothing
+   * of the flags it may not press.
+   */
+  killSwitch(
+    verb: 'press' | 'release',
+    key: string,
+    who: string,
+    reason: unknown,
+    options: { hideOtherFlags?: boolean } = {},
+  ): Promise<KillSwitchResult> {
     return this.serially(async () => {
+      if (options.hideOtherFlags === true) {
+        const flag = this.current.flags.get(key);
+        if (flag === undefined || flag.archived || flag.kind !== 'kill-switch' || flag.safeVariant === undefined) {
+          throw notFound(`no kill switch ${key}`, '`flagscope buttons` lists the kill switches');
+        }
+      }
       const existing = this.liveFlag(key);
       if (typeof reason !== 'string' || reason.trim() === '') {
         throw invalidInput(`a ${verb} of ${key} needs a reason`, `send {"reason": "why"} (\`--reason TEXT\` on the CLI)`);
@@ -534,9 +559,21 @@ function checkImportKeepsPress(existing: Flag | undefined, definition: FlagDefin
 
 function userDefinition(input: unknown): FlagDefinition {
   if (isObject(input) && input['pressed'] !== undefined) {
-    throw invalidInput('`pressed` changes only through press and release', 'create the flag, then `flagscope buttons press` it');
+    throw invalidInput(
+      `flag ${String(input['key'])}: \`pressed\` changes only through press and release`,
+      'create the flag without it, then `flagscope buttons press` it (scope killswitch)',
+    );
   }
   return validateFlagDefinition(input);
+}
+
+/** The refusal of an update that would press, release or rewrite a kill switch's press. */
+function pressNotEditable(key: string, existing: Flag, sent: unknown): FlagscopeError {
+  const what = existing.pressed === undefined ? 'would press it' : sent === undefined ? 'would release it' : 'would change its press';
+  return invalidInput(
+    `the update of flag ${key} ${what}: \`pressed\` changes only through press and release`,
+    'leave `pressed` out (or send it back unchanged); presses and releases go through `flagscope buttons press|release` (scope killswitch)',
+  );
 }
 
 function conflictDetails(current: Flag, expected: number | null): Record<string, unknown> {

@@ -102,10 +102,10 @@ export class KeyRing {
   }
 
   /**
-   * The key of a request if it grants `scope`; throws 401 without a known key,
-   * 403 when the key lacks the scope.
+   * The key of a request if it grants `scope` (one of them, for a list); throws 401 without a
+   * known key, 403 when the key lacks the scope.
    */
-  authorize(headers: IncomingHttpHeaders, scope: ApiKeyScope): ApiKeyRecord {
+  authorize(headers: IncomingHttpHeaders, scope: ApiKeyScope | readonly ApiKeyScope[]): ApiKeyRecord {
     const text = requestApiKey(headers);
     if (text === undefined) {
       throw new FlagscopeError(
@@ -122,11 +122,13 @@ export class KeyRing {
         'check the key; `flagscope keys list` shows the valid ones',
       );
     }
-    if (!scopesAllow(key.scopes, scope)) {
+    const scopes: readonly ApiKeyScope[] = typeof scope === 'string' ? [scope] : scope;
+    if (!scopes.some((s) => scopesAllow(key.scopes, s))) {
+      const names = scopes.map((s) => `"${s}"`).join(' or ');
       throw new FlagscopeError(
         'forbidden',
-        `API key "${key.name}" lacks the "${scope}" scope`,
-        `use a key with the "${scope}" scope (\`flagscope keys create --scope ${scope}\`)`,
+        `API key "${key.name}" lacks the ${names} scope`,
+        `use a key with the ${names} scope (\`flagscope keys create --scope ${scopes[0]}\`)`,
       );
     }
     return key;
