@@ -32,20 +32,32 @@ export interface FlagLookup {
 }
 
 /**
+ * In place of the flag lookup for a caller that may not read flags: the comparison uses no
+ * flag's configuration, and its notes say so. Hiding only `expected` would not do: the
+ * chi-square and p-value beside the observed counts give the split back.
+ */
+export const FLAGS_WITHHELD = 'withheld';
+
+/** The note of a comparison that could have used flag configuration its caller may not read. */
+export const FLAGS_WITHHELD_NOTE =
+  "the flags' configured split and default variant were not used: the key lacks the flags:read scope; pass `expect` and `control` (`--expect`, `--control`), or use a key with flags:read";
+
+/**
  * Compares cohorts of `dataset` as `body` asks (see docs/api.md). The
  * expected split and default variant of each flag come from `flags` unless
- * the request gives them.
+ * the request gives them (none with {@link FLAGS_WITHHELD}).
  */
 export async function runCompare(
   events: EventStore,
   dataset: string,
   body: unknown,
   now: number,
-  flags?: FlagLookup,
+  flags?: FlagLookup | typeof FLAGS_WITHHELD,
 ): Promise<CompareReport & { duration_ms: number }> {
   const started = performance.now();
   let request = parseCompareRequest(body);
-  if (flags !== undefined) {
+  const withheld = flags === FLAGS_WITHHELD && request.flags.some((f) => f.expect === undefined || f.control === undefined);
+  if (flags !== undefined && flags !== FLAGS_WITHHELD) {
     request = withFlagConfiguration(request, (key) => {
       try {
         return flags.get(key);
@@ -82,6 +94,7 @@ export async function runCompare(
     settings: validated.settings,
     ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
   });
+  if (withheld) report.notes.push(FLAGS_WITHHELD_NOTE);
   return { ...report, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
 }
 

@@ -5,7 +5,8 @@
  */
 import type { EventStore } from '../../store/types.js';
 import { readJsonBody, sendJson } from '../http-io.js';
-import { runCompare, runExplain, type FlagLookup } from './analysis-service.js';
+import { scopesAllow } from '../../api/keys.js';
+import { FLAGS_WITHHELD, runCompare, runExplain, type FlagLookup } from './analysis-service.js';
 import type { Router } from '../router.js';
 
 /** What the analysis endpoints need from the server. */
@@ -19,9 +20,11 @@ export interface AnalysisDependencies {
 
 /** Adds the compare and explain routes to the server's router. */
 export function registerAnalysisRoutes(router: Router, deps: AnalysisDependencies): void {
-  router.add('POST', '/api/v1/compare/:dataset', 'query', async ({ req, res, params }) => {
+  router.add('POST', '/api/v1/compare/:dataset', 'query', async ({ req, res, params, key }) => {
     const { value: body } = await readJsonBody(req, deps.limits.maxBodyBytes, 'compare request');
-    sendJson(res, 200, await runCompare(deps.events, params.dataset as string, body, deps.now(), deps.flags));
+    // A flag's configuration (split, default variant) is for keys that may read flags.
+    const flags = deps.flags === undefined || (key !== undefined && scopesAllow(key.scopes, 'flags:read')) ? deps.flags : FLAGS_WITHHELD;
+    sendJson(res, 200, await runCompare(deps.events, params.dataset as string, body, deps.now(), flags));
   });
   router.add('POST', '/api/v1/explain/:dataset', 'query', async ({ req, res, params }) => {
     const { value: body } = await readJsonBody(req, deps.limits.maxBodyBytes, 'explain request');
