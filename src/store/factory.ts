@@ -78,7 +78,8 @@ async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promis
     import('./duckdb/event-store.js'),
     import('./duckdb/control-store.js'),
   ]);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await keepPrivate(dir, options.log);
   const control = await openControlStore({ path: join(dir, 'control.duckdb') });
   let events: EventStore;
   try {
@@ -94,6 +95,8 @@ async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promis
     await control.close();
     throw e;
   }
+  // DuckDB creates its files with the process umask; make those there now private too.
+  await keepPrivate(dir, options.log);
   return {
     events,
     control,
@@ -101,4 +104,30 @@ async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promis
       await Promise.allSettled([events.close(), control.close()]);
     },
   };
+}
+
+/** The files of a DuckDB data directory: the two databases, their WALs and DuckDB's spill directories. */
+const STORE_FILE = /^(events|control)\.duckdb(\.wal|\.tmp)?$/;
+
+/**
+ * Makes a data directory 0700 and the store files in it 0600 (directories 0700), whatever the
+ * umask they were created under: events, keys and flags are nobody else's to read. Files the
+ * stores create later (a new WAL) follow the process umask, which `flagscope serve` sets to 077;
+ * inside a 0700 directory they are out of other users' reach either way. A chmod refused (a
+ * directory owned by someone else) is logged, not fatal.
+ */
+async function keepPrivate(dir: string, log: ((line: string) => void) | undefined): Promise<void> {
+  const [{ chmod, readdir }, { join }] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+  const attempt = async (path: string, mode: number): Promise<void> => {
+    try {
+      await chmod(path, mode);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log?.(`warning: could not make ${path} private: ${(e as Error).message}`);
+    }
+  };
+  await attempt(dir, 0o700);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!STORE_FILE.test(entry.name)) continue;
+    await attempt(join(dir, entry.name), entry.isDirectory() ? 0o700 : 0o600);
+  }
 }

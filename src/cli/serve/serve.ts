@@ -31,6 +31,28 @@ export async function runServe(opts: ServeOptions, ctx: Context): Promise<number
   const stderr = (line: string): void => {
     ctx.stderr.write(`${line}\n`);
   };
+  // Everything the server writes (DuckDB files, each new WAL, spill files) is private whatever
+  // the umask it was started under; the stores also tighten what already exists.
+  let umask: number | undefined;
+  try {
+    umask = process.umask(0o077);
+  } catch {
+    // A worker thread cannot set it; the stores' chmod at open still applies.
+  }
+  try {
+    return await serveUntilSignal(opts, ctx, store, dataDir, stderr);
+  } finally {
+    if (umask !== undefined) process.umask(umask);
+  }
+}
+
+async function serveUntilSignal(
+  opts: ServeOptions,
+  ctx: Context,
+  store: string,
+  dataDir: string,
+  stderr: (line: string) => void,
+): Promise<number> {
   const server = await startServer({
     host: opts.host ?? '127.0.0.1',
     port: opts.port ?? 7070,
