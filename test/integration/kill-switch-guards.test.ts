@@ -242,7 +242,15 @@ describe('a killswitch-only key sees the switch, nothing more', () => {
     expect(release.body.served).toEqual({ everyone: false, description: 'as configured (shown to keys with flags:read)' });
     // With flags:read the whole flag comes along.
     const full = await call('POST', `/api/v1/flags/${key}/release`, { reason: 'probe' }, oncallKey);
-    expect(full.body.flag).toMatchObject({ key, rollout: { weights: [{ variant: 'live', weight: 90 }, { variant: 'off', weight: 10 }] } });
+    expect(full.body.flag).toMatchObject({
+      key,
+      rollout: {
+        weights: [
+          { variant: 'live', weight: 90 },
+          { variant: 'off', weight: 10 },
+        ],
+      },
+    });
     expect(full.body.served.description).toBe('live 90%, off 10% (default live)');
   });
 
@@ -255,7 +263,12 @@ describe('a killswitch-only key sees the switch, nothing more', () => {
     const pay = lean.body.services.find((s: any) => s.name === 'pay');
     expect(pay.flags).toBeUndefined();
     const button = pay.buttons.find((b: any) => b.key === 'lean.switch');
-    expect(button).toMatchObject({ key: 'lean.switch', state: 'armed', safeVariant: 'off', serves: 'as configured (shown to keys with flags:read)' });
+    expect(button).toMatchObject({
+      key: 'lean.switch',
+      state: 'armed',
+      safeVariant: 'off',
+      serves: 'as configured (shown to keys with flags:read)',
+    });
     const full = await call('GET', '/api/v1/services', undefined, oncallKey);
     const fullPay = full.body.services.find((s: any) => s.name === 'pay');
     expect(fullPay.flags).toBeGreaterThan(pay.buttons.length - 1);
