@@ -120,7 +120,10 @@ function handleRequest(
 
 function respondWithError(deps: AppDependencies, req: IncomingMessage, res: ServerResponse, e: unknown): void {
   let error: FlagscopeError;
-  if (e instanceof FlagscopeError) error = e;
+  // `usage` is the CLI's word for bad input (parsers shared with it throw it); the API's is `invalid_input`.
+  if (e instanceof FlagscopeError && e.code === 'usage')
+    error = new FlagscopeError('invalid_input', e.message, e.hint, { cause: e, details: e.details });
+  else if (e instanceof FlagscopeError) error = e;
   else {
     deps.log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
     error = new FlagscopeError(
