@@ -129,6 +129,16 @@ describe('flagd export', () => {
     expect(exported.metadata).toMatchObject({ pressedBy: 'oncall', pressedAt: '2026-02-03T03:04:05.000Z', pressedReason: 'declines' });
   });
 
+  it('refuses part of the reserved press metadata rather than dropping it', () => {
+    const exported = doc.flags['payments-3ds']!;
+    for (const missing of ['pressedBy', 'pressedAt', 'pressedReason', 'servedBefore']) {
+      const metadata: Record<string, unknown> = { ...exported.metadata };
+      delete metadata[missing];
+      expect(() => fromFlagdDocument({ flags: { 'payments-3ds': { ...exported, metadata } } })).toThrow(`without ${missing}`);
+    }
+    expect(fromFlagdDocument({ flags: { 'payments-3ds': exported } })[0]?.pressed?.by).toBe('oncall');
+  });
+
   it('leaves archived flags out', () => {
     expect(Object.keys(toFlagdDocument([{ ...flags[0]!, archived: true }]).flags)).toEqual([]);
   });
