@@ -10,7 +10,9 @@
  * - size: at most the server's `maxBodyBytes` after decompression; more is a 413,
  *   and decompression stops at the limit;
  * - the body is JSON whatever its content type says.
- * A refused body is read to its end (up to 64 MiB) so the client sees the answer.
+ * A refused body is read to its end (up to 64 MiB) so the client sees the answer, except a body
+ * the client has not sent yet (`Expect: 100-continue` unanswered) or one a route refuses unread
+ * ({@link refuseUnreadBody}): those are answered at once with `Connection: close`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
@@ -21,6 +23,67 @@ export { jsonErrorPosition, parseJsonBody } from '../ingest/json-text.js';
 
 /** Bytes of a discarded oversize body we still read so the client sees our 413; beyond this we cut the connection. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/** The response of a request whose client waits for `100 Continue` before it sends the body (until it is sent). */
+const AWAITING_CONTINUE = Symbol('flagscope.awaitingContinue');
+/** Set on a request whose body is not to be read: it is answered with `Connection: close` instead. */
+const LEAVE_UNREAD = Symbol('flagscope.leaveUnread');
+type MarkedRequest = IncomingMessage & { [AWAITING_CONTINUE]?: ServerResponse; [LEAVE_UNREAD]?: true };
+
+/**
+ * Marks a request sent with `Expect: 100-continue` (the server's `checkContinue` event): the
+ * `100 Continue` goes out only when a reader starts on its body, so a request refused before
+ * (401, 403, 429, …) is answered without the client ever sending it.
+ */
+export function awaitContinue(req: IncomingMessage, res: ServerResponse): void {
+  (req as MarkedRequest)[AWAITING_CONTINUE] = res;
+}
+
+/** Sends the `100 Continue` a request waits for, if it waits: a reader is about to read its body. */
+function continueIfAwaited(req: IncomingMessage): void {
+  const marked = req as MarkedRequest;
+  const res = marked[AWAITING_CONTINUE];
+  if (res === undefined) return;
+  marked[AWAITING_CONTINUE] = undefined;
+  if (!res.headersSent && !res.destroyed) res.writeContinue();
+}
+
+/**
+ * Refuses a request's body without reading it: the answer carries `Connection: close`, the
+ * server reads no more of it (the connection closes after the answer), and nothing of it is held.
+ * For a refusal decided before reading (admission): a large body need not be drained to answer.
+ */
+export function refuseUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  (req as MarkedRequest)[LEAVE_UNREAD] = true;
+  if (!res.headersSent) res.setHeader('connection', 'close');
+}
+
+/**
+ * True when a request's body will not be read to answer it: refused unread, or still awaited
+ * behind an unanswered `Expect: 100-continue` (the answer then closes the connection, as the
+ * client may still send the body).
+ */
+function leftUnread(req: IncomingMessage): boolean {
+  const marked = req as MarkedRequest;
+  const awaiting = marked[AWAITING_CONTINUE];
+  if (awaiting !== undefined && !awaiting.headersSent) refuseUnreadBody(req, awaiting);
+  return marked[LEAVE_UNREAD] === true;
+}
+
+/**
+ * Whether the client of a request has gone (closed the connection, or its sending half) before
+ * the answer: a check for the moment work is handed on, so that work nobody waits for is not done.
+ */
+export function clientGone(req: IncomingMessage, res: ServerResponse): () => boolean {
+  return () => res.destroyed || req.socket?.destroyed === true;
+}
+
+/**
+ * Told the running total of body bytes a reader holds (read, or decompressed) as it grows;
+ * returns an error to stop reading and refuse the request with it (the connection then closes:
+ * call {@link refuseUnreadBody} before returning it).
+ */
+export type BodyMeter = (bytes: number) => FlagscopeError | undefined;
 
 /** Media types (besides any `…+json`) a request body may declare; a body without `Content-Type` is read too. */
 export const ACCEPTED_CONTENT_TYPES: ReadonlySet<string> = new Set([
@@ -82,6 +145,7 @@ export function readBodyText(req: IncomingMessage, maxBytes: number, done: (body
       },
     );
   }
+  continueIfAwaited(req);
   let first: Buffer | undefined;
   let rest: Buffer[] | undefined;
   let settled = false;
@@ -115,9 +179,15 @@ function isSmallPlainBody(req: IncomingMessage, maxBytes: number): boolean {
  * encoding the server does not read, decompresses `gzip`/`deflate`, and refuses (413) once
  * the decompressed size passes `maxBytes`. Decompression stops at the limit, so a small gzip
  * bomb never inflates past `maxBytes` in memory. `allocate` gives the buffer an uncompressed
- * body of declared length is copied into (the batch route's shared memory).
+ * body of declared length is copied into (the batch route's shared memory). `meter` is told the
+ * bytes held as they grow (raw, or decompressed) and may stop the read (ingest's body budget).
  */
-export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (bytes: number) => Buffer | undefined): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  allocate?: (bytes: number) => Buffer | undefined,
+  meter?: BodyMeter,
+): Promise<Buffer> {
   const typeProblem = contentTypeProblem(req);
   if (typeProblem !== undefined) return drainThenReject(req, typeProblem);
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
@@ -138,6 +208,7 @@ export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (byt
     return drainThenReject(req, tooLarge(maxBytes));
   }
 
+  continueIfAwaited(req);
   // An uncompressed body of known length is copied straight into a buffer from `allocate`, when it gives one.
   const target =
     decoder === undefined && allocate !== undefined && Number.isSafeInteger(declared) && declared > 0 ? allocate(declared) : undefined;
@@ -155,6 +226,12 @@ export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (byt
       }
       drainThenReject(req, error).catch(reject);
     };
+    const overMeter = (): boolean => {
+      const refusal = meter?.(size);
+      if (refusal === undefined) return false;
+      fail(refusal);
+      return true;
+    };
     const collect = (chunk: Buffer): void => {
       if (failed) return;
       if (target !== undefined) {
@@ -168,6 +245,7 @@ export function readBody(req: IncomingMessage, maxBytes: number, allocate?: (byt
         fail(tooLarge(maxBytes));
         return;
       }
+      if (meter !== undefined && overMeter()) return;
       chunks.push(chunk);
     };
     const aborted = (reason: string): void => {
@@ -221,7 +299,7 @@ function tooLarge(maxBytes: number): FlagscopeError {
  * finishes sending and reads the answer; past MAX_DRAIN_BYTES the connection is cut.
  */
 export function discardBody(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded || req.complete) return Promise.resolve();
+  if (req.readableEnded || req.complete || leftUnread(req)) return Promise.resolve();
   return new Promise((resolve) => {
     let seen = 0;
     req.on('data', (chunk: Buffer) => {
@@ -243,7 +321,7 @@ export function discardBody(req: IncomingMessage): Promise<void> {
 function drainThenReject(req: IncomingMessage, error: FlagscopeError): Promise<never> {
   return new Promise((_resolve, reject) => {
     let drained = 0;
-    if (req.readableEnded || req.complete) {
+    if (req.readableEnded || req.complete || leftUnread(req)) {
       reject(error);
       return;
     }

@@ -11,6 +11,7 @@ import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { duckdbStoreUrl, openStores } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
+import { awaitContinue } from './http-io.js';
 import { JobRunner, type BackgroundJob } from './jobs.js';
 import { KeyService } from './keys/key-service.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
@@ -154,6 +155,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.on('request', (req, res) => {
       if (closing) res.setHeader('connection', 'close');
       listener(req, res);
+    });
+    // `Expect: 100-continue`: the 100 goes out only when a route starts reading the body (http-io.ts).
+    server.on('checkContinue', (req, res) => {
+      awaitContinue(req, res);
+      server.emit('request', req, res);
     });
     server.on('clientError', (error, socket) => {
       if (socket.writable && !(error as NodeJS.ErrnoException).code?.startsWith('ECONN')) {

@@ -12,6 +12,18 @@ export interface ServerLimits {
   retryAfterSeconds: number;
   /** Milliseconds `close()` waits for in-flight requests before cutting connections. */
   shutdownGraceMs: number;
+  /**
+   * Bytes of ingest request bodies held at once (being read, parsed or waiting for their commit).
+   * Decided before a body is read, from its Content-Length (or a running count for a chunked or
+   * compressed one): a body that does not fit gets 429 with `Retry-After`. One request alone always fits.
+   */
+  maxInflightBodyBytes: number;
+  /** Seconds an ingest answer is given back to a request repeating its `Idempotency-Key`. */
+  idempotencyWindowSeconds: number;
+  /** Ingest answers kept for `Idempotency-Key` at most; past it the oldest are forgotten. */
+  maxIdempotencyKeys: number;
+  /** Bytes of ingest answers kept for `Idempotency-Key` at most; past it the oldest are forgotten. */
+  maxIdempotencyBytes: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
@@ -21,4 +33,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxQueuedEvents: 200_000,
   retryAfterSeconds: 1,
   shutdownGraceMs: 10_000,
+  maxInflightBodyBytes: 64 * 1024 * 1024,
+  idempotencyWindowSeconds: 24 * 60 * 60,
+  maxIdempotencyKeys: 10_000,
+  maxIdempotencyBytes: 64 * 1024 * 1024,
 };

@@ -87,3 +87,46 @@ describe('the ingest service under backpressure', () => {
     await expect(service.ingestEvent('web', [1], NO_METADATA, 3)).rejects.toMatchObject({ code: 'invalid_input' });
   });
 });
+
+describe('the ingest service when the client has gone', () => {
+  /** A client that leaves at a point the test chooses: `gone()` is asked at the hand-off to the store. */
+  function client(): { gone: () => boolean; leave: () => void; asked: () => number } {
+    let left = false;
+    let asked = 0;
+    return {
+      gone: () => {
+        asked++;
+        return left;
+      },
+      leave: () => void (left = true),
+      asked: () => asked,
+    };
+  }
+
+  it('stores nothing of a batch or event whose client left before the hand-off, on both batch paths', async () => {
+    const scanner = new InThreadScanner();
+    const { events, service } = await open(scanner);
+    await service.ingestBatch('web', batch(2));
+    const left = client();
+    left.leave();
+    // The prepared path (a scanned body for an existing dataset) and the object path (a new dataset).
+    await expect(service.ingestBatch('web', batch(3, 10), left.gone)).rejects.toMatchObject({ message: /nothing was stored/ });
+    expect(scanner.counters.prepared).toBe(1);
+    await expect(service.ingestBatch('new', batch(3), left.gone)).rejects.toMatchObject({ message: /nothing was stored/ });
+    await expect(service.ingestEvent('web', { n: 1 }, NO_METADATA, 8, left.gone)).rejects.toMatchObject({ message: /nothing/ });
+    expect(left.asked()).toBe(3);
+    expect(await rows(events)).toBe(2);
+    expect(events.tableOf('new')).toBeUndefined();
+  });
+
+  it('commits a batch handed to the store even when its client leaves while it commits', async () => {
+    const { events, service } = await open();
+    const leaving = client();
+    const pending = service.ingestBatch('web', batch(4), leaving.gone);
+    // The hand-off happened in this turn: leaving now changes nothing.
+    expect(leaving.asked()).toBe(1);
+    leaving.leave();
+    expect(await pending).toHaveLength(4);
+    expect(await rows(events)).toBe(4);
+  });
+});
