@@ -41,6 +41,8 @@ export interface RequestOptions {
    * 400 and 404 with its own body): returned like a 2xx when it parses as JSON.
    */
   answerStatuses?: readonly number[];
+  /** Answers to retry as a 429 is (after `Retry-After` or the backoff), besides 429 and 5xx: e.g. an ingest 409 whose `Idempotency-Key` is still in flight. */
+  retryAnswer?: (status: number, body: string) => boolean;
 }
 
 export interface ApiResponse<T> {
@@ -116,7 +118,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       }
       const { status, headers: responseHeaders, text } = response;
       options.log?.(`${method} ${path} → ${status} in ${Date.now() - started} ms`);
-      const retryable = status === 429 || status === 503 || (idempotent && status >= 500);
+      const retryable =
+        status === 429 || status === 503 || (idempotent && status >= 500) || requestOptions.retryAnswer?.(status, text) === true;
       if (retryable && attempts < retries) {
         await sleep(retryAfterMs(responseHeaders['retry-after']) ?? backoff(attempts, retryDelayMs));
         continue;

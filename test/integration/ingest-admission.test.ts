@@ -8,10 +8,12 @@
  * exactly which bytes the server has seen.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiClient } from '../../src/client/api-client.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 
 /** A budget small enough that one held request fills most of it. */
@@ -456,5 +458,51 @@ describe('Idempotency-Key', () => {
     const res = await post('/1/batch/idem-bad', '[]', { 'idempotency-key': 'x'.repeat(256) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: ErrorBody }).error.message).toMatch(/Idempotency-Key/);
+  });
+});
+
+describe("the API client's batches (flagscope events send)", () => {
+  it('repeats a batch whose answer was lost, and the server stores it once', async () => {
+    // A proxy in front of the server that forwards every request and cuts the connection
+    // instead of giving the client the first answer (as a network failure after the commit would).
+    const seenKeys: string[] = [];
+    let cut = 0;
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', async () => {
+        seenKeys.push(String(req.headers['idempotency-key']));
+        const upstream = await fetch(`${server.url}${req.url}`, {
+          method: req.method,
+          headers: { authorization: String(req.headers.authorization), 'idempotency-key': String(req.headers['idempotency-key']) },
+          body: Buffer.concat(chunks),
+        });
+        const text = await upstream.text();
+        if (cut++ === 0) {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(upstream.status, { 'content-type': 'application/json' });
+        res.end(text);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    const client = createApiClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: key, retryDelayMs: 1 });
+    try {
+      const items = [{ data: { n: 1 } }, { data: { n: 2 } }, { data: { n: 3 } }];
+      expect(await client.sendBatch('client-retry', items)).toEqual([{ status: 202 }, { status: 202 }, { status: 202 }]);
+      expect(seenKeys).toHaveLength(2);
+      expect(seenKeys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(seenKeys[1]).toBe(seenKeys[0]);
+      expect(await rows('client-retry')).toBe(3);
+      // Another batch has a key of its own.
+      await client.sendBatch('client-retry', items);
+      expect(seenKeys[2]).not.toBe(seenKeys[0]);
+      expect(await rows('client-retry')).toBe(6);
+    } finally {
+      await client.close();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });

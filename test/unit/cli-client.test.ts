@@ -123,15 +123,17 @@ describe('createApiClient', () => {
     await client.close();
   });
 
-  it('does not repeat a batch after a 500, since some events may be stored', async () => {
-    let calls = 0;
-    const url = await serve((_req, res) => {
-      calls++;
+  it('repeats a batch after a 500 under one Idempotency-Key, so a server stores it once', async () => {
+    const keys: unknown[] = [];
+    const url = await serve((req, res) => {
+      keys.push(req.headers['idempotency-key']);
       sendJson(res, 500, { error: { message: 'boom' } });
     });
-    const client = createApiClient({ baseUrl: url, retryDelayMs: 1 });
+    const client = createApiClient({ baseUrl: url, retryDelayMs: 1, retries: 2 });
     expect((await failure(client.sendBatch('d', [{ data: {} }]))).code).toBe('server_error');
-    expect(calls).toBe(1);
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
     await client.close();
   });
 
