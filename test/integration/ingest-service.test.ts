@@ -130,3 +130,41 @@ describe('the ingest service when the client has gone', () => {
     expect(await rows(events)).toBe(4);
   });
 });
+
+describe('the ingest service admits a body before it is read', () => {
+  it('refuses while the queue is full and takes bodies again once it is committed', async () => {
+    const { events, service } = await open();
+    const queued = Promise.all([
+      queueEight(events),
+      events.ingest('web', [
+        { time: T0, samplerate: 1, data: { n: 9 } },
+        { time: T0, samplerate: 1, data: { n: 10 } },
+      ]),
+    ]);
+    expect(events.pressure()).toEqual({ queuedEvents: 10, max: 10 });
+    expect(() => service.admitBody(100)).toThrow(expect.objectContaining({ ...REFUSED, message: expect.stringMatching(/queue is full/) }));
+    expect(service.bodies.inflight).toBe(0);
+    await queued;
+    const reservation = service.admitBody(100);
+    expect(service.bodies.inflight).toBe(100);
+    reservation.release();
+    expect(service.bodies.inflight).toBe(0);
+  });
+
+  it('refuses a body that does not fit beside those in flight, with the bytes in the message', async () => {
+    const { events } = await open();
+    const service = new IngestService({
+      events,
+      limits: { ...DEFAULT_SERVER_LIMITS, retryAfterSeconds: 7, maxInflightBodyBytes: 1_000 },
+      now: () => T0,
+    });
+    const held = service.admitBody(800);
+    expect(() => service.admitBody(300)).toThrow(
+      expect.objectContaining({ ...REFUSED, message: expect.stringMatching(/800 bytes .*limit 1000.*300 bytes/) }),
+    );
+    const fits = service.admitBody(200);
+    held.release();
+    fits.release();
+    expect(service.bodies.inflight).toBe(0);
+  });
+});
