@@ -14,9 +14,8 @@
  * env (alone) / opts: BENCH_CONNECTIONS / connections (256), BENCH_SECONDS / seconds (20: the
  * overload window), BENCH_ALONE_SECONDS / aloneSeconds (10), BENCH_CLIENT_TIMEOUT /
  * clientTimeoutSeconds (10: a client gives up on an attempt after it and sends the batch again),
- * BENCH_ROOT / root (the checkout
- * whose `bin/flagscope` and `dist/` to run; default this one), BENCH_LABEL / label (a suffix for
- * the figure names, e.g. "main").
+ * BENCH_ROOT / root (the checkout whose `bin/flagscope` and `dist/` to run; default this one),
+ * BENCH_LABEL / label (a suffix for the figure names, e.g. "main").
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
