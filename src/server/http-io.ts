@@ -74,7 +74,7 @@ function leftUnread(req: IncomingMessage): boolean {
  * Whether the client of a request has gone (closed the connection, or its sending half) before
  * the answer: a check for the moment work is handed on, so that work nobody waits for is not done.
  */
-export function clientGone(req: IncomingMessage, res: ServerResponse): () => boolean {
+export function clientLeft(req: IncomingMessage, res: ServerResponse): () => boolean {
   return () => res.destroyed || req.socket?.destroyed === true;
 }
 

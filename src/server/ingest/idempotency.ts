@@ -16,10 +16,18 @@ export interface IdempotencyLimits {
   maxBytes: number;
 }
 
-/** A stored answer: its status and its body text ('' for none). */
+/** A stored answer: its status, its body text ('' for none) and the headers of its own it carried (e.g. a warning). */
 export interface StoredAnswer {
   status: number;
   body: string;
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** Bytes an answer is counted for. */
+function answerBytes(answer: StoredAnswer): number {
+  let bytes = answer.body.length;
+  for (const name in answer.headers) bytes += name.length + (answer.headers[name] as string).length;
+  return bytes;
 }
 
 /** What {@link IdempotencyCache.begin} decides for a request, before its body is read. */
@@ -81,7 +89,7 @@ export class IdempotencyCache {
         if (settled) return;
         settled = true;
         this.entries.delete(scope);
-        const bytes = scope.length + fingerprint.length + answer.body.length + 64;
+        const bytes = scope.length + fingerprint.length + answerBytes(answer) + 64;
         if (bytes > this.limits.maxBytes) return;
         running.answer = answer;
         running.fingerprint = fingerprint;

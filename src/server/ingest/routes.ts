@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput } from '../../errors.js';
-import { type BodyMeter, clientGone, readBody, refuseUnreadBody, sendEmpty, sendJsonText } from '../http-io.js';
+import { type BodyMeter, clientLeft, readBody, refuseUnreadBody, sendEmpty, sendJsonText } from '../http-io.js';
 import { parseJsonBody } from '../http-io.js';
 import type { Router } from '../router.js';
 import type { BodyReservation } from './body-budget.js';
@@ -43,7 +43,7 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
         const fingerprint = repeat === undefined ? '' : ingest.fingerprint(body, `${metadata.time}\n${metadata.samplerate}`);
         if (answeredBefore(repeat, fingerprint, res)) return;
         const value = parseJsonBody(body.toString('utf8'), 'event body');
-        await ingest.ingestEvent(dataset, value, metadata, body.length, clientGone(req, res));
+        await ingest.ingestEvent(dataset, value, metadata, body.length, clientLeft(req, res));
         if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: '' });
         sendEmpty(res, 200);
       } finally {
@@ -64,7 +64,7 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
         try {
           const fingerprint = repeat === undefined ? '' : ingest.fingerprint(body);
           if (answeredBefore(repeat, fingerprint, res)) return;
-          const answer = JSON.stringify(await ingest.ingestBatch(dataset, body, clientGone(req, res)));
+          const answer = JSON.stringify(await ingest.ingestBatch(dataset, body, clientLeft(req, res)));
           if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: answer });
           sendJsonText(res, 200, answer);
         } finally {
@@ -153,11 +153,12 @@ function answeredBefore(start: IdempotencyStart | undefined, fingerprint: string
       { details: { idempotency: 'different_request' } },
     );
   }
-  const { status, body } = start.answer;
+  const { status, body, headers } = start.answer;
   if (body === '') {
+    for (const name in headers) res.setHeader(name, headers[name] as string);
     res.setHeader('idempotency-replayed', 'true');
     sendEmpty(res, status);
-  } else sendJsonText(res, status, body, REPLAYED);
+  } else sendJsonText(res, status, body, headers === undefined ? REPLAYED : { ...headers, ...REPLAYED });
   return true;
 }
 

@@ -85,3 +85,16 @@ describe('idempotency answers', () => {
     expect(answers.begin('b').kind).toBe('answered');
   });
 });
+
+describe('idempotency answers with headers', () => {
+  it('gives back the headers of the first answer and counts their bytes', () => {
+    const { answers } = cache({ maxBytes: 1_000 });
+    first(answers.begin('w')).complete('fp', { status: 200, body: '', headers: { 'x-warning': 'w'.repeat(100) } });
+    expect(answers.begin('w')).toEqual({
+      kind: 'answered',
+      fingerprint: 'fp',
+      answer: { status: 200, body: '', headers: { 'x-warning': 'w'.repeat(100) } },
+    });
+    expect(answers.size.bytes).toBeGreaterThan(100);
+  });
+});
