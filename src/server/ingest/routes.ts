@@ -5,12 +5,11 @@
  *
  * Both are admitted before their body is read (the ingest service's queue and body budget), keep
  * their reservation until answered, store nothing when their client has gone before the hand-off
- * to the store, and honour `Idempotency-Key` (docs/api.md, "Idempotency").
+ * to the store, and honour `Idempotency-Key` (docs/api.md, "Ingest").
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput } from '../../errors.js';
-import { type BodyMeter, clientLeft, readBody, refuseUnreadBody, sendEmpty, sendJsonText } from '../http-io.js';
-import { parseJsonBody } from '../http-io.js';
+import { type BodyMeter, clientLeft, parseJsonBody, readBody, refuseUnreadBody, sendEmpty, sendJsonText } from '../http-io.js';
 import type { Router } from '../router.js';
 import type { BodyReservation } from './body-budget.js';
 import type { IdempotencyStart } from './idempotency.js';
