@@ -5,7 +5,8 @@
  * queue is full.
  */
 import { FlagscopeError, invalidInput } from '../../errors.js';
-import { singleEvent } from '../../ingest/honeycomb.js';
+import { decodeEventBody, singleEvent } from '../../ingest/honeycomb.js';
+import type { IncomingEvent } from '../../ingest/event.js';
 import type { BatchBodyOptions, EventStore, IngestOutcome } from '../../store/types.js';
 import type { ServerLimits } from '../limits.js';
 
@@ -35,7 +36,20 @@ export class IngestService {
    * commit; throws `invalid_input` for an event that is malformed or was not stored.
    */
   async ingestEvent(dataset: string, body: unknown, metadata: SingleEventMetadata, bodyBytes: number): Promise<void> {
-    const event = singleEvent(body, metadata, bodyBytes, this.deps.limits.maxEventBytes, this.deps.now());
+    await this.storeOne(dataset, singleEvent(body, metadata, bodyBytes, this.deps.limits.maxEventBytes, this.deps.now()));
+  }
+
+  /**
+   * Stores the event of a single-event request body (its bytes, read under the body policy).
+   * Resolves after commit with the warning of its answer (values that were not UTF-8), if any.
+   */
+  async ingestEventBody(dataset: string, body: Buffer, metadata: SingleEventMetadata): Promise<string | undefined> {
+    const { event, warning } = decodeEventBody(body, metadata, this.deps.limits.maxEventBytes, this.deps.now());
+    await this.storeOne(dataset, event);
+    return warning;
+  }
+
+  private async storeOne(dataset: string, event: IncomingEvent): Promise<void> {
     this.admit(1);
     const [outcome] = await this.deps.events.ingest(dataset, [event]);
     if (outcome === undefined || outcome.status !== 202) {

@@ -1,10 +1,11 @@
 /**
  * The Honeycomb ingest endpoints, scope `ingest` (docs/api.md): `POST /1/events/{dataset}` (one
- * event, metadata in headers; an empty 200 as Honeycomb answers) and `POST /1/batch/{dataset}`
+ * event, metadata in headers; an empty 200 as Honeycomb answers, with `X-Flagscope-Warning` when
+ * the event's values were not all UTF-8) and `POST /1/batch/{dataset}`
  * (a JSON array; 200 with one status per item).
  */
 import type { IncomingMessage } from 'node:http';
-import { readBody, readJsonBody, sendEmpty, sendJson } from '../http-io.js';
+import { readBody, sendEmpty, sendJson } from '../http-io.js';
 import type { Router } from '../router.js';
 import { IngestService, type IngestServiceDependencies } from './ingest-service.js';
 
@@ -16,10 +17,11 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
   const ingest = new IngestService(deps);
   const maxBodyBytes = deps.limits.maxBodyBytes;
   router.add('POST', '/1/events/:dataset', 'ingest', async ({ req, res, params }) => {
-    const { value, body } = await readJsonBody(req, maxBodyBytes, 'event body');
+    const body = await readBody(req, maxBodyBytes);
     const metadata = { time: header(req, 'x-honeycomb-event-time'), samplerate: header(req, 'x-honeycomb-samplerate') };
-    await ingest.ingestEvent(params.dataset as string, value, metadata, body.length);
-    sendEmpty(res, 200);
+    const warning = await ingest.ingestEventBody(params.dataset as string, body, metadata);
+    // Honeycomb answers an empty 200; a warning (values that were not UTF-8) rides in a header.
+    sendEmpty(res, 200, warning === undefined ? undefined : { 'x-flagscope-warning': warning });
   });
   router.add('POST', '/1/batch/:dataset', 'ingest', async ({ req, res, params }) => {
     const body = await readBody(req, maxBodyBytes, ingest.batchBodyBuffer);
