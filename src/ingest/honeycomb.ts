@@ -6,7 +6,7 @@
 import { invalidInput } from '../errors.js';
 import { batchShape, eventUtf8, UTF8_NAME } from './batch-shape.js';
 import type { IncomingEvent, IngestOutcome } from './event.js';
-import { depthOverflowAt, firstJsonError, jsonSyntaxError, MAX_JSON_DEPTH, nonFiniteNumberPath, parseJsonBody } from './json-text.js';
+import { depthOverflowAt, firstJsonError, hasNonFiniteNumber, jsonSyntaxError, MAX_JSON_DEPTH, parseJsonBody } from './json-text.js';
 import { isUtf8 } from './utf8.js';
 
 /** Event times at or above this many units are read as Unix milliseconds, below it as Unix seconds (1e11 s is the year 5138). */
@@ -40,7 +40,7 @@ export function dataProblem(data: Record<string, unknown>): string | undefined {
     const value = data[field];
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) return nonFiniteFieldMessage(field);
-    } else if (typeof value === 'object' && value !== null && nonFiniteNumberPath(value) !== undefined) {
+    } else if (typeof value === 'object' && value !== null && hasNonFiniteNumber(value)) {
       return nonFiniteFieldMessage(field);
     }
   }

@@ -249,6 +249,23 @@ export function jsonErrorPosition(text: string): number {
   return position === -1 ? text.length : position;
 }
 
+/** True when `value` (from JSON) holds a number that is not finite, anywhere; walked with a stack, no path built. */
+export function hasNonFiniteNumber(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (typeof value !== 'object' || value === null) return false;
+  const pending: object[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop() as Record<string, unknown>;
+    for (const key in item) {
+      const inner = item[key];
+      if (typeof inner === 'number') {
+        if (!Number.isFinite(inner)) return true;
+      } else if (typeof inner === 'object' && inner !== null) pending.push(inner);
+    }
+  }
+  return false;
+}
+
 /**
  * The path (`a.b[2]`) of the first number in `value` that is not finite (what `JSON.parse` makes
  * of `1e400`), or undefined when there is none. `value` came from JSON; walked with a stack.
@@ -274,6 +291,7 @@ export function nonFiniteNumberPath(value: unknown): string | undefined {
 
 /** Why `value` (JSON read from a `what`) holds a number no one can use, as a 400; undefined when it holds none. */
 export function nonFiniteProblem(value: unknown, what: string): FlagscopeError | undefined {
+  if (!hasNonFiniteNumber(value)) return undefined;
   const path = nonFiniteNumberPath(value);
   if (path === undefined) return undefined;
   return invalidInput(

@@ -16,7 +16,7 @@ import type { DatasetSnapshot, PreparedChunk } from './prepared.js';
 import type { ColumnType } from '../types.js';
 import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../../ingest/value-rules.js';
 import { eventTimeWindowProblem, nonFiniteFieldMessage, parseEventTime, parseSampleRate, VALUE_NOT_UTF8 } from '../../ingest/honeycomb.js';
-import { MAX_JSON_DEPTH, nonFiniteNumberPath } from '../../ingest/json-text.js';
+import { hasNonFiniteNumber, MAX_JSON_DEPTH } from '../../ingest/json-text.js';
 import { isUtf8 } from '../../ingest/utf8.js';
 
 /** A dataset's columns as the scanner uses them, with the byte-level shape of the last event seen. */
@@ -520,7 +520,7 @@ class BatchScanner {
       this.skipNested(MAX_JSON_DEPTH - 1);
       if (!this.utf8 && !isUtf8(b.subarray(start, this.i))) this.badUtf8 = true;
       const nested = this.parseSlice(start, this.i);
-      if (nonFiniteNumberPath(nested) !== undefined) {
+      if (hasNonFiniteNumber(nested)) {
         this.nonFinite = true;
         return;
       }
