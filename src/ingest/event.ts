@@ -12,4 +12,4 @@ export interface IncomingEvent {
 }
 
 /** Per-event outcome of an ingest call, in input order. */
-export type IngestOutcome = { status: 202 } | { status: 400; error: string };
+export type IngestOutcome = { status: 202; warning?: string } | { status: 400; error: string };

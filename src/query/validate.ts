@@ -32,7 +32,9 @@ export const MAX_LIST_LENGTH = 100;
  * Latest accepted start_time/end_time (year 5138), and the longest time_range; larger values are
  * milliseconds by mistake, and in microseconds they would no longer fit a 64-bit timestamp.
  */
-const MAX_UNIX_SECONDS = 99_999_999_999;
+export const MAX_UNIX_SECONDS = 99_999_999_999;
+/** The window every query's resolved time range must lie in (docs/api.md, "Time windows"), as its 400s say it. */
+export const QUERY_TIME_WINDOW = `Unix seconds 0 (1970-01-01T00:00:00Z) to ${MAX_UNIX_SECONDS} (5138-11-16T09:46:39Z)`;
 /** Most values in one `in`/`not-in` filter. */
 export const MAX_IN_VALUES = 1000;
 
@@ -335,6 +337,9 @@ function resolveTimes(spec: Record<string, unknown>, now: number): { start_time:
         `${field} is in unix seconds; ${value} looks like milliseconds: use ${Math.floor(value / 1000)}`,
       );
     }
+    if (typeof value === 'number' && Number.isInteger(value) && value < 0) {
+      fail(field, `${value} is before 1970-01-01T00:00:00Z`, `${field} must lie in the window queries cover: ${QUERY_TIME_WINDOW}`);
+    }
     return expectInteger(value, field, 0);
   };
   const start = unixSeconds('start_time');
@@ -361,6 +366,14 @@ function resolveTimes(spec: Record<string, unknown>, now: number): { start_time:
   } else {
     endTime = nowSeconds;
     startTime = nowSeconds - (range ?? DEFAULT_TIME_RANGE);
+  }
+  if (startTime < 0 || endTime > MAX_UNIX_SECONDS) {
+    const field = range !== undefined ? 'time_range' : startTime < 0 ? 'end_time' : 'start_time';
+    fail(
+      field,
+      `the time range ${startTime}..${endTime} reaches ${startTime < 0 ? 'before 1970-01-01T00:00:00Z' : 'past the year 5138'}`,
+      `a query's time range must lie in ${QUERY_TIME_WINDOW}: give a shorter time_range or a later start_time`,
+    );
   }
   if (endTime <= startTime) {
     fail(

@@ -9,7 +9,8 @@
  * - encoding: none, `gzip` (or `x-gzip`) or `deflate`; any other is a 400;
  * - size: at most the server's `maxBodyBytes` after decompression; more is a 413,
  *   and decompression stops at the limit;
- * - the body is JSON whatever its content type says.
+ * - the body is JSON whatever its content type says, UTF-8, nested at most `MAX_JSON_DEPTH` levels,
+ *   and its numbers finite (the JSON readers below; event bodies have their own rules, src/ingest).
  * A refused body is read to its end (up to 64 MiB) so the client sees the answer, except a body
  * the client has not sent yet (`Expect: 100-continue` unanswered) or one a route refuses unread
  * ({@link refuseUnreadBody}): those are answered at once with `Connection: close`.
@@ -17,7 +18,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import { FlagscopeError, invalidInput } from '../errors.js';
-import { parseJsonBody } from '../ingest/json-text.js';
+import { nonFiniteProblem, parseJsonBody } from '../ingest/json-text.js';
+import { firstInvalidUtf8, isUtf8, notUtf8Message } from '../ingest/utf8.js';
 
 export { jsonErrorPosition, parseJsonBody } from '../ingest/json-text.js';
 
@@ -105,7 +107,27 @@ export function contentTypeProblem(req: IncomingMessage): FlagscopeError | undef
 /** Reads a JSON body under the body policy; `what` names it in errors ("query spec"). The raw bytes come along. */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number, what: string): Promise<{ value: unknown; body: Buffer }> {
   const body = await readBody(req, maxBytes);
-  return { value: parseJsonBody(body.toString('utf8'), what), body };
+  return { value: parseJsonRequest(body, what), body };
+}
+
+/**
+ * Reads the JSON of a request body that is not event data: refuses (400) bytes that are not
+ * UTF-8, nesting past `MAX_JSON_DEPTH`, malformed JSON and numbers that are not finite.
+ */
+export function parseJsonRequest(body: Buffer, what: string): unknown {
+  const problem = utf8Problem(body, what);
+  if (problem !== undefined) throw problem;
+  const value = parseJsonBody(body.toString('utf8'), what);
+  const infinite = nonFiniteProblem(value, what);
+  if (infinite !== undefined) throw infinite;
+  return value;
+}
+
+/** The 400 of a body (not event data) that holds bytes that are not UTF-8, or undefined when it is UTF-8. */
+export function utf8Problem(body: Buffer, what: string): FlagscopeError | undefined {
+  if (isUtf8(body)) return undefined;
+  const at = firstInvalidUtf8(body);
+  return invalidInput(notUtf8Message(what, at), 'send UTF-8 text (names and JSON strings must be UTF-8)', { position: at });
 }
 
 /**
@@ -118,9 +140,9 @@ export async function readJsonObject(
   what: string,
   options: { emptyIsObject?: boolean; hint?: string } = {},
 ): Promise<Record<string, unknown>> {
-  const text = (await readBody(req, maxBytes)).toString('utf8');
-  if (text.length === 0 && options.emptyIsObject === true) return {};
-  const value = parseJsonBody(text, what);
+  const body = await readBody(req, maxBytes);
+  if (body.length === 0 && options.emptyIsObject === true) return {};
+  const value = parseJsonRequest(body, what);
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw invalidInput(`${what} must be a JSON object`, options.hint);
   return value as Record<string, unknown>;
@@ -138,7 +160,7 @@ export type BodyText = { ok: true; text: string } | { ok: false; error: Flagscop
 export function readBodyText(req: IncomingMessage, maxBytes: number, done: (body: BodyText) => void): Promise<void> | void {
   if (!isSmallPlainBody(req, maxBytes)) {
     return readBody(req, maxBytes).then(
-      (body) => done({ ok: true, text: body.toString('utf8') }),
+      (body) => done(textOf(body)),
       (error: unknown) => {
         if (!(error instanceof FlagscopeError)) throw error;
         done({ ok: false, error });
@@ -157,13 +179,19 @@ export function readBodyText(req: IncomingMessage, maxBytes: number, done: (body
     if (settled) return;
     settled = true;
     const body = rest !== undefined ? Buffer.concat(rest) : first;
-    done({ ok: true, text: body === undefined ? '' : body.toString('utf8') });
+    done(body === undefined ? { ok: true, text: '' } : textOf(body));
   });
   req.on('error', (e) => {
     if (settled) return;
     settled = true;
     done({ ok: false, error: invalidInput(`request body could not be read: ${e.message}`, 'send the request again') });
   });
+}
+
+/** A body's text, or the refusal of one that is not UTF-8. */
+function textOf(body: Buffer): BodyText {
+  const problem = utf8Problem(body, 'request body');
+  return problem === undefined ? { ok: true, text: body.toString('utf8') } : { ok: false, error: problem };
 }
 
 /** True when a body can take the lean read of {@link readBodyText}. */
@@ -370,10 +398,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 const EMPTY_HEAD = ['content-length', '0'];
 
-/** Writes a response without a body. */
-export function sendEmpty(res: ServerResponse, status: number): void {
+/** Writes a response without a body (with `headers` when given). */
+export function sendEmpty(res: ServerResponse, status: number, headers?: Record<string, string>): void {
   (res as CountedResponse)[BODY_BYTES] = 0;
-  res.writeHead(status, EMPTY_HEAD);
+  if (headers === undefined) res.writeHead(status, EMPTY_HEAD);
+  else res.writeHead(status, { ...headers, 'content-length': '0' });
   res.end();
 }
 

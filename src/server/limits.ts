@@ -38,3 +38,12 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxIdempotencyKeys: 10_000,
   maxIdempotencyBytes: 64 * 1024 * 1024,
 };
+
+/**
+ * Limits every request body meets whatever the options (docs/api.md, "Limits" and "Request
+ * bodies"): nesting depth, the event-time window, the query time window. Defined by the code
+ * that enforces them (src/ingest, src/query); gathered here to be found with the others.
+ */
+export { MAX_JSON_DEPTH } from '../ingest/json-text.js';
+export { MAX_EVENT_TIME_AHEAD_MS } from '../ingest/honeycomb.js';
+export { MAX_UNIX_SECONDS as MAX_QUERY_UNIX_SECONDS } from '../query/validate.js';

@@ -587,4 +587,55 @@ describe('the batch fast path stores exactly what the object path stores', () =>
     await expectSameStores(a, b);
     expect((await b.listDatasets())[0]).toMatchObject({ rows: 3, last_event_time: new Date(T0).toISOString() });
   });
+
+  it('hostile items: too deep, infinite numbers, times outside the window, bytes that are not UTF-8 (issue 9)', async () => {
+    const scanner = new InThreadScanner();
+    const { store: a, send: sendA } = await openSide('a');
+    const { store: b, send: sendB } = await openSide('b', scanner);
+    const deep = (levels: number): string => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    const bytes = (...parts: Array<string | number[]>): Buffer =>
+      Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : Buffer.from(part))));
+    const bodies: Buffer[] = [
+      Buffer.from('[{"data":{"k":1,"s":"x","f":0.5,"n":"[]"}}]'),
+      // data is level 1: a field's value may open 63 more levels.
+      Buffer.from(`[{"data":{"k":2,"n":${deep(63)}}},{"data":{"k":3,"n":${deep(64)}}},{"data":{"k":4}}]`),
+      Buffer.from(`[{"data":{"k":5,"n":${deep(10_000)}}},{"data":{"k":6}},{"data":{"k":7},"extra":${deep(100_000)}}]`),
+      Buffer.from('[{"data":{"k":8,"f":1e400}},{"data":{"k":9,"s":-1e400}},{"data":{"k":10,"n":{"x":[1e999]}}},{"data":{"k":11,"f":1.5}}]'),
+      Buffer.from(
+        `[{"data":{"k":12},"time":"1969-12-31T23:59:59Z"},{"data":{"k":13},"time":${T0 + 86_400_001}},{"data":{"k":14},"time":8.64e15},{"data":{"k":15},"time":${T0 + 86_400_000}}]`,
+      ),
+      bytes('[{"data":{"k":16,"s":"bad ', [0xff, 0xfe], ' value"}},{"data":{"k":17,"s":"fine"}},{"data":{"k":18,"n":{"', [0xc3], '":1}}}]'),
+      bytes('[{"data":{"k":19,"s', [0xe2, 0x82], '":"bad name"}},{"data":{"k":20,"s":"after"}}]'),
+    ];
+    const all: Outcomes[] = [];
+    for (const body of bodies) {
+      const [outA, outB] = await Promise.all([sendA(body), sendB(body)]);
+      expect(outB, describeBody(body)).toEqual(outA);
+      all.push(outA);
+    }
+    await expectSameStores(a, b);
+    const errorOf = (outcomes: Outcomes, index: number): string | undefined => {
+      const outcome = (outcomes as IngestOutcome[])[index]!;
+      return outcome.status === 400 ? outcome.error : undefined;
+    };
+    expect((all[1] as IngestOutcome[]).map((o) => o.status)).toEqual([202, 400, 202]);
+    expect(errorOf(all[1]!, 1)).toMatch(/deeper than 64 levels/);
+    expect((all[2] as IngestOutcome[]).map((o) => o.status)).toEqual([400, 202, 400]);
+    expect((all[3] as IngestOutcome[]).map((o) => o.status)).toEqual([400, 400, 400, 202]);
+    expect(errorOf(all[3]!, 0)).toMatch(/^field "f" holds a number beyond ±1\.8e308/);
+    expect((all[4] as IngestOutcome[]).map((o) => o.status)).toEqual([400, 400, 400, 202]);
+    expect(errorOf(all[4]!, 2)).toMatch(/outside the accepted window, 1970-01-01T00:00:00Z to 1 day after the server's clock/);
+    expect(all[5]).toEqual([
+      { status: 202, warning: expect.stringMatching(/not valid UTF-8.*U\+FFFD/) },
+      { status: 202 },
+      { status: 202, warning: expect.stringMatching(/not valid UTF-8/) },
+    ]);
+    expect(all[6]).toEqual([{ status: 400, error: expect.stringMatching(/field name is not valid UTF-8/) }, { status: 202 }]);
+    // The fast path took these bodies itself, except where it leaves the decision to the object path.
+    expect([...scanner.counters.reasons.keys()].sort()).toEqual(['a field name that is not UTF-8', 'nested deeper than an event may']);
+    expect(scanner.counters.prepared).toBe(3);
+    const rows = await b.execute(`SELECT k, s FROM ${b.tableOf(DATASET)} WHERE k = 16`);
+    expect(rows[0]![1]).toBe('bad \ufffd\ufffd value');
+    expect((await b.listDatasets())[0]).toMatchObject({ last_event_time: new Date(T0 + 86_400_000).toISOString() });
+  });
 });

@@ -32,16 +32,19 @@ describe('sample rate', () => {
   });
 });
 
+/** The server's clock in these tests: event times are accepted up to a day after it. */
+const NOW = Date.UTC(2024, 4, 2);
+
 describe('batch items', () => {
   it('keeps good items, rejects bad ones in place, and merges the store outcomes back in order', () => {
     const items = batchItems(
       [{ data: { a: 1 } }, { data: null }, 7, { data: { b: 2 }, samplerate: 3, time: 1714564800 }],
       undefined,
       100,
-      42,
+      NOW,
     );
     expect(items.map((i) => i.ok)).toEqual([true, false, false, true]);
-    expect(items[0]).toEqual({ ok: true, event: { time: 42, samplerate: 1, data: { a: 1 } } });
+    expect(items[0]).toEqual({ ok: true, event: { time: NOW, samplerate: 1, data: { a: 1 } } });
     expect(items[3]).toEqual({ ok: true, event: { time: 1714564800000, samplerate: 3, data: { b: 2 } } });
     const merged = mergeOutcomes(items, [{ status: 202 }, { status: 400, error: 'too many columns' }]);
     expect(merged.map((o) => o.status)).toEqual([202, 400, 400, 400]);

@@ -69,7 +69,26 @@ describe('validateQuery defaults', () => {
       expect(error.code).toBe('invalid_input');
       expect(error.message).toContain('time_range');
     }
-    expect(validateQuery({ time_range: 99_999_999_999 }, schema, NOW).time_range).toBe(99_999_999_999);
+    expect(validateQuery({ time_range: 99_999_999_999, start_time: 0 }, schema, NOW).time_range).toBe(99_999_999_999);
+  });
+
+  it('refuses a time range reaching outside 1970..5138, with the window in the hint', () => {
+    const nowSeconds = Math.ceil(NOW / 1000);
+    for (const spec of [
+      { time_range: 99_999_999_999 },
+      { time_range: nowSeconds + 1 },
+      { end_time: 100 },
+      { end_time: 5000, time_range: 5001 },
+      { start_time: 99_999_999_000, time_range: 1000 },
+      { start_time: -1 },
+      { end_time: -5, time_range: 1 },
+    ]) {
+      const error = errorOf(spec);
+      expect(error.code, JSON.stringify(spec)).toBe('invalid_input');
+      expect(error.hint, JSON.stringify(spec)).toMatch(/0 \(1970-01-01T00:00:00Z\) to 99999999999 \(5138-11-16T09:46:39Z\)/);
+    }
+    expect(validateQuery({ time_range: nowSeconds }, schema, NOW).start_time).toBe(0);
+    expect(validateQuery({ start_time: 99_999_998_999, time_range: 1000 }, schema, NOW).end_time).toBe(99_999_999_999);
   });
 
   it('keeps a valid full spec and coerces filter values to column types', () => {

@@ -74,7 +74,8 @@ function heatmapCtes(grouped: GroupedSource, grouping: GroupingSql, v: string, d
   const { source, keys, suffix } = grouped;
   const hb = `hb_${v}`;
   const hh = `hh_${suffix}_${v}`;
-  const index = `least(CAST(floor((${v} - ${hb}.lo) / ${hb}.width) AS BIGINT), ${HEATMAP_BUCKETS - 1})`;
+  // Clamped before the cast, so an infinite value (stored before infinity was refused) or a NaN width is no cast error.
+  const index = `CAST(least(greatest(floor((${v} - ${hb}.lo) / ${hb}.width), 0), ${HEATMAP_BUCKETS - 1}) AS BIGINT)`;
   const sourceKeys = keys.map((k) => `${source}.${k}`);
   return [
     `${hh} AS (SELECT ${[...sourceKeys, `${index} AS idx`, 'sum(w) AS n'].join(', ')} FROM ${source} CROSS JOIN ${hb} WHERE ${v} IS NOT NULL GROUP BY ${[...sourceKeys, 'idx'].join(', ')})`,

@@ -38,7 +38,8 @@ export function weightedPercentileCtes(
     range: `pg_${v}`,
   };
   const binOf = (value: string): string =>
-    `least(CAST(floor((${value} - ${names.range}.lo) / ${names.range}.width) AS BIGINT), ${PERCENTILE_BINS - 1})`;
+    // Clamped before the cast, so an infinite value (stored before infinity was refused) or a NaN width is no cast error.
+    `CAST(least(greatest(floor((${value} - ${names.range}.lo) / ${names.range}.width), 0), ${PERCENTILE_BINS - 1}) AS BIGINT)`;
   const partition = keys.length > 0 ? `PARTITION BY ${grouping.keyList} ` : '';
   const ctes = [
     `${names.bins} AS (SELECT ${[...keys, 'CAST(w AS DOUBLE) AS wt', `${binOf(v)} AS bin`].join(', ')} FROM ${source} CROSS JOIN ${names.range} WHERE ${v} IS NOT NULL)`,

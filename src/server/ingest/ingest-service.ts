@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { FlagscopeError, invalidInput } from '../../errors.js';
-import { singleEvent } from '../../ingest/honeycomb.js';
+import { decodeEventBody, singleEvent } from '../../ingest/honeycomb.js';
+import type { IncomingEvent } from '../../ingest/event.js';
 import type { BatchBodyOptions, EventStore, IngestOutcome } from '../../store/types.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../limits.js';
 import { BodyBudget, type BodyReservation } from './body-budget.js';
@@ -102,7 +103,25 @@ export class IngestService {
     bodyBytes: number,
     gone: ClientGone = NEVER_GONE,
   ): Promise<void> {
-    const event = singleEvent(body, metadata, bodyBytes, this.deps.limits.maxEventBytes, this.deps.now());
+    await this.storeOne(dataset, singleEvent(body, metadata, bodyBytes, this.deps.limits.maxEventBytes, this.deps.now()), gone);
+  }
+
+  /**
+   * Stores the event of a single-event request body (its bytes, read under the body policy).
+   * Resolves after commit with the warning of its answer (values that were not UTF-8), if any.
+   */
+  async ingestEventBody(
+    dataset: string,
+    body: Buffer,
+    metadata: SingleEventMetadata,
+    gone: ClientGone = NEVER_GONE,
+  ): Promise<string | undefined> {
+    const { event, warning } = decodeEventBody(body, metadata, this.deps.limits.maxEventBytes, this.deps.now());
+    await this.storeOne(dataset, event, gone);
+    return warning;
+  }
+
+  private async storeOne(dataset: string, event: IncomingEvent, gone: ClientGone): Promise<void> {
     this.handOff(gone, 1);
     const [outcome] = await this.deps.events.ingest(dataset, [event]);
     if (outcome === undefined || outcome.status !== 202) {

@@ -1,6 +1,7 @@
 /**
  * The Honeycomb ingest endpoints, scope `ingest` (docs/api.md): `POST /1/events/{dataset}` (one
- * event, metadata in headers; an empty 200 as Honeycomb answers) and `POST /1/batch/{dataset}`
+ * event, metadata in headers; an empty 200 as Honeycomb answers, with `X-Flagscope-Warning` when
+ * the event's values were not all UTF-8) and `POST /1/batch/{dataset}`
  * (a JSON array; 200 with one status per item).
  *
  * Both are admitted before their body is read (the ingest service's queue and body budget), keep
@@ -9,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError, invalidInput } from '../../errors.js';
-import { type BodyMeter, clientLeft, parseJsonBody, readBody, refuseUnreadBody, sendEmpty, sendJsonText } from '../http-io.js';
+import { type BodyMeter, clientLeft, readBody, refuseUnreadBody, sendEmpty, sendJsonText } from '../http-io.js';
 import type { Router } from '../router.js';
 import type { BodyReservation } from './body-budget.js';
 import type { IdempotencyStart } from './idempotency.js';
@@ -41,10 +42,11 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
         const metadata = { time: header(req, 'x-honeycomb-event-time'), samplerate: header(req, 'x-honeycomb-samplerate') };
         const fingerprint = repeat === undefined ? '' : ingest.fingerprint(body, `${metadata.time}\n${metadata.samplerate}`);
         if (answeredBefore(repeat, fingerprint, res)) return;
-        const value = parseJsonBody(body.toString('utf8'), 'event body');
-        await ingest.ingestEvent(dataset, value, metadata, body.length, clientLeft(req, res));
-        if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: '' });
-        sendEmpty(res, 200);
+        const warning = await ingest.ingestEventBody(dataset, body, metadata, clientLeft(req, res));
+        // Honeycomb answers an empty 200; a warning (values that were not UTF-8) rides in a header, replayed too.
+        const headers = warning === undefined ? undefined : { 'x-flagscope-warning': warning };
+        if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: '', headers });
+        sendEmpty(res, 200, headers);
       } finally {
         reservation.release();
       }

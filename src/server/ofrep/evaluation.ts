@@ -5,6 +5,7 @@
  */
 import { evaluateFlag, type EvaluationResult, type Flag } from '../../flags/index.js';
 import type { FlagService } from '../flags/flag-service.js';
+import { depthOverflowAt, MAX_JSON_DEPTH, tooDeep } from '../../ingest/json-text.js';
 
 /** One flag's OFREP answer: success (`value`) or failure (`errorCode`). */
 export type OfrepEvaluation =
@@ -33,6 +34,8 @@ export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation 
 /** Reads `{"context": {...}}` from a request body's text (an empty body is an empty context). */
 export function contextFromText(text: string): ContextOutcome {
   if (text.length === 0) return { ok: true, context: {} };
+  const deep = depthOverflowAt(text, MAX_JSON_DEPTH);
+  if (deep !== -1) return { ok: false, errorCode: 'PARSE_ERROR', details: tooDeep('request body', deep).message };
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -6,7 +6,7 @@
  * bodies are read into, so nothing above the store knows of them (docs/storage.md).
  */
 import { eventProblem } from '../../ingest/value-rules.js';
-import { decodeBatchBody } from '../../ingest/honeycomb.js';
+import { decodeBatchBody, withWarning } from '../../ingest/honeycomb.js';
 import { ingestBatchAsObjects } from '../batch-objects.js';
 import type { BatchBodyOptions, EventStore, IncomingEvent, IngestOutcome } from '../types.js';
 import type { ScanResult } from './batch-scanner.js';
@@ -145,13 +145,19 @@ export function outcomesOfScan(scan: PreparedScan, stored: IngestOutcome[]): Ing
   const outcomes: IngestOutcome[] = new Array(scan.items);
   let next = 0;
   let rejected = 0;
+  let warned = 0;
   for (let index = 0; index < scan.items; index++) {
     const refusal = scan.rejected[rejected];
     if (refusal !== undefined && refusal[0] === index) {
       outcomes[index] = { status: 400, error: refusal[1] };
       rejected++;
     } else {
-      outcomes[index] = stored[next++] ?? { status: 400, error: 'event was not stored' };
+      const outcome = stored[next++] ?? { status: 400, error: 'event was not stored' };
+      const warning = scan.warnings[warned];
+      if (warning !== undefined && warning[0] === index) {
+        outcomes[index] = withWarning(outcome, warning[1]);
+        warned++;
+      } else outcomes[index] = outcome;
     }
   }
   return outcomes;

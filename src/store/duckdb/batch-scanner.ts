@@ -15,7 +15,9 @@ import { CHUNK_ROWS, ColumnBuilder, NEW_BUFFERS, transferablesOf, type BufferSou
 import type { DatasetSnapshot, PreparedChunk } from './prepared.js';
 import type { ColumnType } from '../types.js';
 import { eventProblem, INT64_LIMIT_AS_NUMBER } from '../../ingest/value-rules.js';
-import { parseEventTime, parseSampleRate } from '../../ingest/honeycomb.js';
+import { eventTimeWindowProblem, nonFiniteFieldMessage, parseEventTime, parseSampleRate, VALUE_NOT_UTF8 } from '../../ingest/honeycomb.js';
+import { hasNonFiniteNumber, MAX_JSON_DEPTH } from '../../ingest/json-text.js';
+import { isUtf8 } from '../../ingest/utf8.js';
 
 /** A dataset's columns as the scanner uses them, with the byte-level shape of the last event seen. */
 export interface ScanSchema {
@@ -48,6 +50,8 @@ export type ScanResult =
       items: number;
       /** Items refused, with the error the object path gives them; every other item is in the chunks, in order. */
       rejected: Array<[index: number, error: string]>;
+      /** Items in the chunks whose 202 carries a warning (values that were not UTF-8), in order. */
+      warnings: Array<[index: number, warning: string]>;
       chunks: PreparedChunk[];
       events: number;
       lastEventMs: number | null;
@@ -127,6 +131,14 @@ class BatchScanner {
   private plain = true;
   /** The item's time when {@link plainUtcTime} read it. */
   private fastTime: number | undefined;
+  /** The whole body is UTF-8 (else each string that is not plain ASCII is checked). */
+  private readonly utf8: boolean;
+  /** Set by {@link value}: the value just read holds a number that is not finite (the item is refused). */
+  private nonFinite = false;
+  /** The field of the item's number that is not finite, once one is seen. */
+  private nonFiniteField: string | undefined;
+  /** The item's `data` holds a value that is not UTF-8 (stored with U+FFFD, its 202 warns). */
+  private badUtf8 = false;
 
   constructor(body: Uint8Array, schema: ScanSchema, options: ScanOptions) {
     this.b = body;
@@ -137,11 +149,13 @@ class BatchScanner {
     this.checkSizes = body.length > options.maxEventBytes;
     this.buffers = options.buffers ?? NEW_BUFFERS;
     this.seen = new Int32Array(schema.types.length);
+    this.utf8 = isUtf8(body);
   }
 
   scan(): ScanResult {
     const b = this.b;
     const rejected: Array<[number, string]> = [];
+    const warnings: Array<[number, string]> = [];
     this.skipBlank();
     if (b[this.i] !== OPEN_BRACKET) throw new Fallback('the body is not a JSON array');
     this.i++;
@@ -153,6 +167,7 @@ class BatchScanner {
       for (;;) {
         const error = this.item();
         if (error !== undefined) rejected.push([items, error]);
+        else if (this.badUtf8) warnings.push([items, VALUE_NOT_UTF8]);
         items++;
         this.skipBlank();
         const c = b[this.i];
@@ -173,6 +188,7 @@ class BatchScanner {
       version: this.schema.version,
       items,
       rejected,
+      warnings,
       chunks: this.chunks,
       events: this.events,
       lastEventMs: this.lastEventMs,
@@ -213,6 +229,8 @@ class BatchScanner {
     if (this.row === this.capacity) this.startChunk(itemStart);
     this.writtenCount = 0;
     this.fastTime = undefined;
+    this.nonFiniteField = undefined;
+    this.badUtf8 = false;
     if (b[this.i] !== CLOSE_BRACE) {
       for (;;) {
         if (b[this.i] !== QUOTE) throw new Fallback('expected a key');
@@ -277,12 +295,17 @@ class BatchScanner {
       if (typeof parsed === 'string') return parsed;
       eventTime = parsed;
     }
+    if (eventTime !== this.options.now) {
+      const outside = eventTimeWindowProblem(eventTime, this.options.now);
+      if (outside !== undefined) return outside;
+    }
     let eventSamplerate = 1;
     if (samplerate !== undefined && samplerate !== null) {
       const parsed = parseSampleRate(samplerate);
       if (typeof parsed === 'string') return parsed;
       eventSamplerate = parsed;
     }
+    if (this.nonFiniteField !== undefined) return nonFiniteFieldMessage(this.nonFiniteField);
     const problem = eventProblem({ time: eventTime, samplerate: eventSamplerate, data: EMPTY_DATA });
     if (problem !== undefined) return problem;
     this.completeRow(eventTime, eventSamplerate);
@@ -371,6 +394,12 @@ class BatchScanner {
       } else {
         if (column < 0) throw new Fallback('a new field');
         this.value(column, types[column]!);
+        if (this.nonFinite) {
+          this.nonFinite = false;
+          // The object path names the first such field in its key order: leave two to it.
+          if (this.nonFiniteField !== undefined) throw new Fallback('two numbers that are not finite in one event');
+          this.nonFiniteField = this.buffer.toString('utf8', keyStart, keyEnd);
+        }
       }
       this.skipBlank();
       const next = b[this.i];
@@ -418,6 +447,7 @@ class BatchScanner {
       }
       if (same) return schema.shapeSlots[position]!;
     }
+    if (!this.utf8 && !isUtf8(this.b.subarray(keyStart, keyEnd))) throw new Fallback('a field name that is not UTF-8');
     const name = this.buffer.toString('utf8', keyStart, keyEnd);
     const column = schema.fieldIndex.get(name) ?? -1;
     schema.shapeKeys[position] = this.b.slice(keyStart, keyEnd);
@@ -450,11 +480,18 @@ class BatchScanner {
       const j = this.stringEnd(start);
       this.i = j + 1;
       if (this.plain) this.builder(column).setAsciiBytes(this.row, b, start, j);
-      else this.builder(column).setString(this.row, this.parseSlice(start - 1, j + 1) as string);
+      else {
+        if (!this.utf8 && !isUtf8(b.subarray(start, j))) this.badUtf8 = true;
+        this.builder(column).setString(this.row, this.parseSlice(start - 1, j + 1) as string);
+      }
       return;
     }
     if (c === MINUS || (c >= ZERO && c <= NINE)) {
       const value = this.number();
+      if (!Number.isFinite(value)) {
+        this.nonFinite = true;
+        return;
+      }
       const integer = Number.isInteger(value) && Math.abs(value) < INT64_LIMIT_AS_NUMBER;
       if (type === 'integer') {
         if (!integer) throw new Fallback('a fraction in an integer column');
@@ -479,8 +516,15 @@ class BatchScanner {
     if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (type !== 'string') throw new Fallback('a nested value in a non-string column');
       const start = this.i;
-      this.skipNested();
-      this.builder(column).setString(this.row, JSON.stringify(this.parseSlice(start, this.i)));
+      // The item is level 1 and its data level 2: a field's value may open MAX_JSON_DEPTH - 1 more.
+      this.skipNested(MAX_JSON_DEPTH - 1);
+      if (!this.utf8 && !isUtf8(b.subarray(start, this.i))) this.badUtf8 = true;
+      const nested = this.parseSlice(start, this.i);
+      if (hasNonFiniteNumber(nested)) {
+        this.nonFinite = true;
+        return;
+      }
+      this.builder(column).setString(this.row, JSON.stringify(nested));
       return;
     }
     throw new Fallback('malformed value');
@@ -600,8 +644,11 @@ class BatchScanner {
     this.i += word.length;
   }
 
-  /** Moves past an object or array (validated later by `JSON.parse` of its text). */
-  private skipNested(): void {
+  /**
+   * Moves past an object or array (validated later by `JSON.parse` of its text); one that opens
+   * more than `limit` levels is left to the object path, which refuses its item.
+   */
+  private skipNested(limit = Number.POSITIVE_INFINITY): void {
     const b = this.b;
     let depth = 0;
     let j = this.i;
@@ -617,7 +664,7 @@ class BatchScanner {
           j += d === BACKSLASH ? 2 : 1;
         }
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        depth++;
+        if (++depth > limit) throw new Fallback('nested deeper than an event may');
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         depth--;
         if (depth === 0) {
@@ -677,7 +724,8 @@ class BatchScanner {
       return null;
     }
     if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      this.skipNested();
+      // A value of the item (level 1) may open MAX_JSON_DEPTH more levels.
+      this.skipNested(MAX_JSON_DEPTH);
       return this.parseSlice(start, this.i);
     }
     throw new Fallback('malformed value');

@@ -19,12 +19,22 @@ describe('parseJsonBody', () => {
     expect(error.message).toContain('line 2 column 11 (position 21)');
   });
 
-  it('refuses unterminated nesting deeper than the scanner can follow with a 400, not an internal error', () => {
-    for (const text of ['['.repeat(20_000), '{"a":'.repeat(20_000), `${'['.repeat(200_000)}x`]) {
+  it('refuses nesting past the limit with a 400 naming it, valid or not, before JSON.parse sees it', () => {
+    for (const text of [
+      '['.repeat(20_000),
+      '{"a":'.repeat(20_000),
+      `${'['.repeat(200_000)}x`,
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+    ]) {
       const error = refusal(text);
       expect(error.code).toBe('invalid_input');
-      expect(error.message).toMatch(/not valid JSON/);
+      expect(error.message).toMatch(/deeper than 64 levels \(at position \d+\)/);
+      expect(error.hint).toMatch(/at most 64 levels/);
     }
+    expect(parseJsonBody(`${'['.repeat(64)}${']'.repeat(64)}`, 'body')).toBeInstanceOf(Array);
+    expect(() => parseJsonBody(`${'['.repeat(65)}${']'.repeat(65)}`, 'body')).toThrow(/deeper than 64 levels/);
+    // Brackets inside strings are text, not nesting.
+    expect(parseJsonBody(JSON.stringify({ s: '['.repeat(1000) }), 'body')).toEqual({ s: '['.repeat(1000) });
   });
 
   it('still parses valid nesting', () => {
