@@ -56,6 +56,7 @@ export class EventReader {
     signal?.throwIfAborted();
     const connection = await this.acquire(signal);
     try {
+      signal?.throwIfAborted();
       let reader: DuckDBResultReader;
       try {
         reader = await this.read(connection, sql, params, signal);
@@ -131,7 +132,8 @@ export class EventReader {
       connection.interrupt();
       repeat ??= setInterval(() => connection.interrupt(), INTERRUPT_REPEAT_MS);
     };
-    signal?.addEventListener('abort', interrupt, { once: true });
+    if (signal?.aborted === true) interrupt();
+    else signal?.addEventListener('abort', interrupt, { once: true });
     const settle = (): void => {
       this.running.delete(running);
       signal?.removeEventListener('abort', interrupt);
