@@ -11,10 +11,12 @@
  *   analysis running or queued: all the load clients at once, and single queries cancelled while
  *   running on an otherwise idle server (target < 1 s, the worst of them).
  * The server process gets `UV_THREADPOOL_SIZE` as `bin/flagscope` sets it (CPUs + 8) unless set.
+ * BENCH_SERVER_CHILD names another server script (same protocol as bench/lib/server-child.mjs), e.g.
+ * one over an older build, to compare; without `analyses` in its `/healthz` the disconnect figure is NaN.
  *
  * Env: BENCH_EVENTS (default 1000000), BENCH_CLIENTS (32), BENCH_SAMPLES (presses and events
  *      measured, 100 each), BENCH_GAP_MS (pause between samples, 100), BENCH_ROUNDS (single
- *      cancelled queries, 5).
+ *      cancelled queries, 5), BENCH_WRITE_LIMIT_MS (a write unanswered this long counts as this long, 30000).
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -30,6 +32,18 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100);
 const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const QUIET_SAMPLES = 20;
+const WRITE_LIMIT_MS = Number(process.env.BENCH_WRITE_LIMIT_MS ?? 30_000);
+
+/** A write's answer, or `{status: 200, timedOut: true}` when it got none within WRITE_LIMIT_MS (its time then counts as that). */
+async function timedWrite(send) {
+  try {
+    return await send();
+  } catch (error) {
+    if (error?.code === 'UND_ERR_HEADERS_TIMEOUT' || error?.code === 'UND_ERR_BODY_TIMEOUT') return { status: 200, timedOut: true };
+    throw error;
+  }
+}
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 2);
 const SWITCH = 'payments-off';
@@ -63,10 +77,14 @@ function percentile(values, p) {
 async function startServerProcess(dir) {
   const env = { ...process.env };
   if (!env.UV_THREADPOOL_SIZE) env.UV_THREADPOOL_SIZE = String(availableParallelism() + 8);
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../server-child.mjs', import.meta.url)), dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env,
-  });
+  const child = spawn(
+    process.execPath,
+    [process.env.BENCH_SERVER_CHILD ?? fileURLToPath(new URL('../server-child.mjs', import.meta.url)), dir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    },
+  );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const { url, adminKey } = JSON.parse((await lines.next()).value);
   const stop = async () => {
@@ -97,7 +115,8 @@ export async function run({ log, scratch }) {
 
   const server = await startServerProcess(dir);
   const headers = { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' };
-  const writes = new Agent({ connections: 4 });
+  // A write that gets no answer within WRITE_LIMIT_MS counts as that long (an older build may keep it for minutes).
+  const writes = new Agent({ connections: 4, headersTimeout: WRITE_LIMIT_MS, bodyTimeout: WRITE_LIMIT_MS });
   const call = async (method, route, body, dispatcher = writes) => {
     const response = await request(`${server.url}${route}`, {
       method,
@@ -112,6 +131,11 @@ export async function run({ log, scratch }) {
     const started = performance.now();
     for (;;) {
       const now = await analyses();
+      // A server without `analyses` in /healthz (a build before admission control, BENCH_SERVER_CHILD): wait a while instead.
+      if (now === undefined) {
+        await sleep(2_000);
+        return Number.NaN;
+      }
       if (check(now)) return performance.now() - started;
       if (performance.now() - started > limitMs) throw new Error(`${what}: still ${JSON.stringify(now)} after ${limitMs} ms`);
       await sleep(5);
@@ -141,6 +165,30 @@ export async function run({ log, scratch }) {
         retryAfter: Number(r.headers['retry-after']),
         text: await r.body.text(),
       }));
+    const pressLoop = async (samples, out) => {
+      for (let i = 0; i < samples; i++) {
+        const started = performance.now();
+        const answer = await timedWrite(() =>
+          call('POST', `/api/v1/flags/${SWITCH}/${i % 2 === 0 ? 'press' : 'release'}`, { reason: 'overload bench' }),
+        );
+        if (answer.status !== 200) throw new Error(`press answered ${answer.status}: ${answer.text}`);
+        out.push(performance.now() - started);
+        await sleep(GAP_MS);
+      }
+    };
+    const ingestLoop = async (samples, out) => {
+      for (let i = 0; i < samples; i++) {
+        const started = performance.now();
+        const answer = await timedWrite(() => call('POST', '/1/events/bench', { 'service.name': 'api', duration_ms: 12.5 + i }));
+        if (answer.status !== 200) throw new Error(`event answered ${answer.status}: ${answer.text}`);
+        out.push(performance.now() - started);
+        await sleep(GAP_MS);
+      }
+    };
+    // The same writes on the idle server, to tell the machine's own noise from the analyses' effect.
+    const quietPresses = [];
+    const quietIngests = [];
+    await Promise.all([pressLoop(QUIET_SAMPLES, quietPresses), ingestLoop(QUIET_SAMPLES, quietIngests)]);
     const alone = performance.now();
     const first = await queryOnce();
     if (first.status !== 200) throw new Error(`the query answered ${first.status}: ${first.text.slice(0, 300)}`);
@@ -173,25 +221,7 @@ export async function run({ log, scratch }) {
 
     const presses = [];
     const ingests = [];
-    const pressLoop = async () => {
-      for (let i = 0; i < SAMPLES; i++) {
-        const started = performance.now();
-        const answer = await call('POST', `/api/v1/flags/${SWITCH}/${i % 2 === 0 ? 'press' : 'release'}`, { reason: 'overload bench' });
-        if (answer.status !== 200) throw new Error(`press answered ${answer.status}: ${answer.text}`);
-        presses.push(performance.now() - started);
-        await sleep(GAP_MS);
-      }
-    };
-    const ingestLoop = async () => {
-      for (let i = 0; i < SAMPLES; i++) {
-        const started = performance.now();
-        const answer = await call('POST', '/1/events/bench', { 'service.name': 'api', duration_ms: 12.5 + i });
-        if (answer.status !== 200) throw new Error(`event answered ${answer.status}: ${answer.text}`);
-        ingests.push(performance.now() - started);
-        await sleep(GAP_MS);
-      }
-    };
-    await Promise.all([pressLoop(), ingestLoop()]);
+    await Promise.all([pressLoop(SAMPLES, presses), ingestLoop(SAMPLES, ingests)]);
     const load = await analyses();
 
     // Every load client closes its connection at once.
@@ -201,14 +231,18 @@ export async function run({ log, scratch }) {
     await Promise.all(clients);
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     log(
-      `under load (${load.running} running, ${load.queued} queued): ${counts[200]} queries answered (${(counts[200] / loadSeconds).toFixed(2)}/s), ` +
+      `under load (${load?.running} running, ${load?.queued} queued): ${counts[200]} queries answered (${(counts[200] / loadSeconds).toFixed(2)}/s), ` +
         `${counts[429]} × 429, ${counts[504]} × 504, ${counts.other} other, in ${loadSeconds.toFixed(1)} s`,
     );
     log(
-      `press p50 ${percentile(presses, 50).toFixed(1)} ms, p99 ${percentile(presses, 99).toFixed(1)} ms, max ${Math.max(...presses).toFixed(1)} ms (${presses.length} presses)`,
+      `idle server: press p50 ${percentile(quietPresses, 50).toFixed(1)} ms, max ${Math.max(...quietPresses).toFixed(1)} ms; ` +
+        `event p50 ${percentile(quietIngests, 50).toFixed(1)} ms, max ${Math.max(...quietIngests).toFixed(1)} ms (${QUIET_SAMPLES} each)`,
     );
     log(
-      `event p50 ${percentile(ingests, 50).toFixed(1)} ms, p99 ${percentile(ingests, 99).toFixed(1)} ms, max ${Math.max(...ingests).toFixed(1)} ms (${ingests.length} events)`,
+      `under load: press p50 ${percentile(presses, 50).toFixed(1)} ms, p99 ${percentile(presses, 99).toFixed(1)} ms, max ${Math.max(...presses).toFixed(1)} ms (${presses.length} presses)`,
+    );
+    log(
+      `under load: event p50 ${percentile(ingests, 50).toFixed(1)} ms, p99 ${percentile(ingests, 99).toFixed(1)} ms, max ${Math.max(...ingests).toFixed(1)} ms (${ingests.length} events)`,
     );
     log(`all ${CLIENTS} clients disconnect → no analysis running or queued: ${allGoneMs.toFixed(0)} ms`);
 
