@@ -9,7 +9,7 @@
  * time limit is reported as such, and the others still run.
  *
  * Run: npm run build && npm run bench [-- NAME...]
- *   NAME: ingest, query, ofrep, press, startup, compare, explain (default: all, in that order).
+ *   NAME: ingest, query, ofrep, press, startup, compare, explain, overload (default: all, in that order).
  * Env: BENCH_TIMEOUT (seconds per benchmark, default 900); every other BENCH_* variable
  *      reaches the benchmarks unchanged (their file headers list them), e.g.
  *      BENCH_EVENTS=20000 BENCH_REPEAT=3 npm run bench -- query compare
@@ -79,6 +79,28 @@ const BENCHMARKS = [
     name: 'explain',
     needs: ['dist/server/index.js', '@duckdb/node-api', 'undici'],
     figures: [{ figure: 'explain, 1M events × 100 columns (ms)', pattern: /explain http ([0-9.]+) ms/, target: below(3000) }],
+  },
+  {
+    // bench/overload.mjs runs every module of bench/lib/overload/; each figure line reads `figure NAME = VALUE UNIT (target …)`.
+    name: 'overload',
+    needs: ['dist/server/index.js', '@duckdb/node-api', 'undici'],
+    figures: [
+      {
+        figure: 'analysis load: press-to-answer p99 (ms)',
+        pattern: /^figure analysis: press-to-answer p99 = ([0-9.]+) ms/m,
+        target: below(100),
+      },
+      {
+        figure: 'analysis load: single-event ingest p99 (ms)',
+        pattern: /^figure analysis: single-event ingest p99 = ([0-9.]+) ms/m,
+        target: below(200),
+      },
+      {
+        figure: 'analysis load: disconnect to query stopped (ms)',
+        pattern: /^figure analysis: disconnect to query stopped = ([0-9.]+) ms/m,
+        target: below(1000),
+      },
+    ],
   },
 ];
 

@@ -125,6 +125,7 @@ export function codeForStatus(status: number): ErrorCode {
   if (status === 409 || status === 412) return 'conflict';
   if (status === 413) return 'payload_too_large';
   if (status === 429) return 'overloaded';
+  if (status === 504) return 'timeout';
   return 'server_error';
 }
 

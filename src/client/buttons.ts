@@ -21,5 +21,13 @@ export async function listServices(http: HttpClient): Promise<ServicesResponse> 
  * is safe: a second press of a pressed switch changes nothing.
  */
 export async function pressOrRelease(http: HttpClient, verb: 'press' | 'release', key: string, reason: string): Promise<PressResponse> {
-  return http.requestJson<PressResponse>('POST', `/api/v1/flags/${encodeURIComponent(key)}/${verb}`, { reason }, { idempotent: true });
+  return http.requestJson<PressResponse>(
+    'POST',
+    `/api/v1/flags/${encodeURIComponent(key)}/${verb}`,
+    { reason },
+    {
+      idempotent: true,
+      checkWith: 'flagscope buttons',
+    },
+  );
 }

@@ -34,7 +34,10 @@ export async function getFlag(http: HttpClient, key: string): Promise<FlagGetRes
 
 /** `POST /api/v1/flags`; the definition may carry `reason`. */
 export async function createFlag(http: HttpClient, definition: Record<string, unknown>): Promise<FlagWriteResponse> {
-  return http.requestJson<FlagWriteResponse>('POST', '/api/v1/flags', definition, { idempotent: false });
+  return http.requestJson<FlagWriteResponse>('POST', '/api/v1/flags', definition, {
+    idempotent: false,
+    checkWith: 'flagscope flags list',
+  });
 }
 
 /** `PATCH /api/v1/flags/{key}` with `If-Match: "version"`; 409 (exit 6) when the version is stale. */
@@ -44,7 +47,11 @@ export async function patchFlag(
   version: number,
   fields: Record<string, unknown>,
 ): Promise<FlagWriteResponse> {
-  return http.requestJson<FlagWriteResponse>('PATCH', flagPath(key), fields, { headers: ifMatch(version), idempotent: false });
+  return http.requestJson<FlagWriteResponse>('PATCH', flagPath(key), fields, {
+    headers: ifMatch(version),
+    idempotent: false,
+    checkWith: `flagscope flags history ${key}`,
+  });
 }
 
 /** `PUT /api/v1/flags/{key}/rollout`; `rollout` null removes it. */
@@ -59,7 +66,7 @@ export async function setRollout(
     'PUT',
     `${flagPath(key)}/rollout`,
     { rollout, ...(reason === undefined ? {} : { reason }) },
-    { headers: version === undefined ? {} : ifMatch(version), idempotent: false },
+    { headers: version === undefined ? {} : ifMatch(version), idempotent: false, checkWith: `flagscope flags history ${key}` },
   );
 }
 
@@ -67,6 +74,7 @@ export async function setRollout(
 export async function archiveFlag(http: HttpClient, key: string, reason: string | undefined): Promise<FlagWriteResponse> {
   return http.requestJson<FlagWriteResponse>('POST', `${flagPath(key)}/archive`, reason === undefined ? {} : { reason }, {
     idempotent: false,
+    checkWith: `flagscope flags history ${key}`,
   });
 }
 
@@ -83,5 +91,8 @@ export async function exportFlagd(http: HttpClient): Promise<unknown> {
 /** `POST /api/v1/import/flagd`: creates or updates flags from a flagd document (repeating it changes nothing more). */
 export async function importFlagd(http: HttpClient, document: unknown, reason: string | undefined): Promise<FlagdImportResponse> {
   const query = reason === undefined ? '' : `?reason=${encodeURIComponent(reason)}`;
-  return http.requestJson<FlagdImportResponse>('POST', `/api/v1/import/flagd${query}`, document, { idempotent: true });
+  return http.requestJson<FlagdImportResponse>('POST', `/api/v1/import/flagd${query}`, document, {
+    idempotent: true,
+    checkWith: 'flagscope flags list',
+  });
 }

@@ -43,6 +43,16 @@ export interface RequestOptions {
   answerStatuses?: readonly number[];
   /** Answers to retry as a 429 is (after `Retry-After` or the backoff), besides 429 and 5xx: e.g. an ingest 409 whose `Idempotency-Key` is still in flight. */
   retryAnswer?: (status: number, body: string) => boolean;
+  /**
+   * Tell the server the client's deadline (`X-Flagscope-Timeout`, a little under `timeoutMs`), so
+   * an analysis is stopped and answered 504 before the client gives up (queries, compare, explain).
+   */
+  sendDeadline?: boolean;
+  /**
+   * For a write: the command that shows whether it happened (e.g. `flagscope buttons`), named when
+   * the server did not answer in time or the connection dropped before the answer.
+   */
+  checkWith?: string;
 }
 
 export interface ApiResponse<T> {
@@ -63,6 +73,8 @@ export interface HttpClient {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** The header in which the client gives the server its deadline (src/server/admission.ts). */
+const DEADLINE_HEADER = 'x-flagscope-timeout';
 const UNREACHABLE_HINT = 'start it with `flagscope serve` or pass `--api-url`';
 const AUTH_HINT = 'pass `--api-key`, set FLAGSCOPE_API_KEY, or choose a profile with `--profile`';
 
@@ -96,6 +108,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   async function send<T>(method: string, path: string, body: unknown, requestOptions: RequestOptions = {}): Promise<ApiResponse<T>> {
     const idempotent = requestOptions.idempotent ?? ['GET', 'HEAD', 'PUT', 'DELETE'].includes(method);
     const headers: Record<string, string> = { ...baseHeaders, ...requestOptions.headers };
+    if (requestOptions.sendDeadline === true) headers[DEADLINE_HEADER] = String(serverDeadlineMs(timeoutMs));
+    const write = !['GET', 'HEAD'].includes(method);
     let payload: string | undefined;
     if (body !== undefined) {
       payload = JSON.stringify(body);
@@ -107,7 +121,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       try {
         response = await attempt(method, path, headers, payload);
       } catch (e) {
-        const failure = transportError(e, baseUrl, timeoutMs);
+        const failure = transportError(e, baseUrl, timeoutMs, write ? { checkWith: requestOptions.checkWith } : undefined);
         options.log?.(`${method} ${path} failed after ${Date.now() - started} ms: ${failure.message}`);
         // A dropped connection may be retried when repeating the request is safe; refused, unknown host and timeouts are final.
         if (idempotent && attempts < retries && failure.code !== 'timeout' && !isPermanentNetworkError(e)) {
@@ -118,8 +132,12 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       }
       const { status, headers: responseHeaders, text } = response;
       options.log?.(`${method} ${path} → ${status} in ${Date.now() - started} ms`);
+      // A 504 is the server stopping work that outran its deadline: the same request would again.
       const retryable =
-        status === 429 || status === 503 || (idempotent && status >= 500) || requestOptions.retryAnswer?.(status, text) === true;
+        status === 429 ||
+        status === 503 ||
+        (idempotent && status >= 500 && status !== 504) ||
+        requestOptions.retryAnswer?.(status, text) === true;
       if (retryable && attempts < retries) {
         await sleep(retryAfterMs(responseHeaders['retry-after']) ?? backoff(attempts, retryDelayMs));
         continue;
@@ -130,7 +148,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       if (status === 304) return { status, headers: responseHeaders, body: undefined as T };
       const answer = requestOptions.answerStatuses?.includes(status) === true ? parseAnswer<T>(text) : undefined;
       if (answer !== undefined) return { status, headers: responseHeaders, body: answer };
-      throw httpError(status, text, method, path, baseUrl, attempts);
+      throw httpError(status, text, method, path, baseUrl, attempts, retryAfterText(responseHeaders['retry-after']));
     }
   }
 
@@ -181,7 +199,15 @@ interface ServerErrorBody {
 }
 
 /** Maps a non-2xx response to a `FlagscopeError`, keeping the server's message and hint. */
-export function httpError(status: number, text: string, method: string, path: string, baseUrl: string, retried = 0): FlagscopeError {
+export function httpError(
+  status: number,
+  text: string,
+  method: string,
+  path: string,
+  baseUrl: string,
+  retried = 0,
+  retryAfter?: string,
+): FlagscopeError {
   let serverError: ServerErrorBody['error'];
   try {
     serverError = (JSON.parse(text) as ServerErrorBody).error;
@@ -208,21 +234,38 @@ export function httpError(status: number, text: string, method: string, path: st
       { details },
     );
   }
-  if (status === 429 || status >= 500) {
+  if (status === 504) {
+    return new FlagscopeError(
+      code,
+      `the flagscope API at ${baseUrl} stopped ${method} ${path}: ${serverMessage ?? 'it outran its deadline (HTTP 504)'}`,
+      serverHint ?? 'narrow the request, or raise `--timeout`',
+      { details },
+    );
+  }
+  if (status === 429) {
+    const after = retried > 0 ? ` (${retried + 1} attempts)` : '';
+    const wait = retryAfter === undefined ? '' : `; it asks to retry after ${retryAfter} s (Retry-After)`;
+    return new FlagscopeError(
+      code,
+      `the flagscope API at ${baseUrl} is overloaded and refused ${method} ${path}${after}: ${serverMessage ?? 'HTTP 429'}${wait}`,
+      retryAfter === undefined ? 'try again in a moment' : `try again in ${retryAfter} s`,
+      { details: { ...details, retryAfter } },
+    );
+  }
+  if (status >= 500) {
     const reason = serverMessage ?? `HTTP ${status}`;
     const after = retried > 0 ? ` after ${retried + 1} attempts` : '';
     return new FlagscopeError(
       code,
       `the flagscope API at ${baseUrl} failed${after}: ${reason}`,
-      serverHint ??
-        (status === 429 ? 'the server is overloaded; try again in a moment' : 'try again; run with `--verbose` to see the requests'),
+      serverHint ?? 'try again; run with `--verbose` to see the requests',
       { details },
     );
   }
   return new FlagscopeError(code, serverMessage ?? `${method} ${path} failed with HTTP ${status}`, serverHint, { details });
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function errorCodes(e: unknown): string[] {
   const codes: string[] = [];
@@ -242,25 +285,52 @@ function isPermanentNetworkError(e: unknown): boolean {
   return errorCodes(e).some((c) => c === 'ENOTFOUND' || c === 'EAI_AGAIN' || c === 'ECONNREFUSED');
 }
 
-/** Maps a network-level failure (refused, reset, DNS, timeout) to `unreachable` or `timeout` (exit 5). */
-export function transportError(e: unknown, baseUrl: string, timeoutMs: number): FlagscopeError {
+/**
+ * Maps a network-level failure to `unreachable` (refused, unknown host, no connection in time: the
+ * request never reached the server) or `timeout` (the server took the request and did not answer
+ * in time), both exit 5. For a write (`write` given) the message says the change may have happened
+ * when the request may have reached the server, and names the command that shows it.
+ */
+export function transportError(e: unknown, baseUrl: string, timeoutMs: number, write?: { checkWith?: string | undefined }): FlagscopeError {
   if (e instanceof FlagscopeError) return e;
   const codes = errorCodes(e);
   const prefix = `cannot reach the flagscope API at ${baseUrl}`;
+  const check = write === undefined ? '' : `; the change may have happened: ${checkAdvice(write.checkWith)}`;
+  if (codes.includes('UND_ERR_CONNECT_TIMEOUT') || codes.includes('ETIMEDOUT')) {
+    return new FlagscopeError('unreachable', `${prefix}: no connection within ${formatMs(timeoutMs)}`, UNREACHABLE_HINT, { cause: e });
+  }
   if (codes.some((c) => TIMEOUT_CODES.has(c))) {
     return new FlagscopeError(
       'timeout',
-      `${prefix}: no response within ${formatMs(timeoutMs)}`,
-      `${UNREACHABLE_HINT}, or raise \`--timeout\``,
+      `the server did not answer in time (the flagscope API at ${baseUrl}, within ${formatMs(timeoutMs)})${check}`,
+      write === undefined
+        ? 'the server may be busy: try again, or raise `--timeout`'
+        : 'check before repeating it; the server may be busy: raise `--timeout`',
       { cause: e },
     );
   }
   let reason: string;
+  let reached = false;
   if (codes.includes('ECONNREFUSED')) reason = 'connection refused';
   else if (codes.includes('ENOTFOUND') || codes.includes('EAI_AGAIN')) reason = 'host not found';
-  else if (codes.includes('ECONNRESET') || codes.includes('UND_ERR_SOCKET')) reason = 'connection closed by the server';
-  else reason = (e as Error)?.message?.toLowerCase() ?? 'network error';
-  return new FlagscopeError('unreachable', `${prefix}: ${reason}`, UNREACHABLE_HINT, { cause: e });
+  else if (codes.includes('ECONNRESET') || codes.includes('UND_ERR_SOCKET')) {
+    reason = 'connection closed by the server';
+    reached = true;
+  } else reason = (e as Error)?.message?.toLowerCase() ?? 'network error';
+  return new FlagscopeError('unreachable', `${prefix}: ${reason}${reached ? check : ''}`, UNREACHABLE_HINT, { cause: e });
+}
+
+/** How to find out whether a write that got no answer happened. */
+function checkAdvice(checkWith: string | undefined): string {
+  return checkWith === undefined ? 'check before repeating it' : `check with \`${checkWith}\``;
+}
+
+/**
+ * The deadline sent to the server for a client timeout of `timeoutMs`: a little under it (a tenth,
+ * at most a second less), so the server's 504 arrives before the client gives up.
+ */
+export function serverDeadlineMs(timeoutMs: number): number {
+  return Math.max(1, Math.round(timeoutMs - Math.min(1000, timeoutMs / 10)));
 }
 
 function formatMs(ms: number): string {
@@ -270,6 +340,11 @@ function formatMs(ms: number): string {
 function backoff(attempt: number, base: number): number {
   const exp = base * 2 ** attempt;
   return exp / 2 + Math.random() * (exp / 2);
+}
+
+function retryAfterText(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
 function retryAfterMs(header: string | string[] | undefined): number | undefined {

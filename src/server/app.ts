@@ -15,6 +15,7 @@ import { registerKeyRoutes } from './keys/routes.js';
 import type { ServerLimits } from './limits.js';
 import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { registerAnalysisRoutes } from './analysis/routes.js';
+import { AnalysisGate } from './admission.js';
 import { registerQueryRoutes } from './query/routes.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
@@ -45,16 +46,19 @@ export interface AppDependencies {
   verbose: boolean;
   /** Flags, kill switches and OFREP (src/server/flags/); their routes exist only when given. */
   flags?: FlagService;
+  /** Admission control of queries, compare and explain. Default: a gate over `limits` and `scheduler`. */
+  analyses?: AnalysisGate;
 }
 
 /** Builds the route table of the server. */
 export function buildRouter(deps: AppDependencies): Router {
   const router = new Router();
-  registerHealthRoutes(router, deps);
+  const analyses = deps.analyses ?? new AnalysisGate(deps.limits, deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }));
+  registerHealthRoutes(router, { ...deps, analyses });
   registerIngestRoutes(router, deps);
-  registerQueryRoutes(router, deps);
+  registerQueryRoutes(router, { ...deps, analyses });
   if (deps.keyService !== undefined) registerKeyRoutes(router, { ...deps, keys: deps.keyService });
-  registerAnalysisRoutes(router, deps);
+  registerAnalysisRoutes(router, { ...deps, analyses });
   if (deps.flags !== undefined) {
     const flagRooms = { ...deps, flags: deps.flags, scheduler: deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }) };
     registerFlagRoutes(router, flagRooms);
@@ -133,9 +137,15 @@ function respondWithError(deps: AppDependencies, req: IncomingMessage, res: Serv
     );
   }
   const headers: Record<string, string> = {};
-  if (error.httpStatus === 429) headers['retry-after'] = String(deps.limits.retryAfterSeconds);
+  if (error.httpStatus === 429) headers['retry-after'] = String(retryAfterOf(error) ?? deps.limits.retryAfterSeconds);
   // The body may not have been read (e.g. 401 before reading); read it so the client gets the answer.
   discardBody(req)
     .then(() => sendError(res, error, headers))
     .catch(() => res.destroy());
+}
+
+/** The seconds a 429 names itself (`details.retryAfterSeconds`, e.g. the analysis queue's), if any. */
+function retryAfterOf(error: FlagscopeError): number | undefined {
+  const seconds = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' ? seconds : undefined;
 }

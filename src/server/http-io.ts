@@ -432,3 +432,19 @@ export function sendNotModified(res: ServerResponse, etag: string): void {
   res.writeHead(304, { etag });
   res.end();
 }
+
+/**
+ * A signal that aborts when the connection closes before the answer was sent: the client gave
+ * up (closed the socket, timed out). Analyses pass it on so their statements stop in the engine.
+ */
+export function clientGone(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  const gone = (): void => {
+    if (!res.writableFinished) {
+      controller.abort(new FlagscopeError('unreachable', 'the client closed the connection before the answer', 'nothing to do'));
+    }
+  };
+  if (res.destroyed || res.socket === null || res.socket.destroyed) gone();
+  else res.once('close', gone);
+  return controller.signal;
+}

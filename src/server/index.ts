@@ -113,6 +113,8 @@ async function holdStores(
     now,
     limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
     ingestWorkers: options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()),
+    // One reader connection per analysis slot: reads never hold more of libuv's pool than that.
+    readConnections: Math.max(1, limits.maxConcurrentAnalyses),
     ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
     log,
   });

@@ -1,4 +1,7 @@
 /** Request limits of the server (documented in docs/api.md, "Limits"). */
+import { availableParallelism } from 'node:os';
+import { defaultMaxConcurrentAnalyses, threadPoolSize } from './admission.js';
+
 export interface ServerLimits {
   /** Largest event (its `data` as JSON text), in bytes. A larger single event is a 400; in a batch, a per-item 400. */
   maxEventBytes: number;
@@ -24,7 +27,21 @@ export interface ServerLimits {
   maxIdempotencyKeys: number;
   /** Bytes of ingest answers kept for `Idempotency-Key` at most; past it the oldest are forgotten. */
   maxIdempotencyBytes: number;
+  /**
+   * Analyses (queries, compare, explain) running at once, each on its own reader connection.
+   * Default: half the CPUs, at least 1, leaving at least 4 threads of libuv's pool to writes
+   * (src/server/admission.ts).
+   */
+  maxConcurrentAnalyses: number;
+  /** Analyses waiting for a slot, first in first out; past it a new one gets 429 with `Retry-After`. Default 4 × the concurrency. */
+  maxQueuedAnalyses: number;
+  /** The longest an analysis may take, waiting included; past it 504 `timeout`. A client's `X-Flagscope-Timeout` may only shorten it. */
+  maxAnalysisMs: number;
+  /** Seconds sent in `Retry-After` when the analysis queue is full (429). */
+  analysisRetryAfterSeconds: number;
 }
+
+const ANALYSES = defaultMaxConcurrentAnalyses(availableParallelism(), threadPoolSize(process.env));
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxEventBytes: 1_000_000,
@@ -37,6 +54,10 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   idempotencyWindowSeconds: 24 * 60 * 60,
   maxIdempotencyKeys: 10_000,
   maxIdempotencyBytes: 64 * 1024 * 1024,
+  maxConcurrentAnalyses: ANALYSES,
+  maxQueuedAnalyses: 4 * ANALYSES,
+  maxAnalysisMs: 60_000,
+  analysisRetryAfterSeconds: 2,
 };
 
 /**

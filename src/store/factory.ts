@@ -39,6 +39,8 @@ export interface OpenStoresOptions {
   ingestWorkerMinBytes?: number;
   /** Where the stores log what they recover from (a failed ingest worker). */
   log?: (line: string) => void;
+  /** Read statements the event store runs at once (its reader connections). Default: the engine's. */
+  readConnections?: number;
 }
 
 /** Reads a store URL; a usage error (exit 2) names what is wrong with it and the form to use. */
@@ -90,6 +92,7 @@ async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promis
       ...(options.ingestWorkers === undefined ? {} : { ingestWorkers: options.ingestWorkers }),
       ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
       ...(options.log === undefined ? {} : { log: options.log }),
+      ...(options.readConnections === undefined ? {} : { queryConnections: options.readConnections }),
     });
   } catch (e) {
     await control.close();

@@ -43,6 +43,12 @@ export interface BatchBodyOptions {
  */
 export type SqlValue = null | boolean | number | bigint | string | Date | readonly SqlValue[] | { readonly [field: string]: SqlValue };
 
+/** How a caller of {@link EventStore.execute} may stop its statement. */
+export interface ExecuteOptions {
+  /** Aborts the statement (the caller has gone, or its deadline passed). */
+  signal?: AbortSignal | undefined;
+}
+
 /** One result row: the values of the statement's output columns, in order. */
 export type SqlRow = readonly SqlValue[];
 
@@ -64,8 +70,12 @@ export interface EventStore {
    * Runs one read-only statement with its bound parameters (`dialect.placeholder(n)` is
    * `params[n - 1]`) and resolves to its rows. Never pass user text as SQL: user values go in
    * `params`. Rejects with `server_error` once the store is closed.
+   *
+   * When `options.signal` aborts, the statement stops: it leaves the wait for a connection, or the
+   * engine interrupts it, within about a second; the call then rejects with the signal's reason.
+   * Reads run on connections of their own, so a running statement never delays a write.
    */
-  execute(sql: string, params: readonly SqlParam[]): Promise<SqlRow[]>;
+  execute(sql: string, params: readonly SqlParam[], options?: ExecuteOptions): Promise<SqlRow[]>;
   /**
    * Stores events; resolves only after they are committed. Events that cannot
    * be stored (e.g. too many columns) get a 400 outcome; the rest are stored.

@@ -143,8 +143,66 @@ describe('createApiClient', () => {
     const e = await failure(client.health());
     expect(e.code).toBe('timeout');
     expect(e.exitCode).toBe(5);
-    expect(e.message).toBe(`cannot reach the flagscope API at ${url}: no response within 200ms`);
+    expect(e.message).toBe(`the server did not answer in time (the flagscope API at ${url}, within 200ms)`);
     expect(e.hint).toContain('`--timeout`');
+    await client.close();
+  });
+
+  it('tells a write that got no answer in time (the change may have happened) apart from an unreachable server', async () => {
+    const url = await serve(() => undefined);
+    const client = createApiClient({ baseUrl: url, timeoutMs: 200 });
+    const late = await failure(pressOrRelease(client, 'press', 'pay-off', 'incident'));
+    expect([late.code, late.exitCode]).toEqual(['timeout', 5]);
+    expect(late.message).toBe(
+      `the server did not answer in time (the flagscope API at ${url}, within 200ms); the change may have happened: check with \`flagscope buttons\``,
+    );
+    expect(late.hint).toContain('check before repeating it');
+    await client.close();
+
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    server = undefined;
+    const gone = createApiClient({ baseUrl: url, timeoutMs: 200, retries: 0 });
+    const refused = await failure(pressOrRelease(gone, 'release', 'pay-off', 'fixed'));
+    expect([refused.code, refused.exitCode]).toEqual(['unreachable', 5]);
+    expect(refused.message).toBe(`cannot reach the flagscope API at ${url}: connection refused`);
+    expect(refused.message).not.toContain('may have happened');
+    await gone.close();
+  });
+
+  it('sends its deadline with analyses, a little under --timeout, and does not repeat one the server stopped (504)', async () => {
+    const seen: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      seen.push(req.headers['x-flagscope-timeout'] as string | undefined);
+      sendJson(res, 504, {
+        error: { code: 'timeout', message: 'the analysis did not finish within its deadline of 9 s', hint: 'narrow it' },
+      });
+    });
+    const client = createApiClient({ baseUrl: url, timeoutMs: 10_000, retryDelayMs: 1 });
+    const e = await failure(client.query('web', { calculations: [{ op: 'COUNT' }] }));
+    expect(seen).toEqual(['9000']);
+    expect([e.code, e.exitCode]).toEqual(['timeout', 5]);
+    expect(e.message).toBe(
+      `the flagscope API at ${url} stopped POST /api/v1/query/web: the analysis did not finish within its deadline of 9 s`,
+    );
+    expect(e.hint).toBe('narrow it');
+    await client.close();
+  });
+
+  it('reports a 429 overloaded with the Retry-After the server asked for, after its retries', async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls++;
+      sendJson(res, 429, { error: { code: 'overloaded', message: 'the server is busy with analyses' } }, { 'retry-after': '0' });
+    });
+    const client = createApiClient({ baseUrl: url, retries: 1, retryDelayMs: 1 });
+    const e = await failure(client.query('web', { calculations: [{ op: 'COUNT' }] }));
+    expect(calls).toBe(2);
+    expect([e.code, e.exitCode]).toEqual(['overloaded', 5]);
+    expect(e.message).toBe(
+      `the flagscope API at ${url} is overloaded and refused POST /api/v1/query/web (2 attempts): the server is busy with analyses; it asks to retry after 0 s (Retry-After)`,
+    );
+    expect(e.hint).toBe('try again in 0 s');
     await client.close();
   });
 

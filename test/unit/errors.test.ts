@@ -77,6 +77,7 @@ describe('codeForStatus', () => {
     [500, 'server_error'],
     [502, 'server_error'],
     [503, 'server_error'],
+    [504, 'timeout'],
   ] as const)('HTTP %i is %s', (status, code) => {
     expect(codeForStatus(status)).toBe(code);
   });

@@ -15,6 +15,7 @@ import { parseExplainRequest, validateExplain } from '../../compare/explain/requ
 import { buildExplainPairsStatement, buildExplainProfileStatement, buildExplainStatement } from '../../compare/explain/statements.js';
 import type { DatasetSchema } from '../../query/schema.js';
 import type { EventStore } from '../../store/types.js';
+import type { PreparedAnalysis } from '../admission.js';
 
 /** The schema of a dataset and its table, quoted in the store's dialect; `not_found` for an unknown dataset. */
 async function datasetContext(events: EventStore, dataset: string): Promise<{ table: string; schema: DatasetSchema }> {
@@ -53,8 +54,22 @@ export async function runCompare(
   body: unknown,
   now: number,
   flags?: FlagLookup | typeof FLAGS_WITHHELD,
+  signal?: AbortSignal,
 ): Promise<CompareReport & { duration_ms: number }> {
-  const started = performance.now();
+  return (await prepareCompare(events, dataset, body, now, flags)).run(signal);
+}
+
+/**
+ * Checks a comparison and builds its statement without running it (a bad request is a 400
+ * before it waits for a slot); `run` executes it and assembles the report.
+ */
+export async function prepareCompare(
+  events: EventStore,
+  dataset: string,
+  body: unknown,
+  now: number,
+  flags?: FlagLookup | typeof FLAGS_WITHHELD,
+): Promise<PreparedAnalysis<CompareReport & { duration_ms: number }>> {
   let request = parseCompareRequest(body);
   const withheld = flags === FLAGS_WITHHELD && request.flags.some((f) => f.expect === undefined || f.control === undefined);
   if (flags !== undefined && flags !== FLAGS_WITHHELD) {
@@ -83,19 +98,24 @@ export async function runCompare(
     },
     events.dialect,
   );
-  const rows = await events.execute(statement.sql, statement.params);
-  const report = assembleCompareReport({
-    dataset,
-    columns: validated.columns,
-    metrics: validated.metrics,
-    cohorts: statement.decode(rows),
-    startTime: validated.startTime,
-    endTime: validated.endTime,
-    settings: validated.settings,
-    ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
-  });
-  if (withheld) report.notes.push(FLAGS_WITHHELD_NOTE);
-  return { ...report, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+  return {
+    async run(signal) {
+      const started = performance.now();
+      const rows = await events.execute(statement.sql, statement.params, { signal });
+      const report = assembleCompareReport({
+        dataset,
+        columns: validated.columns,
+        metrics: validated.metrics,
+        cohorts: statement.decode(rows),
+        startTime: validated.startTime,
+        endTime: validated.endTime,
+        settings: validated.settings,
+        ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
+      });
+      if (withheld) report.notes.push(FLAGS_WITHHELD_NOTE);
+      return { ...report, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+    },
+  };
 }
 
 /** Explains what sets the selected events of `dataset` apart (see docs/api.md). */
@@ -104,22 +124,41 @@ export async function runExplain(
   dataset: string,
   body: unknown,
   now: number,
+  signal?: AbortSignal,
 ): Promise<ExplainReport & { duration_ms: number }> {
-  const started = performance.now();
+  return (await prepareExplain(events, dataset, body, now)).run(signal);
+}
+
+/**
+ * Checks an explanation request without running it (a bad request is a 400 before it waits for
+ * a slot); `run` executes its statements, one after another, and assembles the report.
+ */
+export async function prepareExplain(
+  events: EventStore,
+  dataset: string,
+  body: unknown,
+  now: number,
+): Promise<PreparedAnalysis<ExplainReport & { duration_ms: number }>> {
   const request = parseExplainRequest(body);
   const { table, schema } = await datasetContext(events, dataset);
   const validated = validateExplain(request, schema, now);
-  const datasetRows = (await events.listDatasets()).find((d) => d.name === dataset)?.rows ?? 0;
-  const profile = buildExplainProfileStatement(table, schema, validated, datasetRows, events.dialect);
-  const plan = planExplainColumns(schema, validated, profile.decode(await events.execute(profile.sql, profile.params)));
-  const statement = buildExplainStatement(table, schema, validated, plan, events.dialect);
-  const single = statement.decode(await events.execute(statement.sql, statement.params));
-  const pairColumns = choosePairColumns(plan, single, validated);
-  let pairs: ReturnType<typeof single.slice> = [];
-  if (pairColumns.length > 0) {
-    const pairStatement = buildExplainPairsStatement(table, schema, validated, pairColumns, plan.restModulus, events.dialect);
-    pairs = pairStatement.decode(await events.execute(pairStatement.sql, pairStatement.params));
-  }
-  const report = assembleExplainReport({ dataset, validated, plan, groups: [...single, ...pairs] });
-  return { ...report, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+  return {
+    async run(signal) {
+      const started = performance.now();
+      const options = { signal };
+      const datasetRows = (await events.listDatasets()).find((d) => d.name === dataset)?.rows ?? 0;
+      const profile = buildExplainProfileStatement(table, schema, validated, datasetRows, events.dialect);
+      const plan = planExplainColumns(schema, validated, profile.decode(await events.execute(profile.sql, profile.params, options)));
+      const statement = buildExplainStatement(table, schema, validated, plan, events.dialect);
+      const single = statement.decode(await events.execute(statement.sql, statement.params, options));
+      const pairColumns = choosePairColumns(plan, single, validated);
+      let pairs: ReturnType<typeof single.slice> = [];
+      if (pairColumns.length > 0) {
+        const pairStatement = buildExplainPairsStatement(table, schema, validated, pairColumns, plan.restModulus, events.dialect);
+        pairs = pairStatement.decode(await events.execute(pairStatement.sql, pairStatement.params, options));
+      }
+      const report = assembleExplainReport({ dataset, validated, plan, groups: [...single, ...pairs] });
+      return { ...report, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+    },
+  };
 }

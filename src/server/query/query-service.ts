@@ -10,6 +10,41 @@ import type { ColumnInfo, DatasetInfo, DatasetSchema } from '../../query/schema.
 import type { QueryResult } from '../../query/spec.js';
 import { validateQuery } from '../../query/validate.js';
 import type { EventStore } from '../../store/types.js';
+import type { PreparedAnalysis } from '../admission.js';
+
+/**
+ * Checks a query spec on `dataset` and compiles it, without running it: `invalid_input` names
+ * the problem, `not_found` an unknown dataset, before the query waits for a slot.
+ *
+ * @param spec the spec as the client sent it (any JSON value; validation checks its shape)
+ * @param now Unix milliseconds, the end of relative time ranges
+ */
+export async function prepareQuery(
+  events: EventStore,
+  dataset: string,
+  spec: unknown,
+  now: number,
+): Promise<PreparedAnalysis<QueryResult>> {
+  const { schema, table } = await datasetOf(events, dataset);
+  const normalized = validateQuery(spec, schema, now);
+  const compiled = compileQuery(normalized, schema, { table }, events.dialect);
+  return {
+    async run(signal) {
+      const started = performance.now();
+      const data = compiled.decode(await events.execute(compiled.sql, compiled.params, { signal }));
+      return {
+        query: normalized,
+        data,
+        meta: {
+          dataset,
+          calculations: compiled.calculations,
+          breakdowns: compiled.breakdowns,
+          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        },
+      };
+    },
+  };
+}
 
 /**
  * Runs a query spec on `dataset`: validates it (`invalid_input` names the problem, and nothing
@@ -19,22 +54,14 @@ import type { EventStore } from '../../store/types.js';
  * @param spec the spec as the client sent it (any JSON value; validation checks its shape)
  * @param now Unix milliseconds, the end of relative time ranges
  */
-export async function runQuery(events: EventStore, dataset: string, spec: unknown, now: number): Promise<QueryResult> {
-  const started = performance.now();
-  const { schema, table } = await datasetOf(events, dataset);
-  const normalized = validateQuery(spec, schema, now);
-  const compiled = compileQuery(normalized, schema, { table }, events.dialect);
-  const data = compiled.decode(await events.execute(compiled.sql, compiled.params));
-  return {
-    query: normalized,
-    data,
-    meta: {
-      dataset,
-      calculations: compiled.calculations,
-      breakdowns: compiled.breakdowns,
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-    },
-  };
+export async function runQuery(
+  events: EventStore,
+  dataset: string,
+  spec: unknown,
+  now: number,
+  signal?: AbortSignal,
+): Promise<QueryResult> {
+  return (await prepareQuery(events, dataset, spec, now)).run(signal);
 }
 
 /** Every dataset with its row count, column count and newest event time, by name. */

@@ -4,9 +4,10 @@
  * `GET /api/v1/datasets/{dataset}/columns` a dataset's columns.
  */
 import type { EventStore } from '../../store/types.js';
-import { readJsonObject, sendJson } from '../http-io.js';
+import { type AnalysisGate, parseTimeoutHeader, TIMEOUT_HEADER } from '../admission.js';
+import { clientGone, readJsonObject, sendJson } from '../http-io.js';
 import type { Router } from '../router.js';
-import { datasetColumns, listDatasets, runQuery } from './query-service.js';
+import { datasetColumns, listDatasets, prepareQuery } from './query-service.js';
 
 /** What the query endpoints need from the server. */
 export interface QueryDependencies {
@@ -14,15 +15,19 @@ export interface QueryDependencies {
   now: () => number;
   /** The request body limit of the body policy (src/server/http-io.ts). */
   limits: { maxBodyBytes: number };
+  /** Admission control of analyses (src/server/admission.ts). */
+  analyses: AnalysisGate;
 }
 
 /** Adds the query and dataset routes to the server's router. */
 export function registerQueryRoutes(router: Router, deps: QueryDependencies): void {
   router.add('POST', '/api/v1/query/:dataset', 'query', async ({ req, res, params }) => {
+    const timeoutMs = parseTimeoutHeader(req.headers[TIMEOUT_HEADER]);
     const spec = await readJsonObject(req, deps.limits.maxBodyBytes, 'query spec', {
       hint: 'see docs/query.md for the query specification',
     });
-    sendJson(res, 200, await runQuery(deps.events, params.dataset as string, spec, deps.now()));
+    const query = await prepareQuery(deps.events, params.dataset as string, spec, deps.now());
+    sendJson(res, 200, await deps.analyses.run((signal) => query.run(signal), { clientGone: clientGone(res), timeoutMs }));
   });
   router.add('GET', '/api/v1/datasets', 'query', async ({ res }) => {
     sendJson(res, 200, { datasets: await listDatasets(deps.events) });

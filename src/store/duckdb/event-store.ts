@@ -14,7 +14,16 @@ import { DatasetCatalog, DEFAULT_STORE_LIMITS, validateDatasetName, type StoreLi
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
 import { EventReader } from './reader.js';
 import { GroupCommitWriter, type IngestPressure, type IngestStats } from './writer.js';
-import type { BatchBodyOptions, DatasetInfo, DatasetSchema, EventStore, IncomingEvent, IngestOutcome, SqlRow } from '../types.js';
+import type {
+  BatchBodyOptions,
+  DatasetInfo,
+  DatasetSchema,
+  EventStore,
+  ExecuteOptions,
+  IncomingEvent,
+  IngestOutcome,
+  SqlRow,
+} from '../types.js';
 
 export {
   DEFAULT_STORE_LIMITS,
@@ -35,7 +44,10 @@ export interface EventStoreOptions extends BatchIngestOptions {
   limits?: Partial<StoreLimits>;
   /** Unix milliseconds; used for catalog timestamps. */
   now?: () => number;
-  /** Connections reserved for queries (default 2). */
+  /**
+   * Connections reserved for read statements (default 2): at most this many run at once, the
+   * others wait in the store without holding a thread of libuv's pool (reader.ts).
+   */
   queryConnections?: number;
   /**
    * WAL size that triggers an automatic checkpoint (DuckDB's `checkpoint_threshold`), default
@@ -98,10 +110,16 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
 
   /**
    * Runs read-only SQL with bound parameters on a reader connection. Rows hold BIGINT and
-   * HUGEINT as bigint, lists as arrays, TIMESTAMP as Date (see {@link SqlRow}).
+   * HUGEINT as bigint, lists as arrays, TIMESTAMP as Date (see {@link SqlRow}). An aborted
+   * `options.signal` interrupts the statement (reader.ts).
    */
-  execute(sql: string, params: readonly SqlParam[] = []): Promise<SqlRow[]> {
-    return this.reader.execute(sql, params);
+  execute(sql: string, params: readonly SqlParam[] = [], options: ExecuteOptions = {}): Promise<SqlRow[]> {
+    return this.reader.execute(sql, params, options.signal);
+  }
+
+  /** Read statements running on the reader connections and waiting for one. */
+  readLoad(): { running: number; waiting: number } {
+    return this.reader.load();
   }
 
   /** How many events wait for a commit, and the bound beyond which `ingest` throws `overloaded`. */
