@@ -133,11 +133,6 @@ export function mixingScaleOf(metric: MetricDefinition, tolerance: number): numb
   return Math.max(Math.abs(tolerance), floor);
 }
 
-function toleranceText(guard: GuardDefinition): string {
-  const match = /\s(<=|>=)\s(\S+)/.exec(guard.text);
-  return match?.[2] ?? String(guard.tolerance);
-}
-
 interface PendingGuard {
   evidence: GuardEvidence;
   defined: boolean;
@@ -167,7 +162,7 @@ function guardEvidence(
     scale: metric.scale,
     interval: null,
     tolerance: toleranceOnDifferenceScale(guard, controlValue) ?? null,
-    toleranceText: toleranceText(guard),
+    toleranceText: guard.toleranceText,
     pValue: 1,
     qValue: 1,
     verdict: 'inconclusive',

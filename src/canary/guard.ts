@@ -29,6 +29,8 @@ export interface GuardDefinition {
   tolerance: number;
   /** `pp` for rates, `%` relative to control, `unit` absolute in the metric's unit. */
   toleranceUnit: 'pp' | '%' | 'unit';
+  /** The tolerance as written back, e.g. `+0.5pp`. */
+  toleranceText: string;
   action: GuardAction;
 }
 
@@ -137,8 +139,17 @@ function assemble(
     throw invalidInput(`invalid guard ${JSON.stringify(guardText)}: the tolerance is out of range`, GUARD_HINT);
   }
   const direction: MetricDirection = op === '<=' ? 'lower-is-better' : 'higher-is-better';
-  const text = `${metric.name} ${op} ${formatTolerance(tolerance.value, tolerance.unit)}${action === 'pause' ? ' then pause' : ''}`;
-  return { text, metric: { ...metric, direction }, direction, tolerance: tolerance.value, toleranceUnit: tolerance.unit, action };
+  const toleranceText = formatTolerance(tolerance.value, tolerance.unit);
+  const text = `${metric.name} ${op} ${toleranceText}${action === 'pause' ? ' then pause' : ''}`;
+  return {
+    text,
+    metric: { ...metric, direction },
+    direction,
+    tolerance: tolerance.value,
+    toleranceUnit: tolerance.unit,
+    toleranceText,
+    action,
+  };
 }
 
 /**
