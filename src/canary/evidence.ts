@@ -111,26 +111,64 @@ function countOf(cohort: CohortAggregate | undefined): number {
 const isRate = (metric: MetricDefinition): boolean => metric.kind === 'rate' || metric.kind === 'incomplete';
 
 /**
- * The standard error of a rate difference from smoothed rates ((x + ½)/(n + 1)
- * in each cohort), a floor under compare's: with no error at all in a cohort,
- * or errors only, the plain estimate says "no uncertainty" and a handful of
- * events would decide.
+ * The standard error of a rate difference for the harm test. The canary's
+ * variance is taken between two calibrations: the Bernoulli variance at the
+ * tolerance's boundary (control's rate plus the tolerance: a score-type
+ * variance, exact where the null is hardest, and not inflated when the canary's
+ * rate is high) and at the canary's observed rate (Wald): their geometric mean
+ * when the observed variance is larger, the boundary's otherwise. Measured
+ * (bench/canary-power.mjs): the boundary's alone raises false alarms at the
+ * boundary to 5.5–8.8% (a skewed binomial at small counts has a heavier upper
+ * tail than the normal), the observed one alone needs 1.05–1.5 times the
+ * fixed-horizon sample; the geometric mean keeps false alarms at 2.5% and needs
+ * 0.6 times. Where the null side holds the larger variances (rates above ½ for
+ * a lower-is-better guard, below ½ for a higher-is-better one), the larger of
+ * the two is taken. Rates are smoothed ((x + ½)/(n + 1)) so a cohort with no
+ * errors, or errors only, is never certain. With a unit column, compare's
+ * unit-level standard error over the plain Bernoulli one (the design effect of
+ * users sending many events) scales the result.
  */
-function smoothedRateSe(control: MomentAggregate, canary: MomentAggregate): number {
-  const arm = (m: MomentAggregate): number => {
+function rateSe(
+  control: MomentAggregate,
+  canary: MomentAggregate,
+  tolerance: number,
+  direction: MetricDirection,
+  compareSe: number,
+): number {
+  const arm = (m: MomentAggregate): { n: number; rate: number } => {
     const n = effectiveSampleSize(m);
-    if (!(n > 0)) return Number.POSITIVE_INFINITY;
-    const rate = m.weight > 0 ? Math.min(1, Math.max(0, m.sum / m.weight)) : 0;
-    const smoothed = (rate * n + 0.5) / (n + 1);
-    return (smoothed * (1 - smoothed)) / n;
+    const raw = m.weight > 0 ? Math.min(1, Math.max(0, m.sum / m.weight)) : 0;
+    return { n, rate: (raw * n + 0.5) / (n + 1) };
   };
-  return Math.sqrt(arm(control) + arm(canary));
+  const a = arm(control);
+  const b = arm(canary);
+  if (!(a.n > 0) || !(b.n > 0)) return Number.NaN;
+  const edge = 0.5 / (b.n + 1);
+  const boundary = Math.min(1 - edge, Math.max(edge, a.rate + tolerance));
+  const nullSideWider = direction === 'lower-is-better' ? boundary > 0.5 : boundary < 0.5;
+  const boundaryVariance = boundary * (1 - boundary);
+  const observedVariance = b.rate * (1 - b.rate);
+  const canaryVariance = nullSideWider
+    ? Math.max(boundaryVariance, observedVariance)
+    : Math.max(boundaryVariance, Math.sqrt(boundaryVariance * observedVariance));
+  const se = Math.sqrt((a.rate * (1 - a.rate)) / a.n + canaryVariance / b.n);
+  const plain = Math.sqrt((a.rate * (1 - a.rate)) / a.n + observedVariance / b.n);
+  const designEffect = Number.isFinite(compareSe) && plain > 0 ? Math.max(1, compareSe / plain) : 1;
+  return se * designEffect;
 }
 
-/** The mixing scale τ of a guard's test: its tolerance, at least 0.5pp for rates and 5% otherwise. */
+/** The mixing scale is this many times the tolerance: the test is quickest for regressions about that far beyond it. */
+export const MIXING_SCALE_TOLERANCES = 3;
+
+/**
+ * The mixing scale τ of a guard's test: three times its tolerance (at least
+ * 0.5pp for rates and 5% otherwise), so regressions about three tolerances
+ * beyond the tolerance (error rate +1.5pp over a +0.5pp guard) are caught
+ * quickest, and all larger or smaller ones still are, a little later.
+ */
 export function mixingScaleOf(metric: MetricDefinition, tolerance: number): number {
   const floor = isRate(metric) ? MIN_RATE_MIXING_SCALE : MIN_RELATIVE_MIXING_SCALE;
-  return Math.max(Math.abs(tolerance), floor);
+  return MIXING_SCALE_TOLERANCES * Math.max(Math.abs(tolerance), floor);
 }
 
 interface PendingGuard {
@@ -181,9 +219,9 @@ function guardEvidence(
   if (!Number.isFinite(comparison.effect)) return { evidence, defined: false };
   evidence.difference = comparison.effect;
   let se = comparison.se;
+  const enough = evidence.units.control >= MIN_UNITS_FOR_VERDICT && evidence.units.canary >= MIN_UNITS_FOR_VERDICT;
   if (isRate(metric) && !isHistogram(controlAggregate) && !isHistogram(canaryAggregate)) {
-    const floor = smoothedRateSe(controlAggregate, canaryAggregate);
-    se = Number.isFinite(se) ? Math.max(se, floor) : floor;
+    se = rateSe(controlAggregate, canaryAggregate, evidence.tolerance, guard.direction, comparison.se);
   }
   const test = harmTest({
     effect: comparison.effect,
@@ -195,7 +233,6 @@ function guardEvidence(
   });
   evidence.pValue = test.pValue;
   if (Number.isFinite(test.interval[0]) && Number.isFinite(test.interval[1])) evidence.interval = test.interval;
-  const enough = evidence.units.control >= MIN_UNITS_FOR_VERDICT && evidence.units.canary >= MIN_UNITS_FOR_VERDICT;
   return { evidence, defined: enough && Number.isFinite(test.z) };
 }
 
