@@ -9,7 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CanaryRecord, MemoryCanaryRepository } from '../../src/server/canaries/canary-repository.js';
+import {
+  type CanaryRecord,
+  type CanaryRepository,
+  MemoryCanaryRepository,
+  StoreCanaryRepository,
+} from '../../src/server/canaries/canary-repository.js';
 import { CanaryService } from '../../src/server/canaries/canary-service.js';
 import { canaryControllerJob } from '../../src/server/canaries/controller-job.js';
 import { FlagService } from '../../src/server/flags/flag-service.js';
@@ -75,7 +80,7 @@ async function send(at: number, count: number, variant: string, errors: number):
   expect(outcomes.every((o) => o.status === 202)).toBe(true);
 }
 
-function service(repository = new MemoryCanaryRepository()): CanaryService {
+function service(repository: CanaryRepository = new MemoryCanaryRepository()): CanaryService {
   return new CanaryService({ repository, events, flags, now: () => clock });
 }
 
@@ -206,5 +211,35 @@ describe('the canary controller service', () => {
     await scheduler.advance(1000);
     await job.stop();
     expect((await canaries!.get('checkout_v2')).state.status).toBe('paused');
+  });
+
+  it('keeps plan, state and timeline in the control store: after a restart the canary resumes at its step, its hold counted once', async () => {
+    const canaries = service(new StoreCanaryRepository(control.canaryStore()));
+    await canaries.start({ ...plan, guards: ['RATE(status_code >= 500) <= +5pp'] }, 'ana');
+    await send(clock + 1000, 400, 'on', 0);
+    await send(clock + 1000, 3600, 'off', 0);
+    clock += 40_000;
+    expect((await canaries.tick('checkout_v2')).kind).toBe('hold');
+    // The server stops and comes back on the same data directory.
+    flags.close();
+    await close();
+    const stores = await openStores(`duckdb:${dir}`);
+    ({ events, control } = stores);
+    close = stores.close;
+    flags = await FlagService.open(control.flagStore(), () => clock);
+    const restarted = service(new StoreCanaryRepository(control.canaryStore()));
+    const reloaded = await restarted.get('checkout_v2');
+    expect(reloaded.state).toMatchObject({ status: 'running', stepIndex: 0, percent: 10 });
+    expect(reloaded.plan.guards[0]?.text).toBe('RATE(status_code >= 500) <= +5pp');
+    expect(reloaded.lastDecision?.kind).toBe('hold');
+    expect(onShare()).toBe(10);
+    clock += 15_000;
+    const decision = await restarted.tick('checkout_v2');
+    expect(decision.kind).toBe('hold');
+    expect(decision.reason).toMatch(/holding at 10% for 5s more/);
+    clock += 5_000;
+    expect((await restarted.tick('checkout_v2')).kind).toBe('advance');
+    expect(onShare()).toBe(50);
+    expect((await restarted.get('checkout_v2')).timeline.map((e) => e.kind)).toEqual(['start', 'advance']);
   });
 });

@@ -1,10 +1,12 @@
 /**
  * Where the controller keeps each canary: its plan, its state and its timeline. The contract is
- * small so the control store can hold it beside flags (one row per canary, the state's revision
- * as the optimistic-concurrency token); {@link MemoryCanaryRepository} keeps it in memory.
+ * small: the control store holds it beside flags (one row per canary, the state's revision as the
+ * optimistic-concurrency token; {@link StoreCanaryRepository}), {@link MemoryCanaryRepository}
+ * keeps it in memory.
  */
 import type { CanaryDecision, CanaryPlan, CanaryState, CanaryStatus } from '../../canary/index.js';
 import { FlagscopeError } from '../../errors.js';
+import type { CanaryStore } from '../../store/types.js';
 
 /** One entry of a canary's timeline: a transition, with the decision's reason and evidence. */
 export interface CanaryTimelineEntry {
@@ -40,6 +42,11 @@ export interface CanaryRepository {
   save(record: CanaryRecord, expectedRevision: number | null): Promise<void>;
 }
 
+/** The id a canary is stored under: its flag and when it was created. */
+export function canaryId(record: CanaryRecord): string {
+  return `${record.plan.flag}@${record.state.createdAt}`;
+}
+
 /** Canaries kept in memory (tests, and a server without a canary table). */
 export class MemoryCanaryRepository implements CanaryRepository {
   private readonly records = new Map<string, string>();
@@ -50,7 +57,7 @@ export class MemoryCanaryRepository implements CanaryRepository {
   }
 
   async save(record: CanaryRecord, expectedRevision: number | null): Promise<void> {
-    const id = `${record.plan.flag}@${record.state.createdAt}`;
+    const id = canaryId(record);
     const stored = this.records.get(id);
     const storedRevision = stored === undefined ? null : (JSON.parse(stored) as CanaryRecord).state.revision;
     if (storedRevision !== expectedRevision) {
@@ -62,5 +69,21 @@ export class MemoryCanaryRepository implements CanaryRepository {
     }
     if (stored === undefined) this.order.push(id);
     this.records.set(id, JSON.stringify(record));
+  }
+}
+
+/** Canaries in the control store ({@link CanaryStore}): plan, state and timeline as one JSON body per canary. */
+export class StoreCanaryRepository implements CanaryRepository {
+  constructor(private readonly store: CanaryStore) {}
+
+  async list(): Promise<CanaryRecord[]> {
+    return (await this.store.listCanaries()).map((stored) => JSON.parse(stored.body) as CanaryRecord);
+  }
+
+  save(record: CanaryRecord, expectedRevision: number | null): Promise<void> {
+    return this.store.saveCanary(
+      { id: canaryId(record), flag: record.plan.flag, revision: record.state.revision, body: JSON.stringify(record) },
+      expectedRevision,
+    );
   }
 }
