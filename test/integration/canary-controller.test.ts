@@ -17,6 +17,7 @@ import {
 } from '../../src/server/canaries/canary-repository.js';
 import { CanaryService } from '../../src/server/canaries/canary-service.js';
 import { canaryControllerJob } from '../../src/server/canaries/controller-job.js';
+import { startServer } from '../../src/server/index.js';
 import { FlagService } from '../../src/server/flags/flag-service.js';
 import { openStores } from '../../src/store/factory.js';
 import type { ControlStore, EventStore } from '../../src/store/types.js';
@@ -241,5 +242,18 @@ describe('the canary controller service', () => {
     expect((await restarted.tick('checkout_v2')).kind).toBe('advance');
     expect(onShare()).toBe(50);
     expect((await restarted.get('checkout_v2')).timeline.map((e) => e.kind)).toEqual(['start', 'advance']);
+  });
+
+  it('runs in every server: a canary saved in the control store is ticked by the server on its scheduler', async () => {
+    await service(new StoreCanaryRepository(control.canaryStore())).start(plan, 'ana');
+    await flags.killSwitch('press', 'payments_off', 'bob', 'provider down');
+    const scheduler = new ManualScheduler(T0 + 500);
+    const server = await startServer({ stores: { events, control }, port: 0, scheduler, bootstrapAdminKey: false, canaryTickMs: 500 });
+    await scheduler.advance(500);
+    // Closing the server waits for the controller's tick in flight.
+    await server.close();
+    const seen = await service(new StoreCanaryRepository(control.canaryStore())).get('checkout_v2');
+    expect(seen.state).toMatchObject({ status: 'paused', pause: { cause: 'kill-switch' } });
+    expect(seen.timeline.at(-1)).toMatchObject({ kind: 'pause', by: 'canary-controller', at: T0 + 1000 });
   });
 });

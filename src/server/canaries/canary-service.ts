@@ -130,8 +130,13 @@ export class CanaryService {
     return this.commit(record, action, context, action.type, who);
   }
 
-  /** Ticks every canary in flight, one after another; a canary whose tick fails is logged and the others go on. */
+  /**
+   * Ticks every canary in flight, one after another; a canary whose tick fails is logged and the
+   * others go on. The canaries are read again first, so a change another server saved is seen.
+   */
   async tickAll(): Promise<void> {
+    this.loaded = false;
+    this.byFlag.clear();
     await this.load();
     for (const record of [...this.byFlag.values()]) {
       if (isTerminal(record.state.status) || record.state.status === 'pending') continue;
