@@ -113,6 +113,19 @@ describe('the canary controller service', () => {
     await expect(canaries.start(plan, 'bob')).rejects.toMatchObject({ code: 'conflict' });
   });
 
+  it('refuses a plan no tick could measure, and starts nothing', async () => {
+    const canaries = service();
+    await expect(canaries.start({ ...plan, guards: ['P95(latency_ms) <= +10%'] }, 'ana')).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringMatching(/latency_ms/),
+    });
+    await expect(canaries.start({ ...plan, dataset: 'nope' }, 'ana')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(canaries.start({ ...plan, variant: 'v3' }, 'ana')).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(canaries.start({ ...plan, flag: 'payments_off' }, 'ana')).rejects.toMatchObject({ message: /not a release flag/ });
+    expect(onShare()).toBeUndefined();
+    expect(await canaries.list()).toEqual([]);
+  });
+
   it('waits for data, then rolls back to 0% at once when the canary cohort errs, with the numbers in the timeline', async () => {
     const canaries = service();
     await canaries.start(plan, 'ana');

@@ -85,8 +85,7 @@ export class CanaryService {
     const plan = checkPlanAgainstFlag(parsed, this.deps.flags.get(parsed.flag));
     const schema = await this.deps.events.getSchema(plan.dataset);
     if (schema === undefined) throw notFound(`dataset "${plan.dataset}" does not exist`, 'run `flagscope datasets` to see the datasets');
-    if (plan.guards.length > 0) return plan;
-    const guards = defaultGuards(schema);
+    const guards = plan.guards.length > 0 ? plan.guards : defaultGuards(schema);
     if (guards.length === 0) {
       throw new FlagscopeError(
         'invalid_input',
@@ -94,6 +93,14 @@ export class CanaryService {
         "give the guards with --guard, e.g. --guard 'RATE(status_code >= 500) <= +0.5pp'",
       );
     }
+    // The guards' columns and filter values are checked now, as compare checks them, so a canary
+    // never starts with a guard no tick could measure. The flag's column may not exist yet (no
+    // event has carried the flag): the controller waits for it.
+    const withFlagColumn = schema.columns.some((c) => c.name === plan.column)
+      ? schema
+      : { ...schema, columns: [...schema.columns, { name: plan.column, type: 'string' as const }] };
+    const now = this.deps.now();
+    buildCanaryStatements({ plan, guards, schema: withFlagColumn, table: '"check"', state: { startedAt: now, stepStartedAt: now }, now });
     return { ...plan, guards };
   }
 
