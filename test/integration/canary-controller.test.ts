@@ -269,4 +269,18 @@ describe('the canary controller service', () => {
     expect(seen.state).toMatchObject({ status: 'paused', pause: { cause: 'kill-switch' } });
     expect(seen.timeline.at(-1)).toMatchObject({ kind: 'pause', by: 'canary-controller', at: T0 + 1000 });
   });
+
+  it('serves fractional steps and leaves the flag alone while its rollout already matches', async () => {
+    const canaries = service();
+    await canaries.start({ ...plan, steps: [0.125, 12.345, 100] }, 'ana');
+    expect(onShare()).toBeCloseTo(0.125, 9);
+    await canaries.steer('checkout_v2', { type: 'promote' }, 'go', 'ana');
+    expect(onShare()).toBeCloseTo(12.345, 9);
+    const changes = (await flags.history('checkout_v2')).length;
+    clock += 1000;
+    await canaries.tick('checkout_v2');
+    clock += 1000;
+    await canaries.tick('checkout_v2');
+    expect((await flags.history('checkout_v2')).length).toBe(changes);
+  });
 });

@@ -52,6 +52,12 @@ function servedPercent(flag: Flag, variant: string): number | undefined {
   return (100 * weight) / total;
 }
 
+/** True when the flag serves the canary's percentage (to a thousandth of a percent, the rollout's finest step). */
+function servesPercent(flag: Flag, record: CanaryRecord): boolean {
+  const served = servedPercent(flag, record.plan.variant);
+  return served !== undefined && Math.abs(served - record.state.percent) < 1e-6;
+}
+
 export class CanaryService {
   /** The latest record of each flag's canary, as saved. */
   private readonly byFlag = new Map<string, CanaryRecord>();
@@ -219,14 +225,14 @@ export class CanaryService {
 
   private async serve(record: CanaryRecord, why: string): Promise<void> {
     const flag = this.deps.flags.get(record.plan.flag);
-    if (servedPercent(flag, record.plan.variant) === record.state.percent) return;
+    if (servesPercent(flag, record)) return;
     await this.deps.flags.setRollout(record.plan.flag, canaryRollout(record.plan, record.state.percent), undefined, CONTROLLER, why);
   }
 
   /** A server that stopped between saving a state and serving it serves it now. */
   private async reconcileRollout(record: CanaryRecord): Promise<void> {
     const flag = this.deps.flags.get(record.plan.flag);
-    if (servedPercent(flag, record.plan.variant) !== record.state.percent) {
+    if (!servesPercent(flag, record)) {
       await this.serve(record, `canary ${record.state.status} at ${record.state.percent}%: the rollout follows the canary's saved state`);
     }
   }
