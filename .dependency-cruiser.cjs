@@ -1,9 +1,9 @@
 /**
  * The layering rules of docs/architecture.md, checked by `npm run lint:deps` (part of `npm test`).
- * The pure core (query, stats, flags, compare, demo's generator, ingest decoding) knows no I/O layer; the stores know
+ * The pure core (query, stats, flags, compare, canary, demo's generator, ingest decoding) knows no I/O layer; the stores know
  * no HTTP; the API client and the CLI reach the server only through the wire types in src/api.
  */
-const CORE = '^src/(query|stats|flags|compare|demo|api|ingest)/';
+const CORE = '^src/(query|stats|flags|compare|canary|demo|api|ingest)/';
 const IO_MODULES = '^(node:)?(fs|fs/promises|net|http|https|http2|child_process|worker_threads|dgram|cluster|tls|readline)$';
 
 module.exports = {

@@ -9,7 +9,7 @@
  * time limit is reported as such, and the others still run.
  *
  * Run: npm run build && npm run bench [-- NAME...]
- *   NAME: ingest, query, ofrep, press, startup, compare, explain, overload (default: all, in that order).
+ *   NAME: ingest, query, ofrep, press, startup, compare, explain, overload, canary-power (default: all, in that order).
  * Env: BENCH_TIMEOUT (seconds per benchmark, default 900); every other BENCH_* variable
  *      reaches the benchmarks unchanged (their file headers list them), e.g.
  *      BENCH_EVENTS=20000 BENCH_REPEAT=3 npm run bench -- query compare
@@ -99,6 +99,22 @@ const BENCHMARKS = [
         figure: 'analysis load: disconnect to query stopped (ms)',
         pattern: /^figure analysis: disconnect to query stopped = ([0-9.]+) ms/m,
         target: below(1000),
+      },
+    ],
+  },
+  {
+    name: 'canary-power',
+    needs: ['dist/canary/index.js'],
+    figures: [
+      {
+        figure: 'canary: events to roll back 0.5% → 2.5% / fixed horizon',
+        pattern: /^ratio median sequential \/ fixed \(same hypothesis\) ([0-9.]+)/m,
+        target: atMost(1.0),
+      },
+      {
+        figure: 'canary: false alarms at the tolerance, every second (%)',
+        pattern: /^false alarms at the tolerance boundary .*= ([0-9.]+)%/m,
+        target: atMost(5),
       },
     ],
   },

@@ -59,6 +59,8 @@ export interface ServerOptions {
   scheduler?: TimerScheduler;
   /** Work started after the server listens and stopped, awaited, on `close()` before the stores close. */
   jobs?: readonly BackgroundJob[];
+  /** Milliseconds between two ticks of the canary controller (a job of every server); default 1000. */
+  canaryTickMs?: number;
   limits?: Partial<ServerLimits>;
   /** Create an admin key when the control store has none. Default true. */
   bootstrapAdminKey?: boolean;
@@ -172,7 +174,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const port = await listen(server, host, options.port ?? 7070);
     // After listening, errors such as EMFILE on accept are logged, never fatal.
     server.on('error', (e) => log(`server error: ${e.message}`));
-    const jobs = new JobRunner(options.jobs ?? [], { scheduler, log, events, control, flags });
+    const { canaryControllerJob, StoreCanaryRepository } = await import('./canaries/index.js');
+    const controller = canaryControllerJob({
+      repository: new StoreCanaryRepository(control.canaryStore()),
+      ...(options.canaryTickMs === undefined ? {} : { everyMs: options.canaryTickMs }),
+    });
+    const jobs = new JobRunner([controller, ...(options.jobs ?? [])], { scheduler, log, events, control, flags });
     try {
       await jobs.start();
     } catch (e) {

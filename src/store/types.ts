@@ -166,6 +166,8 @@ export interface ControlStore extends ControlChangeFeed {
   revokeApiKey(id: string, at: number): Promise<ApiKeyRecord | undefined>;
   /** The flags, their history and kill-switch presses, in the same database and on the same feed. */
   flagStore(): FlagStore;
+  /** The canaries' plans, states and timelines, in the same database. */
+  canaryStore(): CanaryStore;
   /** Finishes pending writes and closes the store. */
   close(): Promise<void>;
 }
@@ -199,4 +201,24 @@ export interface FlagStore extends ControlChangeFeed {
   flagHistory(key: string, limit: number): Promise<FlagHistoryEntry[]>;
   /** The most recent press of every kill switch ever pressed. */
   lastPresses(): Promise<Map<string, LastPress>>;
+}
+
+/** One canary as the control store keeps it: the canary service's JSON, and the revision that guards writes to it. */
+export interface StoredCanary {
+  /** Unique per canary (a flag has one canary in flight, and any number that have ended). */
+  id: string;
+  flag: string;
+  revision: number;
+  body: string;
+}
+
+/** Canaries in the control database. The store keeps them; the canary service reads and judges them. */
+export interface CanaryStore {
+  /** Every canary, ended ones included, oldest first. */
+  listCanaries(): Promise<StoredCanary[]>;
+  /**
+   * Stores a new canary (`expectedRevision` null) or replaces the stored one whose revision is
+   * `expectedRevision`; otherwise writes nothing and throws `FlagscopeError('conflict')`.
+   */
+  saveCanary(canary: StoredCanary, expectedRevision: number | null): Promise<void>;
 }

@@ -12,7 +12,8 @@
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
-import type { ApiKeyRecord, ControlChange, ControlChangeNotice, ControlStore, FlagStore, NewApiKey } from '../types.js';
+import type { ApiKeyRecord, CanaryStore, ControlChange, ControlChangeNotice, ControlStore, FlagStore, NewApiKey } from '../types.js';
+import { CANARY_MIGRATIONS, createDuckDbCanaryStore } from './canary-store.js';
 import {
   API_KEY_COLUMNS,
   advanceConfigVersion,
@@ -36,6 +37,7 @@ const MIGRATIONS: readonly string[] = [
    )`,
   ...FLAG_MIGRATIONS,
   ...CHANGE_FEED_MIGRATIONS,
+  ...CANARY_MIGRATIONS,
 ];
 
 export interface DuckDbControlStoreOptions {
@@ -177,6 +179,11 @@ export class DuckDbControlStore implements ControlStore {
       notify: (notice) => this.notifier.notify(notice),
       feed: this,
     });
+  }
+
+  /** The canaries, in this same database (canary-store.ts). */
+  canaryStore(): CanaryStore {
+    return createDuckDbCanaryStore((operation) => this.serially(() => operation(this.connection)));
   }
 
   /** Runs `operation` in one transaction on the connection (the caller already holds it). */

@@ -1,0 +1,270 @@
+/**
+ * The canary controller's service (no HTTP): starts canaries, ticks every canary in flight
+ * (measure with compare's statement, judge with the canary core, decide, set the flag's rollout,
+ * record), and steers them (promote, ramp, pause, resume, abort). The state is saved before the
+ * flag's rollout changes, and every tick first brings the rollout in line with the saved state, so
+ * a server killed between the two finishes the change when it comes back.
+ */
+import {
+  type CanaryDecision,
+  type CanaryEvidence,
+  type CanaryPlan,
+  type CanaryTransition,
+  applyDecision,
+  assembleEvidence,
+  buildCanaryStatements,
+  checkPlanAgainstFlag,
+  createCanaryState,
+  decideTick,
+  defaultGuards,
+  isTerminal,
+  parseCanaryPlan,
+  transition,
+} from '../../canary/index.js';
+import { FlagscopeError, notFound } from '../../errors.js';
+import type { Flag } from '../../flags/model.js';
+import { rolloutFromPercentages } from '../../flags/model.js';
+import type { EventStore } from '../../store/types.js';
+import type { FlagService } from '../flags/flag-service.js';
+import type { CanaryRecord, CanaryRepository, CanaryTimelineEntry } from './canary-repository.js';
+
+/** The name canary decisions are recorded under in the flag's history. */
+export const CONTROLLER = 'canary-controller';
+
+export interface CanaryServiceDependencies {
+  repository: CanaryRepository;
+  events: EventStore;
+  flags: FlagService;
+  now: () => number;
+  log?: (line: string) => void;
+}
+
+/** What the controller serves for a percentage: the canary variant first, so a user keeps it as the percentage grows. */
+export function canaryRollout(plan: CanaryPlan & { baseline: string }, percent: number): unknown {
+  return rolloutFromPercentages({ [plan.variant]: percent, [plan.baseline]: Math.round((100 - percent) * 1000) / 1000 }, plan.flag);
+}
+
+/** The canary variant's share of a flag's rollout, in percent (undefined without a rollout). */
+function servedPercent(flag: Flag, variant: string): number | undefined {
+  if (flag.rollout === undefined) return undefined;
+  const total = 100 * 10 ** flag.rollout.precision;
+  const weight = flag.rollout.weights.filter((w) => w.variant === variant).reduce((s, w) => s + w.weight, 0);
+  return (100 * weight) / total;
+}
+
+/** True when the flag serves the canary's percentage (to a thousandth of a percent, the rollout's finest step). */
+function servesPercent(flag: Flag, record: CanaryRecord): boolean {
+  const served = servedPercent(flag, record.plan.variant);
+  return served !== undefined && Math.abs(served - record.state.percent) < 1e-6;
+}
+
+export class CanaryService {
+  /** The latest record of each flag's canary, as saved. */
+  private readonly byFlag = new Map<string, CanaryRecord>();
+  private loaded = false;
+
+  constructor(private readonly deps: CanaryServiceDependencies) {}
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    for (const record of await this.deps.repository.list()) this.byFlag.set(record.plan.flag, record);
+    this.loaded = true;
+  }
+
+  /** Every canary, the latest per flag. */
+  async list(): Promise<CanaryRecord[]> {
+    await this.load();
+    return [...this.byFlag.values()];
+  }
+
+  /** The latest canary of a flag, or `not_found`. */
+  async get(flag: string): Promise<CanaryRecord> {
+    await this.load();
+    const record = this.byFlag.get(flag);
+    if (record === undefined) throw notFound(`flag ${flag} has no canary`, `start one with \`flagscope canary start ${flag} --dataset D\``);
+    return record;
+  }
+
+  /** Validates a plan against its flag and dataset, and returns it with its guards chosen (nothing is started). */
+  async preparePlan(body: unknown): Promise<CanaryPlan & { baseline: string }> {
+    const parsed = parseCanaryPlan(body);
+    const plan = checkPlanAgainstFlag(parsed, this.deps.flags.get(parsed.flag));
+    const schema = await this.deps.events.getSchema(plan.dataset);
+    if (schema === undefined) throw notFound(`dataset "${plan.dataset}" does not exist`, 'run `flagscope datasets` to see the datasets');
+    const guards = plan.guards.length > 0 ? plan.guards : defaultGuards(schema);
+    if (guards.length === 0) {
+      throw new FlagscopeError(
+        'invalid_input',
+        `dataset "${plan.dataset}" has none of the columns of the default guards (error, status_code, duration_ms, meta.incomplete)`,
+        "give the guards with --guard, e.g. --guard 'RATE(status_code >= 500) <= +0.5pp'",
+      );
+    }
+    // The guards' columns and filter values are checked now, as compare checks them, so a canary
+    // never starts with a guard no tick could measure. The flag's column may not exist yet (no
+    // event has carried the flag): the controller waits for it.
+    const withFlagColumn = schema.columns.some((c) => c.name === plan.column)
+      ? schema
+      : { ...schema, columns: [...schema.columns, { name: plan.column, type: 'string' as const }] };
+    const now = this.deps.now();
+    buildCanaryStatements({ plan, guards, schema: withFlagColumn, table: '"check"', state: { startedAt: now, stepStartedAt: now }, now });
+    return { ...plan, guards };
+  }
+
+  /** Starts a canary: the plan is saved, then the flag serves the first step. */
+  async start(body: unknown, who: string): Promise<CanaryRecord> {
+    await this.load();
+    const plan = await this.preparePlan(body);
+    const existing = this.byFlag.get(plan.flag);
+    if (existing !== undefined && !isTerminal(existing.state.status)) {
+      throw new FlagscopeError(
+        'conflict',
+        `flag ${plan.flag} already has a canary in flight (${existing.state.status} at ${existing.state.percent}%)`,
+        `follow it with \`flagscope canary status ${plan.flag}\`, or abort it first`,
+      );
+    }
+    const now = this.deps.now();
+    const pending: CanaryRecord = { plan, state: createCanaryState(now), timeline: [], lastDecision: null, createdBy: who };
+    await this.deps.repository.save(pending, null);
+    const reason = `started by ${who}: steps ${plan.steps.join(', ')}%, ${plan.intervalMs / 1000}s each; guards ${plan.guards.map((g) => g.text).join('; ')}`;
+    return this.commit(pending, { type: 'start' }, { now, reason }, 'start', who);
+  }
+
+  /** Applies a steering transition (promote, ramp, pause, resume, abort) asked for by `who`. */
+  async steer(flag: string, action: CanaryTransition, reason: string, who: string): Promise<CanaryRecord> {
+    const record = await this.get(flag);
+    const failing = record.lastDecision?.evidence?.guards.some((g) => g.verdict === 'fail') ?? false;
+    const context = {
+      now: this.deps.now(),
+      reason: reason === '' ? `${action.type} by ${who}` : reason,
+      guardsFailing: failing,
+      ...(record.lastDecision?.evidence ? { srmStepLogE: record.lastDecision.evidence.sampleRatio.stepLogE } : {}),
+    };
+    if (action.type === 'abort') context.reason = reason;
+    return this.commit(record, action, context, action.type, who);
+  }
+
+  /**
+   * Ticks every canary in flight, one after another; a canary whose tick fails is logged and the
+   * others go on. The canaries are read again first, so a change another server saved is seen.
+   */
+  async tickAll(): Promise<void> {
+    this.loaded = false;
+    this.byFlag.clear();
+    await this.load();
+    for (const record of [...this.byFlag.values()]) {
+      if (isTerminal(record.state.status) || record.state.status === 'pending') continue;
+      try {
+        await this.tick(record.plan.flag);
+      } catch (e) {
+        this.deps.log?.(`canary ${record.plan.flag}: tick failed: ${(e as Error)?.message ?? String(e)}`);
+      }
+    }
+  }
+
+  /** One tick of one canary: reconcile the rollout, measure, decide, apply. */
+  async tick(flag: string): Promise<CanaryDecision> {
+    let record = await this.get(flag);
+    await this.reconcileRollout(record);
+    const now = this.deps.now();
+    const evidence = await this.measure(record, now);
+    const pressed = this.deps.flags
+      .list({ kind: 'kill-switch', service: this.deps.flags.get(flag).service })
+      .filter((f) => f.pressed !== undefined)
+      .map((f) => ({ key: f.key, by: f.pressed!.by, reason: f.pressed!.reason }));
+    const decision = decideTick({ plan: record.plan, state: record.state, evidence, pressedSwitches: pressed, now });
+    const next = applyDecision(record.state, record.plan, decision);
+    if (next === record.state) {
+      record = { ...record, lastDecision: decision };
+      await this.deps.repository.save(record, record.state.revision);
+      this.byFlag.set(flag, record);
+      return decision;
+    }
+    const entry: CanaryTimelineEntry = {
+      at: now,
+      kind: decision.kind,
+      by: CONTROLLER,
+      reason: decision.reason,
+      status: next.status,
+      percent: next.percent,
+      evidence: decision.evidence,
+    };
+    await this.saveAndServe(
+      record,
+      { ...record, state: next, timeline: [...record.timeline, entry], lastDecision: decision },
+      decision.reason,
+    );
+    return decision;
+  }
+
+  private async commit(
+    record: CanaryRecord,
+    action: CanaryTransition,
+    context: Parameters<typeof transition>[3],
+    kind: string,
+    who: string,
+  ): Promise<CanaryRecord> {
+    const state = transition(record.state, record.plan, action, context);
+    const entry: CanaryTimelineEntry = {
+      at: context.now,
+      kind,
+      by: who,
+      reason: context.reason,
+      status: state.status,
+      percent: state.percent,
+    };
+    return this.saveAndServe(record, { ...record, state, timeline: [...record.timeline, entry] }, context.reason);
+  }
+
+  /** Saves the new record (the intent), then makes the flag serve its percentage. */
+  private async saveAndServe(before: CanaryRecord, after: CanaryRecord, why: string): Promise<CanaryRecord> {
+    await this.deps.repository.save(after, before.state.revision);
+    this.byFlag.set(after.plan.flag, after);
+    if (after.state.percent !== before.state.percent || before.state.status === 'pending') await this.serve(after, why);
+    return after;
+  }
+
+  private async serve(record: CanaryRecord, why: string): Promise<void> {
+    const flag = this.deps.flags.get(record.plan.flag);
+    if (servesPercent(flag, record)) return;
+    await this.deps.flags.setRollout(record.plan.flag, canaryRollout(record.plan, record.state.percent), undefined, CONTROLLER, why);
+  }
+
+  /** A server that stopped between saving a state and serving it serves it now. */
+  private async reconcileRollout(record: CanaryRecord): Promise<void> {
+    const flag = this.deps.flags.get(record.plan.flag);
+    if (!servesPercent(flag, record)) {
+      await this.serve(record, `canary ${record.state.status} at ${record.state.percent}%: the rollout follows the canary's saved state`);
+    }
+  }
+
+  /** The tick's evidence, or null when the dataset has no events yet. */
+  private async measure(record: CanaryRecord, now: number): Promise<CanaryEvidence | null> {
+    const { events } = this.deps;
+    const schema = await events.getSchema(record.plan.dataset);
+    const table = events.tableOf(record.plan.dataset);
+    if (schema === undefined || table === undefined) return null;
+    if (!schema.columns.some((c) => c.name === record.plan.column)) return null;
+    const statements = buildCanaryStatements({
+      plan: record.plan,
+      guards: record.plan.guards,
+      schema,
+      table: events.dialect.quoteIdent(table),
+      state: record.state,
+      now,
+      dialect: events.dialect,
+    });
+    const [guardRows, stepRows] = await Promise.all([
+      events.execute(statements.guards.sql, statements.guards.params),
+      events.execute(statements.step.sql, statements.step.params),
+    ]);
+    const measurement = statements.decode(guardRows as unknown[][], stepRows as unknown[][]);
+    return assembleEvidence({
+      plan: record.plan,
+      guards: record.plan.guards,
+      measurement,
+      percent: record.state.percent,
+      srmLogE: record.state.srmLogE,
+      now,
+    });
+  }
+}
