@@ -20,7 +20,7 @@ import type { HttpClient } from '../../client/http.js';
 import { sendBatch } from '../../client/ingest.js';
 import { evaluateFlag } from '../../client/ofrep.js';
 import type { Arrival, TrafficGenerator, TrafficUser } from '../../demo/traffic.js';
-import { FlagscopeError } from '../../errors.js';
+import { FlagscopeError, invalidInput } from '../../errors.js';
 
 export interface TrafficDriverOptions {
   /** The server (an `ApiClient` is one); its key needs `flags:read` and `ingest`. */
@@ -191,4 +191,29 @@ function variantOf(flag: string, user: TrafficUser, evaluation: OfrepEvaluation)
     `OFREP could not evaluate flag ${flag} for ${user.id}: ${evaluation.errorCode ?? 'no variant'} ${evaluation.errorDetails ?? ''}`.trim(),
     'traffic needs a live flag that serves a variant to every user; check it with `flagscope flags eval`',
   );
+}
+
+export interface TrafficLoopOptions {
+  /** Waits between slices on the clock the driver reads (a fast clock in the demo, a manual one in tests). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Simulated milliseconds between slices. */
+  everyMs: number;
+  /** Stops the loop after the slice in progress. */
+  signal: AbortSignal;
+  /** Called after each slice (progress, or a test deciding when to stop). */
+  onSlice?: (slice: TrafficSlice) => void;
+}
+
+/**
+ * Sends a slice every `everyMs` of the clock until `signal` aborts; resolves to the driver's
+ * totals, rejects with the first failure (an unknown flag, an unreachable server).
+ */
+export async function runTraffic(driver: TrafficDriver, options: TrafficLoopOptions): Promise<ReturnType<TrafficDriver['totals']>> {
+  if (!(options.everyMs > 0)) throw invalidInput(`traffic slices need a positive interval, not ${options.everyMs} ms`);
+  while (!options.signal.aborted) {
+    await options.sleep(options.everyMs, options.signal);
+    if (options.signal.aborted) break;
+    options.onSlice?.(await driver.tick());
+  }
+  return driver.totals();
 }
