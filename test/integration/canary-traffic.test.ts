@@ -136,6 +136,17 @@ describe('canary traffic through OFREP and the ingest API', () => {
     expect(Math.abs(phase2.on!.n / n2 - 0.5)).toBeLessThan(shareBound(0.5, n2, 2000));
     // The earlier events keep the variants they were served.
     expect((await cohorts('traffic', COLUMN, START, changedAt)).on!.n).toBe(atTwenty.sent.on);
+
+    // A rollback to 0%, as the canary controller does it: from the next slice no event is `on`.
+    const at50 = await getFlag(client, FLAG);
+    await setRollout(client, FLAG, at50.flag.version, { on: 0, off: 100 }, 'roll back');
+    const rolledBackAt = now;
+    now += 5000;
+    const after = await driver.tick();
+    expect(after.from).toBe(rolledBackAt);
+    expect(after.sent.on).toBeUndefined();
+    expect(after.sent.off).toBe(after.arrivals);
+    expect(Object.keys(await cohorts('traffic', COLUMN, rolledBackAt, now))).toEqual(['off']);
   });
 
   it('loses the under-reported share of a cohort before it is sent, so the observed split shrinks', async () => {
