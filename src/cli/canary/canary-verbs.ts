@@ -31,7 +31,7 @@ function printDocument(env: CommandEnv, value: unknown): boolean {
 }
 
 function renderOptions(env: CommandEnv) {
-  return { now: env.ctx.now(), styler: env.styler, tty: true, width: env.width };
+  return { now: env.ctx.now(), styler: env.styler, tty: true, ...(env.stdoutIsTTY ? { width: env.width } : {}) };
 }
 
 /** `canary start FLAG --dataset D …` (`--dry-run`: the checked plan and schedule only). */

@@ -102,7 +102,14 @@ export const gateCanaryVerb: Verb = async (env, args, options) => {
       break;
     }
     default:
-      env.out(renderGateTable(view, gate, { now: env.ctx.now(), styler: env.styler, tty: true, width: env.width }));
+      env.out(
+        renderGateTable(view, gate, {
+          now: env.ctx.now(),
+          styler: env.styler,
+          tty: true,
+          ...(env.stdoutIsTTY ? { width: env.width } : {}),
+        }),
+      );
   }
   return gate.exitCode;
 };

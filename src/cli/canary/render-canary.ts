@@ -152,12 +152,8 @@ export function renderGuardTable(evidence: CanaryEvidenceView | null, plan: Cana
           styler.dim('no data yet'),
         ])
       : evidence.guards.map((g) => guardCells(g, styler));
-  const table = renderTable(columns, rows, {
-    tty: options.tty ?? true,
-    styler,
-    ...(options.width === undefined ? {} : { maxWidth: options.width }),
-  });
-  return table;
+  // Never cut: the guard is what a person acts on; a narrow terminal wraps the line instead.
+  return renderTable(columns, rows, { tty: options.tty ?? true, styler });
 }
 
 /** `sample: control 12,345 · canary 640 of 1,000 needed per cohort (not reached)`. */
