@@ -287,6 +287,32 @@ describe('requests and answers', () => {
   });
 });
 
+describe('buttons', () => {
+  it('shows each canary in flight as an abort button of its service', async () => {
+    const services = {
+      configVersion: 7,
+      services: [
+        {
+          name: 'checkout',
+          flags: 3,
+          buttons: [],
+          canaries: [{ flag: 'checkout-v2', status: 'running', percent: 5, stepIndex: 1, steps: [1, 5, 25, 50, 100] }],
+        },
+        { name: 'search', flags: 1, buttons: [] },
+      ],
+    };
+    handler = (_req, res) => send(res, 200, services);
+    const tty = await run(['buttons'], { stdoutTTY: true });
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toBe(
+      'checkout\n  checkout-v2  canary  running at 5% (step 2 of 5): abort serves it to 0% at once\n    abort flagscope canary abort checkout-v2 --reason TEXT\n',
+    );
+    const piped = await run(['buttons']);
+    expect(piped.stdout).toBe('checkout\tcheckout-v2\tcanary\trunning at 5% (step 2 of 5): abort serves it to 0% at once\t\t\t\t\t\n');
+    expect(JSON.parse((await run(['buttons', '--json'])).stdout).services[0].canaries).toEqual(services.services[0]?.canaries);
+  });
+});
+
 describe('gate', () => {
   /** The canary at step 2 until the clock reaches `at`, then as `after` says. */
   function scripted(after: (v: CanaryView) => CanaryView, at = T0 + 810_000): void {
