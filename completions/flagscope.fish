@@ -3,13 +3,15 @@
 function __flagscope_subcommands
     switch "$argv[1]"
         case ''
-            echo 'serve events datasets columns query compare explain flags buttons keys demo completion'
+            echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion'
         case 'events'
             echo 'send'
         case 'flags'
             echo 'list get create set archive history eval export import'
         case 'buttons'
             echo 'press release'
+        case 'canary'
+            echo 'start status ramp promote pause resume abort gate'
         case 'keys'
             echo 'create list revoke'
     end
@@ -61,6 +63,26 @@ function __flagscope_options
             echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons release'
             echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary start'
+            echo '--dataset --variant --baseline --column --steps --interval --min-sample --guard --approve-at --max-wait --reason --dry-run --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary status'
+            echo '--watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary ramp'
+            echo '--to --force --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary promote'
+            echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary pause'
+            echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary resume'
+            echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary abort'
+            echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canary gate'
+            echo '--wait --step --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'canaries'
+            echo '--all --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'keys'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'keys create'
@@ -79,7 +101,7 @@ end
 function __flagscope_value_kind
     switch "$argv[1]"
         case '--format'
-            echo 'choices:table json csv ndjson flagd'
+            echo 'choices:table json csv ndjson flagd junit github'
         case '--data-dir'
             echo 'dirs'
         case '--spec'
@@ -135,13 +157,29 @@ function __flagscope_arg_kind
             echo 'dynamic:flags'
         case 'buttons release:0'
             echo 'dynamic:flags'
+        case 'canary start:0'
+            echo 'dynamic:flags'
+        case 'canary status:0'
+            echo 'dynamic:flags'
+        case 'canary ramp:0'
+            echo 'dynamic:flags'
+        case 'canary promote:0'
+            echo 'dynamic:flags'
+        case 'canary pause:0'
+            echo 'dynamic:flags'
+        case 'canary resume:0'
+            echo 'dynamic:flags'
+        case 'canary abort:0'
+            echo 'dynamic:flags'
+        case 'canary gate:0'
+            echo 'dynamic:flags'
         case 'completion:0'
             echo 'choices:bash zsh fish'
     end
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--name' '--scope' '--events' '--seed'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
 end
 
 function __flagscope_complete

@@ -3,10 +3,11 @@
 
 _flagscope_subcommands() {
   case "$1" in
-    '') echo 'serve events datasets columns query compare explain flags buttons keys demo completion' ;;
+    '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion' ;;
     'events') echo 'send' ;;
     'flags') echo 'list get create set archive history eval export import' ;;
     'buttons') echo 'press release' ;;
+    'canary') echo 'start status ramp promote pause resume abort gate' ;;
     'keys') echo 'create list revoke' ;;
   esac
 }
@@ -35,6 +36,16 @@ _flagscope_options() {
     'buttons') echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons press') echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons release') echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary start') echo '--dataset --variant --baseline --column --steps --interval --min-sample --guard --approve-at --max-wait --reason --dry-run --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary status') echo '--watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary ramp') echo '--to --force --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary promote') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary pause') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary resume') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary abort') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canary gate') echo '--wait --step --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'canaries') echo '--all --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys create') echo '--name --scope --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys list') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -46,7 +57,7 @@ _flagscope_options() {
 
 _flagscope_value_kind() {
   case "$1" in
-    '--format') echo 'choices:table json csv ndjson flagd' ;;
+    '--format') echo 'choices:table json csv ndjson flagd junit github' ;;
     '--data-dir') echo 'dirs' ;;
     '--spec') echo 'files' ;;
     '--dataset') echo 'dynamic:datasets' ;;
@@ -77,13 +88,21 @@ _flagscope_arg_kind() {
     'flags import:0') echo 'files' ;;
     'buttons press:0') echo 'dynamic:flags' ;;
     'buttons release:0') echo 'dynamic:flags' ;;
+    'canary start:0') echo 'dynamic:flags' ;;
+    'canary status:0') echo 'dynamic:flags' ;;
+    'canary ramp:0') echo 'dynamic:flags' ;;
+    'canary promote:0') echo 'dynamic:flags' ;;
+    'canary pause:0') echo 'dynamic:flags' ;;
+    'canary resume:0') echo 'dynamic:flags' ;;
+    'canary abort:0') echo 'dynamic:flags' ;;
+    'canary gate:0') echo 'dynamic:flags' ;;
     'completion:0') echo 'choices:bash zsh fish' ;;
   esac
 }
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
   esac
   return 1
 }

@@ -67,14 +67,24 @@ export function createCommandEnv(ctx: Context, flags: GlobalFlags, command: Comm
   if (flags.format === 'flagd' && !(command.name() === 'export' && command.parent?.name() === 'flags')) {
     throw new FlagscopeError('usage', '`--format flagd` is only for `flags export`', 'use one of table, json, csv, ndjson');
   }
-  const format: OutputFormat = flags.json === true || flags.format === 'flagd' ? 'json' : (flags.format ?? 'table');
+  const gateFormat = flags.format === 'junit' || flags.format === 'github';
+  if (gateFormat && !(command.name() === 'gate' && command.parent?.name() === 'canary')) {
+    throw new FlagscopeError('usage', `\`--format ${flags.format}\` is only for \`canary gate\``, 'use one of table, json, csv, ndjson');
+  }
+  // The gate reads its own format from the options; everything else it prints follows the table rules.
+  const format: OutputFormat =
+    flags.json === true || flags.format === 'flagd'
+      ? 'json'
+      : gateFormat
+        ? 'table'
+        : ((flags.format as OutputFormat | undefined) ?? 'table');
   if (flags.json === true && flags.format !== undefined && flags.format !== 'json') {
     throw new FlagscopeError('usage', `\`--json\` and \`--format ${flags.format}\` disagree`, 'pass only one of them');
   }
   const timeoutMs = parseTimeoutFlag(flags.timeout ?? DEFAULT_TIMEOUT);
   const stdoutIsTTY = ctx.stdout.isTTY === true;
   const stderrIsTTY = ctx.stderr.isTTY === true;
-  const color = colorEnabled(ctx.env, { flag: flags.color, tty: stdoutIsTTY, machineFormat: format !== 'table' });
+  const color = colorEnabled(ctx.env, { flag: flags.color, tty: stdoutIsTTY, machineFormat: format !== 'table' || gateFormat });
   const stderrColor = colorEnabled(ctx.env, { flag: flags.color, tty: stderrIsTTY, machineFormat: false });
   const quiet = flags.quiet === true;
   const verbose = flags.verbose === true;

@@ -6,15 +6,18 @@
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'ndjson'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-/** `--format` choices: the output formats, plus `flagd`, which only `flags export` accepts. */
-export const FORMAT_CHOICES = [...OUTPUT_FORMATS, 'flagd'] as const;
+/** Formats only `canary gate` accepts: JUnit XML and GitHub Actions workflow commands. */
+export const GATE_FORMATS = ['junit', 'github'] as const;
+export type GateFormat = (typeof GATE_FORMATS)[number];
+/** `--format` choices: the output formats, plus `flagd`, which only `flags export` accepts, and the gate's formats. */
+export const FORMAT_CHOICES = [...OUTPUT_FORMATS, 'flagd', ...GATE_FORMATS] as const;
 
 /** Global option values as commander parses them (`optsWithGlobals()`). */
 export interface GlobalFlags {
   apiUrl?: string;
   apiKey?: string;
   profile?: string;
-  format?: OutputFormat | 'flagd';
+  format?: OutputFormat | 'flagd' | GateFormat;
   json?: boolean;
   /** `false` with `--no-color`. */
   color?: boolean;

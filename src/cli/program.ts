@@ -75,6 +75,18 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
     load: async () => (await import('./buttons/index.js')).registerButtons,
   },
   {
+    name: 'canary',
+    term: 'canary',
+    description: 'start, follow and steer a server-side canary ramp; gate CI on it',
+    load: async () => (await import('./canary/index.js')).registerCanary,
+  },
+  {
+    name: 'canaries',
+    term: 'canaries [options]',
+    description: 'list the canaries in flight: step, traffic, guards and next decision',
+    load: async () => (await import('./canary/index.js')).registerCanaries,
+  },
+  {
     name: 'keys',
     term: 'keys',
     description: 'API keys with scopes (needs an admin key)',

@@ -19,7 +19,11 @@ export function addGlobalOptions(program: Command): void {
     .option('--api-url <url>', 'flagscope API URL (env FLAGSCOPE_API_URL; default http://127.0.0.1:7070)')
     .option('--api-key <key>', 'API key (env FLAGSCOPE_API_KEY)')
     .option('--profile <name>', 'config profile to use (env FLAGSCOPE_PROFILE)')
-    .addOption(program.createOption('--format <format>', 'output format (`flagd` only for `flags export`)').choices(FORMAT_CHOICES))
+    .addOption(
+      program
+        .createOption('--format <format>', 'output format (`flagd` only for `flags export`; `junit`, `github` only for `canary gate`)')
+        .choices(FORMAT_CHOICES),
+    )
     .option('--json', 'same as `--format json`')
     .option('--no-color', 'no colour (also NO_COLOR, TERM=dumb; FORCE_COLOR turns it on)')
     .option('-q, --quiet', 'print results only, no progress or notes')

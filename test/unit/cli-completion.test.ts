@@ -38,7 +38,10 @@ describe('completion scripts', () => {
     expect(query?.options).toEqual(expect.arrayContaining(['--calc', '--where', '--by', '--json', '--api-url']));
     expect(query?.args).toEqual([{ type: 'dynamic', kind: 'datasets' }]);
     expect(model.commands.map((c) => c.path)).not.toContain('__complete');
-    expect(model.valueOptions.get('--format')).toEqual({ type: 'choices', values: ['table', 'json', 'csv', 'ndjson', 'flagd'] });
+    expect(model.valueOptions.get('--format')).toEqual({
+      type: 'choices',
+      values: ['table', 'json', 'csv', 'ndjson', 'flagd', 'junit', 'github'],
+    });
   });
 
   it('rejects an unknown shell with exit 2', async () => {

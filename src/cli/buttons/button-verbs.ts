@@ -9,7 +9,7 @@ import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
 import type { Verb } from '../registration.js';
-import type { ButtonView, PressResponse } from '../../api/buttons.js';
+import type { ButtonView, CanaryButtonView, PressResponse } from '../../api/buttons.js';
 import { listServices, pressOrRelease } from '../../client/buttons.js';
 import { getFlag } from '../../client/flags.js';
 import { servedSummary } from '../flags/read-flags.js';
@@ -36,14 +36,18 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
       `services: ${services.map((s) => s.name).join(', ') || 'none yet'}`,
     );
   }
-  const shown = services.filter((s) => (wanted === undefined || s.name === wanted) && s.buttons.length > 0);
+  const shown = services.filter(
+    (s) => (wanted === undefined || s.name === wanted) && (s.buttons.length > 0 || (s.canaries?.length ?? 0) > 0),
+  );
   const rows = shown.flatMap((s) => s.buttons.map((b) => ({ service: s.name, ...b })));
+  // Canaries in flight are abort buttons of their service (a row of state `canary` when piped).
+  const canaryRows = shown.flatMap((s) => (s.canaries ?? []).map((c) => ({ service: s.name, ...c })));
   if (env.format === 'json') {
     env.out(renderJson({ configVersion, services: shown }));
     return;
   }
   if (env.format === 'ndjson') {
-    env.out(renderNdjson(rows));
+    env.out(renderNdjson([...rows, ...canaryRows.map((c) => ({ ...c, state: 'canary' }))]));
     return;
   }
   if (env.format === 'csv' || !env.stdoutIsTTY) {
@@ -62,6 +66,7 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
       const p = r.pressed ?? r.lastPress;
       return [r.service, r.key, r.state, r.description ?? '', r.safeVariant, p?.by ?? '', p?.at ?? '', p?.reason ?? '', r.runbookUrl ?? ''];
     });
+    for (const c of canaryRows) cells.push([c.service, c.flag, 'canary', canaryButtonText(c), '', '', '', '', '']);
     env.out(env.format === 'csv' ? renderCsv(header, cells) : cells.map((c) => c.join('\t')).join('\n') + (cells.length > 0 ? '\n' : ''));
     return;
   }
@@ -79,6 +84,10 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
       lines.push(`    ${s.dim(b.state === 'pressed' ? 'pressed' : 'last press')} ${lastPressText(env, b)}`);
       if (b.runbookUrl !== null) lines.push(`    ${s.dim('runbook')} ${b.runbookUrl}`);
     }
+    for (const c of service.canaries ?? []) {
+      lines.push(`  ${s.bold(c.flag)}  ${s.yellow('canary')}  ${canaryButtonText(c)}`);
+      lines.push(`    ${s.dim('abort')} flagscope canary abort ${c.flag} --reason TEXT`);
+    }
     lines.push('');
   }
   if (shown.length === 0)
@@ -89,6 +98,12 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
     );
   else env.out(lines.join('\n'));
 };
+
+/** `running at 5% (step 2 of 5): abort sets it to 0% at once`. */
+function canaryButtonText(c: CanaryButtonView): string {
+  const step = c.stepIndex < 0 ? 'not started' : `step ${c.stepIndex + 1} of ${c.steps.length}`;
+  return `${c.status} at ${c.percent}% (${step}): abort serves it to 0% at once`;
+}
 
 function afterText(verb: 'press' | 'release', flag: Flag | undefined): string {
   if (flag === undefined) return verb === 'press' ? 'its safe variant to everyone' : 'what it served before the press';
