@@ -3,7 +3,7 @@
  * the `flagscope_datasets`/`flagscope_columns` tables), the naming and widening rules, and the
  * schema changes (CREATE TABLE, ALTER TABLE) a write transaction makes. docs/storage.md has the rules.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
 import { sqlTypeFor } from './chunk.js';
 import type { DatasetSnapshot } from './prepared.js';
@@ -221,40 +221,82 @@ export class DatasetCatalog {
     return state.snapshot;
   }
 
-  /** Creates the dataset's table and catalog rows when new, then widens and adds its columns, on `connection` (in its transaction). */
+  /**
+   * Makes a plan's schema change on `connection`, in its open transaction: a new dataset is one
+   * `CREATE TABLE` with every column and its catalog rows; new and widened columns of an existing
+   * dataset are either one `ALTER TABLE` each or one rebuild of the table, whichever is
+   * estimated cheaper (docs/storage.md, "Schema changes"). Catalog rows go in through an appender.
+   */
   async applySchemaChanges(connection: DuckDBConnection, plan: DatasetChange): Promise<void> {
     const state = plan.state;
     const table = quoteIdentifier(state.table);
-    const createdAt = this.now();
+    const createdMicros = BigInt(this.now()) * 1000n;
+    const definitions = (from: number): string[] =>
+      plan.types.slice(from).map((type, n) => {
+        const index = from + n;
+        const name = index < state.columns.length ? state.columns[index]!.name : plan.newColumns[index - state.columns.length]!;
+        return `${quoteIdentifier(name)} ${sqlTypeFor(type)}`;
+      });
     if (plan.isNewDataset) {
-      await connection.run(`CREATE TABLE ${table} (_time TIMESTAMP NOT NULL, _samplerate BIGINT NOT NULL)`);
+      await connection.run(
+        `CREATE TABLE ${table} (${['_time TIMESTAMP NOT NULL', '_samplerate BIGINT NOT NULL', ...definitions(0)].join(', ')})`,
+      );
       await connection.run(`INSERT INTO ${DATASETS_TABLE} VALUES ($1, $2, make_timestamp($3::BIGINT))`, [
         state.name,
         state.table,
         BigInt(state.createdAt) * 1000n,
       ]);
+    } else {
+      const widened: number[] = [];
+      for (let index = 0; index < state.columns.length; index++) if (plan.types[index] !== state.columns[index]!.type) widened.push(index);
+      if (rebuildIsCheaper(state.rows, state.columns.length, plan.newColumns.length, widened.length)) {
+        await this.rebuildTable(connection, plan, definitions(0));
+      } else {
+        for (const index of widened) {
+          const column = quoteIdentifier(state.columns[index]!.name);
+          await connection.run(`ALTER TABLE ${table} ALTER COLUMN ${column} SET DATA TYPE ${sqlTypeFor(plan.types[index]!)}`);
+        }
+        for (const definition of definitions(state.columns.length)) await connection.run(`ALTER TABLE ${table} ADD COLUMN ${definition}`);
+      }
+      for (const index of widened) {
+        await connection.run(`UPDATE ${COLUMNS_TABLE} SET type = $1 WHERE dataset = $2 AND name = $3`, [
+          plan.types[index]!,
+          state.name,
+          state.columns[index]!.name,
+        ]);
+      }
     }
-    const createdMicros = BigInt(createdAt) * 1000n;
-    for (let index = 0; index < state.columns.length; index++) {
-      const column = state.columns[index]!;
-      const type = plan.types[index]!;
-      if (type === column.type) continue;
-      await connection.run(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdentifier(column.name)} SET DATA TYPE ${sqlTypeFor(type)}`);
-      await connection.run(`UPDATE ${COLUMNS_TABLE} SET type = $1 WHERE dataset = $2 AND name = $3`, [type, state.name, column.name]);
+    if (plan.newColumns.length === 0) return;
+    const appender = await connection.createAppender(COLUMNS_TABLE);
+    try {
+      const createdAt = new DuckDBTimestampValue(createdMicros);
+      plan.newColumns.forEach((name, n) => {
+        const index = state.columns.length + n;
+        appender.appendVarchar(state.name);
+        appender.appendInteger(index);
+        appender.appendVarchar(name);
+        appender.appendVarchar(plan.types[index]!);
+        appender.appendTimestamp(createdAt);
+        appender.endRow();
+      });
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
     }
-    for (let n = 0; n < plan.newColumns.length; n++) {
-      const name = plan.newColumns[n]!;
-      const index = state.columns.length + n;
-      const type = plan.types[index]!;
-      await connection.run(`ALTER TABLE ${table} ADD COLUMN ${quoteIdentifier(name)} ${sqlTypeFor(type)}`);
-      await connection.run(`INSERT INTO ${COLUMNS_TABLE} VALUES ($1, $2, $3, $4, make_timestamp($5::BIGINT))`, [
-        state.name,
-        index,
-        name,
-        type,
-        createdMicros,
-      ]);
-    }
+  }
+
+  /** Copies the dataset's rows into a new table with every column of `plan` (`definitions`), then puts it in place of the old one. */
+  private async rebuildTable(connection: DuckDBConnection, plan: DatasetChange, definitions: string[]): Promise<void> {
+    const state = plan.state;
+    const table = quoteIdentifier(state.table);
+    const next = quoteIdentifier(`${state.table}_rebuild`);
+    await connection.run(
+      `CREATE TABLE ${next} (${['_time TIMESTAMP NOT NULL', '_samplerate BIGINT NOT NULL', ...definitions].join(', ')})`,
+    );
+    const kept = ['_time', '_samplerate', ...state.columns.map((column) => column.name)].map(quoteIdentifier).join(', ');
+    await connection.run(`INSERT INTO ${next} (${kept}) SELECT ${kept} FROM ${table}`);
+    await connection.run(`DROP TABLE ${table}`);
+    await connection.run(`ALTER TABLE ${next} RENAME TO ${table}`);
   }
 
   /** Brings the in-memory state up to a committed change (a new dataset, new or widened columns, counters). */
@@ -285,6 +327,19 @@ export class DatasetCatalog {
 }
 
 let nextDatasetVersion = 1;
+
+/**
+ * Whether copying a dataset's rows into a new table costs less than one `ALTER TABLE` per
+ * column. DuckDB's `ADD COLUMN` costs in proportion to the table's columns times its row groups,
+ * so `added` of them cost about `added × columns × (row groups + 1)`; a rebuild costs in
+ * proportion to the values it copies. The weights are measured (docs/storage.md).
+ */
+export function rebuildIsCheaper(rows: number, columns: number, added: number, widened: number): boolean {
+  const rowGroups = Math.ceil(rows / 122_880);
+  const alterMicros = added * (columns + added / 2 + 2) * 4.5 * (rowGroups + 1) + widened * rows * 0.05;
+  const rebuildMicros = 20_000 + rows * (columns + added + 2) * 0.04;
+  return rebuildMicros < alterMicros;
+}
 
 /** A dataset with no columns and no rows yet, stored in `table`. */
 export function emptyDatasetState(name: string, table: string, createdAt: number): DatasetState {

@@ -43,6 +43,11 @@ export interface EventStoreOptions extends BatchIngestOptions {
    * rewriting the same partly filled row group again and again (docs/storage.md).
    */
   checkpointThreshold?: string;
+  /**
+   * @internal called before a schema change of `dataset` (a new dataset, new columns) begins its
+   * transaction; the change waits for the promise. Tests hold a change open with it.
+   */
+  beforeSchemaChange?: (dataset: string) => Promise<void> | void;
 }
 
 export const DEFAULT_CHECKPOINT_THRESHOLD = '256MB';
@@ -59,6 +64,8 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private readonly batches: BatchBodyIngest;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Idle connections for schema changes (each change takes one of its own). */
+  private readonly schemaConnections: DuckDBConnection[] = [];
 
   /** @internal use {@link openEventStore}. */
   constructor(
@@ -68,11 +75,18 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     readers: DuckDBConnection[],
     limits: StoreLimits,
     now: () => number,
-    batchOptions: BatchIngestOptions = {},
+    batchOptions: BatchIngestOptions & Pick<EventStoreOptions, 'beforeSchemaChange'> = {},
   ) {
     this.batches = new BatchBodyIngest(this, batchOptions);
     this.catalog = new DatasetCatalog(now);
-    this.writer = new GroupCommitWriter(connection, lanes, this.catalog, limits, now);
+    this.writer = new GroupCommitWriter(connection, lanes, this.catalog, limits, now, {
+      takeConnection: async () => this.schemaConnections.pop() ?? (await this.instance.connect()),
+      giveConnection: (schemaConnection) => {
+        if (this.closed) schemaConnection.closeSync();
+        else this.schemaConnections.push(schemaConnection);
+      },
+      beforeSchemaChange: batchOptions.beforeSchemaChange,
+    });
     this.reader = new EventReader(readers);
   }
 
@@ -183,6 +197,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       } finally {
         this.reader.closeSync();
         for (const lane of this.lanes) lane.closeSync();
+        for (const schemaConnection of this.schemaConnections.splice(0)) schemaConnection.closeSync();
         this.connection.closeSync();
         this.instance.closeSync();
       }

@@ -126,7 +126,11 @@ export function planRequest(plan: DatasetPlan, request: PendingIngest, limits: S
   const batch = request.prepared;
   if (batch === undefined) return planEvents(plan, request.events, limits);
   if (plan.isNewDataset || batch.version !== plan.state.version || plan.slots !== plan.state.slots) {
-    return planEvents(plan, batch.materialize(), limits);
+    // Its chunks do not fit the columns: from now on the request holds its events as objects
+    // (a request may be planned again after a schema change; the body is parsed once).
+    request.events = batch.materialize();
+    request.prepared = undefined;
+    return planEvents(plan, request.events, limits);
   }
   plan.prepared.push(batch);
   if (batch.lastEventMs !== null && (plan.lastEventMs === null || batch.lastEventMs > plan.lastEventMs))
