@@ -11,5 +11,8 @@ export interface IncomingEvent {
   data: Record<string, unknown>;
 }
 
-/** Per-event outcome of an ingest call, in input order. */
-export type IngestOutcome = { status: 202 } | { status: 400; error: string };
+/**
+ * Per-event outcome of an ingest call, in input order. A stored event whose values did not all fit
+ * their columns carries a `warning` (docs/storage.md, "Types").
+ */
+export type IngestOutcome = { status: 202; warning?: string } | { status: 400; error: string };

@@ -17,7 +17,7 @@ import { FlagscopeError } from '../../src/errors.js';
 import { IngestService } from '../../src/server/ingest/ingest-service.js';
 import { DEFAULT_SERVER_LIMITS } from '../../src/server/limits.js';
 import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
-import type { IngestOutcome } from '../../src/store/types.js';
+import type { BatchItemStatus } from '../../src/api/ingest.js';
 import { mulberry32 } from '../fixtures/random.js';
 import { InThreadScanner } from '../support/in-thread-scanner.js';
 
@@ -25,7 +25,7 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const DATASET = 'diff';
 const MAX_EVENT_BYTES = 1500;
 
-type Outcomes = IngestOutcome[] | { bodyError: string };
+type Outcomes = BatchItemStatus[] | { bodyError: string };
 
 let dir: string;
 const open: DuckDbEventStore[] = [];

@@ -6,6 +6,7 @@
  */
 import { FlagscopeError, invalidInput } from '../../errors.js';
 import { singleEvent } from '../../ingest/honeycomb.js';
+import type { BatchItemStatus } from '../../api/ingest.js';
 import type { BatchBodyOptions, EventStore, IngestOutcome } from '../../store/types.js';
 import type { ServerLimits } from '../limits.js';
 
@@ -34,19 +35,28 @@ export class IngestService {
    * Stores one event: `body` is the parsed request body (`bodyBytes` its size). Resolves after
    * commit; throws `invalid_input` for an event that is malformed or was not stored.
    */
-  async ingestEvent(dataset: string, body: unknown, metadata: SingleEventMetadata, bodyBytes: number): Promise<void> {
+  async ingestEvent(dataset: string, body: unknown, metadata: SingleEventMetadata, bodyBytes: number): Promise<{ warning?: string }> {
     const event = singleEvent(body, metadata, bodyBytes, this.deps.limits.maxEventBytes, this.deps.now());
     this.admit(1);
     const [outcome] = await this.deps.events.ingest(dataset, [event]);
     if (outcome === undefined || outcome.status !== 202) {
       throw invalidInput(outcome?.error ?? 'event was not stored', 'fix the event and send it again');
     }
+    return outcome.warning === undefined ? {} : { warning: outcome.warning };
   }
 
-  /** Stores a batch body and resolves after commit with one outcome per item, in order. */
-  ingestBatch(dataset: string, body: Buffer): Promise<IngestOutcome[]> {
+  /**
+   * Stores a batch body and resolves after commit with one status per item, in order. An item
+   * stored with a warning carries it twice: as `warning`, and as `err`, the one field libhoney-js
+   * reads besides `status` (docs/api.md).
+   */
+  async ingestBatch(dataset: string, body: Buffer): Promise<BatchItemStatus[]> {
     const options: BatchBodyOptions = { now: this.deps.now(), maxEventBytes: this.deps.limits.maxEventBytes, admit: this.admit };
-    return this.deps.events.ingestBatchBody(dataset, body, options);
+    const outcomes: IngestOutcome[] = await this.deps.events.ingestBatchBody(dataset, body, options);
+    if (!outcomes.some((outcome) => outcome.status === 202 && outcome.warning !== undefined)) return outcomes;
+    return outcomes.map((outcome) =>
+      outcome.status === 202 && outcome.warning !== undefined ? { status: 202, warning: outcome.warning, err: outcome.warning } : outcome,
+    );
   }
 
   /** The store's buffer of `bytes` bytes to read a batch body into, or undefined for an ordinary one. */

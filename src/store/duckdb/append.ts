@@ -29,13 +29,17 @@ export async function appendEvents(connection: DuckDBConnection, plan: DatasetPl
         time.setInteger(row, Math.round(event.time * 1000));
         samplerate.setInteger(row, event.samplerate);
         const data = event.data;
+        const mistyped = plan.mistyped[offset + row];
         let position = 0;
         for (const field in data) {
           const slot = slotOf(shape, slots, position++, field);
           const value = data[field];
           if (value === null || value === undefined || slot === undefined) continue;
+          // A value that does not fit its column stays NULL there; the side column keeps it.
+          if (mistyped?.fields.has(field)) continue;
           setValue(builders[slot.index]!, types[slot.index]!, row, value);
         }
+        if (mistyped !== undefined) builders[plan.mistypedIndex]!.setString(row, mistyped.text);
         if (position < shape.fields.length) resetShape(shape, slots, position);
       }
       const chunk = buildDataChunk(

@@ -6,6 +6,7 @@
 import { DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
 import { sqlTypeFor } from './chunk.js';
+import { MISTYPED_COLUMN } from '../../ingest/value-rules.js';
 import type { DatasetSnapshot } from './prepared.js';
 import type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../types.js';
 
@@ -64,9 +65,12 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** The column a user field is stored in: `_time`/`_samplerate` are reserved and become `data._time`/`data._samplerate`. */
+/**
+ * The column a user field is stored in: `_time`, `_samplerate` and `meta.mistyped` are reserved
+ * and become `data._time`, `data._samplerate` and `data.meta.mistyped`.
+ */
 export function storedFieldName(field: string): string {
-  return field === '_time' || field === '_samplerate' ? `data.${field}` : field;
+  return field === '_time' || field === '_samplerate' || field === MISTYPED_COLUMN ? `data.${field}` : field;
 }
 
 /** The narrowest type that holds values of both types without loss (docs/storage.md). */
@@ -95,6 +99,8 @@ export interface DatasetState {
   lastEventMicros: bigint | null;
   hasSampling: boolean;
   schema: DatasetSchema | undefined;
+  /** Values kept in `meta.mistyped` because they did not fit their column, by column. */
+  mistyped: Map<string, number>;
   /** Changes whenever the columns change; never reused by another dataset state. */
   version: number;
   snapshot: DatasetSnapshot | undefined;
@@ -105,7 +111,7 @@ export interface FieldSlot {
   readonly column: string;
   readonly index: number;
   readonly type: ColumnType;
-  /** 1 for `data._time`, 2 for `data._samplerate` (two user fields map to each), else 0. */
+  /** 1 for `data._time`, 2 for `data._samplerate`, 4 for `data.meta.mistyped` (two user fields map to each), else 0. */
   readonly aliasBit: number;
 }
 
@@ -126,6 +132,10 @@ export interface DatasetChange {
   /** Newest event time, Unix milliseconds. */
   lastEventMs: number | null;
   hasSampling: boolean;
+  /** Index of the `meta.mistyped` column among the columns after the transaction, or -1. */
+  mistypedIndex: number;
+  /** Values the transaction keeps in `meta.mistyped`, by column. */
+  mistypedCounts: Map<string, number>;
 }
 
 function micros(timeMs: number): bigint {
@@ -166,9 +176,11 @@ export class DatasetCatalog {
       addColumnToState(state, { name: String(name), type: String(type) as ColumnType, createdAt: Number(createdAt) });
     }
     for (const state of this.datasets.values()) {
-      state.columns.forEach((column, index) =>
-        setSlot(state.slots, { column: column.name, index, type: column.type, aliasBit: aliasBitOf(column.name) }),
-      );
+      state.columns.forEach((column, index) => {
+        if (column.name !== MISTYPED_COLUMN)
+          setSlot(state.slots, { column: column.name, index, type: column.type, aliasBit: aliasBitOf(column.name) });
+      });
+      await this.countMistyped(connection, state);
       const [row] = (
         await connection.runAndReadAll(
           `SELECT count(*), max(epoch_us(_time)), coalesce(bool_or(_samplerate <> 1), false) FROM ${quoteIdentifier(state.table)}`,
@@ -178,6 +190,19 @@ export class DatasetCatalog {
       state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
       state.hasSampling = row?.[2] === true;
     }
+  }
+
+  /** Counts the values each column keeps in `meta.mistyped` (at open, and after a column's type changed). */
+  async countMistyped(connection: DuckDBConnection, state: DatasetState): Promise<void> {
+    state.mistyped = new Map();
+    state.schema = undefined;
+    if (!state.columns.some((column) => column.name === MISTYPED_COLUMN)) return;
+    const rows = (
+      await connection.runAndReadAll(
+        `SELECT key, count(*) FROM (SELECT unnest(json_keys(${quoteIdentifier(MISTYPED_COLUMN)})) AS key FROM ${quoteIdentifier(state.table)} WHERE ${quoteIdentifier(MISTYPED_COLUMN)} IS NOT NULL) GROUP BY key`,
+      )
+    ).getRows();
+    for (const [key, count] of rows) state.mistyped.set(String(key), Number(count));
   }
 
   /** Datasets with their row count, column count and newest event time, from memory. */
@@ -323,6 +348,10 @@ export class DatasetCatalog {
       state.hasSampling = true;
       state.schema = undefined;
     }
+    if (plan.mistypedCounts.size > 0) {
+      for (const [column, count] of plan.mistypedCounts) state.mistyped.set(column, (state.mistyped.get(column) ?? 0) + count);
+      state.schema = undefined;
+    }
   }
 }
 
@@ -356,6 +385,7 @@ export function emptyDatasetState(name: string, table: string, createdAt: number
     lastEventMicros: null,
     hasSampling: false,
     schema: undefined,
+    mistyped: new Map(),
   };
 }
 
@@ -367,17 +397,23 @@ function addColumnToState(state: DatasetState, column: ColumnState): void {
 
 function schemaOf(state: DatasetState): DatasetSchema {
   if (state.schema === undefined) {
-    const columns: ColumnInfo[] = state.columns.map((column) =>
-      Object.freeze({ name: column.name, type: column.type, created_at: column.createdAt }),
-    );
+    const columns: ColumnInfo[] = state.columns.map((column) => {
+      const mistyped = state.mistyped.get(column.name);
+      return Object.freeze({
+        name: column.name,
+        type: column.type,
+        created_at: column.createdAt,
+        ...(mistyped === undefined ? {} : { mistyped }),
+      });
+    });
     state.schema = Object.freeze({ dataset: state.name, columns: Object.freeze(columns) as ColumnInfo[], hasSampling: state.hasSampling });
   }
   return state.schema;
 }
 
-/** 1 for `data._time`, 2 for `data._samplerate` (two user fields map to each), else 0. */
+/** 1 for `data._time`, 2 for `data._samplerate`, 4 for `data.meta.mistyped` (two user fields map to each), else 0. */
 export function aliasBitOf(column: string): number {
-  return column === 'data._time' ? 1 : column === 'data._samplerate' ? 2 : 0;
+  return column === 'data._time' ? 1 : column === 'data._samplerate' ? 2 : column === 'data.meta.mistyped' ? 4 : 0;
 }
 
 /** Registers a slot under its column name and, for `data._time`/`data._samplerate`, under the reserved field name too. */

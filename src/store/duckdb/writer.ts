@@ -214,7 +214,7 @@ export class GroupCommitWriter {
       } finally {
         this.schema.giveConnection(connection);
       }
-      this.catalog.applyCommitted({ ...plan, addedRows: 0, lastEventMs: null, hasSampling: false });
+      this.catalog.applyCommitted({ ...plan, addedRows: 0, lastEventMs: null, hasSampling: false, mistypedCounts: new Map() });
       this.counters.schemaChanges++;
     })().then(
       () => this.requeue(dataset, requests),
