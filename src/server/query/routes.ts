@@ -1,12 +1,13 @@
 /**
  * The query endpoints (docs/api.md), all with scope `query`: `POST /api/v1/query/{dataset}`
  * runs a query spec, `GET /api/v1/datasets` lists the datasets and
- * `GET /api/v1/datasets/{dataset}/columns` a dataset's columns.
+ * `GET /api/v1/datasets/{dataset}/columns` a dataset's columns; and, with scope `admin`,
+ * `POST /api/v1/datasets/{dataset}/columns/{column}/type` changes a column's type.
  */
 import type { EventStore } from '../../store/types.js';
 import { readJsonObject, sendJson } from '../http-io.js';
 import type { Router } from '../router.js';
-import { datasetColumns, listDatasets, runQuery } from './query-service.js';
+import { datasetColumns, listDatasets, runQuery, setColumnType } from './query-service.js';
 
 /** What the query endpoints need from the server. */
 export interface QueryDependencies {
@@ -29,5 +30,9 @@ export function registerQueryRoutes(router: Router, deps: QueryDependencies): vo
   });
   router.add('GET', '/api/v1/datasets/:dataset/columns', 'query', async ({ res, params }) => {
     sendJson(res, 200, await datasetColumns(deps.events, params.dataset as string));
+  });
+  router.add('POST', '/api/v1/datasets/:dataset/columns/:column/type', 'admin', async ({ req, res, params }) => {
+    const body = await readJsonObject(req, deps.limits.maxBodyBytes, 'column type', { hint: 'send {"type": "string"}' });
+    sendJson(res, 200, await setColumnType(deps.events, params.dataset as string, params.column as string, body));
   });
 }

@@ -324,6 +324,87 @@ export class DatasetCatalog {
     await connection.run(`ALTER TABLE ${next} RENAME TO ${table}`);
   }
 
+  /**
+   * Changes a column's type on `connection`, in its open transaction (docs/storage.md, "Changing
+   * a column's type"), by one rebuild of the table: values that do not convert move to
+   * `meta.mistyped`, and values kept there for the column that now convert come back. (DuckDB
+   * refuses to commit an `UPDATE` and an `ALTER` of one table in one transaction, and the rebuild
+   * does both in one pass.) Returns the change to apply once committed, and how many values moved.
+   */
+  async convertColumn(
+    connection: DuckDBConnection,
+    state: DatasetState,
+    index: number,
+    type: ColumnType,
+  ): Promise<{ change: DatasetChange; kept: number; restored: number }> {
+    const column = state.columns[index]!;
+    const table = quoteIdentifier(state.table);
+    const name = quoteIdentifier(column.name);
+    const types = state.columns.map((c) => c.type);
+    types[index] = type;
+    const newColumns: string[] = [];
+    const hadSide = state.columns.some((c) => c.name === MISTYPED_COLUMN);
+    let mistypedIndex = state.columns.findIndex((c) => c.name === MISTYPED_COLUMN);
+    if (!hadSide) {
+      mistypedIndex = types.length;
+      types.push('string');
+      newColumns.push(MISTYPED_COLUMN);
+    }
+    const side = hadSide ? quoteIdentifier(MISTYPED_COLUMN) : 'CAST(NULL AS VARCHAR)';
+    const converted = conversionSql(name, column.type, type);
+    // The kept value as text: a JSON string's own text, anything else its JSON text.
+    const back = conversionSql('json_extract_string(m, $2)', 'string', type);
+    const counts = (
+      await connection.runAndReadAll(
+        `SELECT count(*) FILTER (${name} IS NOT NULL AND (${converted}) IS NULL), count(*) FILTER (${name} IS NULL AND ${side} IS NOT NULL AND json_extract(${side}, $1) IS NOT NULL AND (${conversionSql(`json_extract_string(${side}, $1)`, 'string', type)}) IS NOT NULL) FROM ${table}`,
+        [pointerOf(column.name)],
+      )
+    ).getRows()[0]!;
+    const names = [...state.columns.map((c) => c.name), ...newColumns];
+    const definitions = names.map((n, i) => `${quoteIdentifier(n)} ${sqlTypeFor(types[i]!)}`);
+    const next = quoteIdentifier(`${state.table}_rebuild`);
+    await connection.run(
+      `CREATE TABLE ${next} (${['_time TIMESTAMP NOT NULL', '_samplerate BIGINT NOT NULL', ...definitions].join(', ')})`,
+    );
+    const selected = names.map((n, i) => {
+      if (i === index) return `CASE WHEN v IS NOT NULL THEN ${conversionSql('v', column.type, type)} ELSE ${back} END`;
+      if (i === mistypedIndex)
+        return `CASE WHEN v IS NOT NULL AND (${conversionSql('v', column.type, type)}) IS NULL THEN json_merge_patch(coalesce(m, '{}'), json_object($1, to_json(v)))::VARCHAR WHEN v IS NULL AND m IS NOT NULL AND json_extract(m, $2) IS NOT NULL AND (${back}) IS NOT NULL THEN nullif(json_merge_patch(m, json_object($1, NULL))::VARCHAR, '{}') ELSE m END`;
+      return quoteIdentifier(n);
+    });
+    await connection.run(
+      `INSERT INTO ${next} SELECT _time, _samplerate, ${selected.join(', ')} FROM (SELECT *, ${name} AS v, ${side} AS m FROM ${table} ORDER BY rowid)`,
+      [column.name, pointerOf(column.name)],
+    );
+    await connection.run(`DROP TABLE ${table}`);
+    await connection.run(`ALTER TABLE ${next} RENAME TO ${table}`);
+    await connection.run(`UPDATE ${COLUMNS_TABLE} SET type = $1 WHERE dataset = $2 AND name = $3`, [type, state.name, column.name]);
+    if (!hadSide) {
+      await connection.run(`INSERT INTO ${COLUMNS_TABLE} VALUES ($1, $2, $3, 'string', make_timestamp($4::BIGINT))`, [
+        state.name,
+        mistypedIndex,
+        MISTYPED_COLUMN,
+        BigInt(this.now()) * 1000n,
+      ]);
+    }
+    const slots = new Map(state.slots);
+    const slot = state.slots.get(column.name);
+    if (slot !== undefined) setSlot(slots, { ...slot, type });
+    const change: DatasetChange = {
+      state,
+      isNewDataset: false,
+      slots,
+      types,
+      newColumns,
+      addedRows: 0,
+      lastEventMs: null,
+      hasSampling: false,
+      mistypedIndex,
+      mistypedCounts: new Map(),
+    };
+    return { change, kept: Number(counts[0]), restored: Number(counts[1]) };
+  }
+
   /** Brings the in-memory state up to a committed change (a new dataset, new or widened columns, counters). */
   applyCommitted(plan: DatasetChange): void {
     const state = plan.state;
@@ -356,6 +437,33 @@ export class DatasetCatalog {
 }
 
 let nextDatasetVersion = 1;
+
+/** The JSON pointer of a key of `meta.mistyped` (`~` and `/` escaped). */
+function pointerOf(key: string): string {
+  return `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+}
+
+/**
+ * SQL that converts `value` (SQL of type `from`) to `to` the way `--set-type` does, NULL where it
+ * does not convert: numbers and booleans to their text; text to a number only when it is one
+ * (an integer only when whole and within 64 bits), to a boolean only when `true`/`false`; a float
+ * to an integer only when whole; booleans and numbers never into each other.
+ */
+export function conversionSql(value: string, from: ColumnType, to: ColumnType): string {
+  if (from === to) return value;
+  if (to === 'string') return `CAST(${value} AS VARCHAR)`;
+  if (from === 'string') {
+    const number = `TRY_CAST(trim(${value}) AS DOUBLE)`;
+    if (to === 'float') return `CASE WHEN isfinite(${number}) THEN ${number} END`;
+    if (to === 'integer')
+      return `CASE WHEN regexp_full_match(trim(${value}), '-?[0-9]+') THEN TRY_CAST(trim(${value}) AS BIGINT) WHEN isfinite(${number}) AND ${number} = trunc(${number}) AND abs(${number}) < 9.2e18 THEN CAST(${number} AS BIGINT) END`;
+    return `CASE lower(trim(${value})) WHEN 'true' THEN true WHEN 'false' THEN false END`;
+  }
+  if (from === 'integer' && to === 'float') return `CAST(${value} AS DOUBLE)`;
+  if (from === 'float' && to === 'integer')
+    return `CASE WHEN ${value} = trunc(${value}) AND abs(${value}) < 9.2e18 THEN CAST(${value} AS BIGINT) END`;
+  return `CAST(NULL AS ${sqlTypeFor(to)})`;
+}
 
 /**
  * Whether copying a dataset's rows into a new table costs less than one `ALTER TABLE` per

@@ -7,14 +7,25 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { FlagscopeError } from '../../errors.js';
+import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
+import { MISTYPED_COLUMN } from '../../ingest/value-rules.js';
 import { duckdbDialect, type SqlDialect, type SqlParam } from '../../query/dialect.js';
 import { BatchBodyIngest, type BatchIngestOptions } from './batch-ingest.js';
-import { DatasetCatalog, DEFAULT_STORE_LIMITS, validateDatasetName, type StoreLimits } from './catalog.js';
+import { DatasetCatalog, DEFAULT_STORE_LIMITS, validateDatasetName, type DatasetState, type StoreLimits } from './catalog.js';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
 import { EventReader } from './reader.js';
 import { GroupCommitWriter, type IngestPressure, type IngestStats } from './writer.js';
-import type { BatchBodyOptions, DatasetInfo, DatasetSchema, EventStore, IncomingEvent, IngestOutcome, SqlRow } from '../types.js';
+import type {
+  BatchBodyOptions,
+  ColumnType,
+  ColumnTypeChange,
+  DatasetInfo,
+  DatasetSchema,
+  EventStore,
+  IncomingEvent,
+  IngestOutcome,
+  SqlRow,
+} from '../types.js';
 
 export {
   DEFAULT_STORE_LIMITS,
@@ -103,6 +114,50 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   /** The cached schema of a dataset (frozen; rebuilt when its columns change), or undefined. */
   async getSchema(dataset: string): Promise<DatasetSchema | undefined> {
     return this.catalog.schema(dataset);
+  }
+
+  /**
+   * Changes a column's type as a schema change of its dataset: the dataset's ingest waits for it,
+   * other datasets go on. Values that do not convert move to `meta.mistyped`; values kept there
+   * for the column that now convert come back (docs/storage.md).
+   */
+  async setColumnType(dataset: string, column: string, type: ColumnType): Promise<ColumnTypeChange> {
+    const problem = this.refusal(dataset);
+    if (problem !== undefined) throw problem;
+    const find = (): { state: DatasetState; index: number } => {
+      const state = this.catalog.get(dataset);
+      if (state === undefined)
+        throw notFound(`dataset ${JSON.stringify(dataset)} does not exist`, 'run `flagscope datasets` to list datasets');
+      const index = state.columns.findIndex((c) => c.name === column);
+      if (index < 0) {
+        throw notFound(
+          `dataset ${JSON.stringify(dataset)} has no column ${JSON.stringify(column)}`,
+          `run \`flagscope columns ${dataset}\` to list its columns`,
+        );
+      }
+      if (column === MISTYPED_COLUMN) {
+        throw invalidInput(
+          `${MISTYPED_COLUMN} keeps values that did not fit their columns; its type cannot change`,
+          'change the type of the column the values belong to',
+        );
+      }
+      return { state, index };
+    };
+    const { state, index } = find();
+    const from = state.columns[index]!.type;
+    if (from === type) return { dataset, column, from, to: type, kept: 0, restored: 0 };
+    const { kept, restored } = await this.writer.exclusive(
+      dataset,
+      async (connection) => {
+        const current = find();
+        return this.catalog.convertColumn(connection, current.state, current.index, type);
+      },
+      async (result, connection) => {
+        this.catalog.applyCommitted(result.change);
+        await this.catalog.countMistyped(connection, result.change.state);
+      },
+    );
+    return { dataset, column, from, to: type, kept, restored };
   }
 
   /** The name of the table that holds a dataset's events (`ds_<n>`, not quoted), or undefined. */

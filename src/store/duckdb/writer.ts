@@ -66,6 +66,10 @@ export class GroupCommitWriter {
   /** Datasets whose schema change runs, with the requests that arrived for them meanwhile. */
   private readonly changing = new Map<string, PendingIngest[]>();
   private readonly schemaTasks = new Set<Promise<void>>();
+  /** The running schema change of each dataset (the next one waits for it). */
+  private readonly changeTasks = new Map<string, Promise<void>>();
+  /** Settles once every group taken so far has committed (or failed). */
+  private lastCommit: Promise<void> = Promise.resolve();
 
   /**
    * @param writer the connection that commits the one-by-one retries
@@ -147,6 +151,10 @@ export class GroupCommitWriter {
         if (this.waitingEvents < GROUP_TARGET_EVENTS) await Promise.race([last, this.queueReaches(GROUP_TARGET_EVENTS)]);
         const group = this.takeGroup();
         if (group.length === 0) continue;
+        let groupSettled!: () => void;
+        this.lastCommit = new Promise<void>((resolve) => {
+          groupSettled = resolve;
+        });
         const current = lanes[lane]!;
         lane = (lane + 1) % lanes.length;
         await current.done;
@@ -176,6 +184,7 @@ export class GroupCommitWriter {
           }
           await this.retryAlone(members, failure);
         })();
+        void done.finally(groupSettled);
         current.done = done;
         last = done;
         alone = staged === undefined;
@@ -223,8 +232,59 @@ export class GroupCommitWriter {
         this.requeue(dataset, []);
       },
     );
+    this.track(dataset, task);
+  }
+
+  private track(dataset: string, task: Promise<void>): void {
     this.schemaTasks.add(task);
-    void task.finally(() => this.schemaTasks.delete(task));
+    this.changeTasks.set(dataset, task);
+    void task.finally(() => {
+      this.schemaTasks.delete(task);
+      if (this.changeTasks.get(dataset) === task) this.changeTasks.delete(dataset);
+    });
+  }
+
+  /**
+   * Runs `work` in a transaction of its own on a schema connection while nothing else writes to
+   * `dataset` (after its running schema change and every group taken so far; its requests wait
+   * meanwhile), commits it, then `after`, and lets the dataset's requests go on.
+   */
+  async exclusive<T>(
+    dataset: string,
+    work: (connection: DuckDBConnection) => Promise<T>,
+    after: (result: T, connection: DuckDBConnection) => Promise<void>,
+  ): Promise<T> {
+    for (let running = this.changeTasks.get(dataset); running !== undefined; running = this.changeTasks.get(dataset)) {
+      await running.catch(() => undefined);
+    }
+    this.changing.set(dataset, []);
+    const task = (async () => {
+      await this.lastCommit;
+      const connection = await this.schema.takeConnection();
+      try {
+        await connection.run('BEGIN TRANSACTION');
+        let result: T;
+        try {
+          result = await work(connection);
+          await connection.run('COMMIT');
+        } catch (error) {
+          await connection.run('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        await after(result, connection);
+        this.counters.schemaChanges++;
+        return result;
+      } finally {
+        this.schema.giveConnection(connection);
+      }
+    })();
+    const done = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.track(dataset, done);
+    void done.then(() => this.requeue(dataset, []));
+    return task;
   }
 
   /** Queues `requests` and those that waited for the dataset's schema change again, at the front, in order. */
