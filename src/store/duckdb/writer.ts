@@ -7,7 +7,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
-import { appendEvents, appendPrepared, preparedEvents } from './append.js';
+import { appendEvents, appendPrepared, insertEvents, preparedEvents } from './append.js';
 import { emptyDatasetState, type DatasetCatalog, type StoreLimits } from './catalog.js';
 import { CHUNK_ROWS } from './chunk.js';
 import { newPlan, planRequest, type DatasetPlan, type PendingIngest } from './ingest-plan.js';
@@ -49,6 +49,9 @@ interface StagedTransaction {
   /** Requests of datasets whose columns must change first: they leave the group for a schema change. */
   deferred: Map<string, PendingIngest[]>;
 }
+
+/** Events of a schema change stored by `INSERT` statements (off the event loop) rather than data chunks. */
+const FEW_EVENTS = 16;
 
 /** Events a group gathers while the previous group commits, before it is appended. */
 const GROUP_TARGET_EVENTS = 4 * CHUNK_ROWS;
@@ -204,17 +207,25 @@ export class GroupCommitWriter {
    */
   private changeSchema(dataset: string, requests: PendingIngest[], prior: Promise<void>): void {
     this.changing.set(dataset, []);
-    const task = (async () => {
+    const task = (async (): Promise<boolean> => {
       await prior;
       const plan = this.planDataset(dataset, requests, this.catalog.nextTableNumber);
-      if (!needsSchemaChange(plan)) return;
+      if (!needsSchemaChange(plan)) return false;
       if (plan.isNewDataset) this.catalog.nextTableNumber++;
+      // Chunks prepared against the old columns do not fit the new ones: store those events as objects.
+      for (const batch of plan.prepared.splice(0)) {
+        for (const event of batch.materialize()) plan.accepted.push(event);
+      }
       await this.schema.beforeSchemaChange?.(dataset);
       const connection = await this.schema.takeConnection();
       try {
         await connection.run('BEGIN TRANSACTION');
         try {
           await this.catalog.applySchemaChanges(connection, plan);
+          // The events that needed the change go in with it, off the commit lane (appending to a
+          // table of thousands of columns costs DuckDB a few hundred milliseconds per transaction).
+          if (plan.accepted.length <= FEW_EVENTS) await insertEvents(connection, plan);
+          else await appendEvents(connection, plan);
           await connection.run('COMMIT');
         } catch (error) {
           await connection.run('ROLLBACK').catch(() => undefined);
@@ -223,10 +234,15 @@ export class GroupCommitWriter {
       } finally {
         this.schema.giveConnection(connection);
       }
-      this.catalog.applyCommitted({ ...plan, addedRows: 0, lastEventMs: null, hasSampling: false, mistypedCounts: new Map() });
+      this.catalog.applyCommitted(plan);
       this.counters.schemaChanges++;
+      this.counters.transactions++;
+      this.counters.requests += requests.length;
+      this.counters.events += plan.accepted.length;
+      this.settle(requests, (request) => request.resolve(plan.outcomes.get(request) ?? []));
+      return true;
     })().then(
-      () => this.requeue(dataset, requests),
+      (stored) => this.requeue(dataset, stored ? [] : requests),
       (error: unknown) => {
         this.settle(requests, (request) => request.reject(asStoreError(error)));
         this.requeue(dataset, []);
