@@ -7,7 +7,6 @@ import {
   DEFAULT_STORE_LIMITS,
   openEventStore,
   validateDatasetName,
-  widenType,
   type DuckDbEventStore,
   type StoreLimits,
 } from '../../src/store/duckdb/event-store.js';
@@ -82,16 +81,6 @@ describe('dataset names', () => {
 });
 
 describe('type rules', () => {
-  it('widens as a lattice: integer+float is float, anything else mixed is string', () => {
-    expect(widenType('integer', 'float')).toBe('float');
-    expect(widenType('float', 'integer')).toBe('float');
-    expect(widenType('integer', 'string')).toBe('string');
-    expect(widenType('boolean', 'integer')).toBe('string');
-    expect(widenType('boolean', 'boolean')).toBe('boolean');
-  });
-});
-
-describe('DuckDbEventStore', () => {
   it('creates columns as fields are first seen, with the first value deciding the type', async () => {
     const store = await openStore();
     await store.ingest('web', [event({ service: 'api', status: 200, duration_ms: 12.5, ok: true, empty: null })]);

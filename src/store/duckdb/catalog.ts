@@ -73,13 +73,6 @@ export function storedFieldName(field: string): string {
   return field === '_time' || field === '_samplerate' || field === MISTYPED_COLUMN ? `data.${field}` : field;
 }
 
-/** The narrowest type that holds values of both types without loss (docs/storage.md). */
-export function widenType(current: ColumnType, incoming: ColumnType): ColumnType {
-  if (current === incoming) return current;
-  if ((current === 'integer' || current === 'float') && (incoming === 'integer' || incoming === 'float')) return 'float';
-  return 'string';
-}
-
 export interface ColumnState {
   name: string;
   type: ColumnType;

@@ -34,7 +34,6 @@ export {
   quoteIdentifier,
   storedFieldName,
   validateDatasetName,
-  widenType,
   type StoreLimits,
 } from './catalog.js';
 export type { IngestPressure, IngestStats } from './writer.js';
