@@ -74,23 +74,24 @@ export async function insertEvents(connection: DuckDBConnection, plan: DatasetPl
     const columns = ['_time', '_samplerate'];
     const values: string[] = ['make_timestamp($1::BIGINT)', '$2::BIGINT'];
     const params: Array<string | number | boolean | bigint> = [BigInt(Math.round(event.time * 1000)), BigInt(event.samplerate)];
-    const add = (column: string, sqlType: string, value: string | number | boolean | bigint): void => {
+    // No casts: the target columns type the parameters (a statement of 2,000 casts plans twice as slowly).
+    const add = (column: string, value: string | number | boolean | bigint): void => {
       columns.push(column);
       params.push(value);
-      values.push(`$${params.length}::${sqlType}`);
+      values.push(`$${params.length}`);
     };
     for (const field in event.data) {
       const value = event.data[field];
       const slot = plan.slots.get(field);
       if (value === null || value === undefined || slot === undefined || mistyped?.fields.has(field)) continue;
       const type = plan.types[slot.index]!;
-      if (type === 'string') add(slot.column, 'VARCHAR', textOf(value));
-      else if (type === 'integer') add(slot.column, 'BIGINT', BigInt(value as number | bigint));
+      if (type === 'string') add(slot.column, textOf(value));
+      else if (type === 'integer') add(slot.column, BigInt(value as number | bigint));
       // As text, which DuckDB reads back to the same double (a whole number would bind as a BIGINT).
-      else if (type === 'float') add(slot.column, 'VARCHAR::DOUBLE', String(Number(value)));
-      else add(slot.column, 'BOOLEAN', value as boolean);
+      else if (type === 'float') add(slot.column, String(Number(value)));
+      else add(slot.column, value as boolean);
     }
-    if (mistyped !== undefined) add(names[plan.mistypedIndex]!, 'VARCHAR', mistyped.text);
+    if (mistyped !== undefined) add(names[plan.mistypedIndex]!, mistyped.text);
     await connection.run(`INSERT INTO ${table} (${columns.map(quoteIdentifier).join(', ')}) VALUES (${values.join(', ')})`, params);
   }
   plan.addedRows += plan.accepted.length;
