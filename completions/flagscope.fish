@@ -30,7 +30,7 @@ function __flagscope_options
         case 'datasets'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'columns'
-            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--set-type -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'query'
             echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'compare'
@@ -179,7 +179,7 @@ function __flagscope_arg_kind
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--set-type' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
 end
 
 function __flagscope_complete

@@ -19,7 +19,7 @@ _flagscope_options() {
     'events') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events send') echo '--batch-size --concurrency --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'datasets') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'columns') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'columns') echo '--set-type -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'compare') echo '--dataset --metric --with --column --control --expect --where --any --since --start --end --unit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'explain') echo '--where --any --population --since --start --end --limit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -102,7 +102,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
   esac
   return 1
 }

@@ -40,8 +40,8 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
   },
   {
     name: 'columns',
-    term: 'columns <dataset>',
-    description: "list a dataset's columns and their types",
+    term: 'columns [options] <dataset>',
+    description: "list a dataset's columns, their types and mistyped values; or change a column's type",
     load: async () => (await import('./columns/index.js')).registerColumns,
   },
   {

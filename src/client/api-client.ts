@@ -5,11 +5,11 @@
  * (`flags.ts`, `buttons.ts`, `keys.ts`, `ofrep.ts`) that takes this client.
  */
 import type { CompareReport, ExplainReport } from '../api/analysis.js';
-import type { ColumnInfo, DatasetInfo } from '../api/datasets.js';
+import type { ColumnInfo, ColumnTypeChange, DatasetInfo } from '../api/datasets.js';
 import type { BatchItem, BatchItemStatus } from '../api/ingest.js';
 import type { QueryResult, QuerySpec } from '../api/query.js';
 import { compareCohorts, explainSelection } from './analysis.js';
-import { listColumns, listDatasets } from './datasets.js';
+import { listColumns, listDatasets, setColumnType } from './datasets.js';
 import { createHttpClient, type HttpClient, type HttpClientOptions } from './http.js';
 import { sendBatch } from './ingest.js';
 import { runQuery } from './query.js';
@@ -27,6 +27,8 @@ export interface ApiClient extends HttpClient {
   listDatasets(): Promise<DatasetInfo[]>;
   /** `GET /api/v1/datasets/{dataset}/columns`. */
   listColumns(dataset: string): Promise<ColumnInfo[]>;
+  /** `POST /api/v1/datasets/{dataset}/columns/{column}/type` (scope `admin`). */
+  setColumnType(dataset: string, column: string, type: string): Promise<ColumnTypeChange>;
   /** `POST /api/v1/query/{dataset}` with a Honeycomb query spec. */
   query(dataset: string, spec: QuerySpec): Promise<QueryResult>;
   /** `POST /1/batch/{dataset}`; resolves to one status per item, in order. */
@@ -48,6 +50,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     health: () => http.requestJson<Record<string, unknown>>('GET', '/healthz'),
     listDatasets: () => listDatasets(http),
     listColumns: (dataset) => listColumns(http, dataset),
+    setColumnType: (dataset, column, type) => setColumnType(http, dataset, column, type),
     query: (dataset, spec) => runQuery(http, dataset, spec),
     sendBatch: (dataset, items) => sendBatch(http, dataset, items),
     compare: (dataset, request) => compareCohorts(http, dataset, request),

@@ -11,5 +11,8 @@ export interface IncomingEvent {
   data: Record<string, unknown>;
 }
 
-/** Per-event outcome of an ingest call, in input order. */
+/**
+ * Per-event outcome of an ingest call, in input order. A stored event whose values did not all fit
+ * their columns, or were not all UTF-8, carries a `warning` (docs/storage.md, "Types"; docs/api.md).
+ */
 export type IngestOutcome = { status: 202; warning?: string } | { status: 400; error: string };

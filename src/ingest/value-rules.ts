@@ -51,3 +51,39 @@ export function eventProblem(event: IncomingEvent): string | undefined {
   if (event.data === null || typeof event.data !== 'object' || Array.isArray(event.data)) return 'event data must be a JSON object';
   return undefined;
 }
+
+/**
+ * The column a value that does not fit its column's type is kept in, whole, as JSON text
+ * `{"<column>": <value as sent>, ...}` (docs/storage.md, "Types"). A user field of this name is
+ * stored as `data.meta.mistyped`, as `_time` is stored as `data._time`.
+ */
+export const MISTYPED_COLUMN = 'meta.mistyped';
+
+/**
+ * The type a column of type `current` has after storing `value`: `current` when the value fits
+ * (a string column takes anything, as its text; a float column takes integers), `float` when an
+ * integer column gets a number that is not a 64-bit integer (widening loses nothing), and
+ * undefined when the value does not fit: then the column keeps its type, the value is stored
+ * NULL there and kept in {@link MISTYPED_COLUMN}. `null` fits everything.
+ */
+export function columnTypeAfter(current: ColumnType, value: unknown): ColumnType | undefined {
+  const type = typeOfValue(value);
+  if (type === undefined || type === current || current === 'string') return current;
+  if (current === 'float' && type === 'integer') return 'float';
+  if (current === 'integer' && type === 'float' && typeof value === 'number') return 'float';
+  return undefined;
+}
+
+/** A value's kind in words, for a warning: `the string "fast"`, `true`, `the object {…}`. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return `the ${typeof value === 'boolean' ? 'boolean' : 'number'} ${String(value)}`;
+}
+
+/** The warning of an event whose values did not fit their columns (`columns`: column → type). */
+export function mistypedWarning(mistyped: ReadonlyArray<readonly [column: string, type: ColumnType, value: unknown]>): string {
+  const parts = mistyped.map(([column, type, value]) => `${JSON.stringify(column)} is ${type}, got ${describeValue(value)}`);
+  return `stored with ${mistyped.length === 1 ? 'a value' : `${mistyped.length} values`} that did not fit the column type (${parts.join('; ')}): stored NULL there and kept whole in "${MISTYPED_COLUMN}"; see \`flagscope columns\`, or change the type with \`flagscope columns DATASET --set-type COLUMN=TYPE\``;
+}

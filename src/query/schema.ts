@@ -11,6 +11,8 @@ export interface ColumnInfo {
   type: ColumnType;
   /** Unix milliseconds when the column was first seen. */
   created_at?: number;
+  /** Values that did not fit the column's type, kept in `meta.mistyped` instead (absent: none). */
+  mistyped?: number;
 }
 
 export interface DatasetInfo {

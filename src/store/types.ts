@@ -9,7 +9,7 @@ import type { ApiKeyInfo, ApiKeyScope } from '../api/keys.js';
 import type { Flag } from '../flags/model.js';
 import type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
 import type { SqlDialect, SqlParam } from '../query/dialect.js';
-import type { DatasetInfo, DatasetSchema } from '../query/schema.js';
+import type { ColumnType, DatasetInfo, DatasetSchema } from '../query/schema.js';
 
 export type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../query/schema.js';
 export type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
@@ -56,11 +56,28 @@ export type SqlRow = readonly SqlValue[];
  * Where events live and how to read them. The store stores and executes; validating a query
  * and compiling it to SQL happen above it (`src/server/query/`), in the store's `dialect`.
  */
+/** What `setColumnType` did: the column's types before and after, and the values moved each way. */
+export interface ColumnTypeChange {
+  dataset: string;
+  column: string;
+  from: ColumnType;
+  to: ColumnType;
+  /** Values that did not convert, now kept in `meta.mistyped`. */
+  kept: number;
+  /** Values kept in `meta.mistyped` for this column that now convert, back in the column. */
+  restored: number;
+}
+
 export interface EventStore {
   /** The SQL dialect `execute` understands. */
   readonly dialect: SqlDialect;
   listDatasets(): Promise<DatasetInfo[]>;
   getSchema(dataset: string): Promise<DatasetSchema | undefined>;
+  /**
+   * Changes a column's type, converting its values (docs/storage.md, "Changing a column's type").
+   * Throws `not_found` for an unknown dataset or column, `invalid_input` for the side column.
+   */
+  setColumnType(dataset: string, column: string, type: ColumnType): Promise<ColumnTypeChange>;
   /**
    * The name of the table that holds a dataset's events (not quoted: quote it with
    * `dialect.quoteIdent`), or undefined for an unknown dataset.

@@ -123,4 +123,26 @@ describe('the real libhoney client', () => {
     expect(wrongQueue.map((r) => r.status_code)).toEqual([401]);
     expect(await countBy('libhoney-bad', { breakdowns: ['ok'] })).toEqual([{ ok: true, COUNT: 1 }]);
   });
+
+  it('shows a warning for a value that does not fit its column in the per-item response', async () => {
+    // libhoney-js reports each item's `status` and `err` (not `error`, not `warning`): the server
+    // repeats the warning in `err`, so a libhoney user sees it as the response's `error`.
+    const { hny, responses } = client('libhoney-types', { batchSizeTrigger: 2 });
+    hny.sendNow({ duration_ms: 12 });
+    await hny.flush();
+    const ok = hny.newEvent();
+    ok.add({ duration_ms: 15 });
+    ok.metadata = 'ok';
+    ok.send();
+    const odd = hny.newEvent();
+    odd.add({ duration_ms: 'fast' });
+    odd.metadata = 'odd';
+    odd.send();
+    await hny.flush();
+    const byMetadata = Object.fromEntries(responses().map((r) => [String(r.metadata), r]));
+    expect(byMetadata.ok).toMatchObject({ status_code: 202, error: undefined });
+    expect(byMetadata.odd?.status_code).toBe(202);
+    expect(String(byMetadata.odd?.error)).toContain('"duration_ms" is integer, got the string "fast"');
+    expect(String(byMetadata.odd?.error)).toContain('meta.mistyped');
+  });
 });

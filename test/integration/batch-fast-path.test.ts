@@ -17,7 +17,7 @@ import { FlagscopeError } from '../../src/errors.js';
 import { IngestService } from '../../src/server/ingest/ingest-service.js';
 import { DEFAULT_SERVER_LIMITS } from '../../src/server/limits.js';
 import { openEventStore, type DuckDbEventStore } from '../../src/store/duckdb/event-store.js';
-import type { IngestOutcome } from '../../src/store/types.js';
+import type { BatchItemStatus } from '../../src/api/ingest.js';
 import { mulberry32 } from '../fixtures/random.js';
 import { InThreadScanner } from '../support/in-thread-scanner.js';
 
@@ -25,7 +25,7 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const DATASET = 'diff';
 const MAX_EVENT_BYTES = 1500;
 
-type Outcomes = IngestOutcome[] | { bodyError: string };
+type Outcomes = BatchItemStatus[] | { bodyError: string };
 
 let dir: string;
 const open: DuckDbEventStore[] = [];
@@ -615,20 +615,20 @@ describe('the batch fast path stores exactly what the object path stores', () =>
     }
     await expectSameStores(a, b);
     const errorOf = (outcomes: Outcomes, index: number): string | undefined => {
-      const outcome = (outcomes as IngestOutcome[])[index]!;
+      const outcome = (outcomes as BatchItemStatus[])[index]!;
       return outcome.status === 400 ? outcome.error : undefined;
     };
-    expect((all[1] as IngestOutcome[]).map((o) => o.status)).toEqual([202, 400, 202]);
+    expect((all[1] as BatchItemStatus[]).map((o) => o.status)).toEqual([202, 400, 202]);
     expect(errorOf(all[1]!, 1)).toMatch(/deeper than 64 levels/);
-    expect((all[2] as IngestOutcome[]).map((o) => o.status)).toEqual([400, 202, 400]);
-    expect((all[3] as IngestOutcome[]).map((o) => o.status)).toEqual([400, 400, 400, 202]);
+    expect((all[2] as BatchItemStatus[]).map((o) => o.status)).toEqual([400, 202, 400]);
+    expect((all[3] as BatchItemStatus[]).map((o) => o.status)).toEqual([400, 400, 400, 202]);
     expect(errorOf(all[3]!, 0)).toMatch(/^field "f" holds a number beyond ±1\.8e308/);
-    expect((all[4] as IngestOutcome[]).map((o) => o.status)).toEqual([400, 400, 400, 202]);
+    expect((all[4] as BatchItemStatus[]).map((o) => o.status)).toEqual([400, 400, 400, 202]);
     expect(errorOf(all[4]!, 2)).toMatch(/outside the accepted window, 1970-01-01T00:00:00Z to 1 day after the server's clock/);
     expect(all[5]).toEqual([
-      { status: 202, warning: expect.stringMatching(/not valid UTF-8.*U\+FFFD/) },
+      { status: 202, warning: expect.stringMatching(/not valid UTF-8.*U\+FFFD/), err: expect.stringMatching(/not valid UTF-8/) },
       { status: 202 },
-      { status: 202, warning: expect.stringMatching(/not valid UTF-8/) },
+      { status: 202, warning: expect.stringMatching(/not valid UTF-8/), err: expect.stringMatching(/not valid UTF-8/) },
     ]);
     expect(all[6]).toEqual([{ status: 400, error: expect.stringMatching(/field name is not valid UTF-8/) }, { status: 202 }]);
     // The fast path took these bodies itself, except where it leaves the decision to the object path.

@@ -88,6 +88,12 @@ const ROUTES: BodyRoute[] = [
   { method: 'POST', pattern: '/api/v1/keys', path: '/api/v1/keys', valid: () => '{"name":"robot","scopes":["query"]}' },
   {
     method: 'POST',
+    pattern: '/api/v1/datasets/:dataset/columns/:column/type',
+    path: '/api/v1/datasets/hx/columns/dur/type',
+    valid: () => '{"type":"float"}',
+  },
+  {
+    method: 'POST',
     pattern: '/api/v1/flags',
     path: '/api/v1/flags',
     valid: () => '{"key":"hx.fresh","service":"hx","kind":"release","variants":{"on":true,"off":false},"defaultVariant":"off"}',
@@ -519,7 +525,10 @@ describe('the reproductions of issue 9 (items 5 and 7)', () => {
     expect(await storedState()).toBe(before);
     // A value: stored with U+FFFD and reported.
     const batch = await send('POST', '/1/batch/hx', bytes('[{"data":{"service":"caf', [0xc3], '"}},{"data":{"service":"fine"}}]'));
-    expect(batch.json).toEqual([{ status: 202, warning: expect.stringMatching(/not valid UTF-8.*U\+FFFD/) }, { status: 202 }]);
+    expect(batch.json).toEqual([
+      { status: 202, warning: expect.stringMatching(/not valid UTF-8.*U\+FFFD/), err: expect.stringMatching(/not valid UTF-8/) },
+      { status: 202 },
+    ]);
     const event = await send('POST', '/1/events/hx', bytes('{"service":"x', [0xff], 'y"}'));
     expect(event.status).toBe(200);
     expect(event.headers.get('x-flagscope-warning')).toMatch(/not valid UTF-8/);

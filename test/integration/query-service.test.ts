@@ -35,6 +35,7 @@ function recording(events: DuckDbEventStore, dialect: SqlDialect = events.dialec
       dialect,
       listDatasets: () => events.listDatasets(),
       getSchema: (dataset) => events.getSchema(dataset),
+      setColumnType: (dataset, column, type) => events.setColumnType(dataset, column, type),
       tableOf: (dataset) => events.tableOf(dataset),
       execute: (sql: string, params: readonly SqlParam[]): Promise<SqlRow[]> => {
         statements.push(sql);

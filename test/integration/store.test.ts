@@ -7,7 +7,6 @@ import {
   DEFAULT_STORE_LIMITS,
   openEventStore,
   validateDatasetName,
-  widenType,
   type DuckDbEventStore,
   type StoreLimits,
 } from '../../src/store/duckdb/event-store.js';
@@ -82,16 +81,6 @@ describe('dataset names', () => {
 });
 
 describe('type rules', () => {
-  it('widens as a lattice: integer+float is float, anything else mixed is string', () => {
-    expect(widenType('integer', 'float')).toBe('float');
-    expect(widenType('float', 'integer')).toBe('float');
-    expect(widenType('integer', 'string')).toBe('string');
-    expect(widenType('boolean', 'integer')).toBe('string');
-    expect(widenType('boolean', 'boolean')).toBe('boolean');
-  });
-});
-
-describe('DuckDbEventStore', () => {
   it('creates columns as fields are first seen, with the first value deciding the type', async () => {
     const store = await openStore();
     await store.ingest('web', [event({ service: 'api', status: 200, duration_ms: 12.5, ok: true, empty: null })]);
@@ -125,39 +114,57 @@ describe('DuckDbEventStore', () => {
     expect((await rowsOf(store, 'w', ['v'])).map((r) => r.v)).toEqual([1, -7, 2.5, 4]);
   });
 
-  it('widens numbers to string and keeps earlier values as text', async () => {
+  it('keeps a numeric column numeric: a string is stored NULL there, kept in meta.mistyped, counted and warned about', async () => {
     const store = await openStore();
     await store.ingest('w', [event({ n: 42, f: 1.5 })]);
-    await store.ingest('w', [event({ n: 'forty-two', f: 'x' }, 1), event({ n: 7, f: 0.25 }, 2)]);
-    expect(await typesOf(store, 'w')).toEqual({ n: 'string', f: 'string' });
-    expect(await rowsOf(store, 'w', ['n', 'f'])).toEqual([
-      { n: '42', f: '1.5' },
-      { n: 'forty-two', f: 'x' },
-      { n: '7', f: '0.25' },
+    const outcomes = await store.ingest('w', [event({ n: 'forty-two', f: 'x' }, 1), event({ n: 7, f: 0.25 }, 2)]);
+    expect(outcomes[1]).toEqual({ status: 202 });
+    expect(outcomes[0]).toMatchObject({ status: 202, warning: expect.stringContaining('"n" is integer, got the string "forty-two"') });
+    expect(await typesOf(store, 'w')).toEqual({ n: 'integer', f: 'float', 'meta.mistyped': 'string' });
+    expect(await rowsOf(store, 'w', ['n', 'f', 'meta.mistyped'])).toEqual([
+      { n: 42n, f: 1.5, 'meta.mistyped': null },
+      { n: null, f: null, 'meta.mistyped': '{"n":"forty-two","f":"x"}' },
+      { n: 7n, f: 0.25, 'meta.mistyped': null },
     ]);
+    const counts = Object.fromEntries((await store.getSchema('w'))!.columns.map((c) => [c.name, c.mistyped]));
+    expect(counts).toEqual({ n: 1, f: 1, 'meta.mistyped': undefined });
   });
 
-  it('widens booleans to string, and a string column keeps later booleans and numbers as text', async () => {
+  it('keeps a boolean column boolean; a string column keeps later booleans and numbers as text', async () => {
     const store = await openStore();
     await store.ingest('w', [event({ b: true, s: 'text' }), event({ b: false, s: 'more' }, 1)]);
-    await store.ingest('w', [event({ b: 'maybe', s: 12 }, 2), event({ b: true, s: false }, 3)]);
-    expect(await typesOf(store, 'w')).toEqual({ b: 'string', s: 'string' });
-    expect(await rowsOf(store, 'w', ['b', 's'])).toEqual([
-      { b: 'true', s: 'text' },
-      { b: 'false', s: 'more' },
-      { b: 'maybe', s: '12' },
-      { b: 'true', s: 'false' },
+    await store.ingest('w', [event({ b: 'maybe', s: 12 }, 2), event({ b: true, s: false }, 3), event({ b: 1, s: { k: 1 } }, 4)]);
+    expect(await typesOf(store, 'w')).toEqual({ b: 'boolean', s: 'string', 'meta.mistyped': 'string' });
+    expect(await rowsOf(store, 'w', ['b', 's', 'meta.mistyped'])).toEqual([
+      { b: true, s: 'text', 'meta.mistyped': null },
+      { b: false, s: 'more', 'meta.mistyped': null },
+      { b: null, s: '12', 'meta.mistyped': '{"b":"maybe"}' },
+      { b: true, s: 'false', 'meta.mistyped': null },
+      { b: null, s: '{"k":1}', 'meta.mistyped': '{"b":1}' },
     ]);
   });
 
-  it('widens within one batch: the column is created with the widest type its values need', async () => {
+  it('within one batch the first value decides a new column; integer+float widens to float', async () => {
     const store = await openStore();
-    await store.ingest('w', [event({ x: 1, y: true }), event({ x: 2.5, y: 3 }, 1)]);
-    expect(await typesOf(store, 'w')).toEqual({ x: 'float', y: 'string' });
-    expect(await rowsOf(store, 'w', ['x', 'y'])).toEqual([
-      { x: 1, y: 'true' },
-      { x: 2.5, y: '3' },
+    const outcomes = await store.ingest('w', [event({ x: 1, y: true }), event({ x: 2.5, y: 3 }, 1)]);
+    expect(outcomes[0]).toEqual({ status: 202 });
+    expect(outcomes[1]).toMatchObject({ status: 202, warning: expect.stringContaining('"y" is boolean') });
+    expect(await typesOf(store, 'w')).toEqual({ x: 'float', y: 'boolean', 'meta.mistyped': 'string' });
+    expect(await rowsOf(store, 'w', ['x', 'y', 'meta.mistyped'])).toEqual([
+      { x: 1, y: true, 'meta.mistyped': null },
+      { x: 2.5, y: null, 'meta.mistyped': '{"y":3}' },
     ]);
+  });
+
+  it('stores a user field named meta.mistyped as data.meta.mistyped', async () => {
+    const store = await openStore();
+    await store.ingest('w', [event({ 'meta.mistyped': 'mine', n: 1 }), event({ n: 'x' }, 1)]);
+    expect(await typesOf(store, 'w')).toEqual({ 'data.meta.mistyped': 'string', n: 'integer', 'meta.mistyped': 'string' });
+    expect(await rowsOf(store, 'w', ['data.meta.mistyped', 'n', 'meta.mistyped'])).toEqual([
+      { 'data.meta.mistyped': 'mine', n: 1n, 'meta.mistyped': null },
+      { 'data.meta.mistyped': null, n: null, 'meta.mistyped': '{"n":"x"}' },
+    ]);
+    expect((await store.ingest('w', [event({ 'meta.mistyped': 'a', 'data.meta.mistyped': 'b' })]))[0]).toMatchObject({ status: 400 });
   });
 
   it('stores large integers exactly as BIGINT and values beyond 64 bits as float or text', async () => {
@@ -340,10 +347,10 @@ describe('DuckDbEventStore', () => {
     const reopened = await openStore();
     expect(await reopened.listDatasets()).toEqual(before.datasets);
     expect(await reopened.getSchema('one')).toEqual(before.schema);
-    expect(await rowsOf(reopened, 'one', ['s', 'n', 'b'])).toEqual([
-      { s: 'x', n: '1.0', b: null },
-      { s: null, n: '2.5', b: true },
-      { s: null, n: 'text', b: null },
+    expect(await rowsOf(reopened, 'one', ['s', 'n', 'b', 'meta.mistyped'])).toEqual([
+      { s: 'x', n: 1, b: null, 'meta.mistyped': null },
+      { s: null, n: 2.5, b: true, 'meta.mistyped': null },
+      { s: null, n: null, b: null, 'meta.mistyped': '{"n":"text"}' },
     ]);
     await reopened.ingest('three', [event({ z: 1 })]);
     expect((await reopened.listDatasets()).map((d) => d.name)).toEqual(['one', 'three', 'two']);

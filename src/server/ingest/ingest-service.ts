@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { FlagscopeError, invalidInput } from '../../errors.js';
 import { decodeEventBody, singleEvent } from '../../ingest/honeycomb.js';
 import type { IncomingEvent } from '../../ingest/event.js';
+import type { BatchItemStatus } from '../../api/ingest.js';
 import type { BatchBodyOptions, EventStore, IngestOutcome } from '../../store/types.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../limits.js';
 import { BodyBudget, type BodyReservation } from './body-budget.js';
@@ -102,42 +103,54 @@ export class IngestService {
     metadata: SingleEventMetadata,
     bodyBytes: number,
     gone: ClientGone = NEVER_GONE,
-  ): Promise<void> {
-    await this.storeOne(dataset, singleEvent(body, metadata, bodyBytes, this.deps.limits.maxEventBytes, this.deps.now()), gone);
+  ): Promise<{ warning?: string }> {
+    const event = singleEvent(body, metadata, bodyBytes, this.deps.limits.maxEventBytes, this.deps.now());
+    const warning = await this.storeOne(dataset, event, gone);
+    return warning === undefined ? {} : { warning };
   }
 
   /**
    * Stores the event of a single-event request body (its bytes, read under the body policy).
-   * Resolves after commit with the warning of its answer (values that were not UTF-8), if any.
+   * Resolves after commit with the warning of its answer, if any: values that were not UTF-8, and
+   * values that did not fit their columns (docs/storage.md, "Types").
    */
   async ingestEventBody(
     dataset: string,
     body: Buffer,
     metadata: SingleEventMetadata,
     gone: ClientGone = NEVER_GONE,
-  ): Promise<string | undefined> {
-    const { event, warning } = decodeEventBody(body, metadata, this.deps.limits.maxEventBytes, this.deps.now());
-    await this.storeOne(dataset, event, gone);
-    return warning;
+  ): Promise<{ warning?: string }> {
+    const decoded = decodeEventBody(body, metadata, this.deps.limits.maxEventBytes, this.deps.now());
+    const stored = await this.storeOne(dataset, decoded.event, gone);
+    const warnings = [decoded.warning, stored].filter((w): w is string => w !== undefined);
+    return warnings.length === 0 ? {} : { warning: warnings.join('; ') };
   }
 
-  private async storeOne(dataset: string, event: IncomingEvent, gone: ClientGone): Promise<void> {
+  /** Stores one event after commit and gives back the store's warning for it, if any. */
+  private async storeOne(dataset: string, event: IncomingEvent, gone: ClientGone): Promise<string | undefined> {
     this.handOff(gone, 1);
     const [outcome] = await this.deps.events.ingest(dataset, [event]);
     if (outcome === undefined || outcome.status !== 202) {
       throw invalidInput(outcome?.error ?? 'event was not stored', 'fix the event and send it again');
     }
+    return outcome.warning;
   }
 
   /**
-   * Stores a batch body and resolves after commit with one outcome per item, in order. When
+   * Stores a batch body and resolves after commit with one status per item, in order. When
    * `gone` says the client has left before the events are handed to the store (the moment they
    * are queued), nothing is stored; once handed over, they are committed whatever the client does.
+   * An item stored with a warning carries it twice: as `warning`, and as `err`, the one field
+   * libhoney-js reads besides `status` (docs/api.md).
    */
-  ingestBatch(dataset: string, body: Buffer, gone: ClientGone = NEVER_GONE): Promise<IngestOutcome[]> {
+  async ingestBatch(dataset: string, body: Buffer, gone: ClientGone = NEVER_GONE): Promise<BatchItemStatus[]> {
     const admit = gone === NEVER_GONE ? this.admit : (incoming: number) => this.handOff(gone, incoming);
     const options: BatchBodyOptions = { now: this.deps.now(), maxEventBytes: this.deps.limits.maxEventBytes, admit };
-    return this.deps.events.ingestBatchBody(dataset, body, options);
+    const outcomes: IngestOutcome[] = await this.deps.events.ingestBatchBody(dataset, body, options);
+    if (!outcomes.some((outcome) => outcome.status === 202 && outcome.warning !== undefined)) return outcomes;
+    return outcomes.map((outcome) =>
+      outcome.status === 202 && outcome.warning !== undefined ? { status: 202, warning: outcome.warning, err: outcome.warning } : outcome,
+    );
   }
 
   /** The store's buffer of `bytes` bytes to read a batch body into, or undefined for an ordinary one. */

@@ -14,6 +14,7 @@ import { type BodyMeter, clientLeft, readBody, refuseUnreadBody, sendEmpty, send
 import type { Router } from '../router.js';
 import type { BodyReservation } from './body-budget.js';
 import type { IdempotencyStart } from './idempotency.js';
+import { WARNING_HEADER } from '../../api/ingest.js';
 import { IngestService, type IngestServiceDependencies } from './ingest-service.js';
 
 /** What the ingest endpoints need from the server. */
@@ -42,11 +43,18 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
         const metadata = { time: header(req, 'x-honeycomb-event-time'), samplerate: header(req, 'x-honeycomb-samplerate') };
         const fingerprint = repeat === undefined ? '' : ingest.fingerprint(body, `${metadata.time}\n${metadata.samplerate}`);
         if (answeredBefore(repeat, fingerprint, res)) return;
-        const warning = await ingest.ingestEventBody(dataset, body, metadata, clientLeft(req, res));
-        // Honeycomb answers an empty 200; a warning (values that were not UTF-8) rides in a header, replayed too.
-        const headers = warning === undefined ? undefined : { 'x-flagscope-warning': warning };
-        if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: '', headers });
-        sendEmpty(res, 200, headers);
+        const { warning } = await ingest.ingestEventBody(dataset, body, metadata, clientLeft(req, res));
+        // Honeycomb answers an empty 200; a warning (values not UTF-8, or not fitting their columns)
+        // comes as a JSON body and a header, and is replayed with the answer.
+        if (warning === undefined) {
+          if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: '' });
+          sendEmpty(res, 200);
+        } else {
+          const answer = JSON.stringify({ status: 202, warning });
+          const headers = { [WARNING_HEADER]: headerText(warning) };
+          if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: answer, headers });
+          sendJsonText(res, 200, answer, headers);
+        }
       } finally {
         reservation.release();
       }
@@ -65,9 +73,17 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
         try {
           const fingerprint = repeat === undefined ? '' : ingest.fingerprint(body);
           if (answeredBefore(repeat, fingerprint, res)) return;
-          const answer = JSON.stringify(await ingest.ingestBatch(dataset, body, clientLeft(req, res)));
-          if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: answer });
-          sendJsonText(res, 200, answer);
+          const statuses = await ingest.ingestBatch(dataset, body, clientLeft(req, res));
+          const warned = statuses.filter((status) => status.warning !== undefined).length;
+          const headers =
+            warned === 0
+              ? undefined
+              : {
+                  [WARNING_HEADER]: `${warned} of ${statuses.length} items stored with a warning (values that did not fit their columns, or were not UTF-8): see each item's "warning"`,
+                };
+          const answer = JSON.stringify(statuses);
+          if (repeat?.kind === 'first') repeat.complete(fingerprint, { status: 200, body: answer, headers });
+          sendJsonText(res, 200, answer, headers);
         } finally {
           ingest.releaseBatchBody(body);
         }
@@ -169,6 +185,11 @@ function declaredLength(req: IncomingMessage): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** A warning as a header value: printable ASCII (anything else as `?`; the body has the whole text), at most 1,000 characters. */
+function headerText(warning: string): string {
+  return warning.replace(/[^\x20-\x7e]/g, '?').slice(0, 1000);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

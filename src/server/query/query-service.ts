@@ -4,12 +4,12 @@
  * `QueryResult`; and the listing of datasets and of a dataset's columns. No HTTP here: the
  * routes beside it parse and answer.
  */
-import { notFound } from '../../errors.js';
+import { invalidInput, notFound } from '../../errors.js';
 import { compileQuery } from '../../query/compile.js';
-import type { ColumnInfo, DatasetInfo, DatasetSchema } from '../../query/schema.js';
+import type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../../query/schema.js';
 import type { QueryResult } from '../../query/spec.js';
 import { validateQuery } from '../../query/validate.js';
-import type { EventStore } from '../../store/types.js';
+import type { ColumnTypeChange, EventStore } from '../../store/types.js';
 import type { PreparedAnalysis } from '../admission.js';
 
 /**
@@ -74,6 +74,27 @@ export async function datasetColumns(events: EventStore, dataset: string): Promi
   const schema = await events.getSchema(dataset);
   if (schema === undefined) throw notFound(`dataset "${dataset}" does not exist`, 'run `flagscope datasets` to see the datasets');
   return { dataset, columns: schema.columns };
+}
+
+const COLUMN_TYPES: readonly ColumnType[] = ['string', 'integer', 'float', 'boolean'];
+
+/** Changes a column's type from a request body `{"type": "string"|"integer"|"float"|"boolean"}`. */
+export async function setColumnType(
+  events: EventStore,
+  dataset: string,
+  column: string,
+  body: Record<string, unknown>,
+): Promise<ColumnTypeChange> {
+  const type = body.type;
+  const extra = Object.keys(body).filter((key) => key !== 'type');
+  if (extra.length > 0) throw invalidInput(`unknown field ${JSON.stringify(extra[0])} in the column type`, 'send {"type": "string"}');
+  if (typeof type !== 'string' || !COLUMN_TYPES.includes(type as ColumnType)) {
+    throw invalidInput(
+      `"type" must be one of ${COLUMN_TYPES.join(', ')}, not ${JSON.stringify(type ?? null)}`,
+      'send {"type": "string"}, for example',
+    );
+  }
+  return events.setColumnType(dataset, column, type as ColumnType);
 }
 
 /** The schema a query is validated against and the table it reads, or `not_found`. */

@@ -1,13 +1,14 @@
 /**
  * The query endpoints (docs/api.md), all with scope `query`: `POST /api/v1/query/{dataset}`
  * runs a query spec, `GET /api/v1/datasets` lists the datasets and
- * `GET /api/v1/datasets/{dataset}/columns` a dataset's columns.
+ * `GET /api/v1/datasets/{dataset}/columns` a dataset's columns; and, with scope `admin`,
+ * `POST /api/v1/datasets/{dataset}/columns/{column}/type` changes a column's type.
  */
 import type { EventStore } from '../../store/types.js';
 import { type AnalysisGate, parseTimeoutHeader, TIMEOUT_HEADER } from '../admission.js';
 import { clientGone, readJsonObject, sendJson } from '../http-io.js';
 import type { Router } from '../router.js';
-import { datasetColumns, listDatasets, prepareQuery } from './query-service.js';
+import { datasetColumns, listDatasets, prepareQuery, setColumnType } from './query-service.js';
 
 /** What the query endpoints need from the server. */
 export interface QueryDependencies {
@@ -34,5 +35,9 @@ export function registerQueryRoutes(router: Router, deps: QueryDependencies): vo
   });
   router.add('GET', '/api/v1/datasets/:dataset/columns', 'query', async ({ res, params }) => {
     sendJson(res, 200, await datasetColumns(deps.events, params.dataset as string));
+  });
+  router.add('POST', '/api/v1/datasets/:dataset/columns/:column/type', 'admin', async ({ req, res, params }) => {
+    const body = await readJsonObject(req, deps.limits.maxBodyBytes, 'column type', { hint: 'send {"type": "string"}' });
+    sendJson(res, 200, await setColumnType(deps.events, params.dataset as string, params.column as string, body));
   });
 }

@@ -7,15 +7,18 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { FlagscopeError } from '../../errors.js';
+import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
+import { MISTYPED_COLUMN } from '../../ingest/value-rules.js';
 import { duckdbDialect, type SqlDialect, type SqlParam } from '../../query/dialect.js';
 import { BatchBodyIngest, type BatchIngestOptions } from './batch-ingest.js';
-import { DatasetCatalog, DEFAULT_STORE_LIMITS, validateDatasetName, type StoreLimits } from './catalog.js';
+import { DatasetCatalog, DEFAULT_STORE_LIMITS, validateDatasetName, type DatasetState, type StoreLimits } from './catalog.js';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
 import { EventReader } from './reader.js';
 import { GroupCommitWriter, type IngestPressure, type IngestStats } from './writer.js';
 import type {
   BatchBodyOptions,
+  ColumnType,
+  ColumnTypeChange,
   DatasetInfo,
   DatasetSchema,
   EventStore,
@@ -32,7 +35,6 @@ export {
   quoteIdentifier,
   storedFieldName,
   validateDatasetName,
-  widenType,
   type StoreLimits,
 } from './catalog.js';
 export type { IngestPressure, IngestStats } from './writer.js';
@@ -55,6 +57,11 @@ export interface EventStoreOptions extends BatchIngestOptions {
    * rewriting the same partly filled row group again and again (docs/storage.md).
    */
   checkpointThreshold?: string;
+  /**
+   * @internal called before a schema change of `dataset` (a new dataset, new columns) begins its
+   * transaction; the change waits for the promise. Tests hold a change open with it.
+   */
+  beforeSchemaChange?: (dataset: string) => Promise<void> | void;
 }
 
 export const DEFAULT_CHECKPOINT_THRESHOLD = '256MB';
@@ -71,6 +78,8 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private readonly batches: BatchBodyIngest;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Idle connections for schema changes (each change takes one of its own). */
+  private readonly schemaConnections: DuckDBConnection[] = [];
 
   /** @internal use {@link openEventStore}. */
   constructor(
@@ -80,11 +89,18 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     readers: DuckDBConnection[],
     limits: StoreLimits,
     now: () => number,
-    batchOptions: BatchIngestOptions = {},
+    batchOptions: BatchIngestOptions & Pick<EventStoreOptions, 'beforeSchemaChange'> = {},
   ) {
     this.batches = new BatchBodyIngest(this, batchOptions);
     this.catalog = new DatasetCatalog(now);
-    this.writer = new GroupCommitWriter(connection, lanes, this.catalog, limits, now);
+    this.writer = new GroupCommitWriter(connection, lanes, this.catalog, limits, now, {
+      takeConnection: async () => this.schemaConnections.pop() ?? (await this.instance.connect()),
+      giveConnection: (schemaConnection) => {
+        if (this.closed) schemaConnection.closeSync();
+        else this.schemaConnections.push(schemaConnection);
+      },
+      beforeSchemaChange: batchOptions.beforeSchemaChange,
+    });
     this.reader = new EventReader(readers);
   }
 
@@ -101,6 +117,50 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   /** The cached schema of a dataset (frozen; rebuilt when its columns change), or undefined. */
   async getSchema(dataset: string): Promise<DatasetSchema | undefined> {
     return this.catalog.schema(dataset);
+  }
+
+  /**
+   * Changes a column's type as a schema change of its dataset: the dataset's ingest waits for it,
+   * other datasets go on. Values that do not convert move to `meta.mistyped`; values kept there
+   * for the column that now convert come back (docs/storage.md).
+   */
+  async setColumnType(dataset: string, column: string, type: ColumnType): Promise<ColumnTypeChange> {
+    const problem = this.refusal(dataset);
+    if (problem !== undefined) throw problem;
+    const find = (): { state: DatasetState; index: number } => {
+      const state = this.catalog.get(dataset);
+      if (state === undefined)
+        throw notFound(`dataset ${JSON.stringify(dataset)} does not exist`, 'run `flagscope datasets` to list datasets');
+      const index = state.columns.findIndex((c) => c.name === column);
+      if (index < 0) {
+        throw notFound(
+          `dataset ${JSON.stringify(dataset)} has no column ${JSON.stringify(column)}`,
+          `run \`flagscope columns ${dataset}\` to list its columns`,
+        );
+      }
+      if (column === MISTYPED_COLUMN) {
+        throw invalidInput(
+          `${MISTYPED_COLUMN} keeps values that did not fit their columns; its type cannot change`,
+          'change the type of the column the values belong to',
+        );
+      }
+      return { state, index };
+    };
+    const { state, index } = find();
+    const from = state.columns[index]!.type;
+    if (from === type) return { dataset, column, from, to: type, kept: 0, restored: 0 };
+    const { kept, restored } = await this.writer.exclusive(
+      dataset,
+      async (connection) => {
+        const current = find();
+        return this.catalog.convertColumn(connection, current.state, current.index, type);
+      },
+      async (result, connection) => {
+        this.catalog.applyCommitted(result.change);
+        await this.catalog.countMistyped(connection, result.change.state);
+      },
+    );
+    return { dataset, column, from, to: type, kept, restored };
   }
 
   /** The name of the table that holds a dataset's events (`ds_<n>`, not quoted), or undefined. */
@@ -201,6 +261,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       } finally {
         this.reader.closeSync();
         for (const lane of this.lanes) lane.closeSync();
+        for (const schemaConnection of this.schemaConnections.splice(0)) schemaConnection.closeSync();
         this.connection.closeSync();
         this.instance.closeSync();
       }

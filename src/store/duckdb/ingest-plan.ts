@@ -4,14 +4,13 @@
  * until the commit). Pure bookkeeping, no database calls; docs/storage.md has the rules.
  */
 import type { PreparedBatch } from './prepared.js';
-import { eventProblem, typeOfValue } from '../../ingest/value-rules.js';
+import { columnTypeAfter, eventProblem, MISTYPED_COLUMN, mistypedWarning, typeOfValue } from '../../ingest/value-rules.js';
 import type { ColumnType, IncomingEvent, IngestOutcome } from '../types.js';
 import {
   aliasBitOf,
   fieldNameProblem,
   setSlot,
   storedFieldName,
-  widenType,
   type DatasetChange,
   type DatasetState,
   type FieldSlot,
@@ -43,6 +42,15 @@ export interface DatasetPlan extends DatasetChange {
   /** The field order of the last planned event, so events of one shape skip map lookups. */
   shape: ShapeCache;
   outcomes: Map<PendingIngest, IngestOutcome[]>;
+  /** Per accepted event (same index), the fields whose values did not fit and the side column's text. */
+  mistyped: Array<MistypedValues | undefined>;
+}
+
+/** The values of one event that did not fit their columns: skipped in their columns, kept in {@link MISTYPED_COLUMN}. */
+export interface MistypedValues {
+  fields: ReadonlySet<string>;
+  /** `{"<column>": value, ...}` as JSON text. */
+  text: string;
 }
 
 /** An empty plan for a dataset (a new one when `isNewDataset`). */
@@ -58,6 +66,9 @@ export function newPlan(state: DatasetState, isNewDataset: boolean): DatasetPlan
     prepared: [],
     shape: newShapeCache(),
     outcomes: new Map(),
+    mistyped: [],
+    mistypedIndex: state.columns.findIndex((column) => column.name === MISTYPED_COLUMN),
+    mistypedCounts: new Map(),
     addedRows: 0,
     lastEventMs: null,
     hasSampling: false,
@@ -102,7 +113,7 @@ export function slotOf(shape: ShapeCache, slots: Map<string, FieldSlot>, positio
   return slot;
 }
 
-/** True when a column of `type` stores `value` (not null) without widening. */
+/** True when a column of `type` stores `value` (not null) as it is: no widening, no mistyped value. */
 function slotAccepts(type: ColumnType, value: unknown): boolean {
   switch (type) {
     case 'string':
@@ -126,7 +137,11 @@ export function planRequest(plan: DatasetPlan, request: PendingIngest, limits: S
   const batch = request.prepared;
   if (batch === undefined) return planEvents(plan, request.events, limits);
   if (plan.isNewDataset || batch.version !== plan.state.version || plan.slots !== plan.state.slots) {
-    return planEvents(plan, batch.materialize(), limits);
+    // Its chunks do not fit the columns: from now on the request holds its events as objects
+    // (a request may be planned again after a schema change; the body is parsed once).
+    request.events = batch.materialize();
+    request.prepared = undefined;
+    return planEvents(plan, request.events, limits);
   }
   plan.prepared.push(batch);
   if (batch.lastEventMs !== null && (plan.lastEventMs === null || batch.lastEventMs > plan.lastEventMs))
@@ -162,29 +177,41 @@ function planEvents(plan: DatasetPlan, events: IncomingEvent[], limits: StoreLim
       aliases |= slot.aliasBit;
     }
     if (fits && position < shape.fields.length) resetShape(shape, slots, position);
-    const rejection = fits ? undefined : planSchemaChanges(plan, data, limits);
-    if (rejection !== undefined) {
-      outcomes[i] = { status: 400, error: rejection };
+    const slow = fits ? undefined : planSchemaChanges(plan, data, limits);
+    if (typeof slow === 'string') {
+      outcomes[i] = { status: 400, error: slow };
       continue;
     }
     if (plan.lastEventMs === null || event.time > plan.lastEventMs) plan.lastEventMs = event.time;
     if (event.samplerate !== 1) plan.hasSampling = true;
+    if (slow !== undefined) {
+      plan.mistyped[plan.accepted.length] = slow.values;
+      outcomes[i] = { status: 202, warning: slow.warning };
+    } else {
+      outcomes[i] = ACCEPTED;
+    }
     plan.accepted.push(event);
-    outcomes[i] = ACCEPTED;
   }
   return outcomes;
 }
 
 /**
  * The slow path of {@link planEvents}: checks the event's new fields (name,
- * letter-case clash, column limit) and records new columns and widenings.
- * Returns why the event is rejected, or undefined once the plan holds it.
+ * letter-case clash, column limit), records new columns and widenings, and
+ * sets aside values that do not fit their column (`columnTypeAfter`).
+ * Returns why the event is rejected; or, once the plan holds it, its
+ * mistyped values and their warning, if any.
  */
-function planSchemaChanges(plan: DatasetPlan, data: Record<string, unknown>, limits: StoreLimits): string | undefined {
+function planSchemaChanges(
+  plan: DatasetPlan,
+  data: Record<string, unknown>,
+  limits: StoreLimits,
+): string | { values: MistypedValues; warning: string } | undefined {
   const state = plan.state;
   const added = new Map<string, ColumnType>();
   const widened = new Map<FieldSlot, ColumnType>();
   const addedLowerCase = new Map<string, string>();
+  const mistyped: Array<[field: string, column: string, type: ColumnType, value: unknown]> = [];
   let aliases = 0;
   for (const field in data) {
     const value = data[field];
@@ -198,7 +225,11 @@ function planSchemaChanges(plan: DatasetPlan, data: Record<string, unknown>, lim
     }
     aliases |= aliasBit;
     if (slot !== undefined) {
-      if (!slotAccepts(slot.type, value)) widened.set(slot, widenType(widened.get(slot) ?? slot.type, valueType));
+      if (slotAccepts(slot.type, value)) continue;
+      const current = widened.get(slot) ?? slot.type;
+      const after = columnTypeAfter(current, value);
+      if (after === undefined) mistyped.push([field, column, current, value]);
+      else if (after !== current) widened.set(slot, after);
       continue;
     }
     const nameProblem = fieldNameProblem(field, limits.maxFieldNameLength);
@@ -209,16 +240,20 @@ function planSchemaChanges(plan: DatasetPlan, data: Record<string, unknown>, lim
       return `field ${JSON.stringify(column)} differs only in letter case from column ${JSON.stringify(clash)}, and column names are case-insensitive: rename one of them`;
     }
     addedLowerCase.set(lower, column);
-    const already = added.get(column);
-    added.set(column, already === undefined ? valueType : widenType(already, valueType));
+    // The first value decides a new column's type (a field appears once per event).
+    added.set(column, valueType);
   }
-  const columnCount = state.columns.length + plan.newColumns.length + added.size;
-  if (added.size > 0 && columnCount > limits.maxColumnsPerDataset) {
-    return `event would add ${added.size} new column(s) to dataset ${JSON.stringify(state.name)}, exceeding the limit of ${limits.maxColumnsPerDataset} columns per dataset: send these fields to another dataset or drop unused fields`;
+  const needsSideColumn = mistyped.length > 0 && plan.mistypedIndex < 0;
+  const newColumns = added.size + (needsSideColumn ? 1 : 0);
+  const columnCount = state.columns.length + plan.newColumns.length + newColumns;
+  if (newColumns > 0 && columnCount > limits.maxColumnsPerDataset) {
+    return `event would add ${newColumns} new column(s) to dataset ${JSON.stringify(state.name)}, exceeding the limit of ${limits.maxColumnsPerDataset} columns per dataset: send these fields to another dataset or drop unused fields`;
   }
-  if (added.size === 0 && widened.size === 0) return undefined;
-  if (plan.slots === state.slots) plan.slots = new Map(state.slots);
-  plan.shape.source = undefined;
+  if (added.size > 0 || widened.size > 0 || needsSideColumn) {
+    // A new map of slots marks the plan as changing columns (the side column has no slot of its own).
+    if (plan.slots === state.slots) plan.slots = new Map(state.slots);
+    plan.shape.source = undefined;
+  }
   for (const [slot, type] of widened) setSlot(plan.slots, { ...slot, type });
   for (const [column, type] of added) {
     const slot: FieldSlot = { column, index: plan.types.length, type, aliasBit: aliasBitOf(column) };
@@ -228,5 +263,25 @@ function planSchemaChanges(plan: DatasetPlan, data: Record<string, unknown>, lim
     plan.newLowerCaseNames.set(column.toLowerCase(), column);
   }
   for (const [slot, type] of widened) plan.types[slot.index] = type;
-  return undefined;
+  if (mistyped.length === 0) return undefined;
+  if (needsSideColumn) {
+    plan.mistypedIndex = plan.types.length;
+    plan.types.push('string');
+    plan.newColumns.push(MISTYPED_COLUMN);
+    plan.newLowerCaseNames.set(MISTYPED_COLUMN, MISTYPED_COLUMN);
+  }
+  const kept: Record<string, unknown> = {};
+  for (const [, column, , value] of mistyped) {
+    kept[column] = value;
+    plan.mistypedCounts.set(column, (plan.mistypedCounts.get(column) ?? 0) + 1);
+  }
+  return {
+    values: { fields: new Set(mistyped.map(([field]) => field)), text: jsonText(kept) },
+    warning: mistypedWarning(mistyped.map(([, column, type, value]) => [column, type, value] as const)),
+  };
+}
+
+/** JSON text of `value`; a bigint (a caller's exact integer) as its decimal digits in a string. */
+function jsonText(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }

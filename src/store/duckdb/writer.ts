@@ -1,11 +1,13 @@
 /**
  * The event store's single writer: a queue of ingest requests, committed in groups (group
  * commit) on two connections in turn, so the next group is appended while the previous one
- * commits. A failed group is retried one request at a time. docs/storage.md tells the story.
+ * commits. A failed group is retried one request at a time. Schema changes (a new dataset, new
+ * columns) leave the group: each is one transaction on a connection of its own, while groups of
+ * other datasets keep committing; the dataset's requests wait for it. docs/storage.md tells the story.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
-import { appendEvents, appendPrepared, preparedEvents } from './append.js';
+import { appendEvents, appendPrepared, insertEvents, preparedEvents } from './append.js';
 import { emptyDatasetState, type DatasetCatalog, type StoreLimits } from './catalog.js';
 import { CHUNK_ROWS } from './chunk.js';
 import { newPlan, planRequest, type DatasetPlan, type PendingIngest } from './ingest-plan.js';
@@ -21,6 +23,20 @@ export interface IngestStats {
   events: number;
   /** Group transactions that failed and were retried one request at a time. */
   groupFallbacks: number;
+  /** Committed schema changes: each creates a dataset or adds (or widens) columns, all it needs in one transaction. */
+  schemaChanges: number;
+}
+
+/** How the writer reaches the connections schema changes run on, and a test's hook into them. */
+export interface SchemaChangeOptions {
+  /** A connection of its own for one schema change, given back afterwards. */
+  takeConnection: () => Promise<DuckDBConnection>;
+  giveConnection: (connection: DuckDBConnection) => void;
+  /**
+   * @internal called before a schema change of `dataset` begins its transaction; the change
+   * waits for the promise (tests hold a change open with it).
+   */
+  beforeSchemaChange?: ((dataset: string) => Promise<void> | void) | undefined;
 }
 
 export type { IngestPressure } from '../types.js';
@@ -30,9 +46,12 @@ interface StagedTransaction {
   result: Map<PendingIngest, IngestOutcome[]>;
   /** Commits and updates the cache; undefined when there was nothing to write. */
   commit: (() => Promise<void>) | undefined;
-  /** True when the transaction creates a dataset or changes columns. */
-  changesColumns: boolean;
+  /** Requests of datasets whose columns must change first: they leave the group for a schema change. */
+  deferred: Map<string, PendingIngest[]>;
 }
+
+/** Events of a schema change stored by `INSERT` statements (off the event loop) rather than data chunks. */
+const FEW_EVENTS = 16;
 
 /** Events a group gathers while the previous group commits, before it is appended. */
 const GROUP_TARGET_EVENTS = 4 * CHUNK_ROWS;
@@ -46,7 +65,14 @@ export class GroupCommitWriter {
   private queueWaiter: { events: number; resolve: () => void } | undefined;
   /** Events in `queue` (not yet in a group). */
   private waitingEvents = 0;
-  private readonly counters: IngestStats = { transactions: 0, requests: 0, events: 0, groupFallbacks: 0 };
+  private readonly counters: IngestStats = { transactions: 0, requests: 0, events: 0, groupFallbacks: 0, schemaChanges: 0 };
+  /** Datasets whose schema change runs, with the requests that arrived for them meanwhile. */
+  private readonly changing = new Map<string, PendingIngest[]>();
+  private readonly schemaTasks = new Set<Promise<void>>();
+  /** The running schema change of each dataset (the next one waits for it). */
+  private readonly changeTasks = new Map<string, Promise<void>>();
+  /** Settles once every group taken so far has committed (or failed). */
+  private lastCommit: Promise<void> = Promise.resolve();
 
   /**
    * @param writer the connection that commits the one-by-one retries
@@ -58,6 +84,7 @@ export class GroupCommitWriter {
     private readonly catalog: DatasetCatalog,
     private readonly limits: StoreLimits,
     private readonly now: () => number,
+    private readonly schema: SchemaChangeOptions,
   ) {}
 
   /** How many events wait for a commit, and the bound beyond which `enqueue` rejects with `overloaded`. */
@@ -72,7 +99,10 @@ export class GroupCommitWriter {
 
   /** Resolves once everything queued is committed (or has failed). */
   async drain(): Promise<void> {
-    while (this.writing !== undefined) await this.writing;
+    while (this.writing !== undefined || this.schemaTasks.size > 0) {
+      if (this.writing !== undefined) await this.writing;
+      else await Promise.all(this.schemaTasks);
+    }
   }
 
   /**
@@ -105,8 +135,8 @@ export class GroupCommitWriter {
   /**
    * The single writer. Groups are appended on two connections in turn, so the next group is
    * appended while the previous one commits; commits (and the cache updates after them) keep
-   * the order of the groups. A group that changes columns runs alone: it waits for the group
-   * before it to commit, and the group after it waits for its commit.
+   * the order of the groups. A group never changes columns: requests that need a schema change
+   * leave it for {@link changeSchema}, and the rest of the group goes on.
    */
   private startWriter(): void {
     if (this.writing !== undefined) return;
@@ -123,6 +153,11 @@ export class GroupCommitWriter {
         // commit has a fixed cost of several milliseconds, so small groups cost more per event.
         if (this.waitingEvents < GROUP_TARGET_EVENTS) await Promise.race([last, this.queueReaches(GROUP_TARGET_EVENTS)]);
         const group = this.takeGroup();
+        if (group.length === 0) continue;
+        let groupSettled!: () => void;
+        this.lastCommit = new Promise<void>((resolve) => {
+          groupSettled = resolve;
+        });
         const current = lanes[lane]!;
         lane = (lane + 1) % lanes.length;
         await current.done;
@@ -130,33 +165,152 @@ export class GroupCommitWriter {
         let staged: StagedTransaction | undefined;
         let failure: unknown;
         try {
-          staged = await this.stageTransaction(group, current.connection, () => previous);
+          staged = await this.stageTransaction(group, current.connection);
         } catch (error) {
           failure = error;
         }
+        const deferred = staged?.deferred;
+        // A request that needs a schema change waits for the groups before it (they may append to its table).
+        if (deferred !== undefined) for (const [dataset, requests] of deferred) this.changeSchema(dataset, requests, previous);
+        const members = deferred === undefined || deferred.size === 0 ? group : group.filter((r) => !deferred.has(r.dataset));
         const done = (async () => {
           await previous;
           if (staged !== undefined) {
             try {
               await staged.commit?.();
               const { result } = staged;
-              this.settle(group, (request) => request.resolve(result.get(request) ?? []));
+              this.settle(members, (request) => request.resolve(result.get(request) ?? []));
               return;
             } catch (error) {
               failure = error;
             }
           }
-          await this.retryAlone(group, failure);
+          await this.retryAlone(members, failure);
         })();
+        void done.finally(groupSettled);
         current.done = done;
         last = done;
-        alone = staged === undefined || staged.changesColumns;
+        alone = staged === undefined;
       }
       await last;
     })().finally(() => {
       this.writing = undefined;
       if (this.queue.length > 0) this.startWriter();
     });
+  }
+
+  /**
+   * Makes the columns `requests` need in one transaction on a connection of its own, after
+   * `prior` (the commits of groups that may append to the dataset's table: DuckDB refuses to
+   * alter a table another open transaction appends to), then queues the requests again. Requests
+   * for the dataset that arrive meanwhile wait beside it; other datasets' groups go on.
+   */
+  private changeSchema(dataset: string, requests: PendingIngest[], prior: Promise<void>): void {
+    this.changing.set(dataset, []);
+    const task = (async (): Promise<boolean> => {
+      await prior;
+      const plan = this.planDataset(dataset, requests, this.catalog.nextTableNumber);
+      if (!needsSchemaChange(plan)) return false;
+      if (plan.isNewDataset) this.catalog.nextTableNumber++;
+      // Chunks prepared against the old columns do not fit the new ones: store those events as objects.
+      for (const batch of plan.prepared.splice(0)) {
+        for (const event of batch.materialize()) plan.accepted.push(event);
+      }
+      await this.schema.beforeSchemaChange?.(dataset);
+      const connection = await this.schema.takeConnection();
+      try {
+        await connection.run('BEGIN TRANSACTION');
+        try {
+          await this.catalog.applySchemaChanges(connection, plan);
+          // The events that needed the change go in with it, off the commit lane (appending to a
+          // table of thousands of columns costs DuckDB a few hundred milliseconds per transaction).
+          if (plan.accepted.length <= FEW_EVENTS) await insertEvents(connection, plan);
+          else await appendEvents(connection, plan);
+          await connection.run('COMMIT');
+        } catch (error) {
+          await connection.run('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      } finally {
+        this.schema.giveConnection(connection);
+      }
+      this.catalog.applyCommitted(plan);
+      this.counters.schemaChanges++;
+      this.counters.transactions++;
+      this.counters.requests += requests.length;
+      this.counters.events += plan.accepted.length;
+      this.settle(requests, (request) => request.resolve(plan.outcomes.get(request) ?? []));
+      return true;
+    })().then(
+      (stored) => this.requeue(dataset, stored ? [] : requests),
+      (error: unknown) => {
+        this.settle(requests, (request) => request.reject(asStoreError(error)));
+        this.requeue(dataset, []);
+      },
+    );
+    this.track(dataset, task);
+  }
+
+  private track(dataset: string, task: Promise<void>): void {
+    this.schemaTasks.add(task);
+    this.changeTasks.set(dataset, task);
+    void task.finally(() => {
+      this.schemaTasks.delete(task);
+      if (this.changeTasks.get(dataset) === task) this.changeTasks.delete(dataset);
+    });
+  }
+
+  /**
+   * Runs `work` in a transaction of its own on a schema connection while nothing else writes to
+   * `dataset` (after its running schema change and every group taken so far; its requests wait
+   * meanwhile), commits it, then `after`, and lets the dataset's requests go on.
+   */
+  async exclusive<T>(
+    dataset: string,
+    work: (connection: DuckDBConnection) => Promise<T>,
+    after: (result: T, connection: DuckDBConnection) => Promise<void>,
+  ): Promise<T> {
+    for (let running = this.changeTasks.get(dataset); running !== undefined; running = this.changeTasks.get(dataset)) {
+      await running.catch(() => undefined);
+    }
+    this.changing.set(dataset, []);
+    const task = (async () => {
+      await this.lastCommit;
+      const connection = await this.schema.takeConnection();
+      try {
+        await connection.run('BEGIN TRANSACTION');
+        let result: T;
+        try {
+          result = await work(connection);
+          await connection.run('COMMIT');
+        } catch (error) {
+          await connection.run('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        await after(result, connection);
+        this.counters.schemaChanges++;
+        return result;
+      } finally {
+        this.schema.giveConnection(connection);
+      }
+    })();
+    const done = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.track(dataset, done);
+    void done.then(() => this.requeue(dataset, []));
+    return task;
+  }
+
+  /** Queues `requests` and those that waited for the dataset's schema change again, at the front, in order. */
+  private requeue(dataset: string, requests: PendingIngest[]): void {
+    const waited = this.changing.get(dataset) ?? [];
+    this.changing.delete(dataset);
+    const again = [...requests, ...waited];
+    for (const request of again) this.waitingEvents += request.count;
+    this.queue.unshift(...again);
+    if (again.length > 0) this.startWriter();
   }
 
   /** Resolves once at least `events` events are queued (or the store closes). */
@@ -171,11 +325,17 @@ export class GroupCommitWriter {
     let events = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      if (group.length > 0 && events + next.count > this.limits.maxEventsPerTransaction) break;
-      group.push(next);
-      events += next.count;
+      const waiting = this.changing.get(next.dataset);
+      if (waiting === undefined && group.length > 0 && events + next.count > this.limits.maxEventsPerTransaction) break;
       this.waitingEvents -= next.count;
       this.queue.shift();
+      // A request for a dataset whose columns are changing waits for that change.
+      if (waiting !== undefined) {
+        waiting.push(next);
+        continue;
+      }
+      group.push(next);
+      events += next.count;
     }
     return group;
   }
@@ -189,12 +349,28 @@ export class GroupCommitWriter {
     this.counters.groupFallbacks++;
     for (const request of group) {
       try {
-        const outcomes = await this.commitTransaction([request]);
-        this.settle([request], (r) => r.resolve(outcomes.get(r) ?? []));
+        const staged = await this.stageTransaction([request], this.writer);
+        if (staged.deferred.size > 0) {
+          // Its columns changed meanwhile (or must): let it take the writer's ordinary path again.
+          this.requeueOne(request);
+          continue;
+        }
+        await staged.commit?.();
+        this.settle([request], (r) => r.resolve(staged.result.get(r) ?? []));
       } catch (error) {
         this.settle([request], (r) => r.reject(asStoreError(error)));
       }
     }
+  }
+
+  private requeueOne(request: PendingIngest): void {
+    const waiting = this.changing.get(request.dataset);
+    if (waiting !== undefined) {
+      waiting.push(request);
+      return;
+    }
+    this.waitingEvents += request.count;
+    this.queue.unshift(request);
   }
 
   private settle(requests: PendingIngest[], action: (request: PendingIngest) => void): void {
@@ -204,52 +380,46 @@ export class GroupCommitWriter {
     }
   }
 
-  /** Commits the requests in one transaction; on failure rolls back and leaves the cache unchanged. */
-  private async commitTransaction(requests: PendingIngest[]): Promise<Map<PendingIngest, IngestOutcome[]>> {
-    const staged = await this.stageTransaction(requests, this.writer, async () => undefined);
-    await staged.commit?.();
-    return staged.result;
+  /** A plan of `requests`, all for `dataset`, against the dataset's committed columns. */
+  private planDataset(dataset: string, requests: PendingIngest[], tableNumber: number): DatasetPlan {
+    const existing = this.catalog.get(dataset);
+    const state = existing ?? emptyDatasetState(dataset, `ds_${tableNumber}`, this.now());
+    const plan = newPlan(state, existing === undefined);
+    for (const request of requests) plan.outcomes.set(request, planRequest(plan, request, this.limits));
+    return plan;
   }
 
   /**
    * Plans the requests and appends them in a transaction on `connection`, without committing.
-   * A transaction that changes columns first awaits `before` (the commit of the previous group).
-   * On failure rolls back and leaves the cache unchanged.
+   * Datasets whose columns would change are left out (`deferred`). On failure rolls back and
+   * leaves the cache unchanged.
    */
-  private async stageTransaction(
-    requests: PendingIngest[],
-    connection: DuckDBConnection,
-    before: () => Promise<void>,
-  ): Promise<StagedTransaction> {
-    const plans = new Map<string, DatasetPlan>();
-    let tableNumber = this.catalog.nextTableNumber;
+  private async stageTransaction(requests: PendingIngest[], connection: DuckDBConnection): Promise<StagedTransaction> {
+    const byDataset = new Map<string, PendingIngest[]>();
     for (const request of requests) {
-      let plan = plans.get(request.dataset);
-      if (plan === undefined) {
-        const existing = this.catalog.get(request.dataset);
-        const state = existing ?? emptyDatasetState(request.dataset, `ds_${tableNumber++}`, this.now());
-        plan = newPlan(state, existing === undefined);
-        plans.set(request.dataset, plan);
-      }
-      plan.outcomes.set(request, planRequest(plan, request, this.limits));
+      const list = byDataset.get(request.dataset);
+      if (list === undefined) byDataset.set(request.dataset, [request]);
+      else list.push(request);
     }
-    for (const plan of plans.values()) {
-      // Chunks prepared against the old columns do not fit changed ones: store those events as objects
-      // (every value that fitted a column fits it widened, so all stay accepted).
-      if (plan.prepared.length > 0 && (plan.slots !== plan.state.slots || plan.isNewDataset)) {
-        for (const batch of plan.prepared) for (const event of batch.materialize()) plan.accepted.push(event);
-        plan.prepared = [];
-      }
-    }
+    const deferred = new Map<string, PendingIngest[]>();
+    const writing: DatasetPlan[] = [];
     const result = new Map<PendingIngest, IngestOutcome[]>();
-    for (const plan of plans.values()) for (const [request, outcomes] of plan.outcomes) result.set(request, outcomes);
-    const eventsToWrite = [...plans.values()].reduce((sum, plan) => sum + plan.accepted.length + preparedEvents(plan), 0);
-    const writing = [...plans.values()].filter((plan) => plan.accepted.length > 0 || plan.prepared.length > 0);
-    const changesColumns = writing.some((plan) => plan.isNewDataset || plan.slots !== plan.state.slots);
-    if (eventsToWrite === 0) return { result, commit: undefined, changesColumns: false };
+    let eventsToWrite = 0;
+    for (const [dataset, list] of byDataset) {
+      const plan = this.planDataset(dataset, list, this.catalog.nextTableNumber);
+      if (needsSchemaChange(plan)) {
+        deferred.set(dataset, list);
+        continue;
+      }
+      for (const [request, outcomes] of plan.outcomes) result.set(request, outcomes);
+      const events = plan.accepted.length + preparedEvents(plan);
+      if (events === 0) continue;
+      eventsToWrite += events;
+      writing.push(plan);
+    }
+    const served = requests.length - [...deferred.values()].reduce((sum, list) => sum + list.length, 0);
+    if (eventsToWrite === 0) return { result, commit: undefined, deferred };
 
-    // DuckDB refuses to alter a table that another open transaction appends to.
-    if (changesColumns) await before();
     await connection.run('BEGIN TRANSACTION');
     const rollBack = async (error: unknown): Promise<never> => {
       await connection.run('ROLLBACK').catch(() => undefined);
@@ -257,7 +427,6 @@ export class GroupCommitWriter {
     };
     try {
       for (const plan of writing) {
-        await this.catalog.applySchemaChanges(connection, plan);
         await appendEvents(connection, plan);
         await appendPrepared(connection, plan);
       }
@@ -271,13 +440,18 @@ export class GroupCommitWriter {
         return rollBack(error);
       }
       this.counters.transactions++;
-      this.counters.requests += requests.length;
+      this.counters.requests += served;
       this.counters.events += eventsToWrite;
-      this.catalog.nextTableNumber = tableNumber;
       for (const plan of writing) this.catalog.applyCommitted(plan);
     };
-    return { result, commit, changesColumns };
+    return { result, commit, deferred };
   }
+}
+
+/** True when the plan creates its dataset or adds or widens columns. */
+function needsSchemaChange(plan: DatasetPlan): boolean {
+  const writes = plan.accepted.length > 0 || plan.prepared.length > 0;
+  return writes && (plan.isNewDataset || plan.slots !== plan.state.slots);
 }
 
 function asStoreError(error: unknown): FlagscopeError {
