@@ -3,6 +3,7 @@
  * answer of `POST /api/v1/flags/{key}/press|release`. Shared by the server and the API client.
  */
 import type { Flag } from '../flags/model.js';
+import type { CanaryStatusName } from './canaries.js';
 
 /** One quick red button as `GET /api/v1/services` shows it. */
 export interface ButtonView {
@@ -26,6 +27,17 @@ export interface ServiceButtons {
   name: string;
   flags?: number;
   buttons: ButtonView[];
+  /** Canaries in flight of the service's flags: each is an abort button (`flagscope canary abort FLAG --reason …`). */
+  canaries?: CanaryButtonView[];
+}
+
+/** A canary in flight as `GET /api/v1/services` shows it beside the service's kill switches. */
+export interface CanaryButtonView {
+  flag: string;
+  status: CanaryStatusName;
+  percent: number;
+  stepIndex: number;
+  steps: number[];
 }
 
 /** The answer of `POST /api/v1/flags/{key}/press` and `/release`. */
