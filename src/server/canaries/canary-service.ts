@@ -67,7 +67,16 @@ export class CanaryService {
 
   private async load(): Promise<void> {
     if (this.loaded) return;
-    for (const record of await this.deps.repository.list()) this.byFlag.set(record.plan.flag, record);
+    for (const record of await this.deps.repository.list()) {
+      const held = this.byFlag.get(record.plan.flag);
+      // A command saved while the list was being read (during a tick's reload) is newer than the
+      // list's copy; so is a canary started meanwhile: keep what is held.
+      const newer =
+        held !== undefined &&
+        (held.state.createdAt > record.state.createdAt ||
+          (held.state.createdAt === record.state.createdAt && held.state.revision > record.state.revision));
+      if (!newer) this.byFlag.set(record.plan.flag, record);
+    }
     this.loaded = true;
   }
 
