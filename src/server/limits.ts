@@ -68,3 +68,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 export { MAX_JSON_DEPTH } from '../ingest/json-text.js';
 export { MAX_EVENT_TIME_AHEAD_MS } from '../ingest/honeycomb.js';
 export { MAX_UNIX_SECONDS as MAX_QUERY_UNIX_SECONDS } from '../query/validate.js';
+export {
+  MAX_STEPS as MAX_CANARY_STEPS,
+  MAX_GUARDS as MAX_CANARY_GUARDS,
+  MIN_INTERVAL_MS as MIN_CANARY_INTERVAL_MS,
+  MAX_INTERVAL_MS as MAX_CANARY_INTERVAL_MS,
+} from '../canary/plan.js';
