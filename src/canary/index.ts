@@ -48,6 +48,8 @@ export {
   type CanaryMeasurement,
   type CanaryStatements,
   type CanaryStatementInput,
+  type CanaryBatch,
+  buildCanaryBatch,
   buildCanaryStatements,
   canaryCompareRequest,
   canaryWindows,

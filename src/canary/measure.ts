@@ -18,6 +18,7 @@ import type { MetricDefinition } from '../compare/metrics.js';
 import { type CohortAggregate, type CompareStatement, buildCompareStatement } from '../compare/plan.js';
 import { type CompareRequest, type ValidatedCompare, validateCompare } from '../compare/request.js';
 import { metricCalculation } from '../compare/metrics.js';
+import type { SqlParam } from '../query/compile.js';
 import { duckdbDialect, type SqlDialect } from '../query/dialect.js';
 import type { DatasetSchema } from '../query/schema.js';
 import type { GuardDefinition } from './guard.js';
@@ -56,6 +57,10 @@ export interface CanaryStatements {
   step: CompareStatement;
   window: TimeWindow;
   stepWindow: TimeWindow;
+  /** The guards' metrics as validated (index i measures guard i). */
+  metrics: MetricDefinition[];
+  /** Column of the randomised unit when units are counted. */
+  unitColumn?: string;
   decode(guardRows: readonly (readonly unknown[])[], stepRows: readonly (readonly unknown[])[]): CanaryMeasurement;
 }
 
@@ -71,6 +76,11 @@ export interface CanaryStatementInput {
   /** Now, in ms. */
   now: number;
   dialect?: SqlDialect;
+  /**
+   * In a batch: the bound parameters before this canary's in the statement it is part of (its
+   * step statement's then follow its guards'). Absent: two statements, each numbered from 1.
+   */
+  paramOffset?: number;
 }
 
 /** A guard's metric as compare's request takes it (a text for INCOMPLETE, a calculation object otherwise). */
@@ -163,18 +173,23 @@ export function buildCanaryStatements(input: CanaryStatementInput): CanaryStatem
       throw invalidInput(`guard ${guard.text}: its metric could not be validated`, 'check the guard against the dataset');
     return { ...found, direction: guard.direction };
   });
-  const guards = compareStatementOf({ ...validated, metrics }, input.table, input.schema, dialect);
+  // Alone, each statement numbers its own parameters; in a batch, the step's follow the guards'.
+  const offset = input.paramOffset ?? 0;
+  const guards = compareStatementOf({ ...validated, metrics }, input.table, input.schema, offsetDialect(dialect, offset));
+  const stepOffset = input.paramOffset === undefined ? 0 : offset + guards.params.length;
   const step = compareStatementOf(
     { ...validated, metrics: [], startTime: stepWindow.start, endTime: stepWindow.end },
     input.table,
     input.schema,
-    dialect,
+    offsetDialect(dialect, stepOffset),
   );
   return {
     guards,
     step,
     window,
     stepWindow,
+    metrics,
+    ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
     decode(guardRows, stepRows) {
       const measurement: CanaryMeasurement = {
         window,
@@ -185,6 +200,83 @@ export function buildCanaryStatements(input: CanaryStatementInput): CanaryStatem
       };
       if (validated.unitColumn !== undefined) measurement.unitColumn = validated.unitColumn;
       return measurement;
+    },
+  };
+}
+
+/** The dialect with its placeholders numbered after `offset` parameters. */
+function offsetDialect(dialect: SqlDialect, offset: number): SqlDialect {
+  return offset === 0 ? dialect : { ...dialect, placeholder: (index) => dialect.placeholder(index + offset) };
+}
+
+/** The columns a canary's statements read (time, sample rate, its flag's column, the unit, the guards' columns and filters). */
+function columnsRead(statements: CanaryStatements, input: CanaryStatementInput): string[] {
+  const columns = ['_time', '_samplerate', input.plan.column];
+  const unit = statements.unitColumn;
+  if (unit !== undefined) columns.push(unit);
+  for (const metric of statements.metrics) {
+    if (metric.column !== undefined) columns.push(metric.column);
+    for (const filter of metric.filters ?? []) columns.push(filter.column);
+  }
+  return columns;
+}
+
+/** One statement measuring several canaries of one dataset, and how to decode it per canary. */
+export interface CanaryBatch {
+  sql: string;
+  params: SqlParam[];
+  /** Per canary, in the order given: its measurement from the batch's rows. */
+  decode(rows: readonly (readonly unknown[])[]): CanaryMeasurement[];
+}
+
+/**
+ * The statements of several canaries of one dataset as one statement: the events of the union of
+ * their windows are read once (the columns any canary reads, kept by the engine for the
+ * statement), then each canary's two statements of {@link buildCanaryStatements}, byte for byte
+ * but reading that shared scan instead of the table, run over it; every row is tagged with the
+ * statement it belongs to. Each canary's statements filter their own window and variant column,
+ * so the numbers are those of its own statements. All inputs share the table, schema and dialect
+ * of the first; throws as {@link buildCanaryStatements} does for the first canary that cannot be
+ * measured.
+ */
+export function buildCanaryBatch(inputs: readonly CanaryStatementInput[]): CanaryBatch {
+  if (inputs.length === 0) throw invalidInput('no canary to measure', 'give at least one canary');
+  const first = inputs[0]!;
+  const dialect = first.dialect ?? duckdbDialect;
+  const scan = dialect.quoteIdent('canary_scan');
+  const params: SqlParam[] = [];
+  const micros = (seconds: number): string => {
+    params.push(BigInt(seconds) * 1_000_000n);
+    return dialect.timestampFromMicros(`CAST(${dialect.placeholder(params.length)} AS ${dialect.sqlType('bigint')})`);
+  };
+  const windows = inputs.map((input) => canaryWindows(input.state, input.now));
+  const start = Math.min(...windows.map((w) => Math.min(w.window.start, w.stepWindow.start)));
+  const end = Math.max(...windows.map((w) => Math.max(w.window.end, w.stepWindow.end)));
+  const time = dialect.quoteIdent('_time');
+  const where = `${time} >= ${micros(start)} AND ${time} < ${micros(end)}`;
+  const built: CanaryStatements[] = [];
+  const columns = new Set<string>();
+  for (const input of inputs) {
+    const statements = buildCanaryStatements({ ...input, table: scan, dialect, paramOffset: params.length });
+    params.push(...statements.guards.params, ...statements.step.params);
+    for (const column of columnsRead(statements, input)) columns.add(column);
+    built.push(statements);
+  }
+  const all = built.flatMap((s) => [s.guards, s.step]);
+  const width = Math.max(...all.map((s) => s.width));
+  const parts = all.map((statement, q) => {
+    const pad = ', CAST(NULL AS DOUBLE)'.repeat(width - statement.width);
+    return `SELECT ${q} AS q, *${pad} FROM (${statement.sql})`;
+  });
+  const select = [...columns].map((c) => dialect.quoteIdent(c)).join(', ');
+  const sql = `WITH ${scan} AS ${dialect.materializedCte}(SELECT ${select} FROM ${first.table} WHERE ${where})\n${parts.join('\nUNION ALL\n')}`;
+  return {
+    sql,
+    params,
+    decode(rows) {
+      const byStatement: unknown[][][] = all.map(() => []);
+      for (const row of rows) byStatement[Number(row[0])]!.push(row.slice(1));
+      return built.map((statements, i) => statements.decode(byStatement[2 * i]!, byStatement[2 * i + 1]!));
     },
   };
 }

@@ -98,6 +98,8 @@ export interface ComparePlanInput {
 export interface CompareStatement {
   sql: string;
   params: SqlParam[];
+  /** Columns of each row the statement returns. */
+  width: number;
   /** Turns the statement's rows into cohort aggregates (cohorts sorted by key). */
   decode(rows: readonly (readonly unknown[])[]): CohortAggregate[];
 }
@@ -147,7 +149,7 @@ export function buildCompareStatement(input: ComparePlanInput, dialect: SqlDiale
     slots: metrics.slots,
     perUnit: input.unitColumn !== undefined,
   };
-  return { sql, params, decode: (rows) => decodeCohorts(rows, shape) };
+  return { sql, params, width: 5 + keys.length + momentSlots.length * 5, decode: (rows) => decodeCohorts(rows, shape) };
 }
 
 /** The scan's WHERE: the time range, a variant in every cohort column, the population filters. */

@@ -42,6 +42,8 @@ export interface SqlDialect {
   readonly semiJoin: string;
   /** Written between `name AS` and `(` of a CTE that the engine should inline (re-scan) rather than materialise. */
   readonly inlineCte: string;
+  /** Written between `name AS` and `(` of a CTE that the engine should compute once and share among its references. */
+  readonly materializedCte: string;
 }
 
 function doubleLiteral(value: number): string {
@@ -80,4 +82,5 @@ export const duckdbDialect: SqlDialect = {
   floorDivide: (dividend, divisor) => `(${dividend} // ${divisor})`,
   semiJoin: 'SEMI JOIN',
   inlineCte: 'NOT MATERIALIZED ',
+  materializedCte: 'MATERIALIZED ',
 };
