@@ -23,6 +23,8 @@ import { registerFlagRoutes } from './flags/routes.js';
 import { registerButtonRoutes } from './buttons/routes.js';
 import { registerHealthRoutes } from './health/routes.js';
 import { registerOfrepRoutes } from './ofrep/routes.js';
+import type { CanaryService } from './canaries/canary-service.js';
+import { registerCanaryRoutes } from './canaries/routes.js';
 
 /**
  * What the handler needs from outside: what every room shares (limits, clock, scheduler, log),
@@ -48,6 +50,10 @@ export interface AppDependencies {
   flags?: FlagService;
   /** Admission control of queries, compare and explain. Default: a gate over `limits` and `scheduler`. */
   analyses?: AnalysisGate;
+  /** The canary controller's service, once its job has started (src/server/canaries/); the routes answer 429 before. */
+  canaries?: () => CanaryService | undefined;
+  /** Milliseconds between two ticks of the controller (for `nextDecisionAt`). */
+  canaryTickMs?: number;
 }
 
 /** Builds the route table of the server. */
@@ -64,6 +70,7 @@ export function buildRouter(deps: AppDependencies): Router {
     registerFlagRoutes(router, flagRooms);
     registerButtonRoutes(router, flagRooms);
     registerOfrepRoutes(router, flagRooms);
+    registerCanaryRoutes(router, flagRooms);
   }
   return router;
 }

@@ -14,6 +14,7 @@ import { type AppDependencies, buildRouter, createRequestListener } from './app.
 import { awaitContinue } from './http-io.js';
 import { JobRunner, type BackgroundJob } from './jobs.js';
 import { KeyService } from './keys/key-service.js';
+import type { CanaryService } from './canaries/canary-service.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 import { packageVersion } from '../version.js';
 
@@ -140,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(control.flagStore(), now);
+    let canaries: CanaryService | undefined;
     const deps: AppDependencies = {
       events,
       control,
@@ -152,6 +154,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log,
       verbose: options.verbose ?? false,
       flags,
+      canaries: () => canaries,
+      ...(options.canaryTickMs === undefined ? {} : { canaryTickMs: options.canaryTickMs }),
     };
     const server = createServer({ keepAliveTimeout: 5_000 });
     const listener = createRequestListener(deps, buildRouter(deps));
@@ -178,6 +182,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const controller = canaryControllerJob({
       repository: new StoreCanaryRepository(control.canaryStore()),
       ...(options.canaryTickMs === undefined ? {} : { everyMs: options.canaryTickMs }),
+      onService: (service) => {
+        canaries = service;
+      },
     });
     const jobs = new JobRunner([controller, ...(options.jobs ?? [])], { scheduler, log, events, control, flags });
     try {

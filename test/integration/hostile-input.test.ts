@@ -119,6 +119,17 @@ const ROUTES: BodyRoute[] = [
   },
   {
     method: 'POST',
+    pattern: '/api/v1/canaries',
+    path: '/api/v1/canaries',
+    valid: () => '{"flag":"hx.canary","dataset":"hx","steps":[5,50,100],"interval":"1m","guards":["P95(dur) <= +10%"],"dryRun":true}',
+  },
+  { method: 'POST', pattern: '/api/v1/canaries/:flag/ramp', path: '/api/v1/canaries/hx.canary/ramp', valid: () => '{"to":50}' },
+  { method: 'POST', pattern: '/api/v1/canaries/:flag/promote', path: '/api/v1/canaries/hx.canary/promote', valid: () => '{}' },
+  { method: 'POST', pattern: '/api/v1/canaries/:flag/pause', path: '/api/v1/canaries/hx.canary/pause', valid: () => '{"reason":"lunch"}' },
+  { method: 'POST', pattern: '/api/v1/canaries/:flag/resume', path: '/api/v1/canaries/hx.canary/resume', valid: () => '{}' },
+  { method: 'POST', pattern: '/api/v1/canaries/:flag/abort', path: '/api/v1/canaries/hx.canary/abort', valid: () => '{"reason":"drill"}' },
+  {
+    method: 'POST',
     pattern: '/ofrep/v1/evaluate/flags/:key',
     path: '/ofrep/v1/evaluate/flags/hx.base',
     valid: () => '{"context":{"targetingKey":"u-1","plan":"pro","n":3}}',
@@ -313,7 +324,12 @@ beforeAll(async () => {
       defaultVariant: 'off',
       ...(kind === 'kill-switch' ? { safeVariant: 'off' } : {}),
     });
-  for (const body of [flag('hx.base', 'release'), flag('hx.other', 'release'), flag('hx.button', 'kill-switch')]) {
+  for (const body of [
+    flag('hx.base', 'release'),
+    flag('hx.other', 'release'),
+    flag('hx.button', 'kill-switch'),
+    flag('hx.canary', 'release'),
+  ]) {
     expect((await send('POST', '/api/v1/flags', body)).status).toBe(201);
   }
   const seed = await send(

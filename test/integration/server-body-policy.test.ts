@@ -27,6 +27,12 @@ const BODY_ROUTES: Array<{ method: string; path: string; headers?: Record<string
   { method: 'POST', path: '/api/v1/flags/pol.button/press' },
   { method: 'POST', path: '/api/v1/flags/pol.button/release' },
   { method: 'POST', path: '/api/v1/import/flagd' },
+  { method: 'POST', path: '/api/v1/canaries' },
+  { method: 'POST', path: '/api/v1/canaries/pol.base/ramp' },
+  { method: 'POST', path: '/api/v1/canaries/pol.base/promote' },
+  { method: 'POST', path: '/api/v1/canaries/pol.base/pause' },
+  { method: 'POST', path: '/api/v1/canaries/pol.base/resume' },
+  { method: 'POST', path: '/api/v1/canaries/pol.base/abort' },
   { method: 'POST', path: '/ofrep/v1/evaluate/flags/pol.base', ofrep: true },
   { method: 'POST', path: '/ofrep/v1/evaluate/flags', ofrep: true },
 ];

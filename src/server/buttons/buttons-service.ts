@@ -2,7 +2,7 @@
  * The buttons: kill switches grouped by service, and pressing or releasing one, over the
  * flag service's public methods. No HTTP here; `routes.ts` is the wire.
  */
-import type { ButtonView, PressResponse, ServiceButtons } from '../../api/buttons.js';
+import type { ButtonView, CanaryButtonView, PressResponse, ServiceButtons } from '../../api/buttons.js';
 import type { Flag } from '../../flags/index.js';
 import type { FlagService } from '../flags/flag-service.js';
 
@@ -28,16 +28,26 @@ const CONFIGURED_NOT_SHOWN = 'as configured (shown to keys with flags:read)';
  * `canReadFlags` (a `killswitch`-only key) the view keeps to the switches: only services with
  * buttons, no flag counts, and no word of what an armed switch's configuration serves.
  */
-export function servicesView(flags: FlagService, canReadFlags = true): ServiceButtons[] {
+export function servicesView(flags: FlagService, canReadFlags = true, canaries: readonly CanaryButtonView[] = []): ServiceButtons[] {
   const byService = new Map<string, ServiceButtons>();
   const counts = new Map<string, number>();
-  for (const flag of flags.snapshot().live) {
+  const live = flags.snapshot().live;
+  for (const flag of live) {
     counts.set(flag.service, (counts.get(flag.service) ?? 0) + 1);
     let service = byService.get(flag.service);
     if (service === undefined && canReadFlags) byService.set(flag.service, (service = { name: flag.service, buttons: [] }));
     if (flag.kind !== 'kill-switch' || flag.safeVariant === undefined) continue;
     if (service === undefined) byService.set(flag.service, (service = { name: flag.service, buttons: [] }));
     service.buttons.push(buttonView(flags, flag, flag.safeVariant, canReadFlags));
+  }
+  // A canary in flight is an abort button of its flag's service (a `killswitch` key may abort it).
+  const serviceOf = new Map(live.map((flag) => [flag.key, flag.service]));
+  for (const canary of canaries) {
+    const name = serviceOf.get(canary.flag);
+    if (name === undefined) continue;
+    let service = byService.get(name);
+    if (service === undefined) byService.set(name, (service = { name, buttons: [] }));
+    (service.canaries ??= []).push(canary);
   }
   if (canReadFlags) for (const service of byService.values()) service.flags = counts.get(service.name) ?? 0;
   const services = [...byService.values()].sort((a, b) => (a.name < b.name ? -1 : 1));

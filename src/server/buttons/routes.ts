@@ -8,11 +8,16 @@ import { readJsonObject, sendJson } from '../http-io.js';
 import type { Router } from '../router.js';
 import type { FlagService } from '../flags/flag-service.js';
 import { pressOrRelease, servicesView } from './buttons-service.js';
+import type { CanaryService } from '../canaries/canary-service.js';
+import { canaryButtonView } from '../canaries/canary-view.js';
+import { isTerminal } from '../../canary/index.js';
 
 /** What the buttons endpoints need from the server. */
 export interface ButtonRouteDependencies {
   flags: FlagService;
   limits: { maxBodyBytes: number };
+  /** The canary controller's service: its canaries in flight are shown as abort buttons. */
+  canaries?: () => CanaryService | undefined;
 }
 
 /** Adds the services view and the press and release routes to `router`. */
@@ -26,8 +31,10 @@ export function registerButtonRoutes(router: Router, deps: ButtonRouteDependenci
     });
   }
   // The on-call's list of buttons: a `killswitch` key sees the switches it may press, nothing more.
-  router.add('GET', '/api/v1/services', ['flags:read', 'killswitch'], ({ res, key }) => {
-    sendJson(res, 200, { configVersion: flags.snapshot().configVersion, services: servicesView(flags, canReadFlags(key)) });
+  router.add('GET', '/api/v1/services', ['flags:read', 'killswitch'], async ({ res, key }) => {
+    const canaries = deps.canaries?.();
+    const inFlight = canaries === undefined ? [] : (await canaries.list()).filter((c) => !isTerminal(c.state.status)).map(canaryButtonView);
+    sendJson(res, 200, { configVersion: flags.snapshot().configVersion, services: servicesView(flags, canReadFlags(key), inFlight) });
   });
 }
 

@@ -111,7 +111,7 @@ export class CanaryService {
   }
 
   /** Starts a canary: the plan is saved, then the flag serves the first step. */
-  async start(body: unknown, who: string): Promise<CanaryRecord> {
+  async start(body: unknown, who: string, why = ''): Promise<CanaryRecord> {
     await this.load();
     const plan = await this.preparePlan(body);
     const existing = this.byFlag.get(plan.flag);
@@ -125,13 +125,23 @@ export class CanaryService {
     const now = this.deps.now();
     const pending: CanaryRecord = { plan, state: createCanaryState(now), timeline: [], lastDecision: null, createdBy: who };
     await this.deps.repository.save(pending, null);
-    const reason = `started by ${who}: steps ${plan.steps.join(', ')}%, ${plan.intervalMs / 1000}s each; guards ${plan.guards.map((g) => g.text).join('; ')}`;
+    const reason = `started by ${who}${why === '' ? '' : ` (${why})`}: steps ${plan.steps.join(', ')}%, ${plan.intervalMs / 1000}s each; guards ${plan.guards.map((g) => g.text).join('; ')}`;
     return this.commit(pending, { type: 'start' }, { now, reason }, 'start', who);
   }
 
-  /** Applies a steering transition (promote, ramp, pause, resume, abort) asked for by `who`. */
-  async steer(flag: string, action: CanaryTransition, reason: string, who: string): Promise<CanaryRecord> {
+  /**
+   * Applies a steering transition (promote, ramp, pause, resume, abort) asked for by `who`. With
+   * `expectedRevision` (a client's `If-Match`), a canary that has changed since is refused (`conflict`).
+   */
+  async steer(flag: string, action: CanaryTransition, reason: string, who: string, expectedRevision?: number): Promise<CanaryRecord> {
     const record = await this.get(flag);
+    if (expectedRevision !== undefined && expectedRevision !== record.state.revision) {
+      throw new FlagscopeError(
+        'conflict',
+        `the canary of ${flag} is at revision ${record.state.revision}, not ${expectedRevision}: it changed since you read it`,
+        `read it again (\`flagscope canary status ${flag}\`) and retry`,
+      );
+    }
     const failing = record.lastDecision?.evidence?.guards.some((g) => g.verdict === 'fail') ?? false;
     const context = {
       now: this.deps.now(),
@@ -212,7 +222,9 @@ export class CanaryService {
       status: state.status,
       percent: state.percent,
     };
-    return this.saveAndServe(record, { ...record, state, timeline: [...record.timeline, entry] }, context.reason);
+    // The flag's history says who steered it (the change itself is recorded under the controller's name).
+    const why = kind === 'start' ? context.reason : `canary ${kind} by ${who}: ${context.reason}`;
+    return this.saveAndServe(record, { ...record, state, timeline: [...record.timeline, entry] }, why);
   }
 
   /** Saves the new record (the intent), then makes the flag serve its percentage. */
