@@ -408,7 +408,8 @@ describe('a canary through the API, decided by the controller in the server', ()
     await boot(at);
     const reloaded = await canary();
     expect(reloaded).toMatchObject({ status: 'running', stepIndex: 0, percent: 10, holdRemainingMs: 3000 });
-    expect(reloaded.evidence?.at).toBe(new Date(at).toISOString());
+    // A tick that changes nothing saves nothing, so the evidence kept is that of the last tick that saved.
+    expect(Date.parse(reloaded.evidence?.at ?? '')).toBeLessThanOrEqual(at);
     expect((await tick()).holdRemainingMs).toBe(2000);
     expect((await tick()).holdRemainingMs).toBe(1000);
     const advanced = await tick();
