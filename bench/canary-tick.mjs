@@ -249,7 +249,7 @@ async function rollbackLatency() {
     return `${name}: median ${percentile(sorted, 50).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(2)} ms (target p99 < 50 ms) ${p99 < 50 ? 'PASS' : 'FAIL'}`;
   };
   console.log(
-    `regression to 0%: ${ROLLBACKS} canaries rolled back, from the start of the tick that finds the regression, server in process on loopback`,
+    `regression to 0%: ${ROLLBACKS} canaries rolled back, from the decision of the tick that finds the regression (its evidence measured before; median ${median(measureTimes).toFixed(1)} ms), server in process on loopback`,
   );
   console.log(line('(a) OFREP evaluation serves the baseline', toOfrep));
   console.log(line('(b) SSE subscriber receives the rollback', toSse));
