@@ -9,7 +9,7 @@
  * time limit is reported as such, and the others still run.
  *
  * Run: npm run build && npm run bench [-- NAME...]
- *   NAME: ingest, query, ofrep, press, startup, compare, explain, overload, canary-power (default: all, in that order).
+ *   NAME: ingest, query, ofrep, press, startup, compare, explain, overload, canary-power, canary-tick (default: all, in that order).
  * Env: BENCH_TIMEOUT (seconds per benchmark, default 900); every other BENCH_* variable
  *      reaches the benchmarks unchanged (their file headers list them), e.g.
  *      BENCH_EVENTS=20000 BENCH_REPEAT=3 npm run bench -- query compare
@@ -116,6 +116,15 @@ const BENCHMARKS = [
         pattern: /^false alarms at the tolerance boundary .*= ([0-9.]+)%/m,
         target: atMost(5),
       },
+    ],
+  },
+  {
+    name: 'canary-tick',
+    needs: ['dist/server/index.js', 'dist/server/canaries/index.js', '@duckdb/node-api', 'undici'],
+    figures: [
+      { figure: 'canary: tick of 50 canaries / one compare', pattern: /ratio tick \/ compare ([0-9.]+)/, target: atMost(10) },
+      { figure: 'canary: regression → OFREP 0%, p99 (ms)', pattern: /^\(a\) .*?p99 ([0-9.]+) ms/m, target: below(50) },
+      { figure: 'canary: regression → SSE subscriber, p99 (ms)', pattern: /^\(b\) .*?p99 ([0-9.]+) ms/m, target: below(50) },
     ],
   },
 ];
