@@ -127,7 +127,7 @@ export interface CanaryTimelineEntry {
   /** Percentages before and after. */
   from: number;
   to: number;
-  /** `controller` for the server's own decisions, else the key's name. */
+  /** `canary-controller` for the server's own decisions (the name the flag's history shows too), else the key's name. */
   by: string;
   reason: string;
   /** The tick's evidence for controller decisions; null for commands. */

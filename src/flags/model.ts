@@ -31,6 +31,14 @@ export interface Rollout {
   precision: RolloutPrecision;
 }
 export type RolloutPrecision = 0 | 1 | 2 | 3;
+
+/** A variant's share of a rollout, in percent (undefined without a rollout). */
+export function rolloutShare(rollout: Rollout | undefined, variant: string): number | undefined {
+  if (rollout === undefined) return undefined;
+  const total = 100 * 10 ** rollout.precision;
+  const weight = rollout.weights.filter((w) => w.variant === variant).reduce((sum, w) => sum + w.weight, 0);
+  return (100 * weight) / total;
+}
 export const maxRolloutPrecision = 3;
 
 /** What a flag served before a kill switch was pressed; restored exactly on release. */

@@ -239,15 +239,15 @@ describe('flagscope canary against a real server and OFREP traffic', () => {
       expect(gates.table.stdout).toMatch(
         new RegExp(`^gate PASS canary ${flag} \\(\\S+\\), step 100%: the canary completed: everyone is on on\\n`),
       );
-      expect(gates.table.stdout).toMatch(/^completed · step \d of 3 · 100% of traffic · waited \d+s · exit 0$/m);
+      expect(gates.table.stdout).toMatch(/^completed · all 3 steps passed · 100% of traffic · waited \d+s · exit 0$/m);
       const json = JSON.parse(gates.json.stdout) as CanaryView & { gate: { result: string; exitCode: number; step: number } };
       expect(json.status).toBe('completed');
       expect(json.gate).toMatchObject({ result: 'pass', exitCode: 0, step: 100 });
       // Each step passed on its evidence: every guard shown within its tolerance, the sample reached.
       expect(json.timeline.map((e) => [e.kind, e.from, e.to, e.by])).toEqual([
         ['start', 0, 20, 'ci'],
-        ['advance', 20, 50, 'controller'],
-        ['complete', 50, 100, 'controller'],
+        ['advance', 20, 50, 'canary-controller'],
+        ['complete', 50, 100, 'canary-controller'],
       ]);
       for (const entry of json.timeline.slice(1)) {
         expect(entry.evidence?.guards.map((g) => g.verdict)).toEqual(['pass', 'pass']);
@@ -311,7 +311,7 @@ describe('flagscope canary against a real server and OFREP traffic', () => {
       const json = JSON.parse(gates.json.stdout) as CanaryView & { gate: { result: string; exitCode: number } };
       expect(json).toMatchObject({ status: 'rolled-back', percent: 0, gate: { result: 'regression', exitCode: 10 } });
       const rollback = json.timeline.find((e) => e.kind === 'rollback');
-      expect(rollback).toMatchObject({ from: 20, to: 0, by: 'controller' });
+      expect(rollback).toMatchObject({ from: 20, to: 0, by: 'canary-controller' });
       const rate = rollback?.evidence?.guards.find((g) => g.metric.startsWith('RATE'));
       expect(rate?.verdict).toBe('fail');
       // The measured rates are the profile's: about 0.5% in control, about 10% in the canary.

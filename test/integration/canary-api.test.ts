@@ -185,8 +185,8 @@ describe('a canary through the API, decided by the controller in the server', ()
     expect(done).toMatchObject({ status: 'completed', percent: 100, nextDecisionAt: null, holdRemainingMs: null });
     expect(done.timeline.map((e) => [e.kind, e.from, e.to, e.by])).toEqual([
       ['start', 0, 10, 'admin'],
-      ['advance', 10, 50, 'controller'],
-      ['complete', 50, 100, 'controller'],
+      ['advance', 10, 50, 'canary-controller'],
+      ['complete', 50, 100, 'canary-controller'],
     ]);
     expect(done.timeline[1]?.evidence?.guards.map((g) => g.verdict)).toEqual(['pass', 'pass']);
     expect(done.timeline[1]?.reason).toMatch(/step 10% passed after 2s/);
@@ -208,7 +208,7 @@ describe('a canary through the API, decided by the controller in the server', ()
     const view = await tick();
     expect(view).toMatchObject({ status: 'rolled-back', percent: 0, nextDecisionAt: null });
     const rollback = view.timeline.at(-1)!;
-    expect(rollback).toMatchObject({ kind: 'rollback', from: 10, to: 0, by: 'controller' });
+    expect(rollback).toMatchObject({ kind: 'rollback', from: 10, to: 0, by: 'canary-controller' });
     expect(rollback.reason).toMatch(/^rolled back to 0%: RATE\(status_code >= 500\) <= \+0\.5pp: canary 10% vs control 0\.5%/);
     expect(rollback.evidence?.guards[0]).toMatchObject({
       verdict: 'fail',

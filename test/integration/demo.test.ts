@@ -59,6 +59,17 @@ describe('runDemo', () => {
     expect(out).toContain(`→ found: ${found}`);
     expect(out).toContain('That is the regression hidden in the demo data');
 
+    // Two canaries ran on the server's controller over traffic evaluated through OFREP: the
+    // healthy one passed every step, the failing one was rolled back with its evidence shown.
+    expect(out).toMatch(/canary search_autocomplete_v2 \S+ {2}completed {2}all 4 steps passed · 100% of traffic/);
+    expect(out).toMatch(/canary checkout_tax_service \S+ {2}rolled-back {2}step 1 of 4 · 0% of traffic/);
+    expect(out).toMatch(/→ search_autocomplete_v2 ramped to 100%: 3 steps passed/);
+    expect(out).toMatch(/→ checkout_tax_service rolled back to 0% at 10%: RATE\(error = true\) <= \+2pp measured [\d.]+% in the canary/);
+    expect(out).toMatch(/RATE\(error = true\) <= \+2pp +[\d.]+% +[\d.]+% +\+[\d.]+pp +\[\+[\d.]+pp, \+[\d.]+pp\] +\+2\.00pp +[\d.]+ +fail/);
+    expect(out).toMatch(/gate REGRESSION canary checkout_tax_service/);
+    expect(err).toMatch(/checkout_tax_service: rollback 10% → 0%/);
+    expect(err).toMatch(/search_autocomplete_v2: complete 50% → 100%/);
+
     // Counts honour sample rates: more requests than stored events.
     const match = /([\d,]+) requests stand behind ([\d,]+) stored events/.exec(out);
     expect(match).not.toBeNull();

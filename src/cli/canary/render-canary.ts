@@ -256,6 +256,8 @@ export function renderStarted(view: CanaryView, options: RenderOptions): string 
 export function stepText(view: CanaryView): string {
   const total = view.plan.steps.length;
   if (view.stepIndex < 0) return `not started · ${formatPercent(view.percent)} of traffic`;
+  // A completed canary stays on the index of the last step it held; it has passed them all.
+  if (view.status === 'completed') return `all ${total} steps passed · ${formatPercent(view.percent)} of traffic`;
   return `step ${Math.min(view.stepIndex + 1, total)} of ${total} · ${formatPercent(view.percent)} of traffic`;
 }
 

@@ -18,6 +18,7 @@ import { formatCount } from '../../output/values.js';
 import type { QueryResult, QuerySpec } from '../../query/spec.js';
 import { DEMO_DATASET, DEMO_SERVICES } from '../../demo/catalog.js';
 import { generateEventBatches, type GeneratedEvent } from '../../demo/generate.js';
+import { createDemoClock } from './demo-clock.js';
 import { defaultDemoSetup, defaultDemoSteps, type DemoSession, type DemoSetup, type DemoStep } from './steps.js';
 
 export type { DemoSession, DemoSetup, DemoStep } from './steps.js';
@@ -52,6 +53,8 @@ const DEFAULT_EVENTS = 200_000;
 const DEFAULT_SEED = 42;
 const DAY_MS = 86_400_000;
 const BATCHES_IN_FLIGHT = 3;
+/** Wall milliseconds between two ticks of the demo server's canary controller (its canaries run on a fast clock). */
+const DEMO_CANARY_TICK_MS = 50;
 
 /**
  * Runs the demo and resolves to the exit code. Writes the walkthrough to
@@ -86,6 +89,7 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
   });
   const tempRoot = options.tempRoot ?? (ctx.env.TMPDIR !== undefined && ctx.env.TMPDIR !== '' ? ctx.env.TMPDIR : tmpdir());
   const dataDir = await mkdtemp(join(tempRoot, 'flagscope-demo-'));
+  const clock = createDemoClock(ctx.now);
   let server: Awaited<ReturnType<typeof import('../../server/index.js').startServer>> | undefined;
   let client: ApiClient | undefined;
   try {
@@ -93,7 +97,14 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
       import('../../server/index.js'),
       import('../../client/api-client.js'),
     ]);
-    const serverOptions: Parameters<typeof startServer>[0] = { host: '127.0.0.1', port: 0, dataDir, bootstrapAdminKey: true, now: ctx.now };
+    const serverOptions: Parameters<typeof startServer>[0] = {
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      bootstrapAdminKey: true,
+      now: clock.now,
+      canaryTickMs: DEMO_CANARY_TICK_MS,
+    };
     if (options.verbose === true) {
       serverOptions.verbose = true;
       serverOptions.log = (line) => ctx.stderr.write(`${line}\n`);
@@ -137,6 +148,7 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
       start,
       end,
       styler,
+      clock,
       width,
       print,
       intro: (description: string, command: string) => print(`${styler.dim(description)}\n${styler.dim(command)}\n\n`),

@@ -7,6 +7,7 @@ import type { ApiClient } from '../../client/api-client.js';
 import type { GeneratedEvent } from '../../demo/generate.js';
 import type { QueryResult, QuerySpec } from '../../query/spec.js';
 import type { Styler } from '../../output/style.js';
+import type { DemoClock } from './demo-clock.js';
 
 /** What a step gets: the running demo server, its data and the output. */
 export interface DemoSession {
@@ -21,6 +22,8 @@ export interface DemoSession {
   start: number;
   end: number;
   styler: Styler;
+  /** The demo server's clock: the context's, until a step runs it fast (and slows it again). */
+  clock: DemoClock;
   /** Terminal width for tables and charts. */
   width: number;
   /** Writes demo text to stdout. */

@@ -2,7 +2,7 @@
  * The demo's walkthrough as a list of steps. Each step asks one question,
  * runs it against the demo server through the public APIs and prints what it
  * finds. The step types live in `step-types.ts`, so the steps kept beside
- * their commands (`cli/{buttons,compare,explain}/demo-step*.ts`) need not
+ * their commands (`cli/{buttons,canary,compare,explain}/demo-step*.ts`) need not
  * import this list.
  */
 import type { Calculation, Filter, QueryResult } from '../../query/spec.js';
@@ -10,6 +10,7 @@ import { groupLabel } from '../../output/query-result.js';
 import { formatCount, formatNumberHuman } from '../../output/values.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
 import { buttonsDemoStep, demoFlagsSetup } from '../buttons/demo-steps.js';
+import { canaryDemoStep } from '../canary/demo-step.js';
 import { compareDemoStep } from '../compare/demo-step.js';
 import { explainDemoStep } from '../explain/demo-step.js';
 import type { DemoSession, DemoSetup, DemoStep } from './step-types.js';
@@ -31,6 +32,7 @@ export function defaultDemoSteps(): DemoStep[] {
     buttonsDemoStep,
     compareDemoStep,
     explainDemoStep,
+    canaryDemoStep,
   ];
 }
 

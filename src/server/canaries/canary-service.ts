@@ -24,7 +24,7 @@ import {
 } from '../../canary/index.js';
 import { FlagscopeError, notFound } from '../../errors.js';
 import type { Flag } from '../../flags/model.js';
-import { rolloutFromPercentages } from '../../flags/model.js';
+import { rolloutFromPercentages, rolloutShare } from '../../flags/model.js';
 import type { DatasetSchema } from '../../query/schema.js';
 import type { EventStore } from '../../store/types.js';
 import type { FlagService } from '../flags/flag-service.js';
@@ -53,17 +53,9 @@ export function canaryRollout(plan: CanaryPlan & { baseline: string }, percent: 
   return rolloutFromPercentages({ [plan.variant]: percent, [plan.baseline]: Math.round((100 - percent) * 1000) / 1000 }, plan.flag);
 }
 
-/** The canary variant's share of a flag's rollout, in percent (undefined without a rollout). */
-function servedPercent(flag: Flag, variant: string): number | undefined {
-  if (flag.rollout === undefined) return undefined;
-  const total = 100 * 10 ** flag.rollout.precision;
-  const weight = flag.rollout.weights.filter((w) => w.variant === variant).reduce((s, w) => s + w.weight, 0);
-  return (100 * weight) / total;
-}
-
 /** True when the flag serves the canary's percentage (to a thousandth of a percent, the rollout's finest step). */
 function servesPercent(flag: Flag, record: CanaryRecord): boolean {
-  const served = servedPercent(flag, record.plan.variant);
+  const served = rolloutShare(flag.rollout, record.plan.variant);
   return served !== undefined && Math.abs(served - record.state.percent) < 1e-6;
 }
 

@@ -15,10 +15,6 @@ import type {
 import type { CanaryButtonView } from '../../api/buttons.js';
 import { type CanaryEvidence, type CanaryPlan, heldMs, isTerminal } from '../../canary/index.js';
 import { type CanaryRecord, canaryId } from './canary-repository.js';
-import { CONTROLLER } from './canary-service.js';
-
-/** The name the API shows for the controller's own decisions. */
-export const CONTROLLER_NAME = 'controller';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -100,7 +96,7 @@ function timelineView(record: CanaryRecord): CanaryTimelineEntryView[] {
       kind: (EVENT_KINDS as readonly string[]).includes(entry.kind) ? (entry.kind as CanaryEventKind) : 'pause',
       from,
       to: entry.percent,
-      by: entry.by === CONTROLLER ? CONTROLLER_NAME : entry.by,
+      by: entry.by,
       reason: entry.reason,
       evidence: entry.evidence === undefined || entry.evidence === null ? null : canaryEvidenceView(entry.evidence),
     };

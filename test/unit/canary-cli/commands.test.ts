@@ -283,7 +283,7 @@ describe('requests and answers', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^2026-01-15T12:13:20Z checkout-v2 running step 2 of 5/);
     expect(lines[1]).toMatch(/^2026-01-15T12:13:22Z checkout-v2 running/);
-    expect(lines[2]).toMatch(/^2026-01-15T12:13:24Z checkout-v2 completed step 4 of 5 · 100% of traffic · ended /);
+    expect(lines[2]).toMatch(/^2026-01-15T12:13:24Z checkout-v2 completed all 5 steps passed · 100% of traffic · ended /);
   });
 });
 

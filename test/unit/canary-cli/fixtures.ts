@@ -114,7 +114,7 @@ export function view(overrides: Partial<CanaryView> = {}): CanaryView {
         kind: 'advance',
         from: 1,
         to: 5,
-        by: 'controller',
+        by: 'canary-controller',
         reason: 'hold 10m passed, sample reached, no guard shows harm',
         evidence: null,
       },
@@ -143,7 +143,7 @@ export function rolledBack(): CanaryView {
     evidence: failing,
     timeline: [
       ...base.timeline,
-      { at: iso(T0 + 700_000), kind: 'rollback', from: 5, to: 0, by: 'controller', reason: 'error rate rose', evidence: failing },
+      { at: iso(T0 + 700_000), kind: 'rollback', from: 5, to: 0, by: 'canary-controller', reason: 'error rate rose', evidence: failing },
     ],
   };
 }

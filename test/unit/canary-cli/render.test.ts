@@ -193,7 +193,7 @@ describe('status', () => {
     expect(text).toContain('sample ratio (events)');
     expect(out.at(-2)).toMatch(/^2026-01-15T12:00:00Z +start +0% → 1% +alice +release 4\.2$/);
     expect(out.at(-1)).toMatch(
-      /^2026-01-15T12:10:00Z +advance +1% → 5% +controller +hold 10m passed, sample reached, no guard shows harm$/,
+      /^2026-01-15T12:10:00Z +advance +1% → 5% +canary-controller +hold 10m passed, sample reached, no guard shows harm$/,
     );
   });
 

@@ -32,7 +32,7 @@ describe('CanaryWatch', () => {
       /RATE\(status_code >= 500\) <= \+0\.5pp +0\.52% +0\.61% +\+0\.09pp +\[-0\.30pp, \+0\.48pp\] +\+0\.50pp\s+0\.310 +pass/,
     );
     expect(frame).toContain('sample: control 12,345 · canary 640 · minimum 1,000 per cohort (not reached)');
-    expect(frame).toMatch(/advance +1% → 5% +controller/);
+    expect(frame).toMatch(/advance +1% → 5% +canary-controller/);
     expect(frame).toContain('ctrl-c to stop watching (the canary goes on in the server)');
   });
 
@@ -43,7 +43,7 @@ describe('CanaryWatch', () => {
     const frame = back.lastFrame() ?? '';
     back.unmount();
     expect(frame).toContain('✓ 1% ── ✗ 5% ── 25% ── 50% ── 100%');
-    expect(frame).toMatch(/rollback +5% → 0% +controller +error rate rose/);
+    expect(frame).toMatch(/rollback +5% → 0% +canary-controller +error rate rose/);
     expect(frame).toContain('refresh failed: connection refused');
     const fresh = render(
       createElement(CanaryWatch, { view: view({ evidence: null, timeline: [] }), now: NOW, styler: plainStyler, width: 140 }),

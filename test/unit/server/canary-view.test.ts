@@ -84,7 +84,7 @@ describe('canaryView', () => {
     );
     expect(view.timeline.map((e) => [e.kind, e.from, e.to, e.by, e.at])).toEqual([
       ['start', 0, 10, 'ana', new Date(T0).toISOString()],
-      ['advance', 10, 50, 'controller', new Date(T0 + 60_000).toISOString()],
+      ['advance', 10, 50, 'canary-controller', new Date(T0 + 60_000).toISOString()],
       ['pause', 50, 50, 'bob', new Date(T0 + 70_000).toISOString()],
       ['abort', 50, 0, 'oncall', new Date(T0 + 80_000).toISOString()],
     ]);
