@@ -115,6 +115,16 @@ function afterText(verb: 'press' | 'release', flag: Flag | undefined): string {
   return servedSummary(before);
 }
 
+/** The switch `key` as the services view shows it, with its service; undefined if it is not there. */
+async function findButton(env: CommandEnv, key: string): Promise<{ service: string; button: ButtonView } | undefined> {
+  const { services } = await listServices(await env.client());
+  for (const s of services) {
+    const button = s.buttons.find((b) => b.key === key);
+    if (button !== undefined) return { service: s.name, button };
+  }
+  return undefined;
+}
+
 function makeVerb(verb: 'press' | 'release'): Verb {
   return async (env, args, options) => {
     const key = String(args[0]);
@@ -137,23 +147,27 @@ function makeVerb(verb: 'press' | 'release'): Verb {
       } catch (e) {
         if (!(e instanceof FlagscopeError) || e.code !== 'forbidden') throw e;
       }
+      // A `killswitch`-only key may not read flags, but it sees the switch in the services view.
+      const button = flag === undefined ? await findButton(env, key) : undefined;
       const { askToConfirm } = await import('./confirm-prompt.js');
       const props: Parameters<typeof askToConfirm>[1] = {
         verb,
         flagKey: key,
-        servesNow: flag === undefined ? '(your key may not read flags)' : servedSummary(flag),
+        servesNow: flag !== undefined ? servedSummary(flag) : (button?.button.serves ?? '(your key may not read flags)'),
         servesAfter: afterText(verb, flag),
         reason,
       };
-      if (flag !== undefined) props.service = flag.service;
-      if (flag?.runbookUrl !== undefined) props.runbookUrl = flag.runbookUrl;
-      const confirmed = await askToConfirm(env, props);
-      if (!confirmed)
-        throw new FlagscopeError(
-          'usage',
-          `${key} was not ${verb === 'press' ? 'pressed' : 'released'}: the key was not typed back`,
-          `type the key exactly, or pass \`--yes\``,
-        );
+      const service = flag?.service ?? button?.service;
+      if (service !== undefined) props.service = service;
+      const description = flag?.description ?? button?.button.description ?? undefined;
+      if (description !== undefined && description !== null) props.description = description;
+      const runbookUrl = flag?.runbookUrl ?? button?.button.runbookUrl ?? undefined;
+      if (runbookUrl !== undefined && runbookUrl !== null) props.runbookUrl = runbookUrl;
+      const outcome = await askToConfirm(env, props);
+      const not = `${key} was not ${verb === 'press' ? 'pressed' : 'released'}`;
+      if (outcome === 'cancelled') throw new FlagscopeError('usage', `${not}: cancelled`, `run it again to ${verb} ${key}`);
+      if (outcome === 'mismatch')
+        throw new FlagscopeError('usage', `${not}: the key was not typed back`, 'type the key exactly, or pass `--yes`');
     }
     const result = await pressOrRelease(client, verb, key, reason);
     printOutcome(env, verb, key, result);
