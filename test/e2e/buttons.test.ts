@@ -275,7 +275,9 @@ describe('buttons press on a terminal', () => {
     await stderrSeen;
     await sendEvents('off', 20);
     expect(await run, tty.errors()).toBe(0);
-    expect(tty.output()).toMatch(/traffic confirms it: 20 of 20 events in shop since the press were served off/);
+    expect(tty.output()).toMatch(
+      /traffic confirms it: 20 of 20 events in shop since the press \(\d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC\) were served off/,
+    );
   });
 
   it('--watch-traffic says so when traffic does not show the safe variant in time (exit 5)', async () => {
@@ -312,9 +314,8 @@ describe('buttons press on a terminal', () => {
     await stderrSeen;
     await sendEvents('live', 7, 0, 'shop2');
     expect(await run).toBe(5);
-    expect(tty.errors()).toContain(
-      'traffic in shop2 does not show off within 5s of the press (flag.payments-off since the press: live: 7)',
-    );
+    expect(tty.errors()).toContain('traffic in shop2 does not show off after 5s of watching (flag.payments-off since the press (');
+    expect(tty.errors()).toContain('UTC): live: 7; since the press: live: 7)');
   });
 
   it('changes nothing and exits 2 when the typed key does not match', async () => {
@@ -371,5 +372,18 @@ describe('buttons press on a terminal', () => {
     tty.stdin.write(`payments-off${ENTER}`);
     expect(await run, tty.errors()).toBe(0);
     expect(tty.output()).toContain('RELEASED payments-off');
+  });
+
+  it('a misspelt key is refused before the prompt, with the nearest kill switch (issue 11, item 4)', async () => {
+    const tty = ttyContext();
+    const code = await runCli(
+      ['buttons', 'press', 'payments-of', '--reason', 'card errors', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
+    expect(code).toBe(3);
+    expect(tty.errors()).toBe(
+      'error: no kill switch payments-of\nhint: did you mean payments-off? `flagscope buttons` lists the kill switches\n',
+    );
+    expect(tty.output()).not.toContain('Type payments-of');
   });
 });
