@@ -386,4 +386,16 @@ describe('buttons press on a terminal', () => {
     );
     expect(tty.output()).not.toContain('Type payments-of');
   });
+
+  it('says in the box when the action would change nothing (a released switch released again)', async () => {
+    const tty = ttyContext();
+    const run = runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
+    await tty.waitFor('and press Enter to release');
+    expect(tty.output()).toContain('already released: releasing it again changes nothing');
+    tty.stdin.write(ESCAPE);
+    expect(await run).toBe(2);
+  });
 });

@@ -184,6 +184,12 @@ function makeVerb(verb: 'press' | 'release'): Verb {
       if (description !== undefined && description !== null) props.description = description;
       const runbookUrl = flag?.runbookUrl ?? button?.button.runbookUrl ?? undefined;
       if (runbookUrl !== undefined && runbookUrl !== null) props.runbookUrl = runbookUrl;
+      // Still asked (it may change by the time it is sent), but said: at 3 a.m. a no-op is news.
+      const pressedNow =
+        flag !== undefined ? flag.pressed !== undefined : button !== undefined ? button.button.state === 'pressed' : undefined;
+      if (pressedNow === (verb === 'press')) {
+        props.note = `already ${verb === 'press' ? 'pressed' : 'released'}: ${verb === 'press' ? 'pressing' : 'releasing'} it again changes nothing`;
+      }
       const outcome = await askToConfirm(env, props);
       const not = `${key} was not ${verb === 'press' ? 'pressed' : 'released'}`;
       if (outcome === 'cancelled') throw new FlagscopeError('usage', `${not}: cancelled`, `run it again to ${verb} ${key}`);

@@ -19,6 +19,8 @@ export interface ConfirmPromptProps {
   servesAfter: string;
   reason: string;
   runbookUrl?: string;
+  /** A line in yellow above the question, e.g. that the action would change nothing. */
+  note?: string;
   /** Called once: `confirmed` when the typed text equals the key and Enter was pressed. */
   onDone: (outcome: PromptOutcome) => void;
 }
@@ -96,6 +98,7 @@ export function ConfirmPrompt(props: ConfirmPromptProps): React.JSX.Element {
           {props.runbookUrl}
         </Text>
       ) : null}
+      {props.note !== undefined ? <Text color="yellow">{props.note}</Text> : null}
       <Text> </Text>
       <Text>
         Type <Text bold>{props.flagKey}</Text> and press Enter to {props.verb} (Esc cancels):
