@@ -60,7 +60,7 @@ function __flagscope_options
         case 'buttons'
             echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons press'
-            echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --watch-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons release'
             echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'canary'
@@ -154,9 +154,9 @@ function __flagscope_arg_kind
         case 'flags import:0'
             echo 'files'
         case 'buttons press:0'
-            echo 'dynamic:flags'
+            echo 'dynamic:kill-switches'
         case 'buttons release:0'
-            echo 'dynamic:flags'
+            echo 'dynamic:kill-switches'
         case 'canary start:0'
             echo 'dynamic:flags'
         case 'canary status:0'
@@ -179,7 +179,7 @@ function __flagscope_arg_kind
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--set-type' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--set-type' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--watch-window' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
 end
 
 function __flagscope_complete

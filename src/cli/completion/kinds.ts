@@ -22,12 +22,15 @@ export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient) => Promise<s
   datasets: async (client) => (await client.listDatasets()).map((d) => d.name),
   flags: async (client) => (await listFlags(client)).flags.map((f) => f.key),
   services: async (client) => (await listServices(client)).services.map((s) => s.name),
+  /** Only the flags `buttons press|release` accept (the server refuses any other). */
+  'kill-switches': async (client) => (await listServices(client)).services.flatMap((s) => s.buttons.map((b) => b.key)),
 };
 
 /** Completion of an argument or option value by its placeholder name. */
 export const COMPLETION_BY_PLACEHOLDER: Record<string, ValueCompletion> = {
   dataset: { type: 'dynamic', kind: 'datasets' },
   flag: { type: 'dynamic', kind: 'flags' },
+  'kill-switch': { type: 'dynamic', kind: 'kill-switches' },
   service: { type: 'dynamic', kind: 'services' },
   'flag-kind': { type: 'choices', values: ['release', 'experiment', 'operational', 'kill-switch', 'permission'] },
   state: { type: 'choices', values: ['enabled', 'disabled'] },
