@@ -37,7 +37,9 @@ export function choosePairColumns(plan: ExplainPlan, single: ExplainGroup[], val
   }
   void validated;
   const known = new Set(plan.columns.filter((c) => c.mode === 'category').map((c) => c.name));
-  const ranked = [...scoreByColumn].filter(([c, s]) => s > 0 && !consequences.has(c) && known.has(c)).sort((a, b) => b[1] - a[1]);
+  const ranked = [...scoreByColumn]
+    .filter(([c, s]) => s > 0 && !consequences.has(c) && known.has(c))
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const flags = ranked
     .filter(([c]) => c.startsWith('flag.'))
     .slice(0, PAIR_FLAG_COLUMNS)
