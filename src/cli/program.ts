@@ -212,7 +212,7 @@ const failedCommands = new WeakMap<CommanderError, Command>();
 
 /** Parses `argv` (without node and script) and runs the command; resolves to the exit code. */
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
-  const state: RunState = { ctx, exitCode: 0 };
+  const state: RunState = { ctx, exitCode: 0, runCli };
   const program = await buildProgram(state, nounsFor(argv));
   if (argv.length === 0) {
     program.outputHelp();

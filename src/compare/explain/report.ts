@@ -121,7 +121,9 @@ export function assembleExplainReport(input: ExplainReportInput): ExplainReport 
   const combinationsTested = findings.filter((f) => f.columns.length > 1).length;
   const combinationsShown = ranked.filter((f) => f.columns.length > 1).length;
   const score = (f: ExplainFinding): number => (f.kind === 'distribution' ? Math.abs(f.effect) : f.effect);
-  ranked.sort((x, y) => score(y) - score(x) || x.pValue - y.pValue);
+  // Ties are ordered by name, so the same data gives the same report whatever order the store answered in.
+  const name = (f: ExplainFinding): string => `${f.columns.join('\u0000')}\u0001${(f.values ?? []).map(String).join('\u0000')}`;
+  ranked.sort((x, y) => score(y) - score(x) || x.pValue - y.pValue || (name(x) < name(y) ? -1 : name(x) > name(y) ? 1 : 0));
   const selectionText = input.selectionText ?? formatFilters(validated.selection, validated.selectionCombination);
   return {
     dataset: input.dataset,
