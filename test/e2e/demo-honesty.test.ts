@@ -79,4 +79,4 @@ it('prints each command exactly as it ran: pasted into a shell against the kept 
     expect(output.length, command).toBeGreaterThan(0);
     expect(shown, `${command}\n--- printed now ---\n${output}`).toContain(`$ ${command}\n${output}`);
   }
-}, 300_000);
+}, 600_000);
