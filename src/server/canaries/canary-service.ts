@@ -12,8 +12,10 @@ import {
   type CanaryTransition,
   applyDecision,
   assembleEvidence,
+  type CanaryBatch,
   buildCanaryBatch,
   buildCanaryStatements,
+  buildCanaryUnitBatch,
   checkPlanAgainstFlag,
   createCanaryState,
   decideTick,
@@ -21,6 +23,7 @@ import {
   isTerminal,
   parseCanaryPlan,
   transition,
+  unitColumnOf,
 } from '../../canary/index.js';
 import { FlagscopeError, notFound } from '../../errors.js';
 import type { Flag } from '../../flags/model.js';
@@ -31,11 +34,19 @@ import type { FlagService } from '../flags/flag-service.js';
 import type { CanaryRecord, CanaryRepository, CanaryTimelineEntry } from './canary-repository.js';
 
 /**
- * Canaries measured by one statement. The engine plans a statement of many canaries in time that
- * grows faster than their number (50 in one: about 15 s on 20,000 events, 10: under 1 s), so a
- * dataset's canaries go in statements of this many (bench/canary-tick.mjs).
+ * Canaries that count events (no unit column) measured by one statement: each canary's own
+ * statements over one shared scan ({@link buildCanaryBatch}). The engine plans such a statement in
+ * time that grows faster than its canaries (50 in one: about 15 s on 20,000 events, 10: under 1 s),
+ * so they go in statements of this many.
  */
 export const CANARIES_PER_STATEMENT = 8;
+
+/**
+ * Canaries that count units (the default, `user.id`) measured by one statement aggregating per unit
+ * once for all of them ({@link buildCanaryUnitBatch}); its size grows with its canaries only by their
+ * codes and the crossing of merged units with them (bench/canary-tick.mjs).
+ */
+export const UNIT_CANARIES_PER_STATEMENT = 64;
 
 /** The name canary decisions are recorded under in the flag's history. */
 export const CONTROLLER = 'canary-controller';
@@ -314,9 +325,7 @@ export class CanaryService {
           } else measurable.push(record);
         }
         if (schema === undefined || table === undefined) continue;
-        for (let from = 0; from < measurable.length; from += CANARIES_PER_STATEMENT) {
-          await this.measureBatch(measurable.slice(from, from + CANARIES_PER_STATEMENT), schema, table, now, measured);
-        }
+        if (measurable.length > 0) await this.measureBatch(measurable, schema, table, now, measured);
       } catch (e) {
         this.deps.log?.(`canaries of dataset ${dataset}: measured one by one: ${(e as Error)?.message ?? String(e)}`);
       }
@@ -324,7 +333,11 @@ export class CanaryService {
     return measured;
   }
 
-  /** Measures canaries of one dataset with one statement, into `measured`. */
+  /**
+   * Measures canaries of one dataset, into `measured`: those counting the same unit column with one
+   * statement per {@link UNIT_CANARIES_PER_STATEMENT}, the others (and a unit statement's canaries
+   * when it fails) by shared scans of {@link CANARIES_PER_STATEMENT}.
+   */
   private async measureBatch(
     measurable: CanaryRecord[],
     schema: DatasetSchema,
@@ -333,20 +346,57 @@ export class CanaryService {
     measured: Map<string, CanaryEvidence | null>,
   ): Promise<void> {
     const { events } = this.deps;
-    const batch = buildCanaryBatch(
-      measurable.map((record) => ({
-        plan: record.plan,
-        guards: record.plan.guards,
-        schema,
-        table: events.dialect.quoteIdent(table),
-        state: record.state,
-        now,
-        dialect: events.dialect,
-      })),
-    );
-    const rows = await events.execute(batch.sql, batch.params);
+    const inputOf = (record: CanaryRecord) => ({
+      plan: record.plan,
+      guards: record.plan.guards,
+      schema,
+      table: events.dialect.quoteIdent(table),
+      state: record.state,
+      now,
+      dialect: events.dialect,
+      percent: record.state.percent,
+    });
+    const byUnit = new Map<string, CanaryRecord[]>();
+    const perEvent: CanaryRecord[] = [];
+    for (const record of measurable) {
+      let unit: string | undefined;
+      try {
+        unit = unitColumnOf(inputOf(record));
+      } catch {
+        unit = undefined;
+      }
+      if (unit === undefined) perEvent.push(record);
+      else byUnit.set(unit, [...(byUnit.get(unit) ?? []), record]);
+    }
+    for (const group of byUnit.values()) {
+      for (let from = 0; from < group.length; from += UNIT_CANARIES_PER_STATEMENT) {
+        const chunk = group.slice(from, from + UNIT_CANARIES_PER_STATEMENT);
+        try {
+          await this.runBatch(buildCanaryUnitBatch(chunk.map(inputOf)), chunk, now, measured);
+        } catch (e) {
+          this.deps.log?.(
+            `canaries ${chunk.map((r) => r.plan.flag).join(', ')}: per-unit batch failed, measured by shared scans: ${(e as Error)?.message ?? String(e)}`,
+          );
+          perEvent.push(...chunk);
+        }
+      }
+    }
+    for (let from = 0; from < perEvent.length; from += CANARIES_PER_STATEMENT) {
+      const chunk = perEvent.slice(from, from + CANARIES_PER_STATEMENT);
+      await this.runBatch(buildCanaryBatch(chunk.map(inputOf)), chunk, now, measured);
+    }
+  }
+
+  /** Runs one batch statement and records each of its canaries' evidence into `measured`. */
+  private async runBatch(
+    batch: CanaryBatch,
+    records: CanaryRecord[],
+    now: number,
+    measured: Map<string, CanaryEvidence | null>,
+  ): Promise<void> {
+    const rows = await this.deps.events.execute(batch.sql, batch.params);
     batch.decode(rows as unknown[][]).forEach((measurement, i) => {
-      const record = measurable[i]!;
+      const record = records[i]!;
       measured.set(
         record.plan.flag,
         assembleEvidence({
