@@ -57,6 +57,11 @@ export interface CanaryServiceDependencies {
   flags: FlagService;
   now: () => number;
   log?: (line: string) => void;
+  /**
+   * Runs the measurement of a tick (its read statements) under admission, with a signal that
+   * aborts at its deadline (the server's gate: src/server/admission.ts). Default: at once, no deadline.
+   */
+  admit?: <T>(task: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 }
 
 /** What the controller serves for a percentage: the canary variant first, so a user keeps it as the percentage grows. */
@@ -205,13 +210,27 @@ export class CanaryService {
       }
     }
     const inFlight = [...this.byFlag.values()].filter((r) => !isTerminal(r.state.status) && r.state.status !== 'pending');
+    if (inFlight.length === 0) return;
     const now = this.deps.now();
-    const measured = await this.measureAll(inFlight, now);
+    // The measurement (reads only) is admitted with a deadline; the decisions and the writes they
+    // make (a rollback's included) come after it, outside the gate.
+    const admit = this.deps.admit ?? (<T>(task: (signal: AbortSignal) => Promise<T>) => task(new AbortController().signal));
+    let measured: Map<string, CanaryEvidence | null>;
+    try {
+      measured = await admit((signal) => this.measureAll(inFlight, now, signal));
+    } catch (e) {
+      this.deps.log?.(
+        `canaries: the tick's measurement stopped, no canary decided; measured again at the next tick: ${(e as Error)?.message ?? String(e)}`,
+      );
+      return;
+    }
     for (const record of inFlight) {
       const flag = record.plan.flag;
+      const evidence = measured.get(flag);
+      // Its measurement failed (logged): it is measured again at the next tick.
+      if (evidence === undefined) continue;
       try {
-        const evidence = measured.get(flag);
-        await this.tick(flag, evidence === undefined ? undefined : { now, evidence });
+        await this.tick(flag, { now, evidence });
       } catch (e) {
         this.deps.log?.(`canary ${flag}: tick failed: ${(e as Error)?.message ?? String(e)}`);
       }
@@ -308,7 +327,7 @@ export class CanaryService {
    * The evidence of every canary in `records` at `now`, one statement per dataset; a canary
    * missing from the answer is measured on its own by its tick.
    */
-  private async measureAll(records: CanaryRecord[], now: number): Promise<Map<string, CanaryEvidence | null>> {
+  private async measureAll(records: CanaryRecord[], now: number, signal: AbortSignal): Promise<Map<string, CanaryEvidence | null>> {
     const { events } = this.deps;
     const measured = new Map<string, CanaryEvidence | null>();
     const byDataset = new Map<string, CanaryRecord[]>();
@@ -325,9 +344,20 @@ export class CanaryService {
           } else measurable.push(record);
         }
         if (schema === undefined || table === undefined) continue;
-        if (measurable.length > 0) await this.measureBatch(measurable, schema, table, now, measured);
+        if (measurable.length > 0) await this.measureBatch(measurable, schema, table, now, measured, signal);
       } catch (e) {
+        if (signal.aborted) throw e;
         this.deps.log?.(`canaries of dataset ${dataset}: measured one by one: ${(e as Error)?.message ?? String(e)}`);
+      }
+    }
+    // A canary its batch could not measure is measured alone, so one cannot hold up the others.
+    for (const record of records) {
+      if (measured.has(record.plan.flag)) continue;
+      try {
+        measured.set(record.plan.flag, await this.measure(record, now, signal));
+      } catch (e) {
+        if (signal.aborted) throw e;
+        this.deps.log?.(`canary ${record.plan.flag}: tick failed: ${(e as Error)?.message ?? String(e)}`);
       }
     }
     return measured;
@@ -344,6 +374,7 @@ export class CanaryService {
     table: string,
     now: number,
     measured: Map<string, CanaryEvidence | null>,
+    signal: AbortSignal,
   ): Promise<void> {
     const { events } = this.deps;
     const inputOf = (record: CanaryRecord) => ({
@@ -372,8 +403,9 @@ export class CanaryService {
       for (let from = 0; from < group.length; from += UNIT_CANARIES_PER_STATEMENT) {
         const chunk = group.slice(from, from + UNIT_CANARIES_PER_STATEMENT);
         try {
-          await this.runBatch(buildCanaryUnitBatch(chunk.map(inputOf)), chunk, now, measured);
+          await this.runBatch(buildCanaryUnitBatch(chunk.map(inputOf)), chunk, now, measured, signal);
         } catch (e) {
+          if (signal.aborted) throw e;
           this.deps.log?.(
             `canaries ${chunk.map((r) => r.plan.flag).join(', ')}: per-unit batch failed, measured by shared scans: ${(e as Error)?.message ?? String(e)}`,
           );
@@ -383,7 +415,7 @@ export class CanaryService {
     }
     for (let from = 0; from < perEvent.length; from += CANARIES_PER_STATEMENT) {
       const chunk = perEvent.slice(from, from + CANARIES_PER_STATEMENT);
-      await this.runBatch(buildCanaryBatch(chunk.map(inputOf)), chunk, now, measured);
+      await this.runBatch(buildCanaryBatch(chunk.map(inputOf)), chunk, now, measured, signal);
     }
   }
 
@@ -393,8 +425,9 @@ export class CanaryService {
     records: CanaryRecord[],
     now: number,
     measured: Map<string, CanaryEvidence | null>,
+    signal: AbortSignal,
   ): Promise<void> {
-    const rows = await this.deps.events.execute(batch.sql, batch.params);
+    const rows = await this.deps.events.execute(batch.sql, batch.params, { signal });
     batch.decode(rows as unknown[][]).forEach((measurement, i) => {
       const record = records[i]!;
       measured.set(
@@ -412,7 +445,7 @@ export class CanaryService {
   }
 
   /** The tick's evidence, or null when the dataset has no events yet. */
-  async measure(record: CanaryRecord, now: number): Promise<CanaryEvidence | null> {
+  async measure(record: CanaryRecord, now: number, signal?: AbortSignal): Promise<CanaryEvidence | null> {
     const { events } = this.deps;
     const schema = await events.getSchema(record.plan.dataset);
     const table = events.tableOf(record.plan.dataset);
@@ -428,8 +461,8 @@ export class CanaryService {
       dialect: events.dialect,
     });
     const [guardRows, stepRows] = await Promise.all([
-      events.execute(statements.guards.sql, statements.guards.params),
-      events.execute(statements.step.sql, statements.step.params),
+      events.execute(statements.guards.sql, statements.guards.params, { signal }),
+      events.execute(statements.step.sql, statements.step.params, { signal }),
     ]);
     const measurement = statements.decode(guardRows as unknown[][], stepRows as unknown[][]);
     return assembleEvidence({
