@@ -149,7 +149,9 @@ export function buildCanaryUnitBatch(inputs: readonly UnitBatchInput[]): CanaryB
     const codes = planned.slice(j * CODES_PER_KEY, (j + 1) * CODES_PER_KEY).map((p, i) => {
       const plan = p.input.plan;
       const list = `[CAST(${param(plan.baseline)} AS VARCHAR), CAST(${param(plan.variant)} AS VARCHAR)]`;
-      return `(CAST(coalesce(list_position(${list}, CAST(${ident(plan.column)} AS VARCHAR)), 0) AS UBIGINT) << ${shiftOf(i)})`;
+      const isText = p.input.schema.columns.some((c) => c.name === plan.column && c.type === 'string');
+      const value = isText ? ident(plan.column) : `CAST(${ident(plan.column)} AS VARCHAR)`;
+      return `(CAST(coalesce(list_position(${list}, ${value}), 0) AS UBIGINT) << ${shiftOf(i)})`;
     });
     select.push(`(${codes.join(' | ')}) AS ${key}`);
   });
@@ -270,8 +272,10 @@ export function buildCanaryUnitBatch(inputs: readonly UnitBatchInput[]): CanaryB
       `uyy_${g}_${m}`,
       `uxy_${g}_${m}`,
     ]);
-    // A unit's bit_and code is 1 or 2 only when every one of its events had that code (1 & 2 = 0).
-    const fast = `SELECT c, code, un_${g}, un_${s}, n_${g}, sw_${g}, sww_${g}, n_${s}, sw_${s}, sww_${s}${fastMoments.map((c) => `, ${c}`).join('')} FROM (SELECT cn.c, ${codeFrom(ands)} AS code, ck.* FROM ck, ${canaryTable(members)}) WHERE code IN (1, 2)`;
+    // A unit's bit_and code is 1 or 2 only when every one of its events had that code (1 & 2 = 0);
+    // the groups of code 0 (units of neither cohort, or not stable) are left out when decoding: a
+    // plain cross product is faster than one the engine filters pair by pair.
+    const fast = `SELECT cn.c, ${codeFrom(ands)} AS code, un_${g}, un_${s}, n_${g}, sw_${g}, sww_${g}, n_${s}, sw_${s}, sww_${s}${fastMoments.map((c) => `, ${c}`).join('')} FROM ck, ${canaryTable(members)}`;
     // The slow path: per (canary, cohort, unit) from the events, as compare's per-unit part.
     const slowUnit = `SELECT cn.c, ${codeFrom(keys)} AS code, u, ${perUnit(filter).join(', ')} FROM cx, ${canaryTable(members)} WHERE NOT ${stable} AND ${codeFrom(keys)} IN (1, 2) GROUP BY cn.c, code, u`;
     const unitOnly = (expr: string): string => `sum(CASE WHEN u IS NOT NULL THEN ${expr} ELSE 0 END)`;
@@ -296,6 +300,7 @@ export function buildCanaryUnitBatch(inputs: readonly UnitBatchInput[]): CanaryB
 
   // Histograms: per window and column, the total and each canary's smaller cohorts.
   const distinctCodes = new Map<number, string>();
+  const extraCtes: string[] = [];
   histograms.forEach((h, hid) => {
     const w = windowPredicates[h.window]!;
     const where = `${w === '' ? '' : `${w} AND `}b${h.column} IS NOT NULL`;
@@ -306,13 +311,18 @@ export function buildCanaryUnitBatch(inputs: readonly UnitBatchInput[]): CanaryB
     if (!distinctCodes.has(h.window)) {
       distinctCodes.set(h.window, `SELECT DISTINCT ${keys.join(', ')} FROM cs${w === '' ? '' : ` WHERE ${w}`}`);
     }
-    const memberships = `SELECT ${keys.map((k) => `d.${k}`).join(', ')}, cn.c, ${codeFrom(keys.map((k) => `d.${k}`))} AS code, cn.mj FROM (${distinctCodes.get(h.window)}) AS d, ${canaryTable(members, (i) => String(planned[i]!.major))}`;
+    // Materialised whole (a plain cross product), then filtered: the engine would otherwise test
+    // the filter pair by pair in a nested-loop join.
+    const memberships = `cm${hid}`;
+    extraCtes.push(
+      `${memberships} AS ${dialect.materializedCte}(SELECT ${keys.map((k) => `d.${k}`).join(', ')}, cn.c, ${codeFrom(keys.map((k) => `d.${k}`))} AS code, cn.mj FROM (${distinctCodes.get(h.window)}) AS d, ${canaryTable(members, (i) => String(planned[i]!.major))})`,
+    );
     parts.push(
-      `SELECT 3 AS kind, m.c, m.code, ${hid} AS hid, cs.b${h.column} AS bucket, ${values(['count(*)', 'sum(cs.w)', 'sum(cs.w * cs.w)'])} FROM cs JOIN (${memberships}) AS m ON ${keys.map((k) => `cs.${k} = m.${k}`).join(' AND ')} WHERE m.code <> m.mj AND ${where} GROUP BY m.c, m.code, cs.b${h.column}`,
+      `SELECT 3 AS kind, m.c, m.code, ${hid} AS hid, cs.b${h.column} AS bucket, ${values(['count(*)', 'sum(cs.w)', 'sum(cs.w * cs.w)'])} FROM cs JOIN (SELECT * FROM ${memberships} WHERE code <> mj) AS m ON ${keys.map((k) => `cs.${k} = m.${k}`).join(' AND ')} WHERE ${where} GROUP BY m.c, m.code, cs.b${h.column}`,
     );
   });
 
-  const sql = `WITH cs AS ${dialect.materializedCte}(${scan}),\ncu AS ${dialect.materializedCte}(${cu}),\nck AS ${dialect.materializedCte}(${ck}),\ncx AS ${dialect.materializedCte}(${cx})\n${parts.join('\nUNION ALL\n')}`;
+  const sql = `WITH cs AS ${dialect.materializedCte}(${scan}),\ncu AS ${dialect.materializedCte}(${cu}),\nck AS ${dialect.materializedCte}(${ck}),\ncx AS ${dialect.materializedCte}(${cx})${extraCtes.map((c) => `,\n${c}`).join('')}\n${parts.join('\nUNION ALL\n')}`;
   return {
     sql,
     params,
