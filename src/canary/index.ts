@@ -55,6 +55,7 @@ export {
   canaryWindows,
   compareStatementOf,
 } from './measure.js';
+export { type UnitBatchInput, buildCanaryUnitBatch, unitColumnOf } from './batch.js';
 export {
   type GuardVerdict,
   type GuardEvidence,

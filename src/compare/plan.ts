@@ -169,39 +169,69 @@ function scanWhere(input: ComparePlanInput, params: SqlParam[], dialect: SqlDial
   return where.join(' AND ');
 }
 
+/** A metric's scan expression: a value per event (moments), a log-bucket index (percentiles), or nothing (COUNT). */
+export type MetricExpression =
+  | { kind: 'moments'; expr: string; nonNull: boolean }
+  | { kind: 'histogram'; column: string; expr: string }
+  | { kind: 'none' };
+
+/**
+ * The scan expression of one metric (its parameters appended to `params`): rates as 0/1, AVG's
+ * value (null when absent), SUM's (0 when absent), a percentile's log-bucket index of its column.
+ */
+export function metricExpression(
+  metric: MetricDefinition,
+  schema: DatasetSchema,
+  params: SqlParam[],
+  dialect: SqlDialect,
+  relativeAccuracy: number = DEFAULT_RELATIVE_ACCURACY,
+): MetricExpression {
+  const ident = (name: string): string => dialect.quoteIdent(name);
+  switch (metric.kind) {
+    case 'count':
+      return { kind: 'none' };
+    case 'avg':
+      return { kind: 'moments', expr: `CAST(${ident(metric.column!)} AS DOUBLE)`, nonNull: true };
+    case 'sum':
+      return { kind: 'moments', expr: `coalesce(CAST(${ident(metric.column!)} AS DOUBLE), 0)`, nonNull: false };
+    case 'rate':
+    case 'incomplete': {
+      const predicate = compileFilterPredicate(metric.filters ?? [], metric.filter_combination ?? 'AND', schema, params, dialect);
+      return { kind: 'moments', expr: `CASE WHEN coalesce(${predicate ?? 'false'}, false) THEN 1.0 ELSE 0.0 END`, nonNull: false };
+    }
+    case 'percentile': {
+      const lnGamma = Math.log(logBucketGamma(relativeAccuracy));
+      const v = `CAST(${ident(metric.column!)} AS DOUBLE)`;
+      return {
+        kind: 'histogram',
+        column: metric.column!,
+        expr: `CASE WHEN ${v} > 0 THEN CAST(floor(ln(${v}) / ${dialect.doubleLiteral(lnGamma)}) AS INTEGER) WHEN ${v} IS NOT NULL THEN ${ZERO_BUCKET} END`,
+      };
+    }
+  }
+}
+
 /** Per metric, the scan column it reads (`x{i}`, or `b{j}` the log-bucket index of a percentile's column). */
 function metricColumns(input: ComparePlanInput, params: SqlParam[], dialect: SqlDialect): MetricColumns {
-  const ident = (name: string): string => dialect.quoteIdent(name);
-  const lnGamma = Math.log(logBucketGamma(input.relativeAccuracy ?? DEFAULT_RELATIVE_ACCURACY));
   const planned: MetricColumns = { select: [], slots: [], histogramColumns: [] };
-  const moments = (expr: string, alias: string, nonNull: boolean): void => {
-    planned.select.push(`${expr} AS ${alias}`);
-    planned.slots.push({ kind: 'moments', alias, nonNull });
-  };
   input.metrics.forEach((metric, i) => {
-    const x = `x${i}`;
-    switch (metric.kind) {
-      case 'count':
+    // A percentile's column is bucketed once however many percentiles read it (and adds no parameter).
+    if (metric.kind === 'percentile' && planned.histogramColumns.includes(metric.column!)) {
+      planned.slots.push({ kind: 'histogram', part: planned.histogramColumns.indexOf(metric.column!) + 1 });
+      return;
+    }
+    const expression = metricExpression(metric, input.schema, params, dialect, input.relativeAccuracy);
+    switch (expression.kind) {
+      case 'none':
         planned.slots.push({ kind: 'none' });
         return;
-      case 'avg':
-        return moments(`CAST(${ident(metric.column!)} AS DOUBLE)`, x, true);
-      case 'sum':
-        return moments(`coalesce(CAST(${ident(metric.column!)} AS DOUBLE), 0)`, x, false);
-      case 'rate':
-      case 'incomplete': {
-        const predicate = compileFilterPredicate(metric.filters ?? [], metric.filter_combination ?? 'AND', input.schema, params, dialect);
-        return moments(`CASE WHEN coalesce(${predicate ?? 'false'}, false) THEN 1.0 ELSE 0.0 END`, x, false);
-      }
-      case 'percentile': {
-        let part = planned.histogramColumns.indexOf(metric.column!);
-        if (part < 0) {
-          part = planned.histogramColumns.push(metric.column!) - 1;
-          const v = `CAST(${ident(metric.column!)} AS DOUBLE)`;
-          planned.select.push(
-            `CASE WHEN ${v} > 0 THEN CAST(floor(ln(${v}) / ${dialect.doubleLiteral(lnGamma)}) AS INTEGER) WHEN ${v} IS NOT NULL THEN ${ZERO_BUCKET} END AS b${part}`,
-          );
-        }
+      case 'moments':
+        planned.select.push(`${expression.expr} AS x${i}`);
+        planned.slots.push({ kind: 'moments', alias: `x${i}`, nonNull: expression.nonNull });
+        return;
+      case 'histogram': {
+        const part = planned.histogramColumns.push(expression.column) - 1;
+        planned.select.push(`${expression.expr} AS b${part}`);
         planned.slots.push({ kind: 'histogram', part: part + 1 });
         return;
       }

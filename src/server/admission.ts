@@ -54,6 +54,12 @@ export interface AdmissionRequest {
   clientGone?: AbortSignal | undefined;
   /** The client's own deadline in milliseconds (from {@link parseTimeoutHeader}); capped by `maxAnalysisMs`. */
   timeoutMs?: number | undefined;
+  /**
+   * The canary controller's measurement: never refused as `overloaded`, and first in the queue, so
+   * analyses from clients cannot keep it (and the rollbacks it decides) waiting for more than one
+   * slot to free. One controller tick runs at a time, so this adds at most one to the queue.
+   */
+  reserved?: boolean;
 }
 
 /** How many analyses run and wait (`GET /healthz`). */
@@ -97,7 +103,11 @@ export class AnalysisGate {
   run<T>(task: (signal: AbortSignal) => Promise<T>, request: AdmissionRequest = {}): Promise<T> {
     const { clientGone } = request;
     if (clientGone?.aborted === true) return Promise.reject(clientGone.reason);
-    if (this.running >= this.limits.maxConcurrentAnalyses && this.queue.length >= this.limits.maxQueuedAnalyses) {
+    if (
+      request.reserved !== true &&
+      this.running >= this.limits.maxConcurrentAnalyses &&
+      this.queue.length >= this.limits.maxQueuedAnalyses
+    ) {
       return Promise.reject(this.overloaded());
     }
     const deadlineMs = Math.min(request.timeoutMs ?? this.limits.maxAnalysisMs, this.limits.maxAnalysisMs);
@@ -157,6 +167,7 @@ export class AnalysisGate {
         },
       };
       if (this.running < this.limits.maxConcurrentAnalyses) entry.start();
+      else if (request.reserved === true) this.queue.unshift(entry);
       else this.queue.push(entry);
     });
   }

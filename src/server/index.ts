@@ -11,6 +11,7 @@ import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { duckdbStoreUrl, openStores } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
+import { AnalysisGate } from './admission.js';
 import { awaitContinue } from './http-io.js';
 import { JobRunner, type BackgroundJob } from './jobs.js';
 import { KeyService } from './keys/key-service.js';
@@ -142,7 +143,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(control.flagStore(), now);
     let canaries: CanaryService | undefined;
+    // One admission gate for the routes' analyses and the canary controller's measurements.
+    const analyses = new AnalysisGate(limits, scheduler);
     const deps: AppDependencies = {
+      analyses,
       events,
       control,
       keys,
@@ -186,7 +190,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         canaries = service;
       },
     });
-    const jobs = new JobRunner([controller, ...(options.jobs ?? [])], { scheduler, log, events, control, flags });
+    const jobs = new JobRunner([controller, ...(options.jobs ?? [])], {
+      scheduler,
+      log,
+      events,
+      control,
+      flags,
+      admit: (task, request) => analyses.run(task, request),
+      canaryMeasureMs: limits.maxCanaryMeasureMs,
+    });
     try {
       await jobs.start();
     } catch (e) {

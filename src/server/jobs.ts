@@ -5,15 +5,23 @@
  */
 import type { TimerScheduler, TimerHandle } from '../scheduler.js';
 import type { ControlStore, EventStore } from '../store/types.js';
+import type { AdmissionRequest } from './admission.js';
 import type { FlagService } from './flags/flag-service.js';
 
-/** What a job may use: the server's time, log, stores and flags. */
+/** What a job may use: the server's time, log, stores and flags, and its admission gate for reads. */
 export interface JobContext {
   scheduler: TimerScheduler;
   log: (line: string) => void;
   events: EventStore;
   control: ControlStore;
   flags: FlagService;
+  /**
+   * Runs a read through the server's analysis admission (src/server/admission.ts), with a signal
+   * that aborts at the request's deadline. Absent (tests of a job alone): the read runs at once.
+   */
+  admit?: <T>(task: (signal: AbortSignal) => Promise<T>, request: AdmissionRequest) => Promise<T>;
+  /** The controller's measurement deadline (`ServerLimits.maxCanaryMeasureMs`). */
+  canaryMeasureMs?: number;
 }
 
 /** A job the server starts and stops with itself. */

@@ -39,6 +39,12 @@ export interface ServerLimits {
   maxAnalysisMs: number;
   /** Seconds sent in `Retry-After` when the analysis queue is full (429). */
   analysisRetryAfterSeconds: number;
+  /**
+   * The longest the canary controller's measurement of one tick may take, waiting for an analysis
+   * slot included (it waits first in line, never refused); past it its statements are interrupted,
+   * no canary is decided that tick, and the next tick measures again. At most `maxAnalysisMs`.
+   */
+  maxCanaryMeasureMs: number;
 }
 
 const ANALYSES = defaultMaxConcurrentAnalyses(availableParallelism(), threadPoolSize(process.env));
@@ -58,6 +64,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxQueuedAnalyses: 4 * ANALYSES,
   maxAnalysisMs: 60_000,
   analysisRetryAfterSeconds: 2,
+  maxCanaryMeasureMs: 30_000,
 };
 
 /**

@@ -108,6 +108,63 @@ describe('the batched tick', () => {
     }
   });
 
+  it("gives the per-unit batch the evidence of each canary's own statements: users on both variants, events without a user or a variant, a canary past 50%", async () => {
+    for (const key of ['d', 'e']) {
+      await flags.create(
+        { key, service: `svc-${key}`, kind: 'release', variants: { on: 'on', off: 'off', beta: 'beta' }, defaultVariant: 'off' },
+        'admin',
+        'setup',
+      );
+    }
+    const logs: string[] = [];
+    const service = new CanaryService({
+      repository: new MemoryCanaryRepository(),
+      events,
+      flags,
+      now: () => clock,
+      log: (line) => logs.push(line),
+    });
+    await service.start({ flag: 'd', dataset: 'checkout', steps: '75,100', interval: '1h', minSample: 5 }, 'admin');
+    await service.start(
+      {
+        flag: 'e',
+        dataset: 'checkout',
+        steps: '10,100',
+        interval: '1h',
+        minSample: 5,
+        guards: ['AVG(duration_ms) <= +10%', 'P95(duration_ms) <= +10%', 'P50(duration_ms) <= +10%', 'RATE(status_code >= 500) <= +1pp'],
+      },
+      'admin',
+    );
+    clock += 3_000;
+    // Users 0-19 keep their variant of d; users 20-39 change it between events; some events carry no
+    // user, some no variant of d, some another variant; e's variant changes with the event for
+    // every user; durations include zeros and missing values.
+    const batch = Array.from({ length: 400 }, (_, i) => {
+      const user = i % 40;
+      const data: Record<string, unknown> = {
+        status_code: i % 13 === 0 ? 500 : 200,
+        'flag.e': i % 3 === 0 ? 'on' : i % 7 === 0 ? 'beta' : 'off',
+      };
+      if (i % 11 !== 0) data['user.id'] = `user-${user}`;
+      if (i % 17 !== 0) data.duration_ms = i % 19 === 0 ? 0 : 20 + ((i * 53) % 500);
+      if (i % 23 !== 0) data['flag.d'] = user < 20 ? (user % 4 === 0 ? 'off' : 'on') : i % 2 === 0 ? 'on' : i % 5 === 0 ? 'beta' : 'off';
+      return { time: clock - 2_000 + (i % 1000), samplerate: 1 + (i % 4), data };
+    });
+    expect((await events.ingest('checkout', batch)).every((o) => o.status === 202)).toBe(true);
+    clock += 1_000;
+    const before = (await service.list()).filter((r) => r.plan.flag === 'd' || r.plan.flag === 'e');
+    const alone = await Promise.all(before.map((record) => service.measure(record, clock)));
+    await service.tickAll();
+    expect(logs).toEqual([]);
+    for (const [i, record] of before.entries()) {
+      const after = await service.get(record.plan.flag);
+      expect(alone[i]).not.toBeNull();
+      expect(alone[i]!.guards.every((g) => g.control !== null && g.canary !== null)).toBe(true);
+      expect(after.lastDecision?.evidence).toEqual(alone[i]);
+    }
+  });
+
   it('saves nothing at a tick that changes nothing, and keeps its decision for status', async () => {
     const repository = new CountingRepository();
     const service = new CanaryService({ repository, events, flags, now: () => clock });

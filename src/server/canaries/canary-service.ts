@@ -12,8 +12,10 @@ import {
   type CanaryTransition,
   applyDecision,
   assembleEvidence,
+  type CanaryBatch,
   buildCanaryBatch,
   buildCanaryStatements,
+  buildCanaryUnitBatch,
   checkPlanAgainstFlag,
   createCanaryState,
   decideTick,
@@ -21,6 +23,7 @@ import {
   isTerminal,
   parseCanaryPlan,
   transition,
+  unitColumnOf,
 } from '../../canary/index.js';
 import { FlagscopeError, notFound } from '../../errors.js';
 import type { Flag } from '../../flags/model.js';
@@ -31,11 +34,19 @@ import type { FlagService } from '../flags/flag-service.js';
 import type { CanaryRecord, CanaryRepository, CanaryTimelineEntry } from './canary-repository.js';
 
 /**
- * Canaries measured by one statement. The engine plans a statement of many canaries in time that
- * grows faster than their number (50 in one: about 15 s on 20,000 events, 10: under 1 s), so a
- * dataset's canaries go in statements of this many (bench/canary-tick.mjs).
+ * Canaries that count events (no unit column) measured by one statement: each canary's own
+ * statements over one shared scan ({@link buildCanaryBatch}). The engine plans such a statement in
+ * time that grows faster than its canaries (50 in one: about 15 s on 20,000 events, 10: under 1 s),
+ * so they go in statements of this many.
  */
 export const CANARIES_PER_STATEMENT = 8;
+
+/**
+ * Canaries that count units (the default, `user.id`) measured by one statement aggregating per unit
+ * once for all of them ({@link buildCanaryUnitBatch}); its size grows with its canaries only by their
+ * codes and the crossing of merged units with them (bench/canary-tick.mjs).
+ */
+export const UNIT_CANARIES_PER_STATEMENT = 64;
 
 /** The name canary decisions are recorded under in the flag's history. */
 export const CONTROLLER = 'canary-controller';
@@ -46,6 +57,11 @@ export interface CanaryServiceDependencies {
   flags: FlagService;
   now: () => number;
   log?: (line: string) => void;
+  /**
+   * Runs the measurement of a tick (its read statements) under admission, with a signal that
+   * aborts at its deadline (the server's gate: src/server/admission.ts). Default: at once, no deadline.
+   */
+  admit?: <T>(task: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 }
 
 /** What the controller serves for a percentage: the canary variant first, so a user keeps it as the percentage grows. */
@@ -186,13 +202,27 @@ export class CanaryService {
       }
     }
     const inFlight = [...this.byFlag.values()].filter((r) => !isTerminal(r.state.status) && r.state.status !== 'pending');
+    if (inFlight.length === 0) return;
     const now = this.deps.now();
-    const measured = await this.measureAll(inFlight, now);
+    // The measurement (reads only) is admitted with a deadline; the decisions and the writes they
+    // make (a rollback's included) come after it, outside the gate.
+    const admit = this.deps.admit ?? (<T>(task: (signal: AbortSignal) => Promise<T>) => task(new AbortController().signal));
+    let measured: Map<string, CanaryEvidence | null>;
+    try {
+      measured = await admit((signal) => this.measureAll(inFlight, now, signal));
+    } catch (e) {
+      this.deps.log?.(
+        `canaries: the tick's measurement stopped, no canary decided; measured again at the next tick: ${(e as Error)?.message ?? String(e)}`,
+      );
+      return;
+    }
     for (const record of inFlight) {
       const flag = record.plan.flag;
+      const evidence = measured.get(flag);
+      // Its measurement failed (logged): it is measured again at the next tick.
+      if (evidence === undefined) continue;
       try {
-        const evidence = measured.get(flag);
-        await this.tick(flag, evidence === undefined ? undefined : { now, evidence });
+        await this.tick(flag, { now, evidence });
       } catch (e) {
         this.deps.log?.(`canary ${flag}: tick failed: ${(e as Error)?.message ?? String(e)}`);
       }
@@ -289,7 +319,7 @@ export class CanaryService {
    * The evidence of every canary in `records` at `now`, one statement per dataset; a canary
    * missing from the answer is measured on its own by its tick.
    */
-  private async measureAll(records: CanaryRecord[], now: number): Promise<Map<string, CanaryEvidence | null>> {
+  private async measureAll(records: CanaryRecord[], now: number, signal: AbortSignal): Promise<Map<string, CanaryEvidence | null>> {
     const { events } = this.deps;
     const measured = new Map<string, CanaryEvidence | null>();
     const byDataset = new Map<string, CanaryRecord[]>();
@@ -306,39 +336,92 @@ export class CanaryService {
           } else measurable.push(record);
         }
         if (schema === undefined || table === undefined) continue;
-        for (let from = 0; from < measurable.length; from += CANARIES_PER_STATEMENT) {
-          await this.measureBatch(measurable.slice(from, from + CANARIES_PER_STATEMENT), schema, table, now, measured);
-        }
+        if (measurable.length > 0) await this.measureBatch(measurable, schema, table, now, measured, signal);
       } catch (e) {
+        if (signal.aborted) throw e;
         this.deps.log?.(`canaries of dataset ${dataset}: measured one by one: ${(e as Error)?.message ?? String(e)}`);
+      }
+    }
+    // A canary its batch could not measure is measured alone, so one cannot hold up the others.
+    for (const record of records) {
+      if (measured.has(record.plan.flag)) continue;
+      try {
+        measured.set(record.plan.flag, await this.measure(record, now, signal));
+      } catch (e) {
+        if (signal.aborted) throw e;
+        this.deps.log?.(`canary ${record.plan.flag}: tick failed: ${(e as Error)?.message ?? String(e)}`);
       }
     }
     return measured;
   }
 
-  /** Measures canaries of one dataset with one statement, into `measured`. */
+  /**
+   * Measures canaries of one dataset, into `measured`: those counting the same unit column with one
+   * statement per {@link UNIT_CANARIES_PER_STATEMENT}, the others (and a unit statement's canaries
+   * when it fails) by shared scans of {@link CANARIES_PER_STATEMENT}.
+   */
   private async measureBatch(
     measurable: CanaryRecord[],
     schema: DatasetSchema,
     table: string,
     now: number,
     measured: Map<string, CanaryEvidence | null>,
+    signal: AbortSignal,
   ): Promise<void> {
     const { events } = this.deps;
-    const batch = buildCanaryBatch(
-      measurable.map((record) => ({
-        plan: record.plan,
-        guards: record.plan.guards,
-        schema,
-        table: events.dialect.quoteIdent(table),
-        state: record.state,
-        now,
-        dialect: events.dialect,
-      })),
-    );
-    const rows = await events.execute(batch.sql, batch.params);
+    const inputOf = (record: CanaryRecord) => ({
+      plan: record.plan,
+      guards: record.plan.guards,
+      schema,
+      table: events.dialect.quoteIdent(table),
+      state: record.state,
+      now,
+      dialect: events.dialect,
+      percent: record.state.percent,
+    });
+    const byUnit = new Map<string, CanaryRecord[]>();
+    const perEvent: CanaryRecord[] = [];
+    for (const record of measurable) {
+      let unit: string | undefined;
+      try {
+        unit = unitColumnOf(inputOf(record));
+      } catch {
+        unit = undefined;
+      }
+      if (unit === undefined) perEvent.push(record);
+      else byUnit.set(unit, [...(byUnit.get(unit) ?? []), record]);
+    }
+    for (const group of byUnit.values()) {
+      for (let from = 0; from < group.length; from += UNIT_CANARIES_PER_STATEMENT) {
+        const chunk = group.slice(from, from + UNIT_CANARIES_PER_STATEMENT);
+        try {
+          await this.runBatch(buildCanaryUnitBatch(chunk.map(inputOf)), chunk, now, measured, signal);
+        } catch (e) {
+          if (signal.aborted) throw e;
+          this.deps.log?.(
+            `canaries ${chunk.map((r) => r.plan.flag).join(', ')}: per-unit batch failed, measured by shared scans: ${(e as Error)?.message ?? String(e)}`,
+          );
+          perEvent.push(...chunk);
+        }
+      }
+    }
+    for (let from = 0; from < perEvent.length; from += CANARIES_PER_STATEMENT) {
+      const chunk = perEvent.slice(from, from + CANARIES_PER_STATEMENT);
+      await this.runBatch(buildCanaryBatch(chunk.map(inputOf)), chunk, now, measured, signal);
+    }
+  }
+
+  /** Runs one batch statement and records each of its canaries' evidence into `measured`. */
+  private async runBatch(
+    batch: CanaryBatch,
+    records: CanaryRecord[],
+    now: number,
+    measured: Map<string, CanaryEvidence | null>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const rows = await this.deps.events.execute(batch.sql, batch.params, { signal });
     batch.decode(rows as unknown[][]).forEach((measurement, i) => {
-      const record = measurable[i]!;
+      const record = records[i]!;
       measured.set(
         record.plan.flag,
         assembleEvidence({
@@ -354,7 +437,7 @@ export class CanaryService {
   }
 
   /** The tick's evidence, or null when the dataset has no events yet. */
-  async measure(record: CanaryRecord, now: number): Promise<CanaryEvidence | null> {
+  async measure(record: CanaryRecord, now: number, signal?: AbortSignal): Promise<CanaryEvidence | null> {
     const { events } = this.deps;
     const schema = await events.getSchema(record.plan.dataset);
     const table = events.tableOf(record.plan.dataset);
@@ -370,8 +453,8 @@ export class CanaryService {
       dialect: events.dialect,
     });
     const [guardRows, stepRows] = await Promise.all([
-      events.execute(statements.guards.sql, statements.guards.params),
-      events.execute(statements.step.sql, statements.step.params),
+      events.execute(statements.guards.sql, statements.guards.params, { signal }),
+      events.execute(statements.step.sql, statements.step.params, { signal }),
     ]);
     const measurement = statements.decode(guardRows as unknown[][], stepRows as unknown[][]);
     return assembleEvidence({

@@ -2,7 +2,8 @@
  * The canary controller as a background job of the server: every `everyMs` of the server's
  * scheduler it ticks every canary in flight through a {@link CanaryService} over the server's
  * event store and flags. One tick at a time; a canary whose tick fails is logged and retried at
- * the next one.
+ * the next one. The tick's measurement goes through the server's analysis admission, first in
+ * line and with the `maxCanaryMeasureMs` deadline; its writes (state, rollout) do not.
  */
 import { type BackgroundJob, periodicJob } from '../jobs.js';
 import type { CanaryRepository } from './canary-repository.js';
@@ -30,6 +31,15 @@ export function canaryControllerJob(options: CanaryControllerOptions): Backgroun
         flags: context.flags,
         now: context.scheduler.now,
         log: context.log,
+        ...(context.admit === undefined
+          ? {}
+          : {
+              admit: <T>(task: (signal: AbortSignal) => Promise<T>) =>
+                context.admit!(task, {
+                  reserved: true,
+                  ...(context.canaryMeasureMs === undefined ? {} : { timeoutMs: context.canaryMeasureMs }),
+                }),
+            }),
       });
       options.onService?.(service);
       return periodic.start(context);

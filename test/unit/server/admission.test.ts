@@ -176,6 +176,36 @@ describe('AnalysisGate', () => {
   });
 });
 
+describe('AnalysisGate, the reserved place (the canary controller)', () => {
+  it('is never refused when the queue is full, goes first in line, and has its own deadline', async () => {
+    const scheduler = new ManualScheduler(0);
+    const gate = new AnalysisGate(LIMITS, scheduler);
+    const running = [heldTask(), heldTask()];
+    const queued = [heldTask(), heldTask()];
+    for (const t of [...running, ...queued]) track(gate.run(t.task));
+    const refused = track(gate.run(heldTask().task));
+    const controller = heldTask();
+    const reserved = track(gate.run(controller.task, { reserved: true, timeoutMs: 5_000 }));
+    await scheduler.advance(0);
+    expect(refused.state()).toBe('rejected');
+    expect(reserved.state()).toBe('pending');
+    expect(gate.load()).toEqual({ running: 2, queued: 3 });
+    // A slot frees: the reserved request starts before the two that queued earlier.
+    running[0]!.finish('done');
+    await scheduler.advance(0);
+    expect(controller.started()).toBe(true);
+    expect(queued.map((t) => t.started())).toEqual([false, false]);
+    // Its deadline counts from its request: at 5 s it is aborted and answered timeout.
+    await scheduler.advance(5_000);
+    expect(controller.signal()?.aborted).toBe(true);
+    expect(reserved.state()).toBe('rejected');
+    expect(reserved.value()).toMatchObject({ code: 'timeout' });
+    controller.stop();
+    await scheduler.advance(0);
+    expect(queued[0]!.started()).toBe(true);
+  });
+});
+
 describe('admission defaults and the timeout header', () => {
   it('gives half the CPUs, at least one, leaving 4 threads of the pool to writes', () => {
     expect(defaultMaxConcurrentAnalyses(2, 10)).toBe(1);
