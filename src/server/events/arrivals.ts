@@ -1,0 +1,43 @@
+/**
+ * Wakes raw-event requests waiting after a cursor (`events tail`) when this server has committed
+ * events of their dataset. Only a hint: a waiting request also looks again every
+ * `eventsPollMs`, for events another replica stored; what it answers always comes from the store.
+ */
+import type { TimerScheduler } from '../../scheduler.js';
+
+export class EventArrivals {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(private readonly scheduler: Pick<TimerScheduler, 'setTimeout'>) {}
+
+  /** Called after events of `dataset` are committed: wakes everyone waiting on it. */
+  notify(dataset: string): void {
+    const waiting = this.waiters.get(dataset);
+    if (waiting === undefined) return;
+    this.waiters.delete(dataset);
+    for (const wake of waiting) wake();
+  }
+
+  /** Resolves when events of `dataset` are committed, after `ms`, or when `signal` aborts, whichever comes first. */
+  wait(dataset: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal?.aborted === true) return resolve();
+      let waiting = this.waiters.get(dataset);
+      if (waiting === undefined) {
+        waiting = new Set();
+        this.waiters.set(dataset, waiting);
+      }
+      const set = waiting;
+      const done = (): void => {
+        timer.clear();
+        signal?.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(dataset) === set) this.waiters.delete(dataset);
+        resolve();
+      };
+      const timer = this.scheduler.setTimeout(done, Math.max(0, ms));
+      set.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}
