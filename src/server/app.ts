@@ -57,6 +57,8 @@ export interface AppDependencies {
   canaries?: () => CanaryService | undefined;
   /** Milliseconds between two ticks of the controller (for `nextDecisionAt`). */
   canaryTickMs?: number;
+  /** Wakes waiting raw-event requests on commits, and ends their waits when the server closes. Default: one of the router's own. */
+  arrivals?: EventArrivals;
 }
 
 /** Builds the route table of the server. */
@@ -65,7 +67,7 @@ export function buildRouter(deps: AppDependencies): Router {
   const analyses = deps.analyses ?? new AnalysisGate(deps.limits, deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }));
   registerHealthRoutes(router, { ...deps, analyses });
   const timers = deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false });
-  const arrivals = new EventArrivals(timers);
+  const arrivals = deps.arrivals ?? new EventArrivals(timers);
   registerIngestRoutes(router, { ...deps, arrivals });
   registerQueryRoutes(router, { ...deps, analyses });
   registerEventRoutes(router, { ...deps, rawEvents: new EventsService({ ...deps, analyses, arrivals }) });

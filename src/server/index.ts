@@ -3,6 +3,7 @@
  * (`duckdb:DIR`) or already open, assembles the routes (app.ts), listens, and starts and
  * stops its background jobs with itself.
  */
+import { EventArrivals } from './events/arrivals.js';
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -142,7 +143,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(control.flagStore(), now);
     let canaries: CanaryService | undefined;
+    const arrivals = new EventArrivals(scheduler);
     const deps: AppDependencies = {
+      arrivals,
       events,
       control,
       keys,
@@ -195,6 +198,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     const closeAll = async (): Promise<void> => {
       closing = true;
+      arrivals.close();
       flags.close();
       keyService.close();
       await stopListening(server, scheduler, limits.shutdownGraceMs);

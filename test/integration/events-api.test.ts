@@ -236,4 +236,36 @@ describe('POST /api/v1/events/{dataset}: after a cursor', () => {
     const answer = await events('other', { after: 'ds_999999.5' });
     expect(answer.events.map((e) => e.data.n)).toEqual([1, 2]);
   });
+
+  it('answers a waiting request at once, empty with its cursor, when the server closes', async () => {
+    const other = await startServer({ port: 0, dataDir: join(dir, 'closing') });
+    try {
+      const call = async (body: unknown): Promise<EventsResponse> => {
+        const res = await fetch(`${other.url}/api/v1/events/c`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${other.adminKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        expect(res.status).toBe(200);
+        return (await res.json()) as EventsResponse;
+      };
+      const ingest = await fetch(`${other.url}/1/batch/c`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${other.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify([{ data: { n: 1 } }]),
+      });
+      expect(ingest.status).toBe(200);
+      const { cursor } = await call({ after: 'end' });
+      const waiting = call({ after: cursor, wait_ms: 30_000 });
+      // Once /healthz has answered, the waiting request has reached the server; closing ends its wait whether it has begun or not.
+      await fetch(`${other.url}/healthz`);
+      const closed = other.close();
+      const answer = await waiting;
+      expect(answer.events).toEqual([]);
+      expect(answer.cursor).toBe(cursor);
+      await closed;
+    } finally {
+      await other.close();
+    }
+  });
 });

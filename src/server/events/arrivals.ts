@@ -7,6 +7,20 @@ import type { TimerScheduler } from '../../scheduler.js';
 
 export class EventArrivals {
   private readonly waiters = new Map<string, Set<() => void>>();
+  private ended = false;
+
+  /** True once the server is closing: waits end at once, so waiting requests answer before connections are cut. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Ends every wait, now and later (the server is closing). */
+  close(): void {
+    this.ended = true;
+    const all = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const waiting of all) for (const wake of waiting) wake();
+  }
 
   constructor(private readonly scheduler: Pick<TimerScheduler, 'setTimeout'>) {}
 
@@ -21,7 +35,7 @@ export class EventArrivals {
   /** Resolves when events of `dataset` are committed, after `ms`, or when `signal` aborts, whichever comes first. */
   wait(dataset: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
-      if (signal?.aborted === true) return resolve();
+      if (signal?.aborted === true || this.ended) return resolve();
       let waiting = this.waiters.get(dataset);
       if (waiting === undefined) {
         waiting = new Set();

@@ -74,6 +74,8 @@ export class EventsService {
         if (remaining <= 0) break;
         await this.deps.arrivals.wait(dataset, Math.min(this.deps.limits.eventsPollMs, remaining), options.clientGone);
         if (options.clientGone?.aborted === true) throw options.clientGone.reason;
+        // The server is closing: answer with what there is (nothing new, the same cursor).
+        if (this.deps.arrivals.closed) break;
         // Validated again: columns added meanwhile are read too.
         request = { ...(await this.validate(dataset, body)), after: result.cursor };
         result = await this.run(dataset, request, options);
