@@ -229,10 +229,14 @@ export function compileEventsQuery(
   const listed = request.after === undefined;
   const limit = afterEnd ? 0 : request.limit;
   const columns = request.columns.map((name, i) => `${dialect.quoteIdent(name)} AS c${i}`);
+  // The rows are picked on the order columns alone, then their columns read (a wide table's
+  // other columns are read for the picked rows only).
+  const picked =
+    `SELECT ${order} FROM ${quotedTable} WHERE ${where.join(' AND ')} ` +
+    `ORDER BY ${listed ? `${time} DESC, ${order} DESC` : order} LIMIT ${params.bind(limit + 1, dialect.sqlType('bigint'))}`;
   const inner =
     `SELECT ${[`${order} AS p`, `${dialect.epochMicros(time)} AS t`, `${dialect.quoteIdent('_samplerate')} AS s`, ...columns].join(', ')} ` +
-    `FROM ${quotedTable} WHERE ${where.join(' AND ')} ` +
-    `ORDER BY ${listed ? 't DESC, p DESC' : 'p'} LIMIT ${params.bind(limit + 1, dialect.sqlType('bigint'))}`;
+    `FROM ${quotedTable} WHERE ${order} IN (${picked})`;
   const sql =
     `WITH newest AS (SELECT max(${order}) AS m FROM ${quotedTable})\n` +
     `SELECT newest.m, r.* FROM newest LEFT JOIN (${inner}) r ON true\n` +

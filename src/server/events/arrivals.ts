@@ -8,6 +8,13 @@ import type { TimerScheduler } from '../../scheduler.js';
 export class EventArrivals {
   private readonly waiters = new Map<string, Set<() => void>>();
   private ended = false;
+  /** Commits notified per dataset: a request that read before a commit and waits after it must not miss it. */
+  private readonly counts = new Map<string, number>();
+
+  /** How many commits of `dataset` were notified so far (pass it to {@link wait}, taken before reading). */
+  count(dataset: string): number {
+    return this.counts.get(dataset) ?? 0;
+  }
 
   /** True once the server is closing: waits end at once, so waiting requests answer before connections are cut. */
   get closed(): boolean {
@@ -26,16 +33,20 @@ export class EventArrivals {
 
   /** Called after events of `dataset` are committed: wakes everyone waiting on it. */
   notify(dataset: string): void {
+    this.counts.set(dataset, this.count(dataset) + 1);
     const waiting = this.waiters.get(dataset);
     if (waiting === undefined) return;
     this.waiters.delete(dataset);
     for (const wake of waiting) wake();
   }
 
-  /** Resolves when events of `dataset` are committed, after `ms`, or when `signal` aborts, whichever comes first. */
-  wait(dataset: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when events of `dataset` are committed, after `ms`, or when `signal` aborts, whichever
+   * comes first; at once when commits were notified since `seen` (a {@link count} taken before reading).
+   */
+  wait(dataset: string, ms: number, signal?: AbortSignal, seen?: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      if (signal?.aborted === true || this.ended) return resolve();
+      if (signal?.aborted === true || this.ended || (seen !== undefined && this.count(dataset) !== seen)) return resolve();
       let waiting = this.waiters.get(dataset);
       if (waiting === undefined) {
         waiting = new Set();

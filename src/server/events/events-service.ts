@@ -52,6 +52,7 @@ export class EventsService {
    */
   async read(dataset: string, body: unknown, options: EventsReadOptions = {}): Promise<EventsResponse> {
     let request = await this.validate(dataset, body);
+    let seen = this.deps.arrivals.count(dataset);
     let result = await this.run(dataset, request, options);
     const after = request.after;
     if (after === undefined || after === 'end' || request.wait_ms === 0 || result.events.length > 0 || result.reset) {
@@ -72,12 +73,13 @@ export class EventsService {
       for (;;) {
         const remaining = deadline - this.deps.now();
         if (remaining <= 0) break;
-        await this.deps.arrivals.wait(dataset, Math.min(this.deps.limits.eventsPollMs, remaining), options.clientGone);
+        await this.deps.arrivals.wait(dataset, Math.min(this.deps.limits.eventsPollMs, remaining), options.clientGone, seen);
         if (options.clientGone?.aborted === true) throw options.clientGone.reason;
         // The server is closing: answer with what there is (nothing new, the same cursor).
         if (this.deps.arrivals.closed) break;
         // Validated again: columns added meanwhile are read too.
         request = { ...(await this.validate(dataset, body)), after: result.cursor };
+        seen = this.deps.arrivals.count(dataset);
         result = await this.run(dataset, request, options);
         if (result.events.length > 0 || result.reset) break;
       }
