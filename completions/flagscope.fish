@@ -5,7 +5,7 @@ function __flagscope_subcommands
         case ''
             echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion'
         case 'events'
-            echo 'send'
+            echo 'send list tail'
         case 'flags'
             echo 'list get create set archive history eval export import'
         case 'buttons'
@@ -27,6 +27,10 @@ function __flagscope_options
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'events send'
             echo '--batch-size --concurrency --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'events list'
+            echo '--where --any --columns --since --start --end --limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'events tail'
+            echo '--where --any --columns --last --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'datasets'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'columns'
@@ -92,7 +96,7 @@ function __flagscope_options
         case 'keys revoke'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'demo'
-            echo '--events --seed --keep --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--events --seed --keep --export --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'completion'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
     end
@@ -122,6 +126,8 @@ function __flagscope_value_kind
             echo 'files'
         case '--watch-traffic'
             echo 'dynamic:datasets'
+        case '--export'
+            echo 'files'
     end
 end
 
@@ -131,6 +137,10 @@ function __flagscope_arg_kind
             echo 'dynamic:datasets'
         case 'events send:1'
             echo 'files'
+        case 'events list:0'
+            echo 'dynamic:datasets'
+        case 'events tail:0'
+            echo 'dynamic:datasets'
         case 'columns:0'
             echo 'dynamic:datasets'
         case 'query:0'
@@ -179,7 +189,7 @@ function __flagscope_arg_kind
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--set-type' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--watch-window' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--where' '--columns' '--since' '--start' '--end' '--limit' '--last' '--set-type' '--calc' '--by' '--granularity' '--order' '--having' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--watch-window' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed' '--export'
 end
 
 function __flagscope_complete

@@ -4,7 +4,7 @@
 _flagscope_subcommands() {
   case "$1" in
     '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion' ;;
-    'events') echo 'send' ;;
+    'events') echo 'send list tail' ;;
     'flags') echo 'list get create set archive history eval export import' ;;
     'buttons') echo 'press release' ;;
     'canary') echo 'start status ramp promote pause resume abort gate' ;;
@@ -18,6 +18,8 @@ _flagscope_options() {
     'serve') echo '--host --port --data-dir --store --ingest-workers --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events send') echo '--batch-size --concurrency --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'events list') echo '--where --any --columns --since --start --end --limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'events tail') echo '--where --any --columns --last --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'datasets') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'columns') echo '--set-type -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -50,7 +52,7 @@ _flagscope_options() {
     'keys create') echo '--name --scope --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys list') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys revoke') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'demo') echo '--events --seed --keep --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'demo') echo '--events --seed --keep --export --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'completion') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
   esac
 }
@@ -68,6 +70,7 @@ _flagscope_value_kind() {
     '-o') echo 'files' ;;
     '--output') echo 'files' ;;
     '--watch-traffic') echo 'dynamic:datasets' ;;
+    '--export') echo 'files' ;;
   esac
 }
 
@@ -75,6 +78,8 @@ _flagscope_arg_kind() {
   case "$1:$2" in
     'events send:0') echo 'dynamic:datasets' ;;
     'events send:1') echo 'files' ;;
+    'events list:0') echo 'dynamic:datasets' ;;
+    'events tail:0') echo 'dynamic:datasets' ;;
     'columns:0') echo 'dynamic:datasets' ;;
     'query:0') echo 'dynamic:datasets' ;;
     'compare:0') echo 'dynamic:flags' ;;
@@ -102,7 +107,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--where'|'--columns'|'--since'|'--start'|'--end'|'--limit'|'--last'|'--set-type'|'--calc'|'--by'|'--granularity'|'--order'|'--having'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
   esac
   return 1
 }

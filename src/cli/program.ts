@@ -31,7 +31,12 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
     description: 'run the embedded server: ingest, query, flags, OFREP',
     load: async () => (await import('./serve/index.js')).registerServe,
   },
-  { name: 'events', term: 'events', description: 'send events', load: async () => (await import('./events/index.js')).registerEvents },
+  {
+    name: 'events',
+    term: 'events',
+    description: 'send, list and follow events',
+    load: async () => (await import('./events/index.js')).registerEvents,
+  },
   {
     name: 'datasets',
     term: 'datasets',

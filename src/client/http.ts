@@ -53,6 +53,8 @@ export interface RequestOptions {
    * the server did not answer in time or the connection dropped before the answer.
    */
   checkWith?: string;
+  /** Stops the request (a Ctrl-C ending a long poll): it then rejects at once, never retried. */
+  signal?: AbortSignal;
 }
 
 export interface ApiResponse<T> {
@@ -93,12 +95,19 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   if (options.userAgent !== undefined) baseHeaders['user-agent'] = options.userAgent;
   if (options.apiKey !== undefined && options.apiKey.length > 0) baseHeaders.authorization = `Bearer ${options.apiKey}`;
 
-  async function attempt(method: string, path: string, headers: Record<string, string>, payload: string | undefined) {
+  async function attempt(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    payload: string | undefined,
+    signal: AbortSignal | undefined,
+  ) {
     const response = await request(baseUrl + path, {
       method: method as Dispatcher.HttpMethod,
       headers,
       body: payload,
       dispatcher,
+      signal,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
@@ -119,8 +128,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const started = Date.now();
       let response: Awaited<ReturnType<typeof attempt>>;
       try {
-        response = await attempt(method, path, headers, payload);
+        response = await attempt(method, path, headers, payload, requestOptions.signal);
       } catch (e) {
+        if (requestOptions.signal?.aborted === true) throw e;
         const failure = transportError(e, baseUrl, timeoutMs, write ? { checkWith: requestOptions.checkWith } : undefined);
         options.log?.(`${method} ${path} failed after ${Date.now() - started} ms: ${failure.message}`);
         // A dropped connection may be retried when repeating the request is safe; refused, unknown host and timeouts are final.

@@ -44,6 +44,11 @@ export interface SqlDialect {
   readonly inlineCte: string;
   /** Written between `name AS` and `(` of a CTE that the engine should compute once and share among its references. */
   readonly materializedCte: string;
+  /**
+   * An expression of a row's place in its table's order of storage, unique and growing with
+   * every commit (DuckDB's `rowid`): the cursor of raw events followed live (src/query/events.ts).
+   */
+  readonly storageOrder: string;
 }
 
 function doubleLiteral(value: number): string {
@@ -83,4 +88,5 @@ export const duckdbDialect: SqlDialect = {
   semiJoin: 'SEMI JOIN',
   inlineCte: 'NOT MATERIALIZED ',
   materializedCte: 'MATERIALIZED ',
+  storageOrder: 'rowid',
 };

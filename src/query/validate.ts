@@ -125,7 +125,8 @@ function expectInteger(value: unknown, path: string, min: number, max = Number.M
   return value;
 }
 
-class SchemaIndex {
+/** A dataset's columns by name, answering an unknown name with the nearest one (shared with raw events). */
+export class SchemaIndex {
   readonly byName = new Map<string, ColumnInfo>();
   constructor(schema: DatasetSchema) {
     for (const column of schema.columns) this.byName.set(column.name, column);

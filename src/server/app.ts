@@ -25,6 +25,9 @@ import { registerHealthRoutes } from './health/routes.js';
 import { registerOfrepRoutes } from './ofrep/routes.js';
 import type { CanaryService } from './canaries/canary-service.js';
 import { registerCanaryRoutes } from './canaries/routes.js';
+import { EventArrivals } from './events/arrivals.js';
+import { EventsService } from './events/events-service.js';
+import { registerEventRoutes } from './events/routes.js';
 
 /**
  * What the handler needs from outside: what every room shares (limits, clock, scheduler, log),
@@ -54,6 +57,8 @@ export interface AppDependencies {
   canaries?: () => CanaryService | undefined;
   /** Milliseconds between two ticks of the controller (for `nextDecisionAt`). */
   canaryTickMs?: number;
+  /** Wakes waiting raw-event requests on commits, and ends their waits when the server closes. Default: one of the router's own. */
+  arrivals?: EventArrivals;
 }
 
 /** Builds the route table of the server. */
@@ -61,8 +66,11 @@ export function buildRouter(deps: AppDependencies): Router {
   const router = new Router();
   const analyses = deps.analyses ?? new AnalysisGate(deps.limits, deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }));
   registerHealthRoutes(router, { ...deps, analyses });
-  registerIngestRoutes(router, deps);
+  const timers = deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false });
+  const arrivals = deps.arrivals ?? new EventArrivals(timers);
+  registerIngestRoutes(router, { ...deps, arrivals });
   registerQueryRoutes(router, { ...deps, analyses });
+  registerEventRoutes(router, { ...deps, rawEvents: new EventsService({ ...deps, analyses, arrivals }) });
   if (deps.keyService !== undefined) registerKeyRoutes(router, { ...deps, keys: deps.keyService });
   registerAnalysisRoutes(router, { ...deps, analyses });
   if (deps.flags !== undefined) {

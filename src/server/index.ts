@@ -3,6 +3,7 @@
  * (`duckdb:DIR`) or already open, assembles the routes (app.ts), listens, and starts and
  * stops its background jobs with itself.
  */
+import { EventArrivals } from './events/arrivals.js';
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -145,8 +146,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let canaries: CanaryService | undefined;
     // One admission gate for the routes' analyses and the canary controller's measurements.
     const analyses = new AnalysisGate(limits, scheduler);
+    const arrivals = new EventArrivals(scheduler);
     const deps: AppDependencies = {
       analyses,
+      arrivals,
       events,
       control,
       keys,
@@ -207,6 +210,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     const closeAll = async (): Promise<void> => {
       closing = true;
+      arrivals.close();
       flags.close();
       keyService.close();
       await stopListening(server, scheduler, limits.shutdownGraceMs);

@@ -45,6 +45,14 @@ export interface ServerLimits {
    * no canary is decided that tick, and the next tick measures again. At most `maxAnalysisMs`.
    */
   maxCanaryMeasureMs: number;
+  /** Most events one answer of `POST /api/v1/events/{dataset}` carries (its `limit`); more is a 400. */
+  maxEventsPerRequest: number;
+  /** Longest `wait_ms` of a raw-event request after a cursor (a long poll); more is a 400. */
+  maxEventsWaitMs: number;
+  /** Milliseconds between two looks of a waiting raw-event request when no ingest of this server wakes it (events stored by another replica). */
+  eventsPollMs: number;
+  /** Raw-event requests waiting at once (followers, `events tail`); past it a new one gets 429 with `Retry-After`. */
+  maxEventWaiters: number;
 }
 
 const ANALYSES = defaultMaxConcurrentAnalyses(availableParallelism(), threadPoolSize(process.env));
@@ -65,6 +73,10 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxAnalysisMs: 60_000,
   analysisRetryAfterSeconds: 2,
   maxCanaryMeasureMs: 30_000,
+  maxEventsPerRequest: 1_000,
+  maxEventsWaitMs: 30_000,
+  eventsPollMs: 1_000,
+  maxEventWaiters: 256,
 };
 
 /**

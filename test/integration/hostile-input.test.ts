@@ -75,6 +75,18 @@ const ROUTES: BodyRoute[] = [
   },
   {
     method: 'POST',
+    pattern: '/api/v1/events/:dataset',
+    path: '/api/v1/events/hx',
+    valid: () =>
+      JSON.stringify({
+        filters: [{ column: 'dur', op: '>', value: 1 }],
+        columns: ['service', 'dur'],
+        limit: 20,
+        time_range: 3600,
+      }),
+  },
+  {
+    method: 'POST',
     pattern: '/api/v1/compare/:dataset',
     path: '/api/v1/compare/hx',
     valid: () => '{"flags":["hx.base"],"metrics":["COUNT","P95(dur)"],"time_range":3600}',

@@ -87,7 +87,7 @@ describe('bash completion', () => {
 
   it('completes subcommands, options and option choices', async () => {
     expect(await complete(['flagscope', 'qu'])).toEqual(['query']);
-    expect(await complete(['flagscope', 'events', ''])).toEqual(['send']);
+    expect(await complete(['flagscope', 'events', ''])).toEqual(['send', 'list', 'tail']);
     expect(await complete(['flagscope', 'query', 'shop', '--gr'])).toEqual(['--granularity']);
     expect(await complete(['flagscope', 'datasets', '--format', 'n'])).toEqual(['ndjson']);
     expect(await complete(['flagscope', 'completion', 'z'])).toEqual(['zsh']);

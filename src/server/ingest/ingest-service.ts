@@ -24,6 +24,8 @@ export interface IngestServiceDependencies {
     Partial<Pick<ServerLimits, 'maxInflightBodyBytes' | 'idempotencyWindowSeconds' | 'maxIdempotencyKeys' | 'maxIdempotencyBytes'>>;
   /** Unix milliseconds: the time of events sent without one, and the clock of idempotency windows. */
   now: () => number;
+  /** Told after events of a dataset are committed (wakes `events tail` requests waiting on it). */
+  arrivals?: { notify(dataset: string): void };
 }
 
 /**
@@ -130,6 +132,7 @@ export class IngestService {
   private async storeOne(dataset: string, event: IncomingEvent, gone: ClientGone): Promise<string | undefined> {
     this.handOff(gone, 1);
     const [outcome] = await this.deps.events.ingest(dataset, [event]);
+    if (outcome?.status === 202) this.deps.arrivals?.notify(dataset);
     if (outcome === undefined || outcome.status !== 202) {
       throw invalidInput(outcome?.error ?? 'event was not stored', 'fix the event and send it again');
     }
@@ -147,6 +150,7 @@ export class IngestService {
     const admit = gone === NEVER_GONE ? this.admit : (incoming: number) => this.handOff(gone, incoming);
     const options: BatchBodyOptions = { now: this.deps.now(), maxEventBytes: this.deps.limits.maxEventBytes, admit };
     const outcomes: IngestOutcome[] = await this.deps.events.ingestBatchBody(dataset, body, options);
+    if (outcomes.some((outcome) => outcome.status === 202)) this.deps.arrivals?.notify(dataset);
     if (!outcomes.some((outcome) => outcome.status === 202 && outcome.warning !== undefined)) return outcomes;
     return outcomes.map((outcome) =>
       outcome.status === 202 && outcome.warning !== undefined ? { status: 202, warning: outcome.warning, err: outcome.warning } : outcome,

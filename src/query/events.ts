@@ -1,0 +1,288 @@
+/**
+ * Raw events (`POST /api/v1/events/{dataset}`, docs/api.md "Raw events"): the request validated
+ * against a dataset's schema, and one parameterised statement that reads the events and the
+ * cursor in the same snapshot. Pure: the current time and the limits come in as arguments.
+ *
+ * Two modes:
+ * - a **list**: the events of a time range that match the filters, newest first (event time, then
+ *   the order of storage), at most `limit`;
+ * - **after a cursor**: the events stored after it that match the filters, in the order they were
+ *   stored, whatever their event time (`flagscope events tail`).
+ *
+ * The cursor is the place of a row in its table's order of storage (`dialect.storageOrder`, DuckDB's
+ * `rowid`), which grows with every commit: commits of one table are serialised, so a statement that
+ * sees a row sees every row stored before it, and "after position P" misses nothing and repeats
+ * nothing. The cursor names the table too, so a dataset deleted and created again starts over.
+ * Each answer's cursor comes from the statement that read its events: for a list, the newest row
+ * stored when it ran (matching or not), so a tail started from a list misses nothing either.
+ */
+import { FlagscopeError } from '../errors.js';
+import { duckdbDialect, type SqlDialect, type SqlParam } from './dialect.js';
+import { columnTypes, compileFilters } from './compile/filters.js';
+import { ParamList } from './compile/params.js';
+import type { DatasetSchema } from './schema.js';
+import type { Filter } from './spec.js';
+import { closestName } from './suggest.js';
+import { SchemaIndex, validateQuery } from './validate.js';
+
+/** Events a list returns when the request names no limit. */
+export const DEFAULT_EVENTS_LIMIT = 100;
+/** Columns one request may name (a dataset holds at most 2,000). */
+export const MAX_EVENT_COLUMNS = 2_000;
+
+/** The bounds a server puts on raw-event requests (`ServerLimits` fields of the same meaning). */
+export interface EventsLimits {
+  /** Most events one answer carries. */
+  maxEventsPerRequest: number;
+  /** Longest `wait_ms` a request after a cursor may ask for. */
+  maxEventsWaitMs: number;
+}
+
+/** A cursor taken apart: the table it belongs to and the position of the last row it covers (-1: before the first). */
+export interface EventsCursor {
+  table: string;
+  position: bigint;
+}
+
+/** A raw-event request after validation. */
+export interface NormalizedEventsRequest {
+  filters: Filter[];
+  filter_combination: 'AND' | 'OR';
+  /** The columns read, in schema order unless the request named them. */
+  columns: string[];
+  limit: number;
+  /** A list's time range (Unix seconds); absent after a cursor. */
+  start_time?: number;
+  end_time?: number;
+  /** After a cursor: its parsed form, or `end` (only the cursor of the newest row). */
+  after?: EventsCursor | 'end';
+  wait_ms: number;
+}
+
+const REQUEST_KEYS = ['filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'columns', 'limit', 'after', 'wait_ms'];
+const TIME_KEYS = ['time_range', 'start_time', 'end_time'] as const;
+const CURSOR = /^([A-Za-z0-9_]{1,64})\.(-1|0|[1-9][0-9]{0,18})$/;
+const HINT = 'see docs/api.md, "Raw events", for the fields of the request';
+
+function fail(field: string, problem: string, hint = HINT): never {
+  throw new FlagscopeError('invalid_input', field === '' ? problem : `${field}: ${problem}`, hint, { details: { field } });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function wholeNumber(value: unknown, field: string, min: number, max: number, hint?: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    fail(field, `expected a whole number, got ${JSON.stringify(value) ?? 'nothing'}`);
+  if (value < min || value > max) fail(field, `${value} is outside ${min}..${max}`, hint ?? `give a number from ${min} to ${max}`);
+  return value;
+}
+
+/** Reads a cursor text (`ds_3.1234`); `invalid_input` for anything else. */
+export function parseEventsCursor(text: unknown): EventsCursor | 'end' {
+  if (text === 'end') return 'end';
+  const match = typeof text === 'string' ? CURSOR.exec(text) : null;
+  if (match === null) {
+    const shown = typeof text === 'string' ? JSON.stringify(text.slice(0, 80)) : (JSON.stringify(text) ?? 'nothing');
+    fail('after', `${shown} is not a cursor`, 'pass the `cursor` of an earlier answer unchanged, or "end" for events stored from now on');
+  }
+  const position = BigInt(match[2] as string);
+  if (position > 9_223_372_036_854_775_807n)
+    fail('after', 'the cursor is out of range', 'pass the `cursor` of an earlier answer unchanged');
+  return { table: match[1] as string, position };
+}
+
+/** The text of a cursor. */
+export function formatEventsCursor(cursor: EventsCursor): string {
+  return `${cursor.table}.${cursor.position}`;
+}
+
+/**
+ * Validates a raw-event request against `schema`: filters and the time range exactly as a
+ * query's (`validateQuery`, the same messages and paths), then the columns, limit, cursor and wait.
+ *
+ * @param now Unix milliseconds, the end of relative time ranges
+ * @throws FlagscopeError `invalid_input` naming the field
+ */
+export function validateEventsRequest(input: unknown, schema: DatasetSchema, now: number, limits: EventsLimits): NormalizedEventsRequest {
+  if (!isRecord(input))
+    fail('', 'the request must be a JSON object', 'e.g. {"filters": [{"column": "status_code", "op": ">=", "value": 500}], "limit": 20}');
+  for (const key of Object.keys(input)) {
+    if (!REQUEST_KEYS.includes(key)) {
+      const suggestion = closestName(key, REQUEST_KEYS);
+      fail(
+        key,
+        'unknown field',
+        `${suggestion === undefined ? '' : `did you mean "${suggestion}"? `}accepted fields: ${REQUEST_KEYS.join(', ')}`,
+      );
+    }
+  }
+  const after = input.after === undefined ? undefined : parseEventsCursor(input.after);
+  if (after !== undefined) {
+    const time = TIME_KEYS.find((key) => input[key] !== undefined);
+    if (time !== undefined)
+      fail(
+        time,
+        'a time range does not apply after a cursor',
+        `drop ${time}: events stored after the cursor are returned whatever their event time`,
+      );
+  }
+  // Filters and time range: the query's own validation, so they mean what they mean in a query.
+  const spec: Record<string, unknown> = {};
+  for (const key of ['filters', 'filter_combination', ...TIME_KEYS]) if (input[key] !== undefined) spec[key] = input[key];
+  const query = validateQuery(spec, schema, now);
+  const columns = validateColumns(input.columns, schema);
+  const limit =
+    input.limit === undefined
+      ? Math.min(DEFAULT_EVENTS_LIMIT, limits.maxEventsPerRequest)
+      : wholeNumber(
+          input.limit,
+          'limit',
+          0,
+          limits.maxEventsPerRequest,
+          `at most ${limits.maxEventsPerRequest} events an answer; page with the cursor`,
+        );
+  let wait = 0;
+  if (input.wait_ms !== undefined) {
+    if (after === undefined) fail('wait_ms', 'waiting needs a cursor', 'send "after" with a cursor of an earlier answer, or drop wait_ms');
+    wait = wholeNumber(input.wait_ms, 'wait_ms', 0, limits.maxEventsWaitMs);
+  }
+  const request: NormalizedEventsRequest = {
+    filters: query.filters,
+    filter_combination: query.filter_combination,
+    columns,
+    limit,
+    wait_ms: wait,
+  };
+  if (after === undefined) {
+    request.start_time = query.start_time;
+    request.end_time = query.end_time;
+  } else request.after = after;
+  return request;
+}
+
+function validateColumns(input: unknown, schema: DatasetSchema): string[] {
+  if (input === undefined) return schema.columns.map((c) => c.name);
+  if (!Array.isArray(input)) fail('columns', 'expected an array of column names', 'e.g. "columns": ["service.name", "duration_ms"]');
+  if (input.length > MAX_EVENT_COLUMNS) fail('columns', `too many columns (${input.length}, at most ${MAX_EVENT_COLUMNS})`);
+  const index = new SchemaIndex(schema);
+  const names = new Set<string>();
+  input.forEach((name, i) => {
+    names.add(index.column(name, `columns[${i}]`).name);
+  });
+  return [...names];
+}
+
+/** One compiled raw-event statement and the decoder of its rows. */
+export interface CompiledEvents {
+  sql: string;
+  params: SqlParam[];
+  decode(rows: readonly (readonly unknown[])[]): DecodedEvents;
+}
+
+/** One stored event as the statement gives it back. */
+export interface DecodedEvent {
+  /** Event time in Unix microseconds. */
+  timeMicros: bigint;
+  samplerate: number;
+  data: Record<string, string | number | boolean>;
+}
+
+export interface DecodedEvents {
+  events: DecodedEvent[];
+  /** The answer's cursor. */
+  cursor: EventsCursor;
+  /** More events matched than the limit. */
+  more: boolean;
+  /** The cursor was past the table's end (rows deleted and compacted): the answer starts from the end. */
+  reset: boolean;
+}
+
+/**
+ * Compiles a validated request on `table` (the dataset's table, unquoted) into one statement of
+ * rows `[newest position, position, time µs, samplerate, column…]`. A cursor of another table (the
+ * dataset was deleted and created again) reads from the start of this one.
+ */
+export function compileEventsQuery(
+  request: NormalizedEventsRequest,
+  schema: DatasetSchema,
+  table: string,
+  dialect: SqlDialect = duckdbDialect,
+): CompiledEvents {
+  const params = new ParamList(dialect);
+  const order = dialect.storageOrder;
+  const quotedTable = dialect.quoteIdent(table);
+  const time = dialect.quoteIdent('_time');
+  const afterEnd = request.after === 'end';
+  const position =
+    request.after === undefined || request.after === 'end' ? undefined : request.after.table === table ? request.after.position : -1n;
+  const where = [`${order} <= (SELECT m FROM newest)`];
+  if (position !== undefined) where.push(`${order} > ${params.bind(position, dialect.sqlType('bigint'))}`);
+  if (request.start_time !== undefined && request.end_time !== undefined) {
+    const micros = (seconds: number): string =>
+      dialect.timestampFromMicros(params.bind(BigInt(seconds) * 1_000_000n, dialect.sqlType('bigint')));
+    where.push(`${time} >= ${micros(request.start_time)}`, `${time} < ${micros(request.end_time)}`);
+  }
+  const filters = compileFilters(request.filters, request.filter_combination, columnTypes(schema), params, dialect);
+  if (filters !== undefined) where.push(filters);
+  const listed = request.after === undefined;
+  const limit = afterEnd ? 0 : request.limit;
+  const columns = request.columns.map((name, i) => `${dialect.quoteIdent(name)} AS c${i}`);
+  // The rows are picked on the order columns alone, then their columns read (a wide table's
+  // other columns are read for the picked rows only).
+  const picked =
+    `SELECT ${order} FROM ${quotedTable} WHERE ${where.join(' AND ')} ` +
+    `ORDER BY ${listed ? `${time} DESC, ${order} DESC` : order} LIMIT ${params.bind(limit + 1, dialect.sqlType('bigint'))}`;
+  const inner =
+    `SELECT ${[`${order} AS p`, `${dialect.epochMicros(time)} AS t`, `${dialect.quoteIdent('_samplerate')} AS s`, ...columns].join(', ')} ` +
+    `FROM ${quotedTable} WHERE ${order} IN (${picked})`;
+  const sql =
+    `WITH newest AS (SELECT max(${order}) AS m FROM ${quotedTable})\n` +
+    `SELECT newest.m, r.* FROM newest LEFT JOIN (${inner}) r ON true\n` +
+    `ORDER BY ${listed ? 'r.t DESC, r.p DESC' : 'r.p'}`;
+  const names = request.columns;
+  return {
+    sql,
+    params: params.values,
+    decode(rows) {
+      const first = rows[0];
+      const newest = first === undefined || first[0] === null || first[0] === undefined ? -1n : BigInt(first[0] as bigint | number);
+      const events: DecodedEvent[] = [];
+      let last = -1n;
+      for (const row of rows) {
+        if (row[1] === null || row[1] === undefined) continue;
+        if (events.length === limit) break;
+        last = BigInt(row[1] as bigint | number);
+        const data: Record<string, string | number | boolean> = {};
+        names.forEach((name, i) => {
+          const value = eventValue(row[4 + i]);
+          if (value !== undefined) data[name] = value;
+        });
+        events.push({ timeMicros: BigInt(row[2] as bigint | number), samplerate: Number(row[3]), data });
+      }
+      const more = rows.filter((row) => row[1] !== null && row[1] !== undefined).length > limit;
+      const reset = position !== undefined && position > newest;
+      const next = position !== undefined && more ? last : newest;
+      return { events, cursor: { table, position: next }, more, reset };
+    },
+  };
+}
+
+/** A stored value in JSON terms: 64-bit integers beyond 2^53 as their decimal text, SQL NULL as absent. */
+function eventValue(value: unknown): string | number | boolean | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'bigint')
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value);
+}
+
+/** Unix microseconds as ISO-8601 UTC with six decimals (`2026-01-01T00:00:00.123456Z`). */
+export function isoMicros(micros: bigint): string {
+  const ms = micros / 1000n;
+  const rest = micros % 1000n;
+  const base = new Date(Number(ms)).toISOString(); // …ss.mmmZ
+  return `${base.slice(0, -1)}${String(rest < 0n ? rest + 1000n : rest).padStart(3, '0')}Z`;
+}
