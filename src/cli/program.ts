@@ -93,6 +93,18 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
     load: async () => (await import('./keys/index.js')).registerKeys,
   },
   {
+    name: 'auth',
+    term: 'auth',
+    description: 'log in with an API key (checked, saved to a 0600 profile), see who you are, log out',
+    load: async () => (await import('./auth/index.js')).registerAuth,
+  },
+  {
+    name: 'config',
+    term: 'config',
+    description: "read and change the config file: the default profile, and each profile's API URL",
+    load: async () => (await import('./config/index.js')).registerConfig,
+  },
+  {
     name: 'demo',
     term: 'demo [options]',
     description: 'start a server with realistic seeded data and walk through what flagscope does',
@@ -214,6 +226,8 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     return 0;
   }
   try {
+    const unknownTopic = unknownHelpTopic(program, argv);
+    if (unknownTopic !== undefined) throw await unknownCommandError(unknownTopic.name, unknownTopic.parent);
     await program.parseAsync(argv, { from: 'user' });
     return state.exitCode;
   } catch (e) {
@@ -232,4 +246,42 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     };
     return reportError(error, ctx.stderr, mode);
   }
+}
+
+/**
+ * For `flagscope help A B`: the first of A, B that is not a command of the one before it (commander
+ * would print the general help for it), or undefined.
+ */
+export function unknownHelpTopic(program: Command, argv: readonly string[]): { name: string; parent: Command } | undefined {
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      if (VALUE_OPTIONS.has(arg)) i++;
+      continue;
+    }
+    positionals.push(arg);
+  }
+  if (positionals[0] !== 'help') return undefined;
+  let parent = program;
+  for (const name of positionals.slice(1)) {
+    if (name === 'help') return undefined;
+    const child = parent.commands.find((c) => c.name() === name || c.aliases().includes(name));
+    if (child === undefined) return { name, parent };
+    parent = child;
+  }
+  return undefined;
+}
+
+async function unknownCommandError(name: string, parent: Command): Promise<Error> {
+  const [{ FlagscopeError }, { closestName }] = await Promise.all([import('../errors.js'), import('../query/suggest.js')]);
+  const names = parent.commands.map((c) => c.name()).filter((n) => n !== 'help');
+  const near = closestName(name, names);
+  const path = commandPath(parent);
+  return new FlagscopeError(
+    'usage',
+    `unknown command '${name}'${parent.parent === null ? '' : ` for '${path}'`}`,
+    `${near === undefined ? '' : `did you mean ${near}? `}run \`${path} --help\``,
+  );
 }
