@@ -226,9 +226,10 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     return 0;
   }
   try {
-    const unknownTopic = unknownHelpTopic(program, argv);
-    if (unknownTopic !== undefined) throw await unknownCommandError(unknownTopic.name, unknownTopic.parent);
-    await program.parseAsync(argv, { from: 'user' });
+    const topic = helpTopic(program, argv);
+    if (topic?.kind === 'unknown') throw await unknownCommandError(topic.name, topic.parent);
+    // `help A B` is `A B --help`: commander's own help command shows a group's help for `help A B`, with exit 2.
+    await program.parseAsync(topic === undefined ? argv : topic.argv, { from: 'user' });
     return state.exitCode;
   } catch (e) {
     if (e instanceof commander.CommanderError) {
@@ -250,28 +251,30 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
 
 /**
  * For `flagscope help A B`: the first of A, B that is not a command of the one before it (commander
- * would print the general help for it), or undefined.
+ * would print the general help for it), or the arguments that show the help of `A B`; undefined
+ * when the run is not `help …`.
  */
-export function unknownHelpTopic(program: Command, argv: readonly string[]): { name: string; parent: Command } | undefined {
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') break;
-    if (arg.startsWith('-')) {
-      if (VALUE_OPTIONS.has(arg)) i++;
+export function helpTopic(
+  program: Command,
+  argv: readonly string[],
+): { kind: 'unknown'; name: string; parent: Command } | { kind: 'known'; argv: string[] } | undefined {
+  const helpAt = argv.findIndex((arg, i) => !arg.startsWith('-') && !VALUE_OPTIONS.has(argv[i - 1] ?? ''));
+  if (helpAt < 0 || argv[helpAt] !== 'help' || argv.slice(0, helpAt).includes('--')) return undefined;
+  const rest = argv.slice(helpAt + 1);
+  let parent = program;
+  for (let i = 0; i < rest.length; i++) {
+    const name = rest[i] as string;
+    if (name === '--') break;
+    if (name.startsWith('-')) {
+      if (VALUE_OPTIONS.has(name)) i++;
       continue;
     }
-    positionals.push(arg);
-  }
-  if (positionals[0] !== 'help') return undefined;
-  let parent = program;
-  for (const name of positionals.slice(1)) {
     if (name === 'help') return undefined;
     const child = parent.commands.find((c) => c.name() === name || c.aliases().includes(name));
-    if (child === undefined) return { name, parent };
+    if (child === undefined) return { kind: 'unknown', name, parent };
     parent = child;
   }
-  return undefined;
+  return { kind: 'known', argv: [...argv.slice(0, helpAt), ...rest, '--help'] };
 }
 
 async function unknownCommandError(name: string, parent: Command): Promise<Error> {

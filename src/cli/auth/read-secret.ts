@@ -42,6 +42,8 @@ export function applySecretInput(line: string, chunk: string): SecretInput {
 /** Prompts on stderr and reads one line from a terminal stdin without echoing it. */
 export function promptHidden(stdin: InStream, stderr: OutStream, prompt: string): Promise<string> {
   const input = stdin as RawCapable;
+  // Raw mode (no echo) before the prompt shows, so a key typed at once is never echoed.
+  input.setRawMode?.(true);
   stderr.write(prompt);
   return new Promise<string>((resolve, reject) => {
     let line = '';
@@ -60,7 +62,6 @@ export function promptHidden(stdin: InStream, stderr: OutStream, prompt: string)
       else finish(() => reject(new FlagscopeError('usage', 'login cancelled; nothing was saved')));
     };
     const onEnd = (): void => finish(() => resolve(line));
-    input.setRawMode?.(true);
     input.on('data', onData);
     input.on('end', onEnd);
     input.resume();
