@@ -3,7 +3,7 @@
 function __flagscope_subcommands
     switch "$argv[1]"
         case ''
-            echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion'
+            echo 'serve events datasets columns query compare explain flags buttons canary canaries keys auth config demo completion'
         case 'events'
             echo 'send list tail'
         case 'flags'
@@ -14,6 +14,10 @@ function __flagscope_subcommands
             echo 'start status ramp promote pause resume abort gate'
         case 'keys'
             echo 'create list revoke'
+        case 'auth'
+            echo 'login status logout'
+        case 'config'
+            echo 'get set list'
     end
 end
 
@@ -94,6 +98,22 @@ function __flagscope_options
         case 'keys list'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'keys revoke'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'auth'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'auth login'
+            echo '--with-key --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'auth status'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'auth logout'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'config'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'config get'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'config set'
+            echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'config list'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'demo'
             echo '--events --seed --keep --export --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'

@@ -3,12 +3,14 @@
 
 _flagscope_subcommands() {
   case "$1" in
-    '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion' ;;
+    '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys auth config demo completion' ;;
     'events') echo 'send list tail' ;;
     'flags') echo 'list get create set archive history eval export import' ;;
     'buttons') echo 'press release' ;;
     'canary') echo 'start status ramp promote pause resume abort gate' ;;
     'keys') echo 'create list revoke' ;;
+    'auth') echo 'login status logout' ;;
+    'config') echo 'get set list' ;;
   esac
 }
 
@@ -52,6 +54,14 @@ _flagscope_options() {
     'keys create') echo '--name --scope --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys list') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys revoke') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'auth') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'auth login') echo '--with-key --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'auth status') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'auth logout') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'config') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'config get') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'config set') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'config list') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'demo') echo '--events --seed --keep --export --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'completion') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
   esac

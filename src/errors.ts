@@ -34,7 +34,8 @@ export type ErrorCode =
   | 'overloaded'
   | 'conflict'
   | 'gate_regression'
-  | 'gate_inconclusive';
+  | 'gate_inconclusive'
+  | 'name_taken';
 
 const exitByCode: Record<ErrorCode, ExitCodeValue> = {
   internal: ExitCode.internal,
@@ -51,6 +52,7 @@ const exitByCode: Record<ErrorCode, ExitCodeValue> = {
   conflict: ExitCode.conflict,
   gate_regression: ExitCode.gateRegression,
   gate_inconclusive: ExitCode.gateInconclusive,
+  name_taken: ExitCode.conflict,
 };
 
 const statusByCode: Record<ErrorCode, number> = {
@@ -68,6 +70,7 @@ const statusByCode: Record<ErrorCode, number> = {
   conflict: 409,
   gate_regression: 200,
   gate_inconclusive: 200,
+  name_taken: 409,
 };
 
 export interface ErrorJson {

@@ -38,3 +38,11 @@ export type CreatedApiKey = ApiKeyInfo & { key: string };
 export interface ApiKeyListResponse {
   keys: ApiKeyInfo[];
 }
+
+/** `DELETE /api/v1/keys/{id}`: the key's record; `already_revoked` when it was revoked before this call (nothing changed). */
+export type RevokedApiKey = ApiKeyInfo & { already_revoked: boolean };
+
+/** `GET /api/v1/whoami`: the key the request was made with (any valid key may ask). */
+export interface WhoAmIResponse {
+  key: Omit<ApiKeyInfo, 'revoked_at'>;
+}

@@ -98,6 +98,18 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
     load: async () => (await import('./keys/index.js')).registerKeys,
   },
   {
+    name: 'auth',
+    term: 'auth',
+    description: 'log in with an API key (checked, saved to a 0600 profile), see who you are, log out',
+    load: async () => (await import('./auth/index.js')).registerAuth,
+  },
+  {
+    name: 'config',
+    term: 'config',
+    description: "read and change the config file: the default profile, and each profile's API URL",
+    load: async () => (await import('./config/index.js')).registerConfig,
+  },
+  {
     name: 'demo',
     term: 'demo [options]',
     description: 'start a server with realistic seeded data and walk through what flagscope does',
@@ -224,7 +236,10 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     return 0;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    const topic = helpTopic(program, argv);
+    if (topic?.kind === 'unknown') throw await unknownCommandError(topic.name, topic.parent);
+    // `help A B` is `A B --help`: commander's own help command shows a group's help for `help A B`, with exit 2.
+    await program.parseAsync(topic === undefined ? argv : topic.argv, { from: 'user' });
     return state.exitCode;
   } catch (e) {
     if (e instanceof commander.CommanderError) {
@@ -251,4 +266,44 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     };
     return reportError(error, ctx.stderr, mode);
   }
+}
+
+/**
+ * For `flagscope help A B`: the first of A, B that is not a command of the one before it (commander
+ * would print the general help for it), or the arguments that show the help of `A B`; undefined
+ * when the run is not `help …`.
+ */
+export function helpTopic(
+  program: Command,
+  argv: readonly string[],
+): { kind: 'unknown'; name: string; parent: Command } | { kind: 'known'; argv: string[] } | undefined {
+  const helpAt = argv.findIndex((arg, i) => !arg.startsWith('-') && !VALUE_OPTIONS.has(argv[i - 1] ?? ''));
+  if (helpAt < 0 || argv[helpAt] !== 'help' || argv.slice(0, helpAt).includes('--')) return undefined;
+  const rest = argv.slice(helpAt + 1);
+  let parent = program;
+  for (let i = 0; i < rest.length; i++) {
+    const name = rest[i] as string;
+    if (name === '--') break;
+    if (name.startsWith('-')) {
+      if (VALUE_OPTIONS.has(name)) i++;
+      continue;
+    }
+    if (name === 'help') return undefined;
+    const child = parent.commands.find((c) => c.name() === name || c.aliases().includes(name));
+    if (child === undefined) return { kind: 'unknown', name, parent };
+    parent = child;
+  }
+  return { kind: 'known', argv: [...argv.slice(0, helpAt), ...rest, '--help'] };
+}
+
+async function unknownCommandError(name: string, parent: Command): Promise<Error> {
+  const [{ FlagscopeError }, { closestName }] = await Promise.all([import('../errors.js'), import('../query/suggest.js')]);
+  const names = parent.commands.map((c) => c.name()).filter((n) => n !== 'help');
+  const near = closestName(name, names);
+  const path = commandPath(parent);
+  return new FlagscopeError(
+    'usage',
+    `unknown command '${name}'${parent.parent === null ? '' : ` for '${path}'`}`,
+    `${near === undefined ? '' : `did you mean ${near}? `}run \`${path} --help\``,
+  );
 }

@@ -1,7 +1,8 @@
 /**
- * API keys: `/api/v1/keys` (docs/api.md, "Keys"); every call needs an admin key.
+ * API keys: `/api/v1/keys` (docs/api.md, "Keys"), where every call needs an admin key; and
+ * `/api/v1/whoami`, which any valid key may call.
  */
-import type { ApiKeyInfo, ApiKeyListResponse, ApiKeyScope, CreatedApiKey } from '../api/keys.js';
+import type { ApiKeyInfo, ApiKeyListResponse, ApiKeyScope, CreatedApiKey, RevokedApiKey, WhoAmIResponse } from '../api/keys.js';
 import type { HttpClient } from './http.js';
 
 /** `POST /api/v1/keys`: the new key, with its secret shown this once. Not repeated: a retry could create two keys. */
@@ -14,7 +15,12 @@ export async function listApiKeys(http: HttpClient): Promise<ApiKeyInfo[]> {
   return (await http.requestJson<ApiKeyListResponse>('GET', '/api/v1/keys')).keys;
 }
 
-/** `DELETE /api/v1/keys/{id}`: the revoked key's record. */
-export async function revokeApiKey(http: HttpClient, id: string): Promise<ApiKeyInfo> {
-  return http.requestJson<ApiKeyInfo>('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+/** `DELETE /api/v1/keys/{id}`: the revoked key's record; `already_revoked` when nothing changed. */
+export async function revokeApiKey(http: HttpClient, id: string): Promise<RevokedApiKey> {
+  return http.requestJson<RevokedApiKey>('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+}
+
+/** `GET /api/v1/whoami`: the key the client sends (name, id, scopes). */
+export async function whoAmI(http: HttpClient): Promise<WhoAmIResponse['key']> {
+  return (await http.requestJson<WhoAmIResponse>('GET', '/api/v1/whoami')).key;
 }

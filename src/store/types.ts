@@ -174,7 +174,10 @@ export interface ControlChangeFeed {
 export interface ControlStore extends ControlChangeFeed {
   /** Every key, revoked ones included, oldest first. */
   listApiKeys(): Promise<ApiKeyRecord[]>;
-  /** Stores a new key (a change on the feed); throws FlagscopeError('conflict') if the id or hash already exists. */
+  /**
+   * Stores a new key (a change on the feed); throws FlagscopeError('conflict') if the id or hash
+   * already exists, FlagscopeError('name_taken') if a valid (unrevoked) key has the same name.
+   */
   createApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
   /**
    * Marks a key revoked (a change on the feed); resolves to the updated record, or undefined when

@@ -109,6 +109,8 @@ function probes(): Probe[] {
     { what: 'stream: scope', method: 'GET', path: '/api/v1/stream', key: queryOnly },
     { what: 'ofrep: no key', method: 'POST', path: '/ofrep/v1/evaluate/flags/c.flag', body: '{}', key: null },
     { what: 'services: scope', method: 'GET', path: '/api/v1/services', key: queryOnly },
+    { what: 'keys: a valid key has the name', method: 'POST', path: '/api/v1/keys', body: '{"name":"q","scopes":["query"]}' },
+    { what: 'whoami: no key', method: 'GET', path: '/api/v1/whoami', key: null },
   ];
 }
 
@@ -187,6 +189,7 @@ describe('errors and content types as docs/api.md lists them', () => {
       '/api/v1/services',
       '/api/v1/export/flagd',
       '/ofrep/v1/configuration',
+      '/api/v1/whoami',
     ]) {
       const res = await send({ what: path, method: 'GET', path });
       expect(res.status, path).toBe(200);

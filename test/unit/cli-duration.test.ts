@@ -51,3 +51,21 @@ describe('parseDurationMs', () => {
     expect(parseTimeoutFlag('2m')).toBe(120_000);
   });
 });
+
+describe('--timeout', () => {
+  it('takes milliseconds and decimals (issue 11, defect 7)', () => {
+    expect(parseTimeoutFlag('500ms')).toBe(500);
+    expect(parseTimeoutFlag('1.5s')).toBe(1500);
+    expect(parseTimeoutFlag('1s500ms')).toBe(1500);
+    expect(parseTimeoutFlag('0.5m')).toBe(30_000);
+    expect(parseTimeoutFlag('2.5')).toBe(2500);
+    expect(parseTimeoutFlag('30')).toBe(30_000);
+  });
+
+  it('refuses zero, nonsense and sub-millisecond values with exit 2', () => {
+    for (const text of ['0s', '0.0001s', 'soon', '1.5x', '-1s']) {
+      const e = failure(() => parseTimeoutFlag(text));
+      expect([e.code, e.exitCode], text).toEqual(['usage', 2]);
+    }
+  });
+});

@@ -33,6 +33,7 @@ const ERROR_TABLE: [ErrorCode, number, number][] = [
   ['conflict', 6, 409],
   ['gate_regression', 10, 200],
   ['gate_inconclusive', 11, 200],
+  ['name_taken', 6, 409],
 ];
 
 describe('exit codes', () => {

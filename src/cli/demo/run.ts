@@ -236,7 +236,7 @@ function closingText(styler: Styler, keptDir: string | undefined): string {
     heading(styler, 'Run it for real'),
     keptDir === undefined
       ? 'The demo server is stopped and its data deleted. Start your own (it listens on 127.0.0.1:7070 and saves an admin key to your config):'
-      : `The demo server is stopped; its data is kept. Serve it again with:\n  flagscope serve --data-dir ${keptDir}\nor start a fresh server (it listens on 127.0.0.1:7070 and saves an admin key to your config):`,
+      : `The demo server is stopped; its data is kept. Serve it again with:\n  flagscope serve --data-dir ${keptDir} --profile demo\nthen log in with its admin key (printed below; it is in no profile yet, and every command needs it):\n  flagscope auth login --profile demo\nor start a fresh server (it listens on 127.0.0.1:7070 and saves an admin key to your config):`,
     '  flagscope serve',
     'then, in another terminal:',
     `  flagscope demo --export events.ndjson     # the demo's events as a file`,

@@ -64,15 +64,26 @@ export const listKeysVerb: Verb = async (env) => {
 export const revokeKeyVerb: Verb = async (env, args) => {
   const client = await env.client();
   let id = String(args[0]);
-  if (!id.startsWith('key_')) {
-    const keys = await listApiKeys(client);
-    const matches = keys.filter((k) => k.name === id && k.revoked_at === null);
-    if (matches.length === 0) throw new FlagscopeError('not_found', `no valid key named "${id}"`, '`flagscope keys list` shows the keys');
-    if (matches.length > 1)
-      throw invalidInput(`${matches.length} valid keys are named "${id}"`, `revoke one by id: ${matches.map((k) => k.id).join(', ')}`);
-    id = matches[0]!.id;
-  }
+  if (!id.startsWith('key_')) id = keyIdByName(await listApiKeys(client), id);
   const revoked = await revokeApiKey(client, id);
-  if (env.format !== 'table') env.out(renderJson(revoked));
-  else env.out(`revoked ${revoked.id} "${revoked.name}"\n`);
+  if (env.format !== 'table') {
+    env.out(renderJson(revoked));
+    return;
+  }
+  if (revoked.already_revoked && revoked.revoked_at !== null) {
+    const relative = env.stdoutIsTTY ? ` (${formatRelativeTime(revoked.revoked_at, env.ctx.now())})` : '';
+    env.out(`${revoked.id} "${revoked.name}" was already revoked at ${formatIsoTime(revoked.revoked_at)}${relative}; nothing changed\n`);
+    return;
+  }
+  env.out(`revoked ${revoked.id} "${revoked.name}"\n`);
 };
+
+/** The id of the one valid key named `name`; when only revoked keys have it, the latest of them (revoking it again says when it was). */
+function keyIdByName(keys: ApiKeyInfo[], name: string): string {
+  const valid = keys.filter((k) => k.name === name && k.revoked_at === null);
+  if (valid.length > 1)
+    throw invalidInput(`${valid.length} valid keys are named "${name}"`, `revoke one by id: ${valid.map((k) => k.id).join(', ')}`);
+  const found = valid[0] ?? keys.filter((k) => k.name === name).at(-1);
+  if (found === undefined) throw new FlagscopeError('not_found', `no key named "${name}"`, '`flagscope keys list` shows the keys');
+  return found.id;
+}

@@ -103,8 +103,29 @@ async function updateLocalProfile(opts: ServeOptions, ctx: Context, server: Runn
     return;
   }
   const profile = config.profiles[profileName];
-  if (profile?.api_key !== undefined && server.isValidKey(profile.api_key) && profile.api_url !== server.url) {
+  const login = `\`flagscope auth login --profile ${profileName}\` with a key of this server (\`flagscope keys create\` with an admin key makes one)`;
+  if (profile?.api_key === undefined) {
+    // No key to check against this server: point the profile at it, and say a login is needed.
+    if (profile?.api_url === server.url) {
+      say(`profile "${profileName}" in ${path} points at this server but holds no API key; run ${login}`);
+      return;
+    }
+    await updateProfile(path, profileName, { api_url: server.url });
+    say(
+      `saved the server URL to profile "${profileName}" in ${path}; it holds no API key (this data directory's admin key was made on its first start), so run ${login}`,
+    );
+    return;
+  }
+  if (!server.isValidKey(profile.api_key)) {
+    say(
+      `profile "${profileName}" in ${path} holds a key this server does not know, so it was left as it is (it may belong to another server); to use this server with it, run ${login}`,
+    );
+    return;
+  }
+  if (profile.api_url !== server.url) {
     await updateProfile(path, profileName, { api_url: server.url });
     say(`updated the server URL of profile "${profileName}" in ${path}`);
+    return;
   }
+  say(`profile "${profileName}" in ${path} already points at this server with a valid key`);
 }

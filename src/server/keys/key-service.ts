@@ -5,7 +5,7 @@
  * this replica's own writes come back the same way before their answer is sent.
  */
 import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
-import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyScope } from '../../api/keys.js';
+import { API_KEY_SCOPES, isApiKeyScope, type ApiKeyInfo, type ApiKeyScope, type RevokedApiKey } from '../../api/keys.js';
 import type { ApiKeyRecord, ControlStore } from '../../store/types.js';
 import { FeedFollower } from '../replica/feed-follower.js';
 import { generateApiKey, generateKeyId, hashApiKey, KeyRing } from './key-ring.js';
@@ -78,13 +78,19 @@ export class KeyService {
     return { ...publicKey(record), key: secret };
   }
 
-  /** Revokes key `id` on behalf of key `revoker` (which may not revoke itself). */
-  async revoke(id: string, revoker: ApiKeyRecord | undefined): Promise<ApiKeyInfo> {
+  /**
+   * Revokes key `id` on behalf of key `revoker` (which may not revoke itself). A key revoked before
+   * is answered as it is, with `already_revoked` (its `revoked_at` is the first revocation's).
+   */
+  async revoke(id: string, revoker: ApiKeyRecord | undefined): Promise<RevokedApiKey> {
     if (revoker?.id === id) throw invalidInput('a key cannot revoke itself', 'revoke it with another admin key');
+    const before = (await this.store.listApiKeys()).find((k) => k.id === id);
+    if (before === undefined) throw notFound(`no API key with id "${id}"`, '`flagscope keys list` shows the key ids');
+    if (before.revoked_at !== null) return { ...publicKey(before), already_revoked: true };
     const record = await this.store.revokeApiKey(id, this.now());
     if (record === undefined) throw notFound(`no API key with id "${id}"`, '`flagscope keys list` shows the key ids');
     await this.untilInRing(record);
-    return publicKey(record);
+    return { ...publicKey(record), already_revoked: false };
   }
 
   /** Stops following the feed (at shutdown, before the store closes). */

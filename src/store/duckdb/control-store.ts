@@ -109,6 +109,16 @@ export class DuckDbControlStore implements ControlStore {
       if (Number(clash.getRows()[0]?.[0] ?? 0) > 0) {
         throw new FlagscopeError('conflict', `api key ${key.id} already exists`, 'create the key again to get a fresh id');
       }
+      const sameName = await this.connection.runAndReadAll('SELECT id FROM api_keys WHERE name = $1 AND revoked_at IS NULL', [key.name]);
+      const holder = sameName.getRows()[0]?.[0];
+      if (holder !== undefined) {
+        throw new FlagscopeError(
+          'name_taken',
+          `a valid API key is already named "${key.name}" (${String(holder)})`,
+          'choose another name, or revoke that key first (`flagscope keys revoke NAME`); names tell keys apart in flag history',
+          { details: { name: key.name, id: String(holder) } },
+        );
+      }
       const record = await this.inTransaction(async (c) => {
         const configVersion = await advanceConfigVersion(c, 1);
         await c.run(`INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)`, [
