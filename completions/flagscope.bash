@@ -4,7 +4,7 @@ _flagscope_subcommands() {
   case "$1" in
     '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion' ;;
     'events') echo 'send' ;;
-    'flags') echo 'list get create set archive history eval export import' ;;
+    'flags') echo 'list get create set toggle target archive history eval export import' ;;
     'buttons') echo 'press release' ;;
     'canary') echo 'start status ramp promote pause resume abort gate' ;;
     'keys') echo 'create list revoke' ;;
@@ -27,11 +27,13 @@ _flagscope_options() {
     'flags get') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags create') echo '--service --kind --variants --default --safe --rollout --targeting --description --runbook --disabled --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags set') echo '--default --state --variants --rollout --targeting --description --runbook --safe --if-version --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags toggle') echo '--on --off --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags target') echo '--variant --keys --rule --remove --clear --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags archive') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags history') echo '--limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags eval') echo '--targeting-key --context --attr --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags export') echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'flags import') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags import') echo '--service --kind --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons') echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons press') echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons release') echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -81,6 +83,8 @@ _flagscope_arg_kind() {
     'flags get:0') echo 'dynamic:flags' ;;
     'flags create:0') echo 'dynamic:flags' ;;
     'flags set:0') echo 'dynamic:flags' ;;
+    'flags toggle:0') echo 'dynamic:flags' ;;
+    'flags target:0') echo 'dynamic:flags' ;;
     'flags archive:0') echo 'dynamic:flags' ;;
     'flags history:0') echo 'dynamic:flags' ;;
     'flags eval:0') echo 'dynamic:flags' ;;
@@ -101,7 +105,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
   esac
   return 1
 }

@@ -7,7 +7,7 @@ function __flagscope_subcommands
         case 'events'
             echo 'send'
         case 'flags'
-            echo 'list get create set archive history eval export import'
+            echo 'list get create set toggle target archive history eval export import'
         case 'buttons'
             echo 'press release'
         case 'canary'
@@ -47,6 +47,10 @@ function __flagscope_options
             echo '--service --kind --variants --default --safe --rollout --targeting --description --runbook --disabled --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags set'
             echo '--default --state --variants --rollout --targeting --description --runbook --safe --if-version --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'flags toggle'
+            echo '--on --off --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'flags target'
+            echo '--variant --keys --rule --remove --clear --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags archive'
             echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags history'
@@ -56,7 +60,7 @@ function __flagscope_options
         case 'flags export'
             echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags import'
-            echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--service --kind --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons'
             echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons press'
@@ -145,6 +149,10 @@ function __flagscope_arg_kind
             echo 'dynamic:flags'
         case 'flags set:0'
             echo 'dynamic:flags'
+        case 'flags toggle:0'
+            echo 'dynamic:flags'
+        case 'flags target:0'
+            echo 'dynamic:flags'
         case 'flags archive:0'
             echo 'dynamic:flags'
         case 'flags history:0'
@@ -179,7 +187,7 @@ function __flagscope_arg_kind
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--set-type' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--set-type' '--calc' '--where' '--by' '--since' '--start' '--end' '--granularity' '--order' '--having' '--limit' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--variant' '--keys' '--rule' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed'
 end
 
 function __flagscope_complete
