@@ -60,9 +60,13 @@ _flagscope_value_kind() {
   case "$1" in
     '--format') echo 'choices:table json csv ndjson flagd junit github' ;;
     '--data-dir') echo 'dirs' ;;
+    '--calc') echo 'dynamic:calcs' ;;
+    '--where') echo 'dynamic:columns' ;;
+    '--by') echo 'dynamic:columns' ;;
     '--spec') echo 'files' ;;
     '--dataset') echo 'dynamic:datasets' ;;
     '--with') echo 'dynamic:flags' ;;
+    '--population') echo 'dynamic:columns' ;;
     '--service') echo 'dynamic:services' ;;
     '--kind') echo 'choices:release experiment operational kill-switch permission' ;;
     '--state') echo 'choices:enabled disabled' ;;
@@ -117,22 +121,25 @@ _flagscope_dynamic() {
 _flagscope() {
   local cur="${COMP_WORDS[COMP_CWORD]}" kind="" subs=""
   local cmdpath="" argc=0 skip=0 i w option=""
-  local -a conn
+  local -a conn dsopt
   conn=()
+  dsopt=()
   for (( i=1; i<COMP_CWORD; i++ )); do
     w="${COMP_WORDS[i]}"
     if (( skip )); then
       skip=0
-      case "$option" in --api-url|--api-key|--profile) conn+=("$option" "$w") ;; esac
+      case "$option" in --api-url|--api-key|--profile) conn+=("$option" "$w") ;; --dataset) dsopt=(--dataset "$w") ;; esac
       continue
     fi
     case "$w" in
+      --dataset=*) dsopt=(--dataset "${w#--dataset=}"); continue ;;
       --*=*) case "${w%%=*}" in --api-url|--api-key|--profile) conn+=("$w") ;; esac; continue ;;
       -*) if _flagscope_takes_value "$w"; then skip=1; option="$w"; fi; continue ;;
     esac
     if (( argc == 0 )) && [[ " $(_flagscope_subcommands "$cmdpath") " == *" $w "* ]]; then
       cmdpath="${cmdpath:+$cmdpath }$w"
     else
+      [[ "$(_flagscope_arg_kind "$cmdpath" "$argc")" == dynamic:datasets ]] && dsopt=(--dataset "$w")
       argc=$(( argc + 1 ))
     fi
   done
@@ -156,7 +163,7 @@ _flagscope() {
     files) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -f -- "$cur") ) ;;
     dirs) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -d -- "$cur") ) ;;
     choices:*) COMPREPLY=( $(compgen -W "${kind#choices:}" -- "$cur") ) ;;
-    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "${kind#dynamic:}" "${conn[@]}")" -- "$cur") ) ;;
+    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "${kind#dynamic:}" "${dsopt[@]}" "${conn[@]}")" -- "$cur") ) ;;
   esac
   return 0
 }

@@ -108,12 +108,20 @@ function __flagscope_value_kind
             echo 'choices:table json csv ndjson flagd junit github'
         case '--data-dir'
             echo 'dirs'
+        case '--calc'
+            echo 'dynamic:calcs'
+        case '--where'
+            echo 'dynamic:columns'
+        case '--by'
+            echo 'dynamic:columns'
         case '--spec'
             echo 'files'
         case '--dataset'
             echo 'dynamic:datasets'
         case '--with'
             echo 'dynamic:flags'
+        case '--population'
+            echo 'dynamic:columns'
         case '--service'
             echo 'dynamic:services'
         case '--kind'
@@ -199,15 +207,21 @@ function __flagscope_complete
     set -l skip 0
     set -l option ''
     set -l conn
+    set -l dsopt
     for w in $tokens
         if test $skip = 1
             set skip 0
             if contains -- $option --api-url --api-key --profile
                 set -a conn $option $w
+            else if test "$option" = --dataset
+                set dsopt --dataset $w
             end
             continue
         end
         switch $w
+            case '--dataset=*'
+                set dsopt --dataset (string replace -- '--dataset=' '' $w)
+                continue
             case '--*=*'
                 if contains -- (string split -m1 '=' -- $w)[1] --api-url --api-key --profile
                     set -a conn $w
@@ -227,6 +241,9 @@ function __flagscope_complete
                 set cmdpath "$cmdpath $w"
             end
         else
+            if string match -q -- dynamic:datasets (__flagscope_arg_kind "$cmdpath" $argc)
+                set dsopt --dataset $w
+            end
             set argc (math $argc + 1)
         end
     end
@@ -254,7 +271,7 @@ function __flagscope_complete
         case 'choices:*'
             string replace 'choices:' '' -- $kind | string split ' '
         case 'dynamic:*'
-            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $conn 2>/dev/null
+            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $dsopt $conn 2>/dev/null
     end
 end
 

@@ -42,18 +42,15 @@ function ifVersion(options: Record<string, unknown>): number | undefined {
   return version;
 }
 
-/** Reads the flag (the version `--if-version` names, or the current one) to edit it. */
-async function readForEdit(env: CommandEnv, key: string, options: Record<string, unknown>): Promise<Flag> {
-  const { flag } = await getFlag(await env.client(), key);
+/**
+ * Reads the flag to edit it, and the version the write names in `If-Match`: `--if-version N`
+ * (the version the user looked at), else the version just read. The server refuses the write
+ * (exit 6) if the flag changed since, so no concurrent change is overwritten.
+ */
+async function readForEdit(env: CommandEnv, key: string, options: Record<string, unknown>): Promise<{ flag: Flag; version: number }> {
   const expected = ifVersion(options);
-  if (expected !== undefined && expected !== flag.version) {
-    throw new FlagscopeError(
-      'conflict',
-      `flag ${key} was changed by ${flag.updatedBy} at ${flag.updatedAt}: it is at version ${flag.version}, you named version ${expected}`,
-      `read it again (\`flagscope flags get ${key}\`) and redo your change on version ${flag.version}`,
-    );
-  }
-  return flag;
+  const { flag } = await getFlag(await env.client(), key);
+  return { flag, version: expected ?? flag.version };
 }
 
 function printWrite(
@@ -91,14 +88,14 @@ export const toggleFlagVerb: Verb = async (env, args, options) => {
   }
   const to = options.on === true ? 'on' : 'off';
   const reason = requireReason(options, 'toggle', key);
-  const flag = await readForEdit(env, key, options);
+  const { flag, version } = await readForEdit(env, key, options);
   const variants = toggleVariants(flag);
   const fields = toggleFields(flag, to);
   if (Object.keys(fields).length === 0) {
     printUnchanged(env, flag, `${key} is already ${to} (serves ${servedSummary(flag)})`);
     return;
   }
-  const written = await patchFlag(await env.client(), key, flag.version, { ...fields, reason });
+  const written = await patchFlag(await env.client(), key, version, { ...fields, reason });
   const notes =
     to === 'on'
       ? [
@@ -174,7 +171,7 @@ export const targetFlagVerb: Verb = async (env, args, options) => {
     return;
   }
   const reason = requireReason(options, 'target', key);
-  const flag = await readForEdit(env, key, options);
+  const { flag, version } = await readForEdit(env, key, options);
   let targeting: unknown = flag.targeting ?? null;
   const notes: string[] = [];
   for (const edit of edits) {
@@ -186,6 +183,6 @@ export const targetFlagVerb: Verb = async (env, args, options) => {
     printUnchanged(env, flag, notes.length > 0 ? notes.join('; ') : `${key}'s targeting is already so`);
     return;
   }
-  const written = await patchFlag(await env.client(), key, flag.version, { targeting, reason });
+  const written = await patchFlag(await env.client(), key, version, { targeting, reason });
   printWrite(env, `changed the targeting of ${env.styler.bold(key)}`, flag, written, notes);
 };
