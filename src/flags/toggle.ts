@@ -9,7 +9,8 @@
  *
  * ON and OFF: the variants named `on` and `off` of a release flag, or the two variants of a
  * flag whose only values are `true` and `false`. Kill switches are pressed and released
- * (`flagscope buttons press|release`), never toggled.
+ * (`flagscope buttons press|release`), never toggled; the CLI also refuses a flag whose canary
+ * is in flight (the controller owns its rollout).
  */
 import { FlagscopeError } from '../errors.js';
 import type { FlagDefinition } from './model.js';

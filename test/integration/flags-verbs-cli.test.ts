@@ -166,6 +166,26 @@ describe('flags toggle', () => {
   });
 });
 
+describe('flags toggle during a canary', () => {
+  it('refuses while the canary controller owns the rollout, pointing to canary abort', async () => {
+    await create('tg-canary');
+    const ingested = await fetch(`${server.url}/1/batch/canaryds`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify([{ data: { 'flag.tg-canary': 'off', duration_ms: 10 } }]),
+    });
+    expect(ingested.status).toBe(200);
+    const started = await api('POST', '/api/v1/canaries', { flag: 'tg-canary', dataset: 'canaryds', interval: '1h' });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const refused = await cli(['flags', 'toggle', 'tg-canary', '--on', '--reason', 'ship it']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('a canary of tg-canary is in flight (running)');
+    expect(refused.stderr).toContain('flagscope canary abort tg-canary --reason TEXT');
+    const flag = (await api('GET', '/api/v1/flags/tg-canary')).body.flag as { version: number; rollout?: unknown };
+    expect(flag.rollout).toBeDefined();
+  });
+});
+
 describe('flags target', () => {
   it('targets keys and rules, serves them through OFREP, and takes them away', async () => {
     await create('tt', ['--rollout', 'on=0,off=100']);

@@ -4,7 +4,7 @@
  * `If-Match: "VERSION"` of what they read, so a concurrent change fails with exit 6 instead of
  * being overwritten. Each change is recorded in the flag's history with its reason.
  */
-import { FlagscopeError, invalidInput } from '../../errors.js';
+import { FlagscopeError, invalidInput, isFlagscopeError } from '../../errors.js';
 import {
   describeChange,
   describeTargeting,
@@ -18,6 +18,7 @@ import {
   type TargetingEdit,
 } from '../../flags/index.js';
 import { renderJson } from '../../output/serialize.js';
+import { getCanary } from '../../client/canaries.js';
 import { getFlag, patchFlag } from '../../client/flags.js';
 import type { CommandEnv } from '../command-env.js';
 import type { Verb } from '../registration.js';
@@ -95,6 +96,7 @@ export const toggleFlagVerb: Verb = async (env, args, options) => {
     printUnchanged(env, flag, `${key} is already ${to} (serves ${servedSummary(flag)})`);
     return;
   }
+  await refuseDuringCanary(env, key);
   const written = await patchFlag(await env.client(), key, version, { ...fields, reason });
   const notes =
     to === 'on'
@@ -104,6 +106,25 @@ export const toggleFlagVerb: Verb = async (env, args, options) => {
       : [`${variants.off} to everyone (the flag is disabled; its targeting and rollout are kept, not served)`];
   printWrite(env, `toggled ${env.styler.bold(key)} ${to}`, flag, written, notes);
 };
+
+const CANARY_IN_FLIGHT = new Set(['pending', 'running', 'waiting-approval', 'paused']);
+
+/** A toggle would fight the server's canary controller, which owns the rollout while it ramps. */
+async function refuseDuringCanary(env: CommandEnv, key: string): Promise<void> {
+  let status: string;
+  try {
+    status = (await getCanary(await env.client(), key)).status;
+  } catch (error) {
+    if (isFlagscopeError(error) && error.code === 'not_found') return;
+    throw error;
+  }
+  if (!CANARY_IN_FLIGHT.has(status)) return;
+  throw new FlagscopeError(
+    'usage',
+    `a canary of ${key} is in flight (${status}): its controller sets the rollout, so a toggle would fight it`,
+    `end it first: \`flagscope canary abort ${key} --reason TEXT\` (0% at once) or \`flagscope canary promote ${key}\`; \`flagscope canary status ${key}\` shows it`,
+  );
+}
 
 function splitList(text: string, option: string): string[] {
   const items = text
