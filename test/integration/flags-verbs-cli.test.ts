@@ -6,6 +6,7 @@
  * nothing when no server answers.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,6 +230,66 @@ describe('flags target', () => {
     const noVariant = await cli(['flags', 'target', 'tt-bad', '--keys', 'u1', '--reason', 'x']);
     expect(noVariant.stderr).toContain('`--keys` needs `--variant V`');
     expect(((await api('GET', '/api/v1/flags/tt-bad')).body.flag as { version: number }).version).toBe(1);
+  });
+});
+
+/**
+ * A loopback proxy to the server that, before forwarding the first PATCH, lets `meanwhile` make
+ * another change: a concurrent edit landing between the CLI's read and its write.
+ */
+async function proxyWithChangeBeforeFirstPatch(meanwhile: () => Promise<void>): Promise<{ url: string; server: Server }> {
+  let injected = false;
+  const proxy = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      if (req.method === 'PATCH' && !injected) {
+        injected = true;
+        await meanwhile();
+      }
+      const headers: Record<string, string> = {};
+      for (const name of ['authorization', 'content-type', 'if-match', 'accept']) {
+        const value = req.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      const body = chunks.length === 0 ? undefined : Buffer.concat(chunks);
+      const answer = await fetch(`${server.url}${req.url}`, { method: req.method, headers, body });
+      const text = await answer.text();
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+      res.end(text);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`, server: proxy };
+}
+
+describe('concurrent edits', () => {
+  it('a target edit racing another change is applied on top of it: both land', async () => {
+    await create('race-keys');
+    const proxy = await proxyWithChangeBeforeFirstPatch(async () => {
+      const current = (await api('GET', '/api/v1/flags/race-keys')).body.flag as { version: number };
+      const other = await api(
+        'PATCH',
+        '/api/v1/flags/race-keys',
+        { targeting: { if: [{ in: [{ var: 'targetingKey' }, ['bob']] }, 'on', null] }, reason: 'bob in' },
+        { 'if-match': `"${current.version}"` },
+      );
+      expect(other.status).toBe(200);
+    });
+    try {
+      const raced = await cli(['flags', 'target', 'race-keys', '--variant', 'on', '--keys', 'alice', '--reason', 'alice in'], {
+        url: proxy.url,
+      });
+      expect(raced.code, raced.stderr).toBe(0);
+      expect(raced.stderr).toContain('race-keys changed while this edit was made; applying it again on the new version');
+    } finally {
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
+    expect((await ofrep('race-keys', { targetingKey: 'bob' })).variant).toBe('on');
+    expect((await ofrep('race-keys', { targetingKey: 'alice' })).variant).toBe('on');
+    const history = JSON.parse((await cli(['flags', 'history', 'race-keys', '--json'])).stdout) as { history: Array<{ reason: string }> };
+    expect(history.history.map((h) => h.reason)).toEqual(['alice in', 'bob in', '']);
   });
 });
 

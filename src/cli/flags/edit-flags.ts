@@ -1,8 +1,9 @@
 /**
  * `flagscope flags toggle` and `flags target`: the everyday edits, without writing JSON. Both
  * read the flag, compute the change in the pure core (src/flags), and send it with
- * `If-Match: "VERSION"` of what they read, so a concurrent change fails with exit 6 instead of
- * being overwritten. Each change is recorded in the flag's history with its reason.
+ * `If-Match: "VERSION"` of what they read, so a concurrent change is never overwritten: the
+ * edit is planned again on the new version (or, with `--if-version N`, fails with exit 6).
+ * Each change is recorded in the flag's history with its reason.
  */
 import { FlagscopeError, invalidInput, isFlagscopeError } from '../../errors.js';
 import {
@@ -43,15 +44,38 @@ function ifVersion(options: Record<string, unknown>): number | undefined {
   return version;
 }
 
+/** What an edit computes from the flag it read: the fields to send, or why nothing changes. */
+type EditPlan = { fields: Record<string, unknown>; notes: string[] } | { unchanged: string };
+
+const ATTEMPTS = 3;
+
 /**
- * Reads the flag to edit it, and the version the write names in `If-Match`: `--if-version N`
- * (the version the user looked at), else the version just read. The server refuses the write
- * (exit 6) if the flag changed since, so no concurrent change is overwritten.
+ * Reads the flag, plans the edit on it and writes it with `If-Match` of the version read. The
+ * edit is relative (add these keys, turn it on), so when someone else changed the flag in
+ * between (409) it is planned again on their version and retried, at most three times: both
+ * changes land, neither is lost. With `--if-version N` there is no retry: a change since N
+ * fails with exit 6.
  */
-async function readForEdit(env: CommandEnv, key: string, options: Record<string, unknown>): Promise<{ flag: Flag; version: number }> {
-  const expected = ifVersion(options);
-  const { flag } = await getFlag(await env.client(), key);
-  return { flag, version: expected ?? flag.version };
+async function editFlag(
+  env: CommandEnv,
+  key: string,
+  options: Record<string, unknown>,
+  reason: string,
+  plan: (flag: Flag) => EditPlan | Promise<EditPlan>,
+): Promise<{ before: Flag; written?: { flag: Flag; configVersion: number }; notes: string[]; unchanged?: string }> {
+  const pinned = ifVersion(options);
+  for (let attempt = 1; ; attempt++) {
+    const { flag } = await getFlag(await env.client(), key);
+    const planned = await plan(flag);
+    if ('unchanged' in planned) return { before: flag, notes: [], unchanged: planned.unchanged };
+    try {
+      const written = await patchFlag(await env.client(), key, pinned ?? flag.version, { ...planned.fields, reason });
+      return { before: flag, written, notes: planned.notes };
+    } catch (error) {
+      if (pinned !== undefined || attempt >= ATTEMPTS || !isFlagscopeError(error) || error.code !== 'conflict') throw error;
+      env.info(`${key} changed while this edit was made; applying it again on the new version`);
+    }
+  }
 }
 
 function printWrite(
@@ -89,22 +113,23 @@ export const toggleFlagVerb: Verb = async (env, args, options) => {
   }
   const to = options.on === true ? 'on' : 'off';
   const reason = requireReason(options, 'toggle', key);
-  const { flag, version } = await readForEdit(env, key, options);
-  const variants = toggleVariants(flag);
-  const fields = toggleFields(flag, to);
-  if (Object.keys(fields).length === 0) {
-    printUnchanged(env, flag, `${key} is already ${to} (serves ${servedSummary(flag)})`);
-    return;
-  }
-  await refuseDuringCanary(env, key);
-  const written = await patchFlag(await env.client(), key, version, { ...fields, reason });
-  const notes =
-    to === 'on'
-      ? [
-          `${variants.on} to everyone${flag.targeting === undefined ? '' : ' the targeting does not match (the targeting is served first)'}${flag.rollout === undefined ? '' : '; the percentage rollout is removed'}`,
-        ]
-      : [`${variants.off} to everyone (the flag is disabled; its targeting and rollout are kept, not served)`];
-  printWrite(env, `toggled ${env.styler.bold(key)} ${to}`, flag, written, notes);
+  let canaryChecked = false;
+  const result = await editFlag(env, key, options, reason, async (flag) => {
+    const variants = toggleVariants(flag);
+    const fields = toggleFields(flag, to);
+    if (Object.keys(fields).length === 0) return { unchanged: `${key} is already ${to} (serves ${servedSummary(flag)})` };
+    if (!canaryChecked) await refuseDuringCanary(env, key);
+    canaryChecked = true;
+    const notes =
+      to === 'on'
+        ? [
+            `${variants.on} to everyone${flag.targeting === undefined ? '' : ' the targeting does not match (the targeting is served first)'}${flag.rollout === undefined ? '' : '; the percentage rollout is removed'}`,
+          ]
+        : [`${variants.off} to everyone (the flag is disabled; its targeting and rollout are kept, not served)`];
+    return { fields, notes };
+  });
+  if (result.written === undefined) printUnchanged(env, result.before, result.unchanged ?? '');
+  else printWrite(env, `toggled ${env.styler.bold(key)} ${to}`, result.before, result.written, result.notes);
 };
 
 const CANARY_IN_FLIGHT = new Set(['pending', 'running', 'waiting-approval', 'paused']);
@@ -192,18 +217,18 @@ export const targetFlagVerb: Verb = async (env, args, options) => {
     return;
   }
   const reason = requireReason(options, 'target', key);
-  const { flag, version } = await readForEdit(env, key, options);
-  let targeting: unknown = flag.targeting ?? null;
-  const notes: string[] = [];
-  for (const edit of edits) {
-    const result = editTargeting(targeting, edit, flag.variants);
-    targeting = result.targeting;
-    notes.push(...result.notes);
-  }
-  if (sameJson(targeting, flag.targeting ?? null)) {
-    printUnchanged(env, flag, notes.length > 0 ? notes.join('; ') : `${key}'s targeting is already so`);
-    return;
-  }
-  const written = await patchFlag(await env.client(), key, version, { targeting, reason });
-  printWrite(env, `changed the targeting of ${env.styler.bold(key)}`, flag, written, notes);
+  const result = await editFlag(env, key, options, reason, (flag) => {
+    let targeting: unknown = flag.targeting ?? null;
+    const notes: string[] = [];
+    for (const edit of edits) {
+      const edited = editTargeting(targeting, edit, flag.variants);
+      targeting = edited.targeting;
+      notes.push(...edited.notes);
+    }
+    if (sameJson(targeting, flag.targeting ?? null))
+      return { unchanged: notes.length > 0 ? notes.join('; ') : `${key}'s targeting is already so` };
+    return { fields: { targeting }, notes };
+  });
+  if (result.written === undefined) printUnchanged(env, result.before, result.unchanged ?? '');
+  else printWrite(env, `changed the targeting of ${env.styler.bold(key)}`, result.before, result.written, result.notes);
 };
