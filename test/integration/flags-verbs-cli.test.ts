@@ -307,6 +307,10 @@ describe('flags history', () => {
       history: Array<{ changes: Array<{ field: string; before: unknown; after: unknown }> }>;
     };
     expect(json.history[1]?.changes).toEqual([{ field: 'description', before: null, after: 'the new checkout' }]);
+    const tty = await cli(['flags', 'history', 'th'], { tty: true });
+    expect(tty.stdout).toContain('v2  update by admin');
+    expect(tty.stdout).toContain('\n    description: — → "the new checkout"\n');
+    expect(tty.stdout).toContain('\n    variants.off: — → false\n');
     const csv = await cli(['flags', 'history', 'th', '--format', 'csv']);
     expect(csv.stdout.split(/\r?\n/)[0]).toBe('at,action,by,version,reason,serves,changes');
   });

@@ -108,6 +108,18 @@ export const flagHistoryVerb: Verb = async (env, args, options) => {
   if (!Number.isInteger(limit) || limit < 1) throw new FlagscopeError('usage', '`--limit` must be a positive integer', 'e.g. `--limit 20`');
   const result = await flagHistory(await env.client(), String(args[0]), limit);
   const history = result.history.map((h) => ({ ...h, changes: diffFlags(h.before, h.after) }));
+  if (env.format === 'table' && env.stdoutIsTTY) {
+    // On a terminal, each entry and then every field it changed, a line each, never cut short.
+    const s = env.styler;
+    const blocks = history.map((h) => {
+      const action = h.action === 'press' ? s.red(h.action) : s.bold(h.action);
+      const head = `${s.bold(`v${h.version}`)}  ${action} by ${h.by}, ${when(env, h.at)}${h.reason === '' ? '' : `: ${h.reason}`}`;
+      const lines = h.changes.length === 0 ? ['nothing changed'] : h.changes.map(describeChange);
+      return [head, ...lines.map((l) => `    ${l}`), `    ${s.dim(`serves ${servedSummary(h.after)}`)}`].join('\n');
+    });
+    env.out(blocks.length === 0 ? '' : `${blocks.join('\n\n')}\n`);
+    return;
+  }
   printRecords(
     env,
     history,
