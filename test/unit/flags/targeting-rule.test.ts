@@ -150,6 +150,20 @@ describe('targeting edits, evaluated by the flag evaluator', () => {
     });
   });
 
+  it('treats a missing attribute as docs/flags.md says: no match, except `not in`; a mistyped comparison is an error', () => {
+    const rule = (text: string) => apply(flag(), { type: 'add-rule', rule: parseTargetingRule(text) });
+    expect(evaluateFlag(rule('plan == pro => on'), { targetingKey: 'a' })).toMatchObject({ variant: 'off', reason: 'DEFAULT' });
+    expect(evaluateFlag(rule('country in [DE] => on'), { targetingKey: 'a' })).toMatchObject({ variant: 'off', reason: 'DEFAULT' });
+    expect(evaluateFlag(rule('country not in [DE] => on'), { targetingKey: 'a' })).toMatchObject({ variant: 'on' });
+    expect(evaluateFlag(rule('plan == pro => on'), { targetingKey: 'a', plan: 3 })).toMatchObject({
+      reason: 'ERROR',
+      errorCode: 'GENERAL',
+    });
+    expect(evaluateFlag(rule('v semver >= 1.2.0 => on'), { targetingKey: 'a', v: 'x' })).toMatchObject({ variant: 'off' });
+    expect(evaluateFlag(rule('v semver >= 1.2.0 => on'), { targetingKey: 'a', v: '1.10.0' })).toMatchObject({ variant: 'on' });
+    expect(evaluateFlag(rule('age >= 18 => on'), { targetingKey: 'a', age: '21' })).toMatchObject({ variant: 'on' });
+  });
+
   it('keeps each key in one place, removes keys and rules, and clears', () => {
     let t = apply(
       flag(),
