@@ -36,7 +36,7 @@ _flagscope_options() {
     'flags export') echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags import') echo '--service --kind --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons') echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'buttons press') echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'buttons press') echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --watch-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons release') echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'canary') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'canary start') echo '--dataset --variant --baseline --column --steps --interval --min-sample --guard --approve-at --max-wait --reason --dry-run --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -52,7 +52,7 @@ _flagscope_options() {
     'keys create') echo '--name --scope --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys list') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'keys revoke') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'demo') echo '--events --seed --keep --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'demo') echo '--events --seed --keep --export --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'completion') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
   esac
 }
@@ -74,6 +74,7 @@ _flagscope_value_kind() {
     '-o') echo 'files' ;;
     '--output') echo 'files' ;;
     '--watch-traffic') echo 'dynamic:datasets' ;;
+    '--export') echo 'files' ;;
   esac
 }
 
@@ -94,8 +95,8 @@ _flagscope_arg_kind() {
     'flags history:0') echo 'dynamic:flags' ;;
     'flags eval:0') echo 'dynamic:flags' ;;
     'flags import:0') echo 'files' ;;
-    'buttons press:0') echo 'dynamic:flags' ;;
-    'buttons release:0') echo 'dynamic:flags' ;;
+    'buttons press:0') echo 'dynamic:kill-switches' ;;
+    'buttons release:0') echo 'dynamic:kill-switches' ;;
     'canary start:0') echo 'dynamic:flags' ;;
     'canary status:0') echo 'dynamic:flags' ;;
     'canary ramp:0') echo 'dynamic:flags' ;;
@@ -110,7 +111,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
   esac
   return 1
 }

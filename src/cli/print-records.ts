@@ -6,6 +6,7 @@
 import { renderCsv, renderJson, renderNdjson } from '../output/serialize.js';
 import type { CsvCell } from '../output/serialize.js';
 import { renderTable } from '../output/table.js';
+import { formatRawNumber } from '../output/values.js';
 import type { CommandEnv } from './command-env.js';
 
 export interface RecordColumn<R> {
@@ -53,5 +54,6 @@ export function printRecords<R>(env: CommandEnv, records: R[], columns: RecordCo
 
 function machineText(value: CsvCell): string {
   if (value === null || value === undefined) return '';
+  if (typeof value === 'number') return formatRawNumber(value);
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }

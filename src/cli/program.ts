@@ -202,12 +202,17 @@ export function commandPath(cmd: Command): string {
   return names.join(' ');
 }
 
+/** The names of the subcommands `--help` lists under `cmd`. */
+function visibleSubcommands(cmd: Command): string[] {
+  return cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => c.name());
+}
+
 /** The command whose parsing failed, for the hint of a usage error. */
 const failedCommands = new WeakMap<CommanderError, Command>();
 
 /** Parses `argv` (without node and script) and runs the command; resolves to the exit code. */
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
-  const state: RunState = { ctx, exitCode: 0 };
+  const state: RunState = { ctx, exitCode: 0, runCli };
   const program = await buildProgram(state, nounsFor(argv));
   if (argv.length === 0) {
     program.outputHelp();
@@ -223,8 +228,17 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
       if (e.code === 'commander.help') return 2;
     }
     // Error formatting loads only on failure, keeping `--help` light.
-    const { commanderToFlagscope, reportError, scanOutputFlags } = await import('./report-error.js');
-    const error = e instanceof commander.CommanderError ? commanderToFlagscope(e, commandPath(failedCommands.get(e) ?? program)) : e;
+    const { commanderToFlagscope, misspeltSubcommand, reportError, scanOutputFlags } = await import('./report-error.js');
+    let error: unknown = e;
+    if (e instanceof commander.CommanderError) {
+      const failed = failedCommands.get(e) ?? program;
+      // A command that runs on its own and has verbs (`buttons`, `buttons press`) reads a
+      // misspelt verb as its own argument: say it is the verb that is unknown, not the options after it.
+      error =
+        (e.code === 'commander.unknownOption' || e.code === 'commander.excessArguments'
+          ? misspeltSubcommand(failed.args[0], visibleSubcommands(failed), commandPath(failed))
+          : undefined) ?? commanderToFlagscope(e, commandPath(failed));
+    }
     const scanned = scanOutputFlags(argv);
     const mode = {
       json: state.flags !== undefined ? state.flags.json === true || state.flags.format === 'json' : scanned.json,

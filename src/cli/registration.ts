@@ -37,6 +37,8 @@ export interface RunState {
   exitCode: number;
   /** Set once an action starts: the parsed global and command options. */
   flags?: GlobalFlags;
+  /** The command line itself, for commands that run other commands (the demo). */
+  runCli?: (argv: string[], ctx: Context) => Promise<number>;
 }
 
 /**

@@ -7,6 +7,7 @@
 import { ExitCode, FlagscopeError } from '../errors.js';
 import type { ExitCodeValue } from '../errors.js';
 import type { OutStream } from '../context.js';
+import { closestName, shortName } from '../query/suggest.js';
 
 export interface ReportMode {
   json: boolean;
@@ -50,6 +51,26 @@ export function commanderToFlagscope(err: { message: string }, commandName: stri
     .toLowerCase();
   const help = `run \`${commandName} --help\``;
   return new FlagscopeError('usage', message, suggestion.length > 0 ? `${suggestion}? ${help}` : help);
+}
+
+/**
+ * The usage error for `word` given where `commandName` expects one of its verbs
+ * `subcommands`, with the nearest verb; undefined when `word` is not such a
+ * misspelling (an option, or a command without verbs).
+ */
+export function misspeltSubcommand(
+  word: string | undefined,
+  subcommands: readonly string[],
+  commandName: string,
+): FlagscopeError | undefined {
+  if (word === undefined || word.startsWith('-') || subcommands.length === 0 || subcommands.includes(word)) return undefined;
+  const nearest = closestName(word, subcommands);
+  const help = `run \`${commandName} --help\``;
+  return new FlagscopeError(
+    'usage',
+    `unknown command '${shortName(word)}' for \`${commandName}\``,
+    nearest !== undefined ? `did you mean ${nearest}? ${help}` : `\`${commandName}\` takes ${subcommands.join(', ')}; ${help}`,
+  );
 }
 
 function internalError(e: unknown): FlagscopeError {

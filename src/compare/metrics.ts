@@ -131,16 +131,31 @@ export function metricFromInput(input: unknown, path: string): MetricDefinition 
  * and COUNT when neither does.
  */
 export function defaultMetrics(schema: DatasetSchema): MetricDefinition[] {
+  return defaultMetricsWithNotes(schema).metrics;
+}
+
+/**
+ * {@link defaultMetrics}, with a note for each default left out and why (a
+ * `duration_ms` column that is not numeric cannot give a percentile), so a
+ * report never drops a metric without saying so.
+ */
+export function defaultMetricsWithNotes(schema: DatasetSchema): { metrics: MetricDefinition[]; notes: string[] } {
   const byName = new Map(schema.columns.map((c) => [c.name, c.type]));
   const metrics: MetricDefinition[] = [];
+  const notes: string[] = [];
   if (byName.has('error')) {
     const value = byName.get('error') === 'boolean' ? true : byName.get('error') === 'string' ? 'true' : 1;
     metrics.push(parseMetricFromCalc({ op: 'RATE', filters: [{ column: 'error', op: '=', value }] }));
   }
   const duration = byName.get('duration_ms');
   if (duration === 'integer' || duration === 'float') metrics.push(parseMetric('P95(duration_ms)'));
+  else if (duration !== undefined) {
+    notes.push(
+      `P95(duration_ms) not computed: duration_ms is a ${duration} column and a percentile needs numbers; pass --metric with a numeric column, e.g. --metric 'P95(latency_ms)'`,
+    );
+  }
   if (metrics.length === 0) metrics.push(parseMetric('COUNT'));
-  return metrics;
+  return { metrics, notes };
 }
 
 function parseMetricFromCalc(calc: Calculation): MetricDefinition {

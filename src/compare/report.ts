@@ -79,8 +79,25 @@ export function assembleCompareReport(input: CompareReportInput): CompareReport 
     interactions: interactions.map((test) => test.result as InteractionResult),
     sampleRatio: sampleRatioLines(input.columns, layout.cohorts, layout.seen, input.unitColumn),
     incomplete: hasIncomplete ? results.filter((r) => r.metric === 'INCOMPLETE') : null,
-    notes: layout.notes,
+    notes: [...(input.notes ?? []), ...layout.notes, ...uncomputedMetricNotes(input.metrics, results)],
   };
+}
+
+/** A note for each metric that has no value in any cohort (no numbers in its column, say), with why. */
+function uncomputedMetricNotes(metrics: MetricDefinition[], results: MetricResult[]): string[] {
+  const notes: string[] = [];
+  for (const metric of metrics) {
+    const rows = results.filter((r) => r.metric === metric.name);
+    if (rows.length === 0 || rows.some((r) => r.value !== null)) continue;
+    const why =
+      metric.column !== undefined
+        ? `no cohort has a value of ${metric.column} in the time range`
+        : rows.every((r) => r.count === 0)
+          ? 'no cohort has events'
+          : 'no cohort has events it can be computed on';
+    notes.push(`${metric.name} not computed: ${why}`);
+  }
+  return notes;
 }
 
 /** One row per metric and cohort, in that order, with a pending test for each non-control row of a metric that is not COUNT. */

@@ -3,13 +3,14 @@
  * validation against the dataset's schema (every column checked, filter values
  * coerced) by the query validator. Pure: the clock comes in as an argument.
  */
-import { invalidInput } from '../errors.js';
+import { invalidInput, notFound } from '../errors.js';
+import { closestName, shortName } from '../query/suggest.js';
 import type { Calculation, Filter, QuerySpec } from '../query/spec.js';
 import { validateQuery } from '../query/validate.js';
 import type { DatasetSchema } from '../query/schema.js';
 import {
   INCOMPLETE_COLUMN,
-  defaultMetrics,
+  defaultMetricsWithNotes,
   metricCalculation,
   metricFromInput,
   withValidatedCalculation,
@@ -60,6 +61,8 @@ export interface ValidatedCompare {
   settings: CompareSettings;
   /** Column whose distinct values are counted for the sample-ratio test, if any. */
   unitColumn?: string;
+  /** What the report must say about the request: metrics left out, and why. */
+  notes: string[];
 }
 
 const REQUEST_KEYS = [
@@ -166,10 +169,8 @@ export function parseCompareRequest(body: unknown): CompareRequest {
  * `meta.incomplete` and it is not already asked for.
  */
 export function validateCompare(request: CompareRequest, schema: DatasetSchema, now: number): ValidatedCompare {
-  let metrics =
-    request.metrics === undefined || request.metrics.length === 0
-      ? defaultMetrics(schema)
-      : request.metrics.map((m, i) => metricFromInput(m, `metrics[${i}]`));
+  const defaults = request.metrics === undefined || request.metrics.length === 0 ? defaultMetricsWithNotes(schema) : undefined;
+  let metrics = defaults?.metrics ?? (request.metrics ?? []).map((m, i) => metricFromInput(m, `metrics[${i}]`));
   const hasIncomplete = schema.columns.some((c) => c.name === INCOMPLETE_COLUMN);
   if (hasIncomplete && !metrics.some((m) => m.kind === 'incomplete')) metrics = [...metrics, metricFromInput('INCOMPLETE', 'metrics')];
   const names = new Set<string>();
@@ -179,6 +180,7 @@ export function validateCompare(request: CompareRequest, schema: DatasetSchema, 
     return true;
   });
   const cohortColumns = request.flags.map((f) => f.column ?? `flag.${f.flag}`);
+  request.flags.forEach((f, i) => checkFlagColumn(f, cohortColumns[i]!, schema));
   const unitColumn =
     request.unit === null
       ? undefined
@@ -217,7 +219,43 @@ export function validateCompare(request: CompareRequest, schema: DatasetSchema, 
     startTime: normalized.start_time,
     endTime: normalized.end_time,
     settings,
+    notes: defaults?.notes ?? [],
   };
+}
+
+/** The flag prefix of variant columns. */
+const FLAG_PREFIX = 'flag.';
+
+/**
+ * A flag whose variant column the dataset does not have: no event has carried it, so there is
+ * nothing to compare. `not_found` (exit 3, HTTP 404) about the flag, with the nearest flag that
+ * has events (or the column, with `column`) as a suggestion.
+ */
+function checkFlagColumn(flag: CompareFlagInput, column: string, schema: DatasetSchema): void {
+  if (schema.columns.some((c) => c.name === column)) return;
+  const dataset = shortName(schema.dataset);
+  if (flag.column !== undefined) {
+    const suggestion = closestName(
+      column,
+      schema.columns.map((c) => c.name),
+    );
+    throw notFound(
+      `dataset "${dataset}" has no column ${JSON.stringify(shortName(column))} (the variant column given for flag ${JSON.stringify(shortName(flag.flag))})`,
+      suggestion !== undefined
+        ? `did you mean ${JSON.stringify(suggestion)}? \`flagscope columns ${dataset}\` lists the columns`
+        : `\`flagscope columns ${dataset}\` lists the columns`,
+    );
+  }
+  const flags = schema.columns.filter((c) => c.name.startsWith(FLAG_PREFIX)).map((c) => c.name.slice(FLAG_PREFIX.length));
+  const suggestion = closestName(flag.flag, flags);
+  const known =
+    flags.length === 0
+      ? `no event of "${dataset}" carries a flag column (flag.<key>); pass --column if the variants are in another column`
+      : `flags with events in "${dataset}": ${flags.slice(0, 10).join(', ')}${flags.length > 10 ? ', …' : ''}`;
+  throw notFound(
+    `flag ${JSON.stringify(shortName(flag.flag))} has no events in dataset "${dataset}" (no column ${shortName(column)})`,
+    suggestion !== undefined ? `did you mean "${suggestion}"? ${known}` : known,
+  );
 }
 
 /** The parts of a stored flag a comparison uses. */

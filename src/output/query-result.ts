@@ -11,7 +11,7 @@ import type { Styler } from './style.js';
 import { plainStyler } from './style.js';
 import type { TableColumn } from './table.js';
 import { renderTable } from './table.js';
-import { formatNumberHuman, toMillis } from './values.js';
+import { formatNumberHuman, formatRawNumber, toMillis } from './values.js';
 
 type Cell = QueryResult['data']['results'][number]['data'][string];
 
@@ -23,7 +23,7 @@ function isHeatmapValue(value: unknown): value is HeatmapValue {
 /** Formats one result cell for a human table (`tty`) or for tab-separated output. */
 export function formatResultCell(value: Cell | undefined, tty: boolean): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'number') return tty ? formatNumberHuman(value) : String(value);
+  if (typeof value === 'number') return tty ? formatNumberHuman(value) : formatRawNumber(value);
   if (typeof value === 'boolean') return String(value);
   if (isHeatmapValue(value)) return tty ? renderSparkline(value.buckets) : JSON.stringify(value);
   return value;

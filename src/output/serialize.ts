@@ -1,15 +1,22 @@
 /**
- * Machine formats: pretty JSON, NDJSON and CSV (RFC 4180).
+ * Machine formats: pretty JSON, NDJSON and CSV (RFC 4180). Numbers are written
+ * without float noise (`cleanNumber`: non-integers to 15 significant digits).
  */
+import { cleanNumber } from './values.js';
+
+/** JSON.stringify's replacer that rounds away float noise. */
+function withoutFloatNoise(_key: string, value: unknown): unknown {
+  return typeof value === 'number' ? cleanNumber(value) : value;
+}
 
 /** Pretty JSON (2-space indent) ending with a newline. */
 export function renderJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return `${JSON.stringify(value, withoutFloatNoise, 2)}\n`;
 }
 
 /** One compact JSON document per line. */
 export function renderNdjson(records: unknown[]): string {
-  return records.map((r) => `${JSON.stringify(r)}\n`).join('');
+  return records.map((r) => `${JSON.stringify(r, withoutFloatNoise)}\n`).join('');
 }
 
 /**
@@ -26,6 +33,11 @@ export type CsvCell = string | number | boolean | null | undefined | object;
 /** Quotes one CSV field when needed. Objects are written as JSON; null and undefined as an empty field. */
 export function csvField(value: CsvCell): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const text =
+    typeof value === 'object'
+      ? JSON.stringify(value, withoutFloatNoise)
+      : typeof value === 'number'
+        ? String(cleanNumber(value))
+        : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

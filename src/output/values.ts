@@ -3,6 +3,28 @@
  * (tab-separated, CSV). Pure: the clock is passed in.
  */
 
+/**
+ * Significant digits of non-integer numbers in machine output (JSON, NDJSON, CSV, tab-separated).
+ * A double holds 15 significant decimal digits exactly (any decimal of up to 15 digits survives the
+ * round trip), and the 16th and 17th are where arithmetic noise lives: `115.30640000000014`.
+ */
+export const MACHINE_SIGNIFICANT_DIGITS = 15;
+
+/**
+ * A number for machine output without float noise: non-integers rounded to
+ * {@link MACHINE_SIGNIFICANT_DIGITS} significant digits (`115.30640000000014` → `115.3064`,
+ * `0.1 + 0.2` → `0.3`); integers (counts, timestamps, ids) and non-finite numbers unchanged.
+ */
+export function cleanNumber(n: number): number {
+  if (!Number.isFinite(n) || Number.isInteger(n)) return n;
+  return Number(n.toPrecision(MACHINE_SIGNIFICANT_DIGITS));
+}
+
+/** A number as machine text, without float noise ({@link cleanNumber}). */
+export function formatRawNumber(n: number): string {
+  return String(cleanNumber(n));
+}
+
 /** Formats an integer count with thousands separators: `10000` → `10,000`. */
 export function formatCount(n: number): string {
   const sign = n < 0 ? '-' : '';

@@ -48,6 +48,26 @@ export function closestName(name: string, candidateNames: Iterable<string>): str
   return best;
 }
 
+/**
+ * Up to `max` candidates close enough to `name` to be plausible typos (the same distance
+ * limit as `closestName`), nearest first; ties keep the candidates' order.
+ */
+export function closestNames(name: string, candidateNames: Iterable<string>, max = 3): string[] {
+  if (name.length > MAX_SUGGEST_LENGTH) return [];
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  const lower = name.toLowerCase();
+  const near: Array<{ candidate: string; distance: number }> = [];
+  for (const candidate of candidateNames) {
+    if (candidate.length > MAX_SUGGEST_LENGTH) continue;
+    const distance = editDistance(lower, candidate.toLowerCase(), limit);
+    if (distance <= limit) near.push({ candidate, distance });
+  }
+  return near
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, max)
+    .map((n) => n.candidate);
+}
+
 /** A name shortened for error messages, so a 10 kB column name does not flood the terminal. */
 export function shortName(name: string, max = 80): string {
   return name.length <= max ? name : `${name.slice(0, max)}…`;

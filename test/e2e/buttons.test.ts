@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createElement } from 'react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfirmPromptProps } from '../../src/cli/buttons/confirm-prompt.js';
+import type { ConfirmPromptProps, PromptOutcome } from '../../src/cli/buttons/confirm-prompt.js';
 import { runCli } from '../../src/cli/program.js';
 import type { Context, InStream, OutStream } from '../../src/context.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
@@ -39,16 +39,17 @@ async function frameContaining(lastFrame: () => string | undefined, text: string
   throw new Error(`no frame contains ${JSON.stringify(text)}; last frame:\n${lastFrame()}`);
 }
 
-async function settled(outcomes: boolean[]): Promise<void> {
+async function settled(outcomes: PromptOutcome[]): Promise<void> {
   for (let i = 0; i < 200 && outcomes.length === 0; i++) await nextFrame();
 }
 
 function renderPrompt(overrides: Partial<ConfirmPromptProps> = {}) {
-  const outcomes: boolean[] = [];
+  const outcomes: PromptOutcome[] = [];
   const props: ConfirmPromptProps = {
     verb: 'press',
     flagKey: 'payments-off',
     service: 'checkout',
+    description: 'card payments at checkout',
     servesNow: 'live',
     servesAfter: 'off=false to everyone',
     reason: 'card errors',
@@ -66,6 +67,7 @@ describe('ConfirmPrompt (ink)', () => {
     expect(frame).toContain('PRESS kill switch payments-off');
     expect(frame).toContain('serves now:  live');
     expect(frame).toContain('after:       off=false to everyone');
+    expect(frame).toContain('turns off:   card payments at checkout');
     expect(frame).toContain('reason:      card errors');
     expect(frame).toContain('runbook:     https://runbooks.example.com/payments');
     stdin.write('payments-of');
@@ -74,7 +76,7 @@ describe('ConfirmPrompt (ink)', () => {
     await frameContaining(lastFrame, '> payments-off');
     stdin.write(ENTER);
     await settled(outcomes);
-    expect(outcomes).toEqual([true]);
+    expect(outcomes).toEqual(['confirmed']);
   });
 
   it('refuses a key that does not match, and Esc cancels', async () => {
@@ -84,13 +86,51 @@ describe('ConfirmPrompt (ink)', () => {
     await frameContaining(wrong.lastFrame, '> payments');
     wrong.stdin.write(ENTER);
     await settled(wrong.outcomes);
-    expect(wrong.outcomes).toEqual([false]);
+    expect(wrong.outcomes).toEqual(['mismatch']);
 
     const cancelled = renderPrompt({ verb: 'release', servesNow: 'PRESSED: off to everyone', servesAfter: 'live' });
     expect(await frameContaining(cancelled.lastFrame, 'RELEASE kill switch payments-off')).toContain('to release');
     cancelled.stdin.write(ESCAPE);
     await settled(cancelled.outcomes);
-    expect(cancelled.outcomes).toEqual([false]);
+    expect(cancelled.outcomes).toEqual(['cancelled']);
+  });
+});
+
+describe('ConfirmPrompt: Enter that arrives with the typed text (issue 11, item 2)', () => {
+  it('confirms the key pasted with its Enter in one chunk, as `tmux send-keys KEY Enter` sends it', async () => {
+    const { lastFrame, stdin, outcomes } = renderPrompt();
+    await frameContaining(lastFrame, 'Type payments-off');
+    stdin.write(`payments-off${ENTER}`);
+    await settled(outcomes);
+    expect(outcomes).toEqual(['confirmed']);
+  });
+
+  it('ends at once on a wrong key pasted with its Enter, and says it does not match', async () => {
+    const { lastFrame, stdin, outcomes } = renderPrompt();
+    await frameContaining(lastFrame, 'Type payments-off');
+    stdin.write(`payments-of${ENTER}`);
+    await settled(outcomes);
+    expect(outcomes).toEqual(['mismatch']);
+    expect(await frameContaining(lastFrame, 'does not match')).toContain('> payments-of');
+  });
+
+  it('takes a Backspace inside a pasted chunk, and drops what follows the Enter', async () => {
+    const { lastFrame, stdin, outcomes } = renderPrompt();
+    await frameContaining(lastFrame, 'Type payments-off');
+    stdin.write(`payments-offf\u007f${ENTER}trailing`);
+    await settled(outcomes);
+    expect(outcomes).toEqual(['confirmed']);
+  });
+
+  it('Esc cancels and says so', async () => {
+    const { lastFrame, stdin, outcomes } = renderPrompt();
+    await frameContaining(lastFrame, 'Type payments-off');
+    stdin.write('paym');
+    await frameContaining(lastFrame, '> paym');
+    stdin.write(ESCAPE);
+    await settled(outcomes);
+    expect(outcomes).toEqual(['cancelled']);
+    expect(await frameContaining(lastFrame, 'cancelled; nothing changed')).not.toContain('does not match');
   });
 });
 
@@ -107,6 +147,7 @@ describe('buttons press on a terminal', () => {
       body: JSON.stringify({
         key: 'payments-off',
         service: 'checkout',
+        description: 'card payments at checkout',
         kind: 'kill-switch',
         variants: { live: true, off: false },
         defaultVariant: 'live',
@@ -178,6 +219,7 @@ describe('buttons press on a terminal', () => {
     );
     await tty.waitFor('and press Enter to press');
     expect(tty.output()).toContain('serves now:  live');
+    expect(tty.output()).toContain('turns off:   card payments at checkout');
     tty.stdin.write('payments-off');
     await tty.waitFor('> payments-off');
     tty.stdin.write(ENTER);
@@ -233,7 +275,9 @@ describe('buttons press on a terminal', () => {
     await stderrSeen;
     await sendEvents('off', 20);
     expect(await run, tty.errors()).toBe(0);
-    expect(tty.output()).toMatch(/traffic confirms it: 20 of 20 events in shop since the press were served off/);
+    expect(tty.output()).toMatch(
+      /traffic confirms it: 20 of 20 events in shop since the press \(\d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC\) were served off/,
+    );
   });
 
   it('--watch-traffic says so when traffic does not show the safe variant in time (exit 5)', async () => {
@@ -270,9 +314,8 @@ describe('buttons press on a terminal', () => {
     await stderrSeen;
     await sendEvents('live', 7, 0, 'shop2');
     expect(await run).toBe(5);
-    expect(tty.errors()).toContain(
-      'traffic in shop2 does not show off within 5s of the press (flag.payments-off since the press: live: 7)',
-    );
+    expect(tty.errors()).toContain('traffic in shop2 does not show off after 5s of watching (flag.payments-off since the press (');
+    expect(tty.errors()).toContain('UTC): live: 7; since the press: live: 7)');
   });
 
   it('changes nothing and exits 2 when the typed key does not match', async () => {
@@ -290,5 +333,69 @@ describe('buttons press on a terminal', () => {
     expect(tty.errors()).toContain('payments-off was not released: the key was not typed back');
     const flag = await fetch(`${server.url}/api/v1/flags/payments-off`, { headers: { authorization: `Bearer ${server.adminKey}` } });
     expect(((await flag.json()) as { flag: { pressed?: unknown } }).flag.pressed).toBeDefined();
+  });
+
+  it('Esc cancels: exit 2 with "cancelled", nothing changed (issue 11, item 2)', async () => {
+    const tty = ttyContext();
+    const run = runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
+    await tty.waitFor('and press Enter to release');
+    tty.stdin.write('paym');
+    await tty.waitFor('> paym');
+    tty.stdin.write(ESCAPE);
+    expect(await run).toBe(2);
+    expect(tty.errors()).toContain('error: payments-off was not released: cancelled');
+    expect(tty.errors()).not.toContain('typed back');
+    const flag = await fetch(`${server.url}/api/v1/flags/payments-off`, { headers: { authorization: `Bearer ${server.adminKey}` } });
+    expect(((await flag.json()) as { flag: { pressed?: unknown } }).flag.pressed).toBeDefined();
+  });
+
+  it('a wrong key pasted with its Enter exits 2 at once; the right one pasted with Enter releases (issue 11, item 2)', async () => {
+    const wrong = ttyContext();
+    const refused = runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string],
+      wrong.ctx,
+    );
+    await wrong.waitFor('and press Enter to release');
+    wrong.stdin.write(`payments-of${ENTER}`);
+    expect(await refused).toBe(2);
+    expect(wrong.errors()).toContain('payments-off was not released: the key was not typed back');
+
+    const tty = ttyContext();
+    const run = runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
+    await tty.waitFor('and press Enter to release');
+    tty.stdin.write(`payments-off${ENTER}`);
+    expect(await run, tty.errors()).toBe(0);
+    expect(tty.output()).toContain('RELEASED payments-off');
+  });
+
+  it('a misspelt key is refused before the prompt, with the nearest kill switch (issue 11, item 4)', async () => {
+    const tty = ttyContext();
+    const code = await runCli(
+      ['buttons', 'press', 'payments-of', '--reason', 'card errors', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
+    expect(code).toBe(3);
+    expect(tty.errors()).toBe(
+      'error: no kill switch payments-of\nhint: did you mean payments-off? `flagscope buttons` lists the kill switches\n',
+    );
+    expect(tty.output()).not.toContain('Type payments-of');
+  });
+
+  it('says in the box when the action would change nothing (a released switch released again)', async () => {
+    const tty = ttyContext();
+    const run = runCli(
+      ['buttons', 'release', 'payments-off', '--reason', 'recovered', '--api-url', server.url, '--api-key', server.adminKey as string],
+      tty.ctx,
+    );
+    await tty.waitFor('and press Enter to release');
+    expect(tty.output()).toContain('already released: releasing it again changes nothing');
+    tty.stdin.write(ESCAPE);
+    expect(await run).toBe(2);
   });
 });

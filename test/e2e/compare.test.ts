@@ -119,6 +119,36 @@ describe('flagscope compare (built binary)', () => {
   });
 });
 
+describe('flagscope compare and explain: formats and a flag without events (built binary, issue 11, items 6 and 7)', () => {
+  it('exits 3 about a flag without events, suggesting the nearest flag that has events', async () => {
+    const result = await flagscope(['compare', 'checkuot', '--dataset', 'shop']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('error: flag "checkuot" has no events in dataset "shop" (no column flag.checkuot)');
+    expect(result.stderr).toContain('hint: did you mean "checkout"?');
+  });
+
+  it('prints compare as CSV and explain as NDJSON, without float noise', async () => {
+    const csv = await flagscope(['compare', 'checkout', '--dataset', 'shop', '--metric', 'AVG(duration_ms)', '--format', 'csv']);
+    expect(csv.exitCode).toBe(0);
+    const lines = csv.stdout.split('\r\n').filter(Boolean);
+    expect(lines[0]).toBe('kind,metric,cohort,count,value,difference,scale,ci_low,ci_high,p,q,verdict');
+    expect(lines.slice(1).map((l) => l.split(',').slice(0, 3))).toEqual([
+      ['result', 'AVG(duration_ms)', 'off'],
+      ['result', 'AVG(duration_ms)', 'on'],
+    ]);
+    for (const n of csv.stdout.match(/\d+\.\d+/g) ?? []) expect(n.replace(/^0\.0*|\./g, '').length).toBeLessThanOrEqual(15);
+    const ndjson = await flagscope(['explain', 'shop', '--where', 'error = true', '--limit', '2', '--format', 'ndjson']);
+    expect(ndjson.exitCode).toBe(0);
+    const records = ndjson.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(records.map((r) => r.rank)).toEqual([1, 2]);
+    expect(new Set(records[0].columns)).toEqual(new Set(['flag.checkout', 'flag.cart', 'browser']));
+  });
+});
+
 describe('flagscope explain (built binary)', () => {
   it('ranks the planted combination first', async () => {
     const result = await flagscope(['explain', 'shop', '--where', 'error = true', '--since', '2h']);

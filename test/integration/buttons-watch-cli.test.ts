@@ -83,9 +83,72 @@ describe('buttons press --watch-traffic on the manual scheduler', () => {
     }
     await run;
     expect(exit, ctx.stderrText()).toBe(5);
-    expect(ctx.stderrText()).toContain('traffic in shop does not show off within 120s of the press');
+    expect(ctx.stderrText()).toContain('traffic in shop does not show off after 120s of watching');
     expect(polls).toBe(120);
     // Two minutes of the context's clock in far less real time.
     expect(performance.now() - started).toBeLessThan(60_000);
+  });
+
+  it('judges the last 10s, so clients still serving the old variant in the first seconds do not fail it (issue 11, item 3)', async () => {
+    const created = await api('POST', '/api/v1/flags', {
+      key: 'search-off',
+      service: 'search',
+      kind: 'kill-switch',
+      variants: { live: true, off: false },
+      defaultVariant: 'live',
+      safeVariant: 'off',
+    });
+    expect(created.status).toBe(201);
+    // Whole seconds, after the other test's clock: the window's edges are the query's seconds.
+    const start = Math.ceil(Date.now() / 1000) * 1000 + 600_000;
+    const ctx = createMemoryContext({ now: start, env: { XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' } });
+    clock = ctx.now;
+    const before = [{ data: { 'flag.search-off': 'live' }, time: new Date(start - 60_000).toISOString() }];
+    expect((await api('POST', '/1/batch/search', before)).status).toBe(200);
+    let exit: number | undefined;
+    const run = runCli(
+      [
+        'buttons',
+        'press',
+        'search-off',
+        '--reason',
+        'index corrupt',
+        '--yes',
+        '--watch-traffic',
+        'search',
+        '--watch-timeout',
+        '60s',
+        '--api-url',
+        server.url,
+        '--api-key',
+        server.adminKey as string,
+      ],
+      ctx,
+    ).then((code) => {
+      exit = code;
+    });
+    let second = 0;
+    while (exit === undefined) {
+      await Promise.race([ctx.waitForSleep(), run]);
+      if (exit !== undefined) break;
+      // Each second of traffic: for the first three, 8 of 40 clients have not heard of the press yet.
+      const lagging = second < 3 ? 8 : 0;
+      const events = Array.from({ length: second < 3 ? 40 : 10 }, (_, i) => ({
+        data: { 'flag.search-off': i < lagging ? 'live' : 'off' },
+        time: new Date(ctx.now()).toISOString(),
+      }));
+      expect((await api('POST', '/1/batch/search', events)).status).toBe(200);
+      second++;
+      await ctx.advance(1000);
+    }
+    await run;
+    expect(exit, ctx.stderrText()).toBe(0);
+    expect(ctx.stderrText()).toContain('judging the last 10s of events after the press, for up to 60s');
+    // The lagging events (seconds 0 to 2) leave the window once it starts at second 3.
+    expect(second).toBe(13);
+    expect(ctx.stdoutText()).toMatch(
+      /traffic confirms it: 100 of 100 events in search in the last 10s \(\d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC\) were served off/,
+    );
+    expect(ctx.stdoutText()).toContain('(every event since the press, propagation included: off: 196, live: 24)');
   });
 });

@@ -321,9 +321,18 @@ describe('compare through the server', () => {
   });
 
   it('rejects unknown flags and bad metrics with a 4xx and a hint', async () => {
+    // A flag without events is not found (issue 11, item 6), with the nearest flag that has events.
     const unknown = await post(`/api/v1/compare/effect`, { ...window, flags: ['nope'] });
-    expect(unknown.status).toBe(400);
-    expect(unknown.body.error.message).toContain('flag.nope');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('not_found');
+    expect(unknown.body.error.message).toBe('flag "nope" has no events in dataset "effect" (no column flag.nope)');
+    expect(unknown.body.error.hint).toContain('flags with events in "effect": checkout');
+    const misspelt = await post(`/api/v1/compare/effect`, { ...window, flags: ['checkuot'] });
+    expect(misspelt.status).toBe(404);
+    expect(misspelt.body.error.hint).toMatch(/^did you mean "checkout"\?/);
+    const column = await post(`/api/v1/compare/effect`, { ...window, flags: [{ flag: 'checkout', column: 'flag.checkou' }] });
+    expect(column.status).toBe(404);
+    expect(column.body.error.hint).toContain('did you mean "flag.checkout"?');
     const bad = await post(`/api/v1/compare/effect`, { ...window, flags: ['checkout'], metrics: ['MAX(duration_ms)'] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.hint).toBeTruthy();

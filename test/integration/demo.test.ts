@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ describe('runDemo', () => {
 
   it('sends events through the real server, finds the hidden regression, and removes its data directory', async () => {
     const ctx = createMemoryContext({ now: NOW, env: { CI: 'true' } });
-    const code = await runDemo(ctx, { events: 30_000, seed: 42, tempRoot });
+    const code = await runDemo(ctx, { events: 30_000, seed: 42, tempRoot, runCli });
     expect(code).toBe(0);
     const out = ctx.stdoutText();
     const err = ctx.stderrText();
@@ -51,6 +51,14 @@ describe('runDemo', () => {
     expect(out).toMatch(/PRESSED payments_retry_enabled: every client is now served off/);
     expect(out).toMatch(/RELEASED payments_retry_enabled/);
     expect(out).toContain('flagscope serve');
+    // The commands are printed as they ran; the press reached the demo's stream client.
+    expect(out).toMatch(/^\$ flagscope query shop --calc COUNT .* --start \d{4}-\d\d-\d\dT\d\d:\d\dZ --end \d{4}-\d\d-\d\dT\d\d:\d\dZ$/m);
+    expect(out).toContain('delivered to 1 stream subscriber\n');
+    expect(out).toMatch(/→ the subscribed client read the change \(flag-config version \d+\) \d+ ms after the press was sent/);
+    expect(out).toContain('payments_retry_enabled → off = false');
+    expect(out).toMatch(/^off +300$/m);
+    expect(out).not.toContain(' ... ');
+    expect(out).toContain('flagscope demo --export events.ndjson');
 
     // The queries found the combination the generator hid, from the data.
     const found = Object.entries(HIDDEN_REGRESSION.where)
@@ -84,7 +92,7 @@ describe('runDemo', () => {
 
     // The temporary data directory is gone.
     expect(await readdir(tempRoot)).toEqual([]);
-  });
+  }, 240_000);
 
   it('keeps the data directory when asked, runs custom steps, and reports the failing step after cleaning up', async () => {
     const seen: string[] = [];
@@ -210,6 +218,26 @@ describe('runDemo', () => {
     expect(ctx.stdoutText()).toMatch(/^\d+\/\d+ {2}What does checkout latency look like\?$/m);
     expect(ctx.stdoutText()).toContain('Run it for real');
     expect(await readdir(tempRoot)).toEqual([]);
+  }, 240_000);
+
+  it('exports its events as NDJSON batch items for `events send`, without a server', async () => {
+    const ctx = createMemoryContext({ now: NOW, cwd: tempRoot });
+    expect(await runCli(['demo', '--export', 'events.ndjson', '--events', '250', '--seed', '7'], ctx)).toBe(0);
+    expect(ctx.stderrText()).toBe(
+      'wrote 250 demo events (the last 24 hours, seed 7) to events.ndjson\nsend them to a server with: flagscope events send shop events.ndjson\n',
+    );
+    const lines = (await readFile(join(tempRoot, 'events.ndjson'), 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(250);
+    for (const line of lines) {
+      const item = JSON.parse(line) as { time: string; samplerate: number; data: Record<string, unknown> };
+      expect(Date.parse(item.time)).toBeGreaterThanOrEqual(NOW - 86_400_000);
+      expect(Date.parse(item.time)).toBeLessThan(NOW);
+      expect(item.samplerate).toBeGreaterThanOrEqual(1);
+      expect(typeof item.data['service.name']).toBe('string');
+    }
+    const bad = createMemoryContext({ now: NOW, cwd: tempRoot });
+    expect(await runCli(['demo', '--export', join(tempRoot, 'no-such-dir', 'x.ndjson')], bad)).toBe(2);
+    expect(bad.stderrText()).toMatch(/^error: cannot write .*no-such-dir.*\nhint: pass a file in a directory you can write to/);
   });
 
   it('rejects a bad event count before starting anything', async () => {

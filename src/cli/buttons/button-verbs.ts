@@ -3,7 +3,8 @@
  * TEXT [--yes]`: the quick red buttons of every service.
  */
 import { parseDurationMs } from '../../api/duration.js';
-import { FlagscopeError, invalidInput } from '../../errors.js';
+import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
+import { closestNames, shortName } from '../../query/suggest.js';
 import type { Flag } from '../../flags/model.js';
 import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
@@ -46,6 +47,13 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
     env.out(renderJson({ configVersion, services: shown }));
     return;
   }
+  // Piped or not, an empty list says why on stderr, so stdout stays data.
+  if (shown.length === 0)
+    env.info(
+      wanted === undefined
+        ? 'no kill switches yet; create one with `flagscope flags create KEY --kind kill-switch --safe VARIANT …`'
+        : `service ${wanted} has no kill switches; \`flagscope buttons\` lists the services that have some`,
+    );
   if (env.format === 'ndjson') {
     env.out(renderNdjson([...rows, ...canaryRows.map((c) => ({ ...c, state: 'canary' }))]));
     return;
@@ -90,13 +98,7 @@ export const listButtonsVerb: Verb = async (env, _args, options) => {
     }
     lines.push('');
   }
-  if (shown.length === 0)
-    env.info(
-      wanted === undefined
-        ? 'no kill switches yet; create one with `flagscope flags create KEY --kind kill-switch --safe VARIANT …`'
-        : `service ${wanted} has no kill switches`,
-    );
-  else env.out(lines.join('\n'));
+  if (shown.length > 0) env.out(lines.join('\n'));
 };
 
 /** `running at 5% (step 2 of 5): abort sets it to 0% at once`. */
@@ -113,6 +115,27 @@ function afterText(verb: 'press' | 'release', flag: Flag | undefined): string {
   if (flag.pressed.servedBefore.targeting === undefined) delete (before as Partial<Flag>).targeting;
   if (flag.pressed.servedBefore.rollout === undefined) delete (before as Partial<Flag>).rollout;
   return servedSummary(before);
+}
+
+/** The switch `key` as the services view shows it, with its service; undefined if it is not there. */
+async function findButton(env: CommandEnv, key: string): Promise<{ service: string; button: ButtonView } | undefined> {
+  const { services } = await listServices(await env.client());
+  for (const s of services) {
+    const button = s.buttons.find((b) => b.key === key);
+    if (button !== undefined) return { service: s.name, button };
+  }
+  return undefined;
+}
+
+/** Not found for the switch `key`, with the nearest kill-switch keys the services view shows. */
+async function unknownSwitch(env: CommandEnv, key: string): Promise<FlagscopeError> {
+  const { services } = await listServices(await env.client());
+  const nearest = closestNames(
+    key,
+    services.flatMap((s) => s.buttons.map((b) => b.key)),
+  );
+  const list = '`flagscope buttons` lists the kill switches';
+  return notFound(`no kill switch ${shortName(key)}`, nearest.length > 0 ? `did you mean ${nearest.join(' or ')}? ${list}` : list);
 }
 
 function makeVerb(verb: 'press' | 'release'): Verb {
@@ -135,53 +158,83 @@ function makeVerb(verb: 'press' | 'release'): Verb {
       try {
         flag = (await getFlag(client, key)).flag;
       } catch (e) {
-        if (!(e instanceof FlagscopeError) || e.code !== 'forbidden') throw e;
+        if (!(e instanceof FlagscopeError) || (e.code !== 'forbidden' && e.code !== 'not_found')) throw e;
+      }
+      // A `killswitch`-only key may not read flags, but it sees the switch in the services view.
+      const button = flag === undefined ? await findButton(env, key) : undefined;
+      // Refused before the prompt, as the server would refuse it after: no key typed back in vain.
+      if (flag === undefined && button === undefined) throw await unknownSwitch(env, key);
+      if (flag !== undefined && (flag.kind !== 'kill-switch' || flag.archived)) {
+        throw invalidInput(
+          `flag ${key} is ${flag.archived ? 'archived' : `a ${flag.kind} flag`}, not a kill switch`,
+          'only kill-switch flags can be pressed or released; `flagscope buttons` lists them',
+        );
       }
       const { askToConfirm } = await import('./confirm-prompt.js');
       const props: Parameters<typeof askToConfirm>[1] = {
         verb,
         flagKey: key,
-        servesNow: flag === undefined ? '(your key may not read flags)' : servedSummary(flag),
+        servesNow: flag !== undefined ? servedSummary(flag) : (button?.button.serves ?? '(your key may not read flags)'),
         servesAfter: afterText(verb, flag),
         reason,
       };
-      if (flag !== undefined) props.service = flag.service;
-      if (flag?.runbookUrl !== undefined) props.runbookUrl = flag.runbookUrl;
-      const confirmed = await askToConfirm(env, props);
-      if (!confirmed)
-        throw new FlagscopeError(
-          'usage',
-          `${key} was not ${verb === 'press' ? 'pressed' : 'released'}: the key was not typed back`,
-          `type the key exactly, or pass \`--yes\``,
-        );
+      const service = flag?.service ?? button?.service;
+      if (service !== undefined) props.service = service;
+      const description = flag?.description ?? button?.button.description ?? undefined;
+      if (description !== undefined && description !== null) props.description = description;
+      const runbookUrl = flag?.runbookUrl ?? button?.button.runbookUrl ?? undefined;
+      if (runbookUrl !== undefined && runbookUrl !== null) props.runbookUrl = runbookUrl;
+      // Still asked (it may change by the time it is sent), but said: at 3 a.m. a no-op is news.
+      const pressedNow =
+        flag !== undefined ? flag.pressed !== undefined : button !== undefined ? button.button.state === 'pressed' : undefined;
+      if (pressedNow === (verb === 'press')) {
+        props.note = `already ${verb === 'press' ? 'pressed' : 'released'}: ${verb === 'press' ? 'pressing' : 'releasing'} it again changes nothing`;
+      }
+      const outcome = await askToConfirm(env, props);
+      const not = `${key} was not ${verb === 'press' ? 'pressed' : 'released'}`;
+      if (outcome === 'cancelled') throw new FlagscopeError('usage', `${not}: cancelled`, `run it again to ${verb} ${key}`);
+      if (outcome === 'mismatch')
+        throw new FlagscopeError('usage', `${not}: the key was not typed back`, 'type the key exactly, or pass `--yes`');
     }
     const result = await pressOrRelease(client, verb, key, reason);
     printOutcome(env, verb, key, result);
     if (verb === 'press' && typeof options.watchTraffic === 'string') {
-      const timeoutMs = parseWatchTimeout(options.watchTimeout);
+      const timeoutMs = parseWatchDuration('--watch-timeout', options.watchTimeout, 120_000);
+      const windowMs = parseWatchDuration('--watch-window', options.watchWindow, DEFAULT_WATCH_WINDOW_MS);
+      if (windowMs < 1000) throw invalidInput('`--watch-window` must be at least 1s', 'e.g. 10s, 30s');
       const column = typeof options.variantColumn === 'string' ? options.variantColumn : `flag.${key}`;
       const since = result.press !== undefined ? Date.parse(result.press.at) : env.ctx.now();
-      await watchTraffic(env, { dataset: options.watchTraffic, column, safeVariant: result.safeVariant, since, timeoutMs });
+      await watchTraffic(env, {
+        dataset: options.watchTraffic,
+        column,
+        safeVariant: result.safeVariant,
+        since,
+        timeoutMs,
+        windowMs,
+      });
     }
   };
 }
 
-function parseWatchTimeout(raw: unknown): number {
-  if (raw === undefined) return 120_000;
+/** How much recent traffic `--watch-traffic` judges by default. */
+const DEFAULT_WATCH_WINDOW_MS = 10_000;
+
+function parseWatchDuration(option: string, raw: unknown, fallback: number): number {
+  if (raw === undefined) return fallback;
   try {
     return parseDurationMs(String(raw), { milliseconds: true, zero: true });
   } catch {
-    throw invalidInput(`\`--watch-timeout\` ${JSON.stringify(raw)} is not a duration`, 'e.g. 30s, 2m');
+    throw invalidInput(`\`${option}\` ${JSON.stringify(raw)} is not a duration`, 'e.g. 30s, 2m');
   }
 }
 
-/** Share of events (weighted) per variant in `dataset` since `since`. */
-async function variantCounts(env: CommandEnv, dataset: string, column: string, since: number): Promise<Map<string, number>> {
+/** Events (weighted) per variant in `dataset` from `from` to now. */
+async function variantCounts(env: CommandEnv, dataset: string, column: string, from: number): Promise<Map<string, number>> {
   const client = await env.client();
   const result = await client.query(dataset, {
     calculations: [{ op: 'COUNT' }],
     breakdowns: [column],
-    start_time: Math.floor(since / 1000),
+    start_time: Math.floor(from / 1000),
     end_time: Math.floor(env.ctx.now() / 1000) + 2,
   });
   const counts = new Map<string, number>();
@@ -193,37 +246,63 @@ async function variantCounts(env: CommandEnv, dataset: string, column: string, s
   return counts;
 }
 
+/** `live: 40, off: 3`, or what was seen when nothing was. */
+function countsText(counts: Map<string, number>): string {
+  return counts.size === 0 ? 'no events with that column' : [...counts].map(([v, n]) => `${v}: ${n}`).join(', ');
+}
+
+/** `12:01:50`: a time of day in UTC, to the second. */
+function clockTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(11, 19);
+}
+
 /**
- * Follows the variant column of live events after a press until they show the
- * safe variant (at least 99% of the events since the press), or fails with a
- * timeout saying what traffic shows instead.
+ * Follows the variant column of live events after a press until the recent ones show the
+ * safe variant, or fails with a timeout saying what traffic shows instead. It judges a moving
+ * window, the last `windowMs` (never reaching back before the press), not every event since
+ * the press: clients that take a few seconds to hear of the press (stream reconnects, polling
+ * SDKs, events sent in batches) then do not fail a press that has taken hold.
  */
 async function watchTraffic(
   env: CommandEnv,
-  watch: { dataset: string; column: string; safeVariant: string; since: number; timeoutMs: number },
+  watch: { dataset: string; column: string; safeVariant: string; since: number; timeoutMs: number; windowMs: number },
 ): Promise<void> {
   const deadline = env.ctx.now() + watch.timeoutMs;
+  const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
   env.info(
-    `watching ${watch.column} in ${watch.dataset} for events served ${watch.safeVariant} since the press (up to ${Math.round(watch.timeoutMs / 1000)}s)`,
+    `watching ${watch.column} in ${watch.dataset} for events served ${watch.safeVariant}: judging the last ${seconds(watch.windowMs)} of events after the press, for up to ${seconds(watch.timeoutMs)}`,
   );
   let last = new Map<string, number>();
+  let from = watch.since;
   for (;;) {
-    last = await variantCounts(env, watch.dataset, watch.column, watch.since);
+    from = Math.max(watch.since, env.ctx.now() - watch.windowMs);
+    last = await variantCounts(env, watch.dataset, watch.column, from);
     const total = [...last.values()].reduce((a, b) => a + b, 0);
     const safe = last.get(watch.safeVariant) ?? 0;
     if (total > 0 && safe / total >= 0.99) {
-      env.out(`traffic confirms it: ${safe} of ${total} events in ${watch.dataset} since the press were served ${watch.safeVariant}\n`);
+      const all = await variantCounts(env, watch.dataset, watch.column, watch.since);
+      const allSafe = all.size === 1 && all.has(watch.safeVariant);
+      env.out(
+        `traffic confirms it: ${safe} of ${total} events in ${watch.dataset} ${windowText(from, env.ctx.now(), watch)} were served ${watch.safeVariant}\n`,
+      );
+      if (!allSafe) env.out(`(every event since the press, propagation included: ${countsText(all)})\n`);
       return;
     }
     if (env.ctx.now() >= deadline) break;
     await env.ctx.sleep(1000);
   }
-  const seen = last.size === 0 ? 'no events with that column' : [...last].map(([v, n]) => `${v}: ${n}`).join(', ');
+  const all = await variantCounts(env, watch.dataset, watch.column, watch.since);
   throw new FlagscopeError(
     'timeout',
-    `traffic in ${watch.dataset} does not show ${watch.safeVariant} within ${Math.round(watch.timeoutMs / 1000)}s of the press (${watch.column} since the press: ${seen})`,
+    `traffic in ${watch.dataset} does not show ${watch.safeVariant} after ${seconds(watch.timeoutMs)} of watching (${watch.column} ${windowText(from, env.ctx.now(), watch)}: ${countsText(last)}; since the press: ${countsText(all)})`,
     'the switch is pressed; check that clients evaluate the flag and send its variant in that column (`--variant-column`)',
   );
+}
+
+/** `in the last 10s (12:01:50–12:02:00 UTC)`, or `since the press (…)` while the window still reaches back to it. */
+function windowText(from: number, to: number, watch: { since: number; windowMs: number }): string {
+  const span = `${clockTime(from)}–${clockTime(to)} UTC`;
+  return from <= watch.since ? `since the press (${span})` : `in the last ${Math.round(watch.windowMs / 1000)}s (${span})`;
 }
 
 function printOutcome(env: CommandEnv, verb: 'press' | 'release', key: string, result: PressResponse): void {

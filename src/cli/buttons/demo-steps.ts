@@ -6,15 +6,17 @@
  */
 import { DEMO_FLAGS, demoFlagDefinition } from '../../demo/catalog.js';
 import { generateEvents } from '../../demo/generate.js';
-import type { DemoSession, DemoSetup, DemoStep } from '../demo/step-types.js';
+import type { DemoSetup, DemoStep } from '../demo/step-types.js';
 import { toFlagdDocument } from '../../flags/flagd-format.js';
-import type { OfrepEvaluation } from '../../api/ofrep.js';
-import type { ServiceButtons } from '../../api/buttons.js';
-import { listServices, pressOrRelease } from '../../client/buttons.js';
 import { importFlagd } from '../../client/flags.js';
 import { evaluateFlag } from '../../client/ofrep.js';
+import { subscribeToChanges } from '../demo/stream-subscriber.js';
 
 const DEMO_BUTTON = 'payments_retry_enabled';
+/** How long the demo waits for the press on the change stream (wall ms). */
+const STREAM_WAIT_MS = 10_000;
+/** The live traffic after the press spans this much time, just before the demo's now. */
+const LIVE_TRAFFIC_MS = 5_000;
 
 /** Creates every demo flag in one flagd import (one transaction). */
 export const demoFlagsSetup: DemoSetup = {
@@ -26,75 +28,55 @@ export const demoFlagsSetup: DemoSetup = {
   },
 };
 
-async function evaluate(session: DemoSession, key: string, targetingKey: string): Promise<OfrepEvaluation> {
-  return evaluateFlag(session.client, key, { targetingKey });
-}
-
-function buttonsText(session: DemoSession, services: ServiceButtons[]): string {
-  const s = session.styler;
-  const lines: string[] = [];
-  for (const service of services) {
-    if (service.buttons.length === 0) continue;
-    lines.push(s.bold(service.name));
-    for (const b of service.buttons) {
-      const state = b.state === 'pressed' ? s.red(s.bold('PRESSED')) : s.green('armed');
-      lines.push(`  ${b.state === 'pressed' ? s.red(s.bold(b.key)) : s.bold(b.key)}  ${state}  turns off ${b.description ?? b.key}`);
-    }
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/** `buttons`, a press with its proof, an evaluation, live traffic, a release. */
+/** `buttons`, a press reaching a subscribed client, evaluations, live traffic, a release. */
 export const buttonsDemoStep: DemoStep = {
   id: 'quick-red-buttons',
   title: 'Payments are failing at 3 a.m.: which quick red button turns retries off, and did the press reach every client?',
   async run(session) {
     const s = session.styler;
-    const { services } = await listServices(session.client);
-    session.print(`${s.dim('$ flagscope buttons')}\n${buttonsText(session, services)}`);
+    await session.command(['buttons']);
+    session.print('\n');
+    await session.command(['flags', 'eval', DEMO_BUTTON, '--targeting-key', 'user-42']);
 
-    const before = await evaluate(session, DEMO_BUTTON, 'user-42');
-    session.print(`\n${s.dim(`$ flagscope buttons press ${DEMO_BUTTON} --reason "provider timeouts" --yes`)}\n`);
-    const pressed = await pressOrRelease(session.client, 'press', DEMO_BUTTON, 'provider timeouts');
-    const served = pressed.served.everyone
-      ? `${pressed.served.variant} = ${JSON.stringify(pressed.served.value)}`
-      : pressed.served.description;
-    session.print(`${s.red(s.bold(`PRESSED ${DEMO_BUTTON}`))}: every client is now served ${served}\n`);
-    session.print(`flag-config version ${pressed.configVersion}, delivered to ${pressed.subscribers} stream subscribers\n`);
+    // A client holding the change stream open, as a flag SDK in streaming mode does.
+    const subscriber = await subscribeToChanges(session.serverUrl, session.apiKey);
+    try {
+      session.print(
+        `\n${s.dim("A client now holds the server's change stream (GET /api/v1/stream) open, as a streaming flag SDK does.")}\n`,
+      );
+      const sentAt = Date.now();
+      await session.command(['buttons', 'press', DEMO_BUTTON, '--reason', 'provider timeouts', '--yes']);
+      const change = await subscriber.nextChange(DEMO_BUTTON, STREAM_WAIT_MS);
+      session.print(
+        `${s.bold(`→ the subscribed client read the change (flag-config version ${change.configVersion}) ${Math.max(0, change.receivedAt - sentAt)} ms after the press was sent.`)}` +
+          ' "Delivered to N stream subscribers" counts the open change streams the server wrote it to before it answered.\n\n',
+      );
+    } finally {
+      subscriber.close();
+    }
+    await session.command(['flags', 'eval', DEMO_BUTTON, '--targeting-key', 'user-42']);
 
-    const after = await evaluate(session, DEMO_BUTTON, 'user-42');
-    session.print(`\n${s.dim(`$ flagscope flags eval ${DEMO_BUTTON} --targeting-key user-42`)}\n`);
-    session.print(
-      `before the press: ${before.variant} (${before.reason}); now: ${s.bold(String(after.variant))} = ${JSON.stringify(after.value)} (${after.reason})\n`,
-    );
-
-    // Live traffic after the press: the flag column follows the safe variant.
-    const from = Math.ceil(session.end / 1000) * 1000;
-    const live = [
-      ...generateEvents({
-        seed: session.seed + 1,
-        count: 300,
-        start: from,
-        end: from + 5_000,
-        overrides: { [DEMO_BUTTON]: pressed.safeVariant },
-      }),
-    ];
-    await session.sendEvents(live);
+    // Live traffic after the press: each request's variant is what OFREP serves its user now.
+    const from = Math.max(session.clock.now() - LIVE_TRAFFIC_MS, session.end);
+    const live = [...generateEvents({ seed: session.seed + 1, count: 300, start: from, end: from + LIVE_TRAFFIC_MS })];
     const column = `flag.${DEMO_BUTTON}`;
-    const traffic = await session.query({
-      calculations: [{ op: 'COUNT' }],
-      breakdowns: [column],
-      start_time: from / 1000,
-      end_time: from / 1000 + 6,
-    });
-    const shares = traffic.data.results.map((r) => `${String(r.data[column])}: ${String(r.data['COUNT'])}`).join(', ');
-    session.print(`live traffic since the press, by ${column}: ${shares}\n`);
-
-    session.print(`\n${s.dim(`$ flagscope buttons release ${DEMO_BUTTON} --reason "provider recovered" --yes`)}\n`);
-    const released = await pressOrRelease(session.client, 'release', DEMO_BUTTON, 'provider recovered');
-    const restored = await evaluate(session, DEMO_BUTTON, 'user-42');
+    const served = new Map<string, string>();
+    for (const event of live) {
+      const user = String(event.data['user.id'] ?? 'anonymous');
+      if (!served.has(user)) served.set(user, String((await evaluateFlag(session.client, DEMO_BUTTON, { targetingKey: user })).variant));
+      event.data[column] = served.get(user);
+    }
+    await session.sendEvents(live);
     session.print(
-      `${s.green(s.bold(`RELEASED ${DEMO_BUTTON}`))} (flag-config version ${released.configVersion}): user-42 is served ${restored.variant} again, exactly as before the press\n`,
+      `\n${s.dim(`${live.length} requests of ${served.size} users arrive after the press, each with the variant OFREP serves its user:`)}\n`,
     );
+    const window = ['--start', String(Math.floor(from / 1000)), '--end', String(Math.ceil((from + LIVE_TRAFFIC_MS) / 1000))];
+    await session.command(['query', session.dataset, '--calc', 'COUNT', '--by', column, ...window]);
+
+    session.print('\n');
+    await session.command(['buttons', 'release', DEMO_BUTTON, '--reason', 'provider recovered', '--yes']);
+    session.print('\n');
+    await session.command(['flags', 'eval', DEMO_BUTTON, '--targeting-key', 'user-42']);
+    session.print(`${s.bold('→ user-42 is served what it was served before the press.')}\n`);
   },
 };

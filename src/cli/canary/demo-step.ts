@@ -6,15 +6,16 @@
  * what `canary start`, `canary status` and `canary gate` print, through the same renderers.
  */
 import type { CanaryView } from '../../api/canaries.js';
-import { commandCanary, getCanary, startCanary } from '../../client/canaries.js';
+import { commandCanary, getCanary } from '../../client/canaries.js';
+import { FlagscopeError } from '../../errors.js';
 import { createFlag, getFlag } from '../../client/flags.js';
 import { rolloutShare } from '../../flags/model.js';
 import { createTrafficGenerator, type VariantOutcomes } from '../../demo/traffic.js';
 import { formatCount } from '../../output/values.js';
 import { createTrafficDriver } from '../demo/traffic-driver.js';
 import type { DemoSession, DemoStep } from '../demo/step-types.js';
-import { gateEvidence, renderGateTable } from './render-gate.js';
-import { formatGuardDifference, formatGuardValue, formatPercent, renderPlan, renderStatus } from './render-canary.js';
+import { gateEvidence } from './render-gate.js';
+import { formatGuardDifference, formatGuardValue, formatPercent } from './render-canary.js';
 
 /** Simulated time one traffic slice covers: the demo advances its clock by this much at a time. */
 const SLICE_MS = 2_000;
@@ -60,11 +61,11 @@ const PLAN = {
 };
 const TRAFFIC = { ratePerSecond: 200, users: 4_000, baseline: { errorRate: 0.005, medianMs: 120, p95Ms: 320 } };
 
-function startCommand(flag: string): string {
-  return (
-    `flagscope canary start ${flag} --dataset ${CANARY_DEMO_DATASET} --steps ${PLAN.steps.join(',')} --interval ${PLAN.interval} ` +
-    `--min-sample ${PLAN.minSample} ${PLAN.guards.map((g) => `--guard '${g}'`).join(' ')}`
-  );
+function startArgs(c: DemoCanary): string[] {
+  return [
+    ...['canary', 'start', c.flag, '--dataset', CANARY_DEMO_DATASET, '--steps', PLAN.steps.join(','), '--interval', PLAN.interval],
+    ...['--min-sample', String(PLAN.minSample), ...PLAN.guards.flatMap((g) => ['--guard', g]), '--reason', `demo: ${c.description}`],
+  ];
 }
 
 function ended(view: CanaryView): boolean {
@@ -83,7 +84,6 @@ export const canaryDemoStep: DemoStep = {
         "every request asks the server (OFREP) for its variant. The server's canary controller compares the canary cohort with " +
         'control on every guard at every tick, with tests that stay valid however often they look. The demo runs the clock by ' +
         `hand, ${SLICE_MS / 1000} s of traffic at a time, so minutes of holds pass in seconds.`,
-      `${startCommand(HEALTHY_CANARY.flag)}\n${startCommand(FAILING_CANARY.flag)}`,
     );
     const canaries = [HEALTHY_CANARY, FAILING_CANARY];
     for (const c of canaries) {
@@ -126,17 +126,13 @@ export const canaryDemoStep: DemoStep = {
     try {
       // The guards are checked against the dataset: it exists once the first slice is in.
       await sendSlice();
-      let started: CanaryView | undefined;
       for (const c of canaries) {
-        started = await startCanary(session.client, {
-          flag: c.flag,
-          dataset: CANARY_DEMO_DATASET,
-          ...PLAN,
-          reason: `demo: ${c.description}`,
-        });
-        views.set(c.flag, started);
+        const run = await session.command(startArgs(c));
+        if (run.exitCode !== 0)
+          throw new FlagscopeError('internal', `the demo could not start the canary of ${c.flag}`, 'report this as a bug');
+        views.set(c.flag, await getCanary(session.client, c.flag));
+        session.print('\n');
       }
-      if (started !== undefined) session.print(`${renderPlan(started.plan, styler)}\n`);
 
       const began = clock.now();
       const deadline = Date.now() + WALL_LIMIT_MS;
@@ -171,22 +167,15 @@ export const canaryDemoStep: DemoStep = {
     session.note(
       `canary traffic: ${totals.map((t, i) => `${formatCount(t.arrivals)} requests for ${canaries[i]?.flag}`).join(', ')}, each user's variant from OFREP`,
     );
-    const renderOptions = { now: clock.now(), styler, tty: true, width: session.width };
     for (const c of canaries) {
-      const view = views.get(c.flag) as CanaryView;
-      session.print(`\n${styler.dim(`$ flagscope canary status ${c.flag}`)}\n${renderStatus(view, renderOptions)}`);
+      session.print('\n');
+      await session.command(['canary', 'status', c.flag]);
     }
     const failing = views.get(FAILING_CANARY.flag) as CanaryView;
     if (failing.status === 'rolled-back') {
-      session.print(`\n${styler.dim(`$ flagscope canary gate ${FAILING_CANARY.flag}   # in CI: exit 10`)}\n`);
-      const from = failing.timeline.find((e) => e.kind === 'rollback')?.from ?? failing.plan.steps[0] ?? 100;
-      session.print(
-        renderGateTable(
-          failing,
-          { result: 'regression', exitCode: 10, step: from, waitedMs: 0, reason: failing.reason ?? 'rolled back' },
-          renderOptions,
-        ),
-      );
+      session.print(`\n${styler.dim('In CI, the gate of the failing canary exits 10 (regression):')}\n`);
+      const gate = await session.command(['canary', 'gate', FAILING_CANARY.flag]);
+      session.print(styler.dim(`(exit ${gate.exitCode})\n`));
     }
     session.print(`\n${summary(views.get(HEALTHY_CANARY.flag) as CanaryView, failing, session)}`);
   },

@@ -5,7 +5,8 @@
  */
 import type { DemoStep } from '../demo/step-types.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
-import { formatDifference, renderCompareReport } from './render-compare.js';
+import type { CompareReport } from '../../api/analysis.js';
+import { formatDifference } from './render-compare.js';
 
 export const compareDemoStep: DemoStep = {
   id: 'compare-flags',
@@ -14,17 +15,16 @@ export const compareDemoStep: DemoStep = {
     const { styler } = session;
     const [first, second] = Object.keys(HIDDEN_REGRESSION.flags) as [string, string];
     const services = HIDDEN_REGRESSION.services.join(', ');
-    session.intro(
-      `Cohorts of ${first} × ${second} in the ${services} services: always-valid intervals, q-values over the whole report.`,
-      `flagscope compare ${first} --with ${second} --dataset shop --where 'service.name in (${HIDDEN_REGRESSION.services.map((s) => `"${s}"`).join(', ')})' --since 24h`,
-    );
-    const report = await session.client.compare(session.dataset, {
-      flags: [{ flag: first }, { flag: second }],
-      filters: [{ column: 'service.name', op: 'in', value: [...HIDDEN_REGRESSION.services] }],
-      start_time: Math.floor(session.start / 1000),
-      end_time: Math.ceil(session.end / 1000) + 1,
-    });
-    session.print(renderCompareReport(report, { styler, width: session.width }));
+    session.intro(`Cohorts of ${first} × ${second} in the ${services} services: always-valid intervals, q-values over the whole report.`);
+    const args = [
+      'compare',
+      first,
+      ...['--with', second, '--dataset', session.dataset],
+      ...['--where', `service.name in (${HIDDEN_REGRESSION.services.map((s) => `"${s}"`).join(', ')})`],
+      ...session.window,
+    ];
+    await session.command(args);
+    const report = await session.commandJson<CompareReport>(args);
     const both = report.results.find((r) => r.metric === 'RATE(error = true)' && r.cohort === `${first}=on ${second}=on`);
     const interaction = report.interactions.find(
       (i) => i.metric === 'RATE(error = true)' && i.variants[0] === 'on' && i.variants[1] === 'on',

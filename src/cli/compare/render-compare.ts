@@ -7,7 +7,7 @@
 import type { CompareReport, InteractionResult, MetricResult } from '../../compare/report.js';
 import type { Styler } from '../../output/style.js';
 import { renderTable } from '../../output/table.js';
-import { formatCount, formatIsoTime, formatNumberHuman } from '../../output/values.js';
+import { formatCount, formatIsoTime, formatNumberHuman, formatRawNumber } from '../../output/values.js';
 
 function percent(value: number, digits = 2): string {
   return `${(value * 100).toFixed(digits)}%`;
@@ -51,36 +51,98 @@ function styleVerdict(verdict: string | null, styler: Styler): string {
   return styler.dim(verdict === 'no detectable difference' ? 'no difference' : verdict);
 }
 
+/** One machine record of a report: a metric in a cohort, or an interaction of two flags. */
+export interface CompareRecord {
+  kind: 'result' | 'interaction';
+  metric: string;
+  /** The cohort's label, or `interaction A=x × B=y`. */
+  cohort: string;
+  control: boolean;
+  count: number | null;
+  value: number | null;
+  difference: number | null;
+  scale: 'absolute' | 'relative';
+  ciLow: number | null;
+  ciHigh: number | null;
+  pValue: number | null;
+  qValue: number | null;
+  /** `control` for the control row, else the verdict (`worse`, `better`, `no detectable difference`, `not enough data`). */
+  verdict: string;
+}
+
+/** The machine records of a report: one per metric and cohort, then one per interaction. */
+export function compareRecordList(report: CompareReport): CompareRecord[] {
+  const records: CompareRecord[] = report.results.map((r) => ({
+    kind: 'result',
+    metric: r.metric,
+    cohort: r.cohort,
+    control: r.control,
+    count: r.count,
+    value: r.value,
+    difference: r.difference,
+    scale: r.scale,
+    ciLow: r.ci?.[0] ?? null,
+    ciHigh: r.ci?.[1] ?? null,
+    pValue: r.pValue,
+    qValue: r.qValue,
+    verdict: r.control ? 'control' : (r.verdict ?? ''),
+  }));
+  for (const i of report.interactions) {
+    records.push({
+      kind: 'interaction',
+      metric: i.metric,
+      cohort: `interaction ${i.flags[0]}=${i.variants[0]} × ${i.flags[1]}=${i.variants[1]}`,
+      control: false,
+      count: null,
+      value: null,
+      difference: i.effect,
+      scale: i.scale,
+      ciLow: i.ci?.[0] ?? null,
+      ciHigh: i.ci?.[1] ?? null,
+      pValue: i.pValue,
+      qValue: i.qValue,
+      verdict: i.verdict,
+    });
+  }
+  return records;
+}
+
+/** CSV columns of {@link compareRecordList}, in order. */
+export const COMPARE_CSV_HEADER = [
+  'kind',
+  'metric',
+  'cohort',
+  'count',
+  'value',
+  'difference',
+  'scale',
+  'ci_low',
+  'ci_high',
+  'p',
+  'q',
+  'verdict',
+] as const;
+
+/** A record as the cells of {@link COMPARE_CSV_HEADER}. */
+export function compareCsvRow(r: CompareRecord): (string | number | null)[] {
+  return [r.kind, r.metric, r.cohort, r.count, r.value, r.difference, r.scale, r.ciLow, r.ciHigh, r.pValue, r.qValue, r.verdict];
+}
+
 /** The tab-separated rows of a report (results, then interactions as `interaction` rows). */
 export function compareRecords(report: CompareReport): string[][] {
-  const num = (v: number | null): string => (v === null ? '' : String(v));
-  const rows = report.results.map((r) => [
+  const num = (v: number | null): string => (v === null ? '' : formatRawNumber(v));
+  return compareRecordList(report).map((r) => [
     r.metric,
     r.cohort,
     num(r.count),
     num(r.value),
     num(r.difference),
-    num(r.ci?.[0] ?? null),
-    num(r.ci?.[1] ?? null),
+    num(r.ciLow),
+    num(r.ciHigh),
     num(r.pValue),
     num(r.qValue),
-    r.control ? 'control' : (r.verdict ?? ''),
+    r.verdict,
   ]);
-  for (const i of report.interactions) {
-    rows.push([
-      i.metric,
-      `interaction ${i.flags[0]}=${i.variants[0]} × ${i.flags[1]}=${i.variants[1]}`,
-      '',
-      '',
-      num(i.effect),
-      num(i.ci?.[0] ?? null),
-      num(i.ci?.[1] ?? null),
-      num(i.pValue),
-      num(i.qValue),
-      i.verdict,
-    ]);
-  }
-  return rows;
 }
 
 /** The sample-ratio line of one flag. */

@@ -1,10 +1,17 @@
 import { FlagscopeError } from '../../errors.js';
 import { parseExpectedSplit } from '../../compare/report.js';
-import { renderJson } from '../../output/serialize.js';
+import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { renderTable } from '../../output/table.js';
 import type { Verb } from '../registration.js';
 import { buildQuerySpec } from '../query/build-spec.js';
-import { compareRecords, renderCompareReport, sampleRatioText } from './render-compare.js';
+import {
+  COMPARE_CSV_HEADER,
+  compareCsvRow,
+  compareRecordList,
+  compareRecords,
+  renderCompareReport,
+  sampleRatioText,
+} from './render-compare.js';
 import { plainStyler } from '../../output/style.js';
 
 /** Options of `flagscope compare` as commander parses them. */
@@ -46,26 +53,37 @@ export function buildCompareRequest(flag: string, flags: CompareFlags, now: numb
   return body;
 }
 
-/** `flagscope compare FLAG --dataset D`: `--json` prints the API's report unchanged. */
+/**
+ * `flagscope compare FLAG --dataset D`: `--json` prints the API's report (numbers without float
+ * noise); `--format csv|ndjson` one record per metric and cohort, then per interaction; piped,
+ * tab-separated rows. In every format but JSON and the terminal's table, the sample-ratio lines and
+ * the notes (a metric not computed, and why) go to stderr.
+ */
 export const runCompare: Verb = async (env, args, options) => {
   const flags = options as unknown as CompareFlags;
   const body = buildCompareRequest(String(args[0]), flags, env.ctx.now());
   const client = await env.client();
   const report = await client.compare(flags.dataset, body);
-  if (env.format === 'json') {
-    env.out(renderJson(report));
-    return;
+  switch (env.format) {
+    case 'json':
+      env.out(renderJson(report));
+      return;
+    case 'ndjson':
+      env.out(renderNdjson(compareRecordList(report)));
+      break;
+    case 'csv':
+      env.out(renderCsv([...COMPARE_CSV_HEADER], compareRecordList(report).map(compareCsvRow)));
+      break;
+    default:
+      if (env.stdoutIsTTY) {
+        env.out(renderCompareReport(report, { styler: env.styler, width: env.width }));
+        return;
+      }
+      env.out(renderTable([], compareRecords(report), { tty: false }));
   }
-  if (env.format !== 'table') {
-    throw new FlagscopeError('usage', `\`--format ${env.format}\` is not supported by compare`, 'use `--json`, or no format for a table');
-  }
-  if (env.stdoutIsTTY) {
-    env.out(renderCompareReport(report, { styler: env.styler, width: env.width }));
-    return;
-  }
-  env.out(renderTable([], compareRecords(report), { tty: false }));
   for (const line of sampleRatioText(report, plainStyler)) {
     if (report.sampleRatio.some((s) => s.mismatch)) env.warn(line);
     else env.info(line);
   }
+  for (const note of report.notes) env.info(`note: ${note}`);
 };

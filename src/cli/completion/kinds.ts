@@ -44,12 +44,15 @@ export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient, context: Com
       ...columns.map((c) => `COUNT_DISTINCT(${c.name})`),
     ];
   },
+  /** Only the flags `buttons press|release` accept (the server refuses any other). */
+  'kill-switches': async (client) => (await listServices(client)).services.flatMap((s) => s.buttons.map((b) => b.key)),
 };
 
 /** Completion of an argument or option value by its placeholder name. */
 export const COMPLETION_BY_PLACEHOLDER: Record<string, ValueCompletion> = {
   dataset: { type: 'dynamic', kind: 'datasets' },
   flag: { type: 'dynamic', kind: 'flags' },
+  'kill-switch': { type: 'dynamic', kind: 'kill-switches' },
   service: { type: 'dynamic', kind: 'services' },
   columns: { type: 'dynamic', kind: 'columns' },
   filter: { type: 'dynamic', kind: 'columns' },

@@ -19,6 +19,7 @@ import type { QueryResult, QuerySpec } from '../../query/spec.js';
 import { DEMO_DATASET, DEMO_SERVICES } from '../../demo/catalog.js';
 import { generateEventBatches, type GeneratedEvent } from '../../demo/generate.js';
 import { createDemoClock } from './demo-clock.js';
+import { createCommandRunner, parseCommandJson, shellLine } from './demo-commands.js';
 import { defaultDemoSetup, defaultDemoSteps, type DemoSession, type DemoSetup, type DemoStep } from './steps.js';
 
 export type { DemoSession, DemoSetup, DemoStep } from './steps.js';
@@ -45,6 +46,8 @@ export interface DemoOptions {
   steps?: DemoStep[];
   /** Events per batch request. Default 1,000. */
   batchSize?: number;
+  /** The command line (`runCli` of `src/cli/program.ts`): the steps run their commands through it. */
+  runCli?: (argv: string[], ctx: Context) => Promise<number>;
 }
 
 /** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
@@ -52,6 +55,7 @@ const INTERRUPTED_EXIT_CODE = 130;
 const DEFAULT_EVENTS = 200_000;
 const DEFAULT_SEED = 42;
 const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
 const BATCHES_IN_FLIGHT = 3;
 /** Wall milliseconds between two ticks of the demo server's canary controller (its canaries run on a fast clock). */
 const DEMO_CANARY_TICK_MS = 50;
@@ -116,7 +120,8 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
     client = createApiClient({ baseUrl: server.url, apiKey: server.adminKey, userAgent: 'flagscope-demo', sleep: ctx.sleep });
     note(`demo server listening on ${server.url} (temporary data in ${dataDir})`);
 
-    const end = ctx.now();
+    // Whole minutes, so the commands the demo prints name the window briefly (`--start …Z`).
+    const end = Math.floor(ctx.now() / MINUTE_MS) * MINUTE_MS;
     const start = end - DAY_MS;
     print(`${styler.bold('flagscope demo')}\n`);
     print(
@@ -139,9 +144,20 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
     }
 
     const apiClient = client;
+    const runCommand = createCommandRunner({
+      runCli: options.runCli,
+      ctx,
+      now: clock.now,
+      serverUrl: server.url,
+      apiKey: server.adminKey,
+      color,
+      width,
+      homeDir: join(dataDir, 'no-home'),
+    });
     const session: DemoSession = {
       client: apiClient,
       serverUrl: server.url,
+      apiKey: server.adminKey,
       dataset: DEMO_DATASET,
       seed,
       eventCount: sent.accepted,
@@ -151,8 +167,17 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
       clock,
       width,
       print,
-      intro: (description: string, command: string) => print(`${styler.dim(description)}\n${styler.dim(command)}\n\n`),
+      intro: (description: string) => print(`${styler.dim(description)}\n\n`),
       note,
+      command: async (args) => {
+        print(`${styler.dim(`$ ${shellLine(args)}`)}\n`);
+        const run = await runCommand(args);
+        print(run.stdout);
+        if (run.stderr !== '') print(styler.dim(run.stderr));
+        return run;
+      },
+      commandJson: async <T>(args: readonly string[]): Promise<T> => parseCommandJson<T>(args, await runCommand([...args, '--json'])),
+      window: ['--start', isoMinute(start), '--end', isoMinute(end)],
       query: (spec: QuerySpec): Promise<QueryResult> => {
         const bounded: QuerySpec = { ...spec };
         if (bounded.start_time === undefined && bounded.end_time === undefined && bounded.time_range === undefined) {
@@ -197,6 +222,11 @@ export async function runDemo(ctx: Context, options: DemoOptions = {}): Promise<
   }
 }
 
+/** `2026-12-05T15:41Z` for a whole minute. */
+function isoMinute(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16)}Z`;
+}
+
 function heading(styler: Styler, text: string): string {
   return styler.bold(styler.cyan(text));
 }
@@ -209,6 +239,7 @@ function closingText(styler: Styler, keptDir: string | undefined): string {
       : `The demo server is stopped; its data is kept. Serve it again with:\n  flagscope serve --data-dir ${keptDir}\nor start a fresh server (it listens on 127.0.0.1:7070 and saves an admin key to your config):`,
     '  flagscope serve',
     'then, in another terminal:',
+    `  flagscope demo --export events.ndjson     # the demo's events as a file`,
     `  flagscope events send ${DEMO_DATASET} events.ndjson`,
     `  flagscope query ${DEMO_DATASET} --calc 'P95(duration_ms)' --by service.name --since 24h`,
   ];

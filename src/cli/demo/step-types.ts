@@ -14,6 +14,8 @@ export interface DemoSession {
   /** API client authenticated with the demo server's admin key. */
   client: ApiClient;
   serverUrl: string;
+  /** The demo server's admin key (the demo's own clients use it). */
+  apiKey: string;
   dataset: string;
   seed: number;
   /** Number of events sent. */
@@ -28,8 +30,8 @@ export interface DemoSession {
   width: number;
   /** Writes demo text to stdout. */
   print(text: string): void;
-  /** Opens a step: what it shows, then the command that shows it, both dimmed. */
-  intro(description: string, command: string): void;
+  /** Opens a step: what it shows, dimmed (the commands follow through `command`). */
+  intro(description: string): void;
   /** A note on stderr (progress, timings); silent with `--quiet`. */
   note(message: string): void;
   /**
@@ -37,12 +39,29 @@ export interface DemoSession {
    * traffic after a kill-switch press: `generateEvents` with `overrides`).
    */
   sendEvents(events: Iterable<GeneratedEvent>): Promise<{ accepted: number; rejected: number }>;
+  /**
+   * Runs a flagscope command against the demo server, in this process, as a person would type it
+   * (`args` without the leading `flagscope`): prints `$ flagscope …` and then exactly what the
+   * command prints, on a terminal of the demo's width. What is printed is what ran.
+   */
+  command(args: readonly string[]): Promise<CommandRun>;
+  /** Runs a command with `--json` and answers what it printed, parsed; prints nothing. */
+  commandJson<T>(args: readonly string[]): Promise<T>;
+  /** The demo data's time window as command options: `--start ISO --end ISO`. */
+  window: readonly string[];
   /** Runs a query over the demo's whole time window unless the spec names one. */
   query(spec: QuerySpec): Promise<QueryResult>;
   /** The result as an aligned table (the same renderer as `flagscope query`). */
   table(result: QueryResult): string;
   /** Sparkline charts and heatmaps of a time-series result. */
   charts(result: QueryResult): string;
+}
+
+/** What a command run by the demo printed, and its exit code. */
+export interface CommandRun {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
 }
 
 export interface DemoStep {

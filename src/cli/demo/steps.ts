@@ -5,7 +5,7 @@
  * their commands (`cli/{buttons,canary,compare,explain}/demo-step*.ts`) need not
  * import this list.
  */
-import type { Calculation, Filter, QueryResult } from '../../query/spec.js';
+import type { Calculation, QueryResult } from '../../query/spec.js';
 import { groupLabel } from '../../output/query-result.js';
 import { formatCount, formatNumberHuman } from '../../output/values.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
@@ -39,7 +39,6 @@ export function defaultDemoSteps(): DemoStep[] {
 /** The weighted error rate calculation used by several steps. */
 export const ERROR_RATE: Calculation = { op: 'RATE', filters: [{ column: 'error', op: '=', value: true }] };
 const ERROR_RATE_NAME = 'RATE(error = true)';
-const USER_TRAFFIC: Filter = { column: 'user.id', op: 'exists' };
 
 function percent(rate: number): string {
   return `${(rate * 100).toFixed(rate < 0.1 ? 2 : 1)}%`;
@@ -59,21 +58,16 @@ export const slowestServiceStep: DemoStep = {
   title: 'Which service is slowest?',
   async run(session) {
     const { styler } = session;
-    session.intro(
-      'Weighted counts and latency percentiles of every service over the last 24 hours, slowest first.',
-      "flagscope query shop --calc COUNT --calc 'P50(duration_ms)' --calc 'P95(duration_ms)' --calc 'P99(duration_ms)' --by service.name --order 'P95(duration_ms) desc' --since 24h",
-    );
-    const result = await session.query({
-      calculations: [
-        { op: 'COUNT' },
-        { op: 'P50', column: 'duration_ms' },
-        { op: 'P95', column: 'duration_ms' },
-        { op: 'P99', column: 'duration_ms' },
-      ],
-      breakdowns: ['service.name'],
-      orders: [{ op: 'P95', column: 'duration_ms', order: 'descending' }],
-    });
-    session.print(session.table(result));
+    session.intro("Weighted counts and latency percentiles of every service over the demo's 24 hours, slowest first.");
+    const args = [
+      'query',
+      session.dataset,
+      ...['--calc', 'COUNT', '--calc', 'P50(duration_ms)', '--calc', 'P95(duration_ms)', '--calc', 'P99(duration_ms)'],
+      ...['--by', 'service.name', '--order', 'P95(duration_ms) desc'],
+      ...session.window,
+    ];
+    await session.command(args);
+    const result = await session.commandJson<QueryResult>(args);
     const top = result.data.results[0];
     const p95 = numberCell(result, 0, 'P95(duration_ms)');
     if (top !== undefined && p95 !== undefined) {
@@ -92,16 +86,10 @@ export const errorsOverTimeStep: DemoStep = {
   title: 'When did errors happen?',
   async run(session) {
     const { styler } = session;
-    session.intro(
-      'Error rate per service in 15-minute buckets; each line is scaled between its own min and max.',
-      "flagscope query shop --calc 'RATE(error = true)' --by service.name --granularity 15m --since 24h",
-    );
-    const result = await session.query({
-      calculations: [ERROR_RATE],
-      breakdowns: ['service.name'],
-      granularity: 900,
-    });
-    session.print(session.charts(result));
+    session.intro('Error rate per service in 15-minute buckets; each line is scaled between its own min and max.');
+    const args = ['query', session.dataset, '--calc', ERROR_RATE_NAME, '--by', 'service.name', '--granularity', '15m', ...session.window];
+    await session.command(args);
+    const result = await session.commandJson<QueryResult>(args);
     let peak: { rate: number; time: string; label: string } | undefined;
     for (const row of result.data.series ?? []) {
       const rate = row.data[ERROR_RATE_NAME];
@@ -126,47 +114,44 @@ export const flagCombinationStep: DemoStep = {
   async run(session) {
     const { styler } = session;
     const services = [...HIDDEN_REGRESSION.services];
-    const inServices: Filter = { column: 'service.name', op: 'in', value: services };
-    session.intro(
-      `Error rate and P99 in ${services.join(' and ')}, by the variants of two release flags.`,
-      `flagscope query shop --calc 'RATE(error = true)' --calc COUNT --calc 'P99(duration_ms)' --where 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --by flag.checkout_v2 --by flag.new_cart`,
-    );
-    // The error rate comes first: results are ordered by the first calculation unless told otherwise.
-    const calculations: Calculation[] = [ERROR_RATE, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }];
-    const byFlags = await session.query({
-      calculations,
-      filters: [inServices, USER_TRAFFIC],
-      breakdowns: ['flag.checkout_v2', 'flag.new_cart'],
-      orders: [
-        { column: 'flag.checkout_v2', order: 'ascending' },
-        { column: 'flag.new_cart', order: 'ascending' },
-      ],
-    });
-    session.print(session.table(byFlags));
+    session.intro(`Error rate and P99 of signed-in users' requests in ${services.join(' and ')}, by the variants of two release flags.`);
+    const scope = [
+      ...['--calc', ERROR_RATE_NAME, '--calc', 'COUNT', '--calc', 'P99(duration_ms)'],
+      ...['--where', `service.name in (${services.map((name) => `"${name}"`).join(', ')})`, '--where', 'user.id exists'],
+    ];
+    const byFlagsArgs = [
+      'query',
+      session.dataset,
+      ...scope,
+      ...['--by', 'flag.checkout_v2', '--by', 'flag.new_cart', '--order', 'flag.checkout_v2 asc', '--order', 'flag.new_cart asc'],
+      ...session.window,
+    ];
+    await session.command(byFlagsArgs);
+    const byFlags = await session.commandJson<QueryResult>(byFlagsArgs);
     session.print(
-      '\n' +
-        styler.dim('Both flags on looks a little worse, not alarming. Split the combination by browser and rank by error rate:') +
-        '\n',
+      `\n${styler.dim('Both flags on looks a little worse, not alarming. Split the combination by browser and rank by error rate:')}\n`,
     );
     const total = byFlags.data.results.reduce((sum, row) => sum + (typeof row.data.COUNT === 'number' ? row.data.COUNT : 0), 0);
     // Tiny groups have noisy rates; keep groups with at least 2% of the traffic.
     const minimum = Math.max(20, Math.floor(total * 0.02));
-    session.print(
-      `${styler.dim(
-        `flagscope query shop ... --by flag.checkout_v2 --by flag.new_cart --by browser --having 'COUNT >= ${minimum}' --limit 5`,
-      )}\n\n`,
-    );
-    const byBrowser = await session.query({
-      calculations,
-      filters: [inServices, USER_TRAFFIC],
-      breakdowns: ['flag.checkout_v2', 'flag.new_cart', 'browser'],
-      havings: [{ calculate_op: 'COUNT', op: '>=', value: minimum }],
-      limit: 5,
-    });
-    session.print(session.table(byBrowser));
+    const byBrowserArgs = [
+      'query',
+      session.dataset,
+      ...scope,
+      ...['--by', 'flag.checkout_v2', '--by', 'flag.new_cart', '--by', 'browser', '--having', `COUNT >= ${minimum}`, '--limit', '5'],
+      ...session.window,
+    ];
+    await session.command(byBrowserArgs);
+    const byBrowser = await session.commandJson<QueryResult>(byBrowserArgs);
     const top = byBrowser.data.results[0];
     const topRate = numberCell(byBrowser, 0, ERROR_RATE_NAME);
-    const overall = await session.query({ calculations: [ERROR_RATE], filters: [inServices, USER_TRAFFIC] });
+    const overall = await session.commandJson<QueryResult>([
+      'query',
+      session.dataset,
+      ...scope.slice(0, 2),
+      ...scope.slice(6),
+      ...session.window,
+    ]);
     const overallRate = numberCell(overall, 0, ERROR_RATE_NAME);
     if (top === undefined || topRate === undefined || overallRate === undefined) return;
     const found = byBrowser.meta.breakdowns.map((b) => `${b}=${String(top.data[b])}`);
@@ -194,25 +179,16 @@ export const checkoutHeatmapStep: DemoStep = {
   title: 'What does checkout latency look like?',
   async run(session) {
     const { styler } = session;
-    session.intro(
-      'A latency heatmap of successful POST /checkout requests: time across, duration up, darker = more requests.',
-      "flagscope query shop --heatmap duration_ms --where 'name = \"POST /checkout\"' --where 'error = false' --where 'duration_ms < 1500' --granularity 30m --since 24h",
-    );
-    const filters: Filter[] = [
-      { column: 'name', op: '=', value: 'POST /checkout' },
-      { column: 'error', op: '=', value: false },
-      { column: 'duration_ms', op: '<', value: 1500 },
-    ];
-    const heatmap = await session.query({ calculations: [{ op: 'HEATMAP', column: 'duration_ms' }], filters, granularity: 1800 });
-    session.print(session.charts(heatmap));
-    const percentiles = await session.query({
-      calculations: [
-        { op: 'P50', column: 'duration_ms' },
-        { op: 'P95', column: 'duration_ms' },
-        { op: 'P99', column: 'duration_ms' },
-      ],
-      filters,
-    });
+    session.intro('A latency heatmap of successful POST /checkout requests: time across, duration up, darker = more requests.');
+    const where = ['--where', 'name = "POST /checkout"', '--where', 'error = false', '--where', 'duration_ms < 1500'];
+    await session.command(['query', session.dataset, '--heatmap', 'duration_ms', ...where, '--granularity', '30m', ...session.window]);
+    const percentiles = await session.commandJson<QueryResult>([
+      'query',
+      session.dataset,
+      ...['--calc', 'P50(duration_ms)', '--calc', 'P95(duration_ms)', '--calc', 'P99(duration_ms)'],
+      ...where,
+      ...session.window,
+    ]);
     const p50 = numberCell(percentiles, 0, 'P50(duration_ms)');
     const p99 = numberCell(percentiles, 0, 'P99(duration_ms)');
     if (p50 !== undefined && p99 !== undefined) {

@@ -4,7 +4,7 @@
  */
 import type { DemoStep } from '../demo/step-types.js';
 import { HIDDEN_REGRESSION } from '../../demo/catalog.js';
-import { renderExplainReport } from './render-explain.js';
+import type { ExplainReport } from '../../api/analysis.js';
 
 export const explainDemoStep: DemoStep = {
   id: 'explain-errors',
@@ -14,15 +14,15 @@ export const explainDemoStep: DemoStep = {
     const services = HIDDEN_REGRESSION.services;
     session.intro(
       `In the ${services.join(', ')} services: every column and the most telling flag combinations, failing requests against the rest, ranked by how over-represented they are.`,
-      `flagscope explain shop --where 'error = true' --population 'service.name in (${services.map((s) => `"${s}"`).join(', ')})' --since 24h`,
     );
-    const report = await session.client.explain(session.dataset, {
-      selection: [{ column: 'error', op: '=', value: true }],
-      filters: [{ column: 'service.name', op: 'in', value: [...services] }],
-      start_time: Math.floor(session.start / 1000),
-      end_time: Math.ceil(session.end / 1000) + 1,
-    });
-    session.print(renderExplainReport(report, { styler, width: session.width, limit: 10 }));
+    const args = [
+      'explain',
+      session.dataset,
+      ...['--where', 'error = true', '--population', `service.name in (${services.map((s) => `"${s}"`).join(', ')})`, '--limit', '10'],
+      ...session.window,
+    ];
+    await session.command(args);
+    const report = await session.commandJson<ExplainReport>(args);
     const top = report.findings.find((f) => f.significant && f.kind === 'value' && f.columns.length > 1);
     if (top !== undefined) {
       session.print(`\n${styler.bold(`→ errors concentrate in ${top.columns.map((c, i) => `${c}=${top.values[i]}`).join(' AND ')}.`)}\n`);

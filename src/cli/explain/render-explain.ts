@@ -8,7 +8,7 @@ import { CONSEQUENCE_LIFT } from '../../compare/explain/pairs.js';
 import type { ExplainFinding, ExplainReport } from '../../compare/explain/report.js';
 import type { Styler } from '../../output/style.js';
 import { renderTable } from '../../output/table.js';
-import { formatCount, formatNumberHuman } from '../../output/values.js';
+import { formatCount, formatNumberHuman, formatRawNumber } from '../../output/values.js';
 import { formatProbability } from '../compare/render-compare.js';
 
 const BAR_WIDTH = 10;
@@ -39,19 +39,80 @@ function describeDistribution(f: ExplainFinding): string {
   return `${direction === 'higher' ? '↑' : '↓'}${medians}`;
 }
 
+/** One machine record of a finding, ranked. */
+export interface ExplainRecord {
+  rank: number;
+  kind: ExplainFinding['kind'];
+  columns: string[];
+  values: string[];
+  selectedShare: number | null;
+  restShare: number | null;
+  effect: number;
+  pValue: number;
+  qValue: number;
+  significant: boolean;
+}
+
+/** The machine records of a report's findings, in rank order. */
+export function explainRecordList(report: ExplainReport): ExplainRecord[] {
+  return report.findings.map((f, i) => ({
+    rank: i + 1,
+    kind: f.kind,
+    columns: f.columns,
+    values: f.values,
+    selectedShare: f.selectedShare,
+    restShare: f.restShare,
+    effect: f.effect,
+    pValue: f.pValue,
+    qValue: f.qValue,
+    significant: f.significant,
+  }));
+}
+
+/** CSV columns of {@link explainRecordList}; columns and values of a combination joined by `,` (one quoted field each). */
+export const EXPLAIN_CSV_HEADER = [
+  'rank',
+  'kind',
+  'columns',
+  'values',
+  'selected_share',
+  'rest_share',
+  'effect',
+  'p',
+  'q',
+  'significant',
+] as const;
+
+/** A record as the cells of {@link EXPLAIN_CSV_HEADER}. */
+export function explainCsvRow(r: ExplainRecord): (string | number | boolean | null)[] {
+  return [
+    r.rank,
+    r.kind,
+    r.columns.join(','),
+    r.values.join(','),
+    r.selectedShare,
+    r.restShare,
+    r.effect,
+    r.pValue,
+    r.qValue,
+    r.significant,
+  ];
+}
+
 /** The tab-separated rows of a report. */
 export function explainRecords(report: ExplainReport): string[][] {
-  return report.findings.map((f, i) => [
-    String(i + 1),
-    f.kind,
-    f.columns.join(','),
-    f.values.join(','),
-    f.selectedShare === null ? '' : String(f.selectedShare),
-    f.restShare === null ? '' : String(f.restShare),
-    String(f.effect),
-    String(f.pValue),
-    String(f.qValue),
-    String(f.significant),
+  const num = (v: number | null): string => (v === null ? '' : formatRawNumber(v));
+  return explainRecordList(report).map((r) => [
+    String(r.rank),
+    r.kind,
+    r.columns.join(','),
+    r.values.join(','),
+    num(r.selectedShare),
+    num(r.restShare),
+    num(r.effect),
+    num(r.pValue),
+    num(r.qValue),
+    String(r.significant),
   ]);
 }
 

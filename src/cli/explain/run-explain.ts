@@ -1,9 +1,9 @@
 import { FlagscopeError } from '../../errors.js';
-import { renderJson } from '../../output/serialize.js';
+import { renderCsv, renderJson, renderNdjson } from '../../output/serialize.js';
 import { renderTable } from '../../output/table.js';
 import type { Verb } from '../registration.js';
 import { buildQuerySpec } from '../query/build-spec.js';
-import { explainRecords, renderExplainReport } from './render-explain.js';
+import { EXPLAIN_CSV_HEADER, explainCsvRow, explainRecordList, explainRecords, renderExplainReport } from './render-explain.js';
 
 /** Options of `flagscope explain` as commander parses them. */
 export interface ExplainFlags {
@@ -43,20 +43,29 @@ export function buildExplainRequest(flags: ExplainFlags, now: number): Record<st
   return body;
 }
 
-/** `flagscope explain DATASET --where FILTER`: `--json` prints the API's report unchanged. */
+/**
+ * `flagscope explain DATASET --where FILTER`: `--json` prints the API's report (numbers without
+ * float noise); `--format csv|ndjson` one record per finding, ranked, `--limit` of them; piped,
+ * tab-separated rows.
+ */
 export const runExplain: Verb = async (env, args, options) => {
   const flags = options as unknown as ExplainFlags;
   const body = buildExplainRequest(flags, env.ctx.now());
   const client = await env.client();
   const report = await client.explain(String(args[0]), body);
-  if (env.format === 'json') {
-    env.out(renderJson(report));
-    return;
-  }
-  if (env.format !== 'table') {
-    throw new FlagscopeError('usage', `\`--format ${env.format}\` is not supported by explain`, 'use `--json`, or no format for a table');
-  }
   const limit = Number(flags.limit ?? 15);
-  if (env.stdoutIsTTY) env.out(renderExplainReport(report, { styler: env.styler, width: env.width, limit }));
-  else env.out(renderTable([], explainRecords(report).slice(0, limit), { tty: false }));
+  switch (env.format) {
+    case 'json':
+      env.out(renderJson(report));
+      return;
+    case 'ndjson':
+      env.out(renderNdjson(explainRecordList(report).slice(0, limit)));
+      return;
+    case 'csv':
+      env.out(renderCsv([...EXPLAIN_CSV_HEADER], explainRecordList(report).slice(0, limit).map(explainCsvRow)));
+      return;
+    default:
+      if (env.stdoutIsTTY) env.out(renderExplainReport(report, { styler: env.styler, width: env.width, limit }));
+      else env.out(renderTable([], explainRecords(report).slice(0, limit), { tty: false }));
+  }
 };

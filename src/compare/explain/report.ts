@@ -2,7 +2,7 @@
 import { formatFilters } from '../../query/format.js';
 import { adjustPValues } from '../../stats/adjust.js';
 import { contingencyTest, histogramRankTest } from '../../stats/distribution.js';
-import { type ExplainGroup, MISSING_VALUE, type SideTotals, sideTotals } from './groups.js';
+import { type ExplainGroup, MISSING_VALUE, type SideTotals, shareDifference, sideTotals } from './groups.js';
 import type { ExplainPlan } from './plan.js';
 import type { ValidatedExplain } from './request.js';
 
@@ -26,6 +26,11 @@ export interface ExplainFinding {
   /** Distributions: approximate medians of each side (bucket midpoints). */
   selectedMedian?: number | null;
   restMedian?: number | null;
+  /**
+   * Combinations: the largest Holm-adjusted p-value of the tests that each of the values adds to
+   * what the others explain (below alpha, or the combination is not reported).
+   */
+  elementPValue?: number;
 }
 
 export interface ExplainReport {
@@ -42,6 +47,8 @@ export interface ExplainReport {
   restSampleFraction: number;
   findings: ExplainFinding[];
   columns: { analysed: number; skipped: { column: string; reason: string }[] };
+  /** Combinations of values tested, and how many were left out because one of their values added nothing to the others. */
+  combinations: { tested: number; dropped: number };
 }
 
 export interface ExplainReportInput {
@@ -101,9 +108,22 @@ export function assembleExplainReport(input: ExplainReportInput): ExplainReport 
           'bh',
         )
       : [];
-  const ranked: ExplainFinding[] = findings.map((f, i) => ({ ...f, qValue: qValues[i]!, significant: qValues[i]! < validated.alpha }));
+  const elements = elementTests(findings, groups, totals, scale, validated.alpha);
+  const ranked: ExplainFinding[] = [];
+  findings.forEach((f, i) => {
+    if (f.columns.length < 2) {
+      ranked.push({ ...f, qValue: qValues[i]!, significant: qValues[i]! < validated.alpha });
+      return;
+    }
+    const elementPValue = elements.get(f);
+    if (elementPValue !== undefined) ranked.push({ ...f, qValue: qValues[i]!, significant: qValues[i]! < validated.alpha, elementPValue });
+  });
+  const combinationsTested = findings.filter((f) => f.columns.length > 1).length;
+  const combinationsShown = ranked.filter((f) => f.columns.length > 1).length;
   const score = (f: ExplainFinding): number => (f.kind === 'distribution' ? Math.abs(f.effect) : f.effect);
-  ranked.sort((x, y) => score(y) - score(x) || x.pValue - y.pValue);
+  // Ties are ordered by name, so the same data gives the same report whatever order the store answered in.
+  const name = (f: ExplainFinding): string => `${f.columns.join('\u0000')}\u0001${(f.values ?? []).map(String).join('\u0000')}`;
+  ranked.sort((x, y) => score(y) - score(x) || x.pValue - y.pValue || (name(x) < name(y) ? -1 : name(x) > name(y) ? 1 : 0));
   const selectionText = input.selectionText ?? formatFilters(validated.selection, validated.selectionCombination);
   return {
     dataset: input.dataset,
@@ -117,7 +137,86 @@ export function assembleExplainReport(input: ExplainReportInput): ExplainReport 
     restSampleFraction: 1 / plan.restModulus,
     findings: ranked.slice(0, validated.limit),
     columns: { analysed: plan.columns.length, skipped: plan.skipped },
+    combinations: { tested: combinationsTested, dropped: combinationsTested - combinationsShown },
   };
+}
+
+/** The key of a combination of values, whatever the order of its columns. */
+function combinationKey(columns: readonly string[], values: readonly string[]): string {
+  return JSON.stringify(columns.map((c, i) => [c, values[i]!] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
+
+/**
+ * Whether each value of a combination adds to what the others explain. For every over-represented
+ * combination and each of its values, against the other values without it (the pair a triple
+ * comes from, the single value a pair comes from):
+ *
+ * - the combination explains more: its effect (difference in share) is larger than theirs, that
+ *   is, the other values' events without this value are not over-represented in the selection
+ *   (a value unrelated to the selection keeps only its share of their effect, so it always fails);
+ * - significantly: within the other values' events, those with this value are more often
+ *   selected, by a one-sided 2×2 test, Holm over every such test of the report.
+ *
+ * Returns, for the combinations whose every value passes both at level alpha, the largest adjusted
+ * p-value of their values; a combination whose parts were not counted is not kept.
+ */
+function elementTests(
+  findings: TestedFinding[],
+  groups: ExplainGroup[],
+  totals: SideTotals,
+  scale: SideScale,
+  alpha: number,
+): Map<TestedFinding, number> {
+  const byKey = new Map<string, ExplainGroup>();
+  for (const g of groups) if (g.mode === 'category') byKey.set(combinationKey(g.columns, g.values), g);
+  const tests: { finding: TestedFinding; pValue: number }[] = [];
+  const unjustified = new Set<TestedFinding>();
+  for (const f of findings) {
+    if (f.kind !== 'value' || f.columns.length < 2) continue;
+    const whole = byKey.get(combinationKey(f.columns, f.values));
+    if (whole === undefined || !(f.effect > 0)) {
+      unjustified.add(f);
+      continue;
+    }
+    for (let i = 0; i < f.columns.length; i++) {
+      const others = f.columns.filter((_, j) => j !== i);
+      const sub = byKey.get(
+        combinationKey(
+          others,
+          f.values.filter((_, j) => j !== i),
+        ),
+      );
+      if (sub === undefined || !(f.effect > shareDifference(sub, totals))) {
+        unjustified.add(f);
+        continue;
+      }
+      // Within the sub-combination: with this value (a) against without it (b), selected and rest, in stored rows.
+      const aSelected = whole.selected.weight * scale.selected;
+      const aRest = whole.rest.weight * scale.rest;
+      const bSelected = Math.max(0, sub.selected.weight - whole.selected.weight) * scale.selected;
+      const bRest = Math.max(0, sub.rest.weight - whole.rest.weight) * scale.rest;
+      const raises = aSelected * bRest > bSelected * aRest;
+      const p = raises
+        ? contingencyTest([
+            [aSelected, aRest],
+            [bSelected, bRest],
+          ]).pValue / 2
+        : 1;
+      tests.push({ finding: f, pValue: Number.isNaN(p) ? 1 : p });
+    }
+  }
+  const adjusted =
+    tests.length > 0
+      ? adjustPValues(
+          tests.map((t) => t.pValue),
+          'holm',
+        )
+      : [];
+  const worst = new Map<TestedFinding, number>();
+  tests.forEach((t, k) => worst.set(t.finding, Math.max(worst.get(t.finding) ?? 0, adjusted[k]!)));
+  const kept = new Map<TestedFinding, number>();
+  for (const [finding, p] of worst) if (!unjustified.has(finding) && p < alpha) kept.set(finding, p);
+  return kept;
 }
 
 /** Numeric columns: one rank test per column over its buckets. */

@@ -46,6 +46,8 @@ export interface CompareReportInput {
   settings?: CompareSettings;
   /** The unit column whose distinct values the cohorts' `units` count, if any. */
   unitColumn?: string;
+  /** Notes from checking the request (a default metric left out, and why), put first in the report's. */
+  notes?: string[];
 }
 
 export interface CohortInfo {

@@ -110,6 +110,7 @@ export async function prepareCompare(
         startTime: validated.startTime,
         endTime: validated.endTime,
         settings: validated.settings,
+        notes: validated.notes,
         ...(validated.unitColumn === undefined ? {} : { unitColumn: validated.unitColumn }),
       });
       if (withheld) report.notes.push(FLAGS_WITHHELD_NOTE);

@@ -19,6 +19,7 @@ import {
 import type { FlagAction, FlagHistoryEntry, LastPress } from '../../api/flags.js';
 import type { ControlChange, FlagChange, FlagStore } from '../../store/types.js';
 import { FeedFollower } from '../replica/feed-follower.js';
+import { closestNames, shortName } from '../../query/suggest.js';
 
 /** Release flags older than this are stale (kill switches never are). */
 export const STALE_AFTER_MS = 40 * 24 * 3600 * 1000;
@@ -268,12 +269,9 @@ export class FlagService {
     options: { hideOtherFlags?: boolean } = {},
   ): Promise<KillSwitchResult> {
     return this.serially(async () => {
-      if (options.hideOtherFlags === true) {
-        const flag = this.current.flags.get(key);
-        if (flag === undefined || flag.archived || flag.kind !== 'kill-switch' || flag.safeVariant === undefined) {
-          throw notFound(`no kill switch ${key}`, '`flagscope buttons` lists the kill switches');
-        }
-      }
+      const flag = this.current.flags.get(key);
+      const isSwitch = flag !== undefined && !flag.archived && flag.kind === 'kill-switch' && flag.safeVariant !== undefined;
+      if (flag === undefined || (options.hideOtherFlags === true && !isSwitch)) throw this.unknownKillSwitch(key);
       const existing = this.liveFlag(key);
       if (typeof reason !== 'string' || reason.trim() === '') {
         throw invalidInput(`a ${verb} of ${key} needs a reason`, `send {"reason": "why"} (\`--reason TEXT\` on the CLI)`);
@@ -352,6 +350,17 @@ export class FlagService {
     for (const end of [...this.streamEnders]) end();
     this.streamEnders.clear();
     this.listeners.clear();
+  }
+
+  /** Not found for a kill switch `key`, with the nearest keys of live kill switches (any caller may list those). */
+  private unknownKillSwitch(key: string): FlagscopeError {
+    const switches = [...this.current.flags.values()].filter((f) => !f.archived && f.kind === 'kill-switch' && f.safeVariant !== undefined);
+    const nearest = closestNames(
+      key,
+      switches.map((f) => f.key),
+    );
+    const list = '`flagscope buttons` lists the kill switches';
+    return notFound(`no kill switch ${shortName(key)}`, nearest.length > 0 ? `did you mean ${nearest.join(' or ')}? ${list}` : list);
   }
 
   private liveFlag(key: string): Flag {
