@@ -98,7 +98,10 @@ export function registerFlags(program: Command, state: RunState): void {
     .option('--on', 'enable: the on variant to everyone the targeting does not match; removes the percentage rollout')
     .option('--off', 'disable: the off variant to everyone (targeting and rollout are kept, not served)')
     .option('--reason <text>', 'why (required; recorded in the history)')
-    .option('--if-version <n>', 'the version you read; default: the current one')
+    .option(
+      '--if-version <n>',
+      'fail (exit 6) unless the flag is still at this version; default: the current one, re-applied if it changes meanwhile',
+    )
     .addHelpText(
       'after',
       examples([
@@ -124,7 +127,10 @@ export function registerFlags(program: Command, state: RunState): void {
     .option('--remove', 'take the --keys or --rule away instead of adding them')
     .option('--clear', 'remove all targeting')
     .option('--reason <text>', 'why (required for a change; recorded in the history)')
-    .option('--if-version <n>', 'the version you read; default: the current one')
+    .option(
+      '--if-version <n>',
+      'fail (exit 6) unless the flag is still at this version; default: the current one, re-applied if it changes meanwhile',
+    )
     .addHelpText(
       'after',
       examples([
