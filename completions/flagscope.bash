@@ -4,7 +4,7 @@ _flagscope_subcommands() {
   case "$1" in
     '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys auth config demo completion' ;;
     'events') echo 'send list tail' ;;
-    'flags') echo 'list get create set archive history eval export import' ;;
+    'flags') echo 'list get create set toggle target archive history eval export import' ;;
     'buttons') echo 'press release' ;;
     'canary') echo 'start status ramp promote pause resume abort gate' ;;
     'keys') echo 'create list revoke' ;;
@@ -31,11 +31,13 @@ _flagscope_options() {
     'flags get') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags create') echo '--service --kind --variants --default --safe --rollout --targeting --description --runbook --disabled --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags set') echo '--default --state --variants --rollout --targeting --description --runbook --safe --if-version --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags toggle') echo '--on --off --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags target') echo '--variant --keys --rule --remove --clear --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags archive') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags history') echo '--limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags eval') echo '--targeting-key --context --attr --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags export') echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'flags import') echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags import') echo '--service --kind --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons') echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons press') echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --watch-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons release') echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -70,9 +72,14 @@ _flagscope_value_kind() {
   case "$1" in
     '--format') echo 'choices:table json csv ndjson flagd junit github' ;;
     '--data-dir') echo 'dirs' ;;
+    '--where') echo 'dynamic:columns' ;;
+    '--columns') echo 'dynamic:columns' ;;
+    '--calc') echo 'dynamic:calcs' ;;
+    '--by') echo 'dynamic:columns' ;;
     '--spec') echo 'files' ;;
     '--dataset') echo 'dynamic:datasets' ;;
     '--with') echo 'dynamic:flags' ;;
+    '--population') echo 'dynamic:columns' ;;
     '--service') echo 'dynamic:services' ;;
     '--kind') echo 'choices:release experiment operational kill-switch permission' ;;
     '--state') echo 'choices:enabled disabled' ;;
@@ -96,6 +103,8 @@ _flagscope_arg_kind() {
     'flags get:0') echo 'dynamic:flags' ;;
     'flags create:0') echo 'dynamic:flags' ;;
     'flags set:0') echo 'dynamic:flags' ;;
+    'flags toggle:0') echo 'dynamic:flags' ;;
+    'flags target:0') echo 'dynamic:flags' ;;
     'flags archive:0') echo 'dynamic:flags' ;;
     'flags history:0') echo 'dynamic:flags' ;;
     'flags eval:0') echo 'dynamic:flags' ;;
@@ -116,7 +125,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--where'|'--columns'|'--since'|'--start'|'--end'|'--limit'|'--last'|'--set-type'|'--calc'|'--by'|'--granularity'|'--order'|'--having'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--where'|'--columns'|'--since'|'--start'|'--end'|'--limit'|'--last'|'--set-type'|'--calc'|'--by'|'--granularity'|'--order'|'--having'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
   esac
   return 1
 }
@@ -128,22 +137,25 @@ _flagscope_dynamic() {
 _flagscope() {
   local cur="${COMP_WORDS[COMP_CWORD]}" kind="" subs=""
   local cmdpath="" argc=0 skip=0 i w option=""
-  local -a conn
+  local -a conn dsopt
   conn=()
+  dsopt=()
   for (( i=1; i<COMP_CWORD; i++ )); do
     w="${COMP_WORDS[i]}"
     if (( skip )); then
       skip=0
-      case "$option" in --api-url|--api-key|--profile) conn+=("$option" "$w") ;; esac
+      case "$option" in --api-url|--api-key|--profile) conn+=("$option" "$w") ;; --dataset) dsopt=(--dataset "$w") ;; esac
       continue
     fi
     case "$w" in
+      --dataset=*) dsopt=(--dataset "${w#--dataset=}"); continue ;;
       --*=*) case "${w%%=*}" in --api-url|--api-key|--profile) conn+=("$w") ;; esac; continue ;;
       -*) if _flagscope_takes_value "$w"; then skip=1; option="$w"; fi; continue ;;
     esac
     if (( argc == 0 )) && [[ " $(_flagscope_subcommands "$cmdpath") " == *" $w "* ]]; then
       cmdpath="${cmdpath:+$cmdpath }$w"
     else
+      [[ "$(_flagscope_arg_kind "$cmdpath" "$argc")" == dynamic:datasets ]] && dsopt=(--dataset "$w")
       argc=$(( argc + 1 ))
     fi
   done
@@ -167,7 +179,7 @@ _flagscope() {
     files) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -f -- "$cur") ) ;;
     dirs) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -d -- "$cur") ) ;;
     choices:*) COMPREPLY=( $(compgen -W "${kind#choices:}" -- "$cur") ) ;;
-    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "${kind#dynamic:}" "${conn[@]}")" -- "$cur") ) ;;
+    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "${kind#dynamic:}" "${dsopt[@]}" "${conn[@]}")" -- "$cur") ) ;;
   esac
   return 0
 }

@@ -7,7 +7,7 @@ function __flagscope_subcommands
         case 'events'
             echo 'send list tail'
         case 'flags'
-            echo 'list get create set archive history eval export import'
+            echo 'list get create set toggle target archive history eval export import'
         case 'buttons'
             echo 'press release'
         case 'canary'
@@ -55,6 +55,10 @@ function __flagscope_options
             echo '--service --kind --variants --default --safe --rollout --targeting --description --runbook --disabled --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags set'
             echo '--default --state --variants --rollout --targeting --description --runbook --safe --if-version --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'flags toggle'
+            echo '--on --off --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+        case 'flags target'
+            echo '--variant --keys --rule --remove --clear --reason --if-version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags archive'
             echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags history'
@@ -64,7 +68,7 @@ function __flagscope_options
         case 'flags export'
             echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags import'
-            echo '--reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--service --kind --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons'
             echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons press'
@@ -128,12 +132,22 @@ function __flagscope_value_kind
             echo 'choices:table json csv ndjson flagd junit github'
         case '--data-dir'
             echo 'dirs'
+        case '--where'
+            echo 'dynamic:columns'
+        case '--columns'
+            echo 'dynamic:columns'
+        case '--calc'
+            echo 'dynamic:calcs'
+        case '--by'
+            echo 'dynamic:columns'
         case '--spec'
             echo 'files'
         case '--dataset'
             echo 'dynamic:datasets'
         case '--with'
             echo 'dynamic:flags'
+        case '--population'
+            echo 'dynamic:columns'
         case '--service'
             echo 'dynamic:services'
         case '--kind'
@@ -175,6 +189,10 @@ function __flagscope_arg_kind
             echo 'dynamic:flags'
         case 'flags set:0'
             echo 'dynamic:flags'
+        case 'flags toggle:0'
+            echo 'dynamic:flags'
+        case 'flags target:0'
+            echo 'dynamic:flags'
         case 'flags archive:0'
             echo 'dynamic:flags'
         case 'flags history:0'
@@ -209,7 +227,7 @@ function __flagscope_arg_kind
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--where' '--columns' '--since' '--start' '--end' '--limit' '--last' '--set-type' '--calc' '--by' '--granularity' '--order' '--having' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--watch-window' '--variant' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed' '--export'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--batch-size' '--concurrency' '--where' '--columns' '--since' '--start' '--end' '--limit' '--last' '--set-type' '--calc' '--by' '--granularity' '--order' '--having' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--variant' '--keys' '--rule' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--watch-window' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed' '--export'
 end
 
 function __flagscope_complete
@@ -221,15 +239,21 @@ function __flagscope_complete
     set -l skip 0
     set -l option ''
     set -l conn
+    set -l dsopt
     for w in $tokens
         if test $skip = 1
             set skip 0
             if contains -- $option --api-url --api-key --profile
                 set -a conn $option $w
+            else if test "$option" = --dataset
+                set dsopt --dataset $w
             end
             continue
         end
         switch $w
+            case '--dataset=*'
+                set dsopt --dataset (string replace -- '--dataset=' '' $w)
+                continue
             case '--*=*'
                 if contains -- (string split -m1 '=' -- $w)[1] --api-url --api-key --profile
                     set -a conn $w
@@ -249,6 +273,9 @@ function __flagscope_complete
                 set cmdpath "$cmdpath $w"
             end
         else
+            if string match -q -- dynamic:datasets (__flagscope_arg_kind "$cmdpath" $argc)
+                set dsopt --dataset $w
+            end
             set argc (math $argc + 1)
         end
     end
@@ -276,7 +303,7 @@ function __flagscope_complete
         case 'choices:*'
             string replace 'choices:' '' -- $kind | string split ' '
         case 'dynamic:*'
-            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $conn 2>/dev/null
+            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $dsopt $conn 2>/dev/null
     end
 end
 

@@ -70,7 +70,7 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
   {
     name: 'flags',
     term: 'flags',
-    description: 'manage feature flags: list, get, create, set, archive, history, eval, export, import',
+    description: 'manage feature flags: list, get, create, set, toggle, target, archive, history, eval, export, import',
     load: async () => (await import('./flags/index.js')).registerFlags,
   },
   {

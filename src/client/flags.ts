@@ -89,8 +89,17 @@ export async function exportFlagd(http: HttpClient): Promise<unknown> {
 }
 
 /** `POST /api/v1/import/flagd`: creates or updates flags from a flagd document (repeating it changes nothing more). */
-export async function importFlagd(http: HttpClient, document: unknown, reason: string | undefined): Promise<FlagdImportResponse> {
-  const query = reason === undefined ? '' : `?reason=${encodeURIComponent(reason)}`;
+export async function importFlagd(
+  http: HttpClient,
+  document: unknown,
+  reason: string | undefined,
+  defaults: { service?: string; kind?: string } = {},
+): Promise<FlagdImportResponse> {
+  const params = new URLSearchParams();
+  if (reason !== undefined) params.set('reason', reason);
+  if (defaults.service !== undefined) params.set('service', defaults.service);
+  if (defaults.kind !== undefined) params.set('kind', defaults.kind);
+  const query = params.size === 0 ? '' : `?${params.toString()}`;
   return http.requestJson<FlagdImportResponse>('POST', `/api/v1/import/flagd${query}`, document, {
     idempotent: true,
     checkWith: 'flagscope flags list',

@@ -199,7 +199,10 @@ function importFlag(key: string, raw: unknown, setMetadata: Record<string, unkno
   }
   const service = metadata[meta.service] ?? defaults.service;
   if (typeof service !== 'string') {
-    throw invalidInput(`flagd flag ${key}: metadata has no service`, 'add "metadata": {"service": "NAME"} or give a default service');
+    throw invalidInput(
+      `flagd flag ${key}: metadata has no service`,
+      'add "metadata": {"service": "NAME"} to the flag or to the document, or name a service for such flags (`flagscope flags import FILE --service NAME`; `?service=NAME` in the API)',
+    );
   }
   const kind = metadata[meta.kind] ?? defaults.kind ?? 'release';
   if (typeof kind !== 'string' || !(flagKinds as readonly string[]).includes(kind)) {

@@ -3,6 +3,9 @@ export * from './model.js';
 export * from './evaluate.js';
 export * from './kill-switch.js';
 export * from './flagd-format.js';
+export * from './targeting-rule.js';
+export * from './toggle.js';
+export * from './diff.js';
 export {
   evaluateJsonLogic,
   validateJsonLogic,

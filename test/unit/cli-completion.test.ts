@@ -56,7 +56,18 @@ async function stubBin(): Promise<string> {
   const bin = await mkdtemp(join(tmpdir(), 'fs-completion-'));
   await writeFile(
     join(bin, 'flagscope'),
-    '#!/bin/sh\n[ "$1 $2" = "__complete datasets" ] || exit 1\nprintf "shop\\nscratch\\nsearch\\n"\nshift 2\n[ $# -gt 0 ] && echo "with:$*" | tr " " "_"\nexit 0\n',
+    [
+      '#!/bin/sh',
+      // The columns of the dataset named with --dataset (only shop has some), as `__complete columns` prints them.
+      'if [ "$1 $2 $3" = "__complete columns --dataset" ]; then [ "$4" = shop ] && printf "duration_ms\\nservice.name\\nstatus_code\\n"; shift 4; [ $# -gt 0 ] && echo "with:$*" | tr " " "_"; exit 0; fi',
+      'if [ "$1 $2 $3" = "__complete calcs --dataset" ]; then [ "$4" = shop ] && printf "COUNT\\nP99(duration_ms)\\nP99(status_code)\\n"; exit 0; fi',
+      '[ "$1 $2" = "__complete datasets" ] || exit 1',
+      'printf "shop\\nscratch\\nsearch\\n"',
+      'shift 2',
+      '[ $# -gt 0 ] && echo "with:$*" | tr " " "_"',
+      'exit 0',
+      '',
+    ].join('\n'),
   );
   await chmod(join(bin, 'flagscope'), 0o755);
   return bin;
@@ -104,6 +115,20 @@ describe('bash completion', () => {
       'with:--profile_prod_--api-url=http://h:1',
     ]);
     expect(await complete(['flagscope', 'query', '--limit', '5', 'w'])).toEqual([]);
+  });
+
+  it("completes --by, --where and --calc from the dataset's columns", async () => {
+    expect(await complete(['flagscope', 'query', 'shop', '--by', ''])).toEqual(['duration_ms', 'service.name', 'status_code']);
+    expect(await complete(['flagscope', 'query', 'shop', '--calc', 'COUNT', '--by', 'se'])).toEqual(['service.name']);
+    expect(await complete(['flagscope', 'query', 'shop', '--where', 'st'])).toEqual(['status_code']);
+    expect(await complete(['flagscope', 'query', 'shop', '--calc', 'P99('])).toEqual(['P99(duration_ms)', 'P99(status_code)']);
+    expect(await complete(['flagscope', 'explain', 'shop', '--where', 'd'])).toEqual(['duration_ms']);
+    expect(await complete(['flagscope', 'compare', 'new-checkout', '--dataset', 'shop', '--where', 'd'])).toEqual(['duration_ms']);
+    expect(await complete(['flagscope', 'compare', 'new-checkout', '--dataset=shop', '--where', 'd'])).toEqual(['duration_ms']);
+    expect(await complete(['flagscope', '--api-url', 'http://h:1', 'query', 'shop', '--by', 'w'])).toEqual(['with:--api-url_http://h:1']);
+    // No dataset on the line yet, or one without columns: nothing to offer.
+    expect(await complete(['flagscope', 'query', '--by', ''])).toEqual([]);
+    expect(await complete(['flagscope', 'query', 'scratch', '--by', ''])).toEqual([]);
   });
 });
 

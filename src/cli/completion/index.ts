@@ -21,7 +21,8 @@ export function registerCompletion(program: Command, state: RunState): void {
   lazyAction(cmd, state, async () => (await import('./print-script.js')).printCompletionScript);
   const complete = program
     .command('__complete', { hidden: true })
-    .description('print completion candidates of a kind (datasets), one per line')
-    .argument('<kind>', 'what to complete');
+    .description('print completion candidates of a kind (datasets, flags, services, columns, calcs), one per line')
+    .argument('<kind>', 'what to complete')
+    .option('--dataset <dataset>', 'the dataset whose columns to complete');
   lazyAction(complete, state, async () => (await import('./complete-values.js')).completeValues);
 }

@@ -17,11 +17,33 @@ export type ValueCompletion =
   /** Candidates printed by `flagscope __complete KIND`. */
   | { type: 'dynamic'; kind: string };
 
-/** Fetchers behind `flagscope __complete KIND`, one candidate per line. */
-export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient) => Promise<string[]>> = {
+/** What the command line already names, for completers that depend on it (columns of a dataset). */
+export interface CompletionContext {
+  /** The dataset argument or `--dataset` value typed before the cursor. */
+  dataset?: string;
+}
+
+/** Calculations that take a numeric column; `COUNT_DISTINCT` takes any column, `COUNT` none. */
+const NUMERIC_CALCS = ['AVG', 'SUM', 'MIN', 'MAX', 'P50', 'P90', 'P95', 'P99', 'HEATMAP'];
+
+/** Fetchers behind `flagscope __complete KIND [--dataset D]`, one candidate per line. */
+export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient, context: CompletionContext) => Promise<string[]>> = {
   datasets: async (client) => (await client.listDatasets()).map((d) => d.name),
   flags: async (client) => (await listFlags(client)).flags.map((f) => f.key),
   services: async (client) => (await listServices(client)).services.map((s) => s.name),
+  /** The dataset's columns (for `--by` and `--where`); nothing without a dataset. */
+  columns: async (client, { dataset }) => (dataset === undefined ? [] : (await client.listColumns(dataset)).map((c) => c.name)),
+  /** `COUNT`, then `OP(column)` for the dataset's columns (numeric ones for AVG, P99…). */
+  calcs: async (client, { dataset }) => {
+    if (dataset === undefined) return [];
+    const columns = await client.listColumns(dataset);
+    const numeric = columns.filter((c) => c.type === 'integer' || c.type === 'float').map((c) => c.name);
+    return [
+      'COUNT',
+      ...NUMERIC_CALCS.flatMap((op) => numeric.map((column) => `${op}(${column})`)),
+      ...columns.map((c) => `COUNT_DISTINCT(${c.name})`),
+    ];
+  },
   /** Only the flags `buttons press|release` accept (the server refuses any other). */
   'kill-switches': async (client) => (await listServices(client)).services.flatMap((s) => s.buttons.map((b) => b.key)),
 };
@@ -32,6 +54,9 @@ export const COMPLETION_BY_PLACEHOLDER: Record<string, ValueCompletion> = {
   flag: { type: 'dynamic', kind: 'flags' },
   'kill-switch': { type: 'dynamic', kind: 'kill-switches' },
   service: { type: 'dynamic', kind: 'services' },
+  columns: { type: 'dynamic', kind: 'columns' },
+  filter: { type: 'dynamic', kind: 'columns' },
+  calc: { type: 'dynamic', kind: 'calcs' },
   'flag-kind': { type: 'choices', values: ['release', 'experiment', 'operational', 'kill-switch', 'permission'] },
   state: { type: 'choices', values: ['enabled', 'disabled'] },
   file: { type: 'files' },

@@ -1,8 +1,8 @@
 /**
  * Shell completion scripts for bash, zsh and fish, rendered from the
  * completion model. Commands, options and fixed choices are baked in; dynamic
- * values (datasets, later flag keys and services) come from
- * `flagscope __complete KIND` at completion time.
+ * values (datasets, flag keys, services, and a dataset's columns for `--by`, `--where`,
+ * `--calc`) come from `flagscope __complete KIND [--dataset D]` at completion time.
  */
 import type { CompletionModel } from './model.js';
 import { completionCode } from './model.js';
@@ -69,22 +69,25 @@ const CONNECTION_OPTIONS = ['--api-url', '--api-key', '--profile'];
 /** Scans the words before the cursor; shared body for bash and zsh (`first` is the index of the first word after `flagscope`). */
 function shScan(wordsVar: string, first: string, last: string): string {
   return `  local cmdpath="" argc=0 skip=0 i w option=""
-  local -a conn
+  local -a conn dsopt
   conn=()
+  dsopt=()
   for (( i=${first}; i<${last}; i++ )); do
     w="\${${wordsVar}[i]}"
     if (( skip )); then
       skip=0
-      case "$option" in ${CONNECTION_OPTIONS.join('|')}) conn+=("$option" "$w") ;; esac
+      case "$option" in ${CONNECTION_OPTIONS.join('|')}) conn+=("$option" "$w") ;; --dataset) dsopt=(--dataset "$w") ;; esac
       continue
     fi
     case "$w" in
+      --dataset=*) dsopt=(--dataset "\${w#--dataset=}"); continue ;;
       --*=*) case "\${w%%=*}" in ${CONNECTION_OPTIONS.join('|')}) conn+=("$w") ;; esac; continue ;;
       -*) if _flagscope_takes_value "$w"; then skip=1; option="$w"; fi; continue ;;
     esac
     if (( argc == 0 )) && [[ " $(_flagscope_subcommands "$cmdpath") " == *" $w "* ]]; then
       cmdpath="\${cmdpath:+$cmdpath }$w"
     else
+      [[ "$(_flagscope_arg_kind "$cmdpath" "$argc")" == dynamic:datasets ]] && dsopt=(--dataset "$w")
       argc=$(( argc + 1 ))
     fi
   done
@@ -117,7 +120,7 @@ ${shScan('COMP_WORDS', '1', 'COMP_CWORD')}  COMPREPLY=()
     files) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -f -- "$cur") ) ;;
     dirs) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -d -- "$cur") ) ;;
     choices:*) COMPREPLY=( $(compgen -W "\${kind#choices:}" -- "$cur") ) ;;
-    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "\${kind#dynamic:}" "\${conn[@]}")" -- "$cur") ) ;;
+    dynamic:*) COMPREPLY=( $(compgen -W "$(_flagscope_dynamic "\${kind#dynamic:}" "\${dsopt[@]}" "\${conn[@]}")" -- "$cur") ) ;;
   esac
   return 0
 }
@@ -152,7 +155,7 @@ ${shScan('words', '2', 'CURRENT')}  if (( skip )); then
     files) _files ;;
     dirs) _files -/ ;;
     choices:*) compadd -- \${=kind#choices:} ;;
-    dynamic:*) compadd -- \${(f)"$(_flagscope_dynamic "\${kind#dynamic:}" "\${conn[@]}")"} ;;
+    dynamic:*) compadd -- \${(f)"$(_flagscope_dynamic "\${kind#dynamic:}" "\${dsopt[@]}" "\${conn[@]}")"} ;;
   esac
   return 0
 }
@@ -197,15 +200,21 @@ function __flagscope_complete
     set -l skip 0
     set -l option ''
     set -l conn
+    set -l dsopt
     for w in $tokens
         if test $skip = 1
             set skip 0
             if contains -- $option ${CONNECTION_OPTIONS.join(' ')}
                 set -a conn $option $w
+            else if test "$option" = --dataset
+                set dsopt --dataset $w
             end
             continue
         end
         switch $w
+            case '--dataset=*'
+                set dsopt --dataset (string replace -- '--dataset=' '' $w)
+                continue
             case '--*=*'
                 if contains -- (string split -m1 '=' -- $w)[1] ${CONNECTION_OPTIONS.join(' ')}
                     set -a conn $w
@@ -225,6 +234,9 @@ function __flagscope_complete
                 set cmdpath "$cmdpath $w"
             end
         else
+            if string match -q -- dynamic:datasets (__flagscope_arg_kind "$cmdpath" $argc)
+                set dsopt --dataset $w
+            end
             set argc (math $argc + 1)
         end
     end
@@ -252,7 +264,7 @@ function __flagscope_complete
         case 'choices:*'
             string replace 'choices:' '' -- $kind | string split ' '
         case 'dynamic:*'
-            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $conn 2>/dev/null
+            command flagscope __complete (string replace 'dynamic:' '' -- $kind) $dsopt $conn 2>/dev/null
     end
 end
 

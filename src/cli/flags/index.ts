@@ -4,11 +4,11 @@ import { collect, examples, lazyAction } from '../registration.js';
 
 const KINDS = 'release, experiment, operational, kill-switch, permission';
 
-/** Registers `flagscope flags list|get|create|set|archive|history|eval|export|import`. */
+/** Registers `flagscope flags list|get|create|set|toggle|target|archive|history|eval|export|import`. */
 export function registerFlags(program: Command, state: RunState): void {
   const flags = program
     .command('flags')
-    .description('manage feature flags: list, get, create, set, archive, history, eval, export, import')
+    .description('manage feature flags: list, get, create, set, toggle, target, archive, history, eval, export, import')
     .addHelpText(
       'after',
       examples([
@@ -89,6 +89,60 @@ export function registerFlags(program: Command, state: RunState): void {
     );
   lazyAction(set, state, async () => (await import('./write-flags.js')).setFlagVerb);
 
+  const toggle = flags
+    .command('toggle')
+    .description(
+      'turn a boolean or release flag on or off: --on enables it, serves the on variant by default and removes its rollout (targeting still applies); --off disables it, serving the off variant to everyone',
+    )
+    .argument('<flag>', 'flag key')
+    .option('--on', 'enable: the on variant to everyone the targeting does not match; removes the percentage rollout')
+    .option('--off', 'disable: the off variant to everyone (targeting and rollout are kept, not served)')
+    .option('--reason <text>', 'why (required; recorded in the history)')
+    .option(
+      '--if-version <n>',
+      'fail (exit 6) unless the flag is still at this version; default: the current one, re-applied if it changes meanwhile',
+    )
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags toggle new-checkout --off --reason "incident 231: checkout errors"',
+        'flagscope flags toggle new-checkout --on --reason "fixed in 2.4.1"',
+      ]),
+    );
+  lazyAction(toggle, state, async () => (await import('./edit-flags.js')).toggleFlagVerb);
+
+  const target = flags
+    .command('target')
+    .description(
+      "serve a variant to given users (--keys) or to those a rule matches (--rule 'ATTR in [A,B] => VARIANT'), without writing JSON Logic; no option: show the targeting",
+    )
+    .argument('<flag>', 'flag key')
+    .option('--variant <variant>', 'the variant the --keys get')
+    .option('--keys <list>', 'targeting keys (users, sessions…), comma-separated')
+    .option(
+      '--rule <rule>',
+      "a rule 'CONDITION => VARIANT', e.g. 'country in [DE,FR] => on' (repeatable; grammar in docs/flags.md)",
+      collect,
+    )
+    .option('--remove', 'take the --keys or --rule away instead of adding them')
+    .option('--clear', 'remove all targeting')
+    .option('--reason <text>', 'why (required for a change; recorded in the history)')
+    .option(
+      '--if-version <n>',
+      'fail (exit 6) unless the flag is still at this version; default: the current one, re-applied if it changes meanwhile',
+    )
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope flags target new-checkout --variant on --keys user-1,user-2 --reason "beta testers"',
+        'flagscope flags target new-checkout --rule "country in [DE,FR] and plan == pro => on" --reason "EU pro launch"',
+        'flagscope flags target new-checkout --remove --keys user-2 --reason "left the beta"',
+        'flagscope flags target new-checkout --clear --reason "launch done"',
+        'flagscope flags target new-checkout',
+      ]),
+    );
+  lazyAction(target, state, async () => (await import('./edit-flags.js')).targetFlagVerb);
+
   const archive = flags
     .command('archive')
     .description('archive a flag: no longer served or listed; its history stays')
@@ -99,7 +153,7 @@ export function registerFlags(program: Command, state: RunState): void {
 
   const history = flags
     .command('history')
-    .description('audit history of a flag: who, when, why, before and after')
+    .description('audit history of a flag: who, when, why, and every field each change changed (before → after)')
     .argument('<flag>', 'flag key')
     .option('--limit <n>', 'at most N entries (default 50)')
     .addHelpText('after', examples(['flagscope flags history new-checkout', 'flagscope flags history new-checkout --limit 5 --json']));
@@ -137,11 +191,14 @@ export function registerFlags(program: Command, state: RunState): void {
     .command('import')
     .description('create or update flags from flagd flag-definition JSON (metadata: service, kind, safeVariant, description, runbook)')
     .argument('<file>', 'flagd JSON file, or - for stdin')
+    .option('--service <service>', 'service of the flags whose metadata names none')
+    .option('--kind <flag-kind>', `kind of the flags whose metadata names none (default release; ${KINDS})`)
     .option('--reason <text>', 'why (recorded in the history)')
     .addHelpText(
       'after',
       examples([
         'flagscope flags import flags.flagd.json --reason "restore from backup"',
+        'flagscope flags import plain-flagd.json --service checkout',
         'flagscope flags export | flagscope flags import - --api-url http://staging:7070',
       ]),
     );

@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FlagscopeError } from '../../errors.js';
-import type { Flag } from '../../flags/model.js';
+import { describeChange, describeTargeting, diffFlags, type Flag } from '../../flags/index.js';
 import { renderJson } from '../../output/serialize.js';
 import { formatIsoTime, formatRelativeTime } from '../../output/values.js';
 import type { CommandEnv } from '../command-env.js';
@@ -91,7 +91,7 @@ export const getFlagVerb: Verb = async (env, args) => {
   ];
   if (flag.safeVariant !== undefined) lines.push(['safe variant', flag.safeVariant]);
   if (flag.pressed !== undefined) lines.push(['pressed', `by ${flag.pressed.by} ${when(env, flag.pressed.at)}: ${flag.pressed.reason}`]);
-  if (flag.targeting !== undefined) lines.push(['targeting', JSON.stringify(flag.targeting)]);
+  if (flag.targeting !== undefined) lines.push(['targeting', describeTargeting(flag.targeting).join('; ')]);
   if (flag.description !== undefined) lines.push(['description', flag.description]);
   if (flag.runbookUrl !== undefined) lines.push(['runbook', flag.runbookUrl]);
   lines.push(['version', String(flag.version)]);
@@ -107,9 +107,22 @@ export const flagHistoryVerb: Verb = async (env, args, options) => {
   const limit = options.limit === undefined ? 50 : Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new FlagscopeError('usage', '`--limit` must be a positive integer', 'e.g. `--limit 20`');
   const result = await flagHistory(await env.client(), String(args[0]), limit);
+  const history = result.history.map((h) => ({ ...h, changes: diffFlags(h.before, h.after) }));
+  if (env.format === 'table' && env.stdoutIsTTY) {
+    // On a terminal, each entry and then every field it changed, a line each, never cut short.
+    const s = env.styler;
+    const blocks = history.map((h) => {
+      const action = h.action === 'press' ? s.red(h.action) : s.bold(h.action);
+      const head = `${s.bold(`v${h.version}`)}  ${action} by ${h.by}, ${when(env, h.at)}${h.reason === '' ? '' : `: ${h.reason}`}`;
+      const lines = h.changes.length === 0 ? ['nothing changed'] : h.changes.map(describeChange);
+      return [head, ...lines.map((l) => `    ${l}`), `    ${s.dim(`serves ${servedSummary(h.after)}`)}`].join('\n');
+    });
+    env.out(blocks.length === 0 ? '' : `${blocks.join('\n\n')}\n`);
+    return;
+  }
   printRecords(
     env,
-    result.history,
+    history,
     [
       { key: 'at', header: 'WHEN', value: (h) => h.at, human: (h) => when(env, h.at) },
       {
@@ -122,8 +135,13 @@ export const flagHistoryVerb: Verb = async (env, args, options) => {
       { key: 'version', header: 'VERSION', align: 'right', value: (h) => h.version },
       { key: 'reason', header: 'WHY', value: (h) => h.reason },
       { key: 'serves', header: 'SERVES AFTER', value: (h) => servedSummary(h.after) },
+      {
+        key: 'changes',
+        header: 'CHANGES',
+        value: (h) => (h.changes.length === 0 ? 'nothing' : h.changes.map(describeChange).join('; ')),
+      },
     ],
-    result,
+    { ...result, history },
   );
 };
 

@@ -112,7 +112,10 @@ export const importFlagsVerb: Verb = async (env, args, options) => {
   } catch (e) {
     throw invalidInput(`${file} is not valid JSON: ${(e as Error).message}`, 'check it with `jq . FILE`');
   }
-  const result = await importFlagd(await env.client(), document, reasonOf(options));
+  const defaults: { service?: string; kind?: string } = {};
+  if (typeof options.service === 'string') defaults.service = options.service;
+  if (typeof options.kind === 'string') defaults.kind = options.kind;
+  const result = await importFlagd(await env.client(), document, reasonOf(options), defaults);
   if (env.format !== 'table') {
     env.out(renderJson(result));
     return;

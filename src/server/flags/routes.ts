@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { invalidInput } from '../../errors.js';
-import { flagKinds, fromFlagdDocument, toFlagdDocument, type Flag, type FlagKind } from '../../flags/index.js';
+import { flagKinds, fromFlagdDocument, toFlagdDocument, type Flag, type FlagdImportDefaults, type FlagKind } from '../../flags/index.js';
 import { etagMatches, readJsonObject, sendJson, sendNotModified } from '../http-io.js';
 import type { TimerScheduler } from '../../scheduler.js';
 import type { Router, RouteRequest } from '../router.js';
@@ -77,12 +77,27 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
   });
   router.add('POST', '/api/v1/import/flagd', 'flags:write', async (r) => {
     const body = await readObject(deps, r.req, 'flagd document');
-    const reason = new URLSearchParams(r.query).get('reason') ?? '';
-    const definitions = fromFlagdDocument(body);
+    const params = new URLSearchParams(r.query);
+    const reason = params.get('reason') ?? '';
+    const definitions = fromFlagdDocument(body, importDefaults(params));
     const outcome = await flags.importDefinitions(definitions, who(r), reason);
     sendJson(r.res, 200, outcome);
   });
   router.add('GET', '/api/v1/stream', 'flags:read', (r) => streamChanges(deps, r));
+}
+
+/** `?service=S&kind=K` of an import: what flags whose metadata names none get. */
+function importDefaults(params: URLSearchParams): FlagdImportDefaults {
+  const defaults: FlagdImportDefaults = {};
+  const service = params.get('service');
+  if (service !== null) defaults.service = service;
+  const kind = params.get('kind');
+  if (kind !== null) {
+    if (!(flagKinds as readonly string[]).includes(kind))
+      throw invalidInput(`unknown kind ${JSON.stringify(kind)}`, `kinds are ${flagKinds.join(', ')}`);
+    defaults.kind = kind as FlagKind;
+  }
+  return defaults;
 }
 
 function who(r: RouteRequest): string {
