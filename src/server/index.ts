@@ -73,6 +73,10 @@ export interface ServerOptions {
   ingestWorkers?: number;
   /** Batch bodies below this many bytes are parsed on the main thread. Default 16 KiB. */
   ingestWorkerMinBytes?: number;
+  /** The default retention of every dataset in milliseconds (`serve --retention`); 0 or absent keeps events forever. */
+  retentionMs?: number;
+  /** Milliseconds between two sweeps of the retention job; default an hour. */
+  retentionSweepMs?: number;
 }
 
 export interface RunningServer {
@@ -142,6 +146,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { FlagService } = await import('./flags/flag-service.js');
     const flags = await FlagService.open(control.flagStore(), now);
     let canaries: CanaryService | undefined;
+    const { DatasetService } = await import('./datasets/dataset-service.js');
+    const datasets = new DatasetService({
+      events,
+      defaultRetentionMs: options.retentionMs === undefined || options.retentionMs === 0 ? null : options.retentionMs,
+      now,
+      log,
+    });
     const deps: AppDependencies = {
       events,
       control,
@@ -155,6 +166,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       verbose: options.verbose ?? false,
       flags,
       canaries: () => canaries,
+      datasets,
       ...(options.canaryTickMs === undefined ? {} : { canaryTickMs: options.canaryTickMs }),
     };
     const server = createServer({ keepAliveTimeout: 5_000 });
@@ -186,7 +198,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         canaries = service;
       },
     });
-    const jobs = new JobRunner([controller, ...(options.jobs ?? [])], { scheduler, log, events, control, flags });
+    const { retentionJob } = await import('./datasets/retention-job.js');
+    const retention = retentionJob(datasets, options.retentionSweepMs);
+    const jobs = new JobRunner([controller, retention, ...(options.jobs ?? [])], { scheduler, log, events, control, flags });
     try {
       await jobs.start();
     } catch (e) {
