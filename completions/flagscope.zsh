@@ -5,6 +5,7 @@ _flagscope_subcommands() {
   case "$1" in
     '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys demo completion' ;;
     'events') echo 'send' ;;
+    'datasets') echo 'delete retention' ;;
     'flags') echo 'list get create set archive history eval export import' ;;
     'buttons') echo 'press release' ;;
     'canary') echo 'start status ramp promote pause resume abort gate' ;;
@@ -15,10 +16,12 @@ _flagscope_subcommands() {
 _flagscope_options() {
   case "$1" in
     '') echo '--version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'serve') echo '--host --port --data-dir --store --ingest-workers --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'serve') echo '--host --port --data-dir --store --ingest-workers --retention --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events send') echo '--batch-size --concurrency --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'datasets') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'datasets delete') echo '--yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'datasets retention') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'columns') echo '--set-type -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'compare') echo '--dataset --metric --with --column --control --expect --where --any --since --start --end --unit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -75,6 +78,8 @@ _flagscope_arg_kind() {
   case "$1:$2" in
     'events send:0') echo 'dynamic:datasets' ;;
     'events send:1') echo 'files' ;;
+    'datasets delete:0') echo 'dynamic:datasets' ;;
+    'datasets retention:0') echo 'dynamic:datasets' ;;
     'columns:0') echo 'dynamic:datasets' ;;
     'query:0') echo 'dynamic:datasets' ;;
     'compare:0') echo 'dynamic:flags' ;;
@@ -102,7 +107,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--retention'|'--batch-size'|'--concurrency'|'--set-type'|'--calc'|'--where'|'--by'|'--since'|'--start'|'--end'|'--granularity'|'--order'|'--having'|'--limit'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--variant'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed') return 0 ;;
   esac
   return 1
 }

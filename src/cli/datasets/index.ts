@@ -21,14 +21,14 @@ export function registerDatasets(program: Command, state: RunState): void {
   const remove = cmd
     .command('delete')
     .description('delete a dataset and all its events (needs an admin key); asks for the name on a terminal')
-    .argument('<name>', 'the dataset to delete')
+    .argument('<dataset>', 'the dataset to delete')
     .option('--yes', 'delete without asking (required when not on a terminal)')
     .addHelpText('after', examples(['flagscope datasets delete old-service', 'flagscope datasets delete old-service --yes']));
   lazyAction(remove, state, async () => (await import('./dataset-verbs.js')).deleteDatasetVerb);
   const retention = cmd
     .command('retention')
     .description("show or set how long a dataset's events are kept (needs an admin key to set)")
-    .argument('<name>', 'the dataset')
+    .argument('<dataset>', 'the dataset')
     .argument('[period]', "a duration (30d, 12w, 36h; at least 1h), `forever`, or `default` (the server's `--retention`)")
     .addHelpText(
       'after',
