@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { openEventStore } from '../../src/store/duckdb/event-store.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
 
 const DAY = 86_400_000;
@@ -276,5 +277,42 @@ describe('retention', () => {
     await scheduler.advance(HOUR);
     await logLine(/retention: deleted 10 events of "late"/);
     expect((await datasets()).datasets[0].rows).toBe(10);
+  });
+});
+
+describe('the store: a delete and a schema change of the same dataset', () => {
+  it('a delete begun while a schema change of the dataset runs waits for it, then deletes its events too', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = false;
+    const store = await openEventStore({
+      path: join(dir, 'events.duckdb'),
+      beforeSchemaChange: async () => {
+        if (!holding) return;
+        await held;
+      },
+    });
+    try {
+      await store.ingest('d', [{ time: T0 - HOUR, samplerate: 1, data: { a: 1 } }]);
+      holding = true;
+      // A new column: a schema change, held open by the hook.
+      const widening = store.ingest('d', [{ time: T0 - HOUR, samplerate: 1, data: { a: 2, b: 'new' } }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      const deletion = store.deleteDataset('d');
+      // Ingest that arrives while both run waits, then creates the dataset anew.
+      const later = store.ingest('d', [{ time: T0 - HOUR, samplerate: 1, data: { c: true } }]);
+      release();
+      expect(await widening).toEqual([{ status: 202 }]);
+      expect(await deletion).toEqual({ rows: 2 });
+      expect(await later).toEqual([{ status: 202 }]);
+      const schema = await store.getSchema('d');
+      expect(schema?.columns.map((c) => c.name)).toEqual(['c']);
+      expect((await store.listDatasets())[0]?.rows).toBe(1);
+    } finally {
+      release();
+      await store.close();
+    }
   });
 });
