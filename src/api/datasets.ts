@@ -2,13 +2,23 @@
  * What `GET /api/v1/datasets` and `GET /api/v1/datasets/{dataset}/columns`
  * answer. Shared by the server and the API client.
  */
-import type { ColumnInfo, ColumnType, DatasetInfo } from '../query/schema.js';
+import type { ColumnInfo, ColumnType, DatasetInfo, StorageInfo } from '../query/schema.js';
 
-export type { ColumnInfo, DatasetInfo };
+export type { ColumnInfo, DatasetInfo, StorageInfo };
 
 /** `GET /api/v1/datasets`. */
 export interface DatasetsResponse {
   datasets: DatasetInfo[];
+  /** The event store's file as a whole (servers before retention omit it). */
+  storage?: StorageInfo;
+  /** The server's default retention in milliseconds; null keeps events forever. */
+  default_retention_ms?: number | null;
+}
+
+/** `DELETE /api/v1/datasets/{dataset}`. */
+export interface DeleteDatasetResponse {
+  dataset: string;
+  deleted_events: number;
 }
 
 /** `GET /api/v1/datasets/{dataset}/columns`. */

@@ -40,7 +40,7 @@ export const NOUNS: ReadonlyArray<{ name: string; term: string; description: str
   {
     name: 'datasets',
     term: 'datasets',
-    description: 'list datasets with their event and column counts',
+    description: 'list datasets: events, columns, time span, size on disk, retention',
     load: async () => (await import('./datasets/index.js')).registerDatasets,
   },
   {

@@ -1,8 +1,15 @@
 /**
  * Datasets and their columns: `GET /api/v1/datasets` and
- * `GET /api/v1/datasets/{dataset}/columns` (docs/api.md).
+ * `GET /api/v1/datasets/{dataset}/columns`; deleting one and setting its retention (docs/api.md).
  */
-import type { ColumnInfo, ColumnsResponse, ColumnTypeChange, DatasetInfo, DatasetsResponse } from '../api/datasets.js';
+import type {
+  ColumnInfo,
+  ColumnsResponse,
+  ColumnTypeChange,
+  DatasetInfo,
+  DatasetsResponse,
+  DeleteDatasetResponse,
+} from '../api/datasets.js';
 import { type HttpClient, unexpectedShape } from './http.js';
 
 /** `GET /api/v1/datasets`: every dataset with its size and time span. */
@@ -26,4 +33,27 @@ export async function setColumnType(http: HttpClient, dataset: string, column: s
   const body = await http.requestJson<Partial<ColumnTypeChange> | undefined>('POST', path, { type });
   if (typeof body?.to !== 'string') throw unexpectedShape(`POST ${path}`, http.baseUrl);
   return body as ColumnTypeChange;
+}
+
+/** `GET /api/v1/datasets` as the server answers it: the datasets, the file's storage and the default retention. */
+export async function describeDatasets(http: HttpClient): Promise<DatasetsResponse> {
+  const body = await http.requestJson<Partial<DatasetsResponse> | undefined>('GET', '/api/v1/datasets');
+  if (!Array.isArray(body?.datasets)) throw unexpectedShape('GET /api/v1/datasets', http.baseUrl);
+  return body as DatasetsResponse;
+}
+
+/** `DELETE /api/v1/datasets/{dataset}` (scope `admin`): deletes the dataset and its events. */
+export async function deleteDataset(http: HttpClient, dataset: string): Promise<DeleteDatasetResponse> {
+  const path = `/api/v1/datasets/${encodeURIComponent(dataset)}`;
+  const body = await http.requestJson<Partial<DeleteDatasetResponse> | undefined>('DELETE', path);
+  if (typeof body?.deleted_events !== 'number') throw unexpectedShape(`DELETE ${path}`, http.baseUrl);
+  return body as DeleteDatasetResponse;
+}
+
+/** `PUT /api/v1/datasets/{dataset}/retention` (scope `admin`): `30d`, `forever` or `default`. */
+export async function setDatasetRetention(http: HttpClient, dataset: string, retention: string): Promise<DatasetInfo> {
+  const path = `/api/v1/datasets/${encodeURIComponent(dataset)}/retention`;
+  const body = await http.requestJson<Partial<DatasetInfo> | undefined>('PUT', path, { retention });
+  if (typeof body?.name !== 'string') throw unexpectedShape(`PUT ${path}`, http.baseUrl);
+  return body as DatasetInfo;
 }

@@ -107,3 +107,15 @@ export function formatIsoTime(ms: number): string {
   const iso = new Date(ms).toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
+
+/** Formats a byte count for people with binary units: `0 B`, `512 B`, `1.5 KiB`, `256 MiB`, `1.02 GiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${trimZeros(value.toPrecision(3))} ${units[unit]}`;
+}

@@ -17,6 +17,8 @@ import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { registerAnalysisRoutes } from './analysis/routes.js';
 import { AnalysisGate } from './admission.js';
 import { registerQueryRoutes } from './query/routes.js';
+import { DatasetService } from './datasets/dataset-service.js';
+import { registerDatasetRoutes } from './datasets/routes.js';
 import { Router, type RouteRequest } from './router.js';
 import type { FlagService } from './flags/flag-service.js';
 import { registerFlagRoutes } from './flags/routes.js';
@@ -59,6 +61,8 @@ export interface AppDependencies {
   canaryTickMs?: number;
   /** Wakes waiting raw-event requests on commits, and ends their waits when the server closes. Default: one of the router's own. */
   arrivals?: EventArrivals;
+  /** Datasets as a whole: size, delete, retention (src/server/datasets/). Default: one over `events` with no default retention. */
+  datasets?: DatasetService;
 }
 
 /** Builds the route table of the server. */
@@ -71,6 +75,10 @@ export function buildRouter(deps: AppDependencies): Router {
   registerIngestRoutes(router, { ...deps, arrivals });
   registerQueryRoutes(router, { ...deps, analyses });
   registerEventRoutes(router, { ...deps, rawEvents: new EventsService({ ...deps, analyses, arrivals }) });
+  registerDatasetRoutes(router, {
+    ...deps,
+    datasets: deps.datasets ?? new DatasetService({ events: deps.events, defaultRetentionMs: null, now: deps.now, log: deps.log }),
+  });
   if (deps.keyService !== undefined) registerKeyRoutes(router, { ...deps, keys: deps.keyService });
   registerAnalysisRoutes(router, { ...deps, analyses });
   if (deps.flags !== undefined) {

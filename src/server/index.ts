@@ -75,6 +75,10 @@ export interface ServerOptions {
   ingestWorkers?: number;
   /** Batch bodies below this many bytes are parsed on the main thread. Default 16 KiB. */
   ingestWorkerMinBytes?: number;
+  /** The default retention of every dataset in milliseconds (`serve --retention`); 0 or absent keeps events forever. */
+  retentionMs?: number;
+  /** Milliseconds between two sweeps of the retention job; default an hour. */
+  retentionSweepMs?: number;
 }
 
 export interface RunningServer {
@@ -147,6 +151,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // One admission gate for the routes' analyses and the canary controller's measurements.
     const analyses = new AnalysisGate(limits, scheduler);
     const arrivals = new EventArrivals(scheduler);
+    const { DatasetService } = await import('./datasets/dataset-service.js');
+    const datasets = new DatasetService({
+      events,
+      defaultRetentionMs: options.retentionMs === undefined || options.retentionMs === 0 ? null : options.retentionMs,
+      now,
+      log,
+    });
     const deps: AppDependencies = {
       analyses,
       arrivals,
@@ -162,6 +173,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       verbose: options.verbose ?? false,
       flags,
       canaries: () => canaries,
+      datasets,
       ...(options.canaryTickMs === undefined ? {} : { canaryTickMs: options.canaryTickMs }),
     };
     const server = createServer({ keepAliveTimeout: 5_000 });
@@ -193,7 +205,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         canaries = service;
       },
     });
-    const jobs = new JobRunner([controller, ...(options.jobs ?? [])], {
+    const { retentionJob } = await import('./datasets/retention-job.js');
+    const retention = retentionJob(datasets, options.retentionSweepMs);
+    const jobs = new JobRunner([controller, retention, ...(options.jobs ?? [])], {
       scheduler,
       log,
       events,

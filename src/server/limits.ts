@@ -93,3 +93,4 @@ export {
   MIN_INTERVAL_MS as MIN_CANARY_INTERVAL_MS,
   MAX_INTERVAL_MS as MAX_CANARY_INTERVAL_MS,
 } from '../canary/plan.js';
+export { MIN_RETENTION_MS, MAX_RETENTION_MS } from '../api/retention.js';

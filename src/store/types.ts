@@ -9,9 +9,9 @@ import type { ApiKeyInfo, ApiKeyScope } from '../api/keys.js';
 import type { Flag } from '../flags/model.js';
 import type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
 import type { SqlDialect, SqlParam } from '../query/dialect.js';
-import type { ColumnType, DatasetInfo, DatasetSchema } from '../query/schema.js';
+import type { ColumnType, DatasetInfo, DatasetSchema, StorageInfo } from '../query/schema.js';
 
-export type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema } from '../query/schema.js';
+export type { ColumnInfo, ColumnType, DatasetInfo, DatasetSchema, StorageInfo } from '../query/schema.js';
 export type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
 
 /** How full a store's ingest queue is, so the server can answer 429 with `Retry-After` before queuing. */
@@ -114,6 +114,23 @@ export interface EventStore {
   releaseBatchBody(body: Buffer): void;
   /** How full the ingest queue is (backpressure). */
   pressure(): IngestPressure;
+  /**
+   * Every dataset with its oldest event, size on disk and retention, and the file as a whole
+   * (reads the data: not from memory like {@link listDatasets}).
+   */
+  describeDatasets(): Promise<{ datasets: DatasetInfo[]; storage: StorageInfo }>;
+  /**
+   * Deletes a dataset: its events, columns and retention, in one transaction that waits for the
+   * commits before it; ingest of the dataset that arrives meanwhile waits and then creates it
+   * anew. Throws `not_found` for an unknown dataset. Resolves with the events deleted.
+   */
+  deleteDataset(dataset: string): Promise<{ rows: number }>;
+  /** Sets a dataset's own retention (milliseconds, 0 = forever) or, with null, makes it follow the server's default. */
+  setRetention(dataset: string, retentionMs: number | null): Promise<void>;
+  /** Deletes a dataset's events older than `beforeMs` (Unix milliseconds); resolves with how many. */
+  deleteEventsBefore(dataset: string, beforeMs: number): Promise<{ rows: number }>;
+  /** Folds the write-ahead log into the file so deleted rows' blocks become free; false when it could not run now. */
+  reclaimSpace(): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -105,6 +105,12 @@ const ROUTES: BodyRoute[] = [
     valid: () => '{"type":"float"}',
   },
   {
+    method: 'PUT',
+    pattern: '/api/v1/datasets/:dataset/retention',
+    path: '/api/v1/datasets/hx/retention',
+    valid: () => '{"retention":"30d"}',
+  },
+  {
     method: 'POST',
     pattern: '/api/v1/flags',
     path: '/api/v1/flags',

@@ -46,6 +46,11 @@ function recording(events: DuckDbEventStore, dialect: SqlDialect = events.dialec
       takeBatchBody: (bytes) => events.takeBatchBody(bytes),
       releaseBatchBody: (body) => events.releaseBatchBody(body),
       pressure: () => events.pressure(),
+      describeDatasets: () => events.describeDatasets(),
+      deleteDataset: (dataset) => events.deleteDataset(dataset),
+      setRetention: (dataset, retentionMs) => events.setRetention(dataset, retentionMs),
+      deleteEventsBefore: (dataset, beforeMs) => events.deleteEventsBefore(dataset, beforeMs),
+      reclaimSpace: () => events.reclaimSpace(),
       close: () => events.close(),
     },
   };

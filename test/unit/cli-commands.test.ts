@@ -119,10 +119,14 @@ describe('datasets and columns', () => {
     const tty = await run(['datasets'], { stdoutTTY: true });
     expect(tty.code).toBe(0);
     const header = tty.stdout.split('\n')[0];
-    expect(header).toMatch(/^NAME\s+EVENTS\s+COLUMNS\s+LAST EVENT$/);
-    expect(tty.stdout).toMatch(/shop\s+90\s+3\s+2 minutes ago/);
+    expect(header).toMatch(/^NAME\s+EVENTS\s+COLUMNS\s+OLDEST EVENT\s+NEWEST EVENT\s+SIZE\s+RETENTION$/);
+    expect(tty.stdout).toMatch(/shop\s+90\s+3\s+.+\s+2 minutes ago\s+\d[\d.]* (B|KiB|MiB)\s+forever \(default\)/);
     const piped = await run(['datasets']);
-    expect(piped.stdout.split('\n')).toContain(`shop\t90\t3\t${new Date(events[89]?.time ?? 0).toISOString().replace('.000Z', 'Z')}`);
+    const iso = (t: number | undefined): string => new Date(t ?? 0).toISOString().replace('.000Z', 'Z');
+    const times = events.map((e) => e.time);
+    expect(piped.stdout.split('\n').find((l) => l.startsWith('shop\t'))).toMatch(
+      new RegExp(`^shop\\t90\\t3\\t${iso(Math.min(...times))}\\t${iso(Math.max(...times))}\\t\\d+\\tforever$`),
+    );
   });
 
   it('colours the TTY table unless NO_COLOR is set', async () => {

@@ -2,11 +2,42 @@ import type { Command } from 'commander';
 import type { RunState } from '../registration.js';
 import { examples, lazyAction } from '../registration.js';
 
-/** Registers `flagscope datasets`. */
+/** Registers `flagscope datasets`, `datasets delete NAME` and `datasets retention NAME [PERIOD]`. */
 export function registerDatasets(program: Command, state: RunState): void {
   const cmd = program
     .command('datasets')
-    .description('list datasets with their event and column counts')
-    .addHelpText('after', examples(['flagscope datasets', 'flagscope datasets --json', 'flagscope datasets --format csv']));
+    .description('list datasets: events, columns, time span, size on disk, retention')
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope datasets',
+        'flagscope datasets --json',
+        'flagscope datasets --format csv',
+        'flagscope datasets delete old-service --yes',
+        'flagscope datasets retention checkout 30d',
+      ]),
+    );
   lazyAction(cmd, state, async () => (await import('./list-datasets.js')).listDatasets);
+  const remove = cmd
+    .command('delete')
+    .description('delete a dataset and all its events (needs an admin key); asks for the name on a terminal')
+    .argument('<dataset>', 'the dataset to delete')
+    .option('--yes', 'delete without asking (required when not on a terminal)')
+    .addHelpText('after', examples(['flagscope datasets delete old-service', 'flagscope datasets delete old-service --yes']));
+  lazyAction(remove, state, async () => (await import('./dataset-verbs.js')).deleteDatasetVerb);
+  const retention = cmd
+    .command('retention')
+    .description("show or set how long a dataset's events are kept (needs an admin key to set)")
+    .argument('<dataset>', 'the dataset')
+    .argument('[period]', "a duration (30d, 12w, 36h; at least 1h), `forever`, or `default` (the server's `--retention`)")
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope datasets retention checkout',
+        'flagscope datasets retention checkout 30d',
+        'flagscope datasets retention checkout forever',
+        'flagscope datasets retention checkout default',
+      ]),
+    );
+  lazyAction(retention, state, async () => (await import('./dataset-verbs.js')).retentionVerb);
 }

@@ -15,6 +15,7 @@ export function registerServe(program: Command, state: RunState): void {
       '--ingest-workers <n>',
       'threads that parse large /1/batch bodies (default: one per CPU beside the main one, at most 4; 0: none)',
     )
+    .option('--retention <period>', "default retention of every dataset, e.g. 30d (default: forever); a dataset's own setting wins")
     .addHelpText(
       'after',
       examples([
@@ -22,6 +23,7 @@ export function registerServe(program: Command, state: RunState): void {
         'flagscope serve --port 0 --data-dir ./data --verbose',
         'flagscope serve --store duckdb:/var/lib/flagscope',
         'flagscope serve --ingest-workers 2',
+        'flagscope serve --retention 30d',
       ]),
     );
   lazyAction(cmd, state, async () => (await import('./run-serve.js')).serve);

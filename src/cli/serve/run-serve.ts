@@ -27,6 +27,15 @@ export const serve: Verb = async (env, _args, options) => {
     }
     serveOptions.ingestWorkers = workers;
   }
+  if (typeof options.retention === 'string') {
+    const { parseRetention } = await import('../../api/retention.js');
+    try {
+      serveOptions.retentionMs = parseRetention(options.retention) ?? 0;
+    } catch (error) {
+      const e = error as FlagscopeError;
+      throw new FlagscopeError('usage', `\`--retention\`: ${e.message}`, e.hint);
+    }
+  }
   if (typeof options.dataDir === 'string') serveOptions.dataDir = options.dataDir;
   if (typeof options.store === 'string') {
     if (serveOptions.dataDir !== undefined) {

@@ -15,6 +15,8 @@ export interface ServeOptions {
   verbose?: boolean;
   /** Ingest worker threads (see `ServerOptions.ingestWorkers`); default by CPU count. */
   ingestWorkers?: number;
+  /** Default retention of every dataset in milliseconds (`--retention`); 0 or absent: forever. */
+  retentionMs?: number;
   /** Config profile to write the URL and key to. Default: `FLAGSCOPE_PROFILE`, else the file's current profile, else `default`. */
   profile?: string;
 }
@@ -61,6 +63,7 @@ async function serveUntilSignal(
     log: stderr,
     now: ctx.now,
     ...(opts.ingestWorkers === undefined ? {} : { ingestWorkers: opts.ingestWorkers }),
+    ...(opts.retentionMs === undefined ? {} : { retentionMs: opts.retentionMs }),
   });
 
   let unregister: () => void = () => undefined;

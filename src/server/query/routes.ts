@@ -1,14 +1,13 @@
 /**
  * The query endpoints (docs/api.md), all with scope `query`: `POST /api/v1/query/{dataset}`
- * runs a query spec, `GET /api/v1/datasets` lists the datasets and
- * `GET /api/v1/datasets/{dataset}/columns` a dataset's columns; and, with scope `admin`,
+ * runs a query spec and `GET /api/v1/datasets/{dataset}/columns` a dataset's columns; and, with scope `admin`,
  * `POST /api/v1/datasets/{dataset}/columns/{column}/type` changes a column's type.
  */
 import type { EventStore } from '../../store/types.js';
 import { type AnalysisGate, parseTimeoutHeader, TIMEOUT_HEADER } from '../admission.js';
 import { clientGone, readJsonObject, sendJson } from '../http-io.js';
 import type { Router } from '../router.js';
-import { datasetColumns, listDatasets, prepareQuery, setColumnType } from './query-service.js';
+import { datasetColumns, prepareQuery, setColumnType } from './query-service.js';
 
 /** What the query endpoints need from the server. */
 export interface QueryDependencies {
@@ -29,9 +28,6 @@ export function registerQueryRoutes(router: Router, deps: QueryDependencies): vo
     });
     const query = await prepareQuery(deps.events, params.dataset as string, spec, deps.now());
     sendJson(res, 200, await deps.analyses.run((signal) => query.run(signal), { clientGone: clientGone(res), timeoutMs }));
-  });
-  router.add('GET', '/api/v1/datasets', 'query', async ({ res }) => {
-    sendJson(res, 200, { datasets: await listDatasets(deps.events) });
   });
   router.add('GET', '/api/v1/datasets/:dataset/columns', 'query', async ({ res, params }) => {
     sendJson(res, 200, await datasetColumns(deps.events, params.dataset as string));

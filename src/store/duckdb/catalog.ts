@@ -91,6 +91,8 @@ export interface DatasetState {
   rows: number;
   lastEventMicros: bigint | null;
   hasSampling: boolean;
+  /** The dataset's own retention in milliseconds, 0 to keep its events forever, null for the server's default. */
+  retentionMs: number | null;
   schema: DatasetSchema | undefined;
   /** Values kept in `meta.mistyped` because they did not fit their column, by column. */
   mistyped: Map<string, number>;
@@ -151,14 +153,17 @@ export class DatasetCatalog {
     await connection.run(
       `CREATE TABLE IF NOT EXISTS ${COLUMNS_TABLE} (dataset VARCHAR NOT NULL, position INTEGER NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)`,
     );
+    // Added with retention (docs/storage.md, "Retention"): a file from before it gains the column.
+    await connection.run(`ALTER TABLE ${DATASETS_TABLE} ADD COLUMN IF NOT EXISTS retention_ms BIGINT`);
     const datasets = (
-      await connection.runAndReadAll(`SELECT name, table_name, epoch_ms(created_at) FROM ${DATASETS_TABLE} ORDER BY name`)
+      await connection.runAndReadAll(`SELECT name, table_name, epoch_ms(created_at), retention_ms FROM ${DATASETS_TABLE} ORDER BY name`)
     ).getRows();
     const columns = (
       await connection.runAndReadAll(`SELECT dataset, name, type, epoch_ms(created_at) FROM ${COLUMNS_TABLE} ORDER BY dataset, position`)
     ).getRows();
-    for (const [name, table, createdAt] of datasets) {
+    for (const [name, table, createdAt, retentionMs] of datasets) {
       const state = emptyDatasetState(String(name), String(table), Number(createdAt));
+      state.retentionMs = retentionMs == null ? null : Number(retentionMs);
       this.datasets.set(state.name, state);
       const number = Number(/^ds_(\d+)$/.exec(state.table)?.[1] ?? 0);
       if (number >= this.nextTableNumber) this.nextTableNumber = number + 1;
@@ -210,6 +215,22 @@ export class DatasetCatalog {
       }));
   }
 
+  /** Forgets a dataset whose table and catalog rows a committed transaction removed. */
+  remove(dataset: string): void {
+    this.datasets.delete(dataset);
+  }
+
+  /** Whether some dataset's events are in `table`. */
+  hasTable(table: string): boolean {
+    for (const state of this.datasets.values()) if (state.table === table) return true;
+    return false;
+  }
+
+  /** The names of every dataset, sorted. */
+  names(): string[] {
+    return [...this.datasets.keys()].sort();
+  }
+
   /** The cached schema of a dataset (frozen; rebuilt when its columns change), or undefined. */
   schema(dataset: string): DatasetSchema | undefined {
     const state = this.datasets.get(dataset);
@@ -259,7 +280,7 @@ export class DatasetCatalog {
       await connection.run(
         `CREATE TABLE ${table} (${['_time TIMESTAMP NOT NULL', '_samplerate BIGINT NOT NULL', ...definitions(0)].join(', ')})`,
       );
-      await connection.run(`INSERT INTO ${DATASETS_TABLE} VALUES ($1, $2, make_timestamp($3::BIGINT))`, [
+      await connection.run(`INSERT INTO ${DATASETS_TABLE} (name, table_name, created_at) VALUES ($1, $2, make_timestamp($3::BIGINT))`, [
         state.name,
         state.table,
         BigInt(state.createdAt) * 1000n,
@@ -485,6 +506,7 @@ export function emptyDatasetState(name: string, table: string, createdAt: number
     rows: 0,
     lastEventMicros: null,
     hasSampling: false,
+    retentionMs: null,
     schema: undefined,
     mistyped: new Map(),
   };

@@ -11,7 +11,18 @@ import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
 import { MISTYPED_COLUMN } from '../../ingest/value-rules.js';
 import { duckdbDialect, type SqlDialect, type SqlParam } from '../../query/dialect.js';
 import { BatchBodyIngest, type BatchIngestOptions } from './batch-ingest.js';
-import { DatasetCatalog, DEFAULT_STORE_LIMITS, validateDatasetName, type DatasetState, type StoreLimits } from './catalog.js';
+import {
+  COLUMNS_TABLE,
+  DATASETS_TABLE,
+  DatasetCatalog,
+  DEFAULT_STORE_LIMITS,
+  quoteIdentifier,
+  validateDatasetName,
+  type DatasetState,
+  type StoreLimits,
+} from './catalog.js';
+import { closestName } from '../../query/suggest.js';
+import { statSync } from 'node:fs';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
 import { EventReader } from './reader.js';
 import { GroupCommitWriter, type IngestPressure, type IngestStats } from './writer.js';
@@ -26,6 +37,7 @@ import type {
   IncomingEvent,
   IngestOutcome,
   SqlRow,
+  StorageInfo,
 } from '../types.js';
 
 export {
@@ -85,6 +97,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
+    private readonly path: string,
     private readonly lanes: DuckDBConnection[],
     readers: DuckDBConnection[],
     limits: StoreLimits,
@@ -163,6 +176,151 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return { dataset, column, from, to: type, kept, restored };
   }
 
+  /**
+   * Every dataset with its oldest and newest event, the blocks its checkpointed events occupy, and
+   * its retention; and the file's size, WAL and free blocks (docs/storage.md, "Size on disk").
+   * Runs on a reader connection, so it never waits behind ingest.
+   */
+  async describeDatasets(): Promise<{ datasets: DatasetInfo[]; storage: StorageInfo }> {
+    const listed = this.catalog.list();
+    const [sizes] = await this.execute(
+      'SELECT block_size, free_blocks FROM pragma_database_size() WHERE database_name = current_database()',
+    );
+    const blockSize = Number(sizes?.[0] ?? 262_144);
+    const datasets: DatasetInfo[] = [];
+    for (const info of listed) {
+      const table = this.catalog.tableOf(info.name);
+      if (table === undefined) continue;
+      let first: string | null = null;
+      let blocks = 0;
+      try {
+        const [span] = await this.execute(`SELECT min(epoch_us(_time)) FROM ${quoteIdentifier(table)}`);
+        const firstMicros = span?.[0];
+        first = firstMicros == null ? null : new Date(Number(BigInt(firstMicros as bigint) / 1000n)).toISOString();
+        // pragma_storage_info names its table by a constant: the store's own name (`ds_<n>`), never user text.
+        const [used] = await this.execute(
+          `SELECT count(DISTINCT block_id) FROM pragma_storage_info('${table}') WHERE persistent AND block_id >= 0`,
+        );
+        blocks = Number(used?.[0] ?? 0);
+      } catch (error) {
+        if (this.catalog.tableOf(info.name) !== table) continue; // deleted meanwhile
+        throw error;
+      }
+      const state = this.catalog.get(info.name);
+      datasets.push({ ...info, first_event_time: first, size_bytes: blocks * blockSize, retention_ms: state?.retentionMs ?? null });
+    }
+    return {
+      datasets,
+      storage: {
+        file_bytes: fileBytes(this.path),
+        wal_bytes: fileBytes(`${this.path}.wal`),
+        free_bytes: Number(sizes?.[1] ?? 0) * blockSize,
+      },
+    };
+  }
+
+  /**
+   * Deletes a dataset: drops its table and catalog rows in one transaction, after every commit
+   * taken before it; the dataset's ingest waits meanwhile and then creates the dataset anew
+   * (docs/storage.md, "Deleting a dataset"). Throws `not_found` (with the closest name) for an
+   * unknown dataset.
+   */
+  async deleteDataset(dataset: string): Promise<{ rows: number }> {
+    const problem = this.refusal(dataset);
+    if (problem !== undefined) throw problem;
+    this.known(dataset);
+    return this.writer.exclusive(
+      dataset,
+      async (connection) => {
+        const state = this.known(dataset);
+        const [row] = (await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdentifier(state.table)}`)).getRows();
+        await connection.run(`DROP TABLE ${quoteIdentifier(state.table)}`);
+        await connection.run(`DELETE FROM ${COLUMNS_TABLE} WHERE dataset = $1`, [dataset]);
+        await connection.run(`DELETE FROM ${DATASETS_TABLE} WHERE name = $1`, [dataset]);
+        return { rows: Number(row?.[0] ?? 0) };
+      },
+      async () => {
+        this.catalog.remove(dataset);
+      },
+    );
+  }
+
+  /** Sets a dataset's own retention in milliseconds (0 keeps its events forever), or with null makes it follow the server's default. */
+  async setRetention(dataset: string, retentionMs: number | null): Promise<void> {
+    const problem = this.refusal(dataset);
+    if (problem !== undefined) throw problem;
+    this.known(dataset);
+    await this.writer.exclusive(
+      dataset,
+      async (connection) => {
+        this.known(dataset);
+        await connection.run(`UPDATE ${DATASETS_TABLE} SET retention_ms = $1 WHERE name = $2`, [
+          retentionMs === null ? null : BigInt(Math.round(retentionMs)),
+          dataset,
+        ]);
+      },
+      async () => {
+        const state = this.catalog.get(dataset);
+        if (state !== undefined) state.retentionMs = retentionMs;
+      },
+    );
+  }
+
+  /** Deletes a dataset's events older than `beforeMs` (Unix milliseconds); the dataset's ingest waits meanwhile. */
+  async deleteEventsBefore(dataset: string, beforeMs: number): Promise<{ rows: number }> {
+    const problem = this.refusal(dataset);
+    if (problem !== undefined) throw problem;
+    this.known(dataset);
+    return this.writer.exclusive(
+      dataset,
+      async (connection) => {
+        const state = this.known(dataset);
+        const result = await connection.run(`DELETE FROM ${quoteIdentifier(state.table)} WHERE _time < make_timestamp($1::BIGINT)`, [
+          BigInt(Math.round(beforeMs)) * 1000n,
+        ]);
+        return { rows: Number(result.rowsChanged) };
+      },
+      async (_result, connection) => {
+        const state = this.catalog.get(dataset);
+        if (state === undefined) return;
+        const [row] = (
+          await connection.runAndReadAll(`SELECT count(*), max(epoch_us(_time)) FROM ${quoteIdentifier(state.table)}`)
+        ).getRows();
+        state.rows = Number(row?.[0] ?? 0);
+        state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
+      },
+    );
+  }
+
+  /**
+   * Runs a `CHECKPOINT`: DuckDB folds the WAL into the file, and blocks whose rows were all deleted
+   * become free blocks that later writes reuse (the file itself does not shrink; docs/storage.md).
+   * Resolves false when DuckDB refuses because other write transactions are open: the next
+   * automatic checkpoint (or the one at close) frees them then.
+   */
+  async reclaimSpace(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.connection.run('CHECKPOINT');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The dataset's state, or `not_found` naming the closest dataset. */
+  private known(dataset: string): DatasetState {
+    const state = this.catalog.get(dataset);
+    if (state !== undefined) return state;
+    const closest = closestName(dataset, this.catalog.names());
+    throw notFound(
+      `dataset ${JSON.stringify(dataset)} does not exist`,
+      closest === undefined
+        ? 'run `flagscope datasets` to list datasets'
+        : `did you mean ${JSON.stringify(closest)}? run \`flagscope datasets\` to list datasets`,
+    );
+  }
+
   /** The name of the table that holds a dataset's events (`ds_<n>`, not quoted), or undefined. */
   tableOf(dataset: string): string | undefined {
     return this.catalog.tableOf(dataset);
@@ -174,7 +332,14 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
    * `options.signal` interrupts the statement (reader.ts).
    */
   execute(sql: string, params: readonly SqlParam[] = [], options: ExecuteOptions = {}): Promise<SqlRow[]> {
-    return this.reader.execute(sql, params, options.signal);
+    return this.reader.execute(sql, params, options.signal).catch((error: unknown) => {
+      // A statement compiled against a dataset deleted before it ran (docs/storage.md, "Deleting a dataset").
+      const table = /Table with name (ds_\d+) does not exist/.exec(error instanceof Error ? error.message : '')?.[1];
+      if (table !== undefined && !this.catalog.hasTable(table)) {
+        throw new FlagscopeError('conflict', 'the dataset was deleted while this request ran', 'run `flagscope datasets` to list datasets');
+      }
+      throw error;
+    });
   }
 
   /** Read statements running on the reader connections and waiting for one. */
@@ -270,6 +435,14 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   }
 }
 
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Opens (or creates) the event store in the DuckDB file at `options.path`.
  * A file left by a killed process is recovered by DuckDB's WAL replay.
@@ -296,7 +469,7 @@ export async function openEventStore(options: EventStoreOptions): Promise<DuckDb
   const readers: DuckDBConnection[] = [];
   for (let i = 0; i < Math.max(1, options.queryConnections ?? 2); i++) readers.push(await instance.connect());
   const lanes = [await instance.connect(), await instance.connect()];
-  const store = new DuckDbEventStore(instance, writer, lanes, readers, limits, options.now ?? (() => Date.now()), options);
+  const store = new DuckDbEventStore(instance, writer, options.path, lanes, readers, limits, options.now ?? (() => Date.now()), options);
   await store.load();
   return store;
 }

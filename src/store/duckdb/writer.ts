@@ -71,6 +71,10 @@ export class GroupCommitWriter {
   private readonly schemaTasks = new Set<Promise<void>>();
   /** The running schema change of each dataset (the next one waits for it). */
   private readonly changeTasks = new Map<string, Promise<void>>();
+  /** Schema changes and exclusive tasks holding each dataset's requests; they go on when the last ends. */
+  private readonly holds = new Map<string, number>();
+  /** Every schema change or exclusive task of each dataset still running. */
+  private readonly datasetTasks = new Map<string, Set<Promise<void>>>();
   /** Settles once every group taken so far has committed (or failed). */
   private lastCommit: Promise<void> = Promise.resolve();
 
@@ -206,7 +210,7 @@ export class GroupCommitWriter {
    * for the dataset that arrive meanwhile wait beside it; other datasets' groups go on.
    */
   private changeSchema(dataset: string, requests: PendingIngest[], prior: Promise<void>): void {
-    this.changing.set(dataset, []);
+    this.hold(dataset);
     const task = (async (): Promise<boolean> => {
       await prior;
       const plan = this.planDataset(dataset, requests, this.catalog.nextTableNumber);
@@ -254,8 +258,13 @@ export class GroupCommitWriter {
   private track(dataset: string, task: Promise<void>): void {
     this.schemaTasks.add(task);
     this.changeTasks.set(dataset, task);
+    const running = this.datasetTasks.get(dataset) ?? new Set();
+    running.add(task);
+    this.datasetTasks.set(dataset, running);
     void task.finally(() => {
       this.schemaTasks.delete(task);
+      running.delete(task);
+      if (running.size === 0 && this.datasetTasks.get(dataset) === running) this.datasetTasks.delete(dataset);
       if (this.changeTasks.get(dataset) === task) this.changeTasks.delete(dataset);
     });
   }
@@ -273,9 +282,13 @@ export class GroupCommitWriter {
     for (let running = this.changeTasks.get(dataset); running !== undefined; running = this.changeTasks.get(dataset)) {
       await running.catch(() => undefined);
     }
-    this.changing.set(dataset, []);
+    this.hold(dataset);
+    let own: Promise<void> | undefined;
     const task = (async () => {
       await this.lastCommit;
+      // A schema change of the dataset that a group staged before this began (its requests left
+      // that group) may still run: wait for it, so the two never write the table at once.
+      for (const other of [...(this.datasetTasks.get(dataset) ?? [])]) if (other !== own) await other;
       const connection = await this.schema.takeConnection();
       try {
         await connection.run('BEGIN TRANSACTION');
@@ -298,6 +311,7 @@ export class GroupCommitWriter {
       () => undefined,
       () => undefined,
     );
+    own = done;
     this.track(dataset, done);
     void done.then(() => this.requeue(dataset, []));
     return task;
@@ -305,12 +319,26 @@ export class GroupCommitWriter {
 
   /** Queues `requests` and those that waited for the dataset's schema change again, at the front, in order. */
   private requeue(dataset: string, requests: PendingIngest[]): void {
+    const holds = (this.holds.get(dataset) ?? 1) - 1;
+    if (holds > 0) {
+      // Another change or exclusive task of the dataset still runs: wait beside it.
+      this.holds.set(dataset, holds);
+      this.changing.get(dataset)?.unshift(...requests);
+      return;
+    }
+    this.holds.delete(dataset);
     const waited = this.changing.get(dataset) ?? [];
     this.changing.delete(dataset);
     const again = [...requests, ...waited];
     for (const request of again) this.waitingEvents += request.count;
     this.queue.unshift(...again);
     if (again.length > 0) this.startWriter();
+  }
+
+  /** Holds the dataset's requests until every holder has called {@link requeue}. */
+  private hold(dataset: string): void {
+    this.holds.set(dataset, (this.holds.get(dataset) ?? 0) + 1);
+    if (!this.changing.has(dataset)) this.changing.set(dataset, []);
   }
 
   /** Resolves once at least `events` events are queued (or the store closes). */

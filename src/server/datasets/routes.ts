@@ -1,0 +1,29 @@
+/**
+ * The dataset endpoints (docs/api.md): `GET /api/v1/datasets` (scope `query`) lists them with
+ * size, time span and retention; with scope `admin`, `DELETE /api/v1/datasets/{dataset}` deletes
+ * one and `PUT /api/v1/datasets/{dataset}/retention` sets its retention. Thin: parse, call, answer.
+ */
+import { discardBody, readJsonObject, sendJson } from '../http-io.js';
+import type { Router } from '../router.js';
+import type { DatasetService } from './dataset-service.js';
+
+export interface DatasetRouteDependencies {
+  datasets: DatasetService;
+  /** The request body limit of the body policy (src/server/http-io.ts). */
+  limits: { maxBodyBytes: number };
+}
+
+/** Adds the dataset routes to `router`. */
+export function registerDatasetRoutes(router: Router, deps: DatasetRouteDependencies): void {
+  router.add('GET', '/api/v1/datasets', 'query', async ({ res }) => {
+    sendJson(res, 200, await deps.datasets.list());
+  });
+  router.add('DELETE', '/api/v1/datasets/:dataset', 'admin', async ({ req, res, params, key }) => {
+    await discardBody(req);
+    sendJson(res, 200, await deps.datasets.delete(params.dataset as string, key?.name));
+  });
+  router.add('PUT', '/api/v1/datasets/:dataset/retention', 'admin', async ({ req, res, params }) => {
+    const body = await readJsonObject(req, deps.limits.maxBodyBytes, 'retention', { hint: 'send {"retention": "30d"}' });
+    sendJson(res, 200, await deps.datasets.setRetention(params.dataset as string, body));
+  });
+}
