@@ -6,7 +6,7 @@
 import { invalidInput, notFound } from '../errors.js';
 import { closestName, shortName } from '../query/suggest.js';
 import type { Calculation, Filter, QuerySpec } from '../query/spec.js';
-import { validateQuery } from '../query/validate.js';
+import { resolveTimes, validateQuery } from '../query/validate.js';
 import type { DatasetSchema } from '../query/schema.js';
 import {
   INCOMPLETE_COLUMN,
@@ -180,6 +180,8 @@ export function validateCompare(request: CompareRequest, schema: DatasetSchema, 
     return true;
   });
   const cohortColumns = request.flags.map((f) => f.column ?? `flag.${f.flag}`);
+  // A bad window is a 400 whatever the flags: the request is wrong before any flag is looked up.
+  resolveTimes({ time_range: request.time_range, start_time: request.start_time, end_time: request.end_time }, now);
   request.flags.forEach((f, i) => checkFlagColumn(f, cohortColumns[i]!, schema));
   const unitColumn =
     request.unit === null

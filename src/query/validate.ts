@@ -26,6 +26,11 @@ export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 10_000;
 /** Most time buckets one query may ask for (range / granularity). */
 export const MAX_TIME_BUCKETS = 1000;
+/**
+ * The coarsest granularity: ten years of seconds. A larger one is no use (one bucket covers any
+ * window the store keeps) and its bucket width would overflow the SQL arithmetic.
+ */
+export const MAX_GRANULARITY_S = 315_576_000;
 /** Most calculations, filters, breakdowns, orders and havings in one query. */
 export const MAX_LIST_LENGTH = 100;
 /**
@@ -327,7 +332,7 @@ function findCalculation(ref: Calculation, calculations: Calculation[], path: st
 }
 
 /** Resolves absolute start and end (unix seconds) from any two of start_time, end_time and time_range, like Honeycomb. */
-function resolveTimes(spec: Record<string, unknown>, now: number): { start_time: number; end_time: number; time_range: number } {
+export function resolveTimes(spec: Record<string, unknown>, now: number): { start_time: number; end_time: number; time_range: number } {
   const unixSeconds = (field: 'start_time' | 'end_time'): number | undefined => {
     const value = spec[field];
     if (value === undefined) return undefined;
@@ -530,7 +535,7 @@ function validateHaving(h: unknown, path: string, columns: SchemaIndex, calculat
 
 /** Seconds per time bucket, refused when the range would need more than {@link MAX_TIME_BUCKETS} buckets. */
 function validateGranularity(value: unknown, timeRange: number): number {
-  const granularity = expectInteger(value, 'granularity', 1);
+  const granularity = expectInteger(value, 'granularity', 1, MAX_GRANULARITY_S);
   const buckets = Math.ceil(timeRange / granularity);
   if (buckets > MAX_TIME_BUCKETS) {
     const smallest = Math.ceil(timeRange / MAX_TIME_BUCKETS);

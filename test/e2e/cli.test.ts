@@ -83,7 +83,8 @@ describe('flagscope (built binary)', () => {
   it('lists datasets and columns as tab-separated rows when piped', async () => {
     const datasets = await flagscope(['datasets']);
     expect(datasets.exitCode).toBe(0);
-    expect(datasets.stdout).toMatch(/^shop\t40\t3\t\d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+    // name, events, columns, oldest and newest event, bytes on disk, retention
+    expect(datasets.stdout).toMatch(/^shop\t40\t3\t\d{4}-\d\d-\d\dT[\d:.]+Z\t\d{4}-\d\d-\d\dT[\d:.]+Z\t\d+\t[\w.]+\n$/);
     expect(datasets.stderr).toBe('');
     const columns = await flagscope(['columns', 'shop']);
     expect(columns.exitCode).toBe(0);

@@ -472,6 +472,13 @@ describe('the reproductions of issue 9 (items 5 and 7)', () => {
     expect(reaching.json.error.hint).toMatch(/1970-01-01T00:00:00Z.*5138/);
   });
 
+  it('a granularity wider than ten years is a 400 naming granularity, not a 500', async () => {
+    const answer = await send('POST', '/api/v1/query/hx', '{"calculations":[{"op":"COUNT"}],"granularity":9007199254740991}');
+    expect(answer.status).toBe(400);
+    expect(answer.json.error.code).toBe('invalid_input');
+    expect(answer.json.error.message).toMatch(/^granularity: must be between 1 and 315576000/);
+  });
+
   it('1e400 is a per-item 400 (both paths), a 400 for a single event and in query, compare and flag bodies', async () => {
     const body = '[{"data":{"dur":1e400}},{"data":{"dur":7}}]';
     for (const dataset of ['hx', 'hx_inf_new']) {

@@ -120,10 +120,16 @@ describe('usage errors (exit 2, no server needed)', () => {
   });
 
   it('reports excess arguments in the house style', async () => {
+    const r = await run(['columns', 'shop', 'extra']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: too many arguments for 'columns'; expected 1 argument but got 2\nhint: run `flagscope columns --help`\n");
+  });
+
+  it('names the subcommands of a command given one it lacks', async () => {
     const r = await run(['datasets', 'extra']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      "error: too many arguments for 'datasets'; expected 0 arguments but got 1\nhint: run `flagscope datasets --help`\n",
+      "error: unknown command 'extra' for `flagscope datasets`\nhint: `flagscope datasets` takes delete, retention; run `flagscope datasets --help`\n",
     );
   });
 

@@ -324,6 +324,8 @@ describe('validateQuery rejections', () => {
       'use a granularity of at least 87 s',
     ],
     ['granularity zero', { granularity: 0 }, 'granularity: must be between 1 and'],
+    // A bucket wider than ten years would overflow the bucket arithmetic in SQL (a 500 before).
+    ['granularity past ten years', { granularity: 9_007_199_254_740_991 }, 'granularity: must be between 1 and 315576000'],
     [
       'too many calculations',
       { calculations: Array.from({ length: 101 }, () => ({ op: 'COUNT' })) },

@@ -61,7 +61,8 @@ export const listDatasets: Verb = async (env) => {
   );
   if (env.format !== 'table') return;
   if (datasets.length === 0) env.info('no datasets yet; send events with `flagscope events send DATASET FILE`');
-  else if (answer.storage !== undefined && answer.storage.wal_bytes > 0) {
+  // The note explains the SIZE column of the human table; a pipe gets the bytes and no note.
+  else if (env.stdoutIsTTY && answer.storage !== undefined && answer.storage.wal_bytes > 0) {
     env.info(
       `SIZE counts checkpointed blocks; ${formatBytes(answer.storage.wal_bytes)} of recent writes are still in the write-ahead log (file ${formatBytes(answer.storage.file_bytes)}, ${formatBytes(answer.storage.free_bytes)} free for reuse)`,
     );
