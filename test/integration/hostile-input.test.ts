@@ -472,6 +472,24 @@ describe('the reproductions of issue 9 (items 5 and 7)', () => {
     expect(reaching.json.error.hint).toMatch(/1970-01-01T00:00:00Z.*5138/);
   });
 
+  it('a flag body whose key defines toString (fast-check found a 500) is a 400 showing the key as JSON', async () => {
+    for (const method of ['PUT', 'POST'] as const) {
+      const path = method === 'PUT' ? '/api/v1/flags/hx.base' : '/api/v1/flags';
+      const body =
+        method === 'PUT'
+          ? '{"key":[{"toString":0}],"service":"hx","kind":"release","variants":{"on":true,"off":false},"defaultVariant":"on"}'
+          : '{"key":"hx.tostring","pressed":{"toString":0},"service":"hx","kind":"release","variants":{"on":true,"off":false},"defaultVariant":"on"}';
+      const answer = await send(method, path, body, { 'content-type': 'application/json', ...(method === 'PUT' ? await ifMatch() : {}) });
+      expect(answer.status, method).toBe(400);
+      expect(answer.json.error.code).toBe('invalid_input');
+    }
+    const put = await send('PUT', '/api/v1/flags/hx.base', '{"key":[{"toString":0}]}', {
+      'content-type': 'application/json',
+      ...(await ifMatch()),
+    });
+    expect(put.json.error.message).toBe('the body names flag [{"toString":0}], the path hx.base');
+  });
+
   it('a granularity wider than ten years is a 400 naming granularity, not a 500', async () => {
     const answer = await send('POST', '/api/v1/query/hx', '{"calculations":[{"op":"COUNT"}],"granularity":9007199254740991}');
     expect(answer.status).toBe(400);

@@ -193,7 +193,7 @@ export class FlagService {
       checkVersion(existing, expectedVersion);
       if (!isObject(input)) throw invalidInput('a flag update must be a JSON object');
       if (input['key'] !== undefined && input['key'] !== key)
-        throw invalidInput(`the body names flag ${String(input['key'])}, the path ${key}`, 'flag keys cannot be renamed');
+        throw invalidInput(`the body names flag ${shownKey(input['key'])}, the path ${key}`, 'flag keys cannot be renamed');
       // A flag read from the API may be sent back whole, its press included; any other press is refused.
       const sentPress = input['pressed'] === null ? undefined : input['pressed'];
       if (input['pressed'] !== undefined && !sameJson(sentPress, existing.pressed)) throw pressNotEditable(key, existing, sentPress);
@@ -566,10 +566,18 @@ function checkImportKeepsPress(existing: Flag | undefined, definition: FlagDefin
   }
 }
 
+/**
+ * A body's `key` as an error message shows it: whatever JSON it is. (`String` would call a
+ * `toString` the body defines, and `[{"toString":0}]` throws: a 500 for a client's mistake.)
+ */
+function shownKey(value: unknown): string {
+  return typeof value === 'string' ? shortName(value) : shortName(JSON.stringify(value) ?? 'nothing', 80);
+}
+
 function userDefinition(input: unknown): FlagDefinition {
   if (isObject(input) && input['pressed'] !== undefined) {
     throw invalidInput(
-      `flag ${String(input['key'])}: \`pressed\` changes only through press and release`,
+      `flag ${shownKey(input['key'])}: \`pressed\` changes only through press and release`,
       'create the flag without it, then `flagscope buttons press` it (scope killswitch)',
     );
   }
