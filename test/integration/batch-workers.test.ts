@@ -354,8 +354,15 @@ describe('POST /1/batch with and without ingest workers', () => {
       };
       expect(strip(a)).toEqual(strip(b));
     }
-    const listing = (await get(withWorkers, '/api/v1/datasets')) as { datasets: Array<{ rows: number }> };
-    expect(listing).toEqual(await get(withoutWorkers, '/api/v1/datasets'));
+    // The same datasets, rows, columns and time spans; bytes on disk and in the write-ahead log
+    // depend on how the writes were grouped into commits, so they are left out.
+    const datasets = async (server: Side): Promise<unknown> => {
+      const answer = (await get(server, '/api/v1/datasets')) as { datasets: Array<Record<string, unknown>> };
+      return answer.datasets.map(({ size_bytes: _size, ...rest }) => rest);
+    };
+    const listing = (await datasets(withWorkers)) as unknown[];
+    expect(listing.length).toBeGreaterThan(0);
+    expect(listing).toEqual(await datasets(withoutWorkers));
     expect(withWorkers.log.filter((line) => /ingest worker|disabled/.test(line))).toEqual([]);
 
     // Close both servers and compare every stored row.

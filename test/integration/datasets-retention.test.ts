@@ -262,11 +262,13 @@ describe('retention', () => {
     expect(checkpoint).toMatch(/checkpoint (done|deferred)/);
     expect(after.storage.free_bytes).toBeGreaterThanOrEqual(before.storage.free_bytes);
     expect(shopAfter.size_bytes).toBeLessThanOrEqual(shopBefore.size_bytes);
-    // A second sweep an hour later finds nothing new to delete.
-    const deletions = lines.filter((l) => /retention: deleted/.test(l)).length;
+    // A sweep an hour later moves the cutoff an hour on: it deletes the rest of day 30's events
+    // (10:00-10:30, 1,500) and nothing of the days after.
     await scheduler.advance(HOUR);
-    await call('GET', '/api/v1/datasets');
-    expect(lines.filter((l) => /retention: deleted/.test(l)).length).toBe(deletions);
+    const second = await logLine(/retention: deleted 1500 events of "shop"/);
+    expect(second).toContain(`older than ${new Date(cutoff + HOUR).toISOString()}`);
+    expect((await datasets()).datasets.find((d: any) => d.name === 'shop').rows).toBe(120_000 - 11 * 3000);
+    expect(lines.filter((l) => /retention: deleted \d+ events of "shop"/.test(l))).toHaveLength(2);
   });
 
   it('events older than the retention are accepted and removed by the next sweep', async () => {

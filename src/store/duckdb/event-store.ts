@@ -85,6 +85,8 @@ export const DEFAULT_CHECKPOINT_THRESHOLD = '256MB';
 export class DuckDbEventStore implements EventStore, PreparedIngest {
   readonly dialect: SqlDialect = duckdbDialect;
   private readonly catalog: DatasetCatalog;
+  /** Tables of datasets whose delete is dropping them (until the catalog has forgotten them). */
+  private readonly droppingTables = new Set<string>();
   private readonly writer: GroupCommitWriter;
   private readonly reader: EventReader;
   private readonly batches: BatchBodyIngest;
@@ -229,20 +231,30 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     const problem = this.refusal(dataset);
     if (problem !== undefined) throw problem;
     this.known(dataset);
-    return this.writer.exclusive(
+    const { rows } = await this.writer.exclusive(
       dataset,
       async (connection) => {
         const state = this.known(dataset);
         const [row] = (await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdentifier(state.table)}`)).getRows();
-        await connection.run(`DROP TABLE ${quoteIdentifier(state.table)}`);
-        await connection.run(`DELETE FROM ${COLUMNS_TABLE} WHERE dataset = $1`, [dataset]);
-        await connection.run(`DELETE FROM ${DATASETS_TABLE} WHERE name = $1`, [dataset]);
-        return { rows: Number(row?.[0] ?? 0) };
+        // A reader may see the drop committed before the catalog forgets the dataset (after the
+        // commit): its "table does not exist" is then this delete's, a conflict, not a bug.
+        this.droppingTables.add(state.table);
+        try {
+          await connection.run(`DROP TABLE ${quoteIdentifier(state.table)}`);
+          await connection.run(`DELETE FROM ${COLUMNS_TABLE} WHERE dataset = $1`, [dataset]);
+          await connection.run(`DELETE FROM ${DATASETS_TABLE} WHERE name = $1`, [dataset]);
+        } catch (error) {
+          this.droppingTables.delete(state.table);
+          throw error;
+        }
+        return { rows: Number(row?.[0] ?? 0), table: state.table };
       },
-      async () => {
+      async ({ table }) => {
         this.catalog.remove(dataset);
+        this.droppingTables.delete(table);
       },
     );
+    return { rows };
   }
 
   /** Sets a dataset's own retention in milliseconds (0 keeps its events forever), or with null makes it follow the server's default. */
@@ -335,7 +347,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return this.reader.execute(sql, params, options.signal).catch((error: unknown) => {
       // A statement compiled against a dataset deleted before it ran (docs/storage.md, "Deleting a dataset").
       const table = /Table with name (ds_\d+) does not exist/.exec(error instanceof Error ? error.message : '')?.[1];
-      if (table !== undefined && !this.catalog.hasTable(table)) {
+      if (table !== undefined && (this.droppingTables.has(table) || !this.catalog.hasTable(table))) {
         throw new FlagscopeError('conflict', 'the dataset was deleted while this request ran', 'run `flagscope datasets` to list datasets');
       }
       throw error;
