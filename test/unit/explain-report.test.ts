@@ -189,6 +189,20 @@ describe('explain', () => {
     expect(shareBar(0.0625)).toBe('▋');
     expect(shareBar(1)).toBe('██████████');
   });
+
+  it('narrows the bars before it cuts the name of a finding on a narrow terminal', () => {
+    const report = assembleExplainReport({ dataset: 'shop', validated, plan, groups });
+    const long = {
+      ...report,
+      findings: report.findings.map((f) => (f.values[0] === 'Safari' ? { ...f, values: ['Safari Technology Preview'] } : f)),
+    };
+    const lines = renderExplainReport(long, { styler: plainStyler, width: 80 }).split('\n');
+    const safari = lines.find((l) => l.includes('browser=Safari'));
+    expect(safari).toMatch(/browser=Safari Technology Preview\s+██▍\s+60\.0%\s+▊\s+20\.0%\s+\+40\.0pp/);
+    const rows = lines.filter((l) => /^\d+ {2}/.test(l));
+    expect(rows).toHaveLength(4);
+    for (const line of rows) expect(line.length).toBeLessThanOrEqual(80);
+  });
 });
 
 describe('compare rendering', () => {
