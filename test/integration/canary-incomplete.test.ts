@@ -120,3 +120,20 @@ it('rolls back a canary whose executions go quiet on the default INCOMPLETE <= +
   const served = await api('POST', `/ofrep/v1/evaluate/flags/${FLAG}`, { context: { targetingKey: 'user-1' } });
   expect(served.json.variant).toBe('off');
 }, 120_000);
+
+it('refuses an INCOMPLETE guard on a dataset without stitched beacons, saying why, and leaves it out of the defaults', async () => {
+  const batch = [{ time: new Date(T0 - 1000).toISOString(), data: { [`flag.${FLAG}`]: 'off', status_code: 200, duration_ms: 120 } }];
+  expect((await api('POST', '/1/batch/plain', batch)).status).toBe(200);
+  const refused = await api('POST', '/api/v1/canaries', { flag: FLAG, dataset: 'plain', guards: ['INCOMPLETE <= +0.5pp'] });
+  expect(refused.status).toBe(400);
+  expect(refused.json.error.message).toBe(
+    'metric INCOMPLETE: dataset "plain" has no meta.incomplete column, so it has no incomplete executions to count',
+  );
+  expect(refused.json.error.hint).toContain('POST /1/beacons/plain');
+  const defaults = await api('POST', '/api/v1/canaries', { flag: FLAG, dataset: 'plain', dryRun: true });
+  expect(defaults.status).toBe(200);
+  expect((defaults.json as { plan: { guards: { guard: string }[] } }).plan.guards.map((g) => g.guard)).toEqual([
+    'RATE(status_code >= 500) <= +0.5pp',
+    'P95(duration_ms) <= +10%',
+  ]);
+});
