@@ -76,7 +76,9 @@ describe('runDemo', () => {
         `→ found: ${QUIET_EXECUTIONS.description}: \\d+\\.\\d+% of its page executions never finished, \\d+× the \\d\\.\\d\\d% of the others\\.`,
       ),
     );
-    expect(out).toMatch(/The ones that finished fail \d\.\d\d% of the time .*: a dashboard of completed executions calls it healthy\./);
+    expect(out).toMatch(
+      /Its finished executions look like everyone's: error rate \d\.\d\d%, P95 \d+ ms \(all 4 combinations: .*\)\. A dashboard of completed executions calls it healthy\./,
+    );
     expect(out).toContain('That is the combination the demo data makes go quiet');
     expect(out).toMatch(/^\$ flagscope explain shop --incomplete --population 'service\.name = "api-gateway"' --limit 3 /m);
     expect(out).toMatch(/^1 +(flag\.image_cdn_v2=on AND flag\.lazy_images=off|flag\.lazy_images=off AND flag\.image_cdn_v2=on) /m);
