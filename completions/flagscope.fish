@@ -50,7 +50,7 @@ function __flagscope_options
         case 'compare'
             echo '--dataset --metric --with --column --control --expect --where --any --since --start --end --unit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'explain'
-            echo '--where --any --population --since --start --end --limit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--where --any --incomplete --population --since --start --end --limit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags list'

@@ -29,7 +29,7 @@ _flagscope_options() {
     'columns') echo '--set-type -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'compare') echo '--dataset --metric --with --column --control --expect --where --any --since --start --end --unit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'explain') echo '--where --any --population --since --start --end --limit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'explain') echo '--where --any --incomplete --population --since --start --end --limit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags list') echo '--service --kind --stale --archived --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags get') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;

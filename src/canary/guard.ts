@@ -7,7 +7,8 @@
  * Pure: text in, a definition out, or an `invalid_input` error.
  */
 import { invalidInput, isFlagscopeError } from '../errors.js';
-import { INCOMPLETE_COLUMN, type MetricDefinition, metricFromInput, parseMetric } from '../compare/metrics.js';
+import { type MetricDefinition, metricFromInput, parseMetric } from '../compare/metrics.js';
+import { hasIncompleteColumn } from '../query/incomplete.js';
 import type { DatasetSchema } from '../query/schema.js';
 import type { MetricDirection } from '../stats/verdict.js';
 
@@ -205,7 +206,7 @@ export function guardFromInput(input: unknown, path: string): GuardDefinition {
  * The default guards of a dataset (docs/canary.md): `RATE(error = true) <= +0.5pp`
  * where an `error` column exists, else `RATE(status_code >= 500) <= +0.5pp` where a
  * numeric `status_code` exists; `P95(duration_ms) <= +10%` where `duration_ms` is
- * numeric; `INCOMPLETE <= +0.5pp` where beacons are stitched (`meta.incomplete`).
+ * numeric; `INCOMPLETE <= +0.5pp` where beacons are stitched (a boolean `meta.incomplete`).
  */
 export function defaultGuards(schema: DatasetSchema): GuardDefinition[] {
   const types = new Map(schema.columns.map((c) => [c.name, c.type]));
@@ -219,7 +220,7 @@ export function defaultGuards(schema: DatasetSchema): GuardDefinition[] {
     guards.push(parseGuard(`RATE(status_code >= 500) <= ${rate}`));
   }
   if (numeric('duration_ms')) guards.push(parseGuard(`P95(duration_ms) <= +${DEFAULT_LATENCY_TOLERANCE_PCT}%`));
-  if (types.has(INCOMPLETE_COLUMN)) guards.push(parseGuard(`INCOMPLETE <= ${rate}`));
+  if (hasIncompleteColumn(schema)) guards.push(parseGuard(`INCOMPLETE <= ${rate}`));
   return guards;
 }
 

@@ -6,13 +6,13 @@
  */
 import { invalidInput } from '../errors.js';
 import { calculationName } from '../query/format.js';
+import { INCOMPLETE_COLUMN, incompleteFilter } from '../query/incomplete.js';
 import { parseCalculation } from '../query/shorthand.js';
 import { PERCENTILE_QUANTILE, type Calculation, type Filter, type PercentileOp } from '../query/spec.js';
 import type { MetricDirection } from '../stats/verdict.js';
 import type { DatasetSchema } from '../query/schema.js';
 
-/** The column that marks executions stitched as incomplete (a start beacon without its end). */
-export const INCOMPLETE_COLUMN = 'meta.incomplete';
+export { INCOMPLETE_COLUMN };
 
 export type MetricKind = 'count' | 'sum' | 'avg' | 'percentile' | 'rate' | 'incomplete';
 
@@ -163,9 +163,8 @@ function parseMetricFromCalc(calc: Calculation): MetricDefinition {
 }
 
 /**
- * The calculation a metric is validated as (INCOMPLETE is the rate of
- * `meta.incomplete = true`), so `validateQuery` checks its columns and coerces
- * its filter values.
+ * The calculation a metric is validated as, so `validateQuery` checks its
+ * columns and coerces its filter values (and INCOMPLETE's column).
  */
 export function metricCalculation(metric: MetricDefinition): Calculation {
   switch (metric.kind) {
@@ -178,7 +177,7 @@ export function metricCalculation(metric: MetricDefinition): Calculation {
     case 'rate':
       return { op: 'RATE', filters: metric.filters!, filter_combination: metric.filter_combination ?? 'AND' };
     case 'incomplete':
-      return { op: 'RATE', filters: [{ column: INCOMPLETE_COLUMN, op: '=', value: true }] };
+      return { op: 'INCOMPLETE' };
     case 'percentile': {
       const op = (Object.keys(PERCENTILE_QUANTILE) as PercentileOp[]).find((k) => PERCENTILE_QUANTILE[k] === metric.quantile);
       return { op: op ?? 'P50', column: metric.column! };
@@ -186,9 +185,15 @@ export function metricCalculation(metric: MetricDefinition): Calculation {
   }
 }
 
-/** Replaces a metric's filters with their validated (type-coerced) form. */
-export function withValidatedCalculation(metric: MetricDefinition, calc: Calculation): MetricDefinition {
+/**
+ * Replaces a metric's filters with their validated (type-coerced) form; INCOMPLETE gets the
+ * filter `meta.incomplete = true` in the type of the dataset's column.
+ */
+export function withValidatedCalculation(metric: MetricDefinition, calc: Calculation, schema: DatasetSchema): MetricDefinition {
   if (metric.kind === 'rate') return { ...metric, filters: calc.filters ?? [], filter_combination: calc.filter_combination ?? 'AND' };
-  if (metric.kind === 'incomplete') return { ...metric, filters: calc.filters ?? [], filter_combination: 'AND' };
+  if (metric.kind === 'incomplete') {
+    const type = schema.columns.find((c) => c.name === INCOMPLETE_COLUMN)?.type ?? 'boolean';
+    return { ...metric, filters: [incompleteFilter(type)], filter_combination: 'AND' };
+  }
   return metric;
 }

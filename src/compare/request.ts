@@ -8,14 +8,8 @@ import { closestName, shortName } from '../query/suggest.js';
 import type { Calculation, Filter, QuerySpec } from '../query/spec.js';
 import { resolveTimes, validateQuery } from '../query/validate.js';
 import type { DatasetSchema } from '../query/schema.js';
-import {
-  INCOMPLETE_COLUMN,
-  defaultMetricsWithNotes,
-  metricCalculation,
-  metricFromInput,
-  withValidatedCalculation,
-  type MetricDefinition,
-} from './metrics.js';
+import { hasIncompleteColumn, incompleteColumnType } from '../query/incomplete.js';
+import { defaultMetricsWithNotes, metricCalculation, metricFromInput, withValidatedCalculation, type MetricDefinition } from './metrics.js';
 import type { CohortColumn, CompareSettings } from './report.js';
 
 /** A flag of a comparison as the API accepts it. */
@@ -171,8 +165,8 @@ export function parseCompareRequest(body: unknown): CompareRequest {
 export function validateCompare(request: CompareRequest, schema: DatasetSchema, now: number): ValidatedCompare {
   const defaults = request.metrics === undefined || request.metrics.length === 0 ? defaultMetricsWithNotes(schema) : undefined;
   let metrics = defaults?.metrics ?? (request.metrics ?? []).map((m, i) => metricFromInput(m, `metrics[${i}]`));
-  const hasIncomplete = schema.columns.some((c) => c.name === INCOMPLETE_COLUMN);
-  if (hasIncomplete && !metrics.some((m) => m.kind === 'incomplete')) metrics = [...metrics, metricFromInput('INCOMPLETE', 'metrics')];
+  if (metrics.some((m) => m.kind === 'incomplete')) incompleteColumnType(schema, 'metric INCOMPLETE');
+  else if (hasIncompleteColumn(schema)) metrics = [...metrics, metricFromInput('INCOMPLETE', 'metrics')];
   const names = new Set<string>();
   metrics = metrics.filter((m) => {
     if (names.has(m.name)) return false;
@@ -197,7 +191,7 @@ export function validateCompare(request: CompareRequest, schema: DatasetSchema, 
   if (request.start_time !== undefined) spec.start_time = request.start_time;
   if (request.end_time !== undefined) spec.end_time = request.end_time;
   const normalized = validateQuery(spec, schema, now);
-  const validatedMetrics = metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i] as Calculation));
+  const validatedMetrics = metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i] as Calculation, schema));
   const columns: CohortColumn[] = request.flags.map((f, i) => {
     const column: CohortColumn = { flag: f.flag, column: cohortColumns[i]! };
     if (f.control !== undefined) column.control = f.control;

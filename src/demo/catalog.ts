@@ -482,6 +482,25 @@ export const HIDDEN_REGRESSION = {
 } as const;
 
 /**
+ * A flag combination whose page executions go quiet: with the new image CDN and lazy images
+ * off, a product page fetches every full-size image at once and phones kill the tab before the
+ * page can send its end beacon. The executions that do finish fail and take as long as anyone
+ * else's, so a dashboard of completed executions calls the combination healthy; only the
+ * incomplete executions (`meta.incomplete = true`, when the generator's `incomplete` is on) give
+ * it away.
+ */
+export const QUIET_EXECUTIONS = {
+  /** Column → value; all must match. */
+  where: { 'flag.image_cdn_v2': 'on', 'flag.lazy_images': 'off' },
+  flags: { image_cdn_v2: 'on', lazy_images: 'off' },
+  services: ['api-gateway'],
+  /** Share of the combination's executions in those services whose end never arrives. */
+  incompleteRate: 0.12,
+  /** Human wording for narratives and reports. */
+  description: 'flag.image_cdn_v2=on AND flag.lazy_images=off',
+} as const;
+
+/**
  * A short incident: the payment provider times out for a quarter of an hour,
  * so error rate over time shows a spike in an otherwise quiet day.
  */

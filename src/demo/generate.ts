@@ -15,6 +15,7 @@ import {
   DEMO_SERVICES,
   HIDDEN_REGRESSION,
   PAYMENTS_INCIDENT,
+  QUIET_EXECUTIONS,
   demoFlagRollout,
   type DemoRoute,
   type DemoService,
@@ -30,6 +31,7 @@ export {
   DEMO_SERVICES,
   HIDDEN_REGRESSION,
   PAYMENTS_INCIDENT,
+  QUIET_EXECUTIONS,
 } from './catalog.js';
 export type { DemoFlag, DemoFlagKind, DemoRoute, DemoService, DemoVariant } from './catalog.js';
 
@@ -64,10 +66,10 @@ export interface GenerateOptions {
   lostCohort?: { flag: string; variant: string; share: number };
   /**
    * Browser executions whose end never arrived: `INCOMPLETE_EXECUTIONS.rate`
-   * of requests (times `regressionMultiplier` in the regression cohort) carry
-   * `meta.incomplete = true` and none of the fields known only at the end
-   * (status, duration, error, database); every other event has
-   * `meta.incomplete = false`. Default off.
+   * of requests (`QUIET_EXECUTIONS.incompleteRate` in its flag combination
+   * and services) carry `meta.incomplete = true` and none of the fields known
+   * only at the end (status, duration, error, database); every other event
+   * has `meta.incomplete = false`. Default off.
    */
   incomplete?: boolean;
   /**
@@ -89,7 +91,6 @@ export interface GeneratedEvent {
 /** Incomplete executions when `incomplete` is on (see `GenerateOptions.incomplete`). */
 export const INCOMPLETE_EXECUTIONS = {
   rate: 0.004,
-  regressionMultiplier: 6,
   /** Fields an incomplete execution lacks: what only the end of a request knows. */
   endFields: [
     'status_code',
@@ -128,6 +129,8 @@ const RECOMMENDATIONS_ML = flagIndex('recommendations_ml');
 const STRICT_RATE_LIMIT = flagIndex('strict_rate_limit');
 const APPLE_PAY = flagIndex('apple_pay');
 const PASSWORDLESS = flagIndex('passwordless_auth');
+const IMAGE_CDN_V2 = flagIndex('image_cdn_v2');
+const LAZY_IMAGES = flagIndex('lazy_images');
 
 /**
  * The variant of a demo flag that a user gets: flagd's `fractional` bucketing
@@ -173,6 +176,8 @@ interface UserProfile {
   flags: string[];
   /** True when the user is in the hidden regression's flag combination and browser. */
   inRegressionCohort: boolean;
+  /** True when the user is in the flag combination whose executions go quiet (`QUIET_EXECUTIONS`). */
+  inQuietCohort: boolean;
 }
 
 interface Choice<T> {
@@ -297,6 +302,8 @@ function buildUser(seed: number, index: number, overrides: readonly (string | un
     flags[CHECKOUT_V2] === HIDDEN_REGRESSION.flags.checkout_v2 &&
     flags[NEW_CART] === HIDDEN_REGRESSION.flags.new_cart &&
     b.browser === HIDDEN_REGRESSION.browser;
+  const inQuietCohort =
+    flags[IMAGE_CDN_V2] === QUIET_EXECUTIONS.flags.image_cdn_v2 && flags[LAZY_IMAGES] === QUIET_EXECUTIONS.flags.lazy_images;
   return {
     id,
     plan: PLANS.pick(u(8)),
@@ -316,6 +323,7 @@ function buildUser(seed: number, index: number, overrides: readonly (string | un
     appVersion: APP_VERSIONS.pick(u(13)),
     flags,
     inRegressionCohort,
+    inQuietCohort,
   };
 }
 
@@ -326,6 +334,7 @@ interface ServiceRuntime {
   nodes: string[];
   shas: [string, string];
   inRegressionServices: boolean;
+  inQuietServices: boolean;
   timeoutMs: number;
 }
 
@@ -354,6 +363,7 @@ function buildRuntime(seed: number, service: DemoService, serviceIndex: number):
     nodes,
     shas: [sha(0), service.versions[0] === service.versions[1] ? sha(0) : sha(1)],
     inRegressionServices: regressionServices.includes(service.name),
+    inQuietServices: (QUIET_EXECUTIONS.services as readonly string[]).includes(service.name),
     timeoutMs: service.name === 'payments' ? 10_000 : 3_000,
   };
 }
@@ -516,7 +526,7 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
         samplerate = BORING_SAMPLE_RATE;
       }
       const data = buildData(rng, seed, time, fraction, rt, route, user, userIndex, outcome);
-      if (effects.incomplete) markCompleteness(rng, data, rt.inRegressionServices && user.inRegressionCohort);
+      if (effects.incomplete) markCompleteness(rng, data, rt.inQuietServices && user.inQuietCohort);
       yield { time, samplerate, data };
       break;
     }
@@ -550,8 +560,8 @@ interface Outcome {
   cacheHit: boolean;
 }
 
-function markCompleteness(rng: Random, data: Record<string, unknown>, inRegression: boolean): void {
-  const rate = INCOMPLETE_EXECUTIONS.rate * (inRegression ? INCOMPLETE_EXECUTIONS.regressionMultiplier : 1);
+function markCompleteness(rng: Random, data: Record<string, unknown>, goesQuiet: boolean): void {
+  const rate = goesQuiet ? QUIET_EXECUTIONS.incompleteRate : INCOMPLETE_EXECUTIONS.rate;
   if (!rng.chance(rate)) {
     data['meta.incomplete'] = false;
     return;

@@ -39,10 +39,10 @@ export function formatFilters(filters: Filter[], combination: 'AND' | 'OR' = 'AN
 
 /**
  * The name of a calculation as it appears in results and `meta.calculations`:
- * `COUNT`, `P99(duration_ms)`, `COUNT_DISTINCT(user.id)`, `RATE(status_code >= 500)`.
+ * `COUNT`, `P99(duration_ms)`, `COUNT_DISTINCT(user.id)`, `RATE(status_code >= 500)`, `INCOMPLETE`.
  */
 export function calculationName(calc: Calculation): string {
-  if (calc.op === 'COUNT') return 'COUNT';
+  if (calc.op === 'COUNT' || calc.op === 'INCOMPLETE') return calc.op;
   if (calc.op === 'RATE') return `RATE(${formatFilters(calc.filters ?? [], calc.filter_combination ?? 'AND')})`;
   return `${calc.op}(${formatColumn(calc.column ?? '')})`;
 }

@@ -273,7 +273,7 @@ export function mergeWhere(expressions: WhereExpression[]): WhereExpression {
   return { filters, filter_combination: 'AND' };
 }
 
-const CALC_HINT = 'e.g. COUNT, P99(duration_ms), COUNT_DISTINCT(user.id), RATE(status_code >= 500), HEATMAP(duration_ms)';
+const CALC_HINT = 'e.g. COUNT, P99(duration_ms), COUNT_DISTINCT(user.id), RATE(status_code >= 500), HEATMAP(duration_ms), INCOMPLETE';
 
 function calcOpOf(word: string, text: string): CalcOp {
   const op = word.toUpperCase();
@@ -286,7 +286,7 @@ function calcOpOf(word: string, text: string): CalcOp {
 }
 
 /**
- * Parses a calculation: `COUNT`, `OP(column)` or `RATE(where-expression)`; ops are case-insensitive.
+ * Parses a calculation: `COUNT`, `INCOMPLETE`, `OP(column)` or `RATE(where-expression)`; ops are case-insensitive.
  *
  * @example parseCalculation('P99(duration_ms)') // { op: 'P99', column: 'duration_ms' }
  */
@@ -296,11 +296,13 @@ export function parseCalculation(text: string): Calculation {
   if (!match) throw usage(`invalid calculation ${JSON.stringify(shortName(text))}: expected OP or OP(column)`, CALC_HINT);
   const op = calcOpOf(match[1] ?? '', text);
   const argument = match[2];
-  if (op === 'COUNT') {
+  if (op === 'COUNT' || op === 'INCOMPLETE') {
     if (argument !== undefined && argument.trim() !== '') {
       throw usage(
-        `invalid calculation ${JSON.stringify(shortName(text))}: COUNT takes no column`,
-        'write COUNT, or COUNT_DISTINCT(column) to count distinct values',
+        `invalid calculation ${JSON.stringify(shortName(text))}: ${op === 'COUNT' ? 'COUNT takes no column' : 'INCOMPLETE takes no argument'}`,
+        op === 'COUNT'
+          ? 'write COUNT, or COUNT_DISTINCT(column) to count distinct values'
+          : 'write INCOMPLETE (the share of meta.incomplete = true), or RATE(filter) for the share of other events',
       );
     }
     return { op };

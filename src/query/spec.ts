@@ -24,7 +24,19 @@ export const PERCENTILE_QUANTILE: Record<PercentileOp, number> = {
   P999: 0.999,
 };
 
-export const CALC_OPS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'COUNT_DISTINCT', 'HEATMAP', 'RATE', ...PERCENTILE_OPS] as const;
+/** Calculation ops; `RATE` and `INCOMPLETE` (the weighted share of `meta.incomplete = true`) are flagscope extensions. */
+export const CALC_OPS = [
+  'COUNT',
+  'SUM',
+  'AVG',
+  'MIN',
+  'MAX',
+  'COUNT_DISTINCT',
+  'HEATMAP',
+  'RATE',
+  'INCOMPLETE',
+  ...PERCENTILE_OPS,
+] as const;
 export type CalcOp = (typeof CALC_OPS)[number];
 
 export const FILTER_OPS = [
@@ -56,7 +68,7 @@ export interface Filter {
 
 export interface Calculation {
   op: CalcOp;
-  /** Required for every op but COUNT and RATE. */
+  /** Required for every op but COUNT, RATE and INCOMPLETE. */
   column?: string;
   /** RATE only: the events counted in the numerator (flagscope extension). */
   filters?: Filter[];

@@ -5,6 +5,7 @@
 import { FlagscopeError } from '../errors.js';
 import type { ColumnInfo, ColumnType, DatasetSchema } from './schema.js';
 import { calculationName } from './format.js';
+import { INCOMPLETE_COLUMN, incompleteColumnType } from './incomplete.js';
 import {
   CALC_OPS,
   FILTER_OPS,
@@ -133,7 +134,7 @@ function expectInteger(value: unknown, path: string, min: number, max = Number.M
 /** A dataset's columns by name, answering an unknown name with the nearest one (shared with raw events). */
 export class SchemaIndex {
   readonly byName = new Map<string, ColumnInfo>();
-  constructor(schema: DatasetSchema) {
+  constructor(readonly schema: DatasetSchema) {
     for (const column of schema.columns) this.byName.set(column.name, column);
   }
 
@@ -274,6 +275,14 @@ function validateCalcRef(op: CalcOp, input: Record<string, unknown>, path: strin
   if (op === 'COUNT') {
     if (input.column !== undefined) fail(`${path}.column`, 'COUNT takes no column', 'remove the column, or use COUNT_DISTINCT');
     if (input.filters !== undefined) fail(`${path}.filters`, 'only RATE takes filters');
+    return { op };
+  }
+  if (op === 'INCOMPLETE') {
+    if (input.column !== undefined)
+      fail(`${path}.column`, 'INCOMPLETE takes no column', `it counts ${INCOMPLETE_COLUMN} = true; remove the column, or use RATE(filter)`);
+    if (input.filters !== undefined) fail(`${path}.filters`, 'only RATE takes filters');
+    if (input.filter_combination !== undefined) fail(`${path}.filter_combination`, 'only RATE takes a filter_combination');
+    incompleteColumnType(columns.schema, opPath);
     return { op };
   }
   if (op === 'RATE') {

@@ -94,7 +94,7 @@ describe('buildCompareStatement on DuckDB', () => {
       schema,
       0,
     );
-    const validated = metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i]!));
+    const validated = metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i]!, schema));
     const statement = buildCompareStatement({
       table: '"events"',
       schema,
@@ -167,7 +167,7 @@ describe('buildCompareStatement on DuckDB', () => {
       table: '"events"',
       schema,
       cohortColumns: ['flag.odd "name"'],
-      metrics: metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i]!)),
+      metrics: metrics.map((m, i) => withValidatedCalculation(m, normalized.calculations[i]!, schema)),
       filters: [],
       filterCombination: 'AND',
       startTime: 1_700_000_000,

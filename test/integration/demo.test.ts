@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryContext } from '../support/memory-context.js';
 import { runCli } from '../../src/cli/program.js';
-import { HIDDEN_REGRESSION } from '../../src/demo/catalog.js';
+import { HIDDEN_REGRESSION, QUIET_EXECUTIONS } from '../../src/demo/catalog.js';
 import { generateEvents } from '../../src/demo/generate.js';
 import { runDemo, type DemoSetup, type DemoStep } from '../../src/cli/demo/run.js';
 
@@ -42,6 +42,7 @@ describe('runDemo', () => {
       'When did errors happen?',
       'Is a feature flag to blame?',
       'What does checkout latency look like?',
+      'Which page executions never finish?',
     ]) {
       expect(headings.map((m) => m[3])).toContain(title);
     }
@@ -66,6 +67,21 @@ describe('runDemo', () => {
       .join(' AND ');
     expect(out).toContain(`→ found: ${found}`);
     expect(out).toContain('That is the regression hidden in the demo data');
+
+    // Completed executions alone look alike; INCOMPLETE finds the combination whose executions go quiet.
+    expect(out).toMatch(/^\$ flagscope query shop .*--where 'meta\.incomplete = false' --by flag\.image_cdn_v2 --by flag\.lazy_images /m);
+    expect(out).toMatch(/^\$ flagscope query shop --calc COUNT --calc INCOMPLETE .*--order 'INCOMPLETE desc' /m);
+    expect(out).toMatch(
+      new RegExp(
+        `→ found: ${QUIET_EXECUTIONS.description}: \\d+\\.\\d+% of its page executions never finished, \\d+× the \\d\\.\\d\\d% of the others\\.`,
+      ),
+    );
+    expect(out).toMatch(
+      /Its finished executions look like everyone's: error rate \d\.\d\d%, P95 \d+ ms \(all 4 combinations: .*\)\. A dashboard of completed executions calls it healthy\./,
+    );
+    expect(out).toContain('That is the combination the demo data makes go quiet');
+    expect(out).toMatch(/^\$ flagscope explain shop --incomplete --population 'service\.name = "api-gateway"' --limit 3 /m);
+    expect(out).toMatch(/^1 +(flag\.image_cdn_v2=on AND flag\.lazy_images=off|flag\.lazy_images=off AND flag\.image_cdn_v2=on) /m);
 
     // Two canaries ran on the server's controller over traffic evaluated through OFREP: the
     // healthy one passed every step, the failing one was rolled back with its evidence shown.

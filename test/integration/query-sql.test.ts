@@ -601,3 +601,105 @@ describe('empty answers', () => {
     expect(results).toEqual([]);
   });
 });
+
+describe('INCOMPLETE', () => {
+  // A dataset of stitched executions: meta.incomplete true on about one in eight, false on the rest, missing on a few.
+  const beaconColumns: ColumnInfo[] = [...schemaFor(true).columns, { name: 'meta.incomplete', type: 'boolean' }];
+  const beaconEvents: TestEvent[] = generateEvents(1200, 13, true).map((e, i) => ({
+    ...e,
+    fields: {
+      ...e.fields,
+      'meta.incomplete': i % 29 === 0 ? null : (i * 7919) % 8 === 0 || (e.fields['service.name'] === 'web' && i % 3 === 0),
+    },
+  }));
+  const textColumns: ColumnInfo[] = [...schemaFor(true).columns, { name: 'meta.incomplete', type: 'string' }];
+  const textEvents: TestEvent[] = beaconEvents.map((e) => ({
+    ...e,
+    fields: { ...e.fields, 'meta.incomplete': e.fields['meta.incomplete'] === null ? null : String(e.fields['meta.incomplete']) },
+  }));
+  const flatEvents: TestEvent[] = beaconEvents.map((e) => ({ ...e, samplerate: 1 }));
+  const share = (events: TestEvent[], value: boolean | string = true): number | null => {
+    const all = events.reduce((s, e) => s + e.samplerate, 0);
+    return all === 0 ? null : events.filter((e) => e.fields['meta.incomplete'] === value).reduce((s, e) => s + e.samplerate, 0) / all;
+  };
+  let db: DuckDBConnection;
+
+  beforeAll(async () => {
+    db = await loadEvents(
+      { beacons: beaconEvents, beacons_flat: flatEvents, beacons_text: textEvents },
+      { beacons: beaconColumns, beacons_flat: beaconColumns, beacons_text: textColumns },
+    );
+  });
+
+  afterAll(() => {
+    db.closeSync();
+  });
+
+  async function runOn(table: string, columns: ColumnInfo[], hasSampling: boolean, spec: QuerySpec) {
+    const schema = { dataset: table, columns, hasSampling };
+    const compiled = compileQuery(validateQuery(spec, schema, NOW), schema, { table });
+    const reader = await db.runAndReadAll(compiled.sql, compiled.params as never);
+    return { compiled, ...compiled.decode(reader.getRows()) };
+  }
+
+  it.each([true, false])(
+    'is the weighted share of meta.incomplete = true per group, ordered and filtered by havings (hasSampling=%s)',
+    async (hasSampling) => {
+      const source = hasSampling ? beaconEvents : beaconEvents.map((e) => ({ ...e, samplerate: 1 }));
+      const { results, compiled } = await runOn(hasSampling ? 'beacons' : 'beacons', beaconColumns, hasSampling, {
+        calculations: [{ op: 'COUNT' }, { op: 'INCOMPLETE' }],
+        breakdowns: ['service.name'],
+        orders: [{ op: 'INCOMPLETE', order: 'descending' }],
+        havings: [{ calculate_op: 'INCOMPLETE', op: '>', value: 0.05 }],
+        start_time: START,
+        end_time: END,
+      });
+      expect(compiled.calculations).toEqual(['COUNT', 'INCOMPLETE']);
+      // The column name is a quoted identifier, `true` a bound parameter: no user text in the SQL.
+      expect(compiled.sql).toContain('"meta.incomplete"');
+      expect(compiled.params).toContain(true);
+      const expected = [...groupBy(selectEvents(source, START, END), ['service.name']).entries()]
+        .map(([key, group]) => ({ key: JSON.parse(key)[0] as string | null, value: share(group) as number, count: group.length }))
+        .filter((g) => g.value > 0.05)
+        .sort((a, b) => b.value - a.value);
+      expect(expected.length).toBeGreaterThan(1);
+      expect(results.map((r) => r.data['service.name'])).toEqual(expected.map((g) => g.key));
+      expect(results.map((r) => r.data.INCOMPLETE)).toEqual(expected.map((g) => expect.closeTo(g.value, 12)));
+    },
+  );
+
+  it('gives what RATE(meta.incomplete = true) gives, in results and in a series', async () => {
+    const rate: Calculation = { op: 'RATE', filters: [{ column: 'meta.incomplete', op: '=', value: true }] };
+    const spec = (calc: Calculation): QuerySpec => ({
+      calculations: [calc],
+      breakdowns: ['status_code'],
+      granularity: 900,
+      start_time: START,
+      end_time: END,
+    });
+    const incomplete = await runOn('beacons', beaconColumns, true, spec({ op: 'INCOMPLETE' }));
+    const viaRate = await runOn('beacons', beaconColumns, true, spec(rate));
+    const values = (rows: ResultRow[] | undefined, name: string) => (rows ?? []).map((r) => r.data[name]);
+    expect(values(incomplete.results, 'INCOMPLETE')).toEqual(values(viaRate.results, 'RATE(meta.incomplete = true)'));
+    expect(values(incomplete.series, 'INCOMPLETE')).toEqual(values(viaRate.series, 'RATE(meta.incomplete = true)'));
+    expect(incomplete.series?.map((s) => s.time)).toEqual(viaRate.series?.map((s) => s.time));
+    // The series buckets hold the reference share of their events.
+    const events = selectEvents(beaconEvents, START, END);
+    for (const row of incomplete.series ?? []) {
+      const bucket = events.filter(
+        (e) =>
+          Math.floor(e.time / 1e6 / 900) * 900 * 1000 === Date.parse(row.time) && (e.fields.status_code ?? null) === row.data.status_code,
+      );
+      expect(close(row.data.INCOMPLETE, share(bucket)), row.time).toBe(true);
+    }
+  });
+
+  it('reads a meta.incomplete column of text as "true"', async () => {
+    const { results } = await runOn('beacons_text', textColumns, true, {
+      calculations: [{ op: 'INCOMPLETE' }],
+      start_time: START,
+      end_time: END,
+    });
+    expect(close(results[0]?.data.INCOMPLETE, share(selectEvents(textEvents, START, END), 'true'))).toBe(true);
+  });
+});

@@ -7,6 +7,7 @@ import {
   HIDDEN_REGRESSION,
   INCOMPLETE_EXECUTIONS,
   PAYMENTS_INCIDENT,
+  QUIET_EXECUTIONS,
   generateEventBatches,
   generateEvents,
   userFlagVariant,
@@ -333,22 +334,32 @@ describe('generateEvents variations for statistics tests', () => {
     expect(users(lossy)).toBeLessThan(0.45);
   });
 
-  it('incomplete executions lack their end fields and concentrate in the regression cohort', () => {
+  it('incomplete executions lack their end fields and concentrate in the quiet combination, whose completed ones look like the rest', () => {
     const list = Array.from(generateEvents({ ...base, incomplete: true }));
     expect(list.every((e) => typeof e.data['meta.incomplete'] === 'boolean')).toBe(true);
     const incomplete = list.filter((e) => e.data['meta.incomplete'] === true);
-    expect(incomplete.length / list.length).toBeGreaterThan(INCOMPLETE_EXECUTIONS.rate / 2);
-    expect(incomplete.length / list.length).toBeLessThan(INCOMPLETE_EXECUTIONS.rate * 2);
     for (const e of incomplete) {
       for (const field of INCOMPLETE_EXECUTIONS.endFields) expect(e.data).not.toHaveProperty([field]);
       expect(e.data['user.id']).toBeDefined();
       expect(e.data['flag.checkout_v2']).toBeDefined();
     }
-    const inScope = affected(list);
+    const inServices = (e: GeneratedEvent) => (QUIET_EXECUTIONS.services as readonly string[]).includes(e.data['service.name'] as string);
+    const quiet = (e: GeneratedEvent) =>
+      inServices(e) && Object.entries(QUIET_EXECUTIONS.where).every(([column, value]) => e.data[column] === value);
     const rate = (l: GeneratedEvent[]) => l.filter((e) => e.data['meta.incomplete'] === true).length / l.length;
-    expect(rate(inScope.filter((e) => matchesRegression(e.data)))).toBeGreaterThan(
-      3 * rate(inScope.filter((e) => !matchesRegression(e.data))),
-    );
+    const inCombination = list.filter(quiet);
+    const elsewhere = list.filter((e) => !quiet(e));
+    expect(inCombination.length).toBeGreaterThan(300);
+    expect(rate(elsewhere)).toBeGreaterThan(INCOMPLETE_EXECUTIONS.rate / 2);
+    expect(rate(elsewhere)).toBeLessThan(INCOMPLETE_EXECUTIONS.rate * 2);
+    expect(rate(inCombination)).toBeGreaterThan(QUIET_EXECUTIONS.incompleteRate / 2);
+    expect(rate(inCombination)).toBeLessThan(QUIET_EXECUTIONS.incompleteRate * 2);
+    // Completed executions of the combination fail as often as the rest of its services'.
+    const completed = (l: GeneratedEvent[]) => l.filter((e) => e.data['meta.incomplete'] === false);
+    const gatewayRest = completed(list.filter((e) => inServices(e) && !quiet(e)));
+    const completedQuiet = completed(inCombination);
+    const bound = 4 * Math.sqrt((errorRate(gatewayRest) * (1 - errorRate(gatewayRest))) / completedQuiet.length);
+    expect(Math.abs(errorRate(completedQuiet) - errorRate(gatewayRest))).toBeLessThan(bound);
   });
 
   it('overrides serve one variant to everyone, as a pressed kill switch does', () => {

@@ -111,6 +111,47 @@ describe('explain', () => {
     expect(combos.some((c) => c.includes('error.type'))).toBe(false);
   });
 
+  it('treats a column only ever missing in the selection as a consequence too: never combined', () => {
+    // Incomplete executions never sent their end: status_code is missing on all of them and on none of the rest.
+    const withEndField = [
+      ...groups.filter((g) => g.columns[0] !== 'error.type'),
+      group(['status_code'], [MISSING_VALUE], 1000, 0),
+      group(['status_code'], ['200'], 0, 9000),
+    ];
+    const endPlan: ExplainPlan = {
+      ...plan,
+      columns: [...plan.columns.filter((c) => c.name !== 'error.type'), { name: 'status_code', type: 'string', mode: 'category' }],
+    };
+    const combos = choosePairColumns(endPlan, withEndField, validated);
+    expect(combos).toContainEqual(['flag.a', 'browser']);
+    expect(combos.some((c) => c.includes('status_code'))).toBe(false);
+  });
+
+  it('selects the incomplete executions with "incomplete": true, in the type of the column, and refuses what cannot be', () => {
+    const beacons: DatasetSchema = { ...schema, columns: [...schema.columns, { name: 'meta.incomplete', type: 'boolean' }] };
+    const incomplete = validateExplain(parseExplainRequest({ incomplete: true, start_time: 0, end_time: 100 }), beacons, 0);
+    expect(incomplete.selection).toEqual([{ column: 'meta.incomplete', op: '=', value: true }]);
+    const asText: DatasetSchema = { ...schema, columns: [...schema.columns, { name: 'meta.incomplete', type: 'string' }] };
+    expect(validateExplain(parseExplainRequest({ incomplete: true, start_time: 0, end_time: 100 }), asText, 0).selection).toEqual([
+      { column: 'meta.incomplete', op: '=', value: 'true' },
+    ]);
+    // The same selection as writing the filter, so `--incomplete` and `--where 'meta.incomplete = true'` explain alike.
+    const written = validateExplain(
+      parseExplainRequest({ selection: [{ column: 'meta.incomplete', op: '=', value: true }], start_time: 0, end_time: 100 }),
+      beacons,
+      0,
+    );
+    expect(incomplete).toEqual(written);
+    expect(() => validateExplain(parseExplainRequest({ incomplete: true, start_time: 0, end_time: 100 }), schema, 0)).toThrow(
+      'incomplete: dataset "shop" has no meta.incomplete column, so it has no incomplete executions to count',
+    );
+    expect(() => parseExplainRequest({ incomplete: true, selection: [{ column: 'error', op: '=', value: true }] })).toThrow(
+      'give "selection" or "incomplete": true, not both',
+    );
+    expect(() => parseExplainRequest({ incomplete: 'yes' })).toThrow('"incomplete" must be true or false');
+    expect(() => parseExplainRequest({ incomplete: false })).toThrow('"selection" must be a non-empty array of filters');
+  });
+
   it('plans columns from the profile: identifiers skipped, few-valued numbers as categories, the rest sampled', () => {
     const planned = planExplainColumns(schema, validated, {
       rows: 1_000_000,
@@ -147,6 +188,20 @@ describe('explain', () => {
     expect(shareBar(0.5)).toBe('█████');
     expect(shareBar(0.0625)).toBe('▋');
     expect(shareBar(1)).toBe('██████████');
+  });
+
+  it('narrows the bars before it cuts the name of a finding on a narrow terminal', () => {
+    const report = assembleExplainReport({ dataset: 'shop', validated, plan, groups });
+    const long = {
+      ...report,
+      findings: report.findings.map((f) => (f.values[0] === 'Safari' ? { ...f, values: ['Safari Technology Preview'] } : f)),
+    };
+    const lines = renderExplainReport(long, { styler: plainStyler, width: 80 }).split('\n');
+    const safari = lines.find((l) => l.includes('browser=Safari'));
+    expect(safari).toMatch(/browser=Safari Technology Preview\s+██▍\s+60\.0%\s+▊\s+20\.0%\s+\+40\.0pp/);
+    const rows = lines.filter((l) => /^\d+ {2}/.test(l));
+    expect(rows).toHaveLength(4);
+    for (const line of rows) expect(line.length).toBeLessThanOrEqual(80);
   });
 });
 

@@ -174,6 +174,9 @@ describe('parseCalculation and calculationName', () => {
     ['COUNT_DISTINCT(user.id)', { op: 'COUNT_DISTINCT', column: 'user.id' }, 'COUNT_DISTINCT(user.id)'],
     ['avg(`a"b (ms)`)', { op: 'AVG', column: 'a"b (ms)' }, 'AVG(`a"b (ms)`)'],
     ['HEATMAP(duration_ms)', { op: 'HEATMAP', column: 'duration_ms' }, 'HEATMAP(duration_ms)'],
+    ['INCOMPLETE', { op: 'INCOMPLETE' }, 'INCOMPLETE'],
+    ['incomplete', { op: 'INCOMPLETE' }, 'INCOMPLETE'],
+    ['INCOMPLETE()', { op: 'INCOMPLETE' }, 'INCOMPLETE'],
     [
       'RATE(status_code >= 500)',
       { op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND' },
@@ -210,6 +213,8 @@ describe('parseCalculation and calculationName', () => {
     ['RATE', 'RATE needs a filter', 'RATE(status_code >= 500)'],
     ['RATE()', 'RATE needs a filter'],
     ['COUNT(x)', 'COUNT takes no column', 'COUNT_DISTINCT'],
+    ['INCOMPLETE(meta.incomplete)', 'INCOMPLETE takes no argument', 'RATE(filter)'],
+    ['INCOMPLET', 'unknown op "INCOMPLET"', 'did you mean INCOMPLETE?'],
     ['P99(a b)', 'unexpected text after the column'],
     ['P99(duration_ms', 'expected OP or OP(column)'],
     ['RATE(status_code >>> 5)', 'expected a value'],
@@ -231,6 +236,9 @@ describe('parseOrder', () => {
     ['-COUNT', { op: 'COUNT', order: 'descending' }],
     ['count', { op: 'COUNT' }],
     ['`count`', { column: 'count' }],
+    ['INCOMPLETE desc', { op: 'INCOMPLETE', order: 'descending' }],
+    ['-incomplete', { op: 'INCOMPLETE', order: 'descending' }],
+    ['`INCOMPLETE` asc', { column: 'INCOMPLETE', order: 'ascending' }],
     ['- `a b` desc', { column: 'a b', order: 'descending' }],
     [
       'RATE(status_code >= 500) desc',
@@ -255,6 +263,7 @@ describe('parseHaving', () => {
     ['P99(duration_ms) >= 250', { calculate_op: 'P99', column: 'duration_ms', op: '>=', value: 250 }],
     ['avg(x)<=0.5', { calculate_op: 'AVG', column: 'x', op: '<=', value: 0.5 }],
     ['COUNT != 0', { calculate_op: 'COUNT', op: '!=', value: 0 }],
+    ['INCOMPLETE > 0.05', { calculate_op: 'INCOMPLETE', op: '>', value: 0.05 }],
     [
       'RATE(status_code >= 500) > 0.01',
       { calculate_op: 'RATE', filters: [{ column: 'status_code', op: '>=', value: 500 }], filter_combination: 'AND', op: '>', value: 0.01 },

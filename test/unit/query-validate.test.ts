@@ -149,6 +149,78 @@ describe('validateQuery defaults', () => {
   });
 });
 
+describe('INCOMPLETE', () => {
+  const beacons: DatasetSchema = { ...schema, dataset: 'web', columns: [...schema.columns, { name: 'meta.incomplete', type: 'boolean' }] };
+
+  it('is a calculation without column or filters, and orders and havings name it', () => {
+    const q = validateQuery(
+      {
+        calculations: [{ op: 'COUNT' }, { op: 'INCOMPLETE' }, { op: 'INCOMPLETE' }],
+        breakdowns: ['service.name'],
+        orders: [{ op: 'INCOMPLETE' }],
+        havings: [{ calculate_op: 'INCOMPLETE', op: '>=', value: 0.1 }],
+        granularity: 60,
+      },
+      beacons,
+      NOW,
+    );
+    expect(q.calculations).toEqual([{ op: 'COUNT' }, { op: 'INCOMPLETE' }]);
+    expect(q.orders).toEqual([{ op: 'INCOMPLETE', order: 'descending' }]);
+    expect(q.havings).toEqual([{ calculate_op: 'INCOMPLETE', op: '>=', value: 0.1 }]);
+    const compiled = compileQuery(q, beacons, { table: 'web' });
+    expect(compiled.calculations).toEqual(['COUNT', 'INCOMPLETE']);
+    expect(compiled.sql).toContain('"meta.incomplete"');
+  });
+
+  it('says what is missing, why and what to do on a dataset without stitched beacons', () => {
+    const error = errorOf({ calculations: [{ op: 'COUNT' }, { op: 'INCOMPLETE' }] });
+    expect(error.code).toBe('invalid_input');
+    expect(error.message).toBe(
+      'calculations[1].op: dataset "events" has no meta.incomplete column, so it has no incomplete executions to count',
+    );
+    expect(error.hint).toContain('whose end never arrived');
+    expect(error.hint).toContain('POST /1/beacons/events');
+    expect(error.hint).toContain('send beacons to this dataset, or query one that receives them');
+    expect(error.details).toEqual({ field: 'calculations[1].op', column: 'meta.incomplete' });
+    expect(() => validateQuery({ orders: [{ op: 'INCOMPLETE' }] }, schema, NOW)).toThrow(
+      /orders\[0\]\.op: dataset "events" has no meta\.incomplete/,
+    );
+  });
+
+  it('refuses a column, filters, a meta.incomplete of another type, and an order or having on it when it is not calculated', () => {
+    const numeric: DatasetSchema = { ...schema, columns: [...schema.columns, { name: 'meta.incomplete', type: 'integer' }] };
+    const cases: [unknown, DatasetSchema, string][] = [
+      [{ calculations: [{ op: 'INCOMPLETE', column: 'ok' }] }, beacons, 'calculations[0].column: INCOMPLETE takes no column'],
+      [
+        { calculations: [{ op: 'INCOMPLETE', filters: [{ column: 'ok', op: '=', value: true }] }] },
+        beacons,
+        'calculations[0].filters: only RATE takes filters',
+      ],
+      [
+        { calculations: [{ op: 'INCOMPLETE' }] },
+        numeric,
+        'calculations[0].op: INCOMPLETE needs meta.incomplete to be a boolean column, and in dataset "events" it is integer',
+      ],
+      [{ orders: [{ op: 'INCOMPLETE' }] }, beacons, "orders[0]: INCOMPLETE is not one of the query's calculations"],
+      [
+        { havings: [{ calculate_op: 'INCOMPLETE', op: '>', value: 0 }] },
+        beacons,
+        "havings[0]: INCOMPLETE is not one of the query's calculations",
+      ],
+    ];
+    for (const [spec, on, message] of cases) {
+      let error: unknown;
+      try {
+        validateQuery(spec, on, NOW);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, message).toBeInstanceOf(FlagscopeError);
+      expect((error as FlagscopeError).message).toBe(message);
+    }
+  });
+});
+
 describe('validateQuery rejections', () => {
   it.each<[string, unknown, string, string?]>([
     ['not an object', [], 'the query spec must be a JSON object, got an array'],

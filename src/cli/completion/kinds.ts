@@ -8,6 +8,7 @@
 import type { ApiClient } from '../../client/api-client.js';
 import { listServices } from '../../client/buttons.js';
 import { listFlags } from '../../client/flags.js';
+import { INCOMPLETE_COLUMN } from '../../query/incomplete.js';
 
 export type ValueCompletion =
   | { type: 'none' }
@@ -33,13 +34,14 @@ export const DYNAMIC_COMPLETERS: Record<string, (client: ApiClient, context: Com
   services: async (client) => (await listServices(client)).services.map((s) => s.name),
   /** The dataset's columns (for `--by` and `--where`); nothing without a dataset. */
   columns: async (client, { dataset }) => (dataset === undefined ? [] : (await client.listColumns(dataset)).map((c) => c.name)),
-  /** `COUNT`, then `OP(column)` for the dataset's columns (numeric ones for AVG, P99…). */
+  /** `COUNT`, `INCOMPLETE` where the dataset has `meta.incomplete`, then `OP(column)` for its columns (numeric ones for AVG, P99…). */
   calcs: async (client, { dataset }) => {
     if (dataset === undefined) return [];
     const columns = await client.listColumns(dataset);
     const numeric = columns.filter((c) => c.type === 'integer' || c.type === 'float').map((c) => c.name);
     return [
       'COUNT',
+      ...(columns.some((c) => c.name === INCOMPLETE_COLUMN && (c.type === 'boolean' || c.type === 'string')) ? ['INCOMPLETE'] : []),
       ...NUMERIC_CALCS.flatMap((op) => numeric.map((column) => `${op}(${column})`)),
       ...columns.map((c) => `COUNT_DISTINCT(${c.name})`),
     ];

@@ -13,6 +13,7 @@ import { buttonsDemoStep, demoFlagsSetup } from '../buttons/demo-steps.js';
 import { canaryDemoStep } from '../canary/demo-step.js';
 import { compareDemoStep } from '../compare/demo-step.js';
 import { explainDemoStep } from '../explain/demo-step.js';
+import { quietExecutionsStep } from './quiet-executions-step.js';
 import type { DemoSession, DemoSetup, DemoStep } from './step-types.js';
 
 export type { DemoSession, DemoSetup, DemoStep };
@@ -29,6 +30,7 @@ export function defaultDemoSteps(): DemoStep[] {
     errorsOverTimeStep,
     flagCombinationStep,
     checkoutHeatmapStep,
+    quietExecutionsStep,
     buttonsDemoStep,
     compareDemoStep,
     explainDemoStep,

@@ -116,6 +116,22 @@ export function explainRecords(report: ExplainReport): string[][] {
   ]);
 }
 
+/** Narrowest bars drawn; below it the names of the findings are cut instead. */
+const MIN_BAR_WIDTH = 4;
+
+/**
+ * The bars' width: {@link BAR_WIDTH}, narrowed (to {@link MIN_BAR_WIDTH} at the least) when the
+ * findings' names would not fit the terminal beside them: a name cut short says less than a
+ * coarser bar.
+ */
+function barWidth(shown: ExplainFinding[], width: number): number {
+  const longest = Math.max(4, ...shown.map((f) => (f.kind === 'distribution' ? 0 : what(f).length)));
+  // The other columns: rank, two shares (bar, space, 6-wide percentage each), DIFF, Q, and the gaps between six columns.
+  const others = String(shown.length).length + 2 * 7 + 8 + 6 + 5 * 2;
+  const room = Math.floor((width - longest - others) / 2);
+  return Math.max(MIN_BAR_WIDTH, Math.min(BAR_WIDTH, room));
+}
+
 /** The whole report for a terminal; `limit` findings at most. */
 export function renderExplainReport(report: ExplainReport, options: { styler: Styler; width: number; limit?: number }): string {
   const { styler } = options;
@@ -134,6 +150,7 @@ export function renderExplainReport(report: ExplainReport, options: { styler: St
     f.kind === 'value' && f.columns.length === 1 && (f.restShare ?? 0) < (f.selectedShare ?? 0) / CONSEQUENCE_LIFT;
   const consequences = significant.filter(isConsequence);
   const shown = significant.filter((f) => !isConsequence(f)).slice(0, options.limit ?? 15);
+  const bar = barWidth(shown, options.width);
   if (shown.length === 0) {
     out.push('nothing sets the selection apart at this significance level');
   } else {
@@ -161,8 +178,8 @@ export function renderExplainReport(report: ExplainReport, options: { styler: St
           return [
             String(i + 1),
             what(f),
-            `${styler.red(shareBar(f.selectedShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.selectedShare ?? 0).padStart(6)}`,
-            `${styler.dim(shareBar(f.restShare ?? 0).padEnd(BAR_WIDTH))} ${percent(f.restShare ?? 0).padStart(6)}`,
+            `${styler.red(shareBar(f.selectedShare ?? 0, bar).padEnd(bar))} ${percent(f.selectedShare ?? 0).padStart(6)}`,
+            `${styler.dim(shareBar(f.restShare ?? 0, bar).padEnd(bar))} ${percent(f.restShare ?? 0).padStart(6)}`,
             `+${(f.effect * 100).toFixed(1)}pp`,
             formatProbability(f.qValue),
           ];

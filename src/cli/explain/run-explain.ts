@@ -7,7 +7,8 @@ import { EXPLAIN_CSV_HEADER, explainCsvRow, explainRecordList, explainRecords, r
 
 /** Options of `flagscope explain` as commander parses them. */
 export interface ExplainFlags {
-  where: string[];
+  where?: string[];
+  incomplete?: boolean;
   any?: boolean;
   population?: string[];
   since?: string;
@@ -19,9 +20,24 @@ export interface ExplainFlags {
 
 /** Builds the body of `POST /api/v1/explain/{dataset}` from the options. Pure: the clock is passed in. */
 export function buildExplainRequest(flags: ExplainFlags, now: number): Record<string, unknown> {
-  const selection = buildQuerySpec({}, { where: flags.where, any: flags.any, since: flags.since, start: flags.start, end: flags.end }, now);
-  const body: Record<string, unknown> = { selection: selection.filters ?? [] };
-  if (selection.filter_combination !== undefined) body.selection_combination = selection.filter_combination;
+  const where = flags.where ?? [];
+  if (flags.incomplete === true && where.length > 0) {
+    throw new FlagscopeError(
+      'usage',
+      '`--incomplete` and `--where` both choose the selection',
+      'pass `--incomplete` alone (the selection meta.incomplete = true), and narrow both sides with `--population`',
+    );
+  }
+  if (flags.incomplete !== true && where.length === 0) {
+    throw new FlagscopeError(
+      'usage',
+      'explain needs a selection: `--where FILTER` or `--incomplete`',
+      "e.g. `flagscope explain shop --where 'error = true'`, or `--incomplete` for the executions whose end never arrived",
+    );
+  }
+  const selection = buildQuerySpec({}, { where, any: flags.any, since: flags.since, start: flags.start, end: flags.end }, now);
+  const body: Record<string, unknown> = flags.incomplete === true ? { incomplete: true } : { selection: selection.filters ?? [] };
+  if (flags.incomplete !== true && selection.filter_combination !== undefined) body.selection_combination = selection.filter_combination;
   if (flags.population !== undefined && flags.population.length > 0) {
     const population = buildQuerySpec({}, { where: flags.population }, now);
     body.filters = population.filters;
@@ -44,7 +60,7 @@ export function buildExplainRequest(flags: ExplainFlags, now: number): Record<st
 }
 
 /**
- * `flagscope explain DATASET --where FILTER`: `--json` prints the API's report (numbers without
+ * `flagscope explain DATASET --where FILTER` (or `--incomplete`): `--json` prints the API's report (numbers without
  * float noise); `--format csv|ndjson` one record per finding, ranked, `--limit` of them; piped,
  * tab-separated rows.
  */

@@ -8,7 +8,11 @@ export function registerQuery(program: Command, state: RunState): void {
     .command('query')
     .description('run a Honeycomb-style query: calculations by breakdown over a time range')
     .argument('<dataset>', 'dataset to query')
-    .option('--calc <calc>', "calculation, e.g. COUNT, 'P99(duration_ms)', 'RATE(status_code >= 500)' (repeatable; default COUNT)", collect)
+    .option(
+      '--calc <calc>',
+      "calculation, e.g. COUNT, 'P99(duration_ms)', 'RATE(status_code >= 500)', INCOMPLETE (repeatable; default COUNT)",
+      collect,
+    )
     .option('--where <filter>', "filter, e.g. 'status_code >= 500' (repeatable; all must match)", collect)
     .option('--any', 'match events where any `--where` filter matches instead of all')
     .option('--by <columns>', 'break down by columns (repeatable or comma-separated)', collect)
@@ -29,6 +33,7 @@ export function registerQuery(program: Command, state: RunState): void {
         "flagscope query checkout --calc COUNT --calc 'P99(duration_ms)' --by service.name --since 2h",
         "flagscope query checkout --where 'status_code >= 500' --by flag.new_cart --order 'COUNT desc' --limit 10",
         "flagscope query checkout --calc 'P95(duration_ms)' --granularity 5m --since 6h",
+        "flagscope query web --calc INCOMPLETE --calc COUNT --by flag.new_cart --order 'INCOMPLETE desc'",
         'flagscope query checkout --heatmap duration_ms --since 1h',
         'flagscope query checkout --spec query.json --format csv > result.csv',
       ]),

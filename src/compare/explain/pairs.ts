@@ -1,5 +1,5 @@
 /** Which combinations of columns an explanation looks at, from how telling each column was alone. Pure. */
-import { type ExplainGroup, MISSING_VALUE, shareDifference, sideTotals } from './groups.js';
+import { type ExplainGroup, shareDifference, sideTotals } from './groups.js';
 import type { ExplainPlan } from './plan.js';
 import type { ValidatedExplain } from './request.js';
 
@@ -24,7 +24,9 @@ export function choosePairColumns(plan: ExplainPlan, single: ExplainGroup[], val
   const totals = sideTotals(single);
   const scoreByColumn = new Map<string, number>();
   // Columns with a value (nearly) only ever seen in the selection are consequences of it
-  // (an error type, a 5xx status), not causes: combining them tells nothing new.
+  // (an error type, a 5xx status), not causes: combining them tells nothing new. A column
+  // (nearly) only ever missing in the selection is one too: the fields an incomplete execution
+  // never sent (its status, its duration), or that errors never carry.
   const consequences = new Set<string>();
   for (const group of single) {
     if (group.mode !== 'category') continue;
@@ -33,7 +35,7 @@ export function choosePairColumns(plan: ExplainPlan, single: ExplainGroup[], val
     if (score > (scoreByColumn.get(column) ?? 0)) scoreByColumn.set(column, score);
     const selectedShare = totals.selected.weight > 0 ? group.selected.weight / totals.selected.weight : 0;
     const restShare = totals.rest.weight > 0 ? group.rest.weight / totals.rest.weight : 0;
-    if (group.values[0] !== MISSING_VALUE && selectedShare > 0.05 && restShare < selectedShare / CONSEQUENCE_LIFT) consequences.add(column);
+    if (selectedShare > 0.05 && restShare < selectedShare / CONSEQUENCE_LIFT) consequences.add(column);
   }
   void validated;
   const known = new Set(plan.columns.filter((c) => c.mode === 'category').map((c) => c.name));

@@ -1,12 +1,15 @@
 /** The explain request: its JSON shape, checked, then validated against the dataset's schema. Pure. */
 import { invalidInput } from '../../errors.js';
+import { incompleteColumnType, incompleteFilter } from '../../query/incomplete.js';
 import type { DatasetSchema } from '../../query/schema.js';
 import type { Filter, QuerySpec } from '../../query/spec.js';
 import { validateQuery } from '../../query/validate.js';
 
 export interface ExplainRequest {
-  /** The selection: events matching these filters. */
+  /** The selection: events matching these filters (empty when `incomplete` selects instead). */
   selection: Filter[];
+  /** Select the incomplete executions (`meta.incomplete = true`) instead of giving `selection`. */
+  incomplete?: boolean;
   selection_combination?: 'AND' | 'OR';
   /** Population filters (both sides). */
   filters?: Filter[];
@@ -32,6 +35,7 @@ export interface ValidatedExplain {
 
 const KEYS = [
   'selection',
+  'incomplete',
   'selection_combination',
   'filters',
   'filter_combination',
@@ -52,13 +56,29 @@ export function parseExplainRequest(body: unknown): ExplainRequest {
   for (const key of Object.keys(record))
     if (!KEYS.includes(key))
       throw invalidInput(`unknown field ${JSON.stringify(key)} in the explain request`, `the fields are ${KEYS.join(', ')}`);
+  if (record.incomplete !== undefined && typeof record.incomplete !== 'boolean') {
+    throw invalidInput('"incomplete" must be true or false', 'e.g. {"incomplete": true} explains the executions whose end never arrived');
+  }
+  if (record.incomplete === true) {
+    if (record.selection !== undefined) {
+      throw invalidInput(
+        'give "selection" or "incomplete": true, not both',
+        '"incomplete": true is the selection meta.incomplete = true; narrow both sides with "filters"',
+      );
+    }
+    return withOptions({ selection: [], incomplete: true }, record);
+  }
   if (!Array.isArray(record.selection) || record.selection.length === 0) {
     throw invalidInput(
       '"selection" must be a non-empty array of filters',
-      'e.g. {"selection": [{"column": "error", "op": "=", "value": true}]}',
+      'e.g. {"selection": [{"column": "error", "op": "=", "value": true}]}, or {"incomplete": true} for the incomplete executions',
     );
   }
-  const request: ExplainRequest = { selection: record.selection as Filter[] };
+  return withOptions({ selection: record.selection as Filter[] }, record);
+}
+
+/** The request's fields besides the selection, shape-checked. */
+function withOptions(request: ExplainRequest, record: Record<string, unknown>): ExplainRequest {
   if (record.selection_combination !== undefined) request.selection_combination = record.selection_combination as 'AND' | 'OR';
   if (record.filters !== undefined) request.filters = record.filters as Filter[];
   if (record.filter_combination !== undefined) request.filter_combination = record.filter_combination as 'AND' | 'OR';
@@ -83,8 +103,9 @@ export function validateExplain(request: ExplainRequest, schema: DatasetSchema, 
   if (request.time_range !== undefined) times.time_range = request.time_range;
   if (request.start_time !== undefined) times.start_time = request.start_time;
   if (request.end_time !== undefined) times.end_time = request.end_time;
+  const selectionFilters = request.incomplete === true ? [incompleteFilter(incompleteColumnType(schema, 'incomplete'))] : request.selection;
   const selection = validateQuery(
-    { ...times, filters: request.selection, filter_combination: request.selection_combination ?? 'AND' },
+    { ...times, filters: selectionFilters, filter_combination: request.selection_combination ?? 'AND' },
     schema,
     now,
   );

@@ -4,6 +4,7 @@
  */
 import type { SqlDialect } from '../dialect.js';
 import { calculationName } from '../format.js';
+import { INCOMPLETE_COLUMN, incompleteFilter } from '../incomplete.js';
 import type { ColumnType } from '../schema.js';
 import { PERCENTILE_QUANTILE, type Calculation, type PercentileOp } from '../spec.js';
 import { compileFilters } from './filters.js';
@@ -134,14 +135,11 @@ function scalarAggregate(calc: Calculation, context: PlanningContext): { expr: s
   switch (calc.op) {
     case 'COUNT':
       return numeric(weighted ? 'coalesce(CAST(sum(w) AS DOUBLE), 0)' : 'CAST(count(*) AS DOUBLE)');
-    case 'RATE': {
-      const predicate = compileFilters(
-        calc.filters ?? [],
-        calc.filter_combination ?? 'AND',
-        context.types,
-        context.params,
-        context.dialect,
-      );
+    case 'RATE':
+    case 'INCOMPLETE': {
+      // INCOMPLETE is the RATE of meta.incomplete = true (validation checked the column is there).
+      const filters = calc.op === 'RATE' ? (calc.filters ?? []) : [incompleteFilter(context.types.get(INCOMPLETE_COLUMN) ?? 'boolean')];
+      const predicate = compileFilters(filters, calc.filter_combination ?? 'AND', context.types, context.params, context.dialect);
       if (predicate === undefined) throw compilerBug('RATE without filters');
       const r = scan.rate(predicate);
       return numeric(
