@@ -25,6 +25,7 @@ import { closestName } from '../../query/suggest.js';
 import { statSync } from 'node:fs';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
 import { EventReader } from './reader.js';
+import { readOrderWindow, StorageOrderEpochs, type TranslatedPosition } from './storage-order.js';
 import { GroupCommitWriter, type IngestPressure, type IngestStats } from './writer.js';
 import type {
   BatchBodyOptions,
@@ -37,6 +38,7 @@ import type {
   IncomingEvent,
   IngestOutcome,
   SqlRow,
+  StorageEpoch,
   StorageInfo,
 } from '../types.js';
 
@@ -92,6 +94,8 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private closing: Promise<void> | undefined;
   /** Idle connections for schema changes (each change takes one of its own). */
   private readonly schemaConnections: DuckDBConnection[] = [];
+  /** The epochs of each table's storage order across deletions (raw-event cursors). */
+  private readonly orders = new StorageOrderEpochs();
 
   /** @internal use {@link openEventStore}. */
   constructor(
@@ -118,8 +122,25 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   }
 
   /** @internal loads the catalog; called once by {@link openEventStore}. */
-  load(): Promise<void> {
-    return this.catalog.load(this.connection);
+  async load(): Promise<void> {
+    await this.catalog.load(this.connection);
+    await this.orders.load(this.connection);
+  }
+
+  /** The epoch of a dataset's storage order, once no deletion is changing it (docs/storage.md, "Retention and the storage order"). */
+  async storageEpoch(dataset: string): Promise<StorageEpoch> {
+    await this.orders.settled(dataset);
+    return this.orders.current(dataset);
+  }
+
+  /** The epoch of a dataset's storage order now (a read compares it with the one it started with). */
+  storageEpochNow(dataset: string): StorageEpoch {
+    return this.orders.current(dataset);
+  }
+
+  /** A storage position of the epoch before in the current one, or undefined when it cannot be told. */
+  translatePosition(dataset: string, epoch: number, position: bigint): TranslatedPosition | undefined {
+    return this.orders.translate(dataset, epoch, position);
   }
 
   /** Datasets with their row count, column count and newest event time, from memory. */
@@ -241,6 +262,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
       },
       async () => {
         this.catalog.remove(dataset);
+        this.orders.forget(dataset);
       },
     );
   }
@@ -271,25 +293,67 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     const problem = this.refusal(dataset);
     if (problem !== undefined) throw problem;
     this.known(dataset);
-    return this.writer.exclusive(
-      dataset,
-      async (connection) => {
-        const state = this.known(dataset);
-        const result = await connection.run(`DELETE FROM ${quoteIdentifier(state.table)} WHERE _time < make_timestamp($1::BIGINT)`, [
-          BigInt(Math.round(beforeMs)) * 1000n,
-        ]);
-        return { rows: Number(result.rowsChanged) };
-      },
-      async (_result, connection) => {
-        const state = this.catalog.get(dataset);
-        if (state === undefined) return;
-        const [row] = (
-          await connection.runAndReadAll(`SELECT count(*), max(epoch_us(_time)) FROM ${quoteIdentifier(state.table)}`)
-        ).getRows();
-        state.rows = Number(row?.[0] ?? 0);
-        state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
-      },
-    );
+    // The first checkpoint after a delete may compact the table and renumber its storage order, so
+    // the delete starts a new epoch of it, compacted while the dataset's ingest is held
+    // (storage-order.ts): raw-event cursors of the epoch before are translated, never skipped.
+    let settle: (() => void) | undefined;
+    try {
+      const { rows } = await this.writer.exclusive(
+        dataset,
+        async (connection) => {
+          settle = this.orders.begin(dataset);
+          const state = this.known(dataset);
+          const cutoff = [BigInt(Math.round(beforeMs)) * 1000n];
+          const window = await readOrderWindow(connection, state.table, '_time < make_timestamp($1::BIGINT)', cutoff);
+          const result = await connection.run(
+            `DELETE FROM ${quoteIdentifier(state.table)} WHERE _time < make_timestamp($1::BIGINT)`,
+            cutoff,
+          );
+          const deleted = Number(result.rowsChanged);
+          if (deleted > 0) {
+            await connection.run(`UPDATE ${DATASETS_TABLE} SET cursor_epoch = $1 WHERE name = $2`, [
+              BigInt(this.orders.current(dataset).epoch + 1),
+              dataset,
+            ]);
+          }
+          return { rows: deleted, window };
+        },
+        async ({ rows, window }, connection) => {
+          const state = this.catalog.get(dataset);
+          if (state === undefined) return;
+          const table = quoteIdentifier(state.table);
+          if (rows > 0) {
+            await this.orders.recordDeletion(dataset, window, {
+              compact: () => checkpoint(connection),
+              newest: async (count) =>
+                (await connection.runAndReadAll(`SELECT rowid FROM ${table} ORDER BY rowid DESC LIMIT ${Math.max(0, count)}`))
+                  .getRows()
+                  .map((row) => BigInt(row[0] as bigint))
+                  .reverse(),
+              shape: async () => {
+                const [row] = (await connection.runAndReadAll(`SELECT coalesce(max(rowid), -1), count(*) FROM ${table}`)).getRows();
+                return { newest: BigInt(row?.[0] as bigint), rows: BigInt(row?.[1] as bigint) };
+              },
+              lastBelow: async (position) => {
+                const [row] = (
+                  await connection.runAndReadAll(
+                    `SELECT coalesce(max(rowid), -1) FROM ${table}${position === undefined ? '' : ' WHERE rowid < $1'}`,
+                    position === undefined ? [] : [position],
+                  )
+                ).getRows();
+                return BigInt(row?.[0] as bigint);
+              },
+            });
+          }
+          const [row] = (await connection.runAndReadAll(`SELECT count(*), max(epoch_us(_time)) FROM ${table}`)).getRows();
+          state.rows = Number(row?.[0] ?? 0);
+          state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
+        },
+      );
+      return { rows };
+    } finally {
+      settle?.();
+    }
   }
 
   /**
@@ -472,4 +536,19 @@ export async function openEventStore(options: EventStoreOptions): Promise<DuckDb
   const store = new DuckDbEventStore(instance, writer, options.path, lanes, readers, limits, options.now ?? (() => Date.now()), options);
   await store.load();
   return store;
+}
+
+/** A checkpoint on `connection` (outside a transaction); when DuckDB refuses it for open writes, one that waits for them. */
+async function checkpoint(connection: DuckDBConnection): Promise<boolean> {
+  try {
+    await connection.run('CHECKPOINT');
+    return true;
+  } catch {
+    try {
+      await connection.run('FORCE CHECKPOINT');
+      return true;
+    } catch {
+      return false;
+    }
+  }
 }
