@@ -96,6 +96,8 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private readonly schemaConnections: DuckDBConnection[] = [];
   /** The epochs of each table's storage order across deletions (raw-event cursors). */
   private readonly orders = new StorageOrderEpochs();
+  /** Tables a dataset delete is dropping: gone for DuckDB once it commits, still in the catalog until just after. */
+  private readonly dropping = new Set<string>();
 
   /** @internal use {@link openEventStore}. */
   constructor(
@@ -250,21 +252,28 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     const problem = this.refusal(dataset);
     if (problem !== undefined) throw problem;
     this.known(dataset);
-    return this.writer.exclusive(
-      dataset,
-      async (connection) => {
-        const state = this.known(dataset);
-        const [row] = (await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdentifier(state.table)}`)).getRows();
-        await connection.run(`DROP TABLE ${quoteIdentifier(state.table)}`);
-        await connection.run(`DELETE FROM ${COLUMNS_TABLE} WHERE dataset = $1`, [dataset]);
-        await connection.run(`DELETE FROM ${DATASETS_TABLE} WHERE name = $1`, [dataset]);
-        return { rows: Number(row?.[0] ?? 0) };
-      },
-      async () => {
-        this.catalog.remove(dataset);
-        this.orders.forget(dataset);
-      },
-    );
+    let dropped: string | undefined;
+    try {
+      return await this.writer.exclusive(
+        dataset,
+        async (connection) => {
+          const state = this.known(dataset);
+          const [row] = (await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdentifier(state.table)}`)).getRows();
+          dropped = state.table;
+          this.dropping.add(dropped);
+          await connection.run(`DROP TABLE ${quoteIdentifier(state.table)}`);
+          await connection.run(`DELETE FROM ${COLUMNS_TABLE} WHERE dataset = $1`, [dataset]);
+          await connection.run(`DELETE FROM ${DATASETS_TABLE} WHERE name = $1`, [dataset]);
+          return { rows: Number(row?.[0] ?? 0) };
+        },
+        async () => {
+          this.catalog.remove(dataset);
+          this.orders.forget(dataset);
+        },
+      );
+    } finally {
+      if (dropped !== undefined) this.dropping.delete(dropped);
+    }
   }
 
   /** Sets a dataset's own retention in milliseconds (0 keeps its events forever), or with null makes it follow the server's default. */
@@ -399,7 +408,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return this.reader.execute(sql, params, options.signal).catch((error: unknown) => {
       // A statement compiled against a dataset deleted before it ran (docs/storage.md, "Deleting a dataset").
       const table = /Table with name (ds_\d+) does not exist/.exec(error instanceof Error ? error.message : '')?.[1];
-      if (table !== undefined && !this.catalog.hasTable(table)) {
+      if (table !== undefined && (!this.catalog.hasTable(table) || this.dropping.has(table))) {
         throw new FlagscopeError('conflict', 'the dataset was deleted while this request ran', 'run `flagscope datasets` to list datasets');
       }
       throw error;
