@@ -23,7 +23,7 @@ _flagscope_options() {
     'events list') echo '--where --any --columns --since --start --end --limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events tail') echo '--where --any --columns --last --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'datasets') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'datasets delete') echo '--yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'datasets delete') echo '--yes --force --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'datasets retention') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'columns') echo '--set-type -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;

@@ -40,7 +40,7 @@ function __flagscope_options
         case 'datasets'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'datasets delete'
-            echo '--yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--yes --force --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'datasets retention'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'columns'

@@ -132,6 +132,18 @@ export function codeForStatus(status: number): ErrorCode {
   return 'server_error';
 }
 
+/**
+ * The code of an API error answer: the server's own code when it is one of ours sent with its
+ * status and meaning the same exit code as the status does (`name_taken`, a 409 as `conflict` is:
+ * exit 6, but a script can tell it apart), else the status's code.
+ */
+export function codeForAnswer(status: number, serverCode: unknown): ErrorCode {
+  const byStatus = codeForStatus(status);
+  if (typeof serverCode !== 'string' || !Object.hasOwn(statusByCode, serverCode)) return byStatus;
+  const code = serverCode as ErrorCode;
+  return statusByCode[code] === status && exitByCode[code] === exitByCode[byStatus] ? code : byStatus;
+}
+
 export function isFlagscopeError(e: unknown): e is FlagscopeError {
   return e instanceof FlagscopeError;
 }

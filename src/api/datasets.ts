@@ -19,6 +19,8 @@ export interface DatasetsResponse {
 export interface DeleteDatasetResponse {
   dataset: string;
   deleted_events: number;
+  /** Flags whose canaries in flight measured the dataset and were rolled back to 0% (a forced delete). */
+  rolled_back_canaries: string[];
 }
 
 /** `GET /api/v1/datasets/{dataset}/columns`. */

@@ -57,8 +57,9 @@ export interface EventsResponse {
     /** True when more events matched than `limit` (a list), or more wait after the cursor. */
     more: boolean;
     /**
-     * True when the cursor no longer fit the dataset (it was deleted and created again, or
-     * compacted after rows were deleted): the answer starts from the dataset's current end.
+     * True when the server could not place the cursor in the dataset's order (a deletion it cannot
+     * translate: docs/storage.md, "Retention and the storage order"): the answer starts from the
+     * dataset's current end, and events stored since the cursor may be missing.
      */
     reset?: boolean;
   };

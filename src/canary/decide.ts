@@ -3,6 +3,9 @@
  * evidence and the kill switches pressed on the flag's service, in this order:
  *
  * 1. an ended or pending canary: nothing to do;
+ * 1b. the canary's dataset no longer exists (deleted): roll back to 0% at once,
+ *    whatever the state (nothing is left to measure it with, so no step could
+ *    pass and no harm could be seen: serving the variant on would be blind);
  * 2. a kill switch of the service pressed: pause (the canary does not fight the
  *    on-call engineer); released again: resume a canary it paused;
  * 3. a guard with action `rollback` fails, or the sample ratio mismatches (a
@@ -51,6 +54,8 @@ export interface DecideInput {
   evidence: CanaryEvidence | null;
   /** Kill switches of the flag's service that are pressed now. */
   pressedSwitches?: PressedSwitch[];
+  /** True when the canary's dataset no longer exists (it was deleted while the canary ran). */
+  datasetDeleted?: boolean;
   now: number;
 }
 
@@ -120,6 +125,13 @@ export function decideTick(input: DecideInput): CanaryDecision {
   const { plan, state, evidence, now } = input;
   if (isTerminal(state.status)) return decision('none', `the canary has ended (${state.status})`, input);
   if (state.status === 'pending') return decision('none', 'the canary has not started', input);
+  if (input.datasetDeleted === true) {
+    return decision(
+      'rollback',
+      `rolled back to 0%: its dataset "${plan.dataset}" no longer exists (it was deleted), so nothing is left to measure the canary with; start a new canary once events arrive again`,
+      input,
+    );
+  }
   const pressed = input.pressedSwitches ?? [];
   if (pressed.length > 0) {
     const names = pressed.map((s) => `${s.key}${s.by === undefined ? '' : ` by ${s.by}`}${s.reason === undefined ? '' : ` (${s.reason})`}`);

@@ -42,12 +42,16 @@ export async function describeDatasets(http: HttpClient): Promise<DatasetsRespon
   return body as DatasetsResponse;
 }
 
-/** `DELETE /api/v1/datasets/{dataset}` (scope `admin`): deletes the dataset and its events. */
-export async function deleteDataset(http: HttpClient, dataset: string): Promise<DeleteDatasetResponse> {
-  const path = `/api/v1/datasets/${encodeURIComponent(dataset)}`;
+/**
+ * `DELETE /api/v1/datasets/{dataset}` (scope `admin`): deletes the dataset and its events. A
+ * dataset that measures a canary in flight is refused (409) unless `force`, which rolls the
+ * canary back to 0%.
+ */
+export async function deleteDataset(http: HttpClient, dataset: string, options: { force?: boolean } = {}): Promise<DeleteDatasetResponse> {
+  const path = `/api/v1/datasets/${encodeURIComponent(dataset)}${options.force === true ? '?force=true' : ''}`;
   const body = await http.requestJson<Partial<DeleteDatasetResponse> | undefined>('DELETE', path);
   if (typeof body?.deleted_events !== 'number') throw unexpectedShape(`DELETE ${path}`, http.baseUrl);
-  return body as DeleteDatasetResponse;
+  return { ...body, rolled_back_canaries: body.rolled_back_canaries ?? [] } as DeleteDatasetResponse;
 }
 
 /** `PUT /api/v1/datasets/{dataset}/retention` (scope `admin`): `30d`, `forever` or `default`. */

@@ -9,7 +9,7 @@
  */
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { codeForStatus, FlagscopeError } from '../errors.js';
+import { codeForAnswer, FlagscopeError } from '../errors.js';
 import { timerSleep } from '../scheduler.js';
 
 export interface HttpClientOptions {
@@ -224,7 +224,7 @@ export function httpError(
   } catch {
     serverError = undefined;
   }
-  const code = codeForStatus(status);
+  const code = codeForAnswer(status, serverError?.code);
   const serverMessage = typeof serverError?.message === 'string' ? serverError.message : undefined;
   const serverHint = typeof serverError?.hint === 'string' ? serverError.hint : undefined;
   const details = { status, method, path, serverCode: serverError?.code };

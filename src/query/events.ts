@@ -38,9 +38,22 @@ export interface EventsLimits {
   maxEventsWaitMs: number;
 }
 
-/** A cursor taken apart: the table it belongs to and the position of the last row it covers (-1: before the first). */
+/**
+ * A cursor taken apart: the table it belongs to, where its position counts (the epoch of the
+ * table's storage order, and the order's gap and floor), and the position of the last row it
+ * covers (-1: before the first).
+ *
+ * The order's **gap** is `max position + 1 − rows`: appends leave it alone (each adds one position
+ * and one row); a compaction of deleted rows' places lowers it, moving every row after those places
+ * down by as much. The **floor** is a position at or after every deleted row's place when the cursor
+ * was made, so a cursor at or past its floor moves down by exactly the gap's fall. A deletion
+ * starts a new epoch (its translation is the store's). docs/storage.md, "Retention and the storage order".
+ */
 export interface EventsCursor {
   table: string;
+  epoch: number;
+  gap: bigint;
+  floor: bigint;
   position: bigint;
 }
 
@@ -61,7 +74,9 @@ export interface NormalizedEventsRequest {
 
 const REQUEST_KEYS = ['filters', 'filter_combination', 'time_range', 'start_time', 'end_time', 'columns', 'limit', 'after', 'wait_ms'];
 const TIME_KEYS = ['time_range', 'start_time', 'end_time'] as const;
-const CURSOR = /^([A-Za-z0-9_]{1,64})\.(-1|0|[1-9][0-9]{0,18})$/;
+const CURSOR =
+  /^([A-Za-z0-9_]{1,64})\.(?:e(0|[1-9][0-9]{0,8})\.g(0|[1-9][0-9]{0,18})\.f(-1|0|[1-9][0-9]{0,18})\.)?(-1|0|[1-9][0-9]{0,18})$/;
+const MAX_POSITION = 9_223_372_036_854_775_807n;
 const HINT = 'see docs/api.md, "Raw events", for the fields of the request';
 
 function fail(field: string, problem: string, hint = HINT): never {
@@ -79,7 +94,7 @@ function wholeNumber(value: unknown, field: string, min: number, max: number, hi
   return value;
 }
 
-/** Reads a cursor text (`ds_3.1234`); `invalid_input` for anything else. */
+/** Reads a cursor text (`ds_3.1234`, or `ds_3.e1.g7120.f7229.7239` after a deletion); `invalid_input` for anything else. */
 export function parseEventsCursor(text: unknown): EventsCursor | 'end' {
   if (text === 'end') return 'end';
   const match = typeof text === 'string' ? CURSOR.exec(text) : null;
@@ -87,15 +102,16 @@ export function parseEventsCursor(text: unknown): EventsCursor | 'end' {
     const shown = typeof text === 'string' ? JSON.stringify(text.slice(0, 80)) : (JSON.stringify(text) ?? 'nothing');
     fail('after', `${shown} is not a cursor`, 'pass the `cursor` of an earlier answer unchanged, or "end" for events stored from now on');
   }
-  const position = BigInt(match[2] as string);
-  if (position > 9_223_372_036_854_775_807n)
+  const [position, gap, floor] = [match[5], match[3] ?? '0', match[4] ?? '-1'].map((n) => BigInt(n as string)) as [bigint, bigint, bigint];
+  if (position > MAX_POSITION || gap > MAX_POSITION || floor > MAX_POSITION)
     fail('after', 'the cursor is out of range', 'pass the `cursor` of an earlier answer unchanged');
-  return { table: match[1] as string, position };
+  return { table: match[1] as string, epoch: match[2] === undefined ? 0 : Number(match[2]), gap, floor, position };
 }
 
-/** The text of a cursor. */
+/** The text of a cursor: the short form while its table never lost a row. */
 export function formatEventsCursor(cursor: EventsCursor): string {
-  return `${cursor.table}.${cursor.position}`;
+  if (cursor.epoch === 0 && cursor.gap === 0n) return `${cursor.table}.${cursor.position}`;
+  return `${cursor.table}.e${cursor.epoch}.g${cursor.gap}.f${cursor.floor}.${cursor.position}`;
 }
 
 /**
@@ -201,7 +217,8 @@ export interface DecodedEvents {
 
 /**
  * Compiles a validated request on `table` (the dataset's table, unquoted) into one statement of
- * rows `[newest position, position, time µs, samplerate, column…]`. A cursor of another table (the
+ * rows `[newest position, rows, cursor position now, cursor floor now, position, time µs,
+ * samplerate, column…]`. A cursor of another table (the
  * dataset was deleted and created again) reads from the start of this one.
  */
 export function compileEventsQuery(
@@ -215,10 +232,26 @@ export function compileEventsQuery(
   const quotedTable = dialect.quoteIdent(table);
   const time = dialect.quoteIdent('_time');
   const afterEnd = request.after === 'end';
-  const position =
-    request.after === undefined || request.after === 'end' ? undefined : request.after.table === table ? request.after.position : -1n;
+  const cursor: EventsCursor | undefined =
+    request.after === undefined || request.after === 'end'
+      ? undefined
+      : request.after.table === table
+        ? request.after
+        : { table, epoch: 0, gap: 0n, floor: -1n, position: -1n };
   const where = [`${order} <= (SELECT m FROM newest)`];
-  if (position !== undefined) where.push(`${order} > ${params.bind(position, dialect.sqlType('bigint'))}`);
+  let place = 'NULL AS p, NULL AS f';
+  if (cursor !== undefined) {
+    const bigint = (value: bigint): string => params.bind(value, dialect.sqlType('bigint'));
+    const [p, g, f] = [bigint(cursor.position), bigint(cursor.gap), bigint(cursor.floor)];
+    // The cursor's position in the order now: as it was while the gap has not moved; moved down by
+    // the gap's fall when a compaction came after its floor; past every row (a reset) otherwise.
+    const gapNow = 'coalesce(m + 1 - n, 0)';
+    const shifted = `${p} >= ${f} AND ${gapNow} < ${g}`;
+    place =
+      `CASE WHEN ${p} < 0 OR ${gapNow} = ${g} THEN ${p} WHEN ${shifted} THEN ${p} - (${g} - ${gapNow}) ELSE ${bigint(MAX_POSITION)} END AS p, ` +
+      `CASE WHEN ${gapNow} = ${g} THEN ${f} WHEN ${shifted} THEN ${f} - (${g} - ${gapNow}) END AS f`;
+    where.push(`${order} > (SELECT p FROM place)`);
+  }
   if (request.start_time !== undefined && request.end_time !== undefined) {
     const micros = (seconds: number): string =>
       dialect.timestampFromMicros(params.bind(BigInt(seconds) * 1_000_000n, dialect.sqlType('bigint')));
@@ -238,8 +271,8 @@ export function compileEventsQuery(
     `SELECT ${[`${order} AS p`, `${dialect.epochMicros(time)} AS t`, `${dialect.quoteIdent('_samplerate')} AS s`, ...columns].join(', ')} ` +
     `FROM ${quotedTable} WHERE ${order} IN (${picked})`;
   const sql =
-    `WITH newest AS (SELECT max(${order}) AS m FROM ${quotedTable})\n` +
-    `SELECT newest.m, r.* FROM newest LEFT JOIN (${inner}) r ON true\n` +
+    `WITH newest AS (SELECT max(${order}) AS m, count(*) AS n FROM ${quotedTable}), place AS (SELECT ${place} FROM newest)\n` +
+    `SELECT newest.m, newest.n, place.p AS cursor_position, place.f AS cursor_floor, r.* FROM newest CROSS JOIN place LEFT JOIN (${inner}) r ON true\n` +
     `ORDER BY ${listed ? 'r.t DESC, r.p DESC' : 'r.p'}`;
   const names = request.columns;
   return {
@@ -247,24 +280,30 @@ export function compileEventsQuery(
     params: params.values,
     decode(rows) {
       const first = rows[0];
-      const newest = first === undefined || first[0] === null || first[0] === undefined ? -1n : BigInt(first[0] as bigint | number);
+      const big = (value: unknown, otherwise: bigint): bigint =>
+        value === null || value === undefined ? otherwise : BigInt(value as bigint | number);
+      const newest = big(first?.[0], -1n);
+      const gap = first === undefined || first[0] === null || first[0] === undefined ? 0n : newest + 1n - big(first[1], 0n);
+      const position = cursor === undefined ? undefined : big(first?.[2], MAX_POSITION);
       const events: DecodedEvent[] = [];
       let last = -1n;
-      for (const row of rows) {
-        if (row[1] === null || row[1] === undefined) continue;
+      const found = rows.filter((row) => row[4] !== null && row[4] !== undefined);
+      for (const row of found) {
         if (events.length === limit) break;
-        last = BigInt(row[1] as bigint | number);
+        last = BigInt(row[4] as bigint | number);
         const data: Record<string, string | number | boolean> = {};
         names.forEach((name, i) => {
-          const value = eventValue(row[4 + i]);
+          const value = eventValue(row[7 + i]);
           if (value !== undefined) data[name] = value;
         });
-        events.push({ timeMicros: BigInt(row[2] as bigint | number), samplerate: Number(row[3]), data });
+        events.push({ timeMicros: BigInt(row[5] as bigint | number), samplerate: Number(row[6]), data });
       }
-      const more = rows.filter((row) => row[1] !== null && row[1] !== undefined).length > limit;
+      const more = found.length > limit;
       const reset = position !== undefined && position > newest;
-      const next = position !== undefined && more ? last : newest;
-      return { events, cursor: { table, position: next }, more, reset };
+      const paged = position !== undefined && more;
+      const next = paged ? last : newest;
+      const floor = paged ? big(first?.[3], next) : next;
+      return { events, cursor: { table, epoch: cursor?.epoch ?? 0, gap, floor, position: next }, more, reset };
     },
   };
 }

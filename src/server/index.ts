@@ -157,6 +157,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       defaultRetentionMs: options.retentionMs === undefined || options.retentionMs === 0 ? null : options.retentionMs,
       now,
       log,
+      canaries: () => canaries,
     });
     const deps: AppDependencies = {
       analyses,

@@ -68,6 +68,12 @@ export interface ColumnTypeChange {
   restored: number;
 }
 
+/** The epoch of a dataset's storage order, and a counter that changes (twice) with every deletion that may change it. */
+export interface StorageEpoch {
+  epoch: number;
+  version: number;
+}
+
 export interface EventStore {
   /** The SQL dialect `execute` understands. */
   readonly dialect: SqlDialect;
@@ -131,6 +137,20 @@ export interface EventStore {
   deleteEventsBefore(dataset: string, beforeMs: number): Promise<{ rows: number }>;
   /** Folds the write-ahead log into the file so deleted rows' blocks become free; false when it could not run now. */
   reclaimSpace(): Promise<boolean>;
+  /**
+   * The epoch of a dataset's storage order (`dialect.storageOrder`), once no deletion is changing
+   * it: positions compare only within one epoch. A deletion of events starts a new one (a
+   * compaction may renumber the rows after it; docs/storage.md, "Retention and the storage order").
+   */
+  storageEpoch(dataset: string): Promise<StorageEpoch>;
+  /** The epoch now, without waiting: a read that saw another `version` overlapped a deletion and is done again. */
+  storageEpochNow(dataset: string): StorageEpoch;
+  /**
+   * A storage position of the epoch before the current one (the last row a cursor covers) in the
+   * current epoch's order right after the deletion that began it, with the order's gap and floor
+   * then, or undefined when it cannot be told (an older epoch, or a position too far behind).
+   */
+  translatePosition(dataset: string, epoch: number, position: bigint): { position: bigint; gap: bigint; floor: bigint } | undefined;
   close(): Promise<void>;
 }
 

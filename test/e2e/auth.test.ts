@@ -205,3 +205,34 @@ describe('config get, set, list', () => {
     expect(await readFile(join(xdg, 'flagscope', 'config.json'), 'utf8')).toBe(before);
   });
 });
+
+describe('flagscope keys create: a name a valid key already has', () => {
+  it('exits 6 (conflict, HTTP 409 name_taken) as docs/cli.md says, with the code in --json errors, and creates nothing', async () => {
+    const xdg = await mkdtemp(join(dir, 'xdg-'));
+    const env = { FLAGSCOPE_API_URL: server.url, FLAGSCOPE_API_KEY: admin };
+    const first = await flagscope(['keys', 'create', '--name', 'deployer', '--scope', 'ingest', '--json'], xdg, undefined, env);
+    expect(first.exitCode).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ name: 'deployer', scopes: ['ingest'] });
+    const deployers = async (): Promise<string[]> => {
+      const listed = JSON.parse((await flagscope(['keys', 'list', '--json'], xdg, undefined, env)).stdout) as {
+        keys: Array<{ id: string; name: string }>;
+      };
+      return listed.keys.filter((k) => k.name === 'deployer').map((k) => k.id);
+    };
+    const before = await deployers();
+    expect(before).toHaveLength(1);
+
+    const again = await flagscope(['keys', 'create', '--name', 'deployer', '--scope', 'query'], xdg, undefined, env);
+    expect(again.exitCode).toBe(6);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toMatch(/^error: a valid API key is already named "deployer"/);
+    expect(again.stderr).toContain('hint: ');
+
+    const json = await flagscope(['keys', 'create', '--name', 'deployer', '--scope', 'query', '--json'], xdg, undefined, env);
+    expect(json.exitCode).toBe(6);
+    expect(json.stdout).toBe('');
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'name_taken', hint: expect.stringContaining('revoke') } });
+
+    expect(await deployers()).toEqual(before);
+  });
+});

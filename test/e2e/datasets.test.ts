@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { execaNode } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { callApi } from '../support/api-call.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'flagscope');
 const DAY = 86_400_000;
@@ -103,7 +104,35 @@ describe('flagscope datasets delete', () => {
     expect(r).toMatchObject({ exitCode: 0, stdout: 'deleted dataset doomed: 2 events' });
     expect((await flagscope(['datasets'])).stdout).not.toMatch(/^doomed\t/m);
     const json = await flagscope(['datasets', 'delete', 'scratch', '--yes', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ dataset: 'scratch', deleted_events: 1 });
+    expect(JSON.parse(json.stdout)).toEqual({ dataset: 'scratch', deleted_events: 1, rolled_back_canaries: [] });
+  });
+
+  it('refuses a dataset a canary in flight measures (exit 6); --force rolls the canary back to 0% and deletes it', async () => {
+    const api = (method: string, path: string, body?: unknown) => callApi(server.url, key, method, path, body);
+    const flag = { key: 'cart_v2', service: 'cart', kind: 'release', variants: { on: true, off: false }, defaultVariant: 'off' };
+    expect((await api('POST', '/api/v1/flags', flag)).status).toBe(201);
+    await send('cart', [now - 60_000, now - 30_000]);
+    const started = await api('POST', '/api/v1/canaries', {
+      flag: 'cart_v2',
+      dataset: 'cart',
+      guards: ['AVG(n) <= +10%'],
+      steps: [5, 100],
+    });
+    expect(started).toMatchObject({ status: 201, json: { status: 'running', percent: 5 } });
+
+    const refused = await flagscope(['datasets', 'delete', 'cart', '--yes']);
+    expect(refused.exitCode).toBe(6);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain('error: dataset "cart" measures the canary in flight of cart_v2 (running at 5%)');
+    expect(refused.stderr).toContain(
+      'hint: abort it first (`flagscope canary abort cart_v2 --reason TEXT`), or pass `--force` to delete the dataset and roll the canary back to 0%',
+    );
+    expect((await flagscope(['datasets'])).stdout).toMatch(/^cart\t2\t/m);
+
+    const forced = await flagscope(['datasets', 'delete', 'cart', '--yes', '--force']);
+    expect(forced).toMatchObject({ exitCode: 0, stdout: 'deleted dataset cart: 2 events; rolled back the canary of cart_v2 to 0%' });
+    expect((await api('GET', '/api/v1/canaries/cart_v2')).json).toMatchObject({ status: 'rolled-back', percent: 0 });
+    expect((await flagscope(['datasets'])).stdout).not.toMatch(/^cart\t/m);
   });
 });
 

@@ -15,6 +15,7 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import { type DuckDbControlStore, openControlStore } from '../../src/store/duckdb/control-store.js';
 import { type DuckDbEventStore, openEventStore } from '../../src/store/duckdb/event-store.js';
 import type { EventStore, ExecuteOptions } from '../../src/store/types.js';
+import { callApi } from '../support/api-call.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
 
 const LONG_SQL = 'SELECT sum(i) FROM range(1000000000000) t(i)';
@@ -58,14 +59,8 @@ function holdingReads(store: DuckDbEventStore): EventStore {
   }) as EventStore;
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text.length > 0 ? JSON.parse(text) : undefined };
+function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return callApi(server.url, admin, method, path, body);
 }
 
 beforeAll(async () => {

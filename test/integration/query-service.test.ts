@@ -51,6 +51,9 @@ function recording(events: DuckDbEventStore, dialect: SqlDialect = events.dialec
       setRetention: (dataset, retentionMs) => events.setRetention(dataset, retentionMs),
       deleteEventsBefore: (dataset, beforeMs) => events.deleteEventsBefore(dataset, beforeMs),
       reclaimSpace: () => events.reclaimSpace(),
+      storageEpoch: (dataset) => events.storageEpoch(dataset),
+      storageEpochNow: (dataset) => events.storageEpochNow(dataset),
+      translatePosition: (dataset, epoch, position) => events.translatePosition(dataset, epoch, position),
       close: () => events.close(),
     },
   };

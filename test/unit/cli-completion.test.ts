@@ -1,8 +1,9 @@
 /**
  * Completion scripts: the committed files in completions/ must equal what
  * `flagscope completion SHELL` prints (regenerate with
- * `UPDATE_COMPLETIONS=1 npx vitest run test/unit/cli-completion`), and the
- * bash script must complete commands, options, choices and datasets.
+ * `UPDATE_COMPLETIONS=1 npx vitest run test/unit/cli-completion`), and each
+ * script, run in its own shell, must complete commands, options, choices, datasets and columns.
+ * The zsh and fish parts need those shells (.ci/run installs them); without them they are skipped.
  */
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -150,10 +151,42 @@ describe.skipIf(!(await hasShell('zsh')))('zsh completion', () => {
   }
 
   it('offers subcommands, choices, files and datasets with the connection options', async () => {
-    expect(await complete(['flagscope', 'events', ''])).toEqual(['send']);
-    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual(['table', 'json', 'csv', 'ndjson', 'flagd']);
+    expect(await complete(['flagscope', 'events', ''])).toEqual(['send', 'list', 'tail']);
+    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual([
+      'table',
+      'json',
+      'csv',
+      'ndjson',
+      'flagd',
+      'junit',
+      'github',
+    ]);
     expect(await complete(['flagscope', 'query', 'shop', '--spec', ''])).toEqual(['<files>']);
     expect(await complete(['flagscope', '--profile', 'prod', 'columns', ''])).toEqual(['shop', 'scratch', 'search', 'with:--profile_prod']);
+    expect(await complete(['flagscope', 'datasets', 'delete', 'shop', '--'])).toEqual(
+      expect.arrayContaining(['--yes', '--force', '--api-url']),
+    );
+    expect(await complete(['flagscope', 'query', 'shop', '--by', ''])).toEqual(['duration_ms', 'service.name', 'status_code']);
+  });
+
+  it('parses, and compinit finds it under the name the install gives it in $fpath', async () => {
+    const file = join(root, 'completions', 'flagscope.zsh');
+    await run('zsh', ['-n', file]);
+    const fpathDir = await mkdtemp(join(tmpdir(), 'fs-zsh-fpath-'));
+    await writeFile(join(fpathDir, '_flagscope'), await readFile(file, 'utf8'));
+    const program = [
+      `fpath=(${JSON.stringify(fpathDir)} $fpath)`,
+      'autoload -U compinit',
+      'compinit -u -D',
+      'print -r -- "$_comps[flagscope]"',
+      // The first call of the autoloaded function defines the script's functions and completes.
+      'compadd() { [[ "$1" == "--" ]] && shift; print -l -- "$@"; }',
+      "words=(flagscope datasets '')",
+      'CURRENT=3',
+      '_flagscope',
+    ].join('\n');
+    const { stdout } = await run('zsh', ['-f', '-c', program], { env: { PATH: '/usr/bin:/bin', HOME: fpathDir } });
+    expect(stdout.split('\n')).toEqual(['_flagscope', 'delete', 'retention', '']);
   });
 });
 
@@ -174,5 +207,11 @@ describe.skipIf(!(await hasShell('fish')))('fish completion', () => {
     expect(await complete('flagscope completion z')).toEqual(['zsh']);
     expect((await complete('flagscope query s')).sort()).toEqual(['scratch', 'search', 'shop']);
     expect(await complete('flagscope --profile prod columns w')).toEqual(['with:--profile_prod']);
+    expect(await complete('flagscope datasets delete shop --fo')).toEqual(['--force', '--format']);
+    expect(await complete('flagscope query shop --by d')).toEqual(['duration_ms']);
+  });
+
+  it('parses without running (fish --no-execute)', async () => {
+    await run('fish', ['--no-execute', join(root, 'completions', 'flagscope.fish')]);
   });
 });

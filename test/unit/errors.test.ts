@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codeForStatus, type ErrorCode, ExitCode, FlagscopeError, invalidInput, notFound } from '../../src/errors.js';
+import { codeForAnswer, codeForStatus, type ErrorCode, ExitCode, FlagscopeError, invalidInput, notFound } from '../../src/errors.js';
 
 /**
  * The exit-code table of the product specification, written out: code, meaning. The implementation's table
@@ -88,6 +88,23 @@ describe('codeForStatus', () => {
       if (status < 400 || status >= 500 || code === 'usage') continue;
       expect(new FlagscopeError(codeForStatus(status), 'x').exitCode).toBe(exitCode);
     }
+  });
+});
+
+describe('codeForAnswer', () => {
+  it.each([
+    [409, 'name_taken', 'name_taken'],
+    [409, 'conflict', 'conflict'],
+    [409, undefined, 'conflict'],
+    [409, 'no_such_code', 'conflict'],
+    [409, 'toString', 'conflict'],
+    [404, 'name_taken', 'not_found'],
+    [400, 'invalid_input', 'invalid_input'],
+    // A bug on the server (internal, exit 1) is still a failing server to the client (exit 5).
+    [500, 'internal', 'server_error'],
+    [500, 'server_error', 'server_error'],
+  ] as const)("HTTP %i with the server's code %s is %s", (status, serverCode, code) => {
+    expect(codeForAnswer(status, serverCode)).toBe(code);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * `flagscope datasets delete NAME [--yes]` and `flagscope datasets retention NAME [PERIOD]`.
+ * `flagscope datasets delete NAME [--yes] [--force]` and `flagscope datasets retention NAME [PERIOD]`.
  * A delete asks for the dataset's name to be typed back on a terminal; elsewhere it needs `--yes`.
  */
 import { createInterface } from 'node:readline';
@@ -50,9 +50,12 @@ export const deleteDatasetVerb: Verb = async (env, args, options) => {
       );
     }
   }
-  const result = await deleteDataset(client, name);
+  const result = await deleteDataset(client, name, { force: options.force === true });
   if (env.format === 'json') env.out(renderJson(result));
-  else env.out(`deleted dataset ${result.dataset}: ${formatCount(result.deleted_events)} events\n`);
+  else {
+    const canaries = result.rolled_back_canaries.map((flag) => `; rolled back the canary of ${flag} to 0%`).join('');
+    env.out(`deleted dataset ${result.dataset}: ${formatCount(result.deleted_events)} events${canaries}\n`);
+  }
 };
 
 /** Reads one line from stdin after `question`; undefined when stdin ends first (Ctrl-D) or on Ctrl-C. */

@@ -23,7 +23,15 @@ export function registerDatasets(program: Command, state: RunState): void {
     .description('delete a dataset and all its events (needs an admin key); asks for the name on a terminal')
     .argument('<dataset>', 'the dataset to delete')
     .option('--yes', 'delete without asking (required when not on a terminal)')
-    .addHelpText('after', examples(['flagscope datasets delete old-service', 'flagscope datasets delete old-service --yes']));
+    .option('--force', 'delete even when a canary in flight measures the dataset: the canary is rolled back to 0%')
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope datasets delete old-service',
+        'flagscope datasets delete old-service --yes',
+        'flagscope datasets delete shop --yes --force',
+      ]),
+    );
   lazyAction(remove, state, async () => (await import('./dataset-verbs.js')).deleteDatasetVerb);
   const retention = cmd
     .command('retention')

@@ -45,7 +45,11 @@ export const tailEvents: Verb = async (env, args, options) => {
         if (stop.signal.aborted) break;
         throw error;
       }
-      if (answer.meta.reset === true) env.warn(`${dataset} was compacted or created again; following it from its newest event`);
+      if (answer.meta.reset === true) {
+        env.warn(
+          `the server could not place this follow in ${dataset} after old events were deleted; following it from its newest event (events stored meanwhile may be missing)`,
+        );
+      }
       for (const event of answer.events) print(event);
       cursor = answer.cursor;
     }

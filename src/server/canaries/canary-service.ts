@@ -181,6 +181,31 @@ export class CanaryService {
     return this.commit(record, action, context, action.type, who);
   }
 
+  /** The canaries in flight (not ended) that `dataset` measures. */
+  async inFlightOn(dataset: string): Promise<Array<{ flag: string; status: string; percent: number }>> {
+    await this.load();
+    return [...this.byFlag.values()]
+      .filter((r) => r.plan.dataset === dataset && !isTerminal(r.state.status))
+      .map((r) => ({ flag: r.plan.flag, status: r.state.status, percent: r.state.percent }));
+  }
+
+  /**
+   * Rolls back to 0% every canary in flight that `dataset` measures, because the key named `who` deletes the
+   * dataset (a pending one is aborted); answers their flags. Each is in the canary's timeline and
+   * the flag's history with a reason naming the dataset.
+   */
+  async rollBackForDeletedDataset(dataset: string, who: string): Promise<string[]> {
+    const flags: string[] = [];
+    for (const { flag } of await this.inFlightOn(dataset)) {
+      const record = await this.get(flag);
+      const action: CanaryTransition = record.state.status === 'pending' ? { type: 'abort' } : { type: 'rollback' };
+      const reason = `rolled back to 0%: its dataset "${dataset}" is deleted by key ${JSON.stringify(who)} (\`datasets delete --force\`), so nothing is left to measure the canary with`;
+      await this.commit(record, action, { now: this.deps.now(), reason }, action.type, who);
+      flags.push(flag);
+    }
+    return flags;
+  }
+
   /**
    * Ticks every canary in flight. The canaries are read again first, so a change another server
    * saved is seen; then every canary of a dataset is measured by one statement
@@ -238,12 +263,15 @@ export class CanaryService {
     let record = await this.get(flag);
     await this.reconcileRollout(record);
     const now = measured?.now ?? this.deps.now();
-    const evidence = measured === undefined ? await this.measure(record, now) : measured.evidence;
+    // A canary starts only on a dataset that exists, so one that is gone was deleted under it
+    // (by another server, or a delete this server did not see through): it is rolled back.
+    const datasetDeleted = this.deps.events.tableOf(record.plan.dataset) === undefined;
+    const evidence = datasetDeleted ? null : measured === undefined ? await this.measure(record, now) : measured.evidence;
     const pressed = this.deps.flags
       .list({ kind: 'kill-switch', service: this.deps.flags.get(flag).service })
       .filter((f) => f.pressed !== undefined)
       .map((f) => ({ key: f.key, by: f.pressed!.by, reason: f.pressed!.reason }));
-    const decision = decideTick({ plan: record.plan, state: record.state, evidence, pressedSwitches: pressed, now });
+    const decision = decideTick({ plan: record.plan, state: record.state, evidence, pressedSwitches: pressed, datasetDeleted, now });
     const next = applyDecision(record.state, record.plan, decision);
     if (next === record.state) {
       const saved = this.savedDecisionKind.get(flag);

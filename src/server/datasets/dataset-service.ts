@@ -4,16 +4,28 @@
  * No HTTP here: the routes (`routes.ts`) and the job (`retention-job.ts`) call it.
  */
 import { formatRetention, parseRetention, retentionCutoff } from '../../api/retention.js';
-import type { DatasetsResponse } from '../../api/datasets.js';
-import { invalidInput } from '../../errors.js';
+import type { DatasetsResponse, DeleteDatasetResponse } from '../../api/datasets.js';
+import { FlagscopeError, invalidInput } from '../../errors.js';
 import type { DatasetInfo, EventStore } from '../../store/types.js';
 
-/** What the service needs: the event store, the server's default retention (ms, null: forever), a clock and a log. */
+/** The canaries a dataset measures, as a delete needs them (the canary controller's service). */
+export interface DatasetCanaries {
+  /** The canaries in flight that the dataset measures. */
+  inFlightOn(dataset: string): Promise<Array<{ flag: string; status: string; percent: number }>>;
+  /** Rolls them back to 0% because the key named `who` deletes the dataset; answers their flags. */
+  rollBackForDeletedDataset(dataset: string, who: string): Promise<string[]>;
+}
+
+/**
+ * What the service needs: the event store, the server's default retention (ms, null: forever), a
+ * clock, a log, and the canary controller's service once it runs (a delete checks its canaries).
+ */
 export interface DatasetServiceOptions {
   events: EventStore;
   defaultRetentionMs: number | null;
   now: () => number;
   log: (line: string) => void;
+  canaries?: () => DatasetCanaries | undefined;
 }
 
 /** What one retention sweep removed from one dataset. */
@@ -50,14 +62,25 @@ export class DatasetService {
     };
   }
 
-  /** Deletes a dataset and logs it with who asked. */
-  async delete(dataset: string, by: string | undefined): Promise<{ dataset: string; deleted_events: number }> {
-    const { rows } = await this.options.events.deleteDataset(dataset);
-    this.options.log(
-      `dataset ${JSON.stringify(dataset)} deleted${by === undefined ? '' : ` by key ${JSON.stringify(by)}`}: ${rows} events`,
-    );
+  /**
+   * Deletes a dataset and logs it with who asked. A dataset that measures a canary in flight is
+   * refused (`conflict`) unless `force`: then its canaries are rolled back to 0% first, so no
+   * variant goes on being served with nothing left to judge it by (docs/canary.md).
+   */
+  async delete(dataset: string, by: string | undefined, options: { force?: boolean } = {}): Promise<DeleteDatasetResponse> {
+    const { events, log } = this.options;
+    const canaries = events.tableOf(dataset) === undefined ? undefined : this.options.canaries?.();
+    const measuring = (await canaries?.inFlightOn(dataset)) ?? [];
+    let rolledBack: string[] = [];
+    if (measuring.length > 0) {
+      if (options.force !== true) throw canaryRefusal(dataset, measuring);
+      rolledBack = await canaries!.rollBackForDeletedDataset(dataset, by ?? 'unknown');
+      for (const flag of rolledBack) log(`canary ${flag}: rolled back to 0%: its dataset ${JSON.stringify(dataset)} is being deleted`);
+    }
+    const { rows } = await events.deleteDataset(dataset);
+    log(`dataset ${JSON.stringify(dataset)} deleted${by === undefined ? '' : ` by key ${JSON.stringify(by)}`}: ${rows} events`);
     await this.reclaim();
-    return { dataset, deleted_events: rows };
+    return { dataset, deleted_events: rows, rolled_back_canaries: rolledBack };
   }
 
   /** Sets a dataset's retention from a request body `{"retention": "30d" | "forever" | "default"}`; answers the dataset. */
@@ -121,4 +144,15 @@ export class DatasetService {
       this.options.log('checkpoint deferred (writes in flight); the deleted blocks become free at the next checkpoint');
     }
   }
+}
+
+function canaryRefusal(dataset: string, measuring: Array<{ flag: string; status: string; percent: number }>): FlagscopeError {
+  const which = measuring.map((c) => `${c.flag} (${c.status} at ${c.percent}%)`).join(', ');
+  const first = measuring[0]!.flag;
+  return new FlagscopeError(
+    'conflict',
+    `dataset ${JSON.stringify(dataset)} measures the canary in flight of ${which}: deleting it would leave ${measuring.length === 1 ? 'that canary' : 'those canaries'} with nothing to be judged by`,
+    `abort it first (\`flagscope canary abort ${first} --reason TEXT\`), or pass \`--force\` to delete the dataset and roll ${measuring.length === 1 ? 'the canary' : 'the canaries'} back to 0%`,
+    { details: { canaries: measuring.map((c) => c.flag) } },
+  );
 }

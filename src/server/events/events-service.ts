@@ -21,6 +21,11 @@ import type { AnalysisGate } from '../admission.js';
 import type { ServerLimits } from '../limits.js';
 import type { EventArrivals } from './arrivals.js';
 
+/** Reads of one answer that may each overlap a deletion before the answer gives up. */
+const MAX_READ_ATTEMPTS = 5;
+/** A position after every row: the statement answers it from the newest event, as a reset. */
+const PAST_EVERY_ROW = 9_223_372_036_854_775_807n;
+
 export interface EventsServiceDependencies {
   events: EventStore;
   now: () => number;
@@ -95,18 +100,43 @@ export class EventsService {
     return validateEventsRequest(body, schema, this.deps.now(), this.deps.limits);
   }
 
+  /**
+   * Runs the request in the current epoch of the table's storage order (a cursor of the previous
+   * epoch translated, docs/storage.md "Retention and the storage order"); a read that overlapped a
+   * deletion, which may renumber the order, is done again.
+   */
   private async run(dataset: string, request: NormalizedEventsRequest, options: EventsReadOptions): Promise<DecodedEvents> {
-    const schema = await this.deps.events.getSchema(dataset);
-    const table = this.deps.events.tableOf(dataset);
-    if (schema === undefined || table === undefined) throw unknownDataset(dataset);
-    const compiled = compileEventsQuery(request, schema, table, this.deps.events.dialect);
-    return this.deps.analyses.run(
-      async (signal) => compiled.decode(await this.deps.events.execute(compiled.sql, compiled.params, { signal })),
-      {
-        clientGone: options.clientGone,
-        timeoutMs: options.timeoutMs,
-      },
-    );
+    const { events } = this.deps;
+    for (let attempt = 1; ; attempt++) {
+      const schema = await events.getSchema(dataset);
+      const table = events.tableOf(dataset);
+      if (schema === undefined || table === undefined) throw unknownDataset(dataset);
+      const order = await events.storageEpoch(dataset);
+      const compiled = compileEventsQuery(this.inEpoch(dataset, request, table, order.epoch), schema, table, events.dialect);
+      const result = await this.deps.analyses.run(
+        async (signal) => compiled.decode(await events.execute(compiled.sql, compiled.params, { signal })),
+        {
+          clientGone: options.clientGone,
+          timeoutMs: options.timeoutMs,
+        },
+      );
+      if (events.storageEpochNow(dataset).version === order.version) return { ...result, cursor: { ...result.cursor, epoch: order.epoch } };
+      if (attempt === MAX_READ_ATTEMPTS) {
+        throw new FlagscopeError(
+          'server_error',
+          `the events of ${JSON.stringify(dataset)} were being deleted (retention) during ${MAX_READ_ATTEMPTS} reads in a row`,
+          'retry in a moment',
+        );
+      }
+    }
+  }
+
+  /** The request with its cursor's position in `epoch`: translated, or past every row (answered as a reset) when it cannot be. */
+  private inEpoch(dataset: string, request: NormalizedEventsRequest, table: string, epoch: number): NormalizedEventsRequest {
+    const after = request.after;
+    if (after === undefined || after === 'end' || after.table !== table || after.epoch === epoch) return request;
+    const translated = this.deps.events.translatePosition(dataset, after.epoch, after.position);
+    return { ...request, after: { table, epoch, ...(translated ?? { position: PAST_EVERY_ROW, gap: 0n, floor: PAST_EVERY_ROW }) } };
   }
 
   private answer(dataset: string, request: NormalizedEventsRequest, result: DecodedEvents): EventsResponse {

@@ -25,6 +25,7 @@ import { closestName } from '../../query/suggest.js';
 import { statSync } from 'node:fs';
 import type { DatasetSnapshot, PreparedBatch, PreparedIngest } from './prepared.js';
 import { EventReader } from './reader.js';
+import { readOrderWindow, StorageOrderEpochs, type TranslatedPosition } from './storage-order.js';
 import { GroupCommitWriter, type IngestPressure, type IngestStats } from './writer.js';
 import type {
   BatchBodyOptions,
@@ -37,6 +38,7 @@ import type {
   IncomingEvent,
   IngestOutcome,
   SqlRow,
+  StorageEpoch,
   StorageInfo,
 } from '../types.js';
 
@@ -85,8 +87,6 @@ export const DEFAULT_CHECKPOINT_THRESHOLD = '256MB';
 export class DuckDbEventStore implements EventStore, PreparedIngest {
   readonly dialect: SqlDialect = duckdbDialect;
   private readonly catalog: DatasetCatalog;
-  /** Tables of datasets whose delete is dropping them (until the catalog has forgotten them). */
-  private readonly droppingTables = new Set<string>();
   private readonly writer: GroupCommitWriter;
   private readonly reader: EventReader;
   private readonly batches: BatchBodyIngest;
@@ -94,6 +94,10 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   private closing: Promise<void> | undefined;
   /** Idle connections for schema changes (each change takes one of its own). */
   private readonly schemaConnections: DuckDBConnection[] = [];
+  /** The epochs of each table's storage order across deletions (raw-event cursors). */
+  private readonly orders = new StorageOrderEpochs();
+  /** Tables a dataset delete is dropping: gone for DuckDB once it commits, still in the catalog until just after. */
+  private readonly dropping = new Set<string>();
 
   /** @internal use {@link openEventStore}. */
   constructor(
@@ -120,8 +124,25 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   }
 
   /** @internal loads the catalog; called once by {@link openEventStore}. */
-  load(): Promise<void> {
-    return this.catalog.load(this.connection);
+  async load(): Promise<void> {
+    await this.catalog.load(this.connection);
+    await this.orders.load(this.connection);
+  }
+
+  /** The epoch of a dataset's storage order, once no deletion is changing it (docs/storage.md, "Retention and the storage order"). */
+  async storageEpoch(dataset: string): Promise<StorageEpoch> {
+    await this.orders.settled(dataset);
+    return this.orders.current(dataset);
+  }
+
+  /** The epoch of a dataset's storage order now (a read compares it with the one it started with). */
+  storageEpochNow(dataset: string): StorageEpoch {
+    return this.orders.current(dataset);
+  }
+
+  /** A storage position of the epoch before in the current one, or undefined when it cannot be told. */
+  translatePosition(dataset: string, epoch: number, position: bigint): TranslatedPosition | undefined {
+    return this.orders.translate(dataset, epoch, position);
   }
 
   /** Datasets with their row count, column count and newest event time, from memory. */
@@ -231,30 +252,28 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     const problem = this.refusal(dataset);
     if (problem !== undefined) throw problem;
     this.known(dataset);
-    const { rows } = await this.writer.exclusive(
-      dataset,
-      async (connection) => {
-        const state = this.known(dataset);
-        const [row] = (await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdentifier(state.table)}`)).getRows();
-        // A reader may see the drop committed before the catalog forgets the dataset (after the
-        // commit): its "table does not exist" is then this delete's, a conflict, not a bug.
-        this.droppingTables.add(state.table);
-        try {
+    let dropped: string | undefined;
+    try {
+      return await this.writer.exclusive(
+        dataset,
+        async (connection) => {
+          const state = this.known(dataset);
+          const [row] = (await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdentifier(state.table)}`)).getRows();
+          dropped = state.table;
+          this.dropping.add(dropped);
           await connection.run(`DROP TABLE ${quoteIdentifier(state.table)}`);
           await connection.run(`DELETE FROM ${COLUMNS_TABLE} WHERE dataset = $1`, [dataset]);
           await connection.run(`DELETE FROM ${DATASETS_TABLE} WHERE name = $1`, [dataset]);
-        } catch (error) {
-          this.droppingTables.delete(state.table);
-          throw error;
-        }
-        return { rows: Number(row?.[0] ?? 0), table: state.table };
-      },
-      async ({ table }) => {
-        this.catalog.remove(dataset);
-        this.droppingTables.delete(table);
-      },
-    );
-    return { rows };
+          return { rows: Number(row?.[0] ?? 0) };
+        },
+        async () => {
+          this.catalog.remove(dataset);
+          this.orders.forget(dataset);
+        },
+      );
+    } finally {
+      if (dropped !== undefined) this.dropping.delete(dropped);
+    }
   }
 
   /** Sets a dataset's own retention in milliseconds (0 keeps its events forever), or with null makes it follow the server's default. */
@@ -283,25 +302,67 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     const problem = this.refusal(dataset);
     if (problem !== undefined) throw problem;
     this.known(dataset);
-    return this.writer.exclusive(
-      dataset,
-      async (connection) => {
-        const state = this.known(dataset);
-        const result = await connection.run(`DELETE FROM ${quoteIdentifier(state.table)} WHERE _time < make_timestamp($1::BIGINT)`, [
-          BigInt(Math.round(beforeMs)) * 1000n,
-        ]);
-        return { rows: Number(result.rowsChanged) };
-      },
-      async (_result, connection) => {
-        const state = this.catalog.get(dataset);
-        if (state === undefined) return;
-        const [row] = (
-          await connection.runAndReadAll(`SELECT count(*), max(epoch_us(_time)) FROM ${quoteIdentifier(state.table)}`)
-        ).getRows();
-        state.rows = Number(row?.[0] ?? 0);
-        state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
-      },
-    );
+    // The first checkpoint after a delete may compact the table and renumber its storage order, so
+    // the delete starts a new epoch of it, compacted while the dataset's ingest is held
+    // (storage-order.ts): raw-event cursors of the epoch before are translated, never skipped.
+    let settle: (() => void) | undefined;
+    try {
+      const { rows } = await this.writer.exclusive(
+        dataset,
+        async (connection) => {
+          settle = this.orders.begin(dataset);
+          const state = this.known(dataset);
+          const cutoff = [BigInt(Math.round(beforeMs)) * 1000n];
+          const window = await readOrderWindow(connection, state.table, '_time < make_timestamp($1::BIGINT)', cutoff);
+          const result = await connection.run(
+            `DELETE FROM ${quoteIdentifier(state.table)} WHERE _time < make_timestamp($1::BIGINT)`,
+            cutoff,
+          );
+          const deleted = Number(result.rowsChanged);
+          if (deleted > 0) {
+            await connection.run(`UPDATE ${DATASETS_TABLE} SET cursor_epoch = $1 WHERE name = $2`, [
+              BigInt(this.orders.current(dataset).epoch + 1),
+              dataset,
+            ]);
+          }
+          return { rows: deleted, window };
+        },
+        async ({ rows, window }, connection) => {
+          const state = this.catalog.get(dataset);
+          if (state === undefined) return;
+          const table = quoteIdentifier(state.table);
+          if (rows > 0) {
+            await this.orders.recordDeletion(dataset, window, {
+              compact: () => checkpoint(connection),
+              newest: async (count) =>
+                (await connection.runAndReadAll(`SELECT rowid FROM ${table} ORDER BY rowid DESC LIMIT ${Math.max(0, count)}`))
+                  .getRows()
+                  .map((row) => BigInt(row[0] as bigint))
+                  .reverse(),
+              shape: async () => {
+                const [row] = (await connection.runAndReadAll(`SELECT coalesce(max(rowid), -1), count(*) FROM ${table}`)).getRows();
+                return { newest: BigInt(row?.[0] as bigint), rows: BigInt(row?.[1] as bigint) };
+              },
+              lastBelow: async (position) => {
+                const [row] = (
+                  await connection.runAndReadAll(
+                    `SELECT coalesce(max(rowid), -1) FROM ${table}${position === undefined ? '' : ' WHERE rowid < $1'}`,
+                    position === undefined ? [] : [position],
+                  )
+                ).getRows();
+                return BigInt(row?.[0] as bigint);
+              },
+            });
+          }
+          const [row] = (await connection.runAndReadAll(`SELECT count(*), max(epoch_us(_time)) FROM ${table}`)).getRows();
+          state.rows = Number(row?.[0] ?? 0);
+          state.lastEventMicros = row?.[1] == null ? null : BigInt(row[1] as bigint);
+        },
+      );
+      return { rows };
+    } finally {
+      settle?.();
+    }
   }
 
   /**
@@ -347,7 +408,7 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
     return this.reader.execute(sql, params, options.signal).catch((error: unknown) => {
       // A statement compiled against a dataset deleted before it ran (docs/storage.md, "Deleting a dataset").
       const table = /Table with name (ds_\d+) does not exist/.exec(error instanceof Error ? error.message : '')?.[1];
-      if (table !== undefined && (this.droppingTables.has(table) || !this.catalog.hasTable(table))) {
+      if (table !== undefined && (!this.catalog.hasTable(table) || this.dropping.has(table))) {
         throw new FlagscopeError('conflict', 'the dataset was deleted while this request ran', 'run `flagscope datasets` to list datasets');
       }
       throw error;
@@ -484,4 +545,19 @@ export async function openEventStore(options: EventStoreOptions): Promise<DuckDb
   const store = new DuckDbEventStore(instance, writer, options.path, lanes, readers, limits, options.now ?? (() => Date.now()), options);
   await store.load();
   return store;
+}
+
+/** A checkpoint on `connection` (outside a transaction); when DuckDB refuses it for open writes, one that waits for them. */
+async function checkpoint(connection: DuckDBConnection): Promise<boolean> {
+  try {
+    await connection.run('CHECKPOINT');
+    return true;
+  } catch {
+    try {
+      await connection.run('FORCE CHECKPOINT');
+      return true;
+    } catch {
+      return false;
+    }
+  }
 }
