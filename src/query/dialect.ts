@@ -49,6 +49,12 @@ export interface SqlDialect {
    * every commit (DuckDB's `rowid`): the cursor of raw events followed live (src/query/events.ts).
    */
   readonly storageOrder: string;
+  /**
+   * Every column of the row but `excluded`, as one record value (field names are the column names),
+   * the columns being those of the statement's own snapshot: a column another transaction added
+   * is there exactly when that transaction's rows are (src/query/events.ts).
+   */
+  rowRecord(excluded: readonly string[]): string;
 }
 
 function doubleLiteral(value: number): string {
@@ -89,4 +95,6 @@ export const duckdbDialect: SqlDialect = {
   inlineCte: 'NOT MATERIALIZED ',
   materializedCte: 'MATERIALIZED ',
   storageOrder: 'rowid',
+  rowRecord: (excluded) =>
+    `struct_pack(*COLUMNS(*${excluded.length === 0 ? '' : ` EXCLUDE (${excluded.map((name) => `"${name.replace(/"/g, '""')}"`).join(', ')})`}))`,
 };

@@ -63,6 +63,12 @@ export interface NormalizedEventsRequest {
   filter_combination: 'AND' | 'OR';
   /** The columns read, in schema order unless the request named them. */
   columns: string[];
+  /**
+   * The request named no columns: each event comes with every column of the table as the
+   * statement reading it finds them (not as `columns`, the schema when the request was validated),
+   * so a column added by a commit the statement sees is never left out of that commit's events.
+   */
+  everyColumn: boolean;
   limit: number;
   /** A list's time range (Unix seconds); absent after a cursor. */
   start_time?: number;
@@ -168,6 +174,7 @@ export function validateEventsRequest(input: unknown, schema: DatasetSchema, now
     filters: query.filters,
     filter_combination: query.filter_combination,
     columns,
+    everyColumn: input.columns === undefined,
     limit,
     wait_ms: wait,
   };
@@ -261,7 +268,11 @@ export function compileEventsQuery(
   if (filters !== undefined) where.push(filters);
   const listed = request.after === undefined;
   const limit = afterEnd ? 0 : request.limit;
-  const columns = request.columns.map((name, i) => `${dialect.quoteIdent(name)} AS c${i}`);
+  // Every column: one record of the row's columns in the statement's snapshot (the internal
+  // `_samplerate` keeps it from being empty, and is left out when decoding).
+  const columns = request.everyColumn
+    ? [`${dialect.rowRecord(['_time'])} AS c0`]
+    : request.columns.map((name, i) => `${dialect.quoteIdent(name)} AS c${i}`);
   // The rows are picked on the order columns alone, then their columns read (a wide table's
   // other columns are read for the picked rows only).
   const picked =
@@ -292,10 +303,17 @@ export function compileEventsQuery(
         if (events.length === limit) break;
         last = BigInt(row[4] as bigint | number);
         const data: Record<string, string | number | boolean> = {};
-        names.forEach((name, i) => {
-          const value = eventValue(row[7 + i]);
-          if (value !== undefined) data[name] = value;
-        });
+        if (request.everyColumn) {
+          for (const [name, stored] of Object.entries((row[7] ?? {}) as Record<string, unknown>)) {
+            const value = name === '_samplerate' ? undefined : eventValue(stored);
+            if (value !== undefined) data[name] = value;
+          }
+        } else {
+          names.forEach((name, i) => {
+            const value = eventValue(row[7 + i]);
+            if (value !== undefined) data[name] = value;
+          });
+        }
         events.push({ timeMicros: BigInt(row[5] as bigint | number), samplerate: Number(row[6]), data });
       }
       const more = found.length > limit;
