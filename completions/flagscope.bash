@@ -73,7 +73,7 @@ _flagscope_options() {
 
 _flagscope_value_kind() {
   case "$1" in
-    '--format') echo 'choices:table json csv ndjson flagd junit github' ;;
+    '--format') echo 'choices:table json csv ndjson' ;;
     '--data-dir') echo 'dirs' ;;
     '--where') echo 'dynamic:columns' ;;
     '--columns') echo 'dynamic:columns' ;;
@@ -90,6 +90,14 @@ _flagscope_value_kind() {
     '--output') echo 'files' ;;
     '--watch-traffic') echo 'dynamic:datasets' ;;
     '--export') echo 'files' ;;
+  esac
+}
+
+_flagscope_command_value_kind() {
+  case "$1|$2" in
+    '|--format') echo 'choices:table json csv ndjson flagd junit github' ;;
+    'flags export|--format') echo 'choices:flagd' ;;
+    'canary gate|--format') echo 'choices:table json junit github' ;;
   esac
 }
 
@@ -166,7 +174,8 @@ _flagscope() {
   done
   COMPREPLY=()
   if (( skip )); then
-    kind="$(_flagscope_value_kind "${COMP_WORDS[COMP_CWORD-1]}")"
+    kind="$(_flagscope_command_value_kind "$cmdpath" "${COMP_WORDS[COMP_CWORD-1]}")"
+    [[ -n "$kind" ]] || kind="$(_flagscope_value_kind "${COMP_WORDS[COMP_CWORD-1]}")"
   elif [[ "$cur" == -* ]]; then
     COMPREPLY=( $(compgen -W "$(_flagscope_options "$cmdpath")" -- "$cur") )
     return 0

@@ -135,7 +135,7 @@ end
 function __flagscope_value_kind
     switch "$argv[1]"
         case '--format'
-            echo 'choices:table json csv ndjson flagd junit github'
+            echo 'choices:table json csv ndjson'
         case '--data-dir'
             echo 'dirs'
         case '--where'
@@ -171,6 +171,16 @@ function __flagscope_value_kind
     end
 end
 
+function __flagscope_command_value_kind
+    switch "$argv[1]|$argv[2]"
+        case '|--format'
+            echo 'choices:table json csv ndjson flagd junit github'
+        case 'flags export|--format'
+            echo 'choices:flagd'
+        case 'canary gate|--format'
+            echo 'choices:table json junit github'
+    end
+end
 function __flagscope_arg_kind
     switch "$argv[1]:$argv[2]"
         case 'events send:0'
@@ -291,7 +301,8 @@ function __flagscope_complete
     end
     set -l kind ''
     if test $skip = 1
-        set kind (__flagscope_value_kind $tokens[-1])
+        set kind (__flagscope_command_value_kind "$cmdpath" $tokens[-1])
+        test -n "$kind"; or set kind (__flagscope_value_kind $tokens[-1])
     else if string match -q -- '-*' "$cur"
         __flagscope_options "$cmdpath" | string split ' '
         return

@@ -74,7 +74,7 @@ _flagscope_options() {
 
 _flagscope_value_kind() {
   case "$1" in
-    '--format') echo 'choices:table json csv ndjson flagd junit github' ;;
+    '--format') echo 'choices:table json csv ndjson' ;;
     '--data-dir') echo 'dirs' ;;
     '--where') echo 'dynamic:columns' ;;
     '--columns') echo 'dynamic:columns' ;;
@@ -91,6 +91,14 @@ _flagscope_value_kind() {
     '--output') echo 'files' ;;
     '--watch-traffic') echo 'dynamic:datasets' ;;
     '--export') echo 'files' ;;
+  esac
+}
+
+_flagscope_command_value_kind() {
+  case "$1|$2" in
+    '|--format') echo 'choices:table json csv ndjson flagd junit github' ;;
+    'flags export|--format') echo 'choices:flagd' ;;
+    'canary gate|--format') echo 'choices:table json junit github' ;;
   esac
 }
 
@@ -166,7 +174,8 @@ _flagscope() {
     fi
   done
   if (( skip )); then
-    kind="$(_flagscope_value_kind "${words[CURRENT-1]}")"
+    kind="$(_flagscope_command_value_kind "$cmdpath" "${words[CURRENT-1]}")"
+    [[ -n "$kind" ]] || kind="$(_flagscope_value_kind "${words[CURRENT-1]}")"
   elif [[ "$cur" == -* ]]; then
     compadd -- ${=$(_flagscope_options "$cmdpath")}
     return 0

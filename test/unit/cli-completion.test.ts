@@ -39,9 +39,12 @@ describe('completion scripts', () => {
     expect(query?.options).toEqual(expect.arrayContaining(['--calc', '--where', '--by', '--json', '--api-url']));
     expect(query?.args).toEqual([{ type: 'dynamic', kind: 'datasets' }]);
     expect(model.commands.map((c) => c.path)).not.toContain('__complete');
-    expect(model.valueOptions.get('--format')).toEqual({
+    // `--format` offers what the command prints: flagd only after `flags export`, the gate's formats after `canary gate`.
+    expect(model.valueOptions.get('--format')).toEqual({ type: 'choices', values: ['table', 'json', 'csv', 'ndjson'] });
+    expect(model.commandValueOptions.get('flags export|--format')).toEqual({ type: 'choices', values: ['flagd'] });
+    expect(model.commandValueOptions.get('canary gate|--format')).toEqual({
       type: 'choices',
-      values: ['table', 'json', 'csv', 'ndjson', 'flagd', 'junit', 'github'],
+      values: ['table', 'json', 'junit', 'github'],
     });
   });
 
@@ -102,6 +105,10 @@ describe('bash completion', () => {
     expect(await complete(['flagscope', 'events', ''])).toEqual(['send', 'list', 'tail']);
     expect(await complete(['flagscope', 'query', 'shop', '--gr'])).toEqual(['--granularity']);
     expect(await complete(['flagscope', 'datasets', '--format', 'n'])).toEqual(['ndjson']);
+    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual(['table', 'json', 'csv', 'ndjson']);
+    expect(await complete(['flagscope', 'flags', 'export', '--format', ''])).toEqual(['flagd']);
+    expect(await complete(['flagscope', 'canary', 'gate', 'checkout', '--format', 'j'])).toEqual(['json', 'junit']);
+    expect(await complete(['flagscope', '--format', 'f'])).toEqual(['flagd']);
     expect(await complete(['flagscope', 'completion', 'z'])).toEqual(['zsh']);
   });
 
@@ -152,15 +159,8 @@ describe.skipIf(!(await hasShell('zsh')))('zsh completion', () => {
 
   it('offers subcommands, choices, files and datasets with the connection options', async () => {
     expect(await complete(['flagscope', 'events', ''])).toEqual(['send', 'list', 'tail']);
-    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual([
-      'table',
-      'json',
-      'csv',
-      'ndjson',
-      'flagd',
-      'junit',
-      'github',
-    ]);
+    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual(['table', 'json', 'csv', 'ndjson']);
+    expect(await complete(['flagscope', 'canary', 'gate', 'checkout', '--format', ''])).toEqual(['table', 'json', 'junit', 'github']);
     expect(await complete(['flagscope', 'query', 'shop', '--spec', ''])).toEqual(['<files>']);
     expect(await complete(['flagscope', '--profile', 'prod', 'columns', ''])).toEqual(['shop', 'scratch', 'search', 'with:--profile_prod']);
     expect(await complete(['flagscope', 'datasets', 'delete', 'shop', '--'])).toEqual(
@@ -208,6 +208,8 @@ describe.skipIf(!(await hasShell('fish')))('fish completion', () => {
     expect((await complete('flagscope query s')).sort()).toEqual(['scratch', 'search', 'shop']);
     expect(await complete('flagscope --profile prod columns w')).toEqual(['with:--profile_prod']);
     expect(await complete('flagscope datasets delete shop --fo')).toEqual(['--force', '--format']);
+    expect(await complete('flagscope flags export --format ')).toEqual(['flagd']);
+    expect((await complete('flagscope query shop --format ')).sort()).toEqual(['csv', 'json', 'ndjson', 'table']);
     expect(await complete('flagscope query shop --by d')).toEqual(['duration_ms']);
   });
 

@@ -3,6 +3,7 @@
  * commander tree itself so the scripts cannot drift from the parser.
  */
 import type { Argument, Command, Option } from 'commander';
+import { FORMATS_BY_COMMAND, OUTPUT_FORMATS } from '../global-options.js';
 import type { ValueCompletion } from './kinds.js';
 import { COMPLETION_BY_PLACEHOLDER } from './kinds.js';
 
@@ -20,6 +21,8 @@ export interface CompletionModel {
   commands: CommandCompletion[];
   /** Options that take a value, by spelling, with what the value completes to. */
   valueOptions: Map<string, ValueCompletion>;
+  /** Where one command's option takes other values than elsewhere: `path|spelling` → completion. */
+  commandValueOptions: Map<string, ValueCompletion>;
 }
 
 /** Builds the model from the root program. Hidden commands are left out. */
@@ -48,7 +51,16 @@ export function buildCompletionModel(root: Command): CompletionModel {
     for (const child of visible) visit(child, path === '' ? child.name() : `${path} ${child.name()}`);
   };
   visit(root, '');
-  return { commands, valueOptions };
+  // `--format` is global, but each command prints its own formats: the output formats, except
+  // where FORMATS_BY_COMMAND says otherwise (and before any command, every format).
+  const commandValueOptions = new Map<string, ValueCompletion>();
+  if (valueOptions.has('--format')) {
+    valueOptions.set('--format', { type: 'choices', values: [...OUTPUT_FORMATS] });
+    for (const [path, formats] of Object.entries(FORMATS_BY_COMMAND)) {
+      commandValueOptions.set(`${path}|--format`, { type: 'choices', values: [...formats] });
+    }
+  }
+  return { commands, valueOptions, commandValueOptions };
 }
 
 function spellings(option: Option): string[] {

@@ -23,6 +23,7 @@ function tables(model: CompletionModel): {
   subcommands: CaseTable;
   options: CaseTable;
   values: CaseTable;
+  commandValues: CaseTable;
   args: CaseTable;
   valueOptions: string[];
 } {
@@ -35,6 +36,11 @@ function tables(model: CompletionModel): {
     const code = completionCode(value);
     if (code !== '') values.entries.push([spelling, code]);
   }
+  const commandValues: CaseTable = { entries: [] };
+  for (const [label, value] of model.commandValueOptions) {
+    const code = completionCode(value);
+    if (code !== '') commandValues.entries.push([label, code]);
+  }
   const args: CaseTable = { entries: [] };
   for (const c of model.commands) {
     c.args.forEach((a, i) => {
@@ -42,7 +48,7 @@ function tables(model: CompletionModel): {
       if (code !== '') args.entries.push([`${c.path}:${i}`, code]);
     });
   }
-  return { subcommands, options, values, args, valueOptions: [...model.valueOptions.keys()] };
+  return { subcommands, options, values, commandValues, args, valueOptions: [...model.valueOptions.keys()] };
 }
 
 /** POSIX-style `case` helper functions shared by bash and zsh. */
@@ -57,6 +63,7 @@ function shHelpers(model: CompletionModel): string {
     shCaseFunction('_flagscope_subcommands', '$1', t.subcommands),
     shCaseFunction('_flagscope_options', '$1', t.options),
     shCaseFunction('_flagscope_value_kind', '$1', t.values),
+    shCaseFunction('_flagscope_command_value_kind', '$1|$2', t.commandValues),
     shCaseFunction('_flagscope_arg_kind', '$1:$2', t.args),
     `_flagscope_takes_value() {\n  case "$1" in\n    ${t.valueOptions.map(quote).join('|')}) return 0 ;;\n  esac\n  return 1\n}\n`,
     `_flagscope_dynamic() {\n  command flagscope __complete "$@" 2>/dev/null\n}\n`,
@@ -102,7 +109,8 @@ _flagscope() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" kind="" subs=""
 ${shScan('COMP_WORDS', '1', 'COMP_CWORD')}  COMPREPLY=()
   if (( skip )); then
-    kind="$(_flagscope_value_kind "\${COMP_WORDS[COMP_CWORD-1]}")"
+    kind="$(_flagscope_command_value_kind "$cmdpath" "\${COMP_WORDS[COMP_CWORD-1]}")"
+    [[ -n "$kind" ]] || kind="$(_flagscope_value_kind "\${COMP_WORDS[COMP_CWORD-1]}")"
   elif [[ "$cur" == -* ]]; then
     COMPREPLY=( $(compgen -W "$(_flagscope_options "$cmdpath")" -- "$cur") )
     return 0
@@ -137,7 +145,8 @@ ${shHelpers(model)}
 _flagscope() {
   local cur="\${words[CURRENT]}" kind="" subs=""
 ${shScan('words', '2', 'CURRENT')}  if (( skip )); then
-    kind="$(_flagscope_value_kind "\${words[CURRENT-1]}")"
+    kind="$(_flagscope_command_value_kind "$cmdpath" "\${words[CURRENT-1]}")"
+    [[ -n "$kind" ]] || kind="$(_flagscope_value_kind "\${words[CURRENT-1]}")"
   elif [[ "$cur" == -* ]]; then
     compadd -- \${=$(_flagscope_options "$cmdpath")}
     return 0
@@ -181,6 +190,11 @@ export function renderFishScript(model: CompletionModel): string {
 ${fishSwitch('__flagscope_subcommands', t.subcommands)}
 ${fishSwitch('__flagscope_options', t.options)}
 ${fishSwitch('__flagscope_value_kind', t.values)}
+function __flagscope_command_value_kind
+    switch "$argv[1]|$argv[2]"
+${t.commandValues.entries.map(([label, text]) => `        case ${quote(label)}\n            echo ${quote(text)}`).join('\n')}
+    end
+end
 function __flagscope_arg_kind
     switch "$argv[1]:$argv[2]"
 ${argCases.join('\n')}
@@ -242,7 +256,8 @@ function __flagscope_complete
     end
     set -l kind ''
     if test $skip = 1
-        set kind (__flagscope_value_kind $tokens[-1])
+        set kind (__flagscope_command_value_kind "$cmdpath" $tokens[-1])
+        test -n "$kind"; or set kind (__flagscope_value_kind $tokens[-1])
     else if string match -q -- '-*' "$cur"
         __flagscope_options "$cmdpath" | string split ' '
         return
