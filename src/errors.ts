@@ -120,6 +120,21 @@ export function notFound(message: string, hint?: string): FlagscopeError {
 }
 
 /** Maps an HTTP status from the flagscope API back to an error code. */
+/**
+ * A dataset delete refused because the dataset measures canaries in flight (HTTP 409, exit 6): the
+ * server's answer, and the CLI's before it asks for the name to be typed back.
+ */
+export function datasetMeasuresCanaries(dataset: string, measuring: Array<{ flag: string; status: string; percent: number }>): FlagscopeError {
+  const which = measuring.map((c) => `${c.flag} (${c.status} at ${c.percent}%)`).join(', ');
+  const first = measuring[0]!.flag;
+  return new FlagscopeError(
+    'conflict',
+    `dataset ${JSON.stringify(dataset)} measures the canary in flight of ${which}: deleting it would leave ${measuring.length === 1 ? 'that canary' : 'those canaries'} with nothing to be judged by`,
+    `abort it first (\`flagscope canary abort ${first} --reason TEXT\`), or pass \`--force\` to delete the dataset and roll ${measuring.length === 1 ? 'the canary' : 'the canaries'} back to 0%`,
+    { details: { canaries: measuring.map((c) => c.flag) } },
+  );
+}
+
 export function codeForStatus(status: number): ErrorCode {
   if (status === 400 || status === 422) return 'invalid_input';
   if (status === 401) return 'unauthenticated';

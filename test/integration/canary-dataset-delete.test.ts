@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CanaryView } from '../../src/api/canaries.js';
+import { runCli } from '../../src/cli/program.js';
 import { MemoryCanaryRepository } from '../../src/server/canaries/canary-repository.js';
 import { CanaryService } from '../../src/server/canaries/canary-service.js';
 import { FlagService } from '../../src/server/flags/flag-service.js';
@@ -20,6 +21,7 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import { openStores } from '../../src/store/factory.js';
 import type { EventStore } from '../../src/store/types.js';
 import { callApi } from '../support/api-call.js';
+import { createMemoryContext } from '../support/memory-context.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
 
 const T0 = Date.UTC(2026, 11, 5, 9, 0, 0);
@@ -102,6 +104,36 @@ describe('DELETE /api/v1/datasets/{dataset} while a canary measures it (real ser
     expect(await canary()).toMatchObject({ status: 'running', percent: 10 });
     expect(await onShare()).toBe(10);
     expect((await api('DELETE', '/api/v1/datasets/checkout?force=maybe')).status).toBe(400);
+  });
+
+  it('on a terminal, the CLI refuses before asking for the name (exit 6); with --force the prompt names the roll-back', async () => {
+    const cli = async (argv: string[], stdin: string) => {
+      const ctx = createMemoryContext({
+        cwd: dir,
+        stdin,
+        stdinTTY: true,
+        stdoutTTY: true,
+        env: { XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' },
+      });
+      const code = await runCli([...argv, '--api-url', server.url, '--api-key', admin], ctx);
+      return { code, stdout: ctx.stdoutText(), stderr: ctx.stderrText() };
+    };
+    const refused = await cli(['datasets', 'delete', 'checkout'], 'checkout\n');
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).not.toContain('Type the dataset name');
+    expect(refused.stderr).toContain('error: dataset "checkout" measures the canary in flight of checkout_v2 (running at 10%)');
+    expect(refused.stderr).toContain('hint: abort it first (`flagscope canary abort checkout_v2 --reason TEXT`), or pass `--force`');
+    expect(await canary()).toMatchObject({ status: 'running', percent: 10 });
+
+    const cancelled = await cli(['datasets', 'delete', 'checkout', '--force'], '');
+    expect(cancelled.code).toBe(2);
+    expect(cancelled.stderr).toContain('This deletes dataset checkout: 20 events');
+    expect(cancelled.stderr).toContain(' and rolls the canary of checkout_v2 back to 0%. It cannot be undone.');
+    expect(await canary()).toMatchObject({ status: 'running', percent: 10 });
+
+    const forced = await cli(['datasets', 'delete', 'checkout', '--force'], 'checkout\n');
+    expect(forced).toMatchObject({ code: 0, stdout: 'deleted dataset checkout: 20 events; rolled back the canary of checkout_v2 to 0%\n' });
+    expect(await canary()).toMatchObject({ percent: 0 });
   });
 
   it('with ?force=true rolls the canary back to 0% first, naming the dataset, then deletes it', async () => {

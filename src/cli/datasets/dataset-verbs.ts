@@ -4,8 +4,10 @@
  */
 import { createInterface } from 'node:readline';
 import { formatRetention, parseRetention } from '../../api/retention.js';
+import { listCanaries } from '../../client/canaries.js';
 import { deleteDataset, describeDatasets, setDatasetRetention } from '../../client/datasets.js';
-import { FlagscopeError, notFound } from '../../errors.js';
+import type { HttpClient } from '../../client/http.js';
+import { datasetMeasuresCanaries, FlagscopeError, notFound } from '../../errors.js';
 import { closestName } from '../../query/suggest.js';
 import { renderJson } from '../../output/serialize.js';
 import { formatBytes, formatCount } from '../../output/values.js';
@@ -37,8 +39,12 @@ export const deleteDatasetVerb: Verb = async (env, args, options) => {
         closest === undefined ? 'run `flagscope datasets` to list datasets' : `did you mean ${JSON.stringify(closest)}?`,
       );
     }
+    // Refused before the prompt, as the server would after it; with --force the prompt says what else it does.
+    const measuring = await canariesMeasuring(client, name);
+    if (measuring.length > 0 && options.force !== true) throw datasetMeasuresCanaries(name, measuring);
     const size = dataset.size_bytes === undefined ? '' : `, ${formatBytes(dataset.size_bytes)}`;
-    env.ctx.stderr.write(`This deletes dataset ${name}: ${formatCount(dataset.rows)} events${size}. It cannot be undone.\n`);
+    const rollBack = measuring.map((c) => ` and rolls the canary of ${c.flag} back to 0%`).join('');
+    env.ctx.stderr.write(`This deletes dataset ${name}: ${formatCount(dataset.rows)} events${size}${rollBack}. It cannot be undone.\n`);
     const typed = await ask(env, 'Type the dataset name to delete it: ');
     if (typed === undefined)
       throw new FlagscopeError('usage', `dataset ${name} was not deleted: cancelled`, 'run it again, or pass `--yes`');
@@ -57,6 +63,22 @@ export const deleteDatasetVerb: Verb = async (env, args, options) => {
     env.out(`deleted dataset ${result.dataset}: ${formatCount(result.deleted_events)} events${canaries}\n`);
   }
 };
+
+/**
+ * The canaries in flight that `dataset` measures, as far as the key may list them (listing needs
+ * `flags:read`; without it the server's own refusal comes after the prompt instead).
+ */
+async function canariesMeasuring(client: HttpClient, dataset: string): Promise<Array<{ flag: string; status: string; percent: number }>> {
+  try {
+    const { canaries } = await listCanaries(client);
+    return canaries
+      .filter((c) => c.plan.dataset === dataset && c.endedAt === null)
+      .map((c) => ({ flag: c.flag, status: c.status, percent: c.percent }));
+  } catch (error) {
+    if (error instanceof FlagscopeError && (error.code === 'forbidden' || error.code === 'not_found')) return [];
+    throw error;
+  }
+}
 
 /** Reads one line from stdin after `question`; undefined when stdin ends first (Ctrl-D) or on Ctrl-C. */
 function ask(env: CommandEnv, question: string): Promise<string | undefined> {

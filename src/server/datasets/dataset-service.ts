@@ -5,7 +5,7 @@
  */
 import { formatRetention, parseRetention, retentionCutoff } from '../../api/retention.js';
 import type { DatasetsResponse, DeleteDatasetResponse } from '../../api/datasets.js';
-import { FlagscopeError, invalidInput } from '../../errors.js';
+import { datasetMeasuresCanaries, FlagscopeError, invalidInput } from '../../errors.js';
 import type { DatasetInfo, EventStore } from '../../store/types.js';
 
 /** The canaries a dataset measures, as a delete needs them (the canary controller's service). */
@@ -73,7 +73,7 @@ export class DatasetService {
     const measuring = (await canaries?.inFlightOn(dataset)) ?? [];
     let rolledBack: string[] = [];
     if (measuring.length > 0) {
-      if (options.force !== true) throw canaryRefusal(dataset, measuring);
+      if (options.force !== true) throw datasetMeasuresCanaries(dataset, measuring);
       rolledBack = await canaries!.rollBackForDeletedDataset(dataset, by ?? 'unknown');
       for (const flag of rolledBack) log(`canary ${flag}: rolled back to 0%: its dataset ${JSON.stringify(dataset)} is being deleted`);
     }
@@ -144,15 +144,4 @@ export class DatasetService {
       this.options.log('checkpoint deferred (writes in flight); the deleted blocks become free at the next checkpoint');
     }
   }
-}
-
-function canaryRefusal(dataset: string, measuring: Array<{ flag: string; status: string; percent: number }>): FlagscopeError {
-  const which = measuring.map((c) => `${c.flag} (${c.status} at ${c.percent}%)`).join(', ');
-  const first = measuring[0]!.flag;
-  return new FlagscopeError(
-    'conflict',
-    `dataset ${JSON.stringify(dataset)} measures the canary in flight of ${which}: deleting it would leave ${measuring.length === 1 ? 'that canary' : 'those canaries'} with nothing to be judged by`,
-    `abort it first (\`flagscope canary abort ${first} --reason TEXT\`), or pass \`--force\` to delete the dataset and roll ${measuring.length === 1 ? 'the canary' : 'the canaries'} back to 0%`,
-    { details: { canaries: measuring.map((c) => c.flag) } },
-  );
 }
