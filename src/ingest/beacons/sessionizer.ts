@@ -138,6 +138,11 @@ export class Sessionizer {
     return closed.length;
   }
 
+  /** The executions open now, least recently seen first (what a write-ahead file must still hold). */
+  *openExecutions(): IterableIterator<Readonly<Omit<ClosedExecution, 'closedBy'>>> {
+    for (const { dataset, executionId, generation, beacons } of this.open.values()) yield { dataset, executionId, generation, beacons };
+  }
+
   stats(): SessionizerStats {
     return { open_executions: this.open.size, open_bytes: this.bytes, ...this.counts };
   }
