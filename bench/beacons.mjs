@@ -20,7 +20,7 @@
  *      sides, default 1; with N > 1 a request carries the start beacons of N executions, the next their
  *      end beacons, against N finished events per batch), BENCH_ROUNDS (2, interleaved, best
  *      kept), BENCH_OPEN (100000), BENCH_SKIP (comma list of: rate, memory), BENCH_DIR
- *      (scratch, bench/.data/beacons).
+ *      (scratch, bench/.data/beacons), BENCH_NODE_ARGS ('--cpu-prof --cpu-prof-dir=DIR' profiles the servers).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -95,7 +95,8 @@ function finishedOf(i, tag) {
 }
 
 async function startServer(dataDir, options = {}) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), dataDir], {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), dataDir], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_SERVER_OPTIONS: JSON.stringify(options) },
   });
