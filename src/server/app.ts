@@ -30,6 +30,8 @@ import { registerCanaryRoutes } from './canaries/routes.js';
 import { EventArrivals } from './events/arrivals.js';
 import { EventsService } from './events/events-service.js';
 import { registerEventRoutes } from './events/routes.js';
+import { BeaconService } from './beacons/beacon-service.js';
+import { registerBeaconRoutes } from './beacons/routes.js';
 
 /**
  * What the handler needs from outside: what every room shares (limits, clock, scheduler, log),
@@ -63,16 +65,25 @@ export interface AppDependencies {
   arrivals?: EventArrivals;
   /** Datasets as a whole: size, delete, retention (src/server/datasets/). Default: one over `events` with no default retention. */
   datasets?: DatasetService;
+  /**
+   * Browser beacons (src/server/beacons/). Default: one in memory only, without the flush job
+   * (its windows close only when memory is full): `startServer` gives the real one.
+   */
+  beacons?: BeaconService;
 }
 
 /** Builds the route table of the server. */
 export function buildRouter(deps: AppDependencies): Router {
   const router = new Router();
   const analyses = deps.analyses ?? new AnalysisGate(deps.limits, deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }));
-  registerHealthRoutes(router, { ...deps, analyses });
   const timers = deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false });
+  const beacons =
+    deps.beacons ??
+    new BeaconService({ events: deps.events, scheduler: timers, log: deps.log, retryAfterSeconds: deps.limits.retryAfterSeconds });
+  registerHealthRoutes(router, { ...deps, analyses, beacons });
   const arrivals = deps.arrivals ?? new EventArrivals(timers);
   registerIngestRoutes(router, { ...deps, arrivals });
+  registerBeaconRoutes(router, { ...deps, beacons });
   registerQueryRoutes(router, { ...deps, analyses });
   registerEventRoutes(router, { ...deps, rawEvents: new EventsService({ ...deps, analyses, arrivals }) });
   registerDatasetRoutes(router, {

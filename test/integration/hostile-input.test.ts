@@ -62,6 +62,22 @@ const ROUTES: BodyRoute[] = [
   },
   {
     method: 'POST',
+    pattern: '/1/beacons/:dataset',
+    path: '/1/beacons/hx',
+    valid: () =>
+      JSON.stringify([
+        { execution_id: 'pv-1', 'beacon.phase': 'start', 'beacon.seq': 0, url: '/cart', dur: 3 },
+        { execution_id: 'pv-1', 'beacon.phase': 'end', 'beacon.seq': 1, 'beacon.time': 1767225600000, lcp: 1200.5 },
+      ]),
+  },
+  {
+    method: 'PUT',
+    pattern: '/api/v1/datasets/:dataset/beacons',
+    path: '/api/v1/datasets/hx/beacons',
+    valid: () => '{"allowed_origins":["http://127.0.0.1:5173"],"execution_id_field":"execution_id"}',
+  },
+  {
+    method: 'POST',
     pattern: '/api/v1/query/:dataset',
     path: '/api/v1/query/hx',
     valid: () =>
@@ -337,6 +353,8 @@ beforeAll(async () => {
     ingestWorkers: 1,
     ingestWorkerMinBytes: 0,
     limits: { maxBodyBytes: MAX_BODY_BYTES },
+    // Beacons stay in their window for the whole run: a flush would change the datasets between two checks.
+    beaconWindowMs: 3_600_000,
   });
   admin = server.adminKey as string;
   const flag = (key: string, kind: string): string =>
