@@ -54,7 +54,9 @@ const WINDOW_MS = 10_000;
 const BEACON_PATIENCE_MS = 20_000;
 
 const SNIPPET = fileURLToPath(new URL('../../browser/flagscope-beacons.js', import.meta.url));
+const SNIPPET_IIFE = fileURLToPath(new URL('../../browser/flagscope-beacons.iife.js', import.meta.url));
 const WEB_VITALS = fileURLToPath(new URL('../../node_modules/web-vitals/dist/web-vitals.attribution.js', import.meta.url));
+const WEB_VITALS_IIFE = fileURLToPath(new URL('../../node_modules/web-vitals/dist/web-vitals.attribution.iife.js', import.meta.url));
 
 /** Counts the beacon requests the server answered, from its request log (`POST /1/beacons/web?key=… 202 …`). */
 class BeaconLog {
@@ -96,17 +98,28 @@ class BeaconLog {
   }
 }
 
-/** The test page: the snippet and web-vitals as ES modules, a button whose handler is slow enough for an INP. */
-function pageHtml(serverUrl: string, key: string): string {
+/**
+ * The test page, with the snippet and web-vitals as ES modules (`module`), or as classic scripts
+ * (`classic`: their IIFE builds, which set `flagscopeBeacons` and `webVitals`), and a button whose
+ * handler is slow enough for an INP.
+ */
+function pageHtml(serverUrl: string, key: string, form: 'module' | 'classic'): string {
+  const scripts =
+    form === 'module'
+      ? `<script type="module">
+import { startBeacons } from '/flagscope-beacons.js';
+import * as webVitals from '/web-vitals.attribution.js';`
+      : `<script src="/web-vitals.attribution.iife.js"></script>
+<script src="/flagscope-beacons.iife.js"></script>
+<script>
+const { startBeacons } = flagscopeBeacons;`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>checkout</title></head>
 <body>
 <h1 id="title">Your basket</h1>
 <p>Three items, ready to buy. This paragraph is here so the page paints some text.</p>
 <button id="buy">Buy</button>
-<script type="module">
-import { startBeacons } from '/flagscope-beacons.js';
-import * as webVitals from '/web-vitals.attribution.js';
+${scripts}
 const params = new URLSearchParams(location.search);
 window.vitalsSeen = {};
 for (const on of ['onTTFB', 'onFCP', 'onLCP', 'onCLS', 'onINP']) webVitals[on]((metric) => { window.vitalsSeen[metric.name] = metric.value; }, { reportAllChanges: true });
@@ -129,7 +142,12 @@ document.getElementById('buy').addEventListener('click', () => {
 
 /** Serves the test page, the snippet, web-vitals, and a page without beacons to navigate to. */
 async function startPageServer(serverUrl: string, key: string): Promise<{ server: Server; origin: string; port: number }> {
-  const [snippet, webVitals] = await Promise.all([readFile(SNIPPET), readFile(WEB_VITALS)]);
+  const [snippet, snippetIife, webVitals, webVitalsIife] = await Promise.all([
+    readFile(SNIPPET),
+    readFile(SNIPPET_IIFE),
+    readFile(WEB_VITALS),
+    readFile(WEB_VITALS_IIFE),
+  ]);
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://page').pathname;
     const send = (type: string, body: string | Buffer) => {
@@ -137,8 +155,11 @@ async function startPageServer(serverUrl: string, key: string): Promise<{ server
       res.end(body);
     };
     if (path === '/flagscope-beacons.js') send('text/javascript', snippet);
+    else if (path === '/flagscope-beacons.iife.js') send('text/javascript', snippetIife);
     else if (path === '/web-vitals.attribution.js') send('text/javascript', webVitals);
-    else if (path === '/page') send('text/html; charset=utf-8', pageHtml(serverUrl, key));
+    else if (path === '/web-vitals.attribution.iife.js') send('text/javascript', webVitalsIife);
+    else if (path === '/page') send('text/html; charset=utf-8', pageHtml(serverUrl, key, 'module'));
+    else if (path === '/page-classic') send('text/html; charset=utf-8', pageHtml(serverUrl, key, 'classic'));
     else if (path === '/elsewhere') send('text/html; charset=utf-8', '<!doctype html><title>elsewhere</title><p>another page');
     else {
       res.writeHead(404);
@@ -161,6 +182,8 @@ type Scenario = 'completed' | 'completed-with-update' | 'page-crash' | 'page-cra
 
 interface Load {
   load: number;
+  /** `/page` (ES modules) or `/page-classic` (classic scripts). */
+  path: string;
   scenario: Scenario;
   variant: 'on' | 'off';
   executionId: string;
@@ -192,12 +215,12 @@ async function api(target: RunningServer, method: string, path: string, body?: u
 }
 
 /** Opens a page load and waits for its `start` beacon to be accepted; returns its execution id. */
-async function open(page: Page, load: number, scenario: Scenario, variant: 'on' | 'off'): Promise<string> {
+async function open(page: Page, load: number, scenario: Scenario, variant: 'on' | 'off', path = '/page'): Promise<string> {
   const before = beaconLog.accepted;
-  await page.goto(`${pages.origin}/page?load=${load}&scenario=${scenario}&variant=${variant}`);
+  await page.goto(`${pages.origin}${path}?load=${load}&scenario=${scenario}&variant=${variant}`);
   await beaconLog.reach(before + 1, `the start beacon of load ${load} (${scenario})`);
   const executionId = await page.evaluate(() => (globalThis as any).beacons.executionId as string);
-  loads.push({ load, scenario, variant, executionId });
+  loads.push({ load, path, scenario, variant, executionId });
   return executionId;
 }
 
@@ -212,8 +235,8 @@ async function update(page: Page, load: number): Promise<void> {
 }
 
 /** A page load that ends normally: measured, clicked (an INP), then left for another page (`pagehide` → `end`). */
-async function completeLoad(page: Page, load: number, withUpdate: boolean): Promise<void> {
-  await open(page, load, withUpdate ? 'completed-with-update' : 'completed', load % 2 === 0 ? 'on' : 'off');
+async function completeLoad(page: Page, load: number, withUpdate: boolean, path = '/page'): Promise<void> {
+  await open(page, load, withUpdate ? 'completed-with-update' : 'completed', load % 2 === 0 ? 'on' : 'off', path);
   await page.click('#buy');
   await page.waitForFunction(allVitals);
   if (withUpdate) await update(page, load);
@@ -254,7 +277,8 @@ beforeAll(async () => {
   try {
     const context = await first.browser.newContext();
     const page = await context.newPage();
-    for (let load = 1; load <= 4; load++) await completeLoad(page, load, load > 2);
+    // Load 2 includes the snippet and web-vitals as classic scripts (their IIFE builds).
+    for (let load = 1; load <= 4; load++) await completeLoad(page, load, load > 2, load === 2 ? '/page-classic' : '/page');
     await context.close();
     for (let load = 5; load <= 7; load++) await crashLoad(first.browser, load, load === 7);
 
@@ -384,7 +408,7 @@ function storedLoad(byId: Map<string, any>, load: Load, incomplete: boolean, bea
     'flag.new-checkout': load.variant,
     'page.load': load.load,
     'page.scenario': load.scenario,
-    'page.url': `${pages.origin}/page`,
+    'page.url': `${pages.origin}${load.path}`,
   });
   return event;
 }
