@@ -127,6 +127,14 @@ const BENCHMARKS = [
       { figure: 'canary: regression → SSE subscriber, p99 (ms)', pattern: /^\(b\) .*?p99 ([0-9.]+) ms/m, target: below(50) },
     ],
   },
+  {
+    name: 'beacons',
+    needs: ['dist/server/index.js', 'undici'],
+    figures: [
+      { figure: 'beacons: executions stitched/s / batch events/s', pattern: /^ratio beacons \/ batch: ([0-9.]+)/m, target: atLeast(0.5) },
+      { figure: 'beacons: RSS above idle, 100,000 open (MB)', pattern: /^RSS above idle: ([0-9.]+) MB/m, target: below(200) },
+    ],
+  },
 ];
 
 /** Why a benchmark cannot run here (a missing built file or package), or undefined. */

@@ -178,6 +178,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(beaconLogPath === undefined ? {} : { logPath: beaconLogPath }),
       log,
       retryAfterSeconds: limits.retryAfterSeconds,
+      maxEventBytes: limits.maxEventBytes,
       arrivals,
     });
     const deps: AppDependencies = {

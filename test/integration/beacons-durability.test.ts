@@ -4,16 +4,15 @@
  * beacons of half of them, is killed, and once restarted stores every one of them from its
  * write-ahead file: the ended ones complete, the others incomplete, each exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServeChild } from '../support/serve-child.js';
 
-const childScript = fileURLToPath(new URL('../fixtures/serve-child.mjs', import.meta.url));
 const builtServer = fileURLToPath(new URL('../../dist/server/index.js', import.meta.url));
 const EXECUTIONS = 40;
 
@@ -25,30 +24,13 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-async function startChild(dataDir: string, options: object): Promise<{ child: ChildProcess; url: string; adminKey: string | null }> {
-  const child = spawn(process.execPath, [childScript, dataDir, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code} before listening: ${stderr}`)));
-  });
-  lines.close();
-  const { url, adminKey } = JSON.parse(first) as { url: string; adminKey: string | null };
-  return { child, url, adminKey };
-}
-
 describe('beacon durability', () => {
   it('stores every acknowledged beacon of executions open at a SIGKILL, once, after the restart', async () => {
     expect(existsSync(builtServer), 'run `npm run build` before this test').toBe(true);
     const dir = await mkdtemp(join(tmpdir(), 'flagscope-beacon-durability-'));
     dirs.push(dir);
     // A window far longer than the test: nothing is stored before the kill.
-    const first = await startChild(dir, { beaconWindowMs: 3_600_000 });
+    const first = await startServeChild(dir, children, { beaconWindowMs: 3_600_000 });
     const key = first.adminKey as string;
     const post = async (url: string, body: unknown): Promise<unknown> => {
       const res = await fetch(`${url}/1/beacons/pages`, {
@@ -76,7 +58,7 @@ describe('beacon durability', () => {
     expect(first.child.signalCode).toBe('SIGKILL');
 
     // Restarted with a short window: the executions read back close at once, their window long past.
-    const second = await startChild(dir, { beaconWindowMs: 1_000 });
+    const second = await startServeChild(dir, children, { beaconWindowMs: 1_000 });
     let stored = 0;
     for (let i = 0; i < 1_000 && stored < EXECUTIONS; i++) {
       stored = ((await (await fetch(`${second.url}/healthz`)).json()) as { beacons: { stored_events: number } }).beacons.stored_events;
@@ -113,7 +95,7 @@ describe('beacon durability', () => {
     second.child.kill('SIGTERM');
     await stopped;
     expect(second.child.exitCode).toBe(0);
-    const third = await startChild(dir, { beaconWindowMs: 1_000 });
+    const third = await startServeChild(dir, children, { beaconWindowMs: 1_000 });
     const health = (await (await fetch(`${third.url}/healthz`)).json()) as {
       beacons: { open_executions: number; pending_executions: number };
     };

@@ -44,7 +44,7 @@ export function stitchExecution(beacons: readonly Beacon[], closedBy: CloseReaso
     const fields = JSON.parse(beacon.fields) as Record<string, unknown>;
     for (const name in fields) {
       const value = fields[name];
-      if (name in data && !sameValue(data[name], value)) data[EARLIER_PREFIX + name] = data[name];
+      if (Object.hasOwn(data, name) && !sameValue(data[name], value)) data[EARLIER_PREFIX + name] = data[name];
       data[name] = value;
     }
   }

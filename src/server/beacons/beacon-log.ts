@@ -6,7 +6,7 @@
  * alone. While the server runs it is rewritten the same way when it has grown well past what is
  * still open.
  *
- * Lines of JSON: `["b", generation, dataset, executionId, phase, seq, pageTime, arrivedAt, fields]`
+ * Lines of JSON: `["b", generation, dataset, executionId, phase, seq, pageTime, arrivedAt, {fields}]`
  * for a beacon, `["s", generation, …]` for executions stored. Appends are plain writes (the
  * operating system has them when the process dies) and are flushed to disk (`fdatasync`) by
  * {@link BeaconLog.sync}, which the server calls every second.
@@ -61,7 +61,8 @@ export class BeaconLog {
     if (entries.length === 0) return;
     let text = '';
     for (const { dataset, generation, beacon: b } of entries) {
-      text += `${JSON.stringify(['b', generation, dataset, b.executionId, b.phase, b.seq ?? null, b.pageTime ?? null, b.arrivedAt, b.fields])}\n`;
+      // The fields are JSON text already: written as they are, not escaped into a string.
+      text += `["b",${generation},${JSON.stringify(dataset)},${JSON.stringify(b.executionId)},"${b.phase}",${b.seq ?? null},${b.pageTime ?? null},${b.arrivedAt},${b.fields}]\n`;
     }
     this.write(text);
   }
@@ -177,7 +178,9 @@ function readLine(line: string): LogRecord | undefined {
     (seq === null || Number.isSafeInteger(seq)) &&
     (pageTime === null || typeof pageTime === 'number') &&
     typeof arrivedAt === 'number' &&
-    typeof fields === 'string';
+    typeof fields === 'object' &&
+    fields !== null &&
+    !Array.isArray(fields);
   if (!valid) return undefined;
   return {
     kind: 'beacon',
@@ -190,7 +193,7 @@ function readLine(line: string): LogRecord | undefined {
         seq: seq === null ? undefined : (seq as number),
         pageTime: pageTime === null ? undefined : (pageTime as number),
         arrivedAt,
-        fields,
+        fields: JSON.stringify(fields),
       },
     },
   };

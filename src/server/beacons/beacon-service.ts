@@ -2,8 +2,8 @@
  * Browser beacons without HTTP (docs/api.md "Beacons", docs/storage.md "Beacons"): a request's
  * beacons are read (src/ingest/beacons/beacon.ts), taken into the sessionizer's window and
  * appended to the write-ahead file before they are acknowledged; executions whose window closed
- * are stitched into one event each and stored through the event store's `ingest`, then marked
- * stored in the file. Datasets' beacon settings (allowed origins, execution id field) are kept
+ * are stitched into one event each and stored as one batch body (`EventStore.ingestBatchBody`, the
+ * path of `POST /1/batch`), then marked stored in the file. Datasets' beacon settings (allowed origins, execution id field) are kept
  * in the control store and in memory.
  */
 import { type BeaconSettings, applyBeaconSettingsChange, defaultBeaconSettings } from '../../api/beacons.js';
@@ -13,7 +13,8 @@ import { type ClosedExecution, DEFAULT_BEACON_WINDOW_MS, Sessionizer, type Sessi
 import { stitchExecution } from '../../ingest/beacons/stitch.js';
 import { isJsonObject } from '../../ingest/honeycomb.js';
 import type { TimerHandle, TimerScheduler } from '../../scheduler.js';
-import type { BeaconSettingsStore, EventStore } from '../../store/types.js';
+import type { BeaconSettingsStore, EventStore, IngestOutcome } from '../../store/types.js';
+import { DEFAULT_SERVER_LIMITS } from '../limits.js';
 import { BeaconLog, type LoggedBeacon } from './beacon-log.js';
 
 /** Closed executions stored per call of the event store's `ingest`. */
@@ -49,6 +50,8 @@ export interface BeaconServiceOptions {
   log: (line: string) => void;
   /** Seconds in the 429's `Retry-After`. */
   retryAfterSeconds: number;
+  /** Largest stitched event, as JSON text (`ServerLimits.maxEventBytes`); a larger one is refused by the store and logged. */
+  maxEventBytes?: number;
   /** Told after events of a dataset are committed. */
   arrivals?: { notify(dataset: string): void };
 }
@@ -250,12 +253,9 @@ export class BeaconService {
         else list.push(execution);
       }
       for (const [dataset, executions] of byDataset) {
-        let outcomes: Awaited<ReturnType<EventStore['ingest']>>;
+        let outcomes: IngestOutcome[];
         try {
-          outcomes = await this.options.events.ingest(
-            dataset,
-            executions.map((e) => stitchExecution(e.beacons, e.closedBy)),
-          );
+          outcomes = await this.storeStitched(dataset, executions);
         } catch (e) {
           const rest = batch.filter((execution) => byDataset.get(execution.dataset) !== undefined);
           this.pending.unshift(...rest);
@@ -281,6 +281,28 @@ export class BeaconService {
         if (stored > 0) this.options.arrivals?.notify(dataset);
       }
       this.inFlight = [];
+    }
+  }
+
+  /**
+   * Stitches executions and stores them as a batch body (`EventStore.ingestBatchBody`, the path of
+   * `POST /1/batch`: a large body is scanned by an ingest worker beside the main thread).
+   */
+  private async storeStitched(dataset: string, executions: readonly ClosedExecution[]): Promise<IngestOutcome[]> {
+    const items = executions.map((e) => stitchExecution(e.beacons, e.closedBy));
+    const text = JSON.stringify(items);
+    const bytes = Buffer.byteLength(text);
+    const { events } = this.options;
+    const body = events.takeBatchBody(bytes) ?? Buffer.allocUnsafe(bytes);
+    try {
+      body.write(text);
+      return await events.ingestBatchBody(dataset, body, {
+        now: this.options.scheduler.now(),
+        maxEventBytes: this.options.maxEventBytes ?? DEFAULT_SERVER_LIMITS.maxEventBytes,
+        admit: () => undefined,
+      });
+    } finally {
+      events.releaseBatchBody(body);
     }
   }
 

@@ -2,16 +2,13 @@
  * Datasets' beacon settings (allowed origins, execution id field): one row per dataset in the
  * control database, its body the server's JSON. Appended to the control store's migrations.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BeaconSettingsStore } from '../types.js';
+import type { ExclusiveRunner } from './canary-store.js';
 
 /** The table the beacon settings add to the control database. */
 export const BEACON_SETTINGS_MIGRATIONS: readonly string[] = [
   'CREATE TABLE beacon_settings (dataset VARCHAR PRIMARY KEY, body VARCHAR NOT NULL)',
 ];
-
-/** Runs an operation on the control database's connection, after every other operation on it. */
-type ExclusiveRunner = <T>(operation: (connection: DuckDBConnection) => Promise<T>) => Promise<T>;
 
 /** A beacon settings store over the control database's connection. */
 export function createDuckDbBeaconSettingsStore(runExclusive: ExclusiveRunner): BeaconSettingsStore {

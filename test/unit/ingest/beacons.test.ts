@@ -141,6 +141,9 @@ describe('stitching', () => {
     );
     expect(event.data).toMatchObject({ route: '/done', 'beacon.earlier.route': '/pay', user: 'u1', tags: [1] });
     expect(event.data).not.toHaveProperty('beacon.earlier.user');
+    const named = stitchExecution([beacon({ execution_id: 'a', 'beacon.phase': 'start', constructor: 'x', toString: 1 }, 0)], 'window');
+    expect(named.data).toMatchObject({ constructor: 'x', toString: 1 });
+    expect(Object.keys(named.data).filter((k) => k.startsWith('beacon.earlier.'))).toEqual([]);
     expect(event.data).not.toHaveProperty('beacon.earlier.tags');
   });
 
