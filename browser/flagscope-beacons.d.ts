@@ -66,7 +66,7 @@ export interface Beacons {
   setFields(values: Record<string, unknown>): void;
   /** Records a flag variant the page evaluated as `flag.<key>`. */
   setFlag(key: string, variant: unknown): void;
-  /** Sends an `update` beacon now (nothing once the `end` beacon is sent). */
+  /** Sends an `update` beacon now (nothing once the `end` beacon is sent, or once 98 updates leave only the `end` under the server's 100 beacons). */
   update(): Transport;
   /** Stops listening; no more beacons are sent. */
   stop(): void;
@@ -92,6 +92,7 @@ export interface BeaconEnvironment {
 
 export const DEFAULT_MAX_BYTES: number;
 export const DEFAULT_MAX_VALUE_LENGTH: number;
+export const MAX_BEACONS_PER_EXECUTION: number;
 
 export function startBeacons(options: BeaconOptions, environment?: BeaconEnvironment): Beacons;
 export function vitalColumns(metric: unknown): Record<string, string | number>;

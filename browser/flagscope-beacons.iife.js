@@ -23,6 +23,9 @@
 /** Bytes one beacon may take. Two beacons can be in flight at once (the page hides, then goes away) and browsers cap the bytes of all in-flight keepalive requests of a page at 64 KiB. */
 const DEFAULT_MAX_BYTES = 32768;
 
+/** The server takes at most this many beacons of one execution; the snippet keeps the last for `end`. */
+const MAX_BEACONS_PER_EXECUTION = 100;
+
 /** Longer string values are cut to this many characters (selectors and URLs can be long). */
 const DEFAULT_MAX_VALUE_LENGTH = 1024;
 
@@ -320,10 +323,11 @@ function startBeacons(options, environment) {
     const required = { [idField]: execution.id, 'beacon.phase': phase, 'beacon.seq': execution.seq, 'beacon.time': env.now() };
     if (phase === 'end') required.duration_ms = Math.max(0, Math.round(elapsed() - execution.startedAt));
     const { body, sent } = fitBeacon(required, changedColumns(current(), execution.sent), limits);
-    Object.assign(execution.sent, sent);
     execution.seq++;
     if (phase === 'end') execution.ended = true;
     const how = sendBody(target, body, env);
+    // What the browser would not send is offered again with the next beacon.
+    if (how !== 'none') Object.assign(execution.sent, sent);
     if (typeof options.onBeacon === 'function') {
       try {
         options.onBeacon({ phase, body, transport: how });
@@ -339,8 +343,10 @@ function startBeacons(options, environment) {
     send('start');
   };
 
+  // An update past the server's cap would be refused, and so would the end after it.
+  const mayUpdate = () => !stopped && !execution.ended && execution.seq < MAX_BEACONS_PER_EXECUTION - 1;
   const onVisibility = () => {
-    if (!stopped && !execution.ended && env.document?.visibilityState === 'hidden') send('update');
+    if (mayUpdate() && env.document?.visibilityState === 'hidden') send('update');
   };
   const onPageHide = () => {
     if (!stopped && !execution.ended) send('end');
@@ -402,7 +408,7 @@ function startBeacons(options, environment) {
       setFlag(flagKey, typeof variant === 'string' ? variant : undefined, variant);
     },
     update() {
-      return stopped || execution.ended ? 'none' : send('update');
+      return mayUpdate() ? send('update') : 'none';
     },
     stop() {
       stopped = true;
@@ -412,5 +418,5 @@ function startBeacons(options, environment) {
     },
   };
 }
-globalThis.flagscopeBeacons = Object.freeze({ DEFAULT_MAX_BYTES, DEFAULT_MAX_VALUE_LENGTH, vitalColumns, flagColumns, newExecutionId, changedColumns, utf8Length, fitBeacon, beaconUrl, sendBody, startBeacons });
+globalThis.flagscopeBeacons = Object.freeze({ DEFAULT_MAX_BYTES, MAX_BEACONS_PER_EXECUTION, DEFAULT_MAX_VALUE_LENGTH, vitalColumns, flagColumns, newExecutionId, changedColumns, utf8Length, fitBeacon, beaconUrl, sendBody, startBeacons });
 })();

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_MAX_BYTES,
+  MAX_BEACONS_PER_EXECUTION,
   beaconUrl,
   changedColumns,
   fitBeacon,
@@ -447,6 +448,34 @@ describe('startBeacons through a page lifecycle', () => {
       ['exec-1', 'start', 'landing'],
       ['exec-1', 'update', 'payment'],
     ]);
+  });
+
+  it('offers the columns of a beacon the browser would not send again with the next one', () => {
+    let accept = false;
+    const page = fakePage();
+    const env = {
+      ...page.env,
+      navigator: { sendBeacon: (url: string, body: string) => page.env.navigator.sendBeacon(url, body) && accept },
+    };
+    const beacons = startBeacons({ url: 'https://fs.example', dataset: 'web', fields: { 'page.route': '/cart' } }, env);
+    accept = true;
+    beacons.setField('cart.items', 2);
+    beacons.update();
+    expect(page.sent.map((b) => [b['beacon.seq'], b['page.route'], b['cart.items']])).toEqual([
+      [0, '/cart', undefined],
+      [1, '/cart', 2],
+    ]);
+  });
+
+  it('keeps the last of the 100 beacons the server takes per execution for the end', () => {
+    const page = fakePage();
+    const beacons = startBeacons({ url: 'https://fs.example', dataset: 'web' }, page.env);
+    for (let i = 0; i < 150; i++) beacons.update();
+    page.hide();
+    page.pagehide();
+    expect(page.sent).toHaveLength(MAX_BEACONS_PER_EXECUTION);
+    expect(page.sent.map((b) => b['beacon.seq'])).toEqual([...Array(MAX_BEACONS_PER_EXECUTION).keys()]);
+    expect(page.sent.at(-1)).toMatchObject({ 'beacon.phase': 'end', 'beacon.seq': MAX_BEACONS_PER_EXECUTION - 1 });
   });
 
   it('refuses options without a server or a dataset', () => {
