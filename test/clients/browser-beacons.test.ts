@@ -303,8 +303,13 @@ beforeAll(async () => {
   for (let load = 8; load <= 9; load++) await open(await context.newPage(), load, 'browser-killed', load % 2 === 0 ? 'on' : 'off');
   const browserProcess = second.browserServer.process();
   const exited = new Promise((resolve) => browserProcess.once('exit', resolve));
-  // Its process group: the browser and its renderers and helpers, which it launched detached.
-  process.kill(-(browserProcess.pid as number), 'SIGKILL');
+  // Its process group: the browser and its renderers and helpers (playwright launches it detached,
+  // as the leader of its group); the browser alone if it is not.
+  try {
+    process.kill(-(browserProcess.pid as number), 'SIGKILL');
+  } catch {
+    browserProcess.kill('SIGKILL');
+  }
   await exited;
   await second.browserServer.close().catch(() => undefined);
 
