@@ -174,6 +174,7 @@ async function startPageServer(serverUrl: string, key: string): Promise<{ server
 /** A Chromium of its own (its process is the test's to kill). */
 async function launchChromium(): Promise<{ browserServer: BrowserServer; browser: Browser }> {
   const browserServer = await chromium.launchServer({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browserServers.push(browserServer);
   const browser = await chromium.connect(browserServer.wsEndpoint());
   return { browserServer, browser };
 }
@@ -196,6 +197,9 @@ let dir: string;
 let scheduler: ManualScheduler;
 let server: RunningServer;
 let reopened: RunningServer | undefined;
+/** What a failed start leaves running, for afterAll: the first server until it is closed, the browsers. */
+let firstServerOpen = false;
+const browserServers: BrowserServer[] = [];
 let adminKey: string;
 let pages: { server: Server; origin: string; port: number };
 const beaconLog = new BeaconLog();
@@ -268,6 +272,7 @@ beforeAll(async () => {
   startedAt = Date.now();
   scheduler = new ManualScheduler(startedAt);
   server = await startServer({ dataDir: dir, port: 0, scheduler, beaconWindowMs: WINDOW_MS, verbose: true, log: beaconLog.line });
+  firstServerOpen = true;
   adminKey = server.adminKey as string;
   const ingestKey = (await api(server, 'POST', '/api/v1/keys', { name: 'web-beacons', scopes: ['ingest'] })).key as string;
   pages = await startPageServer(server.url, ingestKey);
@@ -315,11 +320,14 @@ beforeAll(async () => {
 
   // Every beacon is in the window: let it close, then stop the server, which awaits the storing.
   await scheduler.advance(WINDOW_MS + 2_000);
+  firstServerOpen = false;
   await server.close();
   reopened = await startServer({ dataDir: dir, port: 0 });
 }, 180_000);
 
 afterAll(async () => {
+  for (const browserServer of browserServers) await browserServer.close().catch(() => undefined);
+  if (firstServerOpen) await server.close();
   await reopened?.close();
   await new Promise<void>((resolve) => (pages?.server === undefined ? resolve() : pages.server.close(() => resolve())));
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
