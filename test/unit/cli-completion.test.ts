@@ -151,7 +151,15 @@ describe.skipIf(!(await hasShell('zsh')))('zsh completion', () => {
 
   it('offers subcommands, choices, files and datasets with the connection options', async () => {
     expect(await complete(['flagscope', 'events', ''])).toEqual(['send', 'list', 'tail']);
-    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual(['table', 'json', 'csv', 'ndjson', 'flagd', 'junit', 'github']);
+    expect(await complete(['flagscope', 'datasets', '--format', ''])).toEqual([
+      'table',
+      'json',
+      'csv',
+      'ndjson',
+      'flagd',
+      'junit',
+      'github',
+    ]);
     expect(await complete(['flagscope', 'query', 'shop', '--spec', ''])).toEqual(['<files>']);
     expect(await complete(['flagscope', '--profile', 'prod', 'columns', ''])).toEqual(['shop', 'scratch', 'search', 'with:--profile_prod']);
   });
