@@ -20,78 +20,82 @@ import { ProtobufError, ProtobufReader, WIRE_FIXED32, WIRE_FIXED64, WIRE_LENGTH,
 
 /** Decodes an `ExportTraceServiceRequest`. An empty body is an empty request. */
 export function decodeTraceProtobuf(body: Uint8Array): OtlpTraceRequest {
-  const reader = new ProtobufReader(body);
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const r = new ProtobufReader(bytes);
+  const end = r.length;
   const resourceSpans: OtlpResourceSpans[] = [];
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    if (field === 1) {
-      reader.expect(wire, WIRE_LENGTH, 1, 'ExportTraceServiceRequest');
-      resourceSpans.push(readResourceSpans(reader.message()));
-    } else reader.skip(wire);
+  while (r.pos < end) {
+    const key = r.key(end);
+    if (key >>> 3 === 1) {
+      r.expect(key, WIRE_LENGTH, 'ExportTraceServiceRequest');
+      resourceSpans.push(readResourceSpans(r, r.enter(end)));
+    } else r.skip(key & 7, end);
   }
   return { resourceSpans };
 }
 
-function readResourceSpans(reader: ProtobufReader): OtlpResourceSpans {
-  let resourceAttributes: Attribute[] = [];
-  const scopeSpans: OtlpScopeSpans[] = [];
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    if (field === 1) {
-      reader.expect(wire, WIRE_LENGTH, 1, 'ResourceSpans');
-      resourceAttributes = readResource(reader.message());
-    } else if (field === 2) {
-      reader.expect(wire, WIRE_LENGTH, 2, 'ResourceSpans');
-      scopeSpans.push(readScopeSpans(reader.message()));
-    } else reader.skip(wire);
-  }
-  return { resourceAttributes, scopeSpans };
+/** Reads the repeated `KeyValue` field whose key was just read, into `into`. */
+function pushKeyValue(r: ProtobufReader, key: number, end: number, into: Attribute[], message: string, depth: number): void {
+  r.expect(key, WIRE_LENGTH, message);
+  into.push(readKeyValue(r, r.enter(end), depth));
 }
 
-function readResource(reader: ProtobufReader): Attribute[] {
-  const attributes: Attribute[] = [];
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
+function readResourceSpans(r: ProtobufReader, end: number): OtlpResourceSpans {
+  const out: OtlpResourceSpans = { resourceAttributes: [], scopeSpans: [] };
+  while (r.pos < end) {
+    const key = r.key(end);
+    const field = key >>> 3;
     if (field === 1) {
-      reader.expect(wire, WIRE_LENGTH, 1, 'Resource');
-      attributes.push(readKeyValue(reader.message(), 0));
-    } else reader.skip(wire);
-  }
-  return attributes;
-}
-
-function readScopeSpans(reader: ProtobufReader): OtlpScopeSpans {
-  const out: OtlpScopeSpans = { scopeName: '', scopeVersion: '', scopeAttributes: [], spans: [] };
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    if (field === 1) {
-      reader.expect(wire, WIRE_LENGTH, 1, 'ScopeSpans');
-      readScope(reader.message(), out);
+      r.expect(key, WIRE_LENGTH, 'ResourceSpans');
+      readResource(r, r.enter(end), out.resourceAttributes);
     } else if (field === 2) {
-      reader.expect(wire, WIRE_LENGTH, 2, 'ScopeSpans');
-      out.spans.push(readSpan(reader.message()));
-    } else reader.skip(wire);
+      r.expect(key, WIRE_LENGTH, 'ResourceSpans');
+      out.scopeSpans.push(readScopeSpans(r, r.enter(end)));
+    } else r.skip(key & 7, end);
   }
   return out;
 }
 
-function readScope(reader: ProtobufReader, out: OtlpScopeSpans): void {
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    if (field === 1) {
-      reader.expect(wire, WIRE_LENGTH, 1, 'InstrumentationScope');
-      out.scopeName = reader.string();
-    } else if (field === 2) {
-      reader.expect(wire, WIRE_LENGTH, 2, 'InstrumentationScope');
-      out.scopeVersion = reader.string();
-    } else if (field === 3) {
-      reader.expect(wire, WIRE_LENGTH, 3, 'InstrumentationScope');
-      out.scopeAttributes.push(readKeyValue(reader.message(), 0));
-    } else reader.skip(wire);
+function readResource(r: ProtobufReader, end: number, attributes: Attribute[]): void {
+  while (r.pos < end) {
+    const key = r.key(end);
+    if (key >>> 3 === 1) pushKeyValue(r, key, end, attributes, 'Resource', 0);
+    else r.skip(key & 7, end);
   }
 }
 
-function readSpan(reader: ProtobufReader): OtlpSpan {
+function readScopeSpans(r: ProtobufReader, end: number): OtlpScopeSpans {
+  const out: OtlpScopeSpans = { scopeName: '', scopeVersion: '', scopeAttributes: [], spans: [] };
+  while (r.pos < end) {
+    const key = r.key(end);
+    const field = key >>> 3;
+    if (field === 1) {
+      r.expect(key, WIRE_LENGTH, 'ScopeSpans');
+      readScope(r, r.enter(end), out);
+    } else if (field === 2) {
+      r.expect(key, WIRE_LENGTH, 'ScopeSpans');
+      out.spans.push(readSpan(r, r.enter(end)));
+    } else r.skip(key & 7, end);
+  }
+  return out;
+}
+
+function readScope(r: ProtobufReader, end: number, out: OtlpScopeSpans): void {
+  while (r.pos < end) {
+    const key = r.key(end);
+    const field = key >>> 3;
+    if (field === 1) {
+      r.expect(key, WIRE_LENGTH, 'InstrumentationScope');
+      out.scopeName = r.string(end);
+    } else if (field === 2) {
+      r.expect(key, WIRE_LENGTH, 'InstrumentationScope');
+      out.scopeVersion = r.string(end);
+    } else if (field === 3) pushKeyValue(r, key, end, out.scopeAttributes, 'InstrumentationScope', 0);
+    else r.skip(key & 7, end);
+  }
+}
+
+function readSpan(r: ProtobufReader, end: number): OtlpSpan {
   const span: OtlpSpan = {
     traceId: '',
     spanId: '',
@@ -107,195 +111,183 @@ function readSpan(reader: ProtobufReader): OtlpSpan {
     statusCode: 0,
     statusMessage: '',
   };
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
+  while (r.pos < end) {
+    const key = r.key(end);
+    const field = key >>> 3;
     switch (field) {
       case 1:
-        reader.expect(wire, WIRE_LENGTH, 1, 'Span');
-        span.traceId = reader.hex();
-        break;
       case 2:
-        reader.expect(wire, WIRE_LENGTH, 2, 'Span');
-        span.spanId = reader.hex();
+      case 4:
+        r.expect(key, WIRE_LENGTH, 'Span');
+        if (field === 1) span.traceId = r.hex(end);
+        else if (field === 2) span.spanId = r.hex(end);
+        else span.parentSpanId = r.hex(end);
         break;
       case 3:
-        reader.expect(wire, WIRE_LENGTH, 3, 'Span');
-        span.traceState = reader.string();
-        break;
-      case 4:
-        reader.expect(wire, WIRE_LENGTH, 4, 'Span');
-        span.parentSpanId = reader.hex();
-        break;
       case 5:
-        reader.expect(wire, WIRE_LENGTH, 5, 'Span');
-        span.name = reader.string();
+        r.expect(key, WIRE_LENGTH, 'Span');
+        if (field === 3) span.traceState = r.string(end);
+        else span.name = r.string(end);
         break;
       case 6:
-        reader.expect(wire, WIRE_VARINT, 6, 'Span');
-        span.kind = reader.int32();
+        r.expect(key, WIRE_VARINT, 'Span');
+        span.kind = r.int32(end);
         break;
       case 7:
-        reader.expect(wire, WIRE_FIXED64, 7, 'Span');
-        span.startTimeUnixNano = reader.fixed64();
-        break;
       case 8:
-        reader.expect(wire, WIRE_FIXED64, 8, 'Span');
-        span.endTimeUnixNano = reader.fixed64();
+        r.expect(key, WIRE_FIXED64, 'Span');
+        if (field === 7) span.startTimeUnixNano = r.fixed64(end);
+        else span.endTimeUnixNano = r.fixed64(end);
         break;
       case 9:
-        reader.expect(wire, WIRE_LENGTH, 9, 'Span');
-        span.attributes.push(readKeyValue(reader.message(), 0));
+        pushKeyValue(r, key, end, span.attributes, 'Span', 0);
         break;
       case 11:
-        reader.expect(wire, WIRE_LENGTH, 11, 'Span');
-        span.events.push(readEvent(reader.message()));
+        r.expect(key, WIRE_LENGTH, 'Span');
+        span.events.push(readEvent(r, r.enter(end)));
         break;
       case 13:
-        reader.expect(wire, WIRE_LENGTH, 13, 'Span');
-        span.links.push(readLink(reader.message()));
+        r.expect(key, WIRE_LENGTH, 'Span');
+        span.links.push(readLink(r, r.enter(end)));
         break;
       case 15:
-        reader.expect(wire, WIRE_LENGTH, 15, 'Span');
-        readStatus(reader.message(), span);
+        r.expect(key, WIRE_LENGTH, 'Span');
+        readStatus(r, r.enter(end), span);
         break;
       case 16:
-        reader.expect(wire, WIRE_FIXED32, 16, 'Span');
-        reader.advance(4);
+        r.expect(key, WIRE_FIXED32, 'Span');
+        r.skip(WIRE_FIXED32, end);
         break;
       default:
-        reader.skip(wire);
+        r.skip(key & 7, end);
     }
   }
   return span;
 }
 
-function readEvent(reader: ProtobufReader): OtlpSpanEvent {
+function readEvent(r: ProtobufReader, end: number): OtlpSpanEvent {
   const event: OtlpSpanEvent = { timeUnixNano: 0n, name: '', attributes: [] };
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
+  while (r.pos < end) {
+    const key = r.key(end);
+    const field = key >>> 3;
     if (field === 1) {
-      reader.expect(wire, WIRE_FIXED64, 1, 'Span.Event');
-      event.timeUnixNano = reader.fixed64();
+      r.expect(key, WIRE_FIXED64, 'Span.Event');
+      event.timeUnixNano = r.fixed64(end);
     } else if (field === 2) {
-      reader.expect(wire, WIRE_LENGTH, 2, 'Span.Event');
-      event.name = reader.string();
-    } else if (field === 3) {
-      reader.expect(wire, WIRE_LENGTH, 3, 'Span.Event');
-      event.attributes.push(readKeyValue(reader.message(), 0));
-    } else reader.skip(wire);
+      r.expect(key, WIRE_LENGTH, 'Span.Event');
+      event.name = r.string(end);
+    } else if (field === 3) pushKeyValue(r, key, end, event.attributes, 'Span.Event', 0);
+    else r.skip(key & 7, end);
   }
   return event;
 }
 
-function readLink(reader: ProtobufReader): OtlpLink {
+function readLink(r: ProtobufReader, end: number): OtlpLink {
   const link: OtlpLink = { traceId: '', spanId: '', traceState: '', attributes: [] };
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    if (field === 1) {
-      reader.expect(wire, WIRE_LENGTH, 1, 'Span.Link');
-      link.traceId = reader.hex();
-    } else if (field === 2) {
-      reader.expect(wire, WIRE_LENGTH, 2, 'Span.Link');
-      link.spanId = reader.hex();
+  while (r.pos < end) {
+    const key = r.key(end);
+    const field = key >>> 3;
+    if (field === 1 || field === 2) {
+      r.expect(key, WIRE_LENGTH, 'Span.Link');
+      if (field === 1) link.traceId = r.hex(end);
+      else link.spanId = r.hex(end);
     } else if (field === 3) {
-      reader.expect(wire, WIRE_LENGTH, 3, 'Span.Link');
-      link.traceState = reader.string();
-    } else if (field === 4) {
-      reader.expect(wire, WIRE_LENGTH, 4, 'Span.Link');
-      link.attributes.push(readKeyValue(reader.message(), 0));
-    } else reader.skip(wire);
+      r.expect(key, WIRE_LENGTH, 'Span.Link');
+      link.traceState = r.string(end);
+    } else if (field === 4) pushKeyValue(r, key, end, link.attributes, 'Span.Link', 0);
+    else r.skip(key & 7, end);
   }
   return link;
 }
 
-function readStatus(reader: ProtobufReader, span: OtlpSpan): void {
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
+function readStatus(r: ProtobufReader, end: number, span: OtlpSpan): void {
+  while (r.pos < end) {
+    const key = r.key(end);
+    const field = key >>> 3;
     if (field === 2) {
-      reader.expect(wire, WIRE_LENGTH, 2, 'Status');
-      span.statusMessage = reader.string();
+      r.expect(key, WIRE_LENGTH, 'Status');
+      span.statusMessage = r.string(end);
     } else if (field === 3) {
-      reader.expect(wire, WIRE_VARINT, 3, 'Status');
-      span.statusCode = reader.int32();
-    } else reader.skip(wire);
+      r.expect(key, WIRE_VARINT, 'Status');
+      span.statusCode = r.int32(end);
+    } else r.skip(key & 7, end);
   }
 }
 
-function readKeyValue(reader: ProtobufReader, depth: number): Attribute {
+function readKeyValue(r: ProtobufReader, end: number, depth: number): Attribute {
   let key = '';
   let value: AnyValue = null;
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
+  while (r.pos < end) {
+    const tag = r.key(end);
+    const field = tag >>> 3;
     if (field === 1) {
-      reader.expect(wire, WIRE_LENGTH, 1, 'KeyValue');
-      key = reader.string();
+      r.expect(tag, WIRE_LENGTH, 'KeyValue');
+      key = r.string(end);
     } else if (field === 2) {
-      reader.expect(wire, WIRE_LENGTH, 2, 'KeyValue');
-      value = readAnyValue(reader.message(), depth);
-    } else reader.skip(wire);
+      r.expect(tag, WIRE_LENGTH, 'KeyValue');
+      value = readAnyValue(r, r.enter(end), depth);
+    } else r.skip(tag & 7, end);
   }
   return { key, value };
 }
 
-function readAnyValue(reader: ProtobufReader, depth: number): AnyValue {
-  if (depth >= MAX_VALUE_DEPTH) {
-    throw new ProtobufError(`attribute values nest deeper than ${MAX_VALUE_DEPTH} levels`, reader.pos);
-  }
+function readAnyValue(r: ProtobufReader, end: number, depth: number): AnyValue {
+  if (depth >= MAX_VALUE_DEPTH) throw new ProtobufError(`attribute values nest deeper than ${MAX_VALUE_DEPTH} levels`, r.pos);
   let value: AnyValue = null;
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    switch (field) {
+  while (r.pos < end) {
+    const key = r.key(end);
+    switch (key >>> 3) {
       case 1:
-        reader.expect(wire, WIRE_LENGTH, 1, 'AnyValue');
-        value = reader.string();
+        r.expect(key, WIRE_LENGTH, 'AnyValue');
+        value = r.string(end);
         break;
       case 2:
-        reader.expect(wire, WIRE_VARINT, 2, 'AnyValue');
-        value = reader.bool();
+        r.expect(key, WIRE_VARINT, 'AnyValue');
+        value = r.bool(end);
         break;
       case 3:
-        reader.expect(wire, WIRE_VARINT, 3, 'AnyValue');
-        value = reader.int64();
+        r.expect(key, WIRE_VARINT, 'AnyValue');
+        value = r.int64(end);
         break;
       case 4:
-        reader.expect(wire, WIRE_FIXED64, 4, 'AnyValue');
-        value = reader.double();
+        r.expect(key, WIRE_FIXED64, 'AnyValue');
+        value = r.double(end);
         break;
-      case 5: {
-        reader.expect(wire, WIRE_LENGTH, 5, 'AnyValue');
-        const array = reader.message();
-        const values: AnyValue[] = [];
-        while (!array.done) {
-          const item = array.tag();
-          if (item.field === 1) {
-            array.expect(item.wire, WIRE_LENGTH, 1, 'ArrayValue');
-            values.push(readAnyValue(array.message(), depth + 1));
-          } else array.skip(item.wire);
-        }
-        value = values;
+      case 5:
+        r.expect(key, WIRE_LENGTH, 'AnyValue');
+        value = readArray(r, r.enter(end), depth + 1);
         break;
-      }
       case 6: {
-        reader.expect(wire, WIRE_LENGTH, 6, 'AnyValue');
-        const list = reader.message();
+        r.expect(key, WIRE_LENGTH, 'AnyValue');
+        const stop = r.enter(end);
         const kvlist: Attribute[] = [];
-        while (!list.done) {
-          const item = list.tag();
-          if (item.field === 1) {
-            list.expect(item.wire, WIRE_LENGTH, 1, 'KeyValueList');
-            kvlist.push(readKeyValue(list.message(), depth + 1));
-          } else list.skip(item.wire);
+        while (r.pos < stop) {
+          const item = r.key(stop);
+          if (item >>> 3 === 1) pushKeyValue(r, item, stop, kvlist, 'KeyValueList', depth + 1);
+          else r.skip(item & 7, stop);
         }
         value = { kvlist };
         break;
       }
       case 7:
-        reader.expect(wire, WIRE_LENGTH, 7, 'AnyValue');
-        value = reader.bytesField();
+        r.expect(key, WIRE_LENGTH, 'AnyValue');
+        value = r.bytesField(end);
         break;
       default:
-        reader.skip(wire);
+        r.skip(key & 7, end);
     }
   }
   return value;
+}
+
+function readArray(r: ProtobufReader, end: number, depth: number): AnyValue[] {
+  const values: AnyValue[] = [];
+  while (r.pos < end) {
+    const key = r.key(end);
+    if (key >>> 3 === 1) {
+      r.expect(key, WIRE_LENGTH, 'ArrayValue');
+      values.push(readAnyValue(r, r.enter(end), depth));
+    } else r.skip(key & 7, end);
+  }
+  return values;
 }

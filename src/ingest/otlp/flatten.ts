@@ -20,8 +20,6 @@ export interface FlattenOptions {
   fallbackDataset: string;
   /** Unix milliseconds, for the accepted window of event times. */
   now: number;
-  /** Largest event, in bytes of its fields (about its size as JSON); a span over it is rejected. */
-  maxEventBytes: number;
 }
 
 /** The events of one dataset, and for each the index (in request order) of the span it came from. */
@@ -65,7 +63,7 @@ export function flattenTraces(request: OtlpTraceRequest, options: FlattenOptions
       for (const span of scope.spans) {
         const problem = spanProblem(span, options);
         if (problem !== undefined) rejected.push({ span: index, reason: problem });
-        else addSpan(target, index, span, shared, options.maxEventBytes, rejected);
+        else addSpan(target, index, span, shared);
         index++;
       }
     }
@@ -73,14 +71,7 @@ export function flattenTraces(request: OtlpTraceRequest, options: FlattenOptions
   return { spanCount: index, byDataset: [...datasets.values()].filter((d) => d.events.length > 0), rejected };
 }
 
-function addSpan(
-  target: DatasetEvents,
-  index: number,
-  span: OtlpSpan,
-  shared: Record<string, unknown>,
-  maxEventBytes: number,
-  rejected: FlattenedTraces['rejected'],
-): void {
+function addSpan(target: DatasetEvents, index: number, span: OtlpSpan, shared: Record<string, unknown>): void {
   const startMs = nanosToMs(span.startTimeUnixNano);
   const durationNs = span.endTimeUnixNano - span.startTimeUnixNano;
   const kind = SPAN_KINDS[span.kind] ?? 'unspecified';
@@ -110,11 +101,6 @@ function addSpan(
     for (const key in fields) if (!(key in data)) data[key] = fields[key];
   }
   const samplerate = takeSampleRate(data);
-  const size = approximateBytes(data);
-  if (size > maxEventBytes) {
-    rejected.push({ span: index, reason: `span ${span.spanId} is about ${size} bytes, over the ${maxEventBytes}-byte limit per event` });
-    return;
-  }
   push(target, index, false, { time: startMs, samplerate, data });
 
   for (const event of span.events) {
@@ -249,14 +235,4 @@ export function jsonText(value: AnyValue): string {
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
   if (Array.isArray(value)) return `[${value.map(jsonText).join(',')}]`;
   return `{${value.kvlist.map((entry) => `${JSON.stringify(entry.key)}:${jsonText(entry.value)}`).join(',')}}`;
-}
-
-/** About the size of an event as JSON: names and values, strings by their length. */
-function approximateBytes(data: Record<string, unknown>): number {
-  let bytes = 2;
-  for (const key in data) {
-    const value = data[key];
-    bytes += key.length + 4 + (typeof value === 'string' ? value.length + 2 : 20);
-  }
-  return bytes;
 }

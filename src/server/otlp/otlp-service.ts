@@ -8,7 +8,8 @@
 import { invalidInput } from '../../errors.js';
 import { decodeTraceJson } from '../../ingest/otlp/decode-json.js';
 import { decodeTraceProtobuf } from '../../ingest/otlp/decode-protobuf.js';
-import { DEFAULT_OTLP_DATASET, flattenTraces } from '../../ingest/otlp/flatten.js';
+import type { IncomingEvent, IngestOutcome } from '../../ingest/event.js';
+import { type DatasetEvents, DEFAULT_OTLP_DATASET, flattenTraces } from '../../ingest/otlp/flatten.js';
 import type { OtlpTraceRequest } from '../../ingest/otlp/model.js';
 import { ProtobufError } from '../../ingest/otlp/protobuf-reader.js';
 import type { PartialSuccess } from '../../ingest/otlp/response.js';
@@ -33,6 +34,38 @@ export class OtlpService {
   constructor(private readonly deps: OtlpServiceDependencies) {}
 
   /**
+   * Stores the events of each dataset; resolves with each one's outcomes. The events of one
+   * dataset (an SDK's export: one service) go to the store as a batch body, so its batch fast path
+   * (ingest workers) reads them; several datasets go as objects, admitted together.
+   */
+  private async store(batches: readonly DatasetEvents[], gone: ClientGone | undefined): Promise<IngestOutcome[][]> {
+    const only = batches.length === 1 ? batches[0] : undefined;
+    const body = only === undefined ? undefined : batchBodyOf(only.events);
+    if (only === undefined || body === undefined) return this.storeObjects(batches, gone);
+    // The store refuses an item over the event size limit on its own (a per-item 400).
+    return [(await this.deps.ingest.ingestBatch(only.dataset, body, gone)) as IngestOutcome[]];
+  }
+
+  /** Stores events as objects, refusing (400) each one over the event size limit as the batch path does. */
+  private async storeObjects(batches: readonly DatasetEvents[], gone: ClientGone | undefined): Promise<IngestOutcome[][]> {
+    const max = this.deps.limits.maxEventBytes;
+    const sizes = batches.map((batch) => batch.events.map((event) => jsonBytes(event.data)));
+    const kept = batches.map((batch, b) => ({
+      dataset: batch.dataset,
+      events: batch.events.filter((_, i) => (sizes[b]?.[i] ?? 0) <= max),
+    }));
+    const stored = await this.deps.ingest.ingestDatasets(kept, gone);
+    return batches.map((batch, b) => {
+      let next = 0;
+      return batch.events.map((_, i): IngestOutcome => {
+        const size = sizes[b]?.[i] ?? 0;
+        if (size > max) return { status: 400, error: `event is ${size} bytes, over the ${max}-byte limit per event` };
+        return stored[b]?.[next++] ?? { status: 400, error: 'event was not stored' };
+      });
+    });
+  }
+
+  /**
    * Stores the spans of an export request and resolves after commit with the partial success to
    * answer (undefined when every span was stored). `datasetHeader` is the dataset of spans whose
    * service has no name. Throws `invalid_input` for a body that does not decode (nothing stored),
@@ -46,12 +79,12 @@ export class OtlpService {
   ): Promise<PartialSuccess | undefined> {
     const fallbackDataset = fallbackDatasetOf(datasetHeader);
     const request = decode(body, encoding);
-    const flat = flattenTraces(request, { fallbackDataset, now: this.deps.now(), maxEventBytes: this.deps.limits.maxEventBytes });
+    const flat = flattenTraces(request, { fallbackDataset, now: this.deps.now() });
     const reasons = flat.rejected.map((r) => r.reason);
     const rejectedSpans = new Set(flat.rejected.map((r) => r.span));
     let refusedAnnotations = 0;
     if (flat.byDataset.length > 0) {
-      const outcomes = await this.deps.ingest.ingestDatasets(flat.byDataset, gone);
+      const outcomes = await this.store(flat.byDataset, gone);
       flat.byDataset.forEach((batch, b) => {
         (outcomes[b] ?? []).forEach((outcome, i) => {
           if (outcome.status === 202) return;
@@ -70,6 +103,33 @@ export class OtlpService {
     return { rejectedSpans: rejectedSpans.size, errorMessage: `${shown}${more}` };
   }
 }
+
+/**
+ * A Honeycomb batch body of events (JSON text), or undefined when one cannot say them exactly:
+ * a 64-bit integer beyond 2^53 (JSON.stringify has no bigint), or a time before 1973 (a number
+ * that small is read as Unix seconds).
+ */
+export function batchBodyOf(events: readonly IncomingEvent[]): Buffer | undefined {
+  const items: string[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as IncomingEvent;
+    if (event.time < MILLISECONDS_FROM) return undefined;
+    try {
+      items[i] = `{"time":${event.time},"samplerate":${event.samplerate},"data":${JSON.stringify(event.data)}}`;
+    } catch {
+      return undefined;
+    }
+  }
+  return Buffer.from(`[${items.join(',')}]`);
+}
+
+/** The size of event data as JSON text (64-bit integers as their digits). */
+function jsonBytes(data: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(data, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+}
+
+/** Event times from here on are written as Unix milliseconds in a batch body (docs/api.md, "Event time"). */
+const MILLISECONDS_FROM = 1e11;
 
 function decode(body: Buffer, encoding: OtlpEncoding): OtlpTraceRequest {
   if (encoding === 'json') return decodeTraceJson(body);

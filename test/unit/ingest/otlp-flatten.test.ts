@@ -4,7 +4,7 @@ import type { OtlpSpan, OtlpTraceRequest } from '../../../src/ingest/otlp/model.
 
 const NOW = Date.UTC(2026, 11, 5, 12);
 const START = BigInt(NOW - 60_000) * 1_000_000n;
-const OPTIONS = { fallbackDataset: DEFAULT_OTLP_DATASET, now: NOW, maxEventBytes: 1_000_000 };
+const OPTIONS = { fallbackDataset: DEFAULT_OTLP_DATASET, now: NOW };
 
 function span(overrides: Partial<OtlpSpan> = {}): OtlpSpan {
   return {
@@ -249,16 +249,6 @@ describe('flattening spans into wide events', () => {
     expect(out.rejected[0]?.reason).toMatch(/trace id/);
     expect(out.rejected[2]?.reason).toMatch(/outside the accepted window/);
     expect(out.byDataset[0]?.spans).toEqual([3]);
-  });
-
-  it('rejects a span over the event size limit', () => {
-    const out = flattenTraces(request([span({ attributes: [{ key: 'blob', value: 'x'.repeat(2000) }] })]), {
-      ...OPTIONS,
-      maxEventBytes: 1000,
-    });
-    expect(out.rejected).toHaveLength(1);
-    expect(out.rejected[0]?.reason).toMatch(/over the 1000-byte limit/);
-    expect(out.byDataset).toEqual([]);
   });
 
   it('writes attribute values as JSON text', () => {
