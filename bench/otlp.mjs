@@ -15,7 +15,8 @@
  *
  * Run: npm run build && node bench/otlp.mjs
  * Env: BENCH_SPANS (default 102400), BENCH_CLIENTS (concurrent clients, 8), BENCH_ROUNDS (3),
- *      BENCH_DIR (scratch dir, bench/.data/otlp), BENCH_WORKERS (the server's ingest workers, passed on).
+ *      BENCH_DIR (scratch dir, bench/.data/otlp), BENCH_WORKERS (the server's ingest workers, passed on),
+ *      BENCH_SERVER_PROF=DIR runs each server with `node --cpu-prof` into DIR/<batch|otlp>-<round>.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
@@ -126,7 +127,8 @@ const { request, Agent } = await import('undici');
 async function measure(name, bodies, path, type, check) {
   const scratch = join(DIR, name);
   await mkdir(scratch, { recursive: true });
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
+  const profiling = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_SERVER_PROF, name)}`] : [];
+  const child = spawn(process.execPath, [...profiling, fileURLToPath(new URL('./lib/server-child.mjs', import.meta.url)), scratch], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();

@@ -40,10 +40,19 @@ export class OtlpService {
    */
   private async store(batches: readonly DatasetEvents[], gone: ClientGone | undefined): Promise<IngestOutcome[][]> {
     const only = batches.length === 1 ? batches[0] : undefined;
-    const body = only === undefined ? undefined : batchBodyOf(only.events);
-    if (only === undefined || body === undefined) return this.storeObjects(batches, gone);
-    // The store refuses an item over the event size limit on its own (a per-item 400).
-    return [(await this.deps.ingest.ingestBatch(only.dataset, body, gone)) as IngestOutcome[]];
+    const text = only === undefined ? undefined : batchTextOf(only.events);
+    if (only === undefined || text === undefined) return this.storeObjects(batches, gone);
+    // Into the store's own buffer (shared memory an ingest worker scans in place), as the batch route reads bodies.
+    const bytes = Buffer.byteLength(text);
+    const shared = this.deps.ingest.batchBodyBuffer(bytes);
+    const body = shared ?? Buffer.from(text);
+    if (shared !== undefined) shared.write(text);
+    try {
+      // The store refuses an item over the event size limit on its own (a per-item 400).
+      return [(await this.deps.ingest.ingestBatch(only.dataset, body, gone)) as IngestOutcome[]];
+    } finally {
+      if (shared !== undefined) this.deps.ingest.releaseBatchBody(shared);
+    }
   }
 
   /** Stores events as objects, refusing (400) each one over the event size limit as the batch path does. */
@@ -105,11 +114,11 @@ export class OtlpService {
 }
 
 /**
- * A Honeycomb batch body of events (JSON text), or undefined when one cannot say them exactly:
+ * A Honeycomb batch body of events (its JSON text), or undefined when one cannot say them exactly:
  * a 64-bit integer beyond 2^53 (JSON.stringify has no bigint), or a time before 1973 (a number
  * that small is read as Unix seconds).
  */
-export function batchBodyOf(events: readonly IncomingEvent[]): Buffer | undefined {
+export function batchTextOf(events: readonly IncomingEvent[]): string | undefined {
   const items: string[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as IncomingEvent;
@@ -120,7 +129,7 @@ export function batchBodyOf(events: readonly IncomingEvent[]): Buffer | undefine
       return undefined;
     }
   }
-  return Buffer.from(`[${items.join(',')}]`);
+  return `[${items.join(',')}]`;
 }
 
 /** The size of event data as JSON text (64-bit integers as their digits). */
