@@ -277,6 +277,38 @@ describe('OTLP answers as the OTLP/HTTP specification says', () => {
     expect((await rawEvents('partial-svc')).map((row) => row['trace.span_id'])).toEqual(['eee19b7ec3c1b174']);
   });
 
+  it('stores the spans of several services in one request, each in its own dataset', async () => {
+    const resource = (service: string, spanId: string, startMs: number) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeSpans: [
+        {
+          spans: [
+            {
+              traceId: '6b8efff798038103d269b633813fc60c',
+              spanId,
+              name: service,
+              startTimeUnixNano: String(BigInt(startMs) * 1_000_000n),
+              endTimeUnixNano: String(BigInt(startMs + 3) * 1_000_000n),
+              attributes: [{ key: 'big', value: { intValue: '9007199254740993' } }],
+            },
+          ],
+        },
+      ],
+    });
+    const now = Date.now();
+    const body = {
+      resourceSpans: [resource('multi-a', 'aaaaaaaaaaaaaaa1', now - 5000), resource('multi-b', 'bbbbbbbbbbbbbbb1', now - 4000)],
+    };
+    const res = await postTraces(JSON.stringify(body), { 'content-type': 'application/json' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({});
+    const [a, b] = [await rawEvents('multi-a'), await rawEvents('multi-b')];
+    expect(a.map((row) => [row['trace.span_id'], row.duration_ms])).toEqual([['aaaaaaaaaaaaaaa1', 3]]);
+    expect(b.map((row) => row['trace.span_id'])).toEqual(['bbbbbbbbbbbbbbb1']);
+    // An integer beyond 2^53 is stored exactly (the raw-event API gives it as its decimal text).
+    expect(String(a[0]?.big)).toBe('9007199254740993');
+  });
+
   it('refuses protobuf that does not parse with a 400 google.rpc.Status in protobuf, storing nothing', async () => {
     const before = await api('GET', '/api/v1/datasets');
     const res = await postTraces(Buffer.from([0x0a, 0x05, 0x01]), { 'content-type': 'application/x-protobuf' });
