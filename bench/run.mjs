@@ -9,7 +9,7 @@
  * time limit is reported as such, and the others still run.
  *
  * Run: npm run build && npm run bench [-- NAME...]
- *   NAME: ingest, query, ofrep, press, startup, compare, explain, overload, canary-power, canary-tick (default: all, in that order).
+ *   NAME: ingest, otlp, query, ofrep, press, startup, compare, explain, overload, canary-power, canary-tick (default: all, in that order).
  * Env: BENCH_TIMEOUT (seconds per benchmark, default 900); every other BENCH_* variable
  *      reaches the benchmarks unchanged (their file headers list them), e.g.
  *      BENCH_EVENTS=20000 BENCH_REPEAT=3 npm run bench -- query compare
@@ -36,6 +36,23 @@ const BENCHMARKS = [
     needs: ['dist/server/index.js', 'dist/store/duckdb/event-store.js', '@duckdb/node-api', 'undici'],
     figures: [
       { figure: 'ingest: POST /1/batch / DuckDB bulk load', pattern: /^ratio\s+http\s+\/ baseline .*= ([0-9.]+)/m, target: atLeast(0.5) },
+    ],
+  },
+  {
+    name: 'otlp',
+    needs: [
+      'dist/server/index.js',
+      'dist/ingest/otlp/flatten.js',
+      '@opentelemetry/sdk-trace-base',
+      '@opentelemetry/otlp-transformer',
+      'undici',
+    ],
+    figures: [
+      {
+        figure: 'OTLP protobuf spans/s / POST /1/batch of the same events',
+        pattern: /^ratio otlp \/ batch = ([0-9.]+)/m,
+        target: atLeast(0.7),
+      },
     ],
   },
   {

@@ -8,7 +8,9 @@ import { FlagscopeError, notFound } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
 import type { EventStore } from '../store/types.js';
 import { discardBody, responseBodyBytes, sendError, sendJson } from './http-io.js';
+import { IngestService } from './ingest/ingest-service.js';
 import { registerIngestRoutes } from './ingest/routes.js';
+import { registerOtlpRoutes } from './otlp/routes.js';
 import type { KeyRing } from './keys/key-ring.js';
 import type { KeyService } from './keys/key-service.js';
 import { registerKeyRoutes } from './keys/routes.js';
@@ -82,7 +84,10 @@ export function buildRouter(deps: AppDependencies): Router {
     new BeaconService({ events: deps.events, scheduler: timers, log: deps.log, retryAfterSeconds: deps.limits.retryAfterSeconds });
   registerHealthRoutes(router, { ...deps, analyses, beacons });
   const arrivals = deps.arrivals ?? new EventArrivals(timers);
-  registerIngestRoutes(router, { ...deps, arrivals });
+  // One ingest service for Honeycomb and OTLP ingest: one queue admission and one body budget.
+  const ingest = new IngestService({ ...deps, arrivals });
+  registerIngestRoutes(router, { ...deps, arrivals, ingest });
+  registerOtlpRoutes(router, { ...deps, ingest });
   registerBeaconRoutes(router, { ...deps, beacons });
   registerQueryRoutes(router, { ...deps, analyses });
   registerEventRoutes(router, { ...deps, rawEvents: new EventsService({ ...deps, analyses, arrivals }) });
