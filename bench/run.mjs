@@ -9,7 +9,7 @@
  * time limit is reported as such, and the others still run.
  *
  * Run: npm run build && npm run bench [-- NAME...]
- *   NAME: ingest, query, ofrep, press, startup, compare, explain, overload, canary-power, canary-tick (default: all, in that order).
+ *   NAME: ingest, otlp, query, ofrep, press, startup, compare, explain, overload, canary-power, canary-tick (default: all, in that order).
  * Env: BENCH_TIMEOUT (seconds per benchmark, default 900); every other BENCH_* variable
  *      reaches the benchmarks unchanged (their file headers list them), e.g.
  *      BENCH_EVENTS=20000 BENCH_REPEAT=3 npm run bench -- query compare
@@ -36,6 +36,23 @@ const BENCHMARKS = [
     needs: ['dist/server/index.js', 'dist/store/duckdb/event-store.js', '@duckdb/node-api', 'undici'],
     figures: [
       { figure: 'ingest: POST /1/batch / DuckDB bulk load', pattern: /^ratio\s+http\s+\/ baseline .*= ([0-9.]+)/m, target: atLeast(0.5) },
+    ],
+  },
+  {
+    name: 'otlp',
+    needs: [
+      'dist/server/index.js',
+      'dist/ingest/otlp/flatten.js',
+      '@opentelemetry/sdk-trace-base',
+      '@opentelemetry/otlp-transformer',
+      'undici',
+    ],
+    figures: [
+      {
+        figure: 'OTLP protobuf spans/s / POST /1/batch of the same events',
+        pattern: /^ratio otlp \/ batch = ([0-9.]+)/m,
+        target: atLeast(0.7),
+      },
     ],
   },
   {
@@ -125,6 +142,14 @@ const BENCHMARKS = [
       { figure: 'canary: tick of 50 canaries / one compare', pattern: /ratio tick \/ compare ([0-9.]+)/, target: atMost(10) },
       { figure: 'canary: regression → OFREP 0%, p99 (ms)', pattern: /^\(a\) .*?p99 ([0-9.]+) ms/m, target: below(50) },
       { figure: 'canary: regression → SSE subscriber, p99 (ms)', pattern: /^\(b\) .*?p99 ([0-9.]+) ms/m, target: below(50) },
+    ],
+  },
+  {
+    name: 'beacons',
+    needs: ['dist/server/index.js', 'undici'],
+    figures: [
+      { figure: 'beacons: executions stitched/s / batch events/s', pattern: /^ratio beacons \/ batch: ([0-9.]+)/m, target: atLeast(0.5) },
+      { figure: 'beacons: RSS above idle, 100,000 open (MB)', pattern: /^RSS above idle: ([0-9.]+) MB/m, target: below(200) },
     ],
   },
 ];

@@ -4,7 +4,7 @@ _flagscope_subcommands() {
   case "$1" in
     '') echo 'serve events datasets columns query compare explain flags buttons canary canaries keys auth config demo completion' ;;
     'events') echo 'send list tail' ;;
-    'datasets') echo 'delete retention' ;;
+    'datasets') echo 'delete retention beacons' ;;
     'flags') echo 'list get create set toggle target archive history eval export import' ;;
     'buttons') echo 'press release' ;;
     'canary') echo 'start status ramp promote pause resume abort gate' ;;
@@ -17,7 +17,7 @@ _flagscope_subcommands() {
 _flagscope_options() {
   case "$1" in
     '') echo '--version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'serve') echo '--host --port --data-dir --store --ingest-workers --retention --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'serve') echo '--host --port --data-dir --store --ingest-workers --retention --beacon-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events send') echo '--batch-size --concurrency --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events list') echo '--where --any --columns --since --start --end --limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -25,6 +25,7 @@ _flagscope_options() {
     'datasets') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'datasets delete') echo '--yes --force --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'datasets retention') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'datasets beacons') echo '--allow-origin --execution-id-field --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'columns') echo '--set-type -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'query') echo '--calc --where --any --by --since --start --end --granularity --order --having --limit --spec --heatmap --watch --interval --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'compare') echo '--dataset --metric --with --column --control --expect --where --any --since --start --end --unit --alpha --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -109,6 +110,7 @@ _flagscope_arg_kind() {
     'events tail:0') echo 'dynamic:datasets' ;;
     'datasets delete:0') echo 'dynamic:datasets' ;;
     'datasets retention:0') echo 'dynamic:datasets' ;;
+    'datasets beacons:0') echo 'dynamic:datasets' ;;
     'columns:0') echo 'dynamic:datasets' ;;
     'query:0') echo 'dynamic:datasets' ;;
     'compare:0') echo 'dynamic:flags' ;;
@@ -138,7 +140,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--retention'|'--batch-size'|'--concurrency'|'--where'|'--columns'|'--since'|'--start'|'--end'|'--limit'|'--last'|'--set-type'|'--calc'|'--by'|'--granularity'|'--order'|'--having'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--retention'|'--beacon-window'|'--batch-size'|'--concurrency'|'--where'|'--columns'|'--since'|'--start'|'--end'|'--limit'|'--last'|'--allow-origin'|'--execution-id-field'|'--set-type'|'--calc'|'--by'|'--granularity'|'--order'|'--having'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
   esac
   return 1
 }

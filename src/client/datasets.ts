@@ -10,6 +10,7 @@ import type {
   DatasetsResponse,
   DeleteDatasetResponse,
 } from '../api/datasets.js';
+import type { BeaconSettings, BeaconSettingsChange } from '../api/beacons.js';
 import { type HttpClient, unexpectedShape } from './http.js';
 
 /** `GET /api/v1/datasets`: every dataset with its size and time span. */
@@ -60,4 +61,20 @@ export async function setDatasetRetention(http: HttpClient, dataset: string, ret
   const body = await http.requestJson<Partial<DatasetInfo> | undefined>('PUT', path, { retention });
   if (typeof body?.name !== 'string') throw unexpectedShape(`PUT ${path}`, http.baseUrl);
   return body as DatasetInfo;
+}
+
+/** `GET /api/v1/datasets/{dataset}/beacons`: the dataset's beacon settings. */
+export async function getBeaconSettings(http: HttpClient, dataset: string): Promise<BeaconSettings> {
+  const path = `/api/v1/datasets/${encodeURIComponent(dataset)}/beacons`;
+  const body = await http.requestJson<Partial<BeaconSettings> | undefined>('GET', path);
+  if (!Array.isArray(body?.allowed_origins)) throw unexpectedShape(`GET ${path}`, http.baseUrl);
+  return body as BeaconSettings;
+}
+
+/** `PUT /api/v1/datasets/{dataset}/beacons` (scope `admin`): changes the settings given, keeps the others. */
+export async function setBeaconSettings(http: HttpClient, dataset: string, change: BeaconSettingsChange): Promise<BeaconSettings> {
+  const path = `/api/v1/datasets/${encodeURIComponent(dataset)}/beacons`;
+  const body = await http.requestJson<Partial<BeaconSettings> | undefined>('PUT', path, change);
+  if (!Array.isArray(body?.allowed_origins)) throw unexpectedShape(`PUT ${path}`, http.baseUrl);
+  return body as BeaconSettings;
 }

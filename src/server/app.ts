@@ -8,7 +8,9 @@ import { FlagscopeError, notFound } from '../errors.js';
 import type { ControlStore } from '../store/types.js';
 import type { EventStore } from '../store/types.js';
 import { discardBody, responseBodyBytes, sendError, sendJson } from './http-io.js';
+import { IngestService } from './ingest/ingest-service.js';
 import { registerIngestRoutes } from './ingest/routes.js';
+import { registerOtlpRoutes } from './otlp/routes.js';
 import type { KeyRing } from './keys/key-ring.js';
 import type { KeyService } from './keys/key-service.js';
 import { registerKeyRoutes } from './keys/routes.js';
@@ -30,6 +32,8 @@ import { registerCanaryRoutes } from './canaries/routes.js';
 import { EventArrivals } from './events/arrivals.js';
 import { EventsService } from './events/events-service.js';
 import { registerEventRoutes } from './events/routes.js';
+import { BeaconService } from './beacons/beacon-service.js';
+import { registerBeaconRoutes } from './beacons/routes.js';
 
 /**
  * What the handler needs from outside: what every room shares (limits, clock, scheduler, log),
@@ -63,16 +67,28 @@ export interface AppDependencies {
   arrivals?: EventArrivals;
   /** Datasets as a whole: size, delete, retention (src/server/datasets/). Default: one over `events` with no default retention. */
   datasets?: DatasetService;
+  /**
+   * Browser beacons (src/server/beacons/). Default: one in memory only, without the flush job
+   * (its windows close only when memory is full): `startServer` gives the real one.
+   */
+  beacons?: BeaconService;
 }
 
 /** Builds the route table of the server. */
 export function buildRouter(deps: AppDependencies): Router {
   const router = new Router();
   const analyses = deps.analyses ?? new AnalysisGate(deps.limits, deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false }));
-  registerHealthRoutes(router, { ...deps, analyses });
   const timers = deps.scheduler ?? systemTimers({ now: deps.now, keepAlive: false });
+  const beacons =
+    deps.beacons ??
+    new BeaconService({ events: deps.events, scheduler: timers, log: deps.log, retryAfterSeconds: deps.limits.retryAfterSeconds });
+  registerHealthRoutes(router, { ...deps, analyses, beacons });
   const arrivals = deps.arrivals ?? new EventArrivals(timers);
-  registerIngestRoutes(router, { ...deps, arrivals });
+  // One ingest service for Honeycomb and OTLP ingest: one queue admission and one body budget.
+  const ingest = new IngestService({ ...deps, arrivals });
+  registerIngestRoutes(router, { ...deps, arrivals, ingest });
+  registerOtlpRoutes(router, { ...deps, ingest });
+  registerBeaconRoutes(router, { ...deps, beacons });
   registerQueryRoutes(router, { ...deps, analyses });
   registerEventRoutes(router, { ...deps, rawEvents: new EventsService({ ...deps, analyses, arrivals }) });
   registerDatasetRoutes(router, {

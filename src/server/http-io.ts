@@ -99,9 +99,14 @@ export const ACCEPTED_CONTENT_TYPES: ReadonlySet<string> = new Set([
 export function contentTypeProblem(req: IncomingMessage): FlagscopeError | undefined {
   const header = req.headers['content-type'];
   if (header === undefined || header === 'application/json') return undefined;
-  const type = (header.split(';')[0] ?? '').trim().toLowerCase();
+  const type = mediaType(header);
   if (type === '' || ACCEPTED_CONTENT_TYPES.has(type) || type.endsWith('+json')) return undefined;
   return invalidInput(`content type "${type}" is not accepted`, 'send JSON with `Content-Type: application/json`');
+}
+
+/** The media type of a `Content-Type` header, lowercase, without parameters ('' for none). */
+export function mediaType(header: string | undefined): string {
+  return header === undefined ? '' : (header.split(';')[0] ?? '').trim().toLowerCase();
 }
 
 /** Reads a JSON body under the body policy; `what` names it in errors ("query spec"). The raw bytes come along. */
@@ -209,14 +214,16 @@ function isSmallPlainBody(req: IncomingMessage, maxBytes: number): boolean {
  * bomb never inflates past `maxBytes` in memory. `allocate` gives the buffer an uncompressed
  * body of declared length is copied into (the batch route's shared memory). `meter` is told the
  * bytes held as they grow (raw, or decompressed) and may stop the read (ingest's body budget).
+ * `typeChecked`: the route has judged the content type itself (OTLP reads protobuf too).
  */
 export function readBody(
   req: IncomingMessage,
   maxBytes: number,
   allocate?: (bytes: number) => Buffer | undefined,
   meter?: BodyMeter,
+  typeChecked = false,
 ): Promise<Buffer> {
-  const typeProblem = contentTypeProblem(req);
+  const typeProblem = typeChecked ? undefined : contentTypeProblem(req);
   if (typeProblem !== undefined) return drainThenReject(req, typeProblem);
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   let decoder: Gunzip | Inflate | undefined;

@@ -9,7 +9,8 @@ import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { FlagscopeError } from '../errors.js';
 import { systemTimers, type TimerScheduler } from '../scheduler.js';
-import { duckdbStoreUrl, openStores } from '../store/factory.js';
+import { join } from 'node:path';
+import { duckdbStoreUrl, openStores, parseStoreUrl } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
 import { AnalysisGate } from './admission.js';
@@ -79,6 +80,13 @@ export interface ServerOptions {
   retentionMs?: number;
   /** Milliseconds between two sweeps of the retention job; default an hour. */
   retentionSweepMs?: number;
+  /** Milliseconds after an execution's last beacon that its window closes (`serve --beacon-window`); default 30 s. */
+  beaconWindowMs?: number;
+  /**
+   * The beacons' write-ahead file (docs/storage.md, "Beacons"). Default `<data-dir>/beacons.wal`
+   * for a DuckDB data directory; none (beacons in the window in memory only) with `stores` given.
+   */
+  beaconLogPath?: string;
 }
 
 export interface RunningServer {
@@ -159,7 +167,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log,
       canaries: () => canaries,
     });
+    const { BeaconService } = await import('./beacons/beacon-service.js');
+    const beaconLogPath = options.beaconLogPath ?? defaultBeaconLogPath(options);
+    const beacons = await BeaconService.open({
+      events,
+      settings: control.beaconSettingsStore(),
+      scheduler,
+      ...(options.beaconWindowMs === undefined ? {} : { windowMs: options.beaconWindowMs }),
+      maxOpenExecutions: limits.maxOpenExecutions,
+      maxOpenBeaconBytes: limits.maxOpenBeaconBytes,
+      ...(beaconLogPath === undefined ? {} : { logPath: beaconLogPath }),
+      log,
+      retryAfterSeconds: limits.retryAfterSeconds,
+      maxEventBytes: limits.maxEventBytes,
+      arrivals,
+    });
     const deps: AppDependencies = {
+      beacons,
       analyses,
       arrivals,
       events,
@@ -208,7 +232,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const { retentionJob } = await import('./datasets/retention-job.js');
     const retention = retentionJob(datasets, options.retentionSweepMs);
-    const jobs = new JobRunner([controller, retention, ...(options.jobs ?? [])], {
+    const { beaconFlushJob } = await import('./beacons/beacon-job.js');
+    const jobs = new JobRunner([beaconFlushJob(beacons), controller, retention, ...(options.jobs ?? [])], {
       scheduler,
       log,
       events,
@@ -266,6 +291,13 @@ async function stopListening(server: Server, scheduler: TimerScheduler, graceMs:
   await stopped;
   idleSweep.clear();
   grace.clear();
+}
+
+/** The write-ahead file of beacons in the data directory the server opens, if it opens one. */
+function defaultBeaconLogPath(options: ServerOptions): string | undefined {
+  if (options.dataDir !== undefined) return join(options.dataDir, 'beacons.wal');
+  if (options.store !== undefined) return join(parseStoreUrl(options.store).dir, 'beacons.wal');
+  return undefined;
 }
 
 /**

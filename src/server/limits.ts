@@ -1,5 +1,6 @@
 /** Request limits of the server (documented in docs/api.md, "Limits"). */
 import { availableParallelism } from 'node:os';
+import { DEFAULT_MAX_OPEN_BEACON_BYTES, DEFAULT_MAX_OPEN_EXECUTIONS } from '../ingest/beacons/sessionizer.js';
 import { defaultMaxConcurrentAnalyses, threadPoolSize } from './admission.js';
 
 export interface ServerLimits {
@@ -53,6 +54,13 @@ export interface ServerLimits {
   eventsPollMs: number;
   /** Raw-event requests waiting at once (followers, `events tail`); past it a new one gets 429 with `Retry-After`. */
   maxEventWaiters: number;
+  /**
+   * Beacon executions open at once (in their window); past it the least recently seen are closed
+   * at once, stored incomplete, and counted (`GET /healthz`, `beacons.closed_for_memory`).
+   */
+  maxOpenExecutions: number;
+  /** Bytes of beacon text open executions hold at once; past it, as past {@link maxOpenExecutions}. */
+  maxOpenBeaconBytes: number;
 }
 
 const ANALYSES = defaultMaxConcurrentAnalyses(availableParallelism(), threadPoolSize(process.env));
@@ -77,6 +85,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxEventsWaitMs: 30_000,
   eventsPollMs: 1_000,
   maxEventWaiters: 256,
+  maxOpenExecutions: DEFAULT_MAX_OPEN_EXECUTIONS,
+  maxOpenBeaconBytes: DEFAULT_MAX_OPEN_BEACON_BYTES,
 };
 
 /**
@@ -94,3 +104,5 @@ export {
   MAX_INTERVAL_MS as MAX_CANARY_INTERVAL_MS,
 } from '../canary/plan.js';
 export { MIN_RETENTION_MS, MAX_RETENTION_MS } from '../api/retention.js';
+export { MAX_BEACON_BODY_BYTES, MAX_ALLOWED_ORIGINS } from '../api/beacons.js';
+export { MAX_BEACONS_PER_EXECUTION, DEFAULT_BEACON_WINDOW_MS } from '../ingest/beacons/sessionizer.js';

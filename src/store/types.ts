@@ -225,6 +225,8 @@ export interface ControlStore extends ControlChangeFeed {
   flagStore(): FlagStore;
   /** The canaries' plans, states and timelines, in the same database. */
   canaryStore(): CanaryStore;
+  /** Datasets' beacon settings, in the same database. */
+  beaconSettingsStore(): BeaconSettingsStore;
   /** Finishes pending writes and closes the store. */
   close(): Promise<void>;
 }
@@ -278,4 +280,12 @@ export interface CanaryStore {
    * `expectedRevision`; otherwise writes nothing and throws `FlagscopeError('conflict')`.
    */
   saveCanary(canary: StoredCanary, expectedRevision: number | null): Promise<void>;
+}
+
+/** Datasets' beacon settings (allowed origins, execution id field) as JSON rows, one per dataset. */
+export interface BeaconSettingsStore {
+  /** Every dataset's stored settings. */
+  listBeaconSettings(): Promise<Array<{ dataset: string; body: string }>>;
+  /** Stores a dataset's settings, replacing what it had. */
+  saveBeaconSettings(dataset: string, body: string): Promise<void>;
 }

@@ -2,7 +2,7 @@
  * End-to-end through the built `bin/flagscope` (run `npm run build` first) against a real server
  * with a default retention: `datasets` in every format (size, time span, retention),
  * `datasets delete` with and without `--yes` (exit 2 when not on a terminal, 3 with "did you mean"
- * for an unknown dataset), and `datasets retention` set and shown.
+ * for an unknown dataset), `datasets retention` set and shown, and `datasets beacons` shown and set.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -164,5 +164,45 @@ describe('flagscope datasets retention', () => {
     const r = await flagscope(['serve', '--port', '0', '--data-dir', join(dir, 'other'), '--retention', 'soon']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('--retention');
+  });
+});
+
+describe('flagscope datasets beacons', () => {
+  it('shows the defaults, sets origins and the execution id field, keeps what is not given, and empties the origins', async () => {
+    expect(await flagscope(['datasets', 'beacons', 'web'])).toMatchObject({
+      exitCode: 0,
+      stdout: 'web: execution id field execution_id; allowed origins: none (only requests without an Origin header)',
+    });
+    const set = await flagscope([
+      'datasets',
+      'beacons',
+      'web',
+      '--allow-origin',
+      'https://shop.example/',
+      '--allow-origin',
+      'http://127.0.0.1:5173',
+    ]);
+    expect(set).toMatchObject({
+      exitCode: 0,
+      stdout: 'web: execution id field execution_id; allowed origins: https://shop.example, http://127.0.0.1:5173',
+    });
+    await flagscope(['datasets', 'beacons', 'web', '--execution-id-field', 'page.view_id']);
+    expect(JSON.parse((await flagscope(['datasets', 'beacons', 'web', '--json'])).stdout)).toEqual({
+      dataset: 'web',
+      allowed_origins: ['https://shop.example', 'http://127.0.0.1:5173'],
+      execution_id_field: 'page.view_id',
+    });
+    expect((await flagscope(['datasets', 'beacons', 'web', '--allow-origin', 'none'])).stdout).toBe(
+      'web: execution id field page.view_id; allowed origins: none (only requests without an Origin header)',
+    );
+  });
+
+  it('refuses an origin that is not one with exit 2 before any request, and serve a bad --beacon-window', async () => {
+    const bad = await flagscope(['datasets', 'beacons', 'web', '--allow-origin', 'https://shop.example/cart']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('--allow-origin');
+    const window = await flagscope(['serve', '--port', '0', '--data-dir', join(dir, 'other'), '--beacon-window', '2h']);
+    expect(window.exitCode).toBe(2);
+    expect(window.stderr).toContain('--beacon-window');
   });
 });

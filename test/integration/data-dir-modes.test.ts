@@ -64,7 +64,8 @@ async function modes(dataDir: string): Promise<Record<string, string>> {
 
 function expectPrivate(found: Record<string, string>): void {
   for (const [name, mode] of Object.entries(found)) {
-    expect(mode, `${name} is ${mode}`).toBe(name === '.' || !name.includes('.duckdb') || name.endsWith('.tmp') ? '700' : '600');
+    const file = (name.includes('.duckdb') && !name.endsWith('.tmp')) || name.startsWith('beacons.wal');
+    expect(mode, `${name} is ${mode}`).toBe(file ? '600' : '700');
   }
 }
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServeChild } from '../support/serve-child.js';
 
-const childScript = fileURLToPath(new URL('../fixtures/serve-child.mjs', import.meta.url));
 const builtServer = fileURLToPath(new URL('../../dist/server/index.js', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/flagscope', import.meta.url));
 const CLIENTS = 4;
@@ -46,30 +46,12 @@ async function startServeCommand(home: string): Promise<{ child: ChildProcess; u
   return { child, url, exited };
 }
 
-/** Starts the built server on `dataDir` in a child process; resolves once it prints its address. */
-async function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string; adminKey: string | null }> {
-  const child = spawn(process.execPath, [childScript, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code} before listening: ${stderr}`)));
-  });
-  lines.close();
-  const { url, adminKey } = JSON.parse(first) as { url: string; adminKey: string | null };
-  return { child, url, adminKey };
-}
-
 describe('durability', () => {
   it('keeps every acknowledged event across a SIGKILL mid-load', async () => {
     expect(existsSync(builtServer), 'run `npm run build` before this test').toBe(true);
     const dir = await mkdtemp(join(tmpdir(), 'flagscope-durability-'));
     dirs.push(dir);
-    const first = await startChild(dir);
+    const first = await startServeChild(dir, children);
     const key = first.adminKey as string;
     expect(key).toMatch(/^fsk_/);
 
@@ -111,7 +93,7 @@ describe('durability', () => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(KILL_AFTER_ACKS);
     expect(attempted, 'some batches were in flight at the kill').toBeGreaterThan(acknowledged.length);
 
-    const second = await startChild(dir);
+    const second = await startServeChild(dir, children);
     expect(second.adminKey).toBeNull();
     const now = Math.floor(Date.now() / 1000);
     const res = await fetch(`${second.url}/api/v1/query/durable`, {

@@ -38,6 +38,8 @@ interface BodyRoute {
   valid: () => string;
   headers?: () => Promise<Record<string, string>>;
   ofrep?: true;
+  /** OTLP/HTTP: a JSON request's refusal is a google.rpc.Status (docs/api.md, "OTLP"). */
+  otlp?: true;
 }
 
 const T0 = Date.now();
@@ -59,6 +61,22 @@ const ROUTES: BodyRoute[] = [
         { data: { service: 'api', dur: 3, ok: true } },
         { data: { service: 'web', dur: 1.5, nested: { a: [1, 2] } }, time: nowSeconds() - 60, samplerate: 2 },
       ]),
+  },
+  {
+    method: 'POST',
+    pattern: '/1/beacons/:dataset',
+    path: '/1/beacons/hx',
+    valid: () =>
+      JSON.stringify([
+        { execution_id: 'pv-1', 'beacon.phase': 'start', 'beacon.seq': 0, url: '/cart', dur: 3 },
+        { execution_id: 'pv-1', 'beacon.phase': 'end', 'beacon.seq': 1, 'beacon.time': 1767225600000, lcp: 1200.5 },
+      ]),
+  },
+  {
+    method: 'PUT',
+    pattern: '/api/v1/datasets/:dataset/beacons',
+    path: '/api/v1/datasets/hx/beacons',
+    valid: () => '{"allowed_origins":["http://127.0.0.1:5173"],"execution_id_field":"execution_id"}',
   },
   {
     method: 'POST',
@@ -152,6 +170,43 @@ const ROUTES: BodyRoute[] = [
   { method: 'POST', pattern: '/api/v1/canaries/:flag/pause', path: '/api/v1/canaries/hx.canary/pause', valid: () => '{"reason":"lunch"}' },
   { method: 'POST', pattern: '/api/v1/canaries/:flag/resume', path: '/api/v1/canaries/hx.canary/resume', valid: () => '{}' },
   { method: 'POST', pattern: '/api/v1/canaries/:flag/abort', path: '/api/v1/canaries/hx.canary/abort', valid: () => '{"reason":"drill"}' },
+  {
+    method: 'POST',
+    pattern: '/v1/traces',
+    path: '/v1/traces',
+    otlp: true,
+    valid: () =>
+      JSON.stringify({
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'hx' } }] },
+            scopeSpans: [
+              {
+                scope: { name: 'lib', version: '1' },
+                spans: [
+                  {
+                    traceId: '5b8efff798038103d269b633813fc60c',
+                    spanId: 'eee19b7ec3c1b174',
+                    name: 'GET /x',
+                    kind: 2,
+                    startTimeUnixNano: String(BigInt(T0 - 60_000) * 1_000_000n),
+                    endTimeUnixNano: String(BigInt(T0 - 59_000) * 1_000_000n),
+                    attributes: [
+                      { key: 'dur', value: { doubleValue: 1.5 } },
+                      { key: 'nested', value: { kvlistValue: { values: [{ key: 'a', value: { intValue: '3' } }] } } },
+                    ],
+                    events: [{ timeUnixNano: String(BigInt(T0 - 59_500) * 1_000_000n), name: 'e', attributes: [] }],
+                    status: { code: 2, message: 'bad' },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+  },
+  { method: 'POST', pattern: '/v1/logs', path: '/v1/logs', valid: () => '{"resourceLogs":[]}' },
+  { method: 'POST', pattern: '/v1/metrics', path: '/v1/metrics', valid: () => '{"resourceMetrics":[]}' },
   {
     method: 'POST',
     pattern: '/ofrep/v1/evaluate/flags/:key',
@@ -309,6 +364,12 @@ async function storedState(): Promise<string> {
 function answerProblem(route: BodyRoute, answer: Answer): string | undefined {
   if (answer.status >= 500) return `a ${answer.status}: ${answer.text.slice(0, 300)}`;
   if (answer.status < 400) return undefined;
+  if (route.otlp && answer.headers.get('content-type') === 'application/json') {
+    const reason = answer.json?.details?.[0]?.reason;
+    if (typeof answer.json?.code !== 'number' || typeof answer.json?.message !== 'string' || typeof reason !== 'string')
+      return `an OTLP ${answer.status} without a google.rpc.Status {code, message, details: [ErrorInfo]}: ${answer.text.slice(0, 200)}`;
+    return documented.has(`${answer.status} ${reason}`) ? undefined : `${answer.status} ${reason} is not in docs/api.md's Errors table`;
+  }
   if (answer.headers.get('content-type') !== 'application/json; charset=utf-8')
     return `a ${answer.status} typed ${answer.headers.get('content-type')}`;
   if (route.ofrep && answer.status === 400) {
@@ -337,6 +398,8 @@ beforeAll(async () => {
     ingestWorkers: 1,
     ingestWorkerMinBytes: 0,
     limits: { maxBodyBytes: MAX_BODY_BYTES },
+    // Beacons stay in their window for the whole run: a flush would change the datasets between two checks.
+    beaconWindowMs: 3_600_000,
   });
   admin = server.adminKey as string;
   const flag = (key: string, kind: string): string =>

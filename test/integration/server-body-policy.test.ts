@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../../src/server/index.js';
 const MAX_BODY_BYTES = 2048;
 
 /** Every route that reads a body; `headers` are what it needs before it reads one. */
-const BODY_ROUTES: Array<{ method: string; path: string; headers?: Record<string, string>; ofrep?: true }> = [
+const BODY_ROUTES: Array<{ method: string; path: string; headers?: Record<string, string>; ofrep?: true; otlp?: true }> = [
   { method: 'POST', path: '/1/events/pol' },
   { method: 'POST', path: '/1/batch/pol' },
   { method: 'POST', path: '/api/v1/query/pol' },
@@ -35,6 +35,7 @@ const BODY_ROUTES: Array<{ method: string; path: string; headers?: Record<string
   { method: 'POST', path: '/api/v1/canaries/pol.base/abort' },
   { method: 'POST', path: '/ofrep/v1/evaluate/flags/pol.base', ofrep: true },
   { method: 'POST', path: '/ofrep/v1/evaluate/flags', ofrep: true },
+  { method: 'POST', path: '/v1/traces', otlp: true },
 ];
 
 let dir: string;
@@ -85,6 +86,14 @@ describe('the body policy, route by route', () => {
       const oversize = await send(route, JSON.stringify({ pad: 'x'.repeat(MAX_BODY_BYTES) }), { 'content-type': 'application/json' });
       expect(wrongType.status).toBe(400);
       expect(wrongEncoding.status).toBe(400);
+      if (route.otlp) {
+        // OTLP reads its two encodings only; its refusals of a body are google.rpc.Status (docs/api.md, "OTLP traces").
+        expect(wrongType.json.error.message).toMatch(/content type "multipart\/form-data" is not an OTLP\/HTTP encoding/);
+        expect(wrongEncoding.json.message).toMatch(/content-encoding "br" is not supported/);
+        expect(oversize.status).toBe(413);
+        expect(oversize.json.details[0].reason).toBe('payload_too_large');
+        return;
+      }
       if (route.ofrep) {
         expect(wrongType.json.errorCode).toBe('PARSE_ERROR');
         expect(wrongType.json.errorDetails).toMatch(/content type "multipart\/form-data" is not accepted/);

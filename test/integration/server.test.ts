@@ -107,6 +107,7 @@ describe('server basics', () => {
       status: 'ok',
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
       analyses: { running: 0, queued: 0 },
+      beacons: expect.objectContaining({ open_executions: 0, closed_for_memory: 0 }),
     });
     const head = await fetch(`${server.url}/healthz`, { method: 'HEAD' });
     expect(head.status).toBe(200);

@@ -186,7 +186,7 @@ describe.skipIf(!(await hasShell('zsh')))('zsh completion', () => {
       '_flagscope',
     ].join('\n');
     const { stdout } = await run('zsh', ['-f', '-c', program], { env: { PATH: '/usr/bin:/bin', HOME: fpathDir } });
-    expect(stdout.split('\n')).toEqual(['_flagscope', 'delete', 'retention', '']);
+    expect(stdout.split('\n')).toEqual(['_flagscope', 'delete', 'retention', 'beacons', '']);
   });
 });
 

@@ -129,7 +129,7 @@ describe('usage errors (exit 2, no server needed)', () => {
     const r = await run(['datasets', 'extra']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      "error: unknown command 'extra' for `flagscope datasets`\nhint: `flagscope datasets` takes delete, retention; run `flagscope datasets --help`\n",
+      "error: unknown command 'extra' for `flagscope datasets`\nhint: `flagscope datasets` takes delete, retention, beacons; run `flagscope datasets --help`\n",
     );
   });
 

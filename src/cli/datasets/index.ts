@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { RunState } from '../registration.js';
-import { examples, lazyAction } from '../registration.js';
+import { collect, examples, lazyAction } from '../registration.js';
 
-/** Registers `flagscope datasets`, `datasets delete NAME` and `datasets retention NAME [PERIOD]`. */
+/** Registers `flagscope datasets`, `datasets delete NAME`, `datasets retention NAME [PERIOD]` and `datasets beacons NAME`. */
 export function registerDatasets(program: Command, state: RunState): void {
   const cmd = program
     .command('datasets')
@@ -15,6 +15,7 @@ export function registerDatasets(program: Command, state: RunState): void {
         'flagscope datasets --format csv',
         'flagscope datasets delete old-service --yes',
         'flagscope datasets retention checkout 30d',
+        'flagscope datasets beacons web --allow-origin https://shop.example',
       ]),
     );
   lazyAction(cmd, state, async () => (await import('./list-datasets.js')).listDatasets);
@@ -48,4 +49,20 @@ export function registerDatasets(program: Command, state: RunState): void {
       ]),
     );
   lazyAction(retention, state, async () => (await import('./dataset-verbs.js')).retentionVerb);
+  const beacons = cmd
+    .command('beacons')
+    .description("show or set a dataset's browser beacon settings: allowed page origins, execution id field (needs an admin key to set)")
+    .argument('<dataset>', 'the dataset')
+    .option('--allow-origin <url>', 'an origin whose pages may send beacons (repeatable; replaces the list; `none` empties it)', collect)
+    .option('--execution-id-field <field>', "the field holding each beacon's execution id (default execution_id)")
+    .addHelpText(
+      'after',
+      examples([
+        'flagscope datasets beacons web',
+        'flagscope datasets beacons web --allow-origin https://shop.example --allow-origin https://www.shop.example',
+        'flagscope datasets beacons web --execution-id-field page.view_id',
+        'flagscope datasets beacons web --allow-origin none',
+      ]),
+    );
+  lazyAction(beacons, state, async () => (await import('./beacon-settings.js')).beaconSettingsVerb);
 }

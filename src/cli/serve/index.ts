@@ -16,6 +16,10 @@ export function registerServe(program: Command, state: RunState): void {
       'threads that parse large /1/batch bodies (default: one per CPU beside the main one, at most 4; 0: none)',
     )
     .option('--retention <period>', "default retention of every dataset, e.g. 30d (default: forever); a dataset's own setting wins")
+    .option(
+      '--beacon-window <duration>',
+      "how long after an execution's last beacon it is stitched and stored, e.g. 30s (default 30s; 500ms to 1h)",
+    )
     .addHelpText(
       'after',
       examples([
@@ -24,6 +28,7 @@ export function registerServe(program: Command, state: RunState): void {
         'flagscope serve --store duckdb:/var/lib/flagscope',
         'flagscope serve --ingest-workers 2',
         'flagscope serve --retention 30d',
+        'flagscope serve --beacon-window 1m',
       ]),
     );
   lazyAction(cmd, state, async () => (await import('./run-serve.js')).serve);

@@ -1,6 +1,7 @@
 import { FlagscopeError } from '../../errors.js';
 import type { ServeOptions } from './serve.js';
 import type { Verb } from '../registration.js';
+import { parseDurationMs } from '../../api/duration.js';
 
 /** More ingest workers than this only take turns for the CPUs. */
 const MAX_INGEST_WORKERS = 64;
@@ -36,6 +37,7 @@ export const serve: Verb = async (env, _args, options) => {
       throw new FlagscopeError('usage', `\`--retention\`: ${e.message}`, e.hint);
     }
   }
+  if (typeof options.beaconWindow === 'string') serveOptions.beaconWindowMs = parseBeaconWindow(options.beaconWindow);
   if (typeof options.dataDir === 'string') serveOptions.dataDir = options.dataDir;
   if (typeof options.store === 'string') {
     if (serveOptions.dataDir !== undefined) {
@@ -48,3 +50,22 @@ export const serve: Verb = async (env, _args, options) => {
   const { runServe } = await import('./serve.js');
   return runServe(serveOptions, env.ctx);
 };
+
+/** The shortest and longest `--beacon-window`. */
+const MIN_BEACON_WINDOW_MS = 500;
+const MAX_BEACON_WINDOW_MS = 3_600_000;
+
+/** `--beacon-window`: a duration from 500ms to 1h. */
+function parseBeaconWindow(text: string): number {
+  const hint = 'pass a duration from 500ms to 1h, e.g. 30s';
+  let ms: number;
+  try {
+    ms = parseDurationMs(text, { milliseconds: true });
+  } catch (error) {
+    throw new FlagscopeError('usage', `\`--beacon-window\`: ${(error as FlagscopeError).message}`, hint);
+  }
+  if (ms < MIN_BEACON_WINDOW_MS || ms > MAX_BEACON_WINDOW_MS) {
+    throw new FlagscopeError('usage', `\`--beacon-window ${text}\` is outside 500ms to 1h`, hint);
+  }
+  return ms;
+}

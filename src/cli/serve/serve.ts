@@ -17,6 +17,8 @@ export interface ServeOptions {
   ingestWorkers?: number;
   /** Default retention of every dataset in milliseconds (`--retention`); 0 or absent: forever. */
   retentionMs?: number;
+  /** Milliseconds after an execution's last beacon that it is stitched (`--beacon-window`); default 30 s. */
+  beaconWindowMs?: number;
   /** Config profile to write the URL and key to. Default: `FLAGSCOPE_PROFILE`, else the file's current profile, else `default`. */
   profile?: string;
 }
@@ -64,6 +66,7 @@ async function serveUntilSignal(
     now: ctx.now,
     ...(opts.ingestWorkers === undefined ? {} : { ingestWorkers: opts.ingestWorkers }),
     ...(opts.retentionMs === undefined ? {} : { retentionMs: opts.retentionMs }),
+    ...(opts.beaconWindowMs === undefined ? {} : { beaconWindowMs: opts.beaconWindowMs }),
   });
 
   let unregister: () => void = () => undefined;

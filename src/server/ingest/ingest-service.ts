@@ -157,6 +157,26 @@ export class IngestService {
     );
   }
 
+  /**
+   * Stores already decoded events of several datasets (OTLP spans) and resolves after commit with
+   * each dataset's outcomes, in order. The client check and the queue's admission run once, for
+   * all the events together, before any is queued; then every dataset's events are queued in the
+   * same turn, so a request is refused (429) whole or handed over whole.
+   */
+  async ingestDatasets(
+    batches: ReadonlyArray<{ dataset: string; events: IncomingEvent[] }>,
+    gone: ClientGone = NEVER_GONE,
+  ): Promise<IngestOutcome[][]> {
+    let total = 0;
+    for (const batch of batches) total += batch.events.length;
+    this.handOff(gone, total);
+    const outcomes = await Promise.all(batches.map((batch) => this.deps.events.ingest(batch.dataset, batch.events)));
+    batches.forEach((batch, i) => {
+      if (outcomes[i]?.some((outcome) => outcome.status === 202)) this.deps.arrivals?.notify(batch.dataset);
+    });
+    return outcomes;
+  }
+
   /** The store's buffer of `bytes` bytes to read a batch body into, or undefined for an ordinary one. */
   readonly batchBodyBuffer = (bytes: number): Buffer | undefined =>
     bytes <= this.deps.limits.maxBodyBytes ? this.deps.events.takeBatchBody(bytes) : undefined;

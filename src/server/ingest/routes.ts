@@ -29,17 +29,17 @@ const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const REPLAYED = { 'idempotency-replayed': 'true' };
 
 /** Adds the single-event and batch routes to the server's router. */
-export function registerIngestRoutes(router: Router, deps: IngestRouteDependencies): void {
-  const ingest = new IngestService(deps);
+export function registerIngestRoutes(router: Router, deps: IngestRouteDependencies & { ingest?: IngestService }): void {
+  const ingest = deps.ingest ?? new IngestService(deps);
   const maxBodyBytes = deps.limits.maxBodyBytes;
 
   router.add('POST', '/1/events/:dataset', 'ingest', async ({ req, res, params, key }) => {
     const dataset = params.dataset as string;
     const repeat = beginIdempotent(ingest, req, res, key?.hash, 'event', dataset);
     try {
-      const reservation = admit(ingest, req, res, maxBodyBytes);
+      const reservation = admitIngestBody(ingest, req, res, maxBodyBytes);
       try {
-        const body = await readBody(req, maxBodyBytes, undefined, meter(ingest, reservation, req, res));
+        const body = await readBody(req, maxBodyBytes, undefined, ingestBodyMeter(ingest, reservation, req, res));
         const metadata = { time: header(req, 'x-honeycomb-event-time'), samplerate: header(req, 'x-honeycomb-samplerate') };
         const fingerprint = repeat === undefined ? '' : ingest.fingerprint(body, `${metadata.time}\n${metadata.samplerate}`);
         if (answeredBefore(repeat, fingerprint, res)) return;
@@ -67,9 +67,9 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
     const dataset = params.dataset as string;
     const repeat = beginIdempotent(ingest, req, res, key?.hash, 'batch', dataset);
     try {
-      const reservation = admit(ingest, req, res, maxBodyBytes);
+      const reservation = admitIngestBody(ingest, req, res, maxBodyBytes);
       try {
-        const body = await readBody(req, maxBodyBytes, ingest.batchBodyBuffer, meter(ingest, reservation, req, res));
+        const body = await readBody(req, maxBodyBytes, ingest.batchBodyBuffer, ingestBodyMeter(ingest, reservation, req, res));
         try {
           const fingerprint = repeat === undefined ? '' : ingest.fingerprint(body);
           if (answeredBefore(repeat, fingerprint, res)) return;
@@ -101,7 +101,7 @@ export function registerIngestRoutes(router: Router, deps: IngestRouteDependenci
  * Admits a request before its body is read, or throws `overloaded`. A refused body larger than
  * {@link DRAIN_REFUSED_BYTES}, or of unknown length, is left unread: the answer closes the connection.
  */
-function admit(ingest: IngestService, req: IncomingMessage, res: ServerResponse, maxBodyBytes: number): BodyReservation {
+export function admitIngestBody(ingest: IngestService, req: IncomingMessage, res: ServerResponse, maxBodyBytes: number): BodyReservation {
   const declared = declaredLength(req);
   try {
     // A declared length over the body limit is refused (413) by the reader; it holds nothing.
@@ -113,7 +113,7 @@ function admit(ingest: IngestService, req: IncomingMessage, res: ServerResponse,
 }
 
 /** The reader's meter of a request: the reservation grows with the body, and the read stops (429) when it cannot. */
-function meter(ingest: IngestService, reservation: BodyReservation, req: IncomingMessage, res: ServerResponse): BodyMeter {
+export function ingestBodyMeter(ingest: IngestService, reservation: BodyReservation, req: IncomingMessage, res: ServerResponse): BodyMeter {
   return (bytes) => {
     if (reservation.ensure(bytes)) return undefined;
     refuseUnreadBody(req, res);

@@ -19,7 +19,7 @@ export const CANARY_MIGRATIONS: readonly string[] = [
 ];
 
 /** Runs an operation on the control database's connection, after every other operation on it. */
-type ExclusiveRunner = <T>(operation: (connection: DuckDBConnection) => Promise<T>) => Promise<T>;
+export type ExclusiveRunner = <T>(operation: (connection: DuckDBConnection) => Promise<T>) => Promise<T>;
 
 /** A canary store over the control database's connection. */
 export function createDuckDbCanaryStore(runExclusive: ExclusiveRunner): CanaryStore {

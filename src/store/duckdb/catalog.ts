@@ -4,7 +4,6 @@
  * schema changes (CREATE TABLE, ALTER TABLE) a write transaction makes. docs/storage.md has the rules.
  */
 import { DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
-import { FlagscopeError } from '../../errors.js';
 import { sqlTypeFor } from './chunk.js';
 import { MISTYPED_COLUMN } from '../../ingest/value-rules.js';
 import type { DatasetSnapshot } from './prepared.js';
@@ -29,25 +28,12 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = {
   maxFieldNameLength: 256,
 };
 
-const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 export const INTERNAL_COLUMNS = ['_time', '_samplerate'] as const;
 export const DATASETS_TABLE = 'flagscope_datasets';
 export const COLUMNS_TABLE = 'flagscope_columns';
 
-/**
- * Throws `invalid_input` unless `name` is a valid dataset name: 1–128
- * characters, letters, digits, `.`, `_` and `-`, starting with a letter or digit.
- */
-export function validateDatasetName(name: string): void {
-  if (typeof name !== 'string' || !DATASET_NAME.test(name)) {
-    throw new FlagscopeError(
-      'invalid_input',
-      `invalid dataset name ${JSON.stringify(String(name)).slice(0, 140)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit`,
-      'rename the dataset, e.g. `my-service.prod`',
-    );
-  }
-}
+export { validateDatasetName } from '../../api/dataset-name.js';
 
 /**
  * Why `name` cannot be a field name, or undefined when it can: non-empty, at

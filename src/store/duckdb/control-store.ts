@@ -12,7 +12,17 @@
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
-import type { ApiKeyRecord, CanaryStore, ControlChange, ControlChangeNotice, ControlStore, FlagStore, NewApiKey } from '../types.js';
+import type {
+  ApiKeyRecord,
+  BeaconSettingsStore,
+  CanaryStore,
+  ControlChange,
+  ControlChangeNotice,
+  ControlStore,
+  FlagStore,
+  NewApiKey,
+} from '../types.js';
+import { BEACON_SETTINGS_MIGRATIONS, createDuckDbBeaconSettingsStore } from './beacon-settings-store.js';
 import { CANARY_MIGRATIONS, createDuckDbCanaryStore } from './canary-store.js';
 import {
   API_KEY_COLUMNS,
@@ -38,6 +48,7 @@ const MIGRATIONS: readonly string[] = [
   ...FLAG_MIGRATIONS,
   ...CHANGE_FEED_MIGRATIONS,
   ...CANARY_MIGRATIONS,
+  ...BEACON_SETTINGS_MIGRATIONS,
 ];
 
 export interface DuckDbControlStoreOptions {
@@ -194,6 +205,10 @@ export class DuckDbControlStore implements ControlStore {
   /** The canaries, in this same database (canary-store.ts). */
   canaryStore(): CanaryStore {
     return createDuckDbCanaryStore((operation) => this.serially(() => operation(this.connection)));
+  }
+
+  beaconSettingsStore(): BeaconSettingsStore {
+    return createDuckDbBeaconSettingsStore((operation) => this.serially(() => operation(this.connection)));
   }
 
   /** Runs `operation` in one transaction on the connection (the caller already holds it). */
