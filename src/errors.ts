@@ -124,7 +124,10 @@ export function notFound(message: string, hint?: string): FlagscopeError {
  * A dataset delete refused because the dataset measures canaries in flight (HTTP 409, exit 6): the
  * server's answer, and the CLI's before it asks for the name to be typed back.
  */
-export function datasetMeasuresCanaries(dataset: string, measuring: Array<{ flag: string; status: string; percent: number }>): FlagscopeError {
+export function datasetMeasuresCanaries(
+  dataset: string,
+  measuring: Array<{ flag: string; status: string; percent: number }>,
+): FlagscopeError {
   const which = measuring.map((c) => `${c.flag} (${c.status} at ${c.percent}%)`).join(', ');
   const first = measuring[0]!.flag;
   return new FlagscopeError(

@@ -5,7 +5,7 @@
  */
 import { formatRetention, parseRetention, retentionCutoff } from '../../api/retention.js';
 import type { DatasetsResponse, DeleteDatasetResponse } from '../../api/datasets.js';
-import { datasetMeasuresCanaries, FlagscopeError, invalidInput } from '../../errors.js';
+import { datasetMeasuresCanaries, invalidInput } from '../../errors.js';
 import type { DatasetInfo, EventStore } from '../../store/types.js';
 
 /** The canaries a dataset measures, as a delete needs them (the canary controller's service). */
