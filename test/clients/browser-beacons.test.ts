@@ -23,80 +23,19 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserServer, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserServer, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { BeaconLog, CHROMIUM, launchChromium as launchBrowser } from '../support/browser.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** Headless, no sandbox (containers), and nothing talking to the network on its own. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--no-default-browser-check',
-  '--disable-default-apps',
-  '--disable-domain-reliability',
-  '--disable-client-side-phishing-detection',
-  '--disable-breakpad',
-  '--metrics-recording-only',
-  '--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication',
-  '--password-store=basic',
-  // /dev/shm is small in containers; Chromium then crashes on its own.
-  '--disable-dev-shm-usage',
-];
 const DATASET = 'web';
 const WINDOW_MS = 10_000;
-/** How long to wait for a beacon before the test fails saying which one never came (a guard against hanging, not a timing assertion). */
-const BEACON_PATIENCE_MS = 20_000;
 
 const SNIPPET = fileURLToPath(new URL('../../browser/flagscope-beacons.js', import.meta.url));
 const SNIPPET_IIFE = fileURLToPath(new URL('../../browser/flagscope-beacons.iife.js', import.meta.url));
 const WEB_VITALS = fileURLToPath(new URL('../../node_modules/web-vitals/dist/web-vitals.attribution.js', import.meta.url));
 const WEB_VITALS_IIFE = fileURLToPath(new URL('../../node_modules/web-vitals/dist/web-vitals.attribution.iife.js', import.meta.url));
-
-/** Counts the beacon requests the server answered, from its request log (`POST /1/beacons/web?key=… 202 …`). */
-class BeaconLog {
-  accepted = 0;
-  readonly refused: string[] = [];
-  private waiters: (() => void)[] = [];
-
-  readonly line = (line: string): void => {
-    const match = /^POST \/1\/beacons\/([^?\s]+)\S* (\d{3}) /.exec(line);
-    if (match === null) return;
-    if (match[2]?.startsWith('2') === true) this.accepted++;
-    else this.refused.push(line.replace(/key=[^\s&]+/, 'key=…'));
-    for (const wake of this.waiters.splice(0)) wake();
-  };
-
-  /** Resolves once `accepted` reaches `count` and `refused` reaches `refusedCount`; rejects naming `what` when more are refused or they do not come. */
-  async reach(count: number, what: string, refusedCount = this.refused.length): Promise<void> {
-    const done = () => this.accepted >= count && this.refused.length >= refusedCount;
-    let timer: NodeJS.Timeout | undefined;
-    const patience = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `${what}: ${this.accepted} of ${count} beacons accepted, ${this.refused.length} refused (${this.refused.join('; ')}) after ${BEACON_PATIENCE_MS} ms`,
-            ),
-          ),
-        BEACON_PATIENCE_MS,
-      );
-    });
-    try {
-      while (!done()) {
-        if (this.refused.length > refusedCount) throw new Error(`${what}: a beacon was refused: ${this.refused.join('; ')}`);
-        await Promise.race([new Promise<void>((wake) => this.waiters.push(wake)), patience]);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
 
 /**
  * The test page, with the snippet and web-vitals as ES modules (`module`), or as classic scripts
@@ -172,11 +111,8 @@ async function startPageServer(serverUrl: string, key: string): Promise<{ server
 }
 
 /** A Chromium of its own (its process is the test's to kill). */
-async function launchChromium(): Promise<{ browserServer: BrowserServer; browser: Browser }> {
-  const browserServer = await chromium.launchServer({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  browserServers.push(browserServer);
-  const browser = await chromium.connect(browserServer.wsEndpoint());
-  return { browserServer, browser };
+function launchChromium(): Promise<{ browserServer: BrowserServer; browser: Browser }> {
+  return launchBrowser(browserServers);
 }
 
 type Scenario = 'completed' | 'completed-with-update' | 'page-crash' | 'page-crash-after-update' | 'browser-killed';
