@@ -4,8 +4,8 @@
  * into targeting comes from the caller, never from a clock.
  */
 import { isFlagscopeError } from '../errors.js';
-import { evaluateJsonLogic, pickWeighted, validateJsonLogic, type LogicEnvironment } from './json-logic.js';
-import type { FlagDefinition, JsonValue, Rollout } from './model.js';
+import { evaluateJsonLogic, inspectJsonLogic, pickWeighted, type LogicEnvironment } from './json-logic.js';
+import type { FlagDefinition, FlagMetadata, JsonValue, Rollout } from './model.js';
 import { murmur3Utf16CodeUnits, murmur3Utf8 } from './murmur3.js';
 
 export type EvaluationReason = 'STATIC' | 'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'DISABLED' | 'ERROR';
@@ -22,10 +22,11 @@ export type ExpectedType = 'boolean' | 'string' | 'number' | 'object';
 /** An OpenFeature evaluation context: `targetingKey` plus any attributes. */
 export type EvaluationContext = Record<string, unknown>;
 
-export type FlagMetadata = Record<string, string | number | boolean>;
-
 export interface EvaluationResult {
-  /** Absent when `reason` is `ERROR`: the caller's own default applies. */
+  /**
+   * Absent when the caller's own default applies: on `ERROR`, for a disabled flag
+   * (`DISABLED`), and where no rule decides on a flag without a default variant (`DEFAULT`).
+   */
   value?: JsonValue;
   variant?: string;
   reason: EvaluationReason;
@@ -62,7 +63,8 @@ function targetingProblem(targeting: unknown): string | null {
   }
   let problem: string | null = null;
   try {
-    validateJsonLogic(targeting);
+    const unparsable = inspectJsonLogic(targeting).find((f) => f.outcome === 'parse-error');
+    if (unparsable !== undefined) problem = unparsable.message;
   } catch (e) {
     problem = isFlagscopeError(e) || e instanceof Error ? e.message : String(e);
   }
@@ -72,7 +74,7 @@ function targetingProblem(targeting: unknown): string | null {
 
 /** The metadata a flag reports with every evaluation. */
 function evaluationMetadata(flag: FlagDefinition): FlagMetadata {
-  const metadata: FlagMetadata = { service: flag.service, kind: flag.kind };
+  const metadata: FlagMetadata = { ...flag.metadata, service: flag.service, kind: flag.kind };
   if (flag.safeVariant !== undefined) metadata['safeVariant'] = flag.safeVariant;
   if (flag.kind === 'kill-switch') metadata['pressed'] = flag.pressed !== undefined;
   return metadata;
@@ -117,12 +119,13 @@ export function rolloutVariant(flagKey: string, targetingKey: string, rollout: R
  *
  * - unknown or archived flag → `ERROR` / `FLAG_NOT_FOUND`;
  * - pressed kill switch → the safe variant, `STATIC` (overrides state, targeting and rollout);
- * - disabled → `DISABLED` with the default variant;
+ * - disabled → `DISABLED`, no value: the caller's default (flagd's behaviour since flagd issue 1965);
  * - targeting → its result names the variant (`TARGETING_MATCH`); `null` falls through;
  *   a name that is not a variant → `ERROR` / `GENERAL`; a rule that throws → `ERROR` / `GENERAL`;
  *   an invalid rule → `ERROR` / `PARSE_ERROR`;
  * - rollout → the bucketed variant (`SPLIT`); no targeting key → `ERROR` / `TARGETING_KEY_MISSING`;
  * - otherwise the default variant: `STATIC` without targeting, `DEFAULT` when targeting returned null;
+ *   a flag without a default variant gives no value there (the caller's default) and `DEFAULT`;
  * - `expectedType` not matching the value → `ERROR` / `TYPE_MISMATCH`.
  */
 export function evaluateFlag(
@@ -143,14 +146,13 @@ export function evaluateFlag(
     return error('INVALID_CONTEXT', 'targetingKey is not a string', flagMetadata);
   }
 
-  let variant: string;
+  let variant: string | undefined;
   let reason: EvaluationReason;
   if (flag.pressed !== undefined && flag.safeVariant !== undefined) {
     variant = flag.safeVariant;
     reason = 'STATIC';
   } else if (flag.state === 'disabled') {
-    variant = flag.defaultVariant;
-    reason = 'DISABLED';
+    return { reason: 'DISABLED', flagMetadata };
   } else {
     let targetingResult: unknown = null;
     if (flag.targeting !== undefined) {
@@ -185,9 +187,10 @@ export function evaluateFlag(
       reason = 'SPLIT';
     } else {
       variant = flag.defaultVariant;
-      reason = flag.targeting === undefined ? 'STATIC' : 'DEFAULT';
+      reason = flag.targeting === undefined && variant !== undefined ? 'STATIC' : 'DEFAULT';
     }
   }
+  if (variant === undefined) return { reason, flagMetadata };
 
   if (!Object.hasOwn(flag.variants, variant)) {
     return error('GENERAL', `variant '${variant}' not found in flag with key '${flag.key}'`, flagMetadata);

@@ -91,19 +91,52 @@ function describe(path: string): string {
 }
 
 /**
- * Checks a targeting rule before it is stored: every object is one operation
- * with a known operator and an accepted number of arguments; `fractional`
- * weights are non-negative integers whose sum fits flagd's limit; `sem_ver`
- * names a known comparison. Throws `FlagscopeError('invalid_input')`.
+ * A part of a rule that flagd loads but that can never give an answer: `null` (an unknown
+ * `sem_ver` comparison, a wrong argument count for `sem_ver`, `starts_with` or `ends_with`:
+ * the caller's default or the default variant is served) or a parse error (a `$ref` to an
+ * evaluator the document does not define: every evaluation answers `PARSE_ERROR`).
+ */
+export interface LogicFinding {
+  outcome: 'null' | 'parse-error';
+  /** Where and what, e.g. `"sem_ver" in targeting takes 3 arguments, got 2`. */
+  message: string;
+}
+
+/** Operators flagd evaluates to `null` when given the wrong number of arguments. */
+const nullOnBadArity = new Set(['sem_ver', 'starts_with', 'ends_with']);
+
+/**
+ * Checks a targeting rule strictly: every object is one operation with a known operator and
+ * an accepted number of arguments; `fractional` buckets are well formed and their literal
+ * weights fit flagd's limit; `sem_ver` names a known comparison. Throws
+ * `FlagscopeError('invalid_input')`, also for the parts {@link inspectJsonLogic} only reports.
  */
 export function validateJsonLogic(logic: unknown, path = ''): void {
-  validateNode(logic, path, 0);
+  const findings = inspectJsonLogic(logic, path);
+  if (findings.length > 0) {
+    const first = findings[0]!;
+    throw invalidInput(
+      first.message,
+      first.outcome === 'null' ? 'this part can only evaluate to null' : 'define the evaluator in $evaluators',
+    );
+  }
+}
+
+/**
+ * Checks a targeting rule as flagd loads it: what flagd refuses throws
+ * `FlagscopeError('invalid_input')`; what flagd loads but can only evaluate to `null` (or to a
+ * parse error) is returned, one finding each, so an import can warn or refuse.
+ */
+export function inspectJsonLogic(logic: unknown, path = ''): LogicFinding[] {
+  const findings: LogicFinding[] = [];
+  validateNode(logic, path, 0, findings);
+  return findings;
 }
 
 /** Deeper rules are refused: no real targeting needs them, and evaluation recurses. */
 const maxLogicDepth = 64;
 
-function validateNode(logic: unknown, path: string, depth: number): void {
+function validateNode(logic: unknown, path: string, depth: number, findings: LogicFinding[]): void {
   if (depth > maxLogicDepth) {
     throw invalidInput(
       `${describe(path)} is nested more than ${maxLogicDepth} levels deep`,
@@ -111,7 +144,7 @@ function validateNode(logic: unknown, path: string, depth: number): void {
     );
   }
   if (Array.isArray(logic)) {
-    logic.forEach((item, i) => validateNode(item, `${path}[${i}]`, depth + 1));
+    logic.forEach((item, i) => validateNode(item, `${path}[${i}]`, depth + 1, findings));
     return;
   }
   if (!isPlainObject(logic)) {
@@ -131,6 +164,10 @@ function validateNode(logic: unknown, path: string, depth: number): void {
     );
   }
   const operator = keys[0]!;
+  if (operator === '$ref' && typeof logic[operator] === 'string') {
+    findings.push({ outcome: 'parse-error', message: `${describe(path)} is a $ref to unknown evaluator ${logic[operator] as string}` });
+    return;
+  }
   const spec = Object.hasOwn(operatorArity, operator) ? operatorArity[operator] : undefined;
   if (spec === undefined) {
     throw invalidInput(
@@ -142,20 +179,25 @@ function validateNode(logic: unknown, path: string, depth: number): void {
   const here = `${path}.${operator}`;
   if (!Array.isArray(raw)) {
     if (!spec.unary) {
-      throw invalidInput(`"${operator}" in ${describe(path)} takes an array of arguments`, `write {"${operator}": [ ... ]}`);
+      if (nullOnBadArity.has(operator)) {
+        findings.push({ outcome: 'null', message: `"${operator}" in ${describe(path)} takes an array of arguments` });
+      } else {
+        throw invalidInput(`"${operator}" in ${describe(path)} takes an array of arguments`, `write {"${operator}": [ ... ]}`);
+      }
     }
-    validateNode(raw, here, depth + 1);
+    validateNode(raw, here, depth + 1, findings);
     return;
   }
   if (raw.length < spec.min || raw.length > spec.max) {
     const expected = spec.min === spec.max ? `${spec.min}` : spec.max === many ? `at least ${spec.min}` : `${spec.min} to ${spec.max}`;
-    throw invalidInput(`"${operator}" in ${describe(path)} takes ${expected} arguments, got ${raw.length}`);
+    const message = `"${operator}" in ${describe(path)} takes ${expected} arguments, got ${raw.length}`;
+    if (!nullOnBadArity.has(operator)) throw invalidInput(message);
+    findings.push({ outcome: 'null', message });
+  } else if (operator === 'sem_ver' && typeof raw[1] === 'string' && !semVerOperators.has(raw[1])) {
+    findings.push({ outcome: 'null', message: `unknown sem_ver comparison "${raw[1]}" in ${describe(path)}` });
   }
   if (operator === 'fractional') validateFractional(raw, here);
-  if (operator === 'sem_ver' && typeof raw[1] === 'string' && !semVerOperators.has(raw[1])) {
-    throw invalidInput(`unknown sem_ver comparison "${raw[1]}" in ${describe(path)}`, `use one of: ${[...semVerOperators].join(' ')}`);
-  }
-  raw.forEach((item, i) => validateNode(item, `${here}[${i}]`, depth + 1));
+  raw.forEach((item, i) => validateNode(item, `${here}[${i}]`, depth + 1, findings));
   rejectFailingConstant(logic, path);
 }
 
@@ -165,7 +207,7 @@ function isConstant(logic: unknown): boolean {
   if (Array.isArray(logic)) return logic.every(isConstant);
   if (!isPlainObject(logic)) return true;
   const [operator] = Object.keys(logic);
-  if (operator === undefined || dataReaders.has(operator)) return false;
+  if (operator === undefined || operator === '$ref' || dataReaders.has(operator)) return false;
   return isConstant(logic[operator]);
 }
 
@@ -184,6 +226,11 @@ function rejectFailingConstant(logic: Record<string, unknown>, path: string): vo
   }
 }
 
+/**
+ * A `fractional`'s buckets: `[variant]` or `[variant, weight]`, where the variant and the
+ * weight may be expressions (evaluated per call). A literal weight is an integer; a negative
+ * one counts as 0, as flagd clamps it. The literal weights must fit flagd's total.
+ */
 function validateFractional(args: unknown[], path: string): void {
   const buckets = Array.isArray(args[0]) ? args : args.slice(1);
   if (buckets.length === 0) {
@@ -197,8 +244,9 @@ function validateFractional(args: unknown[], path: string): void {
     }
     if (bucket.length === 2) {
       const weight = bucket[1];
+      if (isPlainObject(weight)) return;
       if (typeof weight !== 'number' || !Number.isFinite(weight)) {
-        throw invalidInput(`${where} has a weight that is not a finite number`, 'weights are non-negative integers');
+        throw invalidInput(`${where} has a weight that is not a finite number`, 'weights are integers (or an expression giving one)');
       }
       if (!Number.isInteger(weight)) {
         throw invalidInput(
@@ -206,8 +254,7 @@ function validateFractional(args: unknown[], path: string): void {
           'weights are integers; scale them all (e.g. by 1000) for finer splits',
         );
       }
-      if (weight < 0) throw invalidInput(`${where} has a negative weight ${weight}`, 'weights are non-negative integers');
-      total += weight;
+      total += Math.max(0, weight);
     } else {
       total += 1;
     }

@@ -20,14 +20,15 @@ import { buildContext } from './parse-options.js';
 export function servedSummary(flag: Flag): string {
   if (flag.pressed !== undefined && flag.safeVariant !== undefined) return `PRESSED: ${flag.safeVariant} to everyone`;
   if (flag.archived) return 'archived';
-  if (flag.state === 'disabled') return `disabled (${flag.defaultVariant})`;
+  if (flag.state === 'disabled') return "disabled (the caller's default)";
   const parts: string[] = [];
   if (flag.targeting !== undefined) parts.push('targeting');
   if (flag.rollout !== undefined) {
     const scale = 10 ** flag.rollout.precision;
     parts.push(flag.rollout.weights.map((w) => `${w.variant}=${w.weight / scale}%`).join(' '));
   }
-  return parts.length === 0 ? flag.defaultVariant : `${parts.join(', ')} (default ${flag.defaultVariant})`;
+  const fallback = flag.defaultVariant ?? "the caller's default";
+  return parts.length === 0 ? fallback : `${parts.join(', ')} (default ${fallback})`;
 }
 
 function when(env: CommandEnv, iso: string): string {
@@ -87,7 +88,7 @@ export const getFlagVerb: Verb = async (env, args) => {
         .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
         .join(' '),
     ],
-    ['default', flag.defaultVariant],
+    ['default', flag.defaultVariant ?? "none (the caller's default)"],
   ];
   if (flag.safeVariant !== undefined) lines.push(['safe variant', flag.safeVariant]);
   if (flag.pressed !== undefined) lines.push(['pressed', `by ${flag.pressed.by} ${when(env, flag.pressed.at)}: ${flag.pressed.reason}`]);

@@ -9,7 +9,7 @@ import { depthOverflowAt, MAX_JSON_DEPTH, tooDeep } from '../../ingest/json-text
 
 /** One flag's OFREP answer: success (`value`) or failure (`errorCode`). */
 export type OfrepEvaluation =
-  | { key: string; value: unknown; reason: string; variant: string; metadata: Record<string, string | number | boolean> }
+  | { key: string; value?: unknown; reason: string; variant?: string; metadata: Record<string, string | number | boolean> }
   | { key: string; errorCode: string; errorDetails: string; metadata?: Record<string, string | number | boolean> };
 
 /** The evaluation context of a request body, or why the body does not hold one. */
@@ -17,9 +17,13 @@ export type ContextOutcome =
   | { ok: true; context: Record<string, unknown> }
   | { ok: false; errorCode: 'PARSE_ERROR' | 'INVALID_CONTEXT'; details: string };
 
-/** Turns an evaluation into OFREP's success or failure body. */
+/**
+ * Turns an evaluation into OFREP's success or failure body. A success without a value
+ * (a disabled flag, a flag without a default variant) tells the provider to use the
+ * caller's default, as open-feature/protocol defines it.
+ */
 export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation {
-  if (result.reason === 'ERROR' || result.value === undefined) {
+  if (result.reason === 'ERROR') {
     const failure: OfrepEvaluation = {
       key,
       errorCode: result.errorCode ?? 'GENERAL',
@@ -28,6 +32,7 @@ export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation 
     if (result.flagMetadata !== undefined) failure.metadata = result.flagMetadata;
     return failure;
   }
+  if (result.value === undefined) return { key, reason: result.reason, metadata: result.flagMetadata ?? {} };
   return { key, value: result.value, reason: result.reason, variant: result.variant as string, metadata: result.flagMetadata ?? {} };
 }
 
