@@ -190,8 +190,10 @@ export const evalFlagVerb: Verb = async (env, args, options) => {
     env.out(renderJson(answer));
     return;
   }
+  const variant = answer.variant ?? '-';
+  const value = 'value' in answer && answer.value !== undefined ? JSON.stringify(answer.value) : "the caller's default";
   const line = env.stdoutIsTTY
-    ? `${env.styler.bold(key)} → ${env.styler.bold(String(answer.variant))} = ${JSON.stringify(answer.value)}  ${env.styler.dim(`(${answer.reason})`)}`
-    : [key, answer.variant, JSON.stringify(answer.value), answer.reason].join('\t');
+    ? `${env.styler.bold(key)} → ${env.styler.bold(variant)} = ${value}  ${env.styler.dim(`(${answer.reason})`)}`
+    : [key, variant, value, answer.reason].join('\t');
   env.out(`${line}\n`);
 };
