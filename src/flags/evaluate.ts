@@ -4,7 +4,7 @@
  * into targeting comes from the caller, never from a clock.
  */
 import { isFlagscopeError } from '../errors.js';
-import { evaluateJsonLogic, inspectJsonLogic, pickWeighted, type LogicEnvironment } from './json-logic.js';
+import { compileJsonLogic, inspectJsonLogic, pickWeighted, type CompiledLogic, type LogicEnvironment } from './json-logic.js';
 import type { FlagDefinition, FlagMetadata, JsonValue, Rollout } from './model.js';
 import { murmur3Utf16CodeUnits, murmur3Utf8 } from './murmur3.js';
 
@@ -52,24 +52,56 @@ export interface EvaluateOptions {
 const utf8Environment: LogicEnvironment = { hash: murmur3Utf8 };
 const utf16Environment: LogicEnvironment = { hash: murmur3Utf16CodeUnits };
 
-/** Targeting rules already validated, so evaluation does not walk them twice. */
-const validTargeting = new WeakMap<object, string | null>();
+/**
+ * What evaluation needs of a flag, prepared once per flag object (a stored flag version):
+ * the metadata it reports, and its targeting compiled into a closure, or why it cannot be
+ * evaluated (`PARSE_ERROR`). The fields it was prepared from are kept, so a flag object
+ * changed in place is prepared again.
+ */
+interface PreparedFlag {
+  /** What it was prepared from. */
+  from: Pick<FlagDefinition, 'targeting' | 'metadata' | 'service' | 'kind' | 'safeVariant' | 'pressed'>;
+  metadata: FlagMetadata;
+  targeting: CompiledLogic | undefined;
+  problem: string | null;
+}
 
-function targetingProblem(targeting: unknown): string | null {
-  const cacheable = typeof targeting === 'object' && targeting !== null;
-  if (cacheable) {
-    const known = validTargeting.get(targeting);
-    if (known !== undefined) return known;
-  }
+const preparedFlags = new WeakMap<object, PreparedFlag>();
+
+function preparedFrom(flag: FlagDefinition, from: PreparedFlag['from']): boolean {
+  return (
+    from.targeting === flag.targeting &&
+    from.metadata === flag.metadata &&
+    from.service === flag.service &&
+    from.kind === flag.kind &&
+    from.safeVariant === flag.safeVariant &&
+    from.pressed === flag.pressed
+  );
+}
+
+function prepareFlag(flag: FlagDefinition): PreparedFlag {
+  const known = preparedFlags.get(flag);
+  if (known !== undefined && preparedFrom(flag, known.from)) return known;
   let problem: string | null = null;
-  try {
-    const unparsable = inspectJsonLogic(targeting).find((f) => f.outcome === 'parse-error');
-    if (unparsable !== undefined) problem = unparsable.message;
-  } catch (e) {
-    problem = isFlagscopeError(e) || e instanceof Error ? e.message : String(e);
+  let targeting: CompiledLogic | undefined;
+  if (flag.targeting !== undefined) {
+    try {
+      const unparsable = inspectJsonLogic(flag.targeting).find((f) => f.outcome === 'parse-error');
+      if (unparsable !== undefined) problem = unparsable.message;
+    } catch (e) {
+      problem = isFlagscopeError(e) || e instanceof Error ? e.message : String(e);
+    }
+    if (problem === null) targeting = compileJsonLogic(flag.targeting);
   }
-  if (cacheable) validTargeting.set(targeting, problem);
-  return problem;
+  const { metadata, service, kind, safeVariant, pressed } = flag;
+  const prepared: PreparedFlag = {
+    from: { targeting: flag.targeting, metadata, service, kind, safeVariant, pressed },
+    metadata: Object.freeze(evaluationMetadata(flag)),
+    targeting,
+    problem,
+  };
+  preparedFlags.set(flag, prepared);
+  return prepared;
 }
 
 /** The metadata a flag reports with every evaluation. */
@@ -137,7 +169,8 @@ export function evaluateFlag(
   if (flag === undefined || ('archived' in flag && flag.archived === true)) {
     return error('FLAG_NOT_FOUND', 'flag not found');
   }
-  const flagMetadata = evaluationMetadata(flag);
+  const prepared = prepareFlag(flag);
+  const flagMetadata = prepared.metadata;
   if (typeof context !== 'object' || context === null || Array.isArray(context)) {
     return error('INVALID_CONTEXT', 'the evaluation context is not an object', flagMetadata);
   }
@@ -156,14 +189,16 @@ export function evaluateFlag(
   } else {
     let targetingResult: unknown = null;
     if (flag.targeting !== undefined) {
-      const problem = targetingProblem(flag.targeting);
-      if (problem !== null) return error('PARSE_ERROR', `invalid targeting for flag ${flag.key}: ${problem}`, flagMetadata);
-      const flagd: Record<string, unknown> = { flagKey: flag.key };
-      if (options.timestamp !== undefined) flagd['timestamp'] = options.timestamp;
-      const data = { ...context, $flagd: flagd };
+      if (prepared.problem !== null) {
+        return error('PARSE_ERROR', `invalid targeting for flag ${flag.key}: ${prepared.problem}`, flagMetadata);
+      }
+      const flagd: Record<string, unknown> =
+        options.timestamp === undefined ? { flagKey: flag.key } : { flagKey: flag.key, timestamp: options.timestamp };
+      // Object.assign, not a spread: the same own properties, several times faster on Node 20.
+      const data: Record<string, unknown> = Object.assign({}, context);
+      data['$flagd'] = flagd;
       try {
-        targetingResult = evaluateJsonLogic(
-          flag.targeting,
+        targetingResult = (prepared.targeting as CompiledLogic)(
           data,
           options.hashing === 'utf16-code-units' ? utf16Environment : utf8Environment,
         );
