@@ -368,6 +368,39 @@ describe('flags import of rules that can never answer', () => {
   });
 });
 
+describe('flags import of flag metadata', () => {
+  it('keeps the metadata, shows it in flags get and the history, and serves it with every evaluation', async () => {
+    const file = join(dir, 'metadata.flagd.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        metadata: { service: 'search', flagSetId: 'search-flags' },
+        flags: {
+          'with-meta': {
+            state: 'ENABLED',
+            variants: { on: true, off: false },
+            defaultVariant: 'on',
+            metadata: { owner: 'team-a', tier: 2 },
+          },
+        },
+      }),
+    );
+    expect((await cli(['flags', 'import', file])).code).toBe(0);
+    const shown = await cli(['flags', 'get', 'with-meta']);
+    expect(shown.stdout).toContain('metadata\tflagSetId="search-flags" owner="team-a" tier=2');
+    const history = await cli(['flags', 'history', 'with-meta', '--json']);
+    const [created] = (JSON.parse(history.stdout) as { history: Array<{ changes: Array<{ field: string; after: unknown }> }> }).history;
+    expect(created?.changes).toContainEqual({
+      field: 'metadata',
+      before: null,
+      after: { flagSetId: 'search-flags', owner: 'team-a', tier: 2 },
+    });
+    expect((await ofrep('with-meta', {})) as unknown).toMatchObject({
+      metadata: { flagSetId: 'search-flags', owner: 'team-a', tier: 2, service: 'search', kind: 'release' },
+    });
+  });
+});
+
 describe('column completion', () => {
   it("offers the dataset's columns and calculations, and nothing without a dataset", async () => {
     const res = await fetch(`${server.url}/1/batch/shop`, {

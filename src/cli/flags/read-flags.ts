@@ -95,6 +95,14 @@ export const getFlagVerb: Verb = async (env, args) => {
   if (flag.targeting !== undefined) lines.push(['targeting', describeTargeting(flag.targeting).join('; ')]);
   if (flag.description !== undefined) lines.push(['description', flag.description]);
   if (flag.runbookUrl !== undefined) lines.push(['runbook', flag.runbookUrl]);
+  if (flag.metadata !== undefined) {
+    lines.push([
+      'metadata',
+      Object.entries(flag.metadata)
+        .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+        .join(' '),
+    ]);
+  }
   lines.push(['version', String(flag.version)]);
   lines.push(['created', `${when(env, flag.createdAt)} by ${flag.createdBy}`]);
   lines.push(['updated', `${when(env, flag.updatedAt)} by ${flag.updatedBy}`]);
