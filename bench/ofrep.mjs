@@ -11,7 +11,13 @@
  * report gives every round's ratio, the median of the round ratios, and the
  * ratio of the best rounds.
  *
- * Target: flagscope / bare >= 0.7.
+ * Target: flagscope / bare >= 0.7 (issue 13: toward 0.9).
+ *
+ * Then bulk evaluation (`POST /ofrep/v1/evaluate/flags`) of BENCH_FLAGS live flags (default
+ * 50: the flag above and others without targeting, with `if`/`in` targeting, with a rollout)
+ * for the same context, against single-flag requests to the same server, interleaved the same
+ * way: the report gives the median of the round ratios of bulk to single-flag time per
+ * request (how many single-flag requests one bulk answer costs).
  *
  * Run: npm run build && node bench/ofrep.mjs
  * Env: BENCH_SECONDS (per round, default 5), BENCH_ROUNDS (default 5),
@@ -28,6 +34,21 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DIST = resolve(process.env.BENCH_DIST ?? 'dist');
+const FLAGS = Number(process.env.BENCH_FLAGS ?? 50);
+
+/** The other flags of the bulk answer: a third static, a third targeted, a third rolled out. */
+function otherFlag(i) {
+  const base = {
+    key: `flag-${String(i).padStart(2, '0')}`,
+    service: 'bench',
+    kind: 'release',
+    variants: { on: true, off: false },
+    defaultVariant: 'off',
+  };
+  if (i % 3 === 0) return base;
+  if (i % 3 === 1) return { ...base, targeting: { if: [{ in: [{ var: 'country' }, ['de', 'fr', 'nl']] }, 'on', null] } };
+  return { ...base, rollout: { on: 10 + (i % 80), off: 90 - (i % 80) } };
+}
 
 const FLAG = {
   key: 'new-checkout',
@@ -76,6 +97,10 @@ async function serve(kind) {
     ).json()
   ).key;
   await fetch(`${server.url}/api/v1/flags`, { method: 'POST', headers: admin, body: JSON.stringify(FLAG) });
+  for (let i = 1; i < FLAGS; i++) {
+    const created = await fetch(`${server.url}/api/v1/flags`, { method: 'POST', headers: admin, body: JSON.stringify(otherFlag(i)) });
+    if (created.status !== 201 && created.status !== 200) throw new Error(`creating flag ${i}: ${created.status} ${await created.text()}`);
+  }
   const answer = await fetch(`${server.url}/ofrep/v1/evaluate/flags/${FLAG.key}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -197,6 +222,37 @@ if (process.argv[2] === '--serve') {
   );
   console.log(`load average (1 min) ${before.toFixed(2)} before, ${after.toFixed(2)} after`);
   console.log(`target median ratio >= 0.7: ${medianRatio >= 0.7 ? 'PASS' : 'FAIL'}`);
+
+  const bulkPath = '/ofrep/v1/evaluate/flags';
+  const bulkAnswer = await fetch(flagscope.url + bulkPath, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: REQUEST_BODY,
+  });
+  const bulkFlags = (await bulkAnswer.json()).flags.length;
+  const runBulk = (seconds) => measure(flagscope, (s) => load(flagscope.url, bulkPath, headers, s), seconds);
+  console.log(
+    `OFREP bulk evaluation of ${bulkFlags} flags vs single-flag requests, same server, ${ROUNDS} interleaved rounds of ${SECONDS}s each`,
+  );
+  await runBulk(1);
+  const costs = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    let single;
+    let bulk;
+    if (round % 2 === 1) {
+      single = await runFlagscope();
+      bulk = await runBulk();
+    } else {
+      bulk = await runBulk();
+      single = await runFlagscope();
+    }
+    costs.push(single.rate / bulk.rate);
+    console.log(
+      `round ${round}: single ${Math.round(single.rate)} req/s (${single.cpuPerRequest.toFixed(1)} µs CPU/req), ` +
+        `bulk ${Math.round(bulk.rate)} req/s (${bulk.cpuPerRequest.toFixed(1)} µs CPU/req), bulk / single time per request ${(single.rate / bulk.rate).toFixed(2)}`,
+    );
+  }
+  console.log(`bulk of ${bulkFlags} flags / single-flag request, median of round ratios ${median(costs).toFixed(2)}`);
   bare.child.disconnect();
   flagscope.child.disconnect();
   bare.child.kill();

@@ -9,7 +9,7 @@
  * time limit is reported as such, and the others still run.
  *
  * Run: npm run build && npm run bench [-- NAME...]
- *   NAME: ingest, otlp, query, ofrep, press, startup, compare, explain, overload, canary-power, canary-tick (default: all, in that order).
+ *   NAME: ingest, otlp, query, evaluate, ofrep, press, startup, compare, explain, overload, canary-power, canary-tick (default: all, in that order).
  * Env: BENCH_TIMEOUT (seconds per benchmark, default 900); every other BENCH_* variable
  *      reaches the benchmarks unchanged (their file headers list them), e.g.
  *      BENCH_EVENTS=20000 BENCH_REPEAT=3 npm run bench -- query compare
@@ -68,10 +68,40 @@ const BENCHMARKS = [
     ],
   },
   {
+    name: 'evaluate',
+    needs: ['dist/flags/index.js', '@openfeature/flagd-core'],
+    figures: [
+      {
+        figure: 'in-process evaluation, no targeting: flagscope / flagd-core',
+        pattern: /^no targeting .*?ratio ([0-9.]+)/m,
+        target: atMost(1),
+      },
+      {
+        figure: 'in-process evaluation, if/in/fractional: flagscope / flagd-core',
+        pattern: /^if \/ in \/ fractional .*?ratio ([0-9.]+)/m,
+        target: atMost(1),
+      },
+      {
+        figure: 'in-process evaluation, 20 rules: flagscope / flagd-core',
+        pattern: /^20-rule if chain .*?ratio ([0-9.]+)/m,
+        target: atMost(1),
+      },
+    ],
+  },
+  {
     name: 'ofrep',
     needs: ['dist/server/index.js', 'autocannon'],
     figures: [
-      { figure: 'OFREP evaluation: flagscope / bare node:http', pattern: /median of round ratios ([0-9.]+)/, target: atLeast(0.7) },
+      {
+        figure: 'OFREP evaluation: flagscope / bare node:http',
+        pattern: /^median: .*median of round ratios ([0-9.]+)/m,
+        target: atLeast(0.7),
+      },
+      {
+        figure: 'OFREP bulk of 50 flags / single-flag request (time per request)',
+        pattern: /^bulk of \d+ flags .*median of round ratios ([0-9.]+)/m,
+        target: atMost(50),
+      },
     ],
   },
   {

@@ -76,7 +76,7 @@ function __flagscope_options
         case 'flags export'
             echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'flags import'
-            echo '--service --kind --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--service --kind --strict --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons'
             echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'buttons press'

@@ -42,7 +42,7 @@ _flagscope_options() {
     'flags history') echo '--limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags eval') echo '--targeting-key --context --attr --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'flags export') echo '-o --output --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'flags import') echo '--service --kind --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'flags import') echo '--service --kind --strict --reason --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons') echo '--service --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons press') echo '--reason -y --yes --watch-traffic --variant-column --watch-timeout --watch-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'buttons release') echo '--reason -y --yes --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;

@@ -62,4 +62,14 @@ export interface FlagdImportResponse {
   updated: string[];
   unchanged: string[];
   configVersion: number;
+  /** Targeting that can only evaluate to null (or to `PARSE_ERROR`), imported as flagd loads it. */
+  warnings: FlagdImportWarning[];
+}
+
+/** One part of an imported flag's targeting that can never give an answer. */
+export interface FlagdImportWarning {
+  flag: string;
+  /** `null`: the default variant (or the caller's default) is served; `parse-error`: every evaluation answers `PARSE_ERROR`. */
+  outcome: 'null' | 'parse-error';
+  message: string;
 }

@@ -9,9 +9,10 @@ export type OfrepMetadata = Record<string, string | number | boolean>;
 /** A successful evaluation (HTTP 200). */
 export interface OfrepSuccess {
   key: string;
-  value: unknown;
+  /** Absent: the caller's own default applies (a disabled flag, a flag without a default variant). */
+  value?: unknown;
   reason: string;
-  variant: string;
+  variant?: string;
   metadata: OfrepMetadata;
   errorCode?: undefined;
   errorDetails?: undefined;

@@ -295,7 +295,7 @@ export interface PlanFlag {
   key: string;
   kind: string;
   variants: Record<string, unknown>;
-  defaultVariant: string;
+  defaultVariant?: string;
 }
 
 /**
@@ -312,6 +312,12 @@ export function checkPlanAgainstFlag(plan: CanaryPlan, flag: PlanFlag): CanaryPl
   }
   const variants = Object.keys(flag.variants);
   const baseline = plan.baseline ?? flag.defaultVariant;
+  if (baseline === undefined) {
+    throw invalidInput(
+      `flag ${plan.flag} has no default variant, so the canary has no baseline`,
+      'pass --baseline with the variant users have today',
+    );
+  }
   for (const [role, name] of [
     ['variant', plan.variant],
     ['baseline', baseline],

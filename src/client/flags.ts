@@ -93,12 +93,13 @@ export async function importFlagd(
   http: HttpClient,
   document: unknown,
   reason: string | undefined,
-  defaults: { service?: string; kind?: string } = {},
+  defaults: { service?: string; kind?: string; strict?: boolean } = {},
 ): Promise<FlagdImportResponse> {
   const params = new URLSearchParams();
   if (reason !== undefined) params.set('reason', reason);
   if (defaults.service !== undefined) params.set('service', defaults.service);
   if (defaults.kind !== undefined) params.set('kind', defaults.kind);
+  if (defaults.strict === true) params.set('strict', 'true');
   const query = params.size === 0 ? '' : `?${params.toString()}`;
   return http.requestJson<FlagdImportResponse>('POST', `/api/v1/import/flagd${query}`, document, {
     idempotent: true,

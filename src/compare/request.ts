@@ -256,7 +256,7 @@ function checkFlagColumn(flag: CompareFlagInput, column: string, schema: Dataset
 
 /** The parts of a stored flag a comparison uses. */
 export interface FlagSplitSource {
-  defaultVariant: string;
+  defaultVariant?: string;
   targeting?: unknown;
   rollout?: { weights: { variant: string; weight: number }[] };
 }
@@ -274,7 +274,7 @@ export function configuredSplit(flag: FlagSplitSource): Record<string, number> |
     for (const { variant, weight } of flag.rollout.weights) split[variant] = (split[variant] ?? 0) + weight;
     return split;
   }
-  return { [flag.defaultVariant]: 1 };
+  return flag.defaultVariant === undefined ? undefined : { [flag.defaultVariant]: 1 };
 }
 
 /**
@@ -289,7 +289,7 @@ export function withFlagConfiguration(request: CompareRequest, lookup: (key: str
       const flag = lookup(input.flag);
       if (flag === undefined) return input;
       const out: CompareFlagInput = { ...input };
-      if (out.defaultVariant === undefined) out.defaultVariant = flag.defaultVariant;
+      if (out.defaultVariant === undefined && flag.defaultVariant !== undefined) out.defaultVariant = flag.defaultVariant;
       if (out.expect === undefined) {
         const split = configuredSplit(flag);
         if (split !== undefined) {

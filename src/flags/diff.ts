@@ -24,6 +24,7 @@ const FIELDS = [
   'rollout',
   'description',
   'runbookUrl',
+  'metadata',
   'pressed',
   'archived',
 ] as const;

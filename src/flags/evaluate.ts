@@ -4,8 +4,8 @@
  * into targeting comes from the caller, never from a clock.
  */
 import { isFlagscopeError } from '../errors.js';
-import { evaluateJsonLogic, pickWeighted, validateJsonLogic, type LogicEnvironment } from './json-logic.js';
-import type { FlagDefinition, JsonValue, Rollout } from './model.js';
+import { compileJsonLogic, inspectJsonLogic, pickWeighted, type CompiledLogic, type LogicEnvironment } from './json-logic.js';
+import type { FlagDefinition, FlagMetadata, JsonValue, Rollout } from './model.js';
 import { murmur3Utf16CodeUnits, murmur3Utf8 } from './murmur3.js';
 
 export type EvaluationReason = 'STATIC' | 'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'DISABLED' | 'ERROR';
@@ -22,10 +22,11 @@ export type ExpectedType = 'boolean' | 'string' | 'number' | 'object';
 /** An OpenFeature evaluation context: `targetingKey` plus any attributes. */
 export type EvaluationContext = Record<string, unknown>;
 
-export type FlagMetadata = Record<string, string | number | boolean>;
-
 export interface EvaluationResult {
-  /** Absent when `reason` is `ERROR`: the caller's own default applies. */
+  /**
+   * Absent when the caller's own default applies: on `ERROR`, for a disabled flag
+   * (`DISABLED`), and where no rule decides on a flag without a default variant (`DEFAULT`).
+   */
   value?: JsonValue;
   variant?: string;
   reason: EvaluationReason;
@@ -51,28 +52,61 @@ export interface EvaluateOptions {
 const utf8Environment: LogicEnvironment = { hash: murmur3Utf8 };
 const utf16Environment: LogicEnvironment = { hash: murmur3Utf16CodeUnits };
 
-/** Targeting rules already validated, so evaluation does not walk them twice. */
-const validTargeting = new WeakMap<object, string | null>();
+/**
+ * What evaluation needs of a flag, prepared once per flag object (a stored flag version):
+ * the metadata it reports, and its targeting compiled into a closure, or why it cannot be
+ * evaluated (`PARSE_ERROR`). The fields it was prepared from are kept, so a flag object
+ * changed in place is prepared again.
+ */
+interface PreparedFlag {
+  /** What it was prepared from. */
+  from: Pick<FlagDefinition, 'targeting' | 'metadata' | 'service' | 'kind' | 'safeVariant' | 'pressed'>;
+  metadata: FlagMetadata;
+  targeting: CompiledLogic | undefined;
+  problem: string | null;
+}
 
-function targetingProblem(targeting: unknown): string | null {
-  const cacheable = typeof targeting === 'object' && targeting !== null;
-  if (cacheable) {
-    const known = validTargeting.get(targeting);
-    if (known !== undefined) return known;
-  }
+const preparedFlags = new WeakMap<object, PreparedFlag>();
+
+function preparedFrom(flag: FlagDefinition, from: PreparedFlag['from']): boolean {
+  return (
+    from.targeting === flag.targeting &&
+    from.metadata === flag.metadata &&
+    from.service === flag.service &&
+    from.kind === flag.kind &&
+    from.safeVariant === flag.safeVariant &&
+    from.pressed === flag.pressed
+  );
+}
+
+function prepareFlag(flag: FlagDefinition): PreparedFlag {
+  const known = preparedFlags.get(flag);
+  if (known !== undefined && preparedFrom(flag, known.from)) return known;
   let problem: string | null = null;
-  try {
-    validateJsonLogic(targeting);
-  } catch (e) {
-    problem = isFlagscopeError(e) || e instanceof Error ? e.message : String(e);
+  let targeting: CompiledLogic | undefined;
+  if (flag.targeting !== undefined) {
+    try {
+      const unparsable = inspectJsonLogic(flag.targeting).find((f) => f.outcome === 'parse-error');
+      if (unparsable !== undefined) problem = unparsable.message;
+    } catch (e) {
+      problem = isFlagscopeError(e) || e instanceof Error ? e.message : String(e);
+    }
+    if (problem === null) targeting = compileJsonLogic(flag.targeting);
   }
-  if (cacheable) validTargeting.set(targeting, problem);
-  return problem;
+  const { metadata, service, kind, safeVariant, pressed } = flag;
+  const prepared: PreparedFlag = {
+    from: { targeting: flag.targeting, metadata, service, kind, safeVariant, pressed },
+    metadata: Object.freeze(evaluationMetadata(flag)),
+    targeting,
+    problem,
+  };
+  preparedFlags.set(flag, prepared);
+  return prepared;
 }
 
 /** The metadata a flag reports with every evaluation. */
 function evaluationMetadata(flag: FlagDefinition): FlagMetadata {
-  const metadata: FlagMetadata = { service: flag.service, kind: flag.kind };
+  const metadata: FlagMetadata = { ...flag.metadata, service: flag.service, kind: flag.kind };
   if (flag.safeVariant !== undefined) metadata['safeVariant'] = flag.safeVariant;
   if (flag.kind === 'kill-switch') metadata['pressed'] = flag.pressed !== undefined;
   return metadata;
@@ -117,12 +151,13 @@ export function rolloutVariant(flagKey: string, targetingKey: string, rollout: R
  *
  * - unknown or archived flag → `ERROR` / `FLAG_NOT_FOUND`;
  * - pressed kill switch → the safe variant, `STATIC` (overrides state, targeting and rollout);
- * - disabled → `DISABLED` with the default variant;
+ * - disabled → `DISABLED`, no value: the caller's default (flagd's behaviour since flagd issue 1965);
  * - targeting → its result names the variant (`TARGETING_MATCH`); `null` falls through;
  *   a name that is not a variant → `ERROR` / `GENERAL`; a rule that throws → `ERROR` / `GENERAL`;
  *   an invalid rule → `ERROR` / `PARSE_ERROR`;
  * - rollout → the bucketed variant (`SPLIT`); no targeting key → `ERROR` / `TARGETING_KEY_MISSING`;
  * - otherwise the default variant: `STATIC` without targeting, `DEFAULT` when targeting returned null;
+ *   a flag without a default variant gives no value there (the caller's default) and `DEFAULT`;
  * - `expectedType` not matching the value → `ERROR` / `TYPE_MISMATCH`.
  */
 export function evaluateFlag(
@@ -134,7 +169,8 @@ export function evaluateFlag(
   if (flag === undefined || ('archived' in flag && flag.archived === true)) {
     return error('FLAG_NOT_FOUND', 'flag not found');
   }
-  const flagMetadata = evaluationMetadata(flag);
+  const prepared = prepareFlag(flag);
+  const flagMetadata = prepared.metadata;
   if (typeof context !== 'object' || context === null || Array.isArray(context)) {
     return error('INVALID_CONTEXT', 'the evaluation context is not an object', flagMetadata);
   }
@@ -143,25 +179,26 @@ export function evaluateFlag(
     return error('INVALID_CONTEXT', 'targetingKey is not a string', flagMetadata);
   }
 
-  let variant: string;
+  let variant: string | undefined;
   let reason: EvaluationReason;
   if (flag.pressed !== undefined && flag.safeVariant !== undefined) {
     variant = flag.safeVariant;
     reason = 'STATIC';
   } else if (flag.state === 'disabled') {
-    variant = flag.defaultVariant;
-    reason = 'DISABLED';
+    return { reason: 'DISABLED', flagMetadata };
   } else {
     let targetingResult: unknown = null;
     if (flag.targeting !== undefined) {
-      const problem = targetingProblem(flag.targeting);
-      if (problem !== null) return error('PARSE_ERROR', `invalid targeting for flag ${flag.key}: ${problem}`, flagMetadata);
-      const flagd: Record<string, unknown> = { flagKey: flag.key };
-      if (options.timestamp !== undefined) flagd['timestamp'] = options.timestamp;
-      const data = { ...context, $flagd: flagd };
+      if (prepared.problem !== null) {
+        return error('PARSE_ERROR', `invalid targeting for flag ${flag.key}: ${prepared.problem}`, flagMetadata);
+      }
+      const flagd: Record<string, unknown> =
+        options.timestamp === undefined ? { flagKey: flag.key } : { flagKey: flag.key, timestamp: options.timestamp };
+      // Object.assign, not a spread: the same own properties, several times faster on Node 20.
+      const data: Record<string, unknown> = Object.assign({}, context);
+      data['$flagd'] = flagd;
       try {
-        targetingResult = evaluateJsonLogic(
-          flag.targeting,
+        targetingResult = (prepared.targeting as CompiledLogic)(
           data,
           options.hashing === 'utf16-code-units' ? utf16Environment : utf8Environment,
         );
@@ -185,9 +222,10 @@ export function evaluateFlag(
       reason = 'SPLIT';
     } else {
       variant = flag.defaultVariant;
-      reason = flag.targeting === undefined ? 'STATIC' : 'DEFAULT';
+      reason = flag.targeting === undefined && variant !== undefined ? 'STATIC' : 'DEFAULT';
     }
   }
+  if (variant === undefined) return { reason, flagMetadata };
 
   if (!Object.hasOwn(flag.variants, variant)) {
     return error('GENERAL', `variant '${variant}' not found in flag with key '${flag.key}'`, flagMetadata);

@@ -5,10 +5,11 @@
  * answers (a pressed kill switch is exported as its safe variant for everyone).
  */
 import { invalidInput, isFlagscopeError } from '../errors.js';
-import { maxFractionalTotalWeight } from './json-logic.js';
+import { inspectJsonLogic, maxFractionalTotalWeight } from './json-logic.js';
 import {
   flagKinds,
   maxRolloutPrecision,
+  reservedMetadataKeys,
   rolloutTotal,
   validateFlagDefinition,
   type FlagDefinition,
@@ -26,7 +27,8 @@ export type FlagdMetadata = Record<string, string | number | boolean>;
 export interface FlagdFlag {
   state: 'ENABLED' | 'DISABLED';
   variants: Record<string, JsonValue>;
-  defaultVariant: string;
+  /** Absent: flagd serves the caller's default where no rule decides. */
+  defaultVariant?: string;
   targeting?: unknown;
   metadata: FlagdMetadata;
 }
@@ -65,7 +67,7 @@ export function flagdTargeting(targeting: unknown, rollout: Rollout | undefined)
 
 /** Converts one flag to its flagd definition. */
 function toFlagdFlag(flag: FlagDefinition): FlagdFlag {
-  const metadata: FlagdMetadata = { [meta.service]: flag.service, [meta.kind]: flag.kind };
+  const metadata: FlagdMetadata = { ...flag.metadata, [meta.service]: flag.service, [meta.kind]: flag.kind };
   if (flag.safeVariant !== undefined) metadata[meta.safeVariant] = flag.safeVariant;
   if (flag.description !== undefined) metadata[meta.description] = flag.description;
   if (flag.runbookUrl !== undefined) metadata[meta.runbook] = flag.runbookUrl;
@@ -77,12 +79,8 @@ function toFlagdFlag(flag: FlagDefinition): FlagdFlag {
     metadata[meta.servedBefore] = JSON.stringify(flag.pressed.servedBefore);
     return { state: 'ENABLED', variants, defaultVariant: flag.safeVariant, metadata };
   }
-  const out: FlagdFlag = {
-    state: flag.state === 'enabled' ? 'ENABLED' : 'DISABLED',
-    variants,
-    defaultVariant: flag.defaultVariant,
-    metadata,
-  };
+  const out: FlagdFlag = { state: flag.state === 'enabled' ? 'ENABLED' : 'DISABLED', variants, metadata };
+  if (flag.defaultVariant !== undefined) out.defaultVariant = flag.defaultVariant;
   const targeting = flagdTargeting(flag.targeting, flag.rollout);
   if (targeting !== undefined) out.targeting = targeting;
   return out;
@@ -163,7 +161,11 @@ function splitFlagdTargeting(targeting: unknown, variants: Record<string, unknow
   return { targeting };
 }
 
-/** Replaces `{"$ref": NAME}` with the shared evaluator NAME from `$evaluators`, as flagd does. */
+/**
+ * Replaces `{"$ref": NAME}` with the shared evaluator NAME from `$evaluators`, as flagd does.
+ * A `$ref` to an evaluator the document does not define stays as it is: flagd loads such a
+ * flag and answers `PARSE_ERROR` for it, and so does flagscope.
+ */
 function resolveRefs(node: unknown, evaluators: Record<string, unknown>, depth = 0): unknown {
   if (depth > 64) throw invalidInput('flagd document: $ref nesting is deeper than 64 levels (a cycle?)');
   if (Array.isArray(node)) return node.map((n) => resolveRefs(n, evaluators, depth + 1));
@@ -171,7 +173,7 @@ function resolveRefs(node: unknown, evaluators: Record<string, unknown>, depth =
   const keys = Object.keys(node);
   if (keys.length === 1 && keys[0] === '$ref' && typeof node['$ref'] === 'string') {
     const name = node['$ref'];
-    if (!Object.hasOwn(evaluators, name)) throw invalidInput(`flagd document: $ref to unknown evaluator ${name}`);
+    if (!Object.hasOwn(evaluators, name)) return { $ref: name };
     return resolveRefs(structuredClone(evaluators[name]), evaluators, depth + 1);
   }
   const out: Record<string, unknown> = {};
@@ -193,9 +195,9 @@ function importFlag(key: string, raw: unknown, setMetadata: Record<string, unkno
   if (state !== 'ENABLED' && state !== 'DISABLED') throw invalidInput(`flagd flag ${key}: state must be ENABLED or DISABLED`);
   const variants = raw['variants'];
   if (!isPlainObject(variants)) throw invalidInput(`flagd flag ${key}: variants must be an object`);
-  const defaultVariant = raw['defaultVariant'];
-  if (typeof defaultVariant !== 'string') {
-    throw invalidInput(`flagd flag ${key}: flagscope needs a default variant`, 'set defaultVariant to one of the variants');
+  const defaultVariant = raw['defaultVariant'] ?? undefined;
+  if (defaultVariant !== undefined && typeof defaultVariant !== 'string') {
+    throw invalidInput(`flagd flag ${key}: defaultVariant must be a variant name, null or absent`);
   }
   const service = metadata[meta.service] ?? defaults.service;
   if (typeof service !== 'string') {
@@ -208,14 +210,10 @@ function importFlag(key: string, raw: unknown, setMetadata: Record<string, unkno
   if (typeof kind !== 'string' || !(flagKinds as readonly string[]).includes(kind)) {
     throw invalidInput(`flagd flag ${key}: metadata kind must be one of ${flagKinds.join(', ')}`);
   }
-  const definition: Record<string, unknown> = {
-    key,
-    service,
-    kind,
-    variants,
-    defaultVariant,
-    state: state === 'ENABLED' ? 'enabled' : 'disabled',
-  };
+  const definition: Record<string, unknown> = { key, service, kind, variants, state: state === 'ENABLED' ? 'enabled' : 'disabled' };
+  if (defaultVariant !== undefined) definition['defaultVariant'] = defaultVariant;
+  const own = Object.entries(metadata).filter(([name]) => !reservedMetadataKeys.includes(name));
+  if (own.length > 0) definition['metadata'] = Object.fromEntries(own);
   for (const [field, metaKey] of [
     ['safeVariant', meta.safeVariant],
     ['description', meta.description],
@@ -249,7 +247,8 @@ function importFlag(key: string, raw: unknown, setMetadata: Record<string, unkno
     if (isPlainObject(served)) {
       // The export serves the safe variant; what the flag really holds is what it served before.
       definition['state'] = served.state;
-      definition['defaultVariant'] = served.defaultVariant;
+      if (served.defaultVariant !== undefined) definition['defaultVariant'] = served.defaultVariant;
+      else delete definition['defaultVariant'];
       if (served.targeting !== undefined) definition['targeting'] = served.targeting;
       if (served.rollout !== undefined) definition['rollout'] = served.rollout;
     }
@@ -295,6 +294,31 @@ export function fromFlagdDocument(input: unknown, defaults: FlagdImportDefaults 
     } catch (e) {
       if (isFlagscopeError(e) && !e.message.includes(key)) throw invalidInput(`flagd flag ${key}: ${e.message}`, e.hint);
       throw e;
+    }
+  }
+  return out;
+}
+
+/** A part of a flag's targeting that can only evaluate to null, or only to a parse error. */
+export interface NullOnlyRule {
+  flag: string;
+  outcome: 'null' | 'parse-error';
+  message: string;
+}
+
+/**
+ * The parts of the flags' targeting (also what a pressed kill switch will restore) that flagd
+ * loads but that can never give an answer: an unknown `sem_ver` comparison, a wrong argument
+ * count for `sem_ver`, `starts_with` or `ends_with` (always `null`), a `$ref` to an evaluator
+ * that does not exist (always `PARSE_ERROR`). An import warns about them, or refuses them
+ * when strict.
+ */
+export function nullOnlyRules(definitions: readonly FlagDefinition[]): NullOnlyRule[] {
+  const out: NullOnlyRule[] = [];
+  for (const flag of definitions) {
+    for (const targeting of [flag.targeting, flag.pressed?.servedBefore.targeting]) {
+      if (targeting === undefined) continue;
+      for (const f of inspectJsonLogic(targeting)) out.push({ flag: flag.key, outcome: f.outcome, message: f.message });
     }
   }
   return out;

@@ -3,7 +3,7 @@
  * evaluator, and its validator. Pure: no I/O, no clock.
  */
 import { FlagscopeError, invalidInput, isFlagscopeError } from '../errors.js';
-import { validateJsonLogic } from './json-logic.js';
+import { inspectJsonLogic } from './json-logic.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -44,7 +44,7 @@ export const maxRolloutPrecision = 3;
 /** What a flag served before a kill switch was pressed; restored exactly on release. */
 export interface ServedConfig {
   state: FlagState;
-  defaultVariant: string;
+  defaultVariant?: string;
   targeting?: unknown;
   rollout?: Rollout;
 }
@@ -66,7 +66,8 @@ export interface FlagDefinition {
   description?: string;
   runbookUrl?: string;
   variants: Record<string, JsonValue>;
-  defaultVariant: string;
+  /** Absent: where no rule decides, the caller's own default is served (reason `DEFAULT`), as flagd does. */
+  defaultVariant?: string;
   state: FlagState;
   /** JSON Logic in flagd's dialect; evaluated before the rollout. */
   targeting?: unknown;
@@ -75,7 +76,30 @@ export interface FlagDefinition {
   safeVariant?: string;
   /** Present while a kill switch is pressed. */
   pressed?: KillSwitchPress;
+  /** The flag's own metadata (flagd's `metadata`), returned with every evaluation under flagscope's own fields. */
+  metadata?: FlagMetadata;
 }
+
+/** Flag metadata: flat entries of strings, numbers and booleans. */
+export type FlagMetadata = Record<string, string | number | boolean>;
+
+/**
+ * Metadata keys that are flagscope's own fields (in evaluations and in a flagd export): a
+ * flag's own metadata cannot use them.
+ */
+export const reservedMetadataKeys: readonly string[] = [
+  'service',
+  'kind',
+  'safeVariant',
+  'pressed',
+  'description',
+  'runbook',
+  'pressedBy',
+  'pressedAt',
+  'pressedReason',
+  'servedBefore',
+];
+const maxMetadataEntries = 64;
 
 /** A stored flag: its definition plus the store's bookkeeping. */
 export interface Flag extends FlagDefinition {
@@ -105,6 +129,7 @@ const definitionFields = new Set([
   'rollout',
   'safeVariant',
   'pressed',
+  'metadata',
 ]);
 const recordFields = new Set(['version', 'createdBy', 'createdAt', 'updatedBy', 'updatedAt', 'archived']);
 
@@ -303,7 +328,7 @@ function validateTargeting(raw: unknown, key: string, variants: Record<string, J
   if (raw === undefined || raw === null) return undefined;
   if (isPlainObject(raw) && Object.keys(raw).length === 0) return undefined;
   try {
-    validateJsonLogic(raw);
+    inspectJsonLogic(raw);
   } catch (e) {
     if (isFlagscopeError(e)) throw invalidInput(`flag ${key}: invalid targeting: ${e.message}`, e.hint);
     throw e;
@@ -319,6 +344,31 @@ function validateTargeting(raw: unknown, key: string, variants: Record<string, J
   return structuredClone(raw);
 }
 
+function validateMetadata(raw: unknown, key: string): FlagMetadata | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isPlainObject(raw)) throw invalidInput(`flag ${key}: metadata must be an object of strings, numbers and booleans`);
+  const entries = Object.entries(raw);
+  if (entries.length === 0) return undefined;
+  if (entries.length > maxMetadataEntries) throw invalidInput(`flag ${key}: metadata has more than ${maxMetadataEntries} entries`);
+  const out: FlagMetadata = {};
+  for (const [name, value] of entries) {
+    if (name === '' || name.length > 128) throw invalidInput(`flag ${key}: a metadata key is empty or longer than 128 characters`);
+    if (reservedMetadataKeys.includes(name)) {
+      throw invalidInput(
+        `flag ${key}: metadata key ${name} is one of flagscope's own fields`,
+        `flagscope fills ${reservedMetadataKeys.join(', ')} itself; rename the entry`,
+      );
+    }
+    const ok =
+      typeof value === 'boolean' ||
+      (typeof value === 'string' && value.length <= 2000) ||
+      (typeof value === 'number' && Number.isFinite(value));
+    if (!ok) throw invalidInput(`flag ${key}: metadata ${name} is not a string (at most 2000 characters), a finite number or a boolean`);
+    out[name] = value as string | number | boolean;
+  }
+  return out;
+}
+
 function validateIsoTime(raw: unknown, what: string): string {
   if (typeof raw !== 'string' || Number.isNaN(Date.parse(raw))) throw invalidInput(`${what} is not an ISO-8601 time`);
   return raw;
@@ -329,10 +379,13 @@ function validateServed(raw: unknown, key: string, variants: Record<string, Json
   const state = raw['state'];
   if (state !== 'enabled' && state !== 'disabled')
     throw invalidInput(`flag ${key}: pressed.servedBefore.state must be enabled or disabled`);
-  const defaultVariant = requireString(raw, 'defaultVariant', `flag ${key}: pressed.servedBefore.defaultVariant`);
-  if (!Object.hasOwn(variants, defaultVariant))
-    throw invalidInput(`flag ${key}: pressed.servedBefore.defaultVariant ${defaultVariant} is not a variant`);
-  const served: ServedConfig = { state, defaultVariant };
+  const defaultVariant = raw['defaultVariant'];
+  const served: ServedConfig = { state };
+  if (defaultVariant !== undefined && defaultVariant !== null) {
+    if (typeof defaultVariant !== 'string' || !Object.hasOwn(variants, defaultVariant))
+      throw invalidInput(`flag ${key}: pressed.servedBefore.defaultVariant ${JSON.stringify(defaultVariant)} is not a variant`);
+    served.defaultVariant = defaultVariant;
+  }
   const targeting = validateTargeting(raw['targeting'], key, variants);
   if (targeting !== undefined) served.targeting = targeting;
   if (raw['rollout'] !== undefined && raw['rollout'] !== null) served.rollout = validateRollout(raw['rollout'], key, variants);
@@ -389,7 +442,11 @@ function validateFields(input: unknown, withRecord: boolean): FlagDefinition | F
   }
   const variants = validateVariants(input['variants'], key);
   const defaultVariant = input['defaultVariant'];
-  if (typeof defaultVariant !== 'string' || !Object.hasOwn(variants, defaultVariant)) {
+  if (
+    defaultVariant !== undefined &&
+    defaultVariant !== null &&
+    (typeof defaultVariant !== 'string' || !Object.hasOwn(variants, defaultVariant))
+  ) {
     throw invalidInput(
       `flag ${key}: default variant ${JSON.stringify(defaultVariant)} is not a variant`,
       `variants are: ${Object.keys(variants).join(', ')}`,
@@ -397,7 +454,8 @@ function validateFields(input: unknown, withRecord: boolean): FlagDefinition | F
   }
   const state = input['state'] ?? 'enabled';
   if (state !== 'enabled' && state !== 'disabled') throw invalidInput(`flag ${key}: state must be enabled or disabled`);
-  const flag: FlagDefinition = { key, service, kind: kind as FlagKind, variants, defaultVariant, state };
+  const flag: FlagDefinition = { key, service, kind: kind as FlagKind, variants, state };
+  if (typeof defaultVariant === 'string') flag.defaultVariant = defaultVariant;
 
   const description = input['description'];
   if (description !== undefined && description !== null) {
@@ -447,6 +505,9 @@ function validateFields(input: unknown, withRecord: boolean): FlagDefinition | F
       servedBefore: validateServed(pressed['servedBefore'], key, variants),
     };
   }
+
+  const metadata = validateMetadata(input['metadata'], key);
+  if (metadata !== undefined) flag.metadata = metadata;
 
   if (!withRecord) return flag;
   const version = input['version'];

@@ -4,8 +4,10 @@
  *
  * - `--on`: state `enabled`, default variant the ON variant, percentage rollout removed.
  *   Targeting stays and is served first; everyone it does not match gets ON.
- * - `--off`: state `disabled`, default variant the OFF variant. Everyone gets OFF; the
- *   targeting and rollout stay stored, unserved (a later `--on` serves the targeting again).
+ * - `--off`: state `disabled`, default variant the OFF variant. A disabled flag answers as
+ *   flagd's does: reason DISABLED and no value, so every client serves its own code default
+ *   (OFF, for a flag whose code defaults to off); the targeting and rollout stay stored,
+ *   unserved (a later `--on` serves the targeting again).
  *
  * ON and OFF: the variants named `on` and `off` of a release flag, or the two variants of a
  * flag whose only values are `true` and `false`. Kill switches are pressed and released

@@ -105,7 +105,7 @@ describe('flagscope flags', () => {
     const cases: Array<[string[], string]> = [
       [['flags', 'set', 'new-checkout', '--rollout', 'on=10,off=80'], 'sum to 90, not 100'],
       [['flags', 'set', 'new-checkout', '--default', 'maybe'], 'default variant "maybe" is not a variant'],
-      [['flags', 'set', 'new-checkout', '--targeting', '{"fractional": [["on", -1], ["off", 101]]}'], 'invalid targeting'],
+      [['flags', 'set', 'new-checkout', '--targeting', '{"fractional": [["on", 1.5], ["off", 98.5]]}'], 'invalid targeting'],
       [['flags', 'set', 'new-checkout', '--targeting', '{"nope": [1]}'], 'invalid targeting'],
       [
         ['flags', 'create', 'x', '--service', 's', '--kind', 'release', '--variants', 'a=1,b=2', '--default', 'c'],

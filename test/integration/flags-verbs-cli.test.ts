@@ -96,7 +96,11 @@ describe('flags toggle', () => {
       { field: 'state', before: 'enabled', after: 'disabled' },
       { field: 'defaultVariant', before: 'on', after: 'off' },
     ]);
-    expect(await ofrep('tg', { targetingKey: 'a' })).toMatchObject({ variant: 'off', reason: 'DISABLED' });
+    // Disabled as flagd disables: no value, the SDK serves the caller's own default.
+    const disabled = await ofrep('tg', { targetingKey: 'a' });
+    expect(disabled).toMatchObject({ reason: 'DISABLED' });
+    expect(disabled).not.toHaveProperty('variant');
+    expect(disabled).not.toHaveProperty('value');
 
     const history = JSON.parse((await cli(['flags', 'history', 'tg', '--json'])).stdout) as {
       history: Array<{ reason: string; version: number }>;
@@ -330,6 +334,70 @@ describe('flags import of plain flagd JSON', () => {
     expect(imported.code, imported.stderr).toBe(0);
     expect(JSON.parse(imported.stdout)).toMatchObject({ created: ['plain-flag'] });
     expect((await api('GET', '/api/v1/flags/plain-flag')).body.flag).toMatchObject({ service: 'search', kind: 'operational' });
+  });
+});
+
+describe('flags import of rules that can never answer', () => {
+  it('imports them with a warning naming each, and --strict refuses the file', async () => {
+    const file = join(dir, 'null-only.flagd.json');
+    const variants = { yes: 'yes', no: 'no', fallback: 'fallback' };
+    await writeFile(
+      file,
+      JSON.stringify({
+        metadata: { service: 'search' },
+        flags: {
+          'bad-semver': { state: 'ENABLED', variants, defaultVariant: 'fallback', targeting: { sem_ver: [{ var: 'v' }, '===', '1.0.0'] } },
+          'bad-ref': { state: 'ENABLED', variants, defaultVariant: 'fallback', targeting: { if: [{ $ref: 'gone' }, 'yes', 'no'] } },
+        },
+      }),
+    );
+    const strict = await cli(['flags', 'import', file, '--strict']);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toContain('flag bad-semver: unknown sem_ver comparison "==="');
+    expect(strict.stderr).toContain('flag bad-ref: targeting at .if[0] is a $ref to unknown evaluator gone');
+    expect((await api('GET', '/api/v1/flags/bad-semver')).status).toBe(404);
+    const imported = await cli(['flags', 'import', file]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout).toContain('2 created');
+    expect(imported.stderr).toContain(
+      'warning: flag bad-semver: unknown sem_ver comparison "===" in targeting (evaluates to null; `--strict` refuses it)',
+    );
+    expect(imported.stderr).toContain(
+      'warning: flag bad-ref: targeting at .if[0] is a $ref to unknown evaluator gone (answers PARSE_ERROR;',
+    );
+  });
+});
+
+describe('flags import of flag metadata', () => {
+  it('keeps the metadata, shows it in flags get and the history, and serves it with every evaluation', async () => {
+    const file = join(dir, 'metadata.flagd.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        metadata: { service: 'search', flagSetId: 'search-flags' },
+        flags: {
+          'with-meta': {
+            state: 'ENABLED',
+            variants: { on: true, off: false },
+            defaultVariant: 'on',
+            metadata: { owner: 'team-a', tier: 2 },
+          },
+        },
+      }),
+    );
+    expect((await cli(['flags', 'import', file])).code).toBe(0);
+    const shown = await cli(['flags', 'get', 'with-meta']);
+    expect(shown.stdout).toContain('metadata\tflagSetId="search-flags" owner="team-a" tier=2');
+    const history = await cli(['flags', 'history', 'with-meta', '--json']);
+    const [created] = (JSON.parse(history.stdout) as { history: Array<{ changes: Array<{ field: string; after: unknown }> }> }).history;
+    expect(created?.changes).toContainEqual({
+      field: 'metadata',
+      before: null,
+      after: { flagSetId: 'search-flags', owner: 'team-a', tier: 2 },
+    });
+    expect((await ofrep('with-meta', {})) as unknown).toMatchObject({
+      metadata: { flagSetId: 'search-flags', owner: 'team-a', tier: 2, service: 'search', kind: 'release' },
+    });
   });
 });
 

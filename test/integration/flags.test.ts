@@ -199,19 +199,6 @@ describe('flag management API', () => {
         {
           targeting: {
             fractional: [
-              ['on', -5],
-              ['off', 105],
-            ],
-          },
-        },
-        /invalid targeting/,
-      ],
-      [
-        'PATCH',
-        '/api/v1/flags/ramp.flag',
-        {
-          targeting: {
-            fractional: [
               ['on', 2.5],
               ['off', 97.5],
             ],

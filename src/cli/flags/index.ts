@@ -193,12 +193,14 @@ export function registerFlags(program: Command, state: RunState): void {
     .argument('<file>', 'flagd JSON file, or - for stdin')
     .option('--service <service>', 'service of the flags whose metadata names none')
     .option('--kind <flag-kind>', `kind of the flags whose metadata names none (default release; ${KINDS})`)
+    .option('--strict', 'refuse targeting that can only evaluate to null or to a parse error (imported with a warning otherwise)')
     .option('--reason <text>', 'why (recorded in the history)')
     .addHelpText(
       'after',
       examples([
         'flagscope flags import flags.flagd.json --reason "restore from backup"',
         'flagscope flags import plain-flagd.json --service checkout',
+        'flagscope flags import flags.flagd.json --strict',
         'flagscope flags export | flagscope flags import - --api-url http://staging:7070',
       ]),
     );

@@ -20,14 +20,15 @@ import { buildContext } from './parse-options.js';
 export function servedSummary(flag: Flag): string {
   if (flag.pressed !== undefined && flag.safeVariant !== undefined) return `PRESSED: ${flag.safeVariant} to everyone`;
   if (flag.archived) return 'archived';
-  if (flag.state === 'disabled') return `disabled (${flag.defaultVariant})`;
+  if (flag.state === 'disabled') return "disabled (the caller's default)";
   const parts: string[] = [];
   if (flag.targeting !== undefined) parts.push('targeting');
   if (flag.rollout !== undefined) {
     const scale = 10 ** flag.rollout.precision;
     parts.push(flag.rollout.weights.map((w) => `${w.variant}=${w.weight / scale}%`).join(' '));
   }
-  return parts.length === 0 ? flag.defaultVariant : `${parts.join(', ')} (default ${flag.defaultVariant})`;
+  const fallback = flag.defaultVariant ?? "the caller's default";
+  return parts.length === 0 ? fallback : `${parts.join(', ')} (default ${fallback})`;
 }
 
 function when(env: CommandEnv, iso: string): string {
@@ -87,13 +88,21 @@ export const getFlagVerb: Verb = async (env, args) => {
         .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
         .join(' '),
     ],
-    ['default', flag.defaultVariant],
+    ['default', flag.defaultVariant ?? "none (the caller's default)"],
   ];
   if (flag.safeVariant !== undefined) lines.push(['safe variant', flag.safeVariant]);
   if (flag.pressed !== undefined) lines.push(['pressed', `by ${flag.pressed.by} ${when(env, flag.pressed.at)}: ${flag.pressed.reason}`]);
   if (flag.targeting !== undefined) lines.push(['targeting', describeTargeting(flag.targeting).join('; ')]);
   if (flag.description !== undefined) lines.push(['description', flag.description]);
   if (flag.runbookUrl !== undefined) lines.push(['runbook', flag.runbookUrl]);
+  if (flag.metadata !== undefined) {
+    lines.push([
+      'metadata',
+      Object.entries(flag.metadata)
+        .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+        .join(' '),
+    ]);
+  }
   lines.push(['version', String(flag.version)]);
   lines.push(['created', `${when(env, flag.createdAt)} by ${flag.createdBy}`]);
   lines.push(['updated', `${when(env, flag.updatedAt)} by ${flag.updatedBy}`]);
@@ -189,8 +198,10 @@ export const evalFlagVerb: Verb = async (env, args, options) => {
     env.out(renderJson(answer));
     return;
   }
+  const variant = answer.variant ?? '-';
+  const value = 'value' in answer && answer.value !== undefined ? JSON.stringify(answer.value) : "the caller's default";
   const line = env.stdoutIsTTY
-    ? `${env.styler.bold(key)} → ${env.styler.bold(String(answer.variant))} = ${JSON.stringify(answer.value)}  ${env.styler.dim(`(${answer.reason})`)}`
-    : [key, answer.variant, JSON.stringify(answer.value), answer.reason].join('\t');
+    ? `${env.styler.bold(key)} → ${env.styler.bold(variant)} = ${value}  ${env.styler.dim(`(${answer.reason})`)}`
+    : [key, variant, value, answer.reason].join('\t');
   env.out(`${line}\n`);
 };

@@ -112,10 +112,15 @@ export const importFlagsVerb: Verb = async (env, args, options) => {
   } catch (e) {
     throw invalidInput(`${file} is not valid JSON: ${(e as Error).message}`, 'check it with `jq . FILE`');
   }
-  const defaults: { service?: string; kind?: string } = {};
+  const defaults: { service?: string; kind?: string; strict?: boolean } = {};
   if (typeof options.service === 'string') defaults.service = options.service;
   if (typeof options.kind === 'string') defaults.kind = options.kind;
+  if (options.strict === true) defaults.strict = true;
   const result = await importFlagd(await env.client(), document, reasonOf(options), defaults);
+  for (const w of result.warnings ?? []) {
+    const served = w.outcome === 'null' ? 'evaluates to null' : 'answers PARSE_ERROR';
+    env.warn(`flag ${w.flag}: ${w.message} (${served}; \`--strict\` refuses it)`);
+  }
   if (env.format !== 'table') {
     env.out(renderJson(result));
     return;

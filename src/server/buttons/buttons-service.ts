@@ -9,15 +9,16 @@ import type { FlagService } from '../flags/flag-service.js';
 /** What a flag serves when no kill switch overrides it, in a few words. */
 export function describeServed(flag: Flag): string {
   if (flag.archived) return 'archived: not served';
-  if (flag.state === 'disabled') return `disabled: ${flag.defaultVariant} to everyone`;
+  if (flag.state === 'disabled') return "disabled: the caller's default to everyone";
   const parts: string[] = [];
   if (flag.targeting !== undefined) parts.push('targeting rules');
   if (flag.rollout !== undefined) {
     const scale = 10 ** flag.rollout.precision;
     parts.push(flag.rollout.weights.map((w) => `${w.variant} ${w.weight / scale}%`).join(', '));
   }
-  if (parts.length === 0) return `${flag.defaultVariant} to everyone`;
-  return `${parts.join(', then ')} (default ${flag.defaultVariant})`;
+  const fallback = flag.defaultVariant ?? "the caller's default";
+  if (parts.length === 0) return `${fallback} to everyone`;
+  return `${parts.join(', then ')} (default ${fallback})`;
 }
 
 /** What an armed switch is said to serve to a key that may not read its configuration. */

@@ -5,7 +5,15 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { invalidInput } from '../../errors.js';
-import { flagKinds, fromFlagdDocument, toFlagdDocument, type Flag, type FlagdImportDefaults, type FlagKind } from '../../flags/index.js';
+import {
+  flagKinds,
+  fromFlagdDocument,
+  nullOnlyRules,
+  toFlagdDocument,
+  type Flag,
+  type FlagdImportDefaults,
+  type FlagKind,
+} from '../../flags/index.js';
 import { etagMatches, readJsonObject, sendJson, sendNotModified } from '../http-io.js';
 import type { TimerScheduler } from '../../scheduler.js';
 import type { Router, RouteRequest } from '../router.js';
@@ -80,8 +88,16 @@ export function registerFlagRoutes(router: Router, deps: FlagRouteDependencies):
     const params = new URLSearchParams(r.query);
     const reason = params.get('reason') ?? '';
     const definitions = fromFlagdDocument(body, importDefaults(params));
+    const warnings = nullOnlyRules(definitions);
+    if (params.get('strict') === 'true' && warnings.length > 0) {
+      throw invalidInput(
+        `the document has targeting that can never give an answer: ${warnings.map((w) => `flag ${w.flag}: ${w.message}`).join('; ')}`,
+        'fix those rules, or import without `strict` to take them as flagd does (they evaluate to null, or to PARSE_ERROR for a missing $ref)',
+        { warnings },
+      );
+    }
     const outcome = await flags.importDefinitions(definitions, who(r), reason);
-    sendJson(r.res, 200, outcome);
+    sendJson(r.res, 200, { ...outcome, warnings });
   });
   router.add('GET', '/api/v1/stream', 'flags:read', (r) => streamChanges(deps, r));
 }

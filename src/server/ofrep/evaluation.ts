@@ -9,7 +9,7 @@ import { depthOverflowAt, MAX_JSON_DEPTH, tooDeep } from '../../ingest/json-text
 
 /** One flag's OFREP answer: success (`value`) or failure (`errorCode`). */
 export type OfrepEvaluation =
-  | { key: string; value: unknown; reason: string; variant: string; metadata: Record<string, string | number | boolean> }
+  | { key: string; value?: unknown; reason: string; variant?: string; metadata: Record<string, string | number | boolean> }
   | { key: string; errorCode: string; errorDetails: string; metadata?: Record<string, string | number | boolean> };
 
 /** The evaluation context of a request body, or why the body does not hold one. */
@@ -17,9 +17,13 @@ export type ContextOutcome =
   | { ok: true; context: Record<string, unknown> }
   | { ok: false; errorCode: 'PARSE_ERROR' | 'INVALID_CONTEXT'; details: string };
 
-/** Turns an evaluation into OFREP's success or failure body. */
+/**
+ * Turns an evaluation into OFREP's success or failure body. A success without a value
+ * (a disabled flag, a flag without a default variant) tells the provider to use the
+ * caller's default, as open-feature/protocol defines it.
+ */
 export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation {
-  if (result.reason === 'ERROR' || result.value === undefined) {
+  if (result.reason === 'ERROR') {
     const failure: OfrepEvaluation = {
       key,
       errorCode: result.errorCode ?? 'GENERAL',
@@ -28,6 +32,7 @@ export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation 
     if (result.flagMetadata !== undefined) failure.metadata = result.flagMetadata;
     return failure;
   }
+  if (result.value === undefined) return { key, reason: result.reason, metadata: result.flagMetadata ?? {} };
   return { key, value: result.value, reason: result.reason, variant: result.variant as string, metadata: result.flagMetadata ?? {} };
 }
 
@@ -61,21 +66,55 @@ function evaluate(flag: Flag | undefined, context: Record<string, unknown>, nowM
   return evaluateFlag(flag, context, undefined, { timestamp: Math.floor(nowMs / 1000) });
 }
 
-/** One flag's answer and its status: 200 success, 404 `FLAG_NOT_FOUND`, 400 other failures. */
-export function evaluateOne(
+/**
+ * Success answers already serialised, per flag version: a flag's evaluations differ only by
+ * variant and reason, so each (reason, variant) text is built once. Keyed by the evaluation's
+ * metadata object, which evaluation prepares once per flag version; the value is compared
+ * too, so a text never outlives what it says.
+ */
+const successTexts = new WeakMap<object, Map<string, { value: unknown; text: string }>>();
+
+/** {@link toOfrep}, serialised: `JSON.stringify(toOfrep(key, result))`, from a cache when the answer is a success. */
+export function ofrepText(key: string, result: EvaluationResult): string {
+  const metadata = result.flagMetadata;
+  if (result.reason === 'ERROR' || metadata === undefined || !Object.isFrozen(metadata)) return JSON.stringify(toOfrep(key, result));
+  let texts = successTexts.get(metadata);
+  if (texts === undefined) {
+    texts = new Map();
+    successTexts.set(metadata, texts);
+  }
+  const slot = `${result.reason}\u0000${result.variant ?? ''}`;
+  const known = texts.get(slot);
+  if (known !== undefined && known.value === result.value) return known.text;
+  const text = JSON.stringify(toOfrep(key, result));
+  texts.set(slot, { value: result.value, text });
+  return text;
+}
+
+function statusOf(result: EvaluationResult): number {
+  if (result.reason !== 'ERROR') return 200;
+  return result.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400;
+}
+
+/** One flag's answer, serialised, and its status: 200 success, 404 `FLAG_NOT_FOUND`, 400 other failures. */
+export function evaluateOneText(
   flags: FlagService,
   key: string,
   context: Record<string, unknown>,
   nowMs: number,
-): { status: number; body: OfrepEvaluation } {
-  const body = toOfrep(key, evaluate(flags.snapshot().flags.get(key), context, nowMs));
-  const status = 'errorCode' in body ? (body.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400) : 200;
-  return { status, body };
+): { status: number; text: string } {
+  const result = evaluate(flags.snapshot().flags.get(key), context, nowMs);
+  return { status: statusOf(result), text: ofrepText(key, result) };
 }
 
-/** Every live flag's answer, sorted by key (the snapshot's order). */
-export function evaluateAll(flags: FlagService, context: Record<string, unknown>, nowMs: number): OfrepEvaluation[] {
-  const results: OfrepEvaluation[] = [];
-  for (const flag of flags.snapshot().live) results.push(toOfrep(flag.key, evaluate(flag, context, nowMs)));
-  return results;
+/** The bulk answer's text: every live flag's answer, sorted by key (the snapshot's order), built from the cached answers. */
+export function evaluateAllText(flags: FlagService, context: Record<string, unknown>, nowMs: number): string {
+  let text = '{"flags":[';
+  let first = true;
+  for (const flag of flags.snapshot().live) {
+    if (!first) text += ',';
+    first = false;
+    text += ofrepText(flag.key, evaluate(flag, context, nowMs));
+  }
+  return `${text}]}`;
 }

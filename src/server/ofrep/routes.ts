@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { etagMatches, readBodyText, sendJsonText, sendNotModified, type BodyText } from '../http-io.js';
 import type { RouteRequest, Router } from '../router.js';
 import type { FlagService } from '../flags/flag-service.js';
-import { contextFromText, evaluateAll, evaluateOne, type ContextOutcome } from './evaluation.js';
+import { contextFromText, evaluateAllText, evaluateOneText, type ContextOutcome } from './evaluation.js';
 
 /** What the OFREP endpoints need from the server. */
 export interface OfrepRouteDependencies {
@@ -66,8 +66,8 @@ function evaluateOneFlag(deps: OfrepRouteDependencies, request: RouteRequest): P
       sendJsonText(res, 400, JSON.stringify({ key, errorCode: parsed.errorCode, errorDetails: parsed.details }));
       return;
     }
-    const { status, body } = evaluateOne(deps.flags, key, parsed.context, deps.now());
-    sendJsonText(res, status, JSON.stringify(body));
+    const { status, text } = evaluateOneText(deps.flags, key, parsed.context, deps.now());
+    sendJsonText(res, status, text);
   });
 }
 
@@ -79,7 +79,7 @@ function evaluateAllFlags(deps: OfrepRouteDependencies, request: RouteRequest): 
       sendJsonText(res, 400, JSON.stringify({ errorCode: parsed.errorCode, errorDetails: parsed.details }));
       return;
     }
-    const text = JSON.stringify({ flags: evaluateAll(deps.flags, parsed.context, deps.now()) });
+    const text = evaluateAllText(deps.flags, parsed.context, deps.now());
     const etag = `"${createHash('sha1').update(text).digest('base64url')}"`;
     if (etagMatches(req.headers['if-none-match'], etag)) return sendNotModified(res, etag);
     sendJsonText(res, 200, text, { etag });

@@ -122,6 +122,15 @@ const rules: unknown[] = [
       ['no', 0],
     ],
   },
+  // A weight computed per call, a negative weight clamped to 0, a variant name computed per call.
+  { fractional: [{ var: 'targetingKey' }, ['yes', { if: [{ '==': [{ var: 'plan' }, 'pro'] }, 100, 0] }], ['no', 10]] },
+  { fractional: [{ var: 'email' }, ['yes', -50], ['no', 100]] },
+  { fractional: [{ var: 'email' }, [{ if: [{ '<': [{ var: 'age' }, 18] }, 'no', 'yes'] }, 50], ['fallback', 50]] },
+  // Rules flagd loads that can only give null.
+  { sem_ver: [{ var: 'version' }, '===', '1.0.0'] },
+  { sem_ver: [{ var: 'version' }, '='] },
+  { starts_with: ['abc'] },
+  { if: [{ ends_with: [{ var: 'email' }] }, 'yes', 'no'] },
 ];
 
 const contexts: Array<Record<string, unknown>> = [

@@ -58,12 +58,9 @@ describe('evaluateFlag reasons', () => {
     expect(evaluateFlag(f, { targetingKey: 'u', tier: 'guest' })).toMatchObject({ variant: 'off', reason: 'SPLIT' });
   });
 
-  it('DISABLED: a disabled flag serves its default variant', () => {
-    expect(evaluateFlag(flag({ state: 'disabled', rollout: { on: 100, off: 0 } }), { targetingKey: 'u' })).toMatchObject({
-      value: false,
-      variant: 'off',
-      reason: 'DISABLED',
-    });
+  it("DISABLED: a disabled flag gives no value and no variant, so the caller's default applies", () => {
+    const result = evaluateFlag(flag({ state: 'disabled', rollout: { on: 100, off: 0 } }), { targetingKey: 'u' }, 'boolean');
+    expect(result).toEqual({ reason: 'DISABLED', flagMetadata: { service: 'checkout', kind: 'release' } });
   });
 
   it('a user keeps their variant as the percentage grows', () => {

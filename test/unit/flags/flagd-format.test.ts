@@ -235,24 +235,11 @@ describe('flagd import', () => {
       { flags: { a: { state: 'ON', variants: { x: 1 }, defaultVariant: 'x', metadata: { service: 's' } } } },
       /flagd flag a: state must be ENABLED or DISABLED/,
     ],
-    [
-      'no default variant',
-      { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: null, metadata: { service: 's' } } } },
-      /flagscope needs a default variant/,
-    ],
     ['no service', { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x' } } }, /metadata has no service/],
     [
       'invalid targeting',
       { flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x', targeting: { nope: [] }, metadata: { service: 's' } } } },
       /unknown JSON Logic operator "nope"/,
-    ],
-    [
-      'an unknown $ref',
-      {
-        $evaluators: {},
-        flags: { a: { state: 'ENABLED', variants: { x: 1 }, defaultVariant: 'x', targeting: { $ref: 'q' }, metadata: { service: 's' } } },
-      },
-      /\$ref to unknown evaluator q/,
     ],
   ])('rejects %s', (_name, input, message) => {
     expect(() => fromFlagdDocument(input)).toThrow(message);

@@ -161,16 +161,6 @@ describe('JSON Logic validation', () => {
     ['sem_ver operator', { sem_ver: ['1.0.0', '=>', '1.0.0'] }, /unknown sem_ver comparison "=>"/],
     ['in needs an array', { in: 'x' }, /takes an array of arguments/],
     [
-      'negative fractional weight',
-      {
-        fractional: [
-          ['a', -5],
-          ['b', 105],
-        ],
-      },
-      /negative weight -5/,
-    ],
-    [
       'non-integer fractional weight',
       {
         fractional: [

@@ -126,18 +126,6 @@ describe('validateFlagDefinition', () => {
     ['an unknown operator in targeting', { targeting: { regex: ['a', 'b'] } }, /invalid targeting: unknown JSON Logic operator "regex"/],
     ['wrong arity in targeting', { targeting: { '==': [1] } }, /invalid targeting: "==" in targeting takes 2 arguments/],
     [
-      'negative fractional weights',
-      {
-        targeting: {
-          fractional: [
-            ['on', -1],
-            ['off', 101],
-          ],
-        },
-      },
-      /negative weight -1/,
-    ],
-    [
       'non-integer fractional weights',
       {
         targeting: {
