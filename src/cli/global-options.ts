@@ -12,6 +12,9 @@ export type GateFormat = (typeof GATE_FORMATS)[number];
 /** `--format` choices: the output formats, plus `flagd`, which only `flags export` accepts, and the gate's formats. */
 export const FORMAT_CHOICES = [...OUTPUT_FORMATS, 'flagd', ...GATE_FORMATS] as const;
 
+/** What `canary gate` prints: a table, JSON, JUnit XML or GitHub Actions workflow commands. */
+export const CANARY_GATE_FORMATS = ['table', 'json', ...GATE_FORMATS] as const;
+
 /**
  * The `--format` values a command takes, by its path (`flags export`): what completion offers
  * after that command's `--format`. Every other command prints the output formats.
@@ -19,7 +22,7 @@ export const FORMAT_CHOICES = [...OUTPUT_FORMATS, 'flagd', ...GATE_FORMATS] as c
 export const FORMATS_BY_COMMAND: Readonly<Record<string, readonly string[]>> = {
   '': FORMAT_CHOICES,
   'flags export': ['flagd'],
-  'canary gate': ['table', 'json', ...GATE_FORMATS],
+  'canary gate': CANARY_GATE_FORMATS,
 };
 
 /** Global option values as commander parses them (`optsWithGlobals()`). */

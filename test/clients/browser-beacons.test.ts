@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserServer, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { callApiOk } from '../support/api-call.js';
 import { BeaconLog, CHROMIUM, launchChromium as launchBrowser } from '../support/browser.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
 
@@ -143,15 +144,8 @@ const loads: Load[] = [];
 let refusedExecution: string;
 let startedAt: number;
 
-async function api(target: RunningServer, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(target.url + path, {
-    method,
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  expect(res.status, `${method} ${path}: ${text}`).toBeLessThan(300);
-  return JSON.parse(text);
+function api(target: RunningServer, method: string, path: string, body?: unknown): Promise<any> {
+  return callApiOk(target.url, adminKey, method, path, body);
 }
 
 /** Opens a page load and waits for its `start` beacon to be accepted; returns its execution id. */

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserServer } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { callApiOk } from '../support/api-call.js';
 import { BeaconLog, CHROMIUM, launchChromium } from '../support/browser.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
 
@@ -51,15 +52,8 @@ const beaconLog = new BeaconLog();
 /** What each page's client returned, by user. */
 const served = new Map<string, { checkout: boolean; banner: string; missing: string }>();
 
-async function api(target: RunningServer, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(target.url + path, {
-    method,
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  expect(res.status, `${method} ${path}: ${text}`).toBeLessThan(300);
-  return JSON.parse(text);
+function api(target: RunningServer, method: string, path: string, body?: unknown): Promise<any> {
+  return callApiOk(target.url, adminKey, method, path, body);
 }
 
 function pageHtml(ingestKey: string): string {

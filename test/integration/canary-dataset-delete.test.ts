@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CanaryView } from '../../src/api/canaries.js';
-import { runCli } from '../../src/cli/program.js';
 import { MemoryCanaryRepository } from '../../src/server/canaries/canary-repository.js';
 import { CanaryService } from '../../src/server/canaries/canary-service.js';
 import { FlagService } from '../../src/server/flags/flag-service.js';
@@ -21,8 +20,8 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import { openStores } from '../../src/store/factory.js';
 import type { EventStore } from '../../src/store/types.js';
 import { callApi } from '../support/api-call.js';
-import { createMemoryContext } from '../support/memory-context.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
+import { runOnTerminal } from '../support/terminal-cli.js';
 
 const T0 = Date.UTC(2026, 11, 5, 9, 0, 0);
 const FLAG = 'checkout_v2';
@@ -107,17 +106,7 @@ describe('DELETE /api/v1/datasets/{dataset} while a canary measures it (real ser
   });
 
   it('on a terminal, the CLI refuses before asking for the name (exit 6); with --force the prompt names the roll-back', async () => {
-    const cli = async (argv: string[], stdin: string) => {
-      const ctx = createMemoryContext({
-        cwd: dir,
-        stdin,
-        stdinTTY: true,
-        stdoutTTY: true,
-        env: { XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' },
-      });
-      const code = await runCli([...argv, '--api-url', server.url, '--api-key', admin], ctx);
-      return { code, stdout: ctx.stdoutText(), stderr: ctx.stderrText() };
-    };
+    const cli = (argv: string[], stdin: string) => runOnTerminal(argv, stdin, { dir, apiUrl: server.url, apiKey: admin });
     const refused = await cli(['datasets', 'delete', 'checkout'], 'checkout\n');
     expect(refused.code).toBe(6);
     expect(refused.stderr).not.toContain('Type the dataset name');

@@ -7,24 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
-import { createMemoryContext } from '../support/memory-context.js';
+import { runOnTerminal } from '../support/terminal-cli.js';
 
 let dir: string;
 let server: RunningServer;
 let key: string;
 
-async function run(argv: string[], stdin: string) {
-  const ctx = createMemoryContext({
-    cwd: dir,
-    stdin,
-    stdinTTY: true,
-    stdoutTTY: true,
-    env: { XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' },
-  });
-  const code = await runCli([...argv, '--api-url', server.url, '--api-key', key], ctx);
-  return { code, stdout: ctx.stdoutText(), stderr: ctx.stderrText() };
+function run(argv: string[], stdin: string) {
+  return runOnTerminal(argv, stdin, { dir, apiUrl: server.url, apiKey: key });
 }
 
 async function names(): Promise<string[]> {

@@ -14,10 +14,10 @@ import type { CanaryView } from '../../api/canaries.js';
 import type { Sleep } from '../../scheduler.js';
 import { decideGate, type GateOutcome, type GateResult, gateExitCode, gateTargetIndex, nextPollDelay } from './gate-decision.js';
 import { durationOption, percentOption } from './parse-options.js';
+import { CANARY_GATE_FORMATS } from '../global-options.js';
 import { type GateReport, gateJson, renderGateGithub, renderGateJunit, renderGateMarkdown, renderGateTable } from './render-gate.js';
 
 const DEFAULT_WAIT = '30m';
-const GATE_FORMATS = ['table', 'json', 'junit', 'github'];
 
 /** What the gate's loop needs: a look at the canary, the clock, a way to wait. */
 export interface GateLoop {
@@ -60,8 +60,12 @@ export const gateCanaryVerb: Verb = async (env, args, options) => {
   const flag = String(args[0]);
   const requested = env.command.optsWithGlobals<{ format?: string; json?: boolean }>();
   const format = requested.json === true ? 'json' : (requested.format ?? 'table');
-  if (!GATE_FORMATS.includes(format)) {
-    throw new FlagscopeError('usage', `\`canary gate\` does not print ${format}`, `use --format ${GATE_FORMATS.join(', ')} (or --json)`);
+  if (!(CANARY_GATE_FORMATS as readonly string[]).includes(format)) {
+    throw new FlagscopeError(
+      'usage',
+      `\`canary gate\` does not print ${format}`,
+      `use --format ${CANARY_GATE_FORMATS.join(', ')} (or --json)`,
+    );
   }
   const waitMs = durationOption(typeof options.wait === 'string' ? options.wait : DEFAULT_WAIT, '--wait', { zero: true });
   const stepPercent = typeof options.step === 'string' ? percentOption(options.step, '--step') : undefined;
