@@ -65,6 +65,11 @@ export interface ServerOptions {
   jobs?: readonly BackgroundJob[];
   /** Milliseconds between two ticks of the canary controller (a job of every server); default 1000. */
   canaryTickMs?: number;
+  /**
+   * How long the canary controller's lease lasts without renewal (one replica leads the controller,
+   * renewing at every tick; another takes over once it lapses); default 3000.
+   */
+  canaryLeaseMs?: number;
   limits?: Partial<ServerLimits>;
   /** Create an admin key when the control store has none. Default true. */
   bootstrapAdminKey?: boolean;
@@ -225,7 +230,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { canaryControllerJob, StoreCanaryRepository } = await import('./canaries/index.js');
     const controller = canaryControllerJob({
       repository: new StoreCanaryRepository(control.canaryStore()),
+      leases: control.leaseStore(),
       ...(options.canaryTickMs === undefined ? {} : { everyMs: options.canaryTickMs }),
+      ...(options.canaryLeaseMs === undefined ? {} : { leaseMs: options.canaryLeaseMs }),
       onService: (service) => {
         canaries = service;
       },

@@ -227,6 +227,8 @@ export interface ControlStore extends ControlChangeFeed {
   canaryStore(): CanaryStore;
   /** Datasets' beacon settings, in the same database. */
   beaconSettingsStore(): BeaconSettingsStore;
+  /** Leases (one holder at a time, with a fencing epoch), in the same database. */
+  leaseStore(): LeaseStore;
   /** Finishes pending writes and closes the store. */
   close(): Promise<void>;
 }
@@ -279,7 +281,43 @@ export interface CanaryStore {
    * Stores a new canary (`expectedRevision` null) or replaces the stored one whose revision is
    * `expectedRevision`; otherwise writes nothing and throws `FlagscopeError('conflict')`.
    */
-  saveCanary(canary: StoredCanary, expectedRevision: number | null): Promise<void>;
+  saveCanary(canary: StoredCanary, expectedRevision: number | null, fence?: LeaseFence): Promise<void>;
+}
+
+/** A lease as stored: who holds it, its epoch (the fencing token) and until when (Unix milliseconds). */
+export interface Lease {
+  name: string;
+  holder: string;
+  /** Grows by one every time the lease changes holder; a holder keeps its epoch while it renews. */
+  epoch: number;
+  expiresAt: number;
+}
+
+/**
+ * The epoch a write was decided under: the store refuses the write (`conflict`, nothing written)
+ * unless the named lease still has this epoch, checked in the write's own transaction.
+ */
+export interface LeaseFence {
+  lease: string;
+  epoch: number;
+}
+
+/**
+ * Named leases, one holder at a time (the canary controller's, so exactly one replica runs it).
+ * A lease's time is the callers' clock: replicas' clocks must agree well within the lease time.
+ */
+export interface LeaseStore {
+  /**
+   * In one transaction: renews the lease for `holder` until `now + ttlMs` when it holds it (same
+   * epoch), takes it with the next epoch when it is free or expired (`expiresAt <= now`), and
+   * otherwise leaves it as it is. Resolves to the lease as stored afterwards: the caller leads
+   * when its `holder` is the caller's.
+   */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<Lease>;
+  /** The lease as stored, or undefined when nobody has ever held it. */
+  readLease(name: string): Promise<Lease | undefined>;
+  /** Lets the lease go at once when `holder` holds it (its epoch stays; the next holder takes the next one). */
+  releaseLease(name: string, holder: string): Promise<void>;
 }
 
 /** Datasets' beacon settings (allowed origins, execution id field) as JSON rows, one per dataset. */

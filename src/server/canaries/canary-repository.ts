@@ -6,7 +6,7 @@
  */
 import type { CanaryDecision, CanaryPlan, CanaryState, CanaryStatus } from '../../canary/index.js';
 import { FlagscopeError } from '../../errors.js';
-import type { CanaryStore } from '../../store/types.js';
+import type { CanaryStore, LeaseFence } from '../../store/types.js';
 
 /** One entry of a canary's timeline: a transition, with the decision's reason and evidence. */
 export interface CanaryTimelineEntry {
@@ -20,6 +20,8 @@ export interface CanaryTimelineEntry {
   percent: number;
   /** The tick's evidence for the controller's decisions. */
   evidence?: CanaryDecision['evidence'];
+  /** The controller lease's epoch the decision was taken under (the controller's decisions only). */
+  epoch?: number;
 }
 
 /** Everything stored about one canary. */
@@ -37,9 +39,10 @@ export interface CanaryRepository {
   list(): Promise<CanaryRecord[]>;
   /**
    * Stores a canary. `expectedRevision` is the state revision stored now (null for a new canary);
-   * when another writer got there first it throws `conflict` and stores nothing.
+   * when another writer got there first it throws `conflict` and stores nothing. With `fence` (a
+   * controller's decision), it also throws `conflict` and stores nothing when the lease has moved on.
    */
-  save(record: CanaryRecord, expectedRevision: number | null): Promise<void>;
+  save(record: CanaryRecord, expectedRevision: number | null, fence?: LeaseFence): Promise<void>;
 }
 
 /** The id a canary is stored under: its flag and when it was created. */
@@ -80,10 +83,11 @@ export class StoreCanaryRepository implements CanaryRepository {
     return (await this.store.listCanaries()).map((stored) => JSON.parse(stored.body) as CanaryRecord);
   }
 
-  save(record: CanaryRecord, expectedRevision: number | null): Promise<void> {
+  save(record: CanaryRecord, expectedRevision: number | null, fence?: LeaseFence): Promise<void> {
     return this.store.saveCanary(
       { id: canaryId(record), flag: record.plan.flag, revision: record.state.revision, body: JSON.stringify(record) },
       expectedRevision,
+      fence,
     );
   }
 }

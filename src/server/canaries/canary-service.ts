@@ -29,7 +29,7 @@ import { FlagscopeError, notFound } from '../../errors.js';
 import type { Flag } from '../../flags/model.js';
 import { rolloutFromPercentages, rolloutShare } from '../../flags/model.js';
 import type { DatasetSchema } from '../../query/schema.js';
-import type { EventStore } from '../../store/types.js';
+import type { EventStore, LeaseFence } from '../../store/types.js';
 import type { FlagService } from '../flags/flag-service.js';
 import type { CanaryRecord, CanaryRepository, CanaryTimelineEntry } from './canary-repository.js';
 
@@ -207,13 +207,25 @@ export class CanaryService {
   }
 
   /**
+   * Reads the canaries again, so a change another server saved is seen (a replica that does not
+   * lead the controller refreshes at every tick, so its steering starts from the stored state).
+   */
+  async refresh(): Promise<void> {
+    this.loaded = false;
+    this.byFlag.clear();
+    await this.load();
+  }
+
+  /**
    * Ticks every canary in flight. The canaries are read again first, so a change another server
    * saved is seen; then every canary of a dataset is measured by one statement
    * ({@link buildCanaryBatch}), and each is decided and applied in turn. A canary whose tick fails
    * is logged and the others go on; when a dataset's batch cannot be built or run, its canaries
-   * are measured one by one, so one canary cannot hold up the others.
+   * are measured one by one, so one canary cannot hold up the others. With `fence` (the controller
+   * lease's epoch this tick runs under), every write the tick decides is refused by the store once
+   * the lease has moved on to another replica.
    */
-  async tickAll(): Promise<void> {
+  async tickAll(fence?: LeaseFence): Promise<void> {
     const previous = new Map(this.byFlag);
     this.loaded = false;
     this.byFlag.clear();
@@ -247,7 +259,7 @@ export class CanaryService {
       // Its measurement failed (logged): it is measured again at the next tick.
       if (evidence === undefined) continue;
       try {
-        await this.tick(flag, { now, evidence });
+        await this.tick(flag, { now, evidence }, fence);
       } catch (e) {
         this.deps.log?.(`canary ${flag}: tick failed: ${(e as Error)?.message ?? String(e)}`);
       }
@@ -259,9 +271,9 @@ export class CanaryService {
    * of this tick's time), decide, apply. A tick that changes nothing saves nothing: its decision
    * is kept in memory for `status`, and saved when its kind differs from the saved one's.
    */
-  async tick(flag: string, measured?: { now: number; evidence: CanaryEvidence | null }): Promise<CanaryDecision> {
+  async tick(flag: string, measured?: { now: number; evidence: CanaryEvidence | null }, fence?: LeaseFence): Promise<CanaryDecision> {
     let record = await this.get(flag);
-    await this.reconcileRollout(record);
+    await this.reconcileRollout(record, fence);
     const now = measured?.now ?? this.deps.now();
     // A canary starts only on a dataset that exists, so one that is gone was deleted under it
     // (by another server, or a delete this server did not see through): it is rolled back.
@@ -277,7 +289,7 @@ export class CanaryService {
       const saved = this.savedDecisionKind.get(flag);
       record = { ...record, lastDecision: decision };
       if (saved?.revision !== record.state.revision || saved.kind !== decision.kind) {
-        await this.deps.repository.save(record, record.state.revision);
+        await this.deps.repository.save(record, record.state.revision, fence);
         this.savedDecisionKind.set(flag, { revision: record.state.revision, kind: decision.kind });
       }
       this.byFlag.set(flag, record);
@@ -291,11 +303,13 @@ export class CanaryService {
       status: next.status,
       percent: next.percent,
       evidence: decision.evidence,
+      ...(fence === undefined ? {} : { epoch: fence.epoch }),
     };
     await this.saveAndServe(
       record,
       { ...record, state: next, timeline: [...record.timeline, entry], lastDecision: decision },
       decision.reason,
+      fence,
     );
     return decision;
   }
@@ -322,8 +336,8 @@ export class CanaryService {
   }
 
   /** Saves the new record (the intent), then makes the flag serve its percentage. */
-  private async saveAndServe(before: CanaryRecord, after: CanaryRecord, why: string): Promise<CanaryRecord> {
-    await this.deps.repository.save(after, before.state.revision);
+  private async saveAndServe(before: CanaryRecord, after: CanaryRecord, why: string, fence?: LeaseFence): Promise<CanaryRecord> {
+    await this.deps.repository.save(after, before.state.revision, fence);
     this.byFlag.set(after.plan.flag, after);
     if (after.state.percent !== before.state.percent || before.state.status === 'pending') await this.serve(after, why);
     return after;
@@ -335,10 +349,15 @@ export class CanaryService {
     await this.deps.flags.setRollout(record.plan.flag, canaryRollout(record.plan, record.state.percent), undefined, CONTROLLER, why);
   }
 
-  /** A server that stopped between saving a state and serving it serves it now. */
-  private async reconcileRollout(record: CanaryRecord): Promise<void> {
+  /**
+   * A server that stopped between saving a state and serving it serves it now. Under a fence the
+   * record is first saved again unchanged, so a replica whose lease or view is stale changes no
+   * rollout (the store refuses the save).
+   */
+  private async reconcileRollout(record: CanaryRecord, fence?: LeaseFence): Promise<void> {
     const flag = this.deps.flags.get(record.plan.flag);
     if (!servesPercent(flag, record)) {
+      if (fence !== undefined) await this.deps.repository.save(record, record.state.revision, fence);
       await this.serve(record, `canary ${record.state.status} at ${record.state.percent}%: the rollout follows the canary's saved state`);
     }
   }

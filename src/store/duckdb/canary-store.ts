@@ -5,7 +5,8 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FlagscopeError } from '../../errors.js';
-import type { CanaryStore, StoredCanary } from '../types.js';
+import type { CanaryStore, LeaseFence, StoredCanary } from '../types.js';
+import { checkFence } from './lease-store.js';
 
 /** The table the canary store adds to the control database. */
 export const CANARY_MIGRATIONS: readonly string[] = [
@@ -35,10 +36,11 @@ export function createDuckDbCanaryStore(runExclusive: ExclusiveRunner): CanarySt
         }));
       }),
 
-    saveCanary: (canary: StoredCanary, expectedRevision: number | null) =>
+    saveCanary: (canary: StoredCanary, expectedRevision: number | null, fence?: LeaseFence) =>
       runExclusive(async (c) => {
         await c.run('BEGIN TRANSACTION');
         try {
+          await checkFence(c, fence);
           const reader = await c.runAndReadAll('SELECT revision FROM canaries WHERE id = $1', [canary.id]);
           const row = reader.getRows()[0];
           const stored = row === undefined ? null : Number(row[0]);

@@ -20,6 +20,7 @@ import type {
   ControlChangeNotice,
   ControlStore,
   FlagStore,
+  LeaseStore,
   NewApiKey,
 } from '../types.js';
 import { BEACON_SETTINGS_MIGRATIONS, createDuckDbBeaconSettingsStore } from './beacon-settings-store.js';
@@ -34,6 +35,7 @@ import {
   rowToApiKey,
 } from './change-feed.js';
 import { createDuckDbFlagStore, FLAG_MIGRATIONS } from './flag-store.js';
+import { createDuckDbLeaseStore, LEASE_MIGRATIONS } from './lease-store.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE api_keys (
@@ -49,6 +51,7 @@ const MIGRATIONS: readonly string[] = [
   ...CHANGE_FEED_MIGRATIONS,
   ...CANARY_MIGRATIONS,
   ...BEACON_SETTINGS_MIGRATIONS,
+  ...LEASE_MIGRATIONS,
 ];
 
 export interface DuckDbControlStoreOptions {
@@ -205,6 +208,11 @@ export class DuckDbControlStore implements ControlStore {
   /** The canaries, in this same database (canary-store.ts). */
   canaryStore(): CanaryStore {
     return createDuckDbCanaryStore((operation) => this.serially(() => operation(this.connection)));
+  }
+
+  /** The leases, in this same database (lease-store.ts). */
+  leaseStore(): LeaseStore {
+    return createDuckDbLeaseStore((operation) => this.serially(() => operation(this.connection)));
   }
 
   beaconSettingsStore(): BeaconSettingsStore {
