@@ -257,6 +257,7 @@ describe('one canary controller among replicas', () => {
     await step(3);
     // B takes over at 63 s and advances the step A was about to advance.
     expect(await lease()).toMatchObject({ holder: 'B', epoch: 2 });
+    expect(b.log).toEqual(['63000 canary controller: leading as B (epoch 2)']);
     const advanced = await stored();
     expect(advanced.state).toMatchObject({ stepIndex: 1, percent: 50 });
     // A wakes with its view of 60 s and decides the same advance: the store refuses it.
