@@ -188,6 +188,12 @@ export interface ControlChangeNotice {
    * (a notification from another process) a listener reads them with `changesSince`.
    */
   changes?: readonly ControlChange[];
+  /**
+   * True when notices may have been lost before this one (a PostgreSQL store whose LISTEN
+   * connection dropped and came back): a listener re-reads everything it keeps from the store,
+   * not only the feed (`changesSince` still covers keys and flags).
+   */
+  reload?: boolean;
 }
 
 /**
