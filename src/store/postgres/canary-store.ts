@@ -5,7 +5,7 @@
  */
 import { FlagscopeError } from '../../errors.js';
 import type { BeaconSettingsStore, CanaryStore, StoredCanary } from '../types.js';
-import type { PgRunner } from './control-store.js';
+import type { PgRunner } from './runner.js';
 
 export function createPgCanaryStore(run: PgRunner): CanaryStore {
   return {

@@ -26,6 +26,7 @@ import { createPgBeaconSettingsStore, createPgCanaryStore } from './canary-store
 import { CHANNEL, PgChangeFeed } from './change-feed.js';
 import { connectionError, redactUrl } from './connection.js';
 import { createPgFlagStore, type HistoryRow, historyRowToChange } from './flag-store.js';
+import type { FeedWriter, PgRunner } from './runner.js';
 import { CONFIG_WRITE_LOCK, LOCK_CLASS, MIGRATIONS, migrate } from './schema.js';
 
 export interface PostgresControlStoreOptions {
@@ -40,21 +41,6 @@ export interface PostgresControlStoreOptions {
   /** Connections of the pool. Default 10. */
   poolSize?: number;
 }
-
-/** Runs an operation on a pooled connection; with `snapshot`, in one read-only repeatable-read transaction. */
-export type PgRunner = <T>(operation: (client: pg.PoolClient) => Promise<T>, snapshot?: boolean) => Promise<T>;
-
-/**
- * Runs a transaction under the config-write lock. `advance(n)` gives the transaction's n changes
- * the next n config versions and resolves to the last; the notice returned is announced to this
- * process's listeners after the commit (other processes hear of it through NOTIFY).
- */
-export type FeedWriter = <T>(
-  operation: (
-    client: pg.PoolClient,
-    advance: (count: number) => Promise<number>,
-  ) => Promise<{ result: T; notice?: ControlChangeNotice | undefined }>,
-) => Promise<T>;
 
 interface KeyRow {
   id: string;

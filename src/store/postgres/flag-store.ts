@@ -8,7 +8,7 @@ import type { FlagAction, FlagHistoryEntry, LastPress } from '../../api/flags.js
 import { FlagscopeError } from '../../errors.js';
 import type { Flag } from '../../flags/model.js';
 import type { ControlChangeFeed, FlagChange, FlagStore } from '../types.js';
-import type { FeedWriter, PgRunner } from './control-store.js';
+import type { FeedWriter, PgRunner } from './runner.js';
 
 /** What the flag store borrows from the control store it lives in. */
 export interface PgFlagStoreHost {
