@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TimerScheduler } from '../../src/scheduler.js';
 import type { BackgroundJob } from '../../src/server/jobs.js';
 import { StoreCanaryRepository } from '../../src/server/canaries/canary-repository.js';
@@ -16,8 +16,10 @@ import { CanaryService } from '../../src/server/canaries/canary-service.js';
 import { CANARY_LEASE, canaryControllerJob } from '../../src/server/canaries/controller-job.js';
 import { FlagService } from '../../src/server/flags/flag-service.js';
 import { openStores } from '../../src/store/factory.js';
+import { openPostgresControlStore } from '../../src/store/postgres/control-store.js';
 import type { ControlStore, EventStore } from '../../src/store/types.js';
 import { ManualScheduler } from '../support/manual-scheduler.js';
+import { type PostgresCluster, postgresUnavailable, startPostgres } from '../support/postgres.js';
 
 const T0 = Date.UTC(2026, 11, 5, 9, 0, 0);
 const TICK = 1000;
@@ -183,33 +185,98 @@ function lease() {
   return control.leaseStore().readLease(CANARY_LEASE);
 }
 
-describe('the lease store', () => {
-  it('renews for its holder with the same epoch, refuses others while valid, gives the next epoch once it lapses or is released', async () => {
-    const leases = control.leaseStore();
-    expect(await leases.acquireLease('l', 'a', 1000, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 1, expiresAt: 4000 });
-    expect(await leases.acquireLease('l', 'a', 2000, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 1, expiresAt: 5000 });
-    expect(await leases.acquireLease('l', 'b', 4999, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 1, expiresAt: 5000 });
-    expect(await leases.acquireLease('l', 'b', 5000, 3000)).toEqual({ name: 'l', holder: 'b', epoch: 2, expiresAt: 8000 });
-    expect(await leases.acquireLease('l', 'a', 6000, 3000)).toMatchObject({ holder: 'b', epoch: 2 });
-    await leases.releaseLease('l', 'a');
-    expect(await leases.acquireLease('l', 'a', 6000, 3000)).toMatchObject({ holder: 'b', epoch: 2 });
-    await leases.releaseLease('l', 'b');
-    expect(await leases.acquireLease('l', 'a', 6001, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 3, expiresAt: 9001 });
-  });
+const pgUnavailable = postgresUnavailable();
+let cluster: PostgresCluster | undefined;
+let databases = 0;
 
-  it('refuses a canary write fenced with an epoch the lease has left, and writes nothing', async () => {
-    const canaries = control.canaryStore();
-    await canaries.saveCanary({ id: 'c', flag: 'f', revision: 1, body: '{"v":1}' }, null);
-    await control.leaseStore().acquireLease(CANARY_LEASE, 'a', 0, 3000);
-    await control.leaseStore().acquireLease(CANARY_LEASE, 'b', 3000, 3000);
-    await expect(
-      canaries.saveCanary({ id: 'c', flag: 'f', revision: 2, body: '{"v":2}' }, 1, { lease: CANARY_LEASE, epoch: 1 }),
-    ).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/moved on \(epoch 2/) });
-    expect(await canaries.listCanaries()).toEqual([{ id: 'c', flag: 'f', revision: 1, body: '{"v":1}' }]);
-    await canaries.saveCanary({ id: 'c', flag: 'f', revision: 2, body: '{"v":2}' }, 1, { lease: CANARY_LEASE, epoch: 2 });
-    expect((await canaries.listCanaries())[0]?.revision).toBe(2);
-  });
+beforeAll(async () => {
+  if (pgUnavailable === undefined) cluster = await startPostgres();
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
 });
+
+/** The engines the lease store is checked on: DuckDB (this file's store) and PostgreSQL (a fresh database, several stores over it). */
+const engines: Array<{
+  name: string;
+  skip: string | undefined;
+  open(count: number): Promise<{ stores: ControlStore[]; close(): Promise<void> }>;
+}> = [
+  {
+    name: 'duckdb',
+    skip: undefined,
+    open: async (count) => ({ stores: Array.from({ length: count }, () => control), close: async () => undefined }),
+  },
+  {
+    name: 'postgres',
+    skip: pgUnavailable,
+    async open(count) {
+      databases += 1;
+      const url = await cluster!.createDatabase(`lease_${databases}`);
+      const stores: ControlStore[] = [];
+      for (let i = 0; i < count; i++) stores.push(await openPostgresControlStore({ url, pollMs: 0 }));
+      return { stores, close: async () => void (await Promise.all(stores.map((s) => s.close()))) };
+    },
+  },
+];
+
+for (const engine of engines) {
+  describe.skipIf(engine.skip !== undefined)(`the lease store (${engine.name})`, () => {
+    it('renews for its holder with the same epoch, refuses others while valid, gives the next epoch once it lapses or is released', async () => {
+      const opened = await engine.open(1);
+      try {
+        const leases = opened.stores[0]!.leaseStore();
+        expect(await leases.readLease('l')).toBeUndefined();
+        expect(await leases.acquireLease('l', 'a', 1000, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 1, expiresAt: 4000 });
+        expect(await leases.acquireLease('l', 'a', 2000, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 1, expiresAt: 5000 });
+        expect(await leases.acquireLease('l', 'b', 4999, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 1, expiresAt: 5000 });
+        expect(await leases.acquireLease('l', 'b', 5000, 3000)).toEqual({ name: 'l', holder: 'b', epoch: 2, expiresAt: 8000 });
+        expect(await leases.acquireLease('l', 'a', 6000, 3000)).toMatchObject({ holder: 'b', epoch: 2 });
+        await leases.releaseLease('l', 'a');
+        expect(await leases.acquireLease('l', 'a', 6000, 3000)).toMatchObject({ holder: 'b', epoch: 2 });
+        await leases.releaseLease('l', 'b');
+        expect(await leases.acquireLease('l', 'a', 6001, 3000)).toEqual({ name: 'l', holder: 'a', epoch: 3, expiresAt: 9001 });
+        expect(await leases.readLease('l')).toEqual({ name: 'l', holder: 'a', epoch: 3, expiresAt: 9001 });
+      } finally {
+        await opened.close();
+      }
+    });
+
+    it('gives a lapsed lease to exactly one of replicas racing for it', async () => {
+      const opened = await engine.open(4);
+      try {
+        await opened.stores[0]!.leaseStore().acquireLease('l', 'old', 0, 1000);
+        const results = await Promise.all(opened.stores.map((store, i) => store.leaseStore().acquireLease('l', `r${i}`, 5000, 3000)));
+        const winners = new Set(results.map((r) => r.holder));
+        expect(winners.size).toBe(1);
+        expect(results.every((r) => r.epoch === 2)).toBe(true);
+        expect(await opened.stores[0]!.leaseStore().readLease('l')).toMatchObject({ holder: [...winners][0], epoch: 2 });
+      } finally {
+        await opened.close();
+      }
+    });
+
+    it('refuses a canary write fenced with an epoch the lease has left, and writes nothing', async () => {
+      const opened = await engine.open(1);
+      try {
+        const store = opened.stores[0]!;
+        const canaries = store.canaryStore();
+        await canaries.saveCanary({ id: 'c', flag: 'f', revision: 1, body: '{"v":1}' }, null);
+        await store.leaseStore().acquireLease(CANARY_LEASE, 'a', 0, 3000);
+        await store.leaseStore().acquireLease(CANARY_LEASE, 'b', 3000, 3000);
+        await expect(
+          canaries.saveCanary({ id: 'c', flag: 'f', revision: 2, body: '{"v":2}' }, 1, { lease: CANARY_LEASE, epoch: 1 }),
+        ).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/moved on \(epoch 2/) });
+        expect(await canaries.listCanaries()).toEqual([{ id: 'c', flag: 'f', revision: 1, body: '{"v":1}' }]);
+        await canaries.saveCanary({ id: 'c', flag: 'f', revision: 2, body: '{"v":2}' }, 1, { lease: CANARY_LEASE, epoch: 2 });
+        expect((await canaries.listCanaries())[0]?.revision).toBe(2);
+      } finally {
+        await opened.close();
+      }
+    });
+  });
+}
 
 describe('one canary controller among replicas', () => {
   it('one replica leads; when it stops renewing another takes over within the lease time and the canary goes on at its step', async () => {

@@ -5,7 +5,7 @@
  * several servers sharing one store in a process, as the replica tests do, take turns).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { FlagscopeError } from '../../errors.js';
+import { staleLease } from '../lease.js';
 import type { Lease, LeaseFence, LeaseStore } from '../types.js';
 import type { ExclusiveRunner } from './flag-store.js';
 
@@ -34,15 +34,6 @@ export async function checkFence(c: DuckDBConnection, fence: LeaseFence | undefi
   if (fence === undefined) return;
   const lease = await readLease(c, fence.lease);
   if (lease?.epoch !== fence.epoch) throw staleLease(fence, lease?.epoch);
-}
-
-/** The error of a write decided under a lease that has moved on. */
-export function staleLease(fence: LeaseFence, current: number | undefined): FlagscopeError {
-  return new FlagscopeError(
-    'conflict',
-    `lease ${fence.lease} has moved on (epoch ${current ?? 'none'}, this write was decided under epoch ${fence.epoch}): the write is refused`,
-    'another replica leads now; this one stops acting until it wins the lease again',
-  );
 }
 
 /** A lease store over the control database's connection. */

@@ -20,11 +20,13 @@ import type {
   ControlChangeNotice,
   ControlStore,
   FlagStore,
+  LeaseStore,
   NewApiKey,
 } from '../types.js';
 import { createPgBeaconSettingsStore, createPgCanaryStore } from './canary-store.js';
 import { CHANNEL, PgChangeFeed } from './change-feed.js';
 import { connectionError, redactUrl } from './connection.js';
+import { createPgLeaseStore } from './lease-store.js';
 import { createPgFlagStore, type HistoryRow, historyRowToChange } from './flag-store.js';
 import type { FeedWriter, PgRunner } from './runner.js';
 import { CONFIG_WRITE_LOCK, LOCK_CLASS, MIGRATIONS, migrate } from './schema.js';
@@ -263,6 +265,10 @@ export class PostgresControlStore implements ControlStore {
 
   canaryStore(): CanaryStore {
     return createPgCanaryStore((operation) => this.read(operation));
+  }
+
+  leaseStore(): LeaseStore {
+    return createPgLeaseStore((operation) => this.read(operation));
   }
 
   beaconSettingsStore(): BeaconSettingsStore {

@@ -69,6 +69,8 @@ export const MIGRATIONS: readonly string[] = [
    )`,
   // 5: beacon settings, one row per dataset.
   'CREATE TABLE beacon_settings (dataset text PRIMARY KEY, body text NOT NULL)',
+  // 6: leases (the canary controller's): one holder at a time, the epoch a fencing token (lease-store.ts).
+  'CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, expires_at bigint NOT NULL)',
 ];
 
 /** What {@link migrate} found and did. */
