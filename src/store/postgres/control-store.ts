@@ -26,7 +26,6 @@ import { createPgBeaconSettingsStore, createPgCanaryStore } from './canary-store
 import { CHANNEL, PgChangeFeed } from './change-feed.js';
 import { connectionError, redactUrl } from './connection.js';
 import { createPgFlagStore, type HistoryRow, historyRowToChange } from './flag-store.js';
-import type { FeedWriter, PgRunner } from './runner.js';
 import { CONFIG_WRITE_LOCK, LOCK_CLASS, MIGRATIONS, migrate } from './schema.js';
 
 export interface PostgresControlStoreOptions {
