@@ -28,7 +28,6 @@ import { CHANNEL, PgChangeFeed } from './change-feed.js';
 import { connectionError, redactUrl } from './connection.js';
 import { createPgLeaseStore } from './lease-store.js';
 import { createPgFlagStore, type HistoryRow, historyRowToChange } from './flag-store.js';
-import type { FeedWriter, PgRunner } from './runner.js';
 import { CONFIG_WRITE_LOCK, LOCK_CLASS, MIGRATIONS, migrate } from './schema.js';
 
 export interface PostgresControlStoreOptions {
