@@ -16,6 +16,10 @@ export const DEFAULT_PROFILE = 'default';
 export interface Profile {
   api_url?: string;
   api_key?: string;
+  /** `flagscope serve --control-store`'s default for this profile (e.g. `postgres://…`). */
+  control_store?: string;
+  /** `flagscope serve --event-store`'s default for this profile. */
+  event_store?: string;
 }
 
 export interface ConfigFile {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { FlagscopeError } from '../errors.js';
 import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { join } from 'node:path';
-import { duckdbStoreUrl, openStores, parseStoreUrl } from '../store/factory.js';
+import { duckdbStoreUrl, openStoresAt, parseEventStoreUrl, parseStoreUrl } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
 import { AnalysisGate } from './admission.js';
@@ -22,7 +22,15 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 import { packageVersion } from '../version.js';
 
 export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
-export { parseStoreUrl, duckdbStoreUrl, type StoreLocation } from '../store/factory.js';
+export {
+  parseStoreUrl,
+  duckdbStoreUrl,
+  parseControlStoreUrl,
+  parseEventStoreUrl,
+  redactStoreUrl,
+  type StoreLocation,
+} from '../store/factory.js';
+export { checkStores, migrateControlStore, type StoresCheck, type MigrationSummary } from './stores-admin.js';
 export { periodicJob, type BackgroundJob, type JobContext } from './jobs.js';
 export { systemTimers, type TimerScheduler, type TimerHandle } from '../scheduler.js';
 
@@ -47,6 +55,15 @@ export interface ServerOptions {
   store?: string;
   /** Shorthand for `store: 'duckdb:DIR'`: `DIR/events.duckdb` and `DIR/control.duckdb`, created if missing. */
   dataDir?: string;
+  /**
+   * Where the control store is (`duckdb:DIR`, `postgres://…`), when not where `store`/`dataDir`
+   * says: keys, flags, history, canaries, leases. Several replicas share one PostgreSQL database.
+   */
+  controlStore?: string;
+  /** Where the event store is (`duckdb:DIR`), when not where `store`/`dataDir` says. */
+  eventStore?: string;
+  /** Milliseconds between polls of a PostgreSQL control store's config version (LISTEN's fallback); default 1000. */
+  controlPollMs?: number;
   /**
    * Stores already open (tests, another engine; several servers may share them, as replicas over
    * one set of stores). The server uses them and leaves them open: whoever opened them closes
@@ -121,26 +138,48 @@ async function holdStores(
   now: () => number,
   log: (line: string) => void,
 ): Promise<HeldStores> {
-  const given = [options.store, options.dataDir, options.stores].filter((x) => x !== undefined).length;
-  if (given !== 1) {
-    throw new FlagscopeError(
-      'usage',
-      given === 0 ? 'the server needs stores' : 'the server takes its stores from one place',
-      'give one of `store` (a store URL), `dataDir` and `stores`',
-    );
-  }
-  if (options.stores !== undefined) return { ...options.stores, release: async () => undefined };
-  const url = options.store ?? duckdbStoreUrl(options.dataDir as string);
-  const opened = await openStores(url, {
+  const where = storeLocations(options);
+  if (where === undefined) return { ...(options.stores as ServerStores), release: async () => undefined };
+  const opened = await openStoresAt(where, {
     now,
     limits: { maxColumnsPerDataset: limits.maxColumnsPerDataset, maxQueuedEvents: limits.maxQueuedEvents },
     ingestWorkers: options.ingestWorkers ?? defaultIngestWorkers(availableParallelism()),
     // One reader connection per analysis slot: reads never hold more of libuv's pool than that.
     readConnections: Math.max(1, limits.maxConcurrentAnalyses),
     ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+    ...(options.controlPollMs === undefined ? {} : { controlPollMs: options.controlPollMs }),
     log,
   });
   return { events: opened.events, control: opened.control, release: opened.close };
+}
+
+/**
+ * The control and event store URLs of a start, or undefined when it was given open `stores`:
+ * `store`/`dataDir` (one of them) say where both are, `controlStore`/`eventStore` move either.
+ */
+export function storeLocations(
+  options: Pick<ServerOptions, 'store' | 'dataDir' | 'stores' | 'controlStore' | 'eventStore'>,
+): { control: string; events: string } | undefined {
+  const places = [options.store, options.dataDir].filter((x) => x !== undefined).length;
+  const split = options.controlStore !== undefined || options.eventStore !== undefined;
+  if (options.stores !== undefined) {
+    if (places > 0 || split) {
+      throw new FlagscopeError('usage', 'the server takes its stores from one place', 'give either open `stores` or store URLs');
+    }
+    return undefined;
+  }
+  if (places > 1) throw new FlagscopeError('usage', 'the server takes its stores from one place', 'give one of `store` and `dataDir`');
+  const base = options.store ?? (options.dataDir === undefined ? undefined : duckdbStoreUrl(options.dataDir));
+  const control = options.controlStore ?? base;
+  const events = options.eventStore ?? base;
+  if (control === undefined || events === undefined) {
+    throw new FlagscopeError(
+      'usage',
+      'the server needs stores',
+      'give `store` (a store URL), `dataDir` or both `controlStore` and `eventStore`',
+    );
+  }
+  return { control, events };
 }
 
 /** Opens (or takes) the stores, starts listening, then starts the background jobs. */
@@ -302,6 +341,7 @@ async function stopListening(server: Server, scheduler: TimerScheduler, graceMs:
 
 /** The write-ahead file of beacons in the data directory the server opens, if it opens one. */
 function defaultBeaconLogPath(options: ServerOptions): string | undefined {
+  if (options.eventStore !== undefined) return join(parseEventStoreUrl(options.eventStore).dir, 'beacons.wal');
   if (options.dataDir !== undefined) return join(options.dataDir, 'beacons.wal');
   if (options.store !== undefined) return join(parseStoreUrl(options.store).dir, 'beacons.wal');
   return undefined;

@@ -70,36 +70,82 @@ export function duckdbStoreUrl(dir: string): string {
 /** Opens the event and control stores a store URL names; the caller owns them and closes them. */
 export async function openStores(url: string, options: OpenStoresOptions = {}): Promise<OpenedStores> {
   const location = parseStoreUrl(url);
-  return openDuckDbStores(location.dir, options);
+  return openStoresAt({ control: duckdbStoreUrl(location.dir), events: duckdbStoreUrl(location.dir) }, options);
 }
 
-async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promise<OpenedStores> {
-  const [{ mkdir }, { join }, { openEventStore }, { openControlStore }] = await Promise.all([
-    import('node:fs/promises'),
-    import('node:path'),
-    import('./duckdb/event-store.js'),
-    import('./duckdb/control-store.js'),
-  ]);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await keepPrivate(dir, options.log);
-  const control = await openControlStore({ path: join(dir, 'control.duckdb') });
+/** Where the control store is: a DuckDB data directory, or a PostgreSQL database. */
+export type ControlStoreLocation = { engine: 'duckdb'; dir: string } | { engine: 'postgres'; url: string };
+
+/** Where the event store is: a DuckDB data directory (ClickHouse is the next line of {@link parseEventStoreUrl}). */
+export type EventStoreLocation = { engine: 'duckdb'; dir: string };
+
+/** The URL forms `--control-store` and `--event-store` take. */
+export const CONTROL_STORE_FORMS = 'duckdb:DIR or postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+export const EVENT_STORE_FORMS = 'duckdb:DIR';
+
+/** Reads a control store URL (`duckdb:DIR`, `postgres://…`, `postgresql://…`); a usage error names what is wrong and the forms. */
+export function parseControlStoreUrl(url: string): ControlStoreLocation {
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      if (parsed.hostname === '' && !parsed.searchParams.has('host')) throw new Error('no host');
+    } catch {
+      throw new FlagscopeError(
+        'usage',
+        `control store URL \`${redactStoreUrl(url)}\` is not a PostgreSQL URL`,
+        `pass ${CONTROL_STORE_FORMS}`,
+      );
+    }
+    return { engine: 'postgres', url };
+  }
+  return { engine: 'duckdb', dir: parseTypedUrl(url, 'control', CONTROL_STORE_FORMS) };
+}
+
+/** Reads an event store URL (`duckdb:DIR`); a usage error names what is wrong and the forms. */
+export function parseEventStoreUrl(url: string): EventStoreLocation {
+  return { engine: 'duckdb', dir: parseTypedUrl(url, 'event', EVENT_STORE_FORMS) };
+}
+
+/** The directory of a `duckdb:DIR` URL given for the `kind` store. */
+function parseTypedUrl(url: string, kind: string, forms: string): string {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(url);
+  const hint = `pass ${forms}`;
+  if (match === null) throw new FlagscopeError('usage', `\`${redactStoreUrl(url)}\` is not a ${kind} store URL`, hint);
+  const engine = (match[1] as string).toLowerCase();
+  if (engine !== 'duckdb')
+    throw new FlagscopeError('usage', `unknown ${kind} store engine "${engine}" in \`${redactStoreUrl(url)}\``, hint);
+  const rest = match[2] as string;
+  const dir = rest.startsWith('//') ? rest.slice(2) : rest;
+  if (dir.trim().length === 0) throw new FlagscopeError('usage', `${kind} store URL \`${url}\` names no directory`, hint);
+  return dir;
+}
+
+/** A store URL with any password replaced by `***`, for messages and logs. */
+export function redactStoreUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}
+
+/** What {@link openStoresAt} needs besides {@link OpenStoresOptions}, for a PostgreSQL control store. */
+export interface OpenStoresAtOptions extends OpenStoresOptions {
+  /** Milliseconds between polls of PostgreSQL's config version (the fallback of LISTEN); default 1000. */
+  controlPollMs?: number;
+}
+
+/**
+ * Opens a control store and an event store, each where its URL says (`duckdb:DIR` for both is
+ * what `openStores` opens). Schemas are created and migrated at open.
+ */
+export async function openStoresAt(where: { control: string; events: string }, options: OpenStoresAtOptions = {}): Promise<OpenedStores> {
+  const controlAt = parseControlStoreUrl(where.control);
+  const eventsAt = parseEventStoreUrl(where.events);
+  const control = await openControlAt(controlAt, options);
   let events: EventStore;
   try {
-    events = await openEventStore({
-      path: join(dir, 'events.duckdb'),
-      ...(options.now === undefined ? {} : { now: options.now }),
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
-      ...(options.ingestWorkers === undefined ? {} : { ingestWorkers: options.ingestWorkers }),
-      ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
-      ...(options.log === undefined ? {} : { log: options.log }),
-      ...(options.readConnections === undefined ? {} : { queryConnections: options.readConnections }),
-    });
+    events = await openDuckDbEvents(eventsAt.dir, options);
   } catch (e) {
     await control.close();
     throw e;
   }
-  // DuckDB creates its files with the process umask; make those there now private too.
-  await keepPrivate(dir, options.log);
   return {
     events,
     control,
@@ -107,6 +153,50 @@ async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promis
       await Promise.allSettled([events.close(), control.close()]);
     },
   };
+}
+
+/** Opens (creating and migrating) the control store a control store URL names; the caller closes it. */
+export function openControlStoreAt(url: string, options: OpenStoresAtOptions = {}): Promise<ControlStore> {
+  return openControlAt(parseControlStoreUrl(url), options);
+}
+
+async function openControlAt(location: ControlStoreLocation, options: OpenStoresAtOptions): Promise<ControlStore> {
+  if (location.engine === 'postgres') {
+    const { openPostgresControlStore } = await import('./postgres/control-store.js');
+    return openPostgresControlStore({
+      url: location.url,
+      ...(options.log === undefined ? {} : { log: options.log }),
+      ...(options.controlPollMs === undefined ? {} : { pollMs: options.controlPollMs }),
+    });
+  }
+  const [{ join }, { openControlStore }] = await Promise.all([import('node:path'), import('./duckdb/control-store.js')]);
+  await prepareDir(location.dir, options.log);
+  const control = await openControlStore({ path: join(location.dir, 'control.duckdb') });
+  await keepPrivate(location.dir, options.log);
+  return control;
+}
+
+async function prepareDir(dir: string, log: ((line: string) => void) | undefined): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await keepPrivate(dir, log);
+}
+
+async function openDuckDbEvents(dir: string, options: OpenStoresOptions): Promise<EventStore> {
+  const [{ join }, { openEventStore }] = await Promise.all([import('node:path'), import('./duckdb/event-store.js')]);
+  await prepareDir(dir, options.log);
+  const events = await openEventStore({
+    path: join(dir, 'events.duckdb'),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.ingestWorkers === undefined ? {} : { ingestWorkers: options.ingestWorkers }),
+    ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+    ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.readConnections === undefined ? {} : { queryConnections: options.readConnections }),
+  });
+  // DuckDB creates its files with the process umask; make those there now private too.
+  await keepPrivate(dir, options.log);
+  return events;
 }
 
 /** The files of a DuckDB data directory: the two databases, their WALs and DuckDB's spill directories. */

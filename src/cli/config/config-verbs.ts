@@ -23,8 +23,14 @@ import type { GlobalFlags } from '../global-options.js';
 import { printRecords } from '../print-records.js';
 import type { Verb } from '../registration.js';
 
-export const CONFIG_SETTINGS = ['current_profile', 'api_url', 'api_key'] as const;
+export const CONFIG_SETTINGS = ['current_profile', 'api_url', 'api_key', 'control_store', 'event_store'] as const;
 type Setting = (typeof CONFIG_SETTINGS)[number];
+
+const NOT_SET_HINT: Partial<Record<Setting, string>> = {
+  api_key: '; `flagscope auth login` sets it',
+  control_store: '; `flagscope serve` keeps the control store in its data directory',
+  event_store: '; `flagscope serve` keeps the event store in its data directory',
+};
 
 function setting(name: string): Setting {
   if ((CONFIG_SETTINGS as readonly string[]).includes(name)) return name as Setting;
@@ -83,7 +89,8 @@ export const configGetVerb: Verb = async (env, args) => {
     if (name === 'api_url') {
       value = stored?.api_url;
       fallback = DEFAULT_API_URL;
-    } else value = stored?.api_key === undefined ? undefined : maskApiKey(stored.api_key);
+    } else if (name === 'control_store' || name === 'event_store') value = stored?.[name];
+    else value = stored?.api_key === undefined ? undefined : maskApiKey(stored.api_key);
   }
   if (env.format !== 'table') {
     env.out(renderJson({ setting: name, ...(profile === undefined ? {} : { profile }), value: value ?? null, default: fallback ?? null }));
@@ -94,7 +101,7 @@ export const configGetVerb: Verb = async (env, args) => {
   else if (fallback !== undefined) {
     env.out(`${fallback}\n`);
     env.info(`${name} is not set${where}; this is the default`);
-  } else env.info(`${name} is not set${where}${name === 'api_key' ? '; `flagscope auth login` sets it' : ''}`);
+  } else env.info(`${name} is not set${where}${NOT_SET_HINT[name] ?? ''}`);
 };
 
 /** `config set SETTING VALUE`: writes one setting, keeping the rest of the file. */
@@ -123,6 +130,18 @@ export const configSetVerb: Verb = async (env, args) => {
     );
     return;
   }
+  if (name === 'control_store' || name === 'event_store') {
+    const store = checkStoreSetting(name, value);
+    const profile = targetProfile(loaded.flags.profile, env.ctx.env, config);
+    const before = config.profiles[profile]?.[name];
+    await updateProfile(path, profile, { [name]: store });
+    report(
+      env,
+      { setting: name, profile, value: store, previous: before ?? null, config_path: path },
+      `${name} of profile "${profile}" is now ${store}${before === undefined ? '' : ` (was ${before})`}; \`flagscope serve\` checks it when it starts`,
+    );
+    return;
+  }
   const url = checkApiUrl(value);
   const profile = targetProfile(loaded.flags.profile, env.ctx.env, config);
   const before = config.profiles[profile]?.api_url;
@@ -133,6 +152,19 @@ export const configSetVerb: Verb = async (env, args) => {
     `api_url of profile "${profile}" is now ${url}${before === undefined ? '' : ` (was ${before})`}`,
   );
 };
+
+/** A store URL for a profile: its scheme is checked here, the rest by `flagscope serve` (the store factory) when it starts. */
+function checkStoreSetting(name: 'control_store' | 'event_store', value: string): string {
+  const schemes = name === 'control_store' ? ['duckdb:', 'postgres://', 'postgresql://'] : ['duckdb:'];
+  if (!schemes.some((scheme) => value.toLowerCase().startsWith(scheme)) || value.length <= 'duckdb:'.length) {
+    throw new FlagscopeError(
+      'usage',
+      `\`${value}\` is not a ${name === 'control_store' ? 'control' : 'event'} store URL`,
+      name === 'control_store' ? 'pass duckdb:DIR or postgres://USER:PASSWORD@HOST:PORT/DATABASE' : 'pass duckdb:DIR',
+    );
+  }
+  return value;
+}
 
 function report(env: CommandEnv, json: Record<string, unknown>, line: string): void {
   if (env.format !== 'table') env.out(renderJson(json));

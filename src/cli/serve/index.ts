@@ -12,6 +12,16 @@ export function registerServe(program: Command, state: RunState): void {
     .option('--data-dir <dir>', 'data directory (default $XDG_DATA_HOME/flagscope)')
     .option('--store <url>', 'where the stores are, as a store URL: duckdb:DIR (default duckdb:<data-dir>)')
     .option(
+      '--control-store <url>',
+      'keys, flags, history, canaries: duckdb:DIR or postgres://USER:PASSWORD@HOST:PORT/DB (env FLAGSCOPE_CONTROL_STORE; default the data directory)',
+    )
+    .option('--event-store <url>', 'events: duckdb:DIR (env FLAGSCOPE_EVENT_STORE; default the data directory)')
+    .option('--check-stores', 'connect to the stores, create or migrate their schemas, print what they hold, and exit')
+    .option(
+      '--migrate-from <url>',
+      "copy an embedded installation's flags (with history), API keys, canaries and beacon settings from duckdb:DIR into the empty PostgreSQL `--control-store`, and exit",
+    )
+    .option(
       '--ingest-workers <n>',
       'threads that parse large /1/batch bodies (default: one per CPU beside the main one, at most 4; 0: none)',
     )
@@ -29,6 +39,9 @@ export function registerServe(program: Command, state: RunState): void {
         'flagscope serve --ingest-workers 2',
         'flagscope serve --retention 30d',
         'flagscope serve --beacon-window 1m',
+        'flagscope serve --control-store postgres://flagscope:secret@db:5432/flagscope --event-store duckdb:/var/lib/flagscope',
+        'flagscope serve --control-store postgres://flagscope:secret@db:5432/flagscope --check-stores',
+        'flagscope serve --control-store postgres://flagscope:secret@db:5432/flagscope --migrate-from duckdb:/var/lib/flagscope',
       ]),
     );
   lazyAction(cmd, state, async () => (await import('./run-serve.js')).serve);

@@ -47,6 +47,16 @@ export const serve: Verb = async (env, _args, options) => {
   }
   const profile = env.command.optsWithGlobals<{ profile?: string }>().profile;
   if (profile !== undefined) serveOptions.profile = profile;
+  if (typeof options.controlStore === 'string') serveOptions.controlStore = options.controlStore;
+  if (typeof options.eventStore === 'string') serveOptions.eventStore = options.eventStore;
+  if (options.checkStores === true) serveOptions.checkStores = true;
+  if (typeof options.migrateFrom === 'string') {
+    if (serveOptions.checkStores === true) {
+      throw new FlagscopeError('usage', '`--check-stores` and `--migrate-from` are two different runs', 'migrate first, then check');
+    }
+    serveOptions.migrateFrom = options.migrateFrom;
+  }
+  serveOptions.json = env.format !== 'table';
   const { runServe } = await import('./serve.js');
   return runServe(serveOptions, env.ctx);
 };
