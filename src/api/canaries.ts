@@ -132,6 +132,8 @@ export interface CanaryTimelineEntry {
   reason: string;
   /** The tick's evidence for controller decisions; null for commands. */
   evidence: CanaryEvidenceView | null;
+  /** The controller lease's epoch a controller decision was taken under (docs/scale.md); absent for commands. */
+  epoch?: number;
 }
 
 /** `GET /api/v1/canaries/{flag}` and the answer of every command. The ETag is `"<revision>"`. */

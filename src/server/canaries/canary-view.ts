@@ -99,6 +99,7 @@ function timelineView(record: CanaryRecord): CanaryTimelineEntryView[] {
       by: entry.by,
       reason: entry.reason,
       evidence: entry.evidence === undefined || entry.evidence === null ? null : canaryEvidenceView(entry.evidence),
+      ...(entry.epoch === undefined ? {} : { epoch: entry.epoch }),
     };
   });
 }

@@ -41,16 +41,22 @@ export class KeyService {
   async bootstrapAdminKey(): Promise<string | undefined> {
     if ((await this.store.listApiKeys()).length > 0) return undefined;
     const secret = generateApiKey();
-    await this.untilInRing(
-      await this.store.createApiKey({
+    let created: ApiKeyRecord;
+    try {
+      created = await this.store.createApiKey({
         id: generateKeyId(),
         name: 'admin',
         hash: hashApiKey(secret),
         scopes: ['admin'],
         created_at: this.now(),
         created_by: null,
-      }),
-    );
+      });
+    } catch (e) {
+      // Replicas starting at once over one empty control store: another one made the admin key.
+      if (e instanceof FlagscopeError && e.code === 'name_taken') return undefined;
+      throw e;
+    }
+    await this.untilInRing(created);
     return secret;
   }
 
