@@ -28,7 +28,7 @@ function __flagscope_options
         case ''
             echo '--version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'serve'
-            echo '--host --port --data-dir --store --ingest-workers --retention --beacon-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
+            echo '--host --port --data-dir --store --control-store --event-store --check-stores --migrate-from --ingest-workers --retention --beacon-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'events'
             echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help'
         case 'events send'
@@ -251,7 +251,7 @@ function __flagscope_arg_kind
 end
 
 function __flagscope_takes_value
-    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--ingest-workers' '--retention' '--beacon-window' '--batch-size' '--concurrency' '--where' '--columns' '--since' '--start' '--end' '--limit' '--last' '--allow-origin' '--execution-id-field' '--set-type' '--calc' '--by' '--granularity' '--order' '--having' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--variant' '--keys' '--rule' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--watch-window' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed' '--export'
+    contains -- $argv[1] '--api-url' '--api-key' '--profile' '--format' '--timeout' '--host' '--port' '--data-dir' '--store' '--control-store' '--event-store' '--migrate-from' '--ingest-workers' '--retention' '--beacon-window' '--batch-size' '--concurrency' '--where' '--columns' '--since' '--start' '--end' '--limit' '--last' '--allow-origin' '--execution-id-field' '--set-type' '--calc' '--by' '--granularity' '--order' '--having' '--spec' '--heatmap' '--interval' '--dataset' '--metric' '--with' '--column' '--control' '--expect' '--unit' '--alpha' '--population' '--service' '--kind' '--variants' '--default' '--safe' '--rollout' '--targeting' '--description' '--runbook' '--reason' '--state' '--if-version' '--variant' '--keys' '--rule' '--targeting-key' '--context' '--attr' '-o' '--output' '--watch-traffic' '--variant-column' '--watch-timeout' '--watch-window' '--baseline' '--steps' '--min-sample' '--guard' '--approve-at' '--max-wait' '--to' '--wait' '--step' '--name' '--scope' '--events' '--seed' '--export'
 end
 
 function __flagscope_complete

@@ -18,7 +18,7 @@ _flagscope_subcommands() {
 _flagscope_options() {
   case "$1" in
     '') echo '--version --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
-    'serve') echo '--host --port --data-dir --store --ingest-workers --retention --beacon-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
+    'serve') echo '--host --port --data-dir --store --control-store --event-store --check-stores --migrate-from --ingest-workers --retention --beacon-window --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events') echo '--api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events send') echo '--batch-size --concurrency --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
     'events list') echo '--where --any --columns --since --start --end --limit --api-url --api-key --profile --format --json --no-color -q --quiet -v --verbose --timeout --help' ;;
@@ -141,7 +141,7 @@ _flagscope_arg_kind() {
 
 _flagscope_takes_value() {
   case "$1" in
-    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--ingest-workers'|'--retention'|'--beacon-window'|'--batch-size'|'--concurrency'|'--where'|'--columns'|'--since'|'--start'|'--end'|'--limit'|'--last'|'--allow-origin'|'--execution-id-field'|'--set-type'|'--calc'|'--by'|'--granularity'|'--order'|'--having'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
+    '--api-url'|'--api-key'|'--profile'|'--format'|'--timeout'|'--host'|'--port'|'--data-dir'|'--store'|'--control-store'|'--event-store'|'--migrate-from'|'--ingest-workers'|'--retention'|'--beacon-window'|'--batch-size'|'--concurrency'|'--where'|'--columns'|'--since'|'--start'|'--end'|'--limit'|'--last'|'--allow-origin'|'--execution-id-field'|'--set-type'|'--calc'|'--by'|'--granularity'|'--order'|'--having'|'--spec'|'--heatmap'|'--interval'|'--dataset'|'--metric'|'--with'|'--column'|'--control'|'--expect'|'--unit'|'--alpha'|'--population'|'--service'|'--kind'|'--variants'|'--default'|'--safe'|'--rollout'|'--targeting'|'--description'|'--runbook'|'--reason'|'--state'|'--if-version'|'--variant'|'--keys'|'--rule'|'--targeting-key'|'--context'|'--attr'|'-o'|'--output'|'--watch-traffic'|'--variant-column'|'--watch-timeout'|'--watch-window'|'--baseline'|'--steps'|'--min-sample'|'--guard'|'--approve-at'|'--max-wait'|'--to'|'--wait'|'--step'|'--name'|'--scope'|'--events'|'--seed'|'--export') return 0 ;;
   esac
   return 1
 }

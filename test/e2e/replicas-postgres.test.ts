@@ -128,12 +128,12 @@ async function api(base: string, method: string, path: string, body?: unknown, h
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, body: text === '' ? null : (JSON.parse(text) as Record<string, unknown>) };
+  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
 }
 
 async function ofrepVariant(base: string, flag: string): Promise<string> {
   const answer = await api(base, 'POST', `/ofrep/v1/evaluate/flags/${flag}`, { context: { targetingKey: 'u1' } });
-  return String(answer.body?.variant);
+  return String(answer.body.variant);
 }
 
 /** Runs the built CLI against `base`; resolves with its exit code and output. */
@@ -253,7 +253,7 @@ describe.skipIf(unavailable !== undefined)('three replicas over one PostgreSQL',
     timeout: 120_000,
   }, async () => {
     const read = await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`);
-    const v0 = (read.body?.flag as { version: number }).version;
+    const v0 = (read.body.flag as { version: number }).version;
     // Every edit read version v0; all write at once, 10 through the CLI (a conflict is exit 6), 40 over HTTP.
     const outcomes = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
@@ -268,7 +268,7 @@ describe.skipIf(unavailable !== undefined)('three replicas over one PostgreSQL',
     const winners = outcomes.filter((o) => o.won);
     expect(winners, JSON.stringify(outcomes.filter((o) => !o.won && !o.conflict))).toHaveLength(1);
     expect(outcomes.filter((o) => o.conflict)).toHaveLength(49);
-    const after = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body?.flag as { version: number; description: string };
+    const after = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body.flag as { version: number; description: string };
     expect(after).toMatchObject({ version: v0 + 1, description: `edit ${winners[0]!.i}` });
     // The losers retry (read again, write again) until each lands: all 49 are in the history.
     await Promise.all(
@@ -276,7 +276,7 @@ describe.skipIf(unavailable !== undefined)('three replicas over one PostgreSQL',
         .filter((o) => !o.won)
         .map(async (o) => {
           for (;;) {
-            const now = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body?.flag as { version: number };
+            const now = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body.flag as { version: number };
             const res = await api(
               proxyUrl,
               'PATCH',
@@ -289,11 +289,11 @@ describe.skipIf(unavailable !== undefined)('three replicas over one PostgreSQL',
           }
         }),
     );
-    const history = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}/history?limit=200`)).body?.history as Array<{
+    const history = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}/history?limit=200`)).body.history as Array<{
       version?: number;
       after?: { description?: string };
     }>;
-    const final = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body?.flag as { version: number };
+    const final = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body.flag as { version: number };
     expect(final.version).toBe(v0 + 50);
     const descriptions = JSON.stringify(history);
     for (const o of outcomes.filter((x) => !x.won)) expect(descriptions).toContain(`retry ${o.i}`);
@@ -347,7 +347,7 @@ describe.skipIf(unavailable !== undefined)('three replicas over one PostgreSQL',
       });
       expect(started.status, JSON.stringify(started.body)).toBe(201);
       const percent = async (): Promise<number> => {
-        const flag = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body?.flag as {
+        const flag = (await api(proxyUrl, 'GET', `/api/v1/flags/${FLAG}`)).body.flag as {
           rollout?: { weights: Array<{ variant: string; weight: number }>; precision: number };
         };
         if (flag.rollout === undefined) return 0;
