@@ -4,7 +4,8 @@
  * implementation beside `duckdb/`; nothing above the stores changes.
  *
  * URLs: `duckdb:DIR` (also `duckdb://DIR`): `DIR/events.duckdb` and `DIR/control.duckdb`,
- * the directory created when missing.
+ * the directory created when missing. The control store alone may also live in PostgreSQL:
+ * `openControlStoreAt('postgres://…')`.
  */
 import { FlagscopeError } from '../errors.js';
 import type { ControlStore, EventStore } from './types.js';
@@ -71,6 +72,48 @@ export function duckdbStoreUrl(dir: string): string {
 export async function openStores(url: string, options: OpenStoresOptions = {}): Promise<OpenedStores> {
   const location = parseStoreUrl(url);
   return openDuckDbStores(location.dir, options);
+}
+
+/** What {@link openControlStoreAt} needs besides the URL. */
+export interface OpenControlStoreOptions {
+  /** Where the store logs what it recovers from (a lost PostgreSQL LISTEN connection). */
+  log?: (line: string) => void;
+  /** PostgreSQL: milliseconds between polls of the committed config version (LISTEN's fallback). Default 1000. */
+  pollMs?: number;
+}
+
+/**
+ * Opens the control store a URL names, on its own (the event store may be elsewhere):
+ * `postgres://…` or `postgresql://…` (a PostgreSQL database, migrated at open under a lock), or
+ * `duckdb:DIR` (`DIR/control.duckdb`, the embedded default). The caller owns it and closes it.
+ */
+export async function openControlStoreAt(url: string, options: OpenControlStoreOptions = {}): Promise<ControlStore> {
+  if (/^postgres(ql)?:/i.test(url)) {
+    if (!/^postgres(ql)?:\/\//i.test(url)) {
+      throw new FlagscopeError(
+        'usage',
+        'a PostgreSQL control store URL must start with `postgres://` or `postgresql://`',
+        'pass e.g. `--control-store postgres://flagscope:PASSWORD@db.internal:5432/flagscope`',
+      );
+    }
+    const { openPostgresControlStore } = await import('./postgres/control-store.js');
+    return openPostgresControlStore({
+      url,
+      ...(options.log === undefined ? {} : { log: options.log }),
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    });
+  }
+  const location = parseStoreUrl(url);
+  const [{ mkdir }, { join }, { openControlStore }] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:path'),
+    import('./duckdb/control-store.js'),
+  ]);
+  await mkdir(location.dir, { recursive: true, mode: 0o700 });
+  await keepPrivate(location.dir, options.log);
+  const control = await openControlStore({ path: join(location.dir, 'control.duckdb') });
+  await keepPrivate(location.dir, options.log);
+  return control;
 }
 
 async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promise<OpenedStores> {

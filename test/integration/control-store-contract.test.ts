@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlagscopeError } from '../../src/errors.js';
 import type { Flag } from '../../src/flags/model.js';
-import { openControlStore } from '../../src/store/duckdb/control-store.js';
+import { openControlStoreAt } from '../../src/store/factory.js';
 import {
   checkPostgresControlStore,
   openPostgresControlStore,
@@ -66,7 +66,7 @@ const engines: Engine[] = [
     skip: undefined,
     async open() {
       const dir = await mkdtemp(join(tmpdir(), 'flagscope-contract-'));
-      const store = await openControlStore({ path: join(dir, 'control.duckdb') });
+      const store = await openControlStoreAt(`duckdb:${dir}`);
       cleanups.push(async () => {
         await store.close();
         await rm(dir, { recursive: true, force: true });
@@ -78,7 +78,9 @@ const engines: Engine[] = [
     name: 'postgres',
     skip: unavailable,
     async open() {
-      return openPg(await freshDatabase());
+      const store = await openControlStoreAt(await freshDatabase(), { pollMs: 0 });
+      cleanups.push(() => store.close());
+      return store;
     },
   },
 ];
@@ -264,6 +266,15 @@ describe.each(engines)('the control store contract on $name', (engine) => {
       { dataset: 'api', body: '{"origins":[]}' },
       { dataset: 'web', body: '{"origins":["https://b"]}' },
     ]);
+  });
+});
+
+describe('openControlStoreAt', () => {
+  it('refuses a URL it cannot open, saying which form to use', async () => {
+    const bare = await expectCode(openControlStoreAt('postgres:flagscope'), 'usage');
+    expect(bare.hint).toContain('postgres://');
+    const unknown = await expectCode(openControlStoreAt('mysql://db/flagscope'), 'usage');
+    expect(unknown.message).toContain('mysql');
   });
 });
 
