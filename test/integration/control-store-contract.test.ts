@@ -19,6 +19,7 @@ import {
   POSTGRES_SCHEMA_VERSION,
   type PostgresControlStore,
 } from '../../src/store/postgres/control-store.js';
+import { CONFIG_WRITE_LOCK, LOCK_CLASS } from '../../src/store/postgres/schema.js';
 import type { ControlChangeNotice, ControlStore, FlagChange, NewApiKey } from '../../src/store/types.js';
 import { type PostgresCluster, postgresUnavailable, startPostgres } from '../support/postgres.js';
 
@@ -414,6 +415,35 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL: several replicas over on
     const refused = await expectCode(checkPostgresControlStore('postgresql://u:hunter2@127.0.0.1:1/db'), 'unreachable');
     expect(refused.message).not.toContain('hunter2');
     expect(refused.hint).toContain('running');
+  });
+
+  it('a write whose connection is killed fails naming the database without its password; the next one works', async () => {
+    const url = (await freshDatabase()).replace('postgres@', 'postgres:pa55word@');
+    const store = await openPg(url);
+    await store.createApiKey(newKey('ci', 1));
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      // Hold the config-write lock so the store's next write waits on it, then kill that backend.
+      await admin.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, CONFIG_WRITE_LOCK]);
+      const write = expectCode(store.createApiKey(newKey('deploy', 2)), 'server_error');
+      let waiting: number | undefined;
+      while (waiting === undefined) {
+        const rows = await admin.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE application_name = 'flagscope' AND wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        waiting = rows.rows[0]?.pid;
+      }
+      await admin.query('SELECT pg_terminate_backend($1, 5000)', [waiting]);
+      const failure = await write;
+      expect(failure.message).toContain('postgres:***@');
+      expect(failure.message).not.toContain('pa55word');
+      await admin.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, CONFIG_WRITE_LOCK]);
+    } finally {
+      await admin.end();
+    }
+    expect((await store.createApiKey(newKey('deploy', 2))).configVersion).toBe(2);
+    expect((await store.listApiKeys()).map((k) => k.id)).toEqual(['k1', 'k2']);
   });
 
   it('refuses a database migrated by a newer flagscope', async () => {
