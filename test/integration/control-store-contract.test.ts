@@ -19,7 +19,7 @@ import {
   POSTGRES_SCHEMA_VERSION,
   type PostgresControlStore,
 } from '../../src/store/postgres/control-store.js';
-import { CONFIG_WRITE_LOCK, LOCK_CLASS } from '../../src/store/postgres/schema.js';
+import { CONFIG_WRITE_LOCK, LOCK_CLASS, MIGRATIONS } from '../../src/store/postgres/schema.js';
 import type { ControlChangeNotice, ControlStore, FlagChange, NewApiKey } from '../../src/store/types.js';
 import { type PostgresCluster, postgresUnavailable, startPostgres } from '../support/postgres.js';
 
@@ -302,6 +302,56 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL: several replicas over on
       flags: 0,
       canaries: 0,
     });
+  });
+
+  it('a reader following changesSince while three stores write at once never skips a change', async () => {
+    const url = await freshDatabase();
+    const stores = await Promise.all([openPg(url), openPg(url), openPg(url)]);
+    const reader = await openPg(url);
+    const seen: number[] = [];
+    let reached = 0;
+    let writing = true;
+    const follow = (async () => {
+      while (writing || reached < (await reader.currentVersion())) {
+        const changes = await reader.changesSince(reached);
+        for (const change of changes) seen.push(change.configVersion);
+        reached = changes.at(-1)?.configVersion ?? reached;
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 60 }, (_, n) => {
+        const store = stores[n % 3] as PostgresControlStore;
+        return n % 2 === 0 ? store.createApiKey(newKey(`key-${n}`, n)) : store.flagStore().commitFlagChanges([create(`flag-${n}`)]);
+      }),
+    );
+    writing = false;
+    await follow;
+    // Keys appear at the version of their last change; none changed twice, so every version shows.
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+
+  it('migrates a database left at an older schema version, keeping its data', async () => {
+    const url = await freshDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // What an older flagscope left: the first two migrations and a key.
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const version of [1, 2]) {
+        await client.query(MIGRATIONS[version - 1] as string);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+      }
+      await client.query(
+        "INSERT INTO api_keys (id, name, hash, scopes, created_at, created_by, revoked_at) VALUES ('k1', 'old', 'h1', 'flags:read', 1, NULL, NULL)",
+      );
+    } finally {
+      await client.end();
+    }
+    const check = await checkPostgresControlStore(url);
+    expect(check).toMatchObject({ schemaVersion: { from: 2, to: POSTGRES_SCHEMA_VERSION }, apiKeys: 1, configVersion: 0 });
+    const store = await openPg(url);
+    expect((await store.listApiKeys()).map((k) => [k.id, k.configVersion])).toEqual([['k1', 0]]);
+    expect((await store.createApiKey(newKey('new', 2))).configVersion).toBe(1);
   });
 
   it('of two stores writing the same flag version, exactly one wins', async () => {
