@@ -100,7 +100,7 @@ export async function migrateControlStore(from: string, to: string, log?: (line:
       'pass the data directory of the installation to move (`--data-dir` of its `flagscope serve`)',
     );
   }
-  const options = { controlPollMs: 0, ...(log === undefined ? {} : { log }) };
+  const options = { pollMs: 0, ...(log === undefined ? {} : { log }) };
   const target = await openControlStoreAt(to, options);
   try {
     await refuseUnlessEmpty(target, to);

@@ -4,7 +4,8 @@
  * implementation beside `duckdb/`; nothing above the stores changes.
  *
  * URLs: `duckdb:DIR` (also `duckdb://DIR`): `DIR/events.duckdb` and `DIR/control.duckdb`,
- * the directory created when missing.
+ * the directory created when missing. The control store alone may also live in PostgreSQL:
+ * `openControlStoreAt('postgres://…')`.
  */
 import { FlagscopeError } from '../errors.js';
 import type { ControlStore, EventStore } from './types.js';
@@ -155,9 +156,24 @@ export async function openStoresAt(where: { control: string; events: string }, o
   };
 }
 
-/** Opens (creating and migrating) the control store a control store URL names; the caller closes it. */
-export function openControlStoreAt(url: string, options: OpenStoresAtOptions = {}): Promise<ControlStore> {
-  return openControlAt(parseControlStoreUrl(url), options);
+/** What {@link openControlStoreAt} needs besides the URL. */
+export interface OpenControlStoreOptions {
+  /** Where the store logs what it recovers from (a lost PostgreSQL LISTEN connection). */
+  log?: (line: string) => void;
+  /** PostgreSQL: milliseconds between polls of the committed config version (LISTEN's fallback). Default 1000. */
+  pollMs?: number;
+}
+
+/**
+ * Opens the control store a URL names, on its own (the event store may be elsewhere):
+ * `postgres://…` or `postgresql://…` (a PostgreSQL database, migrated at open under a lock), or
+ * `duckdb:DIR` (`DIR/control.duckdb`, the embedded default). The caller owns it and closes it.
+ */
+export function openControlStoreAt(url: string, options: OpenControlStoreOptions = {}): Promise<ControlStore> {
+  return openControlAt(parseControlStoreUrl(url), {
+    ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.pollMs === undefined ? {} : { controlPollMs: options.pollMs }),
+  });
 }
 
 async function openControlAt(location: ControlStoreLocation, options: OpenStoresAtOptions): Promise<ControlStore> {

@@ -12,13 +12,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlagscopeError } from '../../src/errors.js';
 import type { Flag } from '../../src/flags/model.js';
-import { openControlStore } from '../../src/store/duckdb/control-store.js';
+import { openControlStoreAt } from '../../src/store/factory.js';
 import {
   checkPostgresControlStore,
   openPostgresControlStore,
   POSTGRES_SCHEMA_VERSION,
   type PostgresControlStore,
 } from '../../src/store/postgres/control-store.js';
+import { CONFIG_WRITE_LOCK, LOCK_CLASS, MIGRATIONS } from '../../src/store/postgres/schema.js';
 import type { ControlChangeNotice, ControlStore, FlagChange, NewApiKey } from '../../src/store/types.js';
 import { type PostgresCluster, postgresUnavailable, startPostgres } from '../support/postgres.js';
 
@@ -66,7 +67,7 @@ const engines: Engine[] = [
     skip: undefined,
     async open() {
       const dir = await mkdtemp(join(tmpdir(), 'flagscope-contract-'));
-      const store = await openControlStore({ path: join(dir, 'control.duckdb') });
+      const store = await openControlStoreAt(`duckdb:${dir}`);
       cleanups.push(async () => {
         await store.close();
         await rm(dir, { recursive: true, force: true });
@@ -78,7 +79,9 @@ const engines: Engine[] = [
     name: 'postgres',
     skip: unavailable,
     async open() {
-      return openPg(await freshDatabase());
+      const store = await openControlStoreAt(await freshDatabase(), { pollMs: 0 });
+      cleanups.push(() => store.close());
+      return store;
     },
   },
 ];
@@ -267,6 +270,15 @@ describe.each(engines)('the control store contract on $name', (engine) => {
   });
 });
 
+describe('openControlStoreAt', () => {
+  it('refuses a URL it cannot open, saying which form to use', async () => {
+    const bare = await expectCode(openControlStoreAt('postgres:flagscope'), 'usage');
+    expect(bare.hint).toContain('postgres://');
+    const unknown = await expectCode(openControlStoreAt('mysql://db/flagscope'), 'usage');
+    expect(unknown.message).toContain('mysql');
+  });
+});
+
 describe.skipIf(unavailable !== undefined)('PostgreSQL: several replicas over one database', () => {
   it('three stores opening a fresh database at once migrate it exactly once', async () => {
     const url = await freshDatabase();
@@ -290,6 +302,56 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL: several replicas over on
       flags: 0,
       canaries: 0,
     });
+  });
+
+  it('a reader following changesSince while three stores write at once never skips a change', async () => {
+    const url = await freshDatabase();
+    const stores = await Promise.all([openPg(url), openPg(url), openPg(url)]);
+    const reader = await openPg(url);
+    const seen: number[] = [];
+    let reached = 0;
+    let writing = true;
+    const follow = (async () => {
+      while (writing || reached < (await reader.currentVersion())) {
+        const changes = await reader.changesSince(reached);
+        for (const change of changes) seen.push(change.configVersion);
+        reached = changes.at(-1)?.configVersion ?? reached;
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 60 }, (_, n) => {
+        const store = stores[n % 3] as PostgresControlStore;
+        return n % 2 === 0 ? store.createApiKey(newKey(`key-${n}`, n)) : store.flagStore().commitFlagChanges([create(`flag-${n}`)]);
+      }),
+    );
+    writing = false;
+    await follow;
+    // Keys appear at the version of their last change; none changed twice, so every version shows.
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+
+  it('migrates a database left at an older schema version, keeping its data', async () => {
+    const url = await freshDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // What an older flagscope left: the first two migrations and a key.
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const version of [1, 2]) {
+        await client.query(MIGRATIONS[version - 1] as string);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+      }
+      await client.query(
+        "INSERT INTO api_keys (id, name, hash, scopes, created_at, created_by, revoked_at) VALUES ('k1', 'old', 'h1', 'flags:read', 1, NULL, NULL)",
+      );
+    } finally {
+      await client.end();
+    }
+    const check = await checkPostgresControlStore(url);
+    expect(check).toMatchObject({ schemaVersion: { from: 2, to: POSTGRES_SCHEMA_VERSION }, apiKeys: 1, configVersion: 0 });
+    const store = await openPg(url);
+    expect((await store.listApiKeys()).map((k) => [k.id, k.configVersion])).toEqual([['k1', 0]]);
+    expect((await store.createApiKey(newKey('new', 2))).configVersion).toBe(1);
   });
 
   it('of two stores writing the same flag version, exactly one wins', async () => {
@@ -403,6 +465,35 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL: several replicas over on
     const refused = await expectCode(checkPostgresControlStore('postgresql://u:hunter2@127.0.0.1:1/db'), 'unreachable');
     expect(refused.message).not.toContain('hunter2');
     expect(refused.hint).toContain('running');
+  });
+
+  it('a write whose connection is killed fails naming the database without its password; the next one works', async () => {
+    const url = (await freshDatabase()).replace('postgres@', 'postgres:pa55word@');
+    const store = await openPg(url);
+    await store.createApiKey(newKey('ci', 1));
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      // Hold the config-write lock so the store's next write waits on it, then kill that backend.
+      await admin.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, CONFIG_WRITE_LOCK]);
+      const write = expectCode(store.createApiKey(newKey('deploy', 2)), 'server_error');
+      let waiting: number | undefined;
+      while (waiting === undefined) {
+        const rows = await admin.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE application_name = 'flagscope' AND wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        waiting = rows.rows[0]?.pid;
+      }
+      await admin.query('SELECT pg_terminate_backend($1, 5000)', [waiting]);
+      const failure = await write;
+      expect(failure.message).toContain('postgres:***@');
+      expect(failure.message).not.toContain('pa55word');
+      await admin.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, CONFIG_WRITE_LOCK]);
+    } finally {
+      await admin.end();
+    }
+    expect((await store.createApiKey(newKey('deploy', 2))).configVersion).toBe(2);
+    expect((await store.listApiKeys()).map((k) => k.id)).toEqual(['k1', 'k2']);
   });
 
   it('refuses a database migrated by a newer flagscope', async () => {

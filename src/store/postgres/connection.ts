@@ -15,8 +15,8 @@ export function redactUrl(url: string): string {
     }
     return parsed.toString();
   } catch {
-    // Not a URL we can parse: hide everything between "://" and "@", where a password would be.
-    return url.replace(/\/\/[^@/]*@/, '//***@');
+    // Not a URL we can parse: hide the user and password, up to the last "@" before the path.
+    return url.replace(/\/\/[^/]*@/, '//***@');
   }
 }
 

@@ -284,6 +284,7 @@ export class PostgresControlStore implements ControlStore {
   /** Runs `operation` on a pooled connection (in one repeatable-read snapshot when `snapshot`). */
   private async read<T>(operation: (client: pg.PoolClient) => Promise<T>, snapshot = false): Promise<T> {
     const client = await this.connection();
+    let broken: Error | undefined;
     try {
       if (!snapshot) return await operation(client);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -296,9 +297,10 @@ export class PostgresControlStore implements ControlStore {
         throw e;
       }
     } catch (e) {
+      broken = brokenConnection(e);
       throw this.failure(e);
     } finally {
-      client.release();
+      this.release(client, broken);
     }
   }
 
@@ -309,6 +311,7 @@ export class PostgresControlStore implements ControlStore {
     ) => Promise<{ result: T; notice?: ControlChangeNotice | undefined }>,
   ): Promise<T> {
     const client = await this.connection();
+    let broken: Error | undefined;
     let outcome: { result: T; notice?: ControlChangeNotice | undefined };
     try {
       await client.query('BEGIN');
@@ -331,21 +334,36 @@ export class PostgresControlStore implements ControlStore {
         throw e;
       }
     } catch (e) {
+      broken = brokenConnection(e);
       throw this.failure(e);
     } finally {
-      client.release();
+      this.release(client, broken);
     }
     if (outcome.notice !== undefined) this.feed.notifyLocal(outcome.notice);
     return outcome.result;
   }
 
+  /**
+   * A pooled connection. While checked out, a connection that dies emits `error` on itself (the
+   * pool listens only to idle ones); the statement in flight fails with it, so the event is only
+   * noted here, where an unhandled one would end the process.
+   */
   private async connection(): Promise<pg.PoolClient> {
     if (this.closed) throw new FlagscopeError('server_error', 'control store is closed', 'the server is shutting down; retry shortly');
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (e) {
       throw this.failure(e);
     }
+    client.on('error', ignoreCheckedOutError);
+    return client;
+  }
+
+  /** Gives a connection back to the pool; one that failed (`broken`) is closed instead. */
+  private release(client: pg.PoolClient, broken: Error | undefined): void {
+    client.off('error', ignoreCheckedOutError);
+    client.release(broken);
   }
 
   /** Flagscope's own errors pass; a database failure becomes a server error naming the database (not its password). */
@@ -363,4 +381,19 @@ export class PostgresControlStore implements ControlStore {
 
 function keyNotice(key: ApiKeyRecord): ControlChangeNotice {
   return { configVersion: key.configVersion, changes: [{ kind: 'key', configVersion: key.configVersion, key }] };
+}
+
+/** The `error` listener of a checked-out connection: its statement in flight fails with the same error. */
+function ignoreCheckedOutError(): void {}
+
+/**
+ * The error, when it means the connection itself failed (no SQLSTATE: a reset socket, a
+ * terminated backend), so the pool drops the connection instead of handing it out again.
+ */
+function brokenConnection(error: unknown): Error | undefined {
+  if (error instanceof FlagscopeError) return undefined;
+  const code = (error as { code?: unknown })?.code;
+  const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  if (sqlState !== undefined && !sqlState.startsWith('08') && !sqlState.startsWith('57P')) return undefined;
+  return error instanceof Error ? error : new Error(String(error));
 }
