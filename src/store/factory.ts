@@ -169,7 +169,7 @@ export interface OpenControlStoreOptions {
  * `postgres://…` or `postgresql://…` (a PostgreSQL database, migrated at open under a lock), or
  * `duckdb:DIR` (`DIR/control.duckdb`, the embedded default). The caller owns it and closes it.
  */
-export function openControlStoreAt(url: string, options: OpenControlStoreOptions = {}): Promise<ControlStore> {
+export async function openControlStoreAt(url: string, options: OpenControlStoreOptions = {}): Promise<ControlStore> {
   return openControlAt(parseControlStoreUrl(url), {
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.pollMs === undefined ? {} : { controlPollMs: options.pollMs }),
