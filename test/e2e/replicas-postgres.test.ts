@@ -204,6 +204,12 @@ beforeAll(async () => {
   ]) {
     expect((await api(proxyUrl, 'POST', '/api/v1/flags', flag)).status).toBe(201);
   }
+  // Created through whichever replica the proxy chose: every replica serves both once the feed has brought them.
+  for (const replica of replicas) {
+    await until(`${replica.name} to serve the new flags`, async () =>
+      (await ofrepVariant(replica.url, SWITCH)) === 'live' && (await ofrepVariant(replica.url, FLAG)) === 'off' ? true : undefined,
+    );
+  }
 }, 120_000);
 
 afterAll(async () => {
