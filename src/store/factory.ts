@@ -73,6 +73,79 @@ export async function openStores(url: string, options: OpenStoresOptions = {}): 
   return openDuckDbStores(location.dir, options);
 }
 
+/**
+ * Opens the event store an event-store URL names (`--event-store`), independent of the control
+ * store: `duckdb:DIR` (`DIR/events.duckdb`), `clickhouse://USER:PASSWORD@HOST:8123/DATABASE` or
+ * `clickhouses://…` (HTTPS; `@clickhouse/client`), or `chdb:DIR` / `chdb:` (ClickHouse's engine
+ * in-process, for tests and benchmarks: its data in DIR, or a new temporary directory). Throws a
+ * usage error (exit 2) naming the forms for anything else.
+ */
+export async function openEventStoreAt(url: string, options: OpenStoresOptions = {}): Promise<EventStore> {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(url);
+  const hint = 'pass `--event-store duckdb:DIR`, `clickhouse://USER:PASSWORD@HOST:8123/DATABASE` or `chdb:DIR`';
+  const scheme = match?.[1]?.toLowerCase();
+  const rest = match?.[2] ?? '';
+  switch (scheme) {
+    case 'duckdb': {
+      const dir = parseStoreUrl(url).dir;
+      const [{ mkdir }, { join }, { openEventStore }] = await Promise.all([
+        import('node:fs/promises'),
+        import('node:path'),
+        import('./duckdb/event-store.js'),
+      ]);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const events = await openEventStore({
+        path: join(dir, 'events.duckdb'),
+        ...(options.now === undefined ? {} : { now: options.now }),
+        ...(options.limits === undefined ? {} : { limits: options.limits }),
+        ...(options.ingestWorkers === undefined ? {} : { ingestWorkers: options.ingestWorkers }),
+        ...(options.ingestWorkerMinBytes === undefined ? {} : { ingestWorkerMinBytes: options.ingestWorkerMinBytes }),
+        ...(options.log === undefined ? {} : { log: options.log }),
+        ...(options.readConnections === undefined ? {} : { queryConnections: options.readConnections }),
+      });
+      await keepPrivate(dir, options.log);
+      return events;
+    }
+    case 'clickhouse':
+    case 'clickhouses': {
+      const [{ HttpExecutor, parseClickHouseUrl }, { openClickHouseEventStore }] = await Promise.all([
+        import('./clickhouse/http-executor.js'),
+        import('./clickhouse/event-store.js'),
+      ]);
+      return openClickHouseEventStore({ executor: new HttpExecutor(parseClickHouseUrl(url)), ...clickHouseOptions(options) });
+    }
+    case 'chdb': {
+      const [{ mkdir, mkdtemp }, { tmpdir }, { join }, { ChdbExecutor }, { openClickHouseEventStore }] = await Promise.all([
+        import('node:fs/promises'),
+        import('node:os'),
+        import('node:path'),
+        import('./clickhouse/chdb-executor.js'),
+        import('./clickhouse/event-store.js'),
+      ]);
+      const given = rest.startsWith('//') ? rest.slice(2) : rest;
+      const dir = given.trim() === '' ? await mkdtemp(join(tmpdir(), 'flagscope-chdb-')) : given;
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      return openClickHouseEventStore({ executor: await ChdbExecutor.open(dir), ...clickHouseOptions(options) });
+    }
+    default:
+      throw new FlagscopeError(
+        'usage',
+        match === null ? `\`${url}\` is not an event-store URL` : `unknown event-store engine "${scheme}"`,
+        hint,
+      );
+  }
+}
+
+function clickHouseOptions(options: OpenStoresOptions): {
+  now?: () => number;
+  limits?: { maxColumnsPerDataset?: number; maxQueuedEvents?: number };
+} {
+  return {
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  };
+}
+
 async function openDuckDbStores(dir: string, options: OpenStoresOptions): Promise<OpenedStores> {
   const [{ mkdir }, { join }, { openEventStore }, { openControlStore }] = await Promise.all([
     import('node:fs/promises'),
