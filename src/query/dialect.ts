@@ -3,7 +3,7 @@
  * every statement from these, so a ClickHouse dialect can be added beside
  * `duckdbDialect` without touching the compiler's logic.
  */
-import type { ColumnType } from './schema.js';
+import type { ColumnInfo, ColumnType } from './schema.js';
 
 /** A value bound to a positional parameter (`$1` is `params[0]`). */
 export type SqlParam = string | number | boolean | null | bigint;
@@ -52,9 +52,10 @@ export interface SqlDialect {
   /**
    * Every column of the row but `excluded`, as one record value (field names are the column names),
    * the columns being those of the statement's own snapshot: a column another transaction added
-   * is there exactly when that transaction's rows are (src/query/events.ts).
+   * is there exactly when that transaction's rows are (src/query/events.ts). `columns` are the
+   * dataset's columns as its schema lists them, for an engine that must name them (ClickHouse).
    */
-  rowRecord(excluded: readonly string[]): string;
+  rowRecord(excluded: readonly string[], columns: readonly ColumnInfo[]): string;
   /**
    * Several weighted quantiles of `expr` (`weight`: a positive integer per row) as one aggregate
    * giving a list, when the engine has one; without it the compiler builds them from plain SQL
@@ -165,7 +166,13 @@ export const clickhouseDialect: SqlDialect = {
   inlineCte: '',
   materializedCte: '',
   storageOrder: '_pos',
-  rowRecord: (excluded) => `tuple(* EXCEPT (${['_pos', ...excluded].map(clickhouseIdent).join(', ')}))`,
+  // A named tuple of the schema's columns (ClickHouse's `tuple(*)` would carry no names): every
+  // column the store has added is in its table, so the schema's list is the row's.
+  rowRecord: (excluded, columns) => {
+    const kept = [{ name: '_samplerate', type: 'integer' as const }, ...columns].filter((c) => !excluded.includes(c.name));
+    const names = kept.map((c) => `${clickhouseIdent(c.name)} Nullable(${clickhouseDialect.sqlType(c.type)})`).join(', ');
+    return `CAST(tuple(${kept.map((c) => clickhouseIdent(c.name)).join(', ')}), '${`Tuple(${names})`.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}')`;
+  },
   weightedQuantiles: (expr, weight, qs) => `[${qs.map((q) => weightedQuantile(expr, weight, q)).join(', ')}]`,
   approxCountDistinct: (expr) => `uniq(${expr})`,
   approxQuantiles: (expr, qs) => `quantiles(${qs.map((q) => q.toFixed(6)).join(', ')})(${expr})`,

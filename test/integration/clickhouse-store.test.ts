@@ -167,6 +167,22 @@ describe('the server and the canary controller on a ClickHouse event store', () 
     expect(bad.status).toBe(400);
   });
 
+  it('lists raw events with every column and follows them after a cursor', async () => {
+    const listed = await call('POST', '/api/v1/events/web', { start_time: T0 / 1000 - 120, end_time: T0 / 1000, limit: 2 });
+    expect(listed.status).toBe(200);
+    expect(listed.body.events.map((e: { data: unknown; samplerate: number }) => [e.samplerate, e.data])).toEqual([
+      [3, { service: 'web', duration_ms: 49 }],
+      [1, { service: 'web', duration_ms: 48 }],
+    ]);
+    const end = await call('POST', '/api/v1/events/web', { after: 'end' });
+    expect(end.status).toBe(200);
+    const more = [{ time: new Date(T0 - 1000).toISOString(), data: { service: 'late', duration_ms: 1 } }];
+    expect((await call('POST', '/1/batch/web', more)).status).toBe(200);
+    const followed = await call('POST', '/api/v1/events/web', { after: end.body.cursor, columns: ['service'] });
+    expect(followed.status).toBe(200);
+    expect(followed.body.events.map((e: { data: unknown }) => e.data)).toEqual([{ service: 'late' }]);
+  });
+
   it('the canary controller measures the canary in ClickHouse and rolls back when it errs', async () => {
     const flags = await FlagService.open(control.flagStore(), () => clock);
     try {
