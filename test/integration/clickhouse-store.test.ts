@@ -40,7 +40,7 @@ describe('the ClickHouse event store', () => {
     const first = await events.ingest('grow', [
       { time: T0, samplerate: 1, data: { n: 1, name: 'a', ok: true } },
       { time: T0 + 1, samplerate: 4, data: { n: 2.5, later: 'x', 'http.route': '/a' } },
-      { time: T0 + 2, samplerate: 1, data: { ok: 'not a boolean', _time: 'user field' } },
+      { time: T0 + 2, samplerate: 1, data: { ok: 'not a boolean', _time: 'user field', 'we`ird\\name': 'quoted' } },
     ]);
     expect(first.map((o) => o.status)).toEqual([202, 202, 202]);
     expect(first[2]).toMatchObject({ warning: expect.stringMatching(/"ok" is boolean/) });
@@ -53,6 +53,7 @@ describe('the ClickHouse event store', () => {
       'http.route': 'string',
       'meta.mistyped': 'string',
       'data._time': 'string',
+      'we`ird\\name': 'string',
     });
     expect(schema!.hasSampling).toBe(true);
     const rows = await runQuery(
@@ -62,6 +63,13 @@ describe('the ClickHouse event store', () => {
       T0 + 1000,
     );
     expect(rows.data.results[0]!.data).toEqual({ COUNT: 6, 'SUM(n)': 11 });
+    const weird = await runQuery(
+      events,
+      'grow',
+      { time_range: 3600, calculations: [{ op: 'COUNT' }], filters: [{ column: 'we`ird\\name', op: '=', value: "quoted' OR 1=1 --" }] },
+      T0 + 1000,
+    );
+    expect(weird.data.results[0]!.data).toEqual({ COUNT: 0 });
     const mistyped = await events.execute(
       `SELECT ${events.dialect.quoteIdent('meta.mistyped')} FROM ${events.dialect.quoteIdent(events.tableOf('grow')!)} WHERE ${events.dialect.quoteIdent('meta.mistyped')} IS NOT NULL`,
       [],
