@@ -158,7 +158,9 @@ export const clickhouseDialect: SqlDialect = {
   quantile: (expr, q) => `quantileExactInclusive(${quantileLevel(q)})(${expr})`,
   quantiles: (expr, qs) => `quantilesExactInclusive(${qs.map(quantileLevel).join(', ')})(${expr})`,
   listItem: (expr, index) => `arrayElement(${expr}, ${index + 1})`,
-  stringAgg: (expr, separator) => `arrayStringConcat(groupArray(${expr}), '${separator.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}')`,
+  // NULL over no rows, as DuckDB's string_agg (ClickHouse gives ''); a group with rows never concatenates to ''.
+  stringAgg: (expr, separator) =>
+    `nullIf(arrayStringConcat(groupArray(${expr}), '${separator.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'), '')`,
   nullSafeEquals: (left, right) => `(${left} IS NOT DISTINCT FROM ${right})`,
   doubleLiteral,
   floorDivide: (dividend, divisor) => `intDiv(${dividend}, ${divisor})`,
