@@ -114,9 +114,16 @@ export class ClickHouseEventStore implements EventStore {
       `CREATE TABLE IF NOT EXISTS ${CATALOG_TABLE} (name String, tbl String, created_at Int64, retention_ms Nullable(Int64), deleted UInt8, version UInt64)` +
         ' ENGINE = ReplacingMergeTree(version) ORDER BY name',
     );
+    for (const state of await this.readCatalog()) this.datasets.set(state.name, state);
+  }
+
+  /** The catalog's datasets (or the one named), each with its columns and figures read from its table. */
+  private async readCatalog(only?: string): Promise<DatasetState[]> {
     const rows = await this.executor.query(
-      `SELECT name, tbl, created_at, retention_ms, version FROM ${CATALOG_TABLE} FINAL WHERE deleted = 0 ORDER BY name`,
+      `SELECT name, tbl, created_at, retention_ms, version FROM ${CATALOG_TABLE} FINAL WHERE deleted = 0${only === undefined ? '' : ' AND name = {name:String}'} ORDER BY name`,
+      only === undefined ? {} : { name: only },
     );
+    const states: DatasetState[] = [];
     for (const [name, table, createdAt, retention, version] of rows) {
       const state = emptyState(String(name), String(table), Number(createdAt));
       state.retentionMs = retention === null ? null : Number(retention);
@@ -129,8 +136,23 @@ export class ClickHouseEventStore implements EventStore {
       state.lastEventMicros = state.rows === 0 ? null : BigInt(figures?.[1] as bigint);
       state.hasSampling = Number(figures?.[2] ?? 0) > 0;
       state.nextPosition = state.rows === 0 ? 0n : BigInt(figures?.[3] as bigint) + 1n;
-      this.datasets.set(state.name, state);
+      states.push(state);
     }
+    return states;
+  }
+
+  /**
+   * A dataset this process does not know yet, read from the catalog: another replica over the same
+   * ClickHouse may have created it. Undefined when the catalog has none either.
+   */
+  private async discover(dataset: string): Promise<DatasetState | undefined> {
+    if (this.closed) return undefined;
+    const [state] = await this.readCatalog(dataset);
+    if (state === undefined) return undefined;
+    const known = this.datasets.get(dataset);
+    if (known !== undefined) return known;
+    this.datasets.set(dataset, state);
+    return state;
   }
 
   private async readColumns(state: DatasetState): Promise<void> {
@@ -160,7 +182,7 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async getSchema(dataset: string): Promise<DatasetSchema | undefined> {
-    const state = this.datasets.get(dataset);
+    const state = this.datasets.get(dataset) ?? (await this.discover(dataset));
     return state === undefined ? undefined : schemaOf(state);
   }
 
@@ -431,7 +453,7 @@ export class ClickHouseEventStore implements EventStore {
 
   /** Plans, alters and inserts the requests of one dataset; resolves with each request's outcomes once ClickHouse accepted the rows. */
   private async writeDataset(dataset: string, requests: PendingIngest[]): Promise<IngestOutcome[][]> {
-    const existing = this.datasets.get(dataset);
+    const existing = this.datasets.get(dataset) ?? (await this.discover(dataset));
     const state = existing ?? emptyState(dataset, `ds_${randomBytes(8).toString('hex')}`, this.now());
     const plan = new RowPlan(state, this.limits, this.now());
     const outcomes = requests.map((request) => request.events.map((event) => plan.add(event)));
