@@ -1,7 +1,7 @@
 /**
  * Two ClickHouse event stores over one ClickHouse (two replicas' stores, here on one chDB session):
  * a dataset one creates is found by the other, which writes into the same table rather than
- * making a second one, and each reads what both wrote.
+ * making a second one, each reads what both wrote, and a column one adds reaches the other's schema.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flagscope-ch-replicas-'));
   executor = await ChdbExecutor.open(dir);
   a = await openClickHouseEventStore({ executor: shared(executor), now: () => T0 });
-  b = await openClickHouseEventStore({ executor: shared(executor), now: () => T0 });
+  b = await openClickHouseEventStore({ executor: shared(executor), now: () => T0, schemaRefreshMs: 0 });
 });
 
 afterAll(async () => {
@@ -61,5 +61,13 @@ describe('two ClickHouse event stores over one ClickHouse', () => {
       ]);
     }
     expect(await b.getSchema('never-created')).toBeUndefined();
+    // A column replica A adds is in replica B's schema at its next read.
+    expect((await a.ingest('shared', [{ time: T0 - 10, samplerate: 1, data: { region: 'eu' } }]))[0]!.status).toBe(202);
+    expect((await b.getSchema('shared'))?.columns.map((c) => c.name)).toEqual(['service', 'region']);
+    const regions = await runQuery(b, 'shared', { time_range: 3600, calculations: [{ op: 'COUNT' }], breakdowns: ['region'] }, T0 + 1000);
+    expect(regions.data.results.map((r) => [r.data.region, r.data.COUNT])).toEqual([
+      [null, 5],
+      ['eu', 1],
+    ]);
   });
 });

@@ -71,6 +71,8 @@ interface DatasetState {
   mistyped: Map<string, number>;
   /** Bumped twice by each deletion of events (start, end): a read that saw it change overlapped one. */
   deletions: number;
+  /** `performance.now()` when the columns were last read from ClickHouse. */
+  columnsReadAt: number;
 }
 
 interface PendingIngest {
@@ -85,6 +87,12 @@ export interface ClickHouseEventStoreOptions {
   limits?: Partial<StoreLimits>;
   /** Unix milliseconds; catalog timestamps. */
   now?: () => number;
+  /**
+   * How old (milliseconds, monotonic clock) a dataset's column list may be before `getSchema` reads
+   * it again from ClickHouse, so columns another replica added or widened are seen. Default 1000;
+   * 0 reads it on every call.
+   */
+  schemaRefreshMs?: number;
 }
 
 export class ClickHouseEventStore implements EventStore {
@@ -92,6 +100,7 @@ export class ClickHouseEventStore implements EventStore {
   private readonly executor: ClickHouseExecutor;
   private readonly limits: StoreLimits;
   private readonly now: () => number;
+  private readonly schemaRefreshMs: number;
   private readonly datasets = new Map<string, DatasetState>();
   private readonly queue: PendingIngest[] = [];
   private queuedEvents = 0;
@@ -106,6 +115,7 @@ export class ClickHouseEventStore implements EventStore {
     this.executor = options.executor;
     this.limits = { ...DEFAULT_STORE_LIMITS, ...options.limits };
     this.now = options.now ?? (() => Date.now());
+    this.schemaRefreshMs = options.schemaRefreshMs ?? 1000;
   }
 
   /** Creates the catalog table when missing and loads every dataset's columns and figures. */
@@ -160,14 +170,19 @@ export class ClickHouseEventStore implements EventStore {
       'SELECT name, type, comment FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position',
       { t: state.table },
     );
-    state.columns = [];
-    state.lowerCase.clear();
+    const read: ColumnState[] = [];
     for (const [name, type, comment] of columns) {
       const logical = logicalType(String(type));
       if (logical === undefined || name === '_time' || name === '_samplerate' || name === '_pos') continue;
-      addColumn(state, { name: String(name), type: logical, createdAt: Number(comment) || state.createdAt });
+      read.push({ name: String(name), type: logical, createdAt: Number(comment) || state.createdAt });
     }
-    state.schema = undefined;
+    state.columnsReadAt = performance.now();
+    const same =
+      read.length === state.columns.length && read.every((c, i) => c.name === state.columns[i]?.name && c.type === state.columns[i]?.type);
+    if (same) return;
+    state.columns = [];
+    state.lowerCase.clear();
+    for (const column of read) addColumn(state, column);
   }
 
   async listDatasets(): Promise<DatasetInfo[]> {
@@ -182,6 +197,11 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async getSchema(dataset: string): Promise<DatasetSchema | undefined> {
+    const known = this.datasets.get(dataset);
+    if (known !== undefined && !this.closed && performance.now() - known.columnsReadAt >= this.schemaRefreshMs) {
+      // Columns another replica added or widened meanwhile; the writer's own changes are in memory already.
+      await this.exclusive(() => this.readColumns(known)).catch(() => undefined);
+    }
     const state = this.datasets.get(dataset) ?? (await this.discover(dataset));
     return state === undefined ? undefined : schemaOf(state);
   }
@@ -676,6 +696,7 @@ function emptyState(name: string, table: string, createdAt: number): DatasetStat
     schema: undefined,
     mistyped: new Map(),
     deletions: 0,
+    columnsReadAt: performance.now(),
   };
 }
 
