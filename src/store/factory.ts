@@ -4,7 +4,9 @@
  * implementation beside `duckdb/`; nothing above the stores changes.
  *
  * URLs: `duckdb:DIR` (also `duckdb://DIR`): `DIR/events.duckdb` and `DIR/control.duckdb`,
- * the directory created when missing.
+ * the directory created when missing. The event store alone (`openEventStoreAt`) may also be
+ * ClickHouse: `clickhouse://USER:PASSWORD@HOST:8123/DATABASE`, `clickhouses://…` (HTTPS), or
+ * `chdb:DIR` (ClickHouse's engine in-process, for tests and benchmarks).
  */
 import { FlagscopeError } from '../errors.js';
 import type { ControlStore, EventStore } from './types.js';
