@@ -5,7 +5,12 @@
  * and tuples element by element, `Nullable(T)` as T or null.
  */
 import type { SqlRow, SqlValue } from '../types.js';
-import type { CompactResult } from './executor.js';
+
+/** A result as ClickHouse's `JSONCompact` format gives it: column types and rows of JSON values. */
+export interface CompactResult {
+  meta: ReadonlyArray<{ name: string; type: string }>;
+  data: ReadonlyArray<readonly unknown[]>;
+}
 
 type Decoder = (value: unknown) => SqlValue;
 

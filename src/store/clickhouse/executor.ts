@@ -6,16 +6,12 @@
  * to the engine beside the statement.
  */
 import type { SqlRow } from '../types.js';
-import { decodeRows } from './decode.js';
+import { type CompactResult, decodeRows } from './decode.js';
 
 /** Values of a statement's `{name:Type}` parameters, by name: text, or null for a `Nullable(…)` one. */
 export type ClickHouseParams = Readonly<Record<string, string | null>>;
 
-/** A result as ClickHouse's `JSONCompact` format gives it: column types and rows of JSON values. */
-export interface CompactResult {
-  meta: ReadonlyArray<{ name: string; type: string }>;
-  data: ReadonlyArray<readonly unknown[]>;
-}
+export type { CompactResult } from './decode.js';
 
 /**
  * Settings every session runs with, so the engine answers as the compiler expects: a LEFT JOIN
