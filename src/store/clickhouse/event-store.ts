@@ -393,8 +393,8 @@ export class ClickHouseEventStore implements EventStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      await this.flushNow().catch(() => undefined);
-      await this.writes.catch(() => undefined);
+      // After the writes before it, as one of them: two flushes never plan the same dataset at once.
+      await this.exclusive(() => this.flushNow()).catch(() => undefined);
       await this.executor.close();
     })();
     return this.closing;
