@@ -28,6 +28,8 @@ const TIMEOUT_SECONDS = Number(process.env.BENCH_TIMEOUT ?? 900);
 const atMost = (limit) => ({ text: `≤ ${limit}`, met: (value) => value <= limit });
 const atLeast = (limit) => ({ text: `≥ ${limit}`, met: (value) => value >= limit });
 const below = (limit, unit = '') => ({ text: `< ${limit}${unit}`, met: (value) => value < limit });
+/** A figure reported for information: no target to meet. */
+const information = () => ({ text: 'information', met: () => true });
 
 /** The benchmarks, what each needs to run and the figures read from its output. */
 const BENCHMARKS = [
@@ -64,6 +66,22 @@ const BENCHMARKS = [
         figure: 'query P99, 10% at sample rate 10: http / DuckDB',
         pattern: /^10% at sample rate 10\s.*?ratio ([0-9.]+)/m,
         target: atMost(3),
+      },
+    ],
+  },
+  {
+    name: 'clickhouse-query',
+    needs: ['dist/store/clickhouse/event-store.js', '@duckdb/node-api', 'chdb'],
+    figures: [
+      {
+        figure: 'query P99 by service, sample rate 1: chDB / DuckDB',
+        pattern: /^sample rate 1\s.*?ratio chdb\/duckdb ([0-9.]+)/m,
+        target: information(),
+      },
+      {
+        figure: 'query P99, 10% at sample rate 10: chDB / DuckDB',
+        pattern: /^10% at sample rate 10\s.*?ratio chdb\/duckdb ([0-9.]+)/m,
+        target: information(),
       },
     ],
   },

@@ -271,7 +271,7 @@ export function compileEventsQuery(
   // Every column: one record of the row's columns in the statement's snapshot (the internal
   // `_samplerate` keeps it from being empty, and is left out when decoding).
   const columns = request.everyColumn
-    ? [`${dialect.rowRecord(['_time'])} AS c0`]
+    ? [`${dialect.rowRecord(['_time'], schema.columns)} AS c0`]
     : request.columns.map((name, i) => `${dialect.quoteIdent(name)} AS c${i}`);
   // The rows are picked on the order columns alone, then their columns read (a wide table's
   // other columns are read for the picked rows only).

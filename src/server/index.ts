@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { FlagscopeError } from '../errors.js';
 import { systemTimers, type TimerScheduler } from '../scheduler.js';
 import { join } from 'node:path';
-import { duckdbStoreUrl, openStoresAt, parseEventStoreUrl, parseStoreUrl } from '../store/factory.js';
+import { duckdbStoreUrl, eventStoreDir, openStoresAt, parseStoreUrl } from '../store/factory.js';
 import type { ControlStore, EventStore } from '../store/types.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
 import { AnalysisGate } from './admission.js';
@@ -341,7 +341,8 @@ async function stopListening(server: Server, scheduler: TimerScheduler, graceMs:
 
 /** The write-ahead file of beacons in the data directory the server opens, if it opens one. */
 function defaultBeaconLogPath(options: ServerOptions): string | undefined {
-  if (options.eventStore !== undefined) return join(parseEventStoreUrl(options.eventStore).dir, 'beacons.wal');
+  const eventDir = options.eventStore === undefined ? undefined : eventStoreDir(options.eventStore);
+  if (eventDir !== undefined) return join(eventDir, 'beacons.wal');
   if (options.dataDir !== undefined) return join(options.dataDir, 'beacons.wal');
   if (options.store !== undefined) return join(parseStoreUrl(options.store).dir, 'beacons.wal');
   return undefined;

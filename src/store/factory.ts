@@ -5,7 +5,9 @@
  *
  * URLs: `duckdb:DIR` (also `duckdb://DIR`): `DIR/events.duckdb` and `DIR/control.duckdb`,
  * the directory created when missing. The control store alone may also live in PostgreSQL:
- * `openControlStoreAt('postgres://…')`.
+ * `openControlStoreAt('postgres://…')`. The event store alone (`openEventStoreAt`) may also be
+ * ClickHouse: `clickhouse://USER:PASSWORD@HOST:8123/DATABASE`, `clickhouses://…` (HTTPS), or
+ * `chdb:DIR` (ClickHouse's engine in-process, for tests and benchmarks).
  */
 import { FlagscopeError } from '../errors.js';
 import type { ControlStore, EventStore } from './types.js';
@@ -77,12 +79,18 @@ export async function openStores(url: string, options: OpenStoresOptions = {}): 
 /** Where the control store is: a DuckDB data directory, or a PostgreSQL database. */
 export type ControlStoreLocation = { engine: 'duckdb'; dir: string } | { engine: 'postgres'; url: string };
 
-/** Where the event store is: a DuckDB data directory (ClickHouse is the next line of {@link parseEventStoreUrl}). */
-export type EventStoreLocation = { engine: 'duckdb'; dir: string };
+/**
+ * Where the event store is: a DuckDB data directory, a ClickHouse server (`clickhouse://`,
+ * `clickhouses://`), or ClickHouse's engine in-process (`chdb:DIR`; no DIR: a new temporary one).
+ */
+export type EventStoreLocation =
+  | { engine: 'duckdb'; dir: string }
+  | { engine: 'clickhouse'; url: string }
+  | { engine: 'chdb'; dir: string | undefined };
 
 /** The URL forms `--control-store` and `--event-store` take. */
 export const CONTROL_STORE_FORMS = 'duckdb:DIR or postgres://USER:PASSWORD@HOST:PORT/DATABASE';
-export const EVENT_STORE_FORMS = 'duckdb:DIR';
+export const EVENT_STORE_FORMS = 'duckdb:DIR, clickhouse://USER:PASSWORD@HOST:8123/DATABASE (clickhouses:// for HTTPS) or chdb:DIR';
 
 /** Reads a control store URL (`duckdb:DIR`, `postgres://…`, `postgresql://…`); a usage error names what is wrong and the forms. */
 export function parseControlStoreUrl(url: string): ControlStoreLocation {
@@ -102,9 +110,29 @@ export function parseControlStoreUrl(url: string): ControlStoreLocation {
   return { engine: 'duckdb', dir: parseTypedUrl(url, 'control', CONTROL_STORE_FORMS) };
 }
 
-/** Reads an event store URL (`duckdb:DIR`); a usage error names what is wrong and the forms. */
+/** Reads an event store URL (`duckdb:DIR`, `clickhouse://…`, `clickhouses://…`, `chdb:DIR`); a usage error names what is wrong and the forms. */
 export function parseEventStoreUrl(url: string): EventStoreLocation {
+  if (/^clickhouses?:\/\//i.test(url)) {
+    try {
+      if (new URL(url).hostname === '') throw new Error('no host');
+    } catch {
+      throw new FlagscopeError('usage', `event store URL \`${redactStoreUrl(url)}\` is not a ClickHouse URL`, `pass ${EVENT_STORE_FORMS}`);
+    }
+    return { engine: 'clickhouse', url };
+  }
+  const chdb = /^chdb:(.*)$/is.exec(url);
+  if (chdb !== null) {
+    const rest = chdb[1] as string;
+    const dir = rest.startsWith('//') ? rest.slice(2) : rest;
+    return { engine: 'chdb', dir: dir.trim() === '' ? undefined : dir };
+  }
   return { engine: 'duckdb', dir: parseTypedUrl(url, 'event', EVENT_STORE_FORMS) };
+}
+
+/** The data directory an event store URL names, if it names one (DuckDB's, chDB's). */
+export function eventStoreDir(url: string): string | undefined {
+  const location = parseEventStoreUrl(url);
+  return location.engine === 'clickhouse' ? undefined : location.dir;
 }
 
 /** The directory of a `duckdb:DIR` URL given for the `kind` store. */
@@ -142,7 +170,7 @@ export async function openStoresAt(where: { control: string; events: string }, o
   const control = await openControlAt(controlAt, options);
   let events: EventStore;
   try {
-    events = await openDuckDbEvents(eventsAt.dir, options);
+    events = await openEventsAt(eventsAt, options);
   } catch (e) {
     await control.close();
     throw e;
@@ -190,6 +218,53 @@ async function openControlAt(location: ControlStoreLocation, options: OpenStores
   const control = await openControlStore({ path: join(location.dir, 'control.duckdb') });
   await keepPrivate(location.dir, options.log);
   return control;
+}
+
+/**
+ * Opens the event store an event-store URL names (`--event-store`), independent of the control
+ * store: `duckdb:DIR` (`DIR/events.duckdb`), `clickhouse://USER:PASSWORD@HOST:8123/DATABASE` or
+ * `clickhouses://…` (HTTPS; `@clickhouse/client`), or `chdb:DIR` / `chdb:` (ClickHouse's engine
+ * in-process, for tests and benchmarks: its data in DIR, or a new temporary directory). Rejects
+ * with a usage error (exit 2) naming the forms for anything else.
+ */
+export async function openEventStoreAt(url: string, options: OpenStoresOptions = {}): Promise<EventStore> {
+  return openEventsAt(parseEventStoreUrl(url), options);
+}
+
+async function openEventsAt(location: EventStoreLocation, options: OpenStoresOptions): Promise<EventStore> {
+  switch (location.engine) {
+    case 'duckdb':
+      return openDuckDbEvents(location.dir, options);
+    case 'clickhouse': {
+      const [{ HttpExecutor, parseClickHouseUrl }, { openClickHouseEventStore }] = await Promise.all([
+        import('./clickhouse/http-executor.js'),
+        import('./clickhouse/event-store.js'),
+      ]);
+      return openClickHouseEventStore({ executor: new HttpExecutor(parseClickHouseUrl(location.url)), ...clickHouseOptions(options) });
+    }
+    case 'chdb': {
+      const [{ mkdir, mkdtemp }, { tmpdir }, { join }, { ChdbExecutor }, { openClickHouseEventStore }] = await Promise.all([
+        import('node:fs/promises'),
+        import('node:os'),
+        import('node:path'),
+        import('./clickhouse/chdb-executor.js'),
+        import('./clickhouse/event-store.js'),
+      ]);
+      const dir = location.dir ?? (await mkdtemp(join(tmpdir(), 'flagscope-chdb-')));
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      return openClickHouseEventStore({ executor: await ChdbExecutor.open(dir), ...clickHouseOptions(options) });
+    }
+  }
+}
+
+function clickHouseOptions(options: OpenStoresOptions): {
+  now?: () => number;
+  limits?: { maxColumnsPerDataset?: number; maxQueuedEvents?: number };
+} {
+  return {
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  };
 }
 
 async function prepareDir(dir: string, log: ((line: string) => void) | undefined): Promise<void> {

@@ -64,6 +64,24 @@ describe('serve --check-stores and store URLs', () => {
     expect(events.stderr).not.toMatch(/secret/);
   });
 
+  it("puts the events in ClickHouse's engine (chdb:DIR) beside a DuckDB control store", () => {
+    const check = flagscope([
+      'serve',
+      '--data-dir',
+      join(home, 'check-ch'),
+      '--event-store',
+      `chdb:${join(home, 'chdb')}`,
+      '--check-stores',
+      '--json',
+    ]);
+    expect(check.code, check.stderr).toBe(0);
+    expect(JSON.parse(check.stdout)).toMatchObject({ control: { engine: 'duckdb' }, events: { engine: 'chdb', datasets: 0 } });
+    const bad = flagscope(['serve', '--event-store', 'clickhouse://u:secret@/db', '--check-stores']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/is not a ClickHouse URL/);
+    expect(bad.stderr).not.toMatch(/secret/);
+  });
+
   it('takes the stores from the profile setting', () => {
     const set = flagscope(['config', 'set', 'event_store', `duckdb:${join(home, 'from-profile')}`]);
     expect(set.code, set.stderr).toBe(0);

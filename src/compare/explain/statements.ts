@@ -80,16 +80,21 @@ export function buildExplainProfileStatement(
   const selection = compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false';
   const where = whereClause(validated, schema, params, dialect);
   const ident = dialect.quoteIdent;
-  const fraction =
-    datasetRows > PROFILE_FULL_SCAN_ROWS ? Math.max(0.01, Math.round((100 * PROFILE_FULL_SCAN_ROWS) / datasetRows) / 100) : 1;
+  const wanted = datasetRows > PROFILE_FULL_SCAN_ROWS ? Math.max(0.01, Math.round((100 * PROFILE_FULL_SCAN_ROWS) / datasetRows) / 100) : 1;
+  // An engine without block samples reads the table whole.
+  const sampleClause = wanted < 1 ? dialect.tableSample(wanted * 100) : undefined;
+  const fraction = sampleClause === undefined ? 1 : wanted;
   const quantiles = Array.from({ length: NUMERIC_BUCKETS - 1 }, (_, i) => (i + 1) / NUMERIC_BUCKETS);
   const selects: string[] = ['CAST(count(*) AS DOUBLE)', 'CAST(count(*) FILTER (WHERE s) AS DOUBLE)'];
   columns.forEach((c, i) => {
-    selects.push(`approx_count_distinct(c${i})`);
-    if (isNumeric(c.type)) selects.push(`approx_quantile(CAST(c${i} AS DOUBLE), [${quantiles.map((q) => q.toFixed(6)).join(', ')}])`);
+    selects.push(dialect.approxCountDistinct(`c${i}`));
+    if (isNumeric(c.type)) selects.push(dialect.approxQuantiles(`CAST(c${i} AS DOUBLE)`, quantiles));
   });
-  const inner = [`coalesce(${selection}, false) AS s`, ...columns.map((c, i) => `${ident(c.name)} AS c${i}`)].join(', ');
-  const sample = fraction < 1 ? ` TABLESAMPLE ${fraction * 100}% (system, 7)` : '';
+  const inner = [
+    `CAST(coalesce(${selection}, false) AS ${dialect.sqlType('boolean')}) AS s`,
+    ...columns.map((c, i) => `${ident(c.name)} AS c${i}`),
+  ].join(', ');
+  const sample = sampleClause === undefined ? '' : ` ${sampleClause}`;
   const sql = `SELECT ${selects.join(', ')} FROM (SELECT ${inner} FROM ${table}${sample} WHERE ${where})`;
   const decode = (rows: readonly (readonly unknown[])[]): PopulationProfile => {
     const row = rows[0] ?? [];
@@ -137,13 +142,13 @@ function groupingStatement(
   dialect: SqlDialect,
 ): Statement<ExplainGroup[]> {
   const params: SqlParam[] = [];
-  const selection = `coalesce(${compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false'}, false)`;
+  const selection = `CAST(coalesce(${compileFilterPredicate(validated.selection, validated.selectionCombination, schema, params, dialect) ?? 'false'}, false) AS ${dialect.sqlType('boolean')})`;
   const values = columns.map((c, i) => `${valueExpression(c, params, dialect)} AS c${i}`);
   let where = whereClause(validated, schema, params, dialect);
   let weight = `CAST(${dialect.quoteIdent('_samplerate')} AS DOUBLE)`;
   if (restModulus > 1) {
     // Every selected event, and a uniform sample of the rest standing for restModulus events each.
-    where += ` AND (${selection} OR hash(rowid) % ${restModulus} = 0)`;
+    where += ` AND (${selection} OR ${dialect.rowHash} % ${restModulus} = 0)`;
     weight = `${weight} * CASE WHEN ${selection} THEN 1 ELSE ${restModulus} END`;
   }
   const src = `SELECT ${selection} AS s, ${weight} AS w, ${values.join(', ')} FROM ${table} WHERE ${where}`;

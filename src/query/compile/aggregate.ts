@@ -38,7 +38,7 @@ export function aggregate(grouped: GroupedSource, calculations: CalculationPlans
     joins.push(`LEFT JOIN hr_${suffix}_${v} ON ${grouping.joinOn(baseName, `hr_${suffix}_${v}`)}`);
   }
   const selects = [
-    ...keys.map((k) => `${baseName}.${k}`),
+    ...keys.map((k) => `${baseName}.${k} AS ${k}`),
     ...calculations.plans.flatMap((plan, i) => outputSelects(plan, i, baseName, suffix, calculations, dialect)),
   ];
   const aggName = `agg_${suffix}`;
@@ -98,7 +98,9 @@ function outputSelects(
     case 'listed-quantile': {
       const listed = [...calculations.listedQuantiles.values()].find((l) => l.alias === plan.listAlias);
       const expr =
-        listed && listed.qs.length > 1 ? dialect.listItem(`${baseName}.${plan.listAlias}`, plan.index) : `${baseName}.${plan.listAlias}`;
+        listed && (listed.qs.length > 1 || listed.weighted === true)
+          ? dialect.listItem(`${baseName}.${plan.listAlias}`, plan.index)
+          : `${baseName}.${plan.listAlias}`;
       return [`CAST(${expr} AS DOUBLE) AS c${i}`];
     }
     case 'weighted-quantile': {

@@ -17,10 +17,12 @@ export type CalcPlan =
   | { kind: 'weighted-quantile'; name: string; valueAlias: string; q: number; slot: number }
   | { kind: 'heatmap'; name: string; valueAlias: string };
 
-/** Unweighted quantiles of one value column, computed together as one list `alias`. */
+/** Quantiles of one value column computed together as `alias`: unweighted, or weighted by the dialect's own aggregate. */
 export interface ListedQuantiles {
   alias: string;
   qs: number[];
+  /** Computed by the dialect's `weightedQuantiles`, always a list (else a list only for several quantiles). */
+  weighted?: boolean;
 }
 
 /** The calculations of a query, planned. */
@@ -88,11 +90,18 @@ export function planCalculations(calculations: Calculation[], context: PlanningC
     heatmapColumns: new Set(),
   };
   for (const calc of calculations) planned.plans.push(planCalculation(calc, context, planned));
+  const { dialect } = context;
   for (const [v, listed] of planned.listedQuantiles) {
+    // With sampling, an engine's own weighted quantiles (the sample rate `w` is the weight).
+    if (context.weighted && dialect.weightedQuantiles !== undefined) {
+      listed.weighted = true;
+      planned.baseAggs.push(`${dialect.weightedQuantiles(v, 'w', listed.qs)} AS ${listed.alias}`);
+      continue;
+    }
     planned.baseAggs.push(
       listed.qs.length === 1
-        ? `${context.dialect.quantile(`${v}`, listed.qs[0] ?? 0.5)} AS ${listed.alias}`
-        : `${context.dialect.quantiles(`${v}`, listed.qs)} AS ${listed.alias}`,
+        ? `${dialect.quantile(`${v}`, listed.qs[0] ?? 0.5)} AS ${listed.alias}`
+        : `${dialect.quantiles(`${v}`, listed.qs)} AS ${listed.alias}`,
     );
   }
   planned.plans.forEach((plan, i) => {
@@ -113,7 +122,7 @@ function planCalculation(calc: Calculation, context: PlanningContext, planned: C
   const quantile = PERCENTILE_QUANTILE[calc.op as PercentileOp];
   if (quantile === undefined) throw compilerBug(`no SQL for calculation ${calc.op}`);
   const v = context.scan.valueOf(requireColumn(calc));
-  if (context.weighted) {
+  if (context.weighted && context.dialect.weightedQuantiles === undefined) {
     const qs = planned.weightedQuantiles.get(v) ?? [];
     if (!planned.weightedQuantiles.has(v)) planned.weightedQuantiles.set(v, qs);
     qs.push(quantile);
