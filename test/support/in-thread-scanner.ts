@@ -6,7 +6,9 @@
  */
 import type { BodyScanner } from '../../src/store/duckdb/batch-ingest.js';
 import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/store/duckdb/batch-scanner.js';
-import type { ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import type { OtlpEncoding } from '../../src/ingest/otlp/decode.js';
+import type { OtlpReply, ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import { flattenOtlpBody } from '../../src/store/otlp-objects.js';
 import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
 
 /** What a scanner saw. */
@@ -25,20 +27,22 @@ export class InThreadScanner implements BodyScanner {
   readonly counters: ScanCounters = { prepared: 0, fallback: 0, materialized: 0, reasons: new Map() };
   /** The result of the latest scan. */
   last: ScanResult | undefined;
-  private cached: ScanSchema | undefined;
+  /** Each dataset's scan schema (as a worker keeps them). */
+  private readonly cached = new Map<string, ScanSchema>();
   private stale: DatasetSnapshot | undefined;
 
   scanNextAgainst(snapshot: DatasetSnapshot): void {
     this.stale = snapshot;
   }
 
-  scan(_dataset: string, current: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
+  scan(dataset: string, current: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
     const snapshot = this.stale ?? current;
     this.stale = undefined;
-    if (this.cached === undefined || this.cached.version !== snapshot.version) this.cached = scanSchemaOf(snapshot);
+    let schema = this.cached.get(dataset);
+    if (schema === undefined || schema.version !== snapshot.version) this.cached.set(dataset, (schema = scanSchemaOf(snapshot)));
     // The worker gets its own copy of the body: the scan must not depend on the caller's buffer.
     const own = new Uint8Array(body);
-    const result = scanBatch(own, this.cached, { now, maxEventBytes });
+    const result = scanBatch(own, schema, { now, maxEventBytes });
     this.last = result;
     if (result.kind === 'prepared') this.counters.prepared++;
     else {
@@ -46,6 +50,15 @@ export class InThreadScanner implements BodyScanner {
       this.counters.reasons.set(result.reason, (this.counters.reasons.get(result.reason) ?? 0) + 1);
     }
     return Promise.resolve({ id: 0, result, body: own });
+  }
+
+  /** OTLP exports flattened here, as a worker does: on a copy of the body. */
+  flattened = 0;
+
+  flattenOtlp(body: Uint8Array, encoding: OtlpEncoding, fallbackDataset: string, now: number): Promise<OtlpReply> {
+    this.flattened++;
+    const otlp = flattenOtlpBody(Buffer.from(new Uint8Array(body)), encoding, fallbackDataset, now);
+    return Promise.resolve({ id: 0, otlp, failure: undefined });
   }
 
   takeBody(bytes: number): Buffer {

@@ -9,11 +9,31 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FlagscopeError } from '../../errors.js';
+import type { OtlpEncoding } from '../../ingest/otlp/decode.js';
+import type { FlatOtlp } from '../otlp-objects.js';
 import type { DatasetSnapshot } from './prepared.js';
 import { transferablesOfScan, type ScanResult } from './batch-scanner.js';
 
-/** What a worker is asked to do: scan a body, or take back column buffers for reuse. */
-export type WorkerMessage = ScanJob | { kind: 'recycle'; buffers: ArrayBuffer[] };
+/** What a worker is asked to do: scan a body, flatten an OTLP export, or take back column buffers for reuse. */
+export type WorkerMessage = ScanJob | OtlpJob | { kind: 'recycle'; buffers: ArrayBuffer[] };
+
+/** Decode and flatten an OTLP trace export down to each dataset's batch body (src/store/otlp-objects.ts). */
+export interface OtlpJob {
+  kind: 'otlp';
+  id: number;
+  /** A copy of the request body (the caller keeps its own, to fall back on). */
+  body: Uint8Array;
+  encoding: OtlpEncoding;
+  fallbackDataset: string;
+  now: number;
+}
+
+/** A worker's answer to an {@link OtlpJob}: the flattened export, or why the worker could not make it. */
+export interface OtlpReply {
+  id: number;
+  otlp: FlatOtlp | undefined;
+  failure: string | undefined;
+}
 
 export interface ScanJob {
   kind: 'scan';
@@ -42,7 +62,7 @@ interface PoolWorker {
   generation: number;
   /** Snapshot version each dataset was last sent to this worker with. */
   sent: Map<string, number>;
-  pending: Map<number, { resolve: (reply: ScanReply) => void; reject: (error: unknown) => void }>;
+  pending: Map<number, { resolve: (reply: ScanReply & OtlpReply) => void; reject: (error: unknown) => void }>;
 }
 
 /**
@@ -143,7 +163,7 @@ export class IngestPool {
         this.workers[index] = this.spawn();
       }
     };
-    entry.worker.on('message', (reply: ScanReply) => {
+    entry.worker.on('message', (reply: ScanReply & OtlpReply) => {
       const waiting = entry.pending.get(reply.id);
       if (waiting === undefined) return;
       entry.pending.delete(reply.id);
@@ -166,8 +186,7 @@ export class IngestPool {
   scan(dataset: string, snapshot: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
     if (this.closed)
       return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
-    let entry = this.workers[0]!;
-    for (const candidate of this.workers) if (candidate.pending.size < entry.pending.size) entry = candidate;
+    const entry = this.leastBusy();
     // A body in shared memory is read in place; any other is transferred, which needs a buffer
     // of its own (not a slice of Node's shared pool).
     const shared = body.buffer instanceof SharedArrayBuffer;
@@ -191,6 +210,32 @@ export class IngestPool {
     }).finally(() => {
       if (entry.pending.size === 0) entry.worker.unref();
     });
+  }
+
+  /**
+   * Decodes and flattens an OTLP export in the least busy worker, down to each dataset's batch
+   * body. The worker reads a copy of `body`; the caller's stays as it is.
+   */
+  flattenOtlp(body: Uint8Array, encoding: OtlpEncoding, fallbackDataset: string, now: number): Promise<OtlpReply> {
+    if (this.closed)
+      return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
+    const entry = this.leastBusy();
+    // A copy of its own, transferred: cloning a view clones the whole buffer under it.
+    const own = new Uint8Array(body);
+    const job: OtlpJob = { kind: 'otlp', id: this.nextId++, body: own, encoding, fallbackDataset, now };
+    return new Promise<OtlpReply>((resolve, reject) => {
+      entry.pending.set(job.id, { resolve, reject });
+      entry.worker.ref();
+      entry.worker.postMessage(job, [own.buffer]);
+    }).finally(() => {
+      if (entry.pending.size === 0) entry.worker.unref();
+    });
+  }
+
+  private leastBusy(): PoolWorker {
+    let entry = this.workers[0]!;
+    for (const candidate of this.workers) if (candidate.pending.size < entry.pending.size) entry = candidate;
+    return entry;
   }
 
   /**

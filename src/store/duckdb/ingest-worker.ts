@@ -6,7 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import { RecycledBuffers } from './column-builder.js';
 import { scanBatch, scanSchemaOf, transferablesOfScan, type ScanResult, type ScanSchema } from './batch-scanner.js';
-import type { ScanReply, WorkerMessage } from './ingest-pool.js';
+import { flattenOtlpBody } from '../otlp-objects.js';
+import type { OtlpJob, OtlpReply, ScanReply, WorkerMessage } from './ingest-pool.js';
 
 /** Datasets remembered at most; past it the cache starts over (snapshots are sent again when needed). */
 const MAX_SCHEMAS = 1000;
@@ -20,6 +21,10 @@ const buffers = new RecycledBuffers(RECYCLED_BYTES);
 parentPort!.on('message', (message: WorkerMessage) => {
   if (message.kind === 'recycle') {
     for (const buffer of message.buffers) buffers.give(buffer);
+    return;
+  }
+  if (message.kind === 'otlp') {
+    flattenOtlp(message);
     return;
   }
   const job = message;
@@ -42,3 +47,18 @@ parentPort!.on('message', (message: WorkerMessage) => {
   const body = job.body.buffer instanceof SharedArrayBuffer ? [] : [job.body.buffer];
   parentPort!.postMessage(reply, [...body, ...transferablesOfScan(result)]);
 });
+
+/** Decodes and flattens an OTLP export; each dataset's batch body is transferred back, not copied. */
+function flattenOtlp(job: OtlpJob): void {
+  let reply: OtlpReply;
+  try {
+    const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+    reply = { id: job.id, otlp: flattenOtlpBody(body, job.encoding, job.fallbackDataset, job.now), failure: undefined };
+  } catch (error) {
+    reply = { id: job.id, otlp: undefined, failure: error instanceof Error ? error.message : String(error) };
+  }
+  const texts: ArrayBuffer[] = [];
+  if (reply.otlp?.kind === 'flat')
+    for (const dataset of reply.otlp.datasets) if (dataset.text !== undefined) texts.push(dataset.text.buffer as ArrayBuffer);
+  parentPort!.postMessage(reply, texts);
+}
