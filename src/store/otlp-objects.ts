@@ -21,8 +21,11 @@ export interface OtlpDatasetSpans {
   spanIdOf(i: number): string;
 }
 
-/** One dataset as an ingest worker hands it back: its batch body, or (when JSON cannot say it) its events. */
-export interface FlatDataset {
+/**
+ * One dataset as an ingest worker hands it back: laid out for the store already (`prepared`, of
+ * the store's own type), else its batch body, else (when JSON cannot say it) its events.
+ */
+export interface FlatDataset<P = unknown> {
   dataset: string;
   spans: number[];
   annotation: boolean[];
@@ -32,11 +35,13 @@ export interface FlatDataset {
   text?: Uint8Array;
   /** The events themselves, when {@link batchTextOf} cannot write them. */
   events?: IncomingEvent[];
+  /** The events as the store lays them out, when the worker could. */
+  prepared?: P;
 }
 
 /** An export request as an ingest worker hands it back: flattened, or why it does not decode. */
-export type FlatOtlp =
-  | { kind: 'flat'; rejected: Array<{ span: number; reason: string }>; datasets: FlatDataset[] }
+export type FlatOtlp<P = unknown> =
+  | { kind: 'flat'; rejected: Array<{ span: number; reason: string }>; datasets: Array<FlatDataset<P>> }
   | { kind: 'invalid'; message: string; hint: string | undefined; details: unknown };
 
 /** Stores an export on the calling thread: decode, flatten, and each dataset's events through `store`. */
@@ -148,11 +153,18 @@ export function otlpOutcomeOf(
 }
 
 /**
- * Decodes and flattens an export down to each dataset's batch body: what an ingest worker does
- * with an OTLP body, so the main thread only appends. A body that does not decode comes back as
- * the `invalid_input` it is (a worker's errors do not cross threads as themselves).
+ * Decodes and flattens an export down to each dataset's layout for the store (`prepare`, when it
+ * can) or batch body: what an ingest worker does with an OTLP body, so the main thread only
+ * appends. A body that does not decode comes back as the `invalid_input` it is (a worker's errors
+ * do not cross threads as themselves).
  */
-export function flattenOtlpBody(body: Buffer, encoding: OtlpEncoding, fallbackDataset: string, now: number): FlatOtlp {
+export function flattenOtlpBody<P = never>(
+  body: Buffer,
+  encoding: OtlpEncoding,
+  fallbackDataset: string,
+  now: number,
+  prepare?: (dataset: string, events: IncomingEvent[]) => P | undefined,
+): FlatOtlp<P> {
   let request: ReturnType<typeof decodeTraces>;
   try {
     request = decodeTraces(body, encoding);
@@ -162,10 +174,12 @@ export function flattenOtlpBody(body: Buffer, encoding: OtlpEncoding, fallbackDa
   }
   const flat = flattenTraces(request, { fallbackDataset, now });
   const encoder = new TextEncoder();
-  const datasets = flat.byDataset.map((batch): FlatDataset => {
+  const datasets = flat.byDataset.map((batch): FlatDataset<P> => {
     const spanIds = JSON.stringify(batch.events.map((event) => String(event.data['trace.span_id'])));
-    const text = batchTextOf(batch.events);
     const { dataset, spans, annotation } = batch;
+    const prepared = prepare?.(dataset, batch.events);
+    if (prepared !== undefined) return { dataset, spans, annotation, spanIds, prepared };
+    const text = batchTextOf(batch.events);
     return text === undefined
       ? { dataset, spans, annotation, spanIds, events: batch.events }
       : { dataset, spans, annotation, spanIds, text: encoder.encode(text) };
@@ -173,8 +187,16 @@ export function flattenOtlpBody(body: Buffer, encoding: OtlpEncoding, fallbackDa
   return { kind: 'flat', rejected: flat.rejected, datasets };
 }
 
+/** The batch body of one dataset of an export, flattened again here (for a store whose layout from a worker went stale). */
+export function datasetBatchBody(body: Buffer, encoding: OtlpEncoding, fallbackDataset: string, now: number, dataset: string): Buffer {
+  const flat = flattenTraces(decodeTraces(body, encoding), { fallbackDataset, now });
+  const text = batchTextOf(flat.byDataset.find((batch) => batch.dataset === dataset)?.events ?? []);
+  if (text === undefined) throw new Error(`the events of dataset ${dataset} cannot be written as a batch body`);
+  return Buffer.from(text);
+}
+
 /** A worker's dataset as the outcome reads it (its span ids parsed only when asked). */
-export function spansOfFlat(flat: FlatDataset): OtlpDatasetSpans {
+export function spansOfFlat(flat: FlatDataset<unknown>): OtlpDatasetSpans {
   let ids: string[] | undefined;
   return {
     dataset: flat.dataset,

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlagscopeError } from '../../src/errors.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { type DuckDbEventStore, openEventStore } from '../../src/store/duckdb/event-store.js';
+import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
 import type { OtlpTraceOptions } from '../../src/store/types.js';
 import { mulberry32 } from '../fixtures/random.js';
 import { InThreadScanner } from '../support/in-thread-scanner.js';
@@ -30,7 +31,7 @@ const MAX_EVENT_BYTES = 3000;
 const WORKER_SCRIPT = fileURLToPath(new URL('../../dist/store/duckdb/ingest-worker.js', import.meta.url));
 
 /** Spans of one service from the real SDK: server spans with children, events, exceptions, links, errors, new fields now and then, an oversize one. */
-function makeSpans(service: string, count: number, seed: number, oversize = true): ReadableSpan[] {
+function makeSpans(service: string, count: number, seed: number, extras = true): ReadableSpan[] {
   const random = mulberry32(seed);
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
@@ -49,8 +50,8 @@ function makeSpans(service: string, count: number, seed: number, oversize = true
       'cache.hit': random() < 0.5,
       tags: ['a', 'b'],
     };
-    if (random() < 0.05) attributes[`feature.new_${Math.floor(random() * 3)}`] = 'x';
-    if (random() < 0.03 && oversize) attributes.blob = 'z'.repeat(MAX_EVENT_BYTES);
+    if (random() < 0.05 && extras) attributes[`feature.new_${Math.floor(random() * 3)}`] = 'x';
+    if (random() < 0.03 && extras) attributes.blob = 'z'.repeat(MAX_EVENT_BYTES);
     if (random() < 0.1) attributes.sampleRate = 10;
     const span = tracer.startSpan('HTTP', { kind: SpanKind.SERVER, startTime: at, attributes });
     if (random() < 0.3) {
@@ -262,11 +263,11 @@ describe('the DuckDB store with a scanner for OTLP', () => {
       const first = await store.ingestOtlpTraces(body, options(admitted));
       expect(scanner.flattened).toBe(1);
       expect(scanner.counters.prepared).toBe(0);
-      // Both datasets now exist with every field of the export: each one's batch body is scanned into chunks.
+      // Both datasets now exist with every field of the export: each one is laid out in column buffers where it is flattened.
       const second = await store.ingestOtlpTraces(body, options(admitted));
       expect(scanner.flattened).toBe(2);
-      expect([...scanner.counters.reasons]).toEqual([]);
-      expect(scanner.counters.prepared).toBe(2);
+      expect(scanner.laidOut).toBe(2);
+      expect(scanner.counters.prepared + scanner.counters.fallback).toBe(0);
       expect(second.stored.sort()).toEqual(['search', 'shop']);
       expect(admitted.length).toBe(2);
       // What was admitted is what is stored: the events over the size limit were refused before.
@@ -279,6 +280,39 @@ describe('the DuckDB store with a scanner for OTLP', () => {
       expect(second.refused).toEqual([]);
     } finally {
       await store.close();
+    }
+  });
+
+  let before: DatasetSnapshot | undefined;
+
+  it('stores the same rows as a store without a scanner, also when the columns change between the layout and the append', async () => {
+    const scanner = new InThreadScanner();
+    const stores = await Promise.all([
+      openEventStore({ path: join(dir, 'laid-out.duckdb'), now: () => T0, bodyScanner: scanner, ingestWorkerMinBytes: 0 }),
+      openEventStore({ path: join(dir, 'on-thread.duckdb'), now: () => T0 }),
+    ]);
+    try {
+      // The second export brings new fields (new columns); the others have only the first one's.
+      const plain = makeSpans('shop', 300, 5, false);
+      const exports = [plain.slice(0, 100), makeSpans('shop', 100, 6), plain.slice(100, 200), plain.slice(200)].map(protobuf);
+      const answers: unknown[][] = [[], []];
+      for (const [s, store] of stores.entries()) {
+        for (const [n, body] of exports.entries()) {
+          // The last export is laid out against the columns as they were before the second one.
+          if (s === 0 && n === 3) scanner.flattenNextAgainst([before!]);
+          answers[s]!.push(await store.ingestOtlpTraces(body, options([])));
+          if (s === 0 && n === 0) before = store.snapshot('shop');
+        }
+      }
+      expect(scanner.laidOut).toBe(2);
+      // The second export changed the columns: the last layout was stale, and the store took its events as objects.
+      expect(stores[0]!.snapshot('shop')!.version).not.toBe(before!.version);
+      expect(answers[0]).toEqual(answers[1]);
+      const [rowsA, rowsB] = await Promise.all(stores.map((store) => tableRows(store, 'shop')));
+      expect(rowsA!.length).toBeGreaterThan(390);
+      expect(rowsA).toEqual(rowsB);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
     }
   });
 

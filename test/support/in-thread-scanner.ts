@@ -7,7 +7,9 @@
 import type { BodyScanner } from '../../src/store/duckdb/batch-ingest.js';
 import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/store/duckdb/batch-scanner.js';
 import type { OtlpEncoding } from '../../src/ingest/otlp/decode.js';
-import type { OtlpReply, ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import { scanEvents } from '../../src/store/duckdb/event-scanner.js';
+import type { OtlpReply, PreparedScan, ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import type { IncomingEvent } from '../../src/store/types.js';
 import { flattenOtlpBody } from '../../src/store/otlp-objects.js';
 import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
 
@@ -52,12 +54,36 @@ export class InThreadScanner implements BodyScanner {
     return Promise.resolve({ id: 0, result, body: own });
   }
 
+  private otlpStale: readonly DatasetSnapshot[] | undefined;
+
+  /** Lays out the next OTLP export against these snapshots, as a worker does when the columns change meanwhile. */
+  flattenNextAgainst(snapshots: readonly DatasetSnapshot[]): void {
+    this.otlpStale = snapshots;
+  }
+
   /** OTLP exports flattened here, as a worker does: on a copy of the body. */
   flattened = 0;
+  /** Datasets of OTLP exports laid out here in column buffers (not written as batch bodies). */
+  laidOut = 0;
 
-  flattenOtlp(body: Uint8Array, encoding: OtlpEncoding, fallbackDataset: string, now: number): Promise<OtlpReply> {
+  flattenOtlp(
+    body: Uint8Array,
+    options: { encoding: OtlpEncoding; fallbackDataset: string; now: number; maxEventBytes: number },
+    snapshots: readonly DatasetSnapshot[],
+  ): Promise<OtlpReply> {
     this.flattened++;
-    const otlp = flattenOtlpBody(Buffer.from(new Uint8Array(body)), encoding, fallbackDataset, now);
+    const against = this.otlpStale ?? snapshots;
+    this.otlpStale = undefined;
+    const prepare = (dataset: string, events: IncomingEvent[]): PreparedScan | undefined => {
+      const snapshot = against.find((candidate) => candidate.dataset === dataset);
+      if (snapshot === undefined) return undefined;
+      const result = scanEvents(events, scanSchemaOf(snapshot), { now: options.now, maxEventBytes: options.maxEventBytes });
+      if (result.kind !== 'prepared') return undefined;
+      this.laidOut++;
+      return result;
+    };
+    const copy = Buffer.from(new Uint8Array(body));
+    const otlp = flattenOtlpBody(copy, options.encoding, options.fallbackDataset, options.now, prepare);
     return Promise.resolve({ id: 0, otlp, failure: undefined });
   }
 

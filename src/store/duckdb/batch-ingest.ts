@@ -10,10 +10,9 @@ import { eventProblem } from '../../ingest/value-rules.js';
 import { acceptedEvents, decodeBatchBody, mergeOutcomes, withWarning } from '../../ingest/honeycomb.js';
 import type { OtlpEncoding } from '../../ingest/otlp/decode.js';
 import { ingestBatchAsObjects } from '../batch-objects.js';
-import { type FlatDataset, ingestOtlpOnThread, otlpOutcomeOf, sizeChecked, spansOfFlat } from '../otlp-objects.js';
+import { datasetBatchBody, type FlatDataset, ingestOtlpOnThread, otlpOutcomeOf, sizeChecked, spansOfFlat } from '../otlp-objects.js';
 import type { BatchBodyOptions, EventStore, IncomingEvent, IngestOutcome, OtlpTraceOptions, OtlpTraceOutcome } from '../types.js';
-import type { ScanResult } from './batch-scanner.js';
-import { IngestPool, type OtlpReply, type ScanReply } from './ingest-pool.js';
+import { IngestPool, type OtlpReply, type PreparedScan, type ScanReply } from './ingest-pool.js';
 import type { DatasetSnapshot, PreparedIngest } from './prepared.js';
 
 /** Default of {@link BatchIngestOptions.ingestWorkerMinBytes}. */
@@ -28,8 +27,16 @@ export interface BodyScanner {
   scan(dataset: string, snapshot: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply>;
   /** Takes back a reply's column buffers once they are appended. */
   recycle(reply: ScanReply): void;
-  /** Decodes and flattens an OTLP export down to each dataset's batch body; without it, the store does that on its thread. */
-  flattenOtlp?(body: Uint8Array, encoding: OtlpEncoding, fallbackDataset: string, now: number): Promise<OtlpReply>;
+  /**
+   * Decodes and flattens an OTLP export, laying out each dataset of `snapshots` (their current
+   * columns) in column buffers, any other as its batch body; without it, the store does all that
+   * on its thread.
+   */
+  flattenOtlp?(
+    body: Uint8Array,
+    options: { encoding: OtlpEncoding; fallbackDataset: string; now: number; maxEventBytes: number },
+    snapshots: readonly DatasetSnapshot[],
+  ): Promise<OtlpReply>;
   close(): Promise<void>;
 }
 
@@ -56,11 +63,16 @@ interface OtlpPlan {
   done(): void;
 }
 
-type PreparedScan = Extract<ScanResult, { kind: 'prepared' }>;
+const EMPTY_BODY = new Uint8Array(0);
+
+/** OTLP datasets remembered, at most, to have a worker lay out their next exports against their columns. */
+const MAX_OTLP_DATASETS = 64;
 
 /** The batch-body path of one DuckDB event store, with its ingest workers. */
 export class BatchBodyIngest {
   private readonly store: BatchTarget;
+  /** Datasets of recent OTLP exports, oldest first. */
+  private readonly otlpDatasets = new Set<string>();
   private readonly scanner: BodyScanner | undefined;
   private readonly minBytes: number;
   private readonly log: (line: string) => void;
@@ -135,7 +147,8 @@ export class BatchBodyIngest {
     if (scanner === undefined || reply?.otlp === undefined) return ingestOtlpOnThread(this.store, body, options);
     const flat = reply.otlp;
     if (flat.kind === 'invalid') throw invalidInput(flat.message, flat.hint, flat.details);
-    const plans = await Promise.all(flat.datasets.map((dataset) => this.planOtlp(scanner, dataset, options)));
+    for (const { dataset } of flat.datasets) this.rememberOtlpDataset(dataset);
+    const plans = await Promise.all(flat.datasets.map((dataset) => this.planOtlp(scanner, reply, dataset, body, options)));
     let results: PromiseSettledResult<IngestOutcome[]>[];
     try {
       let total = 0;
@@ -152,9 +165,20 @@ export class BatchBodyIngest {
     return otlpOutcomeOf(flat.rejected, flat.datasets.map(spansOfFlat), stored);
   }
 
+  private rememberOtlpDataset(dataset: string): void {
+    this.otlpDatasets.delete(dataset);
+    this.otlpDatasets.add(dataset);
+    if (this.otlpDatasets.size > MAX_OTLP_DATASETS) this.otlpDatasets.delete(this.otlpDatasets.values().next().value as string);
+  }
+
   private async flattenInWorker(scanner: BodyScanner, body: Buffer, options: OtlpTraceOptions): Promise<OtlpReply | undefined> {
+    const snapshots: DatasetSnapshot[] = [];
+    for (const dataset of this.otlpDatasets) {
+      const snapshot = this.store.snapshot(dataset);
+      if (snapshot !== undefined) snapshots.push(snapshot);
+    }
     try {
-      const reply = await scanner.flattenOtlp?.(body, options.encoding, options.fallbackDataset, options.now);
+      const reply = await scanner.flattenOtlp?.(body, options, snapshots);
       if (reply?.failure !== undefined)
         this.log(`ingest worker could not flatten an OTLP export (${reply.failure}); doing it on the main thread`);
       return reply;
@@ -166,9 +190,25 @@ export class BatchBodyIngest {
     }
   }
 
-  /** One dataset of a flattened export: scanned into chunks when that pays, else its events as objects. */
-  private async planOtlp(scanner: BodyScanner, flat: FlatDataset, options: OtlpTraceOptions): Promise<OtlpPlan> {
+  /**
+   * One dataset of a flattened export: laid out by the worker already, or its batch body scanned
+   * into chunks when that pays, else its events as objects.
+   */
+  private async planOtlp(
+    scanner: BodyScanner,
+    answer: OtlpReply,
+    flat: FlatDataset<PreparedScan>,
+    original: Buffer,
+    options: OtlpTraceOptions,
+  ): Promise<OtlpPlan> {
     const nothing = (): void => undefined;
+    const laidOut = flat.prepared;
+    if (laidOut !== undefined) {
+      // Should the columns change before the append, the store takes the events as objects: from this body flattened again.
+      const bodyOf = (): Buffer => datasetBatchBody(original, options.encoding, options.fallbackDataset, options.now, flat.dataset);
+      const recycle = (): void => scanner.recycle({ id: answer.id, result: laidOut, body: EMPTY_BODY, worker: answer.worker });
+      return { events: laidOut.events, store: () => this.enqueuePrepared(flat.dataset, laidOut, bodyOf, options), done: recycle };
+    }
     if (flat.text === undefined) {
       const [checked] = sizeChecked([{ dataset: flat.dataset, events: flat.events ?? [] }], options.maxEventBytes);
       const events = checked?.events ?? [];
@@ -189,7 +229,7 @@ export class BatchBodyIngest {
     const scan = reply.result;
     return {
       events: scan.events,
-      store: () => this.enqueuePrepared(flat.dataset, scan, body, options),
+      store: () => this.enqueuePrepared(flat.dataset, scan, () => body, options),
       done: () => scanner.recycle(reply),
     };
   }
@@ -197,20 +237,20 @@ export class BatchBodyIngest {
   /** Stores a batch a worker scanned, and answers for every item in order. */
   private storePrepared(dataset: string, scan: PreparedScan, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
     options.admit(scan.events);
-    return this.enqueuePrepared(dataset, scan, body, options);
+    return this.enqueuePrepared(dataset, scan, () => body, options);
   }
 
   /** Queues a batch a worker scanned (already admitted), and answers for every item in order. */
   private async enqueuePrepared(
     dataset: string,
     scan: PreparedScan,
-    body: Buffer,
+    bodyOf: () => Buffer,
     options: Pick<BatchBodyOptions, 'maxEventBytes' | 'now'>,
   ): Promise<IngestOutcome[]> {
     // The object path's events for the same body, for when the dataset's columns changed meanwhile.
     const materialize = (): IncomingEvent[] => {
       const events: IncomingEvent[] = [];
-      for (const item of decodeBatchBody(body, options.maxEventBytes, options.now)) {
+      for (const item of decodeBatchBody(bodyOf(), options.maxEventBytes, options.now)) {
         if (item.ok && eventProblem(item.event) === undefined) events.push(item.event);
       }
       if (events.length !== scan.events) throw new Error(`the batch holds ${events.length} events, its scan ${scan.events}`);

@@ -26,14 +26,25 @@ export interface OtlpJob {
   encoding: OtlpEncoding;
   fallbackDataset: string;
   now: number;
+  maxEventBytes: number;
+  /**
+   * The current column snapshot version of datasets the export is likely to hold (its datasets
+   * laid out against them); the snapshot itself only when this worker has not seen that version.
+   */
+  snapshots: Array<{ dataset: string; version: number; snapshot: DatasetSnapshot | undefined }>;
 }
 
 /** A worker's answer to an {@link OtlpJob}: the flattened export, or why the worker could not make it. */
 export interface OtlpReply {
   id: number;
-  otlp: FlatOtlp | undefined;
+  otlp: FlatOtlp<PreparedScan> | undefined;
   failure: string | undefined;
+  /** Set by the pool: which worker answered (to send the buffers back to). */
+  worker?: number;
 }
+
+/** A dataset of an export laid out in a worker. */
+export type PreparedScan = Extract<ScanResult, { kind: 'prepared' }>;
 
 export interface ScanJob {
   kind: 'scan';
@@ -216,13 +227,23 @@ export class IngestPool {
    * Decodes and flattens an OTLP export in the least busy worker, down to each dataset's batch
    * body. The worker reads a copy of `body`; the caller's stays as it is.
    */
-  flattenOtlp(body: Uint8Array, encoding: OtlpEncoding, fallbackDataset: string, now: number): Promise<OtlpReply> {
+  flattenOtlp(
+    body: Uint8Array,
+    options: { encoding: OtlpEncoding; fallbackDataset: string; now: number; maxEventBytes: number },
+    snapshots: readonly DatasetSnapshot[],
+  ): Promise<OtlpReply> {
     if (this.closed)
       return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
     const entry = this.leastBusy();
     // A copy of its own, transferred: cloning a view clones the whole buffer under it.
     const own = new Uint8Array(body);
-    const job: OtlpJob = { kind: 'otlp', id: this.nextId++, body: own, encoding, fallbackDataset, now };
+    const versions = snapshots.map((snapshot) => {
+      const send = entry.sent.get(snapshot.dataset) !== snapshot.version;
+      if (send) entry.sent.set(snapshot.dataset, snapshot.version);
+      return { dataset: snapshot.dataset, version: snapshot.version, snapshot: send ? snapshot : undefined };
+    });
+    const { encoding, fallbackDataset, now, maxEventBytes } = options;
+    const job: OtlpJob = { kind: 'otlp', id: this.nextId++, body: own, encoding, fallbackDataset, now, maxEventBytes, snapshots: versions };
     return new Promise<OtlpReply>((resolve, reject) => {
       entry.pending.set(job.id, { resolve, reject });
       entry.worker.ref();
