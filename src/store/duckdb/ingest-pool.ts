@@ -21,7 +21,7 @@ export type WorkerMessage = ScanJob | OtlpJob | { kind: 'recycle'; buffers: Arra
 export interface OtlpJob {
   kind: 'otlp';
   id: number;
-  /** A copy of the request body (the caller keeps its own, to fall back on). */
+  /** The request body in shared memory, or a copy (the caller keeps its own, to fall back on). */
   body: Uint8Array;
   encoding: OtlpEncoding;
   fallbackDataset: string;
@@ -235,8 +235,10 @@ export class IngestPool {
     if (this.closed)
       return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
     const entry = this.leastBusy();
-    // A copy of its own, transferred: cloning a view clones the whole buffer under it.
-    const own = new Uint8Array(body);
+    // A body in shared memory is read in place; any other is copied into a buffer of its own and
+    // transferred (cloning a view clones the whole buffer under it). The caller keeps its body either way.
+    const shared = body.buffer instanceof SharedArrayBuffer;
+    const own = shared ? body : new Uint8Array(body);
     const versions = snapshots.map((snapshot) => {
       const send = entry.sent.get(snapshot.dataset) !== snapshot.version;
       if (send) entry.sent.set(snapshot.dataset, snapshot.version);
@@ -247,7 +249,7 @@ export class IngestPool {
     return new Promise<OtlpReply>((resolve, reject) => {
       entry.pending.set(job.id, { resolve, reject });
       entry.worker.ref();
-      entry.worker.postMessage(job, [own.buffer]);
+      entry.worker.postMessage(job, shared ? [] : [own.buffer as ArrayBuffer]);
     }).finally(() => {
       if (entry.pending.size === 0) entry.worker.unref();
     });
