@@ -8,6 +8,7 @@ import type { FlagAction, FlagHistoryEntry, LastPress } from '../api/flags.js';
 import type { ApiKeyInfo, ApiKeyScope } from '../api/keys.js';
 import type { Flag } from '../flags/model.js';
 import type { IncomingEvent, IngestOutcome } from '../ingest/event.js';
+import type { OtlpEncoding } from '../ingest/otlp/decode.js';
 import type { SqlDialect, SqlParam } from '../query/dialect.js';
 import type { ColumnType, DatasetInfo, DatasetSchema, StorageInfo } from '../query/schema.js';
 
@@ -33,6 +34,23 @@ export interface BatchBodyOptions {
    * `overloaded`) to refuse the whole batch.
    */
   admit(events: number): void;
+}
+
+/** What a store needs besides the bytes to store an OTLP trace export (`POST /v1/traces`). */
+export interface OtlpTraceOptions extends BatchBodyOptions {
+  encoding: OtlpEncoding;
+  /** The dataset of spans whose service has no name (or `unknown_service…`): the dataset header, else the default. */
+  fallbackDataset: string;
+}
+
+/** What became of an OTLP export's spans: the refused ones with why (an empty list when all were stored). */
+export interface OtlpTraceOutcome {
+  /** Spans refused (by their index in request order, each once), with why: before storing (ids, time), then by the store. */
+  refused: Array<{ span: number; reason: string }>;
+  /** Span events and links the store refused. */
+  refusedAnnotations: number;
+  /** Datasets that got at least one event. */
+  stored: string[];
 }
 
 /**
@@ -111,6 +129,14 @@ export interface EventStore {
    * `invalid_input` for a body that is not a JSON array.
    */
   ingestBatchBody(dataset: string, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]>;
+  /**
+   * Stores an OTLP trace export (decompressed; `options.encoding` says protobuf or JSON): one wide
+   * event per span, span event and link (src/ingest/otlp/flatten.ts), one dataset per service,
+   * admitted together by one `options.admit`. Resolves after commit with what was refused. A store
+   * without a faster way uses `ingestOtlpOnThread` (src/store/otlp-objects.ts). Throws
+   * `invalid_input` for a body that does not decode (nothing stored).
+   */
+  ingestOtlpTraces(body: Buffer, options: OtlpTraceOptions): Promise<OtlpTraceOutcome>;
   /**
    * A buffer of exactly `bytes` bytes to read a batch body into, or undefined for an ordinary one.
    * Give it back with {@link releaseBatchBody} once the batch is answered.

@@ -107,6 +107,43 @@ describe('the ClickHouse event store', () => {
     expect((await events.listDatasets()).find((d) => d.name === 'many')).toMatchObject({ rows: 2000, columns: 2 });
   });
 
+  it('stores an OTLP export one event per span, in the dataset of its service, and refuses a bad span alone', async () => {
+    const nanos = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
+    const span = (spanId: string, extra: Record<string, unknown> = {}) => ({
+      traceId: '5b8efff798038103d269b633813fc60c',
+      spanId,
+      name: 'GET /cart',
+      kind: 2,
+      startTimeUnixNano: nanos(T0),
+      endTimeUnixNano: nanos(T0 + 25),
+      attributes: [{ key: 'http.route', value: { stringValue: '/cart' } }],
+      ...extra,
+    });
+    const body = Buffer.from(
+      JSON.stringify({
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'cart' } }] },
+            scopeSpans: [{ scope: { name: 'hand' }, spans: [span('eee19b7ec3c1b174'), span('eee19b7ec3c1b175', { traceId: 'zz' })] }],
+          },
+        ],
+      }),
+    );
+    const outcome = await events.ingestOtlpTraces(body, {
+      encoding: 'json',
+      fallbackDataset: 'unknown',
+      now: T0,
+      maxEventBytes: 100_000,
+      admit: () => {},
+    });
+    expect(outcome.refused).toEqual([{ span: 1, reason: expect.stringMatching(/trace/i) }]);
+    const rows = await events.execute(
+      `SELECT "trace.span_id", "duration_ms", "http.route", "library.name" FROM ${events.dialect.quoteIdent(events.tableOf('cart')!)}`,
+      [],
+    );
+    expect(rows).toEqual([['eee19b7ec3c1b174', 25n, '/cart', 'hand']]);
+  });
+
   it('deletes old events and datasets, sets a retention TTL, and describes sizes', async () => {
     expect(await events.deleteEventsBefore('many', T0 + 4000)).toEqual({ rows: 1000 });
     expect((await events.listDatasets()).find((d) => d.name === 'many')).toMatchObject({ rows: 1000 });

@@ -43,6 +43,7 @@ function recording(events: DuckDbEventStore, dialect: SqlDialect = events.dialec
       },
       ingest: (dataset, batch) => events.ingest(dataset, batch),
       ingestBatchBody: (dataset, body, options) => events.ingestBatchBody(dataset, body, options),
+      ingestOtlpTraces: (body, options) => events.ingestOtlpTraces(body, options),
       takeBatchBody: (bytes) => events.takeBatchBody(bytes),
       releaseBatchBody: (body) => events.releaseBatchBody(body),
       pressure: () => events.pressure(),

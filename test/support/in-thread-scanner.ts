@@ -6,7 +6,11 @@
  */
 import type { BodyScanner } from '../../src/store/duckdb/batch-ingest.js';
 import { scanBatch, scanSchemaOf, type ScanResult, type ScanSchema } from '../../src/store/duckdb/batch-scanner.js';
-import type { ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import type { OtlpEncoding } from '../../src/ingest/otlp/decode.js';
+import { scanEvents } from '../../src/store/duckdb/event-scanner.js';
+import type { OtlpReply, PreparedScan, ScanReply } from '../../src/store/duckdb/ingest-pool.js';
+import type { IncomingEvent } from '../../src/store/types.js';
+import { flattenOtlpBody } from '../../src/store/otlp-objects.js';
 import type { DatasetSnapshot } from '../../src/store/duckdb/prepared.js';
 
 /** What a scanner saw. */
@@ -25,20 +29,22 @@ export class InThreadScanner implements BodyScanner {
   readonly counters: ScanCounters = { prepared: 0, fallback: 0, materialized: 0, reasons: new Map() };
   /** The result of the latest scan. */
   last: ScanResult | undefined;
-  private cached: ScanSchema | undefined;
+  /** Each dataset's scan schema (as a worker keeps them). */
+  private readonly cached = new Map<string, ScanSchema>();
   private stale: DatasetSnapshot | undefined;
 
   scanNextAgainst(snapshot: DatasetSnapshot): void {
     this.stale = snapshot;
   }
 
-  scan(_dataset: string, current: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
+  scan(dataset: string, current: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
     const snapshot = this.stale ?? current;
     this.stale = undefined;
-    if (this.cached === undefined || this.cached.version !== snapshot.version) this.cached = scanSchemaOf(snapshot);
+    let schema = this.cached.get(dataset);
+    if (schema === undefined || schema.version !== snapshot.version) this.cached.set(dataset, (schema = scanSchemaOf(snapshot)));
     // The worker gets its own copy of the body: the scan must not depend on the caller's buffer.
     const own = new Uint8Array(body);
-    const result = scanBatch(own, this.cached, { now, maxEventBytes });
+    const result = scanBatch(own, schema, { now, maxEventBytes });
     this.last = result;
     if (result.kind === 'prepared') this.counters.prepared++;
     else {
@@ -46,6 +52,39 @@ export class InThreadScanner implements BodyScanner {
       this.counters.reasons.set(result.reason, (this.counters.reasons.get(result.reason) ?? 0) + 1);
     }
     return Promise.resolve({ id: 0, result, body: own });
+  }
+
+  private otlpStale: readonly DatasetSnapshot[] | undefined;
+
+  /** Lays out the next OTLP export against these snapshots, as a worker does when the columns change meanwhile. */
+  flattenNextAgainst(snapshots: readonly DatasetSnapshot[]): void {
+    this.otlpStale = snapshots;
+  }
+
+  /** OTLP exports flattened here, as a worker does: on a copy of the body. */
+  flattened = 0;
+  /** Datasets of OTLP exports laid out here in column buffers (not written as batch bodies). */
+  laidOut = 0;
+
+  flattenOtlp(
+    body: Uint8Array,
+    options: { encoding: OtlpEncoding; fallbackDataset: string; now: number; maxEventBytes: number },
+    snapshots: readonly DatasetSnapshot[],
+  ): Promise<OtlpReply> {
+    this.flattened++;
+    const against = this.otlpStale ?? snapshots;
+    this.otlpStale = undefined;
+    const prepare = (dataset: string, events: IncomingEvent[]): PreparedScan | undefined => {
+      const snapshot = against.find((candidate) => candidate.dataset === dataset);
+      if (snapshot === undefined) return undefined;
+      const result = scanEvents(events, scanSchemaOf(snapshot), { now: options.now, maxEventBytes: options.maxEventBytes });
+      if (result.kind !== 'prepared') return undefined;
+      this.laidOut++;
+      return result;
+    };
+    const copy = Buffer.from(new Uint8Array(body));
+    const otlp = flattenOtlpBody(copy, options.encoding, options.fallbackDataset, options.now, prepare);
+    return Promise.resolve({ id: 0, otlp, failure: undefined });
   }
 
   takeBody(bytes: number): Buffer {

@@ -15,7 +15,10 @@ export function registerServe(program: Command, state: RunState): void {
       '--control-store <url>',
       'keys, flags, history, canaries: duckdb:DIR or postgres://USER:PASSWORD@HOST:PORT/DB (env FLAGSCOPE_CONTROL_STORE; default the data directory)',
     )
-    .option('--event-store <url>', 'events: duckdb:DIR, clickhouse://USER:PASSWORD@HOST:8123/DB or chdb:DIR (env FLAGSCOPE_EVENT_STORE; default the data directory)')
+    .option(
+      '--event-store <url>',
+      'events: duckdb:DIR, clickhouse://USER:PASSWORD@HOST:8123/DB or chdb:DIR (env FLAGSCOPE_EVENT_STORE; default the data directory)',
+    )
     .option('--check-stores', 'connect to the stores, create or migrate their schemas, print what they hold, and exit')
     .option(
       '--migrate-from <url>',

@@ -12,7 +12,8 @@ import { FlagscopeError, invalidInput } from '../../errors.js';
 import { decodeEventBody, singleEvent } from '../../ingest/honeycomb.js';
 import type { IncomingEvent } from '../../ingest/event.js';
 import type { BatchItemStatus } from '../../api/ingest.js';
-import type { BatchBodyOptions, EventStore, IngestOutcome } from '../../store/types.js';
+import type { OtlpEncoding } from '../../ingest/otlp/decode.js';
+import type { BatchBodyOptions, EventStore, IngestOutcome, OtlpTraceOutcome } from '../../store/types.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../limits.js';
 import { BodyBudget, type BodyReservation } from './body-budget.js';
 import { IdempotencyCache } from './idempotency.js';
@@ -158,23 +159,28 @@ export class IngestService {
   }
 
   /**
-   * Stores already decoded events of several datasets (OTLP spans) and resolves after commit with
-   * each dataset's outcomes, in order. The client check and the queue's admission run once, for
-   * all the events together, before any is queued; then every dataset's events are queued in the
-   * same turn, so a request is refused (429) whole or handed over whole.
+   * Stores an OTLP trace export (decompressed) and resolves after commit with what was refused.
+   * The store decodes and flattens it (in its ingest workers when it has them); the client check
+   * and the queue's admission run once, for the events of every dataset together, before any is
+   * queued, so a request is refused (429) whole or handed over whole. Throws `invalid_input` for a
+   * body that does not decode (nothing stored).
    */
-  async ingestDatasets(
-    batches: ReadonlyArray<{ dataset: string; events: IncomingEvent[] }>,
+  async ingestOtlp(
+    body: Buffer,
+    encoding: OtlpEncoding,
+    fallbackDataset: string,
     gone: ClientGone = NEVER_GONE,
-  ): Promise<IngestOutcome[][]> {
-    let total = 0;
-    for (const batch of batches) total += batch.events.length;
-    this.handOff(gone, total);
-    const outcomes = await Promise.all(batches.map((batch) => this.deps.events.ingest(batch.dataset, batch.events)));
-    batches.forEach((batch, i) => {
-      if (outcomes[i]?.some((outcome) => outcome.status === 202)) this.deps.arrivals?.notify(batch.dataset);
+  ): Promise<OtlpTraceOutcome> {
+    const admit = (incoming: number) => this.handOff(gone, incoming);
+    const outcome = await this.deps.events.ingestOtlpTraces(body, {
+      encoding,
+      fallbackDataset,
+      now: this.deps.now(),
+      maxEventBytes: this.deps.limits.maxEventBytes,
+      admit,
     });
-    return outcomes;
+    for (const dataset of outcome.stored) this.deps.arrivals?.notify(dataset);
+    return outcome;
   }
 
   /** The store's buffer of `bytes` bytes to read a batch body into, or undefined for an ordinary one. */

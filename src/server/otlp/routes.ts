@@ -43,10 +43,21 @@ export function registerOtlpRoutes(router: Router, deps: OtlpRouteDependencies):
     try {
       const reservation = admitIngestBody(deps.ingest, req, res, maxBodyBytes);
       try {
-        const body = await readBody(req, maxBodyBytes, undefined, ingestBodyMeter(deps.ingest, reservation, req, res), true);
-        const dataset = req.headers['x-honeycomb-dataset'];
-        const partial = await otlp.exportTraces(body, encoding, Array.isArray(dataset) ? dataset[0] : dataset, clientLeft(req, res));
-        send(res, 200, encoding, encoding === 'json' ? traceResponseJson(partial) : traceResponseProtobuf(partial));
+        // Into the store's buffer, as the batch route reads bodies (shared memory an ingest worker decodes in place).
+        const body = await readBody(
+          req,
+          maxBodyBytes,
+          deps.ingest.batchBodyBuffer,
+          ingestBodyMeter(deps.ingest, reservation, req, res),
+          true,
+        );
+        try {
+          const dataset = req.headers['x-honeycomb-dataset'];
+          const partial = await otlp.exportTraces(body, encoding, Array.isArray(dataset) ? dataset[0] : dataset, clientLeft(req, res));
+          send(res, 200, encoding, encoding === 'json' ? traceResponseJson(partial) : traceResponseProtobuf(partial));
+        } finally {
+          deps.ingest.releaseBatchBody(body);
+        }
       } finally {
         reservation.release();
       }

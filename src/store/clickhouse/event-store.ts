@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { FlagscopeError, invalidInput, notFound } from '../../errors.js';
 import { ingestBatchAsObjects } from '../batch-objects.js';
+import { ingestOtlpOnThread } from '../otlp-objects.js';
 import { columnTypeAfter, eventProblem, MISTYPED_COLUMN, mistypedWarning, textOf, typeOfValue } from '../../ingest/value-rules.js';
 import { clickhouseDialect, type SqlDialect, type SqlParam } from '../../query/dialect.js';
 import { closestName } from '../../query/suggest.js';
@@ -27,6 +28,8 @@ import type {
   IncomingEvent,
   IngestOutcome,
   IngestPressure,
+  OtlpTraceOptions,
+  OtlpTraceOutcome,
   SqlRow,
   StorageEpoch,
   StorageInfo,
@@ -268,6 +271,11 @@ export class ClickHouseEventStore implements EventStore {
   /** The object path: ClickHouse parses nothing for us here, so the body is parsed on the main thread. */
   ingestBatchBody(dataset: string, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
     return ingestBatchAsObjects(this, dataset, body, options);
+  }
+
+  /** OTLP traces: decoded and flattened on the main thread (no ingest workers here), then stored as `ingest` stores. */
+  ingestOtlpTraces(body: Buffer, options: OtlpTraceOptions): Promise<OtlpTraceOutcome> {
+    return ingestOtlpOnThread(this, body, options);
   }
 
   takeBatchBody(_bytes: number): Buffer | undefined {

@@ -5,12 +5,14 @@
  * object path (src/store/batch-objects.ts). Owns the worker pool and the shared-memory buffers
  * bodies are read into, so nothing above the store knows of them (docs/storage.md).
  */
+import { invalidInput } from '../../errors.js';
 import { eventProblem } from '../../ingest/value-rules.js';
-import { decodeBatchBody, withWarning } from '../../ingest/honeycomb.js';
+import { acceptedEvents, decodeBatchBody, mergeOutcomes, withWarning } from '../../ingest/honeycomb.js';
+import type { OtlpEncoding } from '../../ingest/otlp/decode.js';
 import { ingestBatchAsObjects } from '../batch-objects.js';
-import type { BatchBodyOptions, EventStore, IncomingEvent, IngestOutcome } from '../types.js';
-import type { ScanResult } from './batch-scanner.js';
-import { IngestPool, type ScanReply } from './ingest-pool.js';
+import { datasetBatchBody, type FlatDataset, ingestOtlpOnThread, otlpOutcomeOf, sizeChecked, spansOfFlat } from '../otlp-objects.js';
+import type { BatchBodyOptions, EventStore, IncomingEvent, IngestOutcome, OtlpTraceOptions, OtlpTraceOutcome } from '../types.js';
+import { IngestPool, type OtlpReply, type PreparedScan, type ScanReply } from './ingest-pool.js';
 import type { DatasetSnapshot, PreparedIngest } from './prepared.js';
 
 /** Default of {@link BatchIngestOptions.ingestWorkerMinBytes}. */
@@ -25,6 +27,16 @@ export interface BodyScanner {
   scan(dataset: string, snapshot: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply>;
   /** Takes back a reply's column buffers once they are appended. */
   recycle(reply: ScanReply): void;
+  /**
+   * Decodes and flattens an OTLP export, laying out each dataset of `snapshots` (their current
+   * columns) in column buffers, any other as its batch body; without it, the store does all that
+   * on its thread.
+   */
+  flattenOtlp?(
+    body: Uint8Array,
+    options: { encoding: OtlpEncoding; fallbackDataset: string; now: number; maxEventBytes: number },
+    snapshots: readonly DatasetSnapshot[],
+  ): Promise<OtlpReply>;
   close(): Promise<void>;
 }
 
@@ -40,14 +52,27 @@ export interface BatchIngestOptions {
   bodyScanner?: BodyScanner;
 }
 
-/** What the batch path needs of the store: the object path and the prepared path. */
-export type BatchTarget = Pick<EventStore, 'ingest'> & PreparedIngest;
+/** What the batch path needs of the store: the object path, the batch path (for OTLP on the thread) and the prepared path. */
+export type BatchTarget = Pick<EventStore, 'ingest' | 'ingestBatchBody' | 'takeBatchBody' | 'releaseBatchBody'> & PreparedIngest;
 
-type PreparedScan = Extract<ScanResult, { kind: 'prepared' }>;
+/** One dataset of an OTLP export, ready to store: its events, how to store them, and what to do after. */
+interface OtlpPlan {
+  events: number;
+  store(): Promise<IngestOutcome[]>;
+  /** Called once the store has them (or failed): gives scanned buffers back. */
+  done(): void;
+}
+
+const EMPTY_BODY = new Uint8Array(0);
+
+/** OTLP datasets remembered, at most, to have a worker lay out their next exports against their columns. */
+const MAX_OTLP_DATASETS = 64;
 
 /** The batch-body path of one DuckDB event store, with its ingest workers. */
 export class BatchBodyIngest {
   private readonly store: BatchTarget;
+  /** Datasets of recent OTLP exports, oldest first. */
+  private readonly otlpDatasets = new Set<string>();
   private readonly scanner: BodyScanner | undefined;
   private readonly minBytes: number;
   private readonly log: (line: string) => void;
@@ -108,13 +133,124 @@ export class BatchBodyIngest {
     }
   }
 
+  /**
+   * Stores an OTLP export (`EventStore.ingestOtlpTraces`). With workers, a large body is decoded
+   * and flattened in one, down to each dataset's batch body, which is then scanned like a
+   * `/1/batch` body: the main thread only admits and appends. Every dataset is scanned first and
+   * admitted together, then all are queued in the same turn. Without workers, a small body, or a
+   * worker that failed: {@link ingestOtlpOnThread}.
+   */
+  async ingestOtlp(body: Buffer, options: OtlpTraceOptions): Promise<OtlpTraceOutcome> {
+    const scanner = this.scanner;
+    const reply =
+      scanner?.flattenOtlp === undefined || body.length < this.minBytes ? undefined : await this.flattenInWorker(scanner, body, options);
+    if (scanner === undefined || reply?.otlp === undefined) return ingestOtlpOnThread(this.store, body, options);
+    const flat = reply.otlp;
+    if (flat.kind === 'invalid') throw invalidInput(flat.message, flat.hint, flat.details);
+    for (const { dataset } of flat.datasets) this.rememberOtlpDataset(dataset);
+    const plans = await Promise.all(flat.datasets.map((dataset) => this.planOtlp(scanner, reply, dataset, body, options)));
+    let results: PromiseSettledResult<IngestOutcome[]>[];
+    try {
+      let total = 0;
+      for (const plan of plans) total += plan.events;
+      if (plans.length > 0) options.admit(total);
+      results = await Promise.allSettled(plans.map((plan) => plan.store()));
+    } finally {
+      for (const plan of plans) plan.done();
+    }
+    const stored = results.map((result) => {
+      if (result.status === 'rejected') throw result.reason;
+      return result.value;
+    });
+    return otlpOutcomeOf(flat.rejected, flat.datasets.map(spansOfFlat), stored);
+  }
+
+  private rememberOtlpDataset(dataset: string): void {
+    this.otlpDatasets.delete(dataset);
+    this.otlpDatasets.add(dataset);
+    if (this.otlpDatasets.size > MAX_OTLP_DATASETS) this.otlpDatasets.delete(this.otlpDatasets.values().next().value as string);
+  }
+
+  private async flattenInWorker(scanner: BodyScanner, body: Buffer, options: OtlpTraceOptions): Promise<OtlpReply | undefined> {
+    const snapshots: DatasetSnapshot[] = [];
+    for (const dataset of this.otlpDatasets) {
+      const snapshot = this.store.snapshot(dataset);
+      if (snapshot !== undefined) snapshots.push(snapshot);
+    }
+    try {
+      const reply = await scanner.flattenOtlp?.(body, options, snapshots);
+      if (reply?.failure !== undefined)
+        this.log(`ingest worker could not flatten an OTLP export (${reply.failure}); doing it on the main thread`);
+      return reply;
+    } catch (error) {
+      this.log(
+        `ingest worker failed (${error instanceof Error ? error.message : String(error)}); flattening the OTLP export on the main thread`,
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * One dataset of a flattened export: laid out by the worker already, or its batch body scanned
+   * into chunks when that pays, else its events as objects.
+   */
+  private async planOtlp(
+    scanner: BodyScanner,
+    answer: OtlpReply,
+    flat: FlatDataset<PreparedScan>,
+    original: Buffer,
+    options: OtlpTraceOptions,
+  ): Promise<OtlpPlan> {
+    const nothing = (): void => undefined;
+    const laidOut = flat.prepared;
+    if (laidOut !== undefined) {
+      // Should the columns change before the append, the store takes the events as objects: from this body flattened again.
+      const bodyOf = (): Buffer => datasetBatchBody(original, options.encoding, options.fallbackDataset, options.now, flat.dataset);
+      const recycle = (): void => scanner.recycle({ id: answer.id, result: laidOut, body: EMPTY_BODY, worker: answer.worker });
+      return { events: laidOut.events, store: () => this.enqueuePrepared(flat.dataset, laidOut, bodyOf, options), done: recycle };
+    }
+    if (flat.text === undefined) {
+      const [checked] = sizeChecked([{ dataset: flat.dataset, events: flat.events ?? [] }], options.maxEventBytes);
+      const events = checked?.events ?? [];
+      const store = async (): Promise<IngestOutcome[]> =>
+        checked?.outcomes(events.length > 0 ? await this.store.ingest(flat.dataset, events) : []) ?? [];
+      return { events: events.length, store, done: nothing };
+    }
+    const text = Buffer.from(flat.text.buffer, flat.text.byteOffset, flat.text.byteLength);
+    const reply = await this.scanInWorker(scanner, flat.dataset, text, options);
+    const body = reply === undefined ? text : Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
+    if (reply === undefined || reply.result.kind !== 'prepared') {
+      const items = decodeBatchBody(body, options.maxEventBytes, options.now);
+      const events = acceptedEvents(items);
+      const store = async (): Promise<IngestOutcome[]> =>
+        mergeOutcomes(items, events.length > 0 ? await this.store.ingest(flat.dataset, events) : []);
+      return { events: events.length, store, done: nothing };
+    }
+    const scan = reply.result;
+    return {
+      events: scan.events,
+      store: () => this.enqueuePrepared(flat.dataset, scan, () => body, options),
+      done: () => scanner.recycle(reply),
+    };
+  }
+
   /** Stores a batch a worker scanned, and answers for every item in order. */
-  private async storePrepared(dataset: string, scan: PreparedScan, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
+  private storePrepared(dataset: string, scan: PreparedScan, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
     options.admit(scan.events);
+    return this.enqueuePrepared(dataset, scan, () => body, options);
+  }
+
+  /** Queues a batch a worker scanned (already admitted), and answers for every item in order. */
+  private async enqueuePrepared(
+    dataset: string,
+    scan: PreparedScan,
+    bodyOf: () => Buffer,
+    options: Pick<BatchBodyOptions, 'maxEventBytes' | 'now'>,
+  ): Promise<IngestOutcome[]> {
     // The object path's events for the same body, for when the dataset's columns changed meanwhile.
     const materialize = (): IncomingEvent[] => {
       const events: IncomingEvent[] = [];
-      for (const item of decodeBatchBody(body, options.maxEventBytes, options.now)) {
+      for (const item of decodeBatchBody(bodyOf(), options.maxEventBytes, options.now)) {
         if (item.ok && eventProblem(item.event) === undefined) events.push(item.event);
       }
       if (events.length !== scan.events) throw new Error(`the batch holds ${events.length} events, its scan ${scan.events}`);

@@ -37,6 +37,8 @@ import type {
   ExecuteOptions,
   IncomingEvent,
   IngestOutcome,
+  OtlpTraceOptions,
+  OtlpTraceOutcome,
   SqlRow,
   StorageEpoch,
   StorageInfo,
@@ -468,6 +470,11 @@ export class DuckDbEventStore implements EventStore, PreparedIngest {
   /** Stores a Honeycomb batch body: scanned by an ingest worker when that pays, else the object way (batch-ingest.ts). */
   ingestBatchBody(dataset: string, body: Buffer, options: BatchBodyOptions): Promise<IngestOutcome[]> {
     return this.batches.ingest(dataset, body, options);
+  }
+
+  /** Stores an OTLP trace export: decoded and flattened by an ingest worker when that pays, else on this thread (batch-ingest.ts). */
+  ingestOtlpTraces(body: Buffer, options: OtlpTraceOptions): Promise<OtlpTraceOutcome> {
+    return this.batches.ingestOtlp(body, options);
   }
 
   /** A shared-memory buffer for a body an ingest worker will scan, or undefined. */

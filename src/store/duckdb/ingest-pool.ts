@@ -9,11 +9,42 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FlagscopeError } from '../../errors.js';
+import type { OtlpEncoding } from '../../ingest/otlp/decode.js';
+import type { FlatOtlp } from '../otlp-objects.js';
 import type { DatasetSnapshot } from './prepared.js';
 import { transferablesOfScan, type ScanResult } from './batch-scanner.js';
 
-/** What a worker is asked to do: scan a body, or take back column buffers for reuse. */
-export type WorkerMessage = ScanJob | { kind: 'recycle'; buffers: ArrayBuffer[] };
+/** What a worker is asked to do: scan a body, flatten an OTLP export, or take back column buffers for reuse. */
+export type WorkerMessage = ScanJob | OtlpJob | { kind: 'recycle'; buffers: ArrayBuffer[] };
+
+/** Decode and flatten an OTLP trace export down to each dataset's batch body (src/store/otlp-objects.ts). */
+export interface OtlpJob {
+  kind: 'otlp';
+  id: number;
+  /** The request body in shared memory, or a copy (the caller keeps its own, to fall back on). */
+  body: Uint8Array;
+  encoding: OtlpEncoding;
+  fallbackDataset: string;
+  now: number;
+  maxEventBytes: number;
+  /**
+   * The current column snapshot version of datasets the export is likely to hold (its datasets
+   * laid out against them); the snapshot itself only when this worker has not seen that version.
+   */
+  snapshots: Array<{ dataset: string; version: number; snapshot: DatasetSnapshot | undefined }>;
+}
+
+/** A worker's answer to an {@link OtlpJob}: the flattened export, or why the worker could not make it. */
+export interface OtlpReply {
+  id: number;
+  otlp: FlatOtlp<PreparedScan> | undefined;
+  failure: string | undefined;
+  /** Set by the pool: which worker answered (to send the buffers back to). */
+  worker?: number;
+}
+
+/** A dataset of an export laid out in a worker. */
+export type PreparedScan = Extract<ScanResult, { kind: 'prepared' }>;
 
 export interface ScanJob {
   kind: 'scan';
@@ -42,7 +73,7 @@ interface PoolWorker {
   generation: number;
   /** Snapshot version each dataset was last sent to this worker with. */
   sent: Map<string, number>;
-  pending: Map<number, { resolve: (reply: ScanReply) => void; reject: (error: unknown) => void }>;
+  pending: Map<number, { resolve: (reply: ScanReply & OtlpReply) => void; reject: (error: unknown) => void }>;
 }
 
 /**
@@ -143,7 +174,7 @@ export class IngestPool {
         this.workers[index] = this.spawn();
       }
     };
-    entry.worker.on('message', (reply: ScanReply) => {
+    entry.worker.on('message', (reply: ScanReply & OtlpReply) => {
       const waiting = entry.pending.get(reply.id);
       if (waiting === undefined) return;
       entry.pending.delete(reply.id);
@@ -166,8 +197,7 @@ export class IngestPool {
   scan(dataset: string, snapshot: DatasetSnapshot, body: Uint8Array, now: number, maxEventBytes: number): Promise<ScanReply> {
     if (this.closed)
       return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
-    let entry = this.workers[0]!;
-    for (const candidate of this.workers) if (candidate.pending.size < entry.pending.size) entry = candidate;
+    const entry = this.leastBusy();
     // A body in shared memory is read in place; any other is transferred, which needs a buffer
     // of its own (not a slice of Node's shared pool).
     const shared = body.buffer instanceof SharedArrayBuffer;
@@ -191,6 +221,44 @@ export class IngestPool {
     }).finally(() => {
       if (entry.pending.size === 0) entry.worker.unref();
     });
+  }
+
+  /**
+   * Decodes and flattens an OTLP export in the least busy worker, down to each dataset's batch
+   * body. The worker reads a copy of `body`; the caller's stays as it is.
+   */
+  flattenOtlp(
+    body: Uint8Array,
+    options: { encoding: OtlpEncoding; fallbackDataset: string; now: number; maxEventBytes: number },
+    snapshots: readonly DatasetSnapshot[],
+  ): Promise<OtlpReply> {
+    if (this.closed)
+      return Promise.reject(new FlagscopeError('server_error', 'the server is shutting down', 'retry against the restarted server'));
+    const entry = this.leastBusy();
+    // A body in shared memory is read in place; any other is copied into a buffer of its own and
+    // transferred (cloning a view clones the whole buffer under it). The caller keeps its body either way.
+    const shared = body.buffer instanceof SharedArrayBuffer;
+    const own = shared ? body : new Uint8Array(body);
+    const versions = snapshots.map((snapshot) => {
+      const send = entry.sent.get(snapshot.dataset) !== snapshot.version;
+      if (send) entry.sent.set(snapshot.dataset, snapshot.version);
+      return { dataset: snapshot.dataset, version: snapshot.version, snapshot: send ? snapshot : undefined };
+    });
+    const { encoding, fallbackDataset, now, maxEventBytes } = options;
+    const job: OtlpJob = { kind: 'otlp', id: this.nextId++, body: own, encoding, fallbackDataset, now, maxEventBytes, snapshots: versions };
+    return new Promise<OtlpReply>((resolve, reject) => {
+      entry.pending.set(job.id, { resolve, reject });
+      entry.worker.ref();
+      entry.worker.postMessage(job, shared ? [] : [own.buffer as ArrayBuffer]);
+    }).finally(() => {
+      if (entry.pending.size === 0) entry.worker.unref();
+    });
+  }
+
+  private leastBusy(): PoolWorker {
+    let entry = this.workers[0]!;
+    for (const candidate of this.workers) if (candidate.pending.size < entry.pending.size) entry = candidate;
+    return entry;
   }
 
   /**
