@@ -41,13 +41,21 @@ export function toOfrep(key: string, result: EvaluationResult): OfrepEvaluation 
 /** Reads `{"context": {...}}` from a request body's text (an empty body is an empty context). */
 export function contextFromText(text: string): ContextOutcome {
   if (text.length === 0) return { ok: true, context: {} };
-  const deep = depthOverflowAt(text, MAX_JSON_DEPTH);
-  if (deep !== -1) return { ok: false, errorCode: 'PARSE_ERROR', details: tooDeep('request body', deep).message };
+  // The answer is the one of a depth check first, then the parse; but a text that parses and is
+  // shorter than twice the limit cannot be too deep (each level opens and closes), so a usual
+  // context is scanned once, by the parse. V8's JSON.parse recurses on no stack, so a deep text
+  // is safe to parse before it is refused.
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (e) {
+    const deep = depthOverflowAt(text, MAX_JSON_DEPTH);
+    if (deep !== -1) return tooDeepBody(deep);
     return { ok: false, errorCode: 'PARSE_ERROR', details: `request body is not valid JSON: ${(e as Error).message}` };
+  }
+  if (text.length > 2 * MAX_JSON_DEPTH) {
+    const deep = depthOverflowAt(text, MAX_JSON_DEPTH);
+    if (deep !== -1) return tooDeepBody(deep);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return {
@@ -67,6 +75,10 @@ export function contextFromText(text: string): ContextOutcome {
 /** The options of evaluations in one second: made once a second, not once a request. */
 let optionsOfSecond: { second: number; options: { timestamp: number } } = { second: Number.NaN, options: { timestamp: 0 } };
 
+function tooDeepBody(at: number): ContextOutcome {
+  return { ok: false, errorCode: 'PARSE_ERROR', details: tooDeep('request body', at).message };
+}
+
 function evaluate(flag: Flag | undefined, context: Record<string, unknown>, nowMs: number): EvaluationResult {
   const second = Math.floor(nowMs / 1000);
   if (optionsOfSecond.second !== second) optionsOfSecond = { second, options: { timestamp: second } };
@@ -79,7 +91,7 @@ function evaluate(flag: Flag | undefined, context: Record<string, unknown>, nowM
  * once. Keyed by the evaluation's metadata object, which evaluation prepares once per flag
  * version; the value is compared too, so an answer never outlives what it says.
  */
-const successAnswers = new WeakMap<object, Map<string, { value: unknown; answer: PreparedJson }>>();
+const successAnswers = new WeakMap<object, Map<string, Map<string, { value: unknown; answer: PreparedJson }>>>();
 
 /**
  * One flag's answer, serialised and prepared: `JSON.stringify(toOfrep(key, result))` with its
@@ -89,16 +101,22 @@ export function ofrepAnswer(key: string, result: EvaluationResult): PreparedJson
   const metadata = result.flagMetadata;
   if (result.reason === 'ERROR' || metadata === undefined || !Object.isFrozen(metadata))
     return prepareJson(statusOf(result), JSON.stringify(toOfrep(key, result)));
-  let answers = successAnswers.get(metadata);
-  if (answers === undefined) {
-    answers = new Map();
-    successAnswers.set(metadata, answers);
+  // By reason, then variant ('' for none): no key text is built per request.
+  let byReason = successAnswers.get(metadata);
+  if (byReason === undefined) {
+    byReason = new Map();
+    successAnswers.set(metadata, byReason);
   }
-  const slot = `${result.reason}\u0000${result.variant ?? ''}`;
-  const known = answers.get(slot);
+  let byVariant = byReason.get(result.reason);
+  if (byVariant === undefined) {
+    byVariant = new Map();
+    byReason.set(result.reason, byVariant);
+  }
+  const variant = result.variant ?? '';
+  const known = byVariant.get(variant);
   if (known !== undefined && known.value === result.value) return known.answer;
   const answer = prepareJson(200, JSON.stringify(toOfrep(key, result)));
-  answers.set(slot, { value: result.value, answer });
+  byVariant.set(variant, { value: result.value, answer });
   return answer;
 }
 
