@@ -157,39 +157,75 @@ export async function readJsonObject(
 export type BodyText = { ok: true; text: string } | { ok: false; error: FlagscopeError };
 
 /**
- * Reads the body's text under the body policy and calls `done` with it or with the refusal.
- * A small plain body (uncompressed, an accepted type, a declared length within the limit) is
- * read with one listener per event and no promise: the hot path of OFREP. Anything else goes
- * through {@link readBody}, and its promise is returned. `done` must not throw.
+ * Reads the body's text under the body policy and calls `done(body, arg)` with it or with the
+ * refusal. A small plain body (uncompressed, an accepted type, a declared length within the
+ * limit) is read by listeners shared by every request, its state in one object on the request,
+ * and no promise: the hot path of OFREP, which passes a `done` made once and its request as
+ * `arg`, so a read makes no closure. Anything else goes through {@link readBody}, and its
+ * promise is returned. `done` must not throw.
  */
-export function readBodyText(req: IncomingMessage, maxBytes: number, done: (body: BodyText) => void): Promise<void> | void {
+export function readBodyText<A>(
+  req: IncomingMessage,
+  maxBytes: number,
+  done: (body: BodyText, arg: A) => void,
+  arg: A,
+): Promise<void> | void {
   if (!isSmallPlainBody(req, maxBytes)) {
     return readBody(req, maxBytes).then(
-      (body) => done(textOf(body)),
+      (body) => done(textOf(body), arg),
       (error: unknown) => {
         if (!(error instanceof FlagscopeError)) throw error;
-        done({ ok: false, error });
+        done({ ok: false, error }, arg);
       },
     );
   }
   continueIfAwaited(req);
-  let first: Buffer | undefined;
-  let rest: Buffer[] | undefined;
-  let settled = false;
-  req.on('data', (chunk: Buffer) => {
-    if (first === undefined) first = chunk;
-    else (rest ??= [first]).push(chunk);
-  });
-  req.on('end', () => {
-    if (settled) return;
-    settled = true;
-    const body = rest !== undefined ? Buffer.concat(rest) : first;
-    done(body === undefined ? { ok: true, text: '' } : textOf(body));
-  });
-  req.on('error', (e) => {
-    if (settled) return;
-    settled = true;
-    done({ ok: false, error: invalidInput(`request body could not be read: ${e.message}`, 'send the request again') });
+  (req as ReadingRequest)[TEXT_READ] = new TextRead(done as (body: BodyText, arg: unknown) => void, arg);
+  req.on('data', onTextData);
+  req.on('end', onTextEnd);
+  req.on('error', onTextError);
+}
+
+/** Where the lean read of {@link readBodyText} keeps a request's body as it arrives. */
+const TEXT_READ = Symbol('flagscope.textRead');
+type ReadingRequest = IncomingMessage & { [TEXT_READ]?: TextRead };
+
+class TextRead {
+  first: Buffer | undefined = undefined;
+  rest: Buffer[] | undefined = undefined;
+  settled = false;
+  constructor(
+    readonly done: (body: BodyText, arg: unknown) => void,
+    readonly arg: unknown,
+  ) {}
+
+  /** Hands over the outcome once: a later `error` after `end` (or the reverse) is ignored. */
+  settle(body: BodyText): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.first = undefined;
+    this.rest = undefined;
+    this.done(body, this.arg);
+  }
+}
+
+function onTextData(this: ReadingRequest, chunk: Buffer): void {
+  const read = this[TEXT_READ] as TextRead;
+  if (read.first === undefined) read.first = chunk;
+  else (read.rest ??= [read.first]).push(chunk);
+}
+
+function onTextEnd(this: ReadingRequest): void {
+  const read = this[TEXT_READ] as TextRead;
+  if (read.settled) return;
+  const body = read.rest !== undefined ? Buffer.concat(read.rest) : read.first;
+  read.settle(body === undefined ? { ok: true, text: '' } : textOf(body));
+}
+
+function onTextError(this: ReadingRequest, e: Error): void {
+  (this[TEXT_READ] as TextRead).settle({
+    ok: false,
+    error: invalidInput(`request body could not be read: ${e.message}`, 'send the request again'),
   });
 }
 
@@ -396,6 +432,31 @@ export function sendJsonText(res: ServerResponse, status: number, text: string, 
   if (headers !== undefined) for (const name in headers) head.push(name, headers[name] as string);
   res.writeHead(status, head);
   res.end(text);
+}
+
+/**
+ * A JSON answer ready to be written as it is, again and again: its status, text, byte length
+ * and head (`content-type`, `content-length`), computed once ({@link prepareJson}).
+ */
+export interface PreparedJson {
+  readonly status: number;
+  readonly text: string;
+  readonly bytes: number;
+  /** The head as `writeHead` takes it, one flat array (never changed by `writeHead`). */
+  readonly head: readonly string[];
+}
+
+/** Prepares `text` (serialised JSON) to be answered with `status` by {@link sendPreparedJson}. */
+export function prepareJson(status: number, text: string): PreparedJson {
+  const bytes = Buffer.byteLength(text);
+  return { status, text, bytes, head: ['content-type', JSON_CONTENT_TYPE, 'content-length', String(bytes)] };
+}
+
+/** Writes a prepared answer: what {@link sendJsonText} writes for its status and text, with nothing to compute. */
+export function sendPreparedJson(res: ServerResponse, answer: PreparedJson): void {
+  (res as CountedResponse)[BODY_BYTES] = answer.bytes;
+  res.writeHead(answer.status, answer.head as string[]);
+  res.end(answer.text);
 }
 
 /** Writes a JSON response with an exact Content-Length. */

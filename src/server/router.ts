@@ -2,7 +2,9 @@
  * A small hand-written router: routes are method + path segments with `:name`
  * parameters. Paths without parameters are found in a map by their exact text;
  * the rest (and paths written with extra slashes) by a scan of a short table.
- * Unknown paths are 404, known paths with another method 405 with `Allow`.
+ * Unknown paths are 404, known paths with another method 405 with `Allow`. The scan's answers
+ * for paths with parameters are remembered by exact path text (a bounded map), so a hot path
+ * such as `POST /ofrep/v1/evaluate/flags/{key}` is one map lookup, as static paths are.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlagscopeError } from '../errors.js';
@@ -44,12 +46,20 @@ export type RouteMatch =
 /** Parameters of a route without any; shared and frozen so no match allocates one. */
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/** Distinct paths with parameters whose scan answers are remembered (bounded: paths come from clients). */
+const SCANNED_PATHS_SIZE = 1024;
+
 export class Router {
   private readonly routes: Route[] = [];
   /** Routes by their number of segments, in the order they were added (only these can match). */
   private readonly routesByLength = new Map<number, Route[]>();
   /** Canonical path (`/a/b`) of a route without parameters → its match for each method. */
   private readonly staticPaths = new Map<string, Map<string, RouteMatch>>();
+  /**
+   * Raw path → method → what the scan answered for it (frozen, params included): emptied when a
+   * route is added, and when full. Only answers that name a route or list methods are kept.
+   */
+  private readonly scannedPaths = new Map<string, Map<string, RouteMatch>>();
 
   /** Adds a route, e.g. `add('POST', '/1/batch/:dataset', 'ingest', handler)`. */
   add(method: string, pattern: string, scope: ApiKeyScope | readonly ApiKeyScope[] | null, handler: RouteHandler): this {
@@ -59,14 +69,30 @@ export class Router {
     if (sameLength === undefined) this.routesByLength.set(route.segments.length, [route]);
     else sameLength.push(route);
     this.rebuildStaticPaths();
+    this.scannedPaths.clear();
     return this;
   }
 
-  /** Finds the route for a method and raw path (without query string). */
+  /**
+   * Finds the route for a method and raw path (without query string). The answer is shared
+   * between requests and frozen: a handler reads its `params`, never changes them.
+   */
   match(method: string, path: string): RouteMatch {
     const byMethod = this.staticPaths.get(path);
     if (byMethod !== undefined) return byMethod.get(method) ?? (byMethod.get('') as RouteMatch);
-    return this.scan(method, path);
+    const scanned = this.scannedPaths.get(path);
+    const known = scanned?.get(method);
+    if (known !== undefined) return known;
+    // A path that is not valid percent-encoding throws here, before anything is remembered.
+    const found = this.scan(method, path);
+    if (found.kind === 'not-found') return found;
+    freezeMatch(found);
+    if (scanned !== undefined) scanned.set(method, found);
+    else {
+      if (this.scannedPaths.size >= SCANNED_PATHS_SIZE) this.scannedPaths.clear();
+      this.scannedPaths.set(path, new Map([[method, found]]));
+    }
+    return found;
   }
 
   private scan(method: string, path: string): RouteMatch {
@@ -99,12 +125,19 @@ export class Router {
       const byMethod = new Map<string, RouteMatch>();
       for (const method of methods) {
         const found = this.scan(method, path);
-        if (found.kind === 'found') byMethod.set(method, found);
+        if (found.kind === 'found') byMethod.set(method, freezeMatch(found));
       }
-      byMethod.set('', this.scan('', path));
+      byMethod.set('', freezeMatch(this.scan('', path)));
       this.staticPaths.set(path, byMethod);
     }
   }
+}
+
+/** Freezes a match to be shared between requests (its params, or its list of methods). */
+function freezeMatch(match: RouteMatch): RouteMatch {
+  if (match.kind === 'found') Object.freeze(match.params);
+  else if (match.kind === 'wrong-method') Object.freeze(match.allow);
+  return Object.freeze(match);
 }
 
 function splitPath(path: string): string[] {

@@ -122,15 +122,14 @@ export class KeyRing {
         'check the key; `flagscope keys list` shows the valid ones',
       );
     }
+    // One scope (every hot route) is checked without building a list.
+    if (typeof scope === 'string' ? scopesAllow(key.scopes, scope) : scope.some((s) => scopesAllow(key.scopes, s))) return key;
     const scopes: readonly ApiKeyScope[] = typeof scope === 'string' ? [scope] : scope;
-    if (!scopes.some((s) => scopesAllow(key.scopes, s))) {
-      const names = scopes.map((s) => `"${s}"`).join(' or ');
-      throw new FlagscopeError(
-        'forbidden',
-        `API key "${key.name}" lacks the ${names} scope`,
-        `use a key with the ${names} scope (\`flagscope keys create --scope ${scopes[0]}\`)`,
-      );
-    }
-    return key;
+    const names = scopes.map((s) => `"${s}"`).join(' or ');
+    throw new FlagscopeError(
+      'forbidden',
+      `API key "${key.name}" lacks the ${names} scope`,
+      `use a key with the ${names} scope (\`flagscope keys create --scope ${scopes[0]}\`)`,
+    );
   }
 }

@@ -51,6 +51,44 @@ describe('Router', () => {
     expect(describeMatch(router.match('POST', '/ofrep/v1/evaluate/flags/plain-key'))).toMatchObject({ params: { key: 'plain-key' } });
     expect(() => router.match('POST', '/ofrep/v1/evaluate/flags/%zz')).toThrow(FlagscopeError);
   });
+
+  it('answers a path with parameters the same the second time, from memory, and frozen', () => {
+    const paths = ['/ofrep/v1/evaluate/flags/k1', '/api/v1/flags/k1', '/api/v1/flags/export', '/ofrep/v1/evaluate/flags/a%2Fb'];
+    for (const path of paths) {
+      for (const method of ['GET', 'POST', 'DELETE']) {
+        const first = router.match(method, path);
+        const again = router.match(method, path);
+        expect(describeMatch(again)).toEqual(describeMatch(first));
+        if (first.kind === 'found') {
+          expect(again).toBe(first);
+          expect(Object.isFrozen(first.params)).toBe(true);
+          expect(() => {
+            first.params.key = 'changed';
+          }).toThrow(TypeError);
+        }
+      }
+    }
+    expect(router.match('GET', '/ofrep/v1/evaluate/flags/k1')).toEqual({ kind: 'wrong-method', allow: ['POST'] });
+    // Broken encoding is refused every time: nothing of it was remembered.
+    expect(() => router.match('POST', '/ofrep/v1/evaluate/flags/%zz')).toThrow(FlagscopeError);
+    expect(() => router.match('POST', '/ofrep/v1/evaluate/flags/%zz')).toThrow(FlagscopeError);
+  });
+
+  it('stays exact past the bound of remembered paths, and forgets them when a route is added', () => {
+    const local = new Router().add('POST', '/ofrep/v1/evaluate/flags/:key', 'flags:read', noop);
+    for (let i = 0; i < 2_500; i++) {
+      const match = local.match('POST', `/ofrep/v1/evaluate/flags/flag-${i % 1_300}`);
+      expect(match.kind === 'found' ? match.params.key : match.kind).toBe(`flag-${i % 1_300}`);
+    }
+    expect(local.match('POST', '/ofrep/v1/evaluate/flags/flag-7/extra')).toEqual({ kind: 'not-found' });
+    expect(describeMatch(local.match('GET', '/ofrep/v1/evaluate/flags/flag-7'))).toEqual({ kind: 'wrong-method', allow: ['POST'] });
+    local.add('GET', '/ofrep/v1/evaluate/flags/:key', 'flags:read', noop);
+    expect(describeMatch(local.match('GET', '/ofrep/v1/evaluate/flags/flag-7'))).toEqual({
+      kind: 'found',
+      route: 'GET /ofrep/v1/evaluate/flags/:key',
+      params: { key: 'flag-7' },
+    });
+  });
 });
 
 describe('requestApiKey', () => {
