@@ -250,7 +250,7 @@ describe.skipIf(unavailable !== undefined)('three replicas over one PostgreSQL',
     await until('B and C to serve the press', async () =>
       (await ofrepVariant(b.url, SWITCH)) === 'off' && (await ofrepVariant(c.url, SWITCH)) === 'off' ? true : undefined,
     );
-    expect(await Promise.all(streams.map((s) => s.pressed))).toEqual(['A', 'B', 'C']);
+    expect(await Promise.all(streams.map((s) => s.pressed))).toEqual([a.name, b.name, c.name]);
     expect((await api(c.url, 'POST', `/api/v1/flags/${SWITCH}/release`, { reason: 'recovered' })).status).toBe(200);
     await until('A to serve the release', async () => ((await ofrepVariant(a.url, SWITCH)) === 'live' ? true : undefined));
   });
