@@ -76,6 +76,9 @@ export async function openControlStore(options: DuckDbControlStoreOptions): Prom
   const connection = await instance.connect();
   const store = new DuckDbControlStore(instance, connection);
   await store.migrate();
+  // DuckDB lets one process open the file, so whoever held a lease here before is gone (a server
+  // killed with -9): expire its leases now, keeping their epochs, instead of waiting out the lease.
+  await connection.run('UPDATE leases SET expires_at = 0');
   return store;
 }
 
