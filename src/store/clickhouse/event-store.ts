@@ -15,10 +15,16 @@ import { ingestOtlpOnThread } from '../otlp-objects.js';
 import { columnTypeAfter, eventProblem, MISTYPED_COLUMN, mistypedWarning, textOf, typeOfValue } from '../../ingest/value-rules.js';
 import { clickhouseDialect, type SqlDialect, type SqlParam } from '../../query/dialect.js';
 import { closestName } from '../../query/suggest.js';
-import { DEFAULT_STORE_LIMITS, fieldNameProblem, type StoreLimits, storedFieldName, validateDatasetName } from '../duckdb/catalog.js';
+import {
+  DEFAULT_STORE_LIMITS,
+  fieldNameProblem,
+  freezeSchema,
+  type StoreLimits,
+  storedFieldName,
+  validateDatasetName,
+} from '../duckdb/catalog.js';
 import type {
   BatchBodyOptions,
-  ColumnInfo,
   ColumnType,
   ColumnTypeChange,
   DatasetInfo,
@@ -715,18 +721,7 @@ function addColumn(state: DatasetState, column: ColumnState): void {
 }
 
 function schemaOf(state: DatasetState): DatasetSchema {
-  if (state.schema === undefined) {
-    const columns: ColumnInfo[] = state.columns.map((column) => {
-      const mistyped = state.mistyped.get(column.name);
-      return Object.freeze({
-        name: column.name,
-        type: column.type,
-        created_at: column.createdAt,
-        ...(mistyped === undefined ? {} : { mistyped }),
-      });
-    });
-    state.schema = Object.freeze({ dataset: state.name, columns: Object.freeze(columns) as ColumnInfo[], hasSampling: state.hasSampling });
-  }
+  state.schema ??= freezeSchema(state);
   return state.schema;
 }
 

@@ -505,19 +505,27 @@ function addColumnToState(state: DatasetState, column: ColumnState): void {
 }
 
 function schemaOf(state: DatasetState): DatasetSchema {
-  if (state.schema === undefined) {
-    const columns: ColumnInfo[] = state.columns.map((column) => {
-      const mistyped = state.mistyped.get(column.name);
-      return Object.freeze({
-        name: column.name,
-        type: column.type,
-        created_at: column.createdAt,
-        ...(mistyped === undefined ? {} : { mistyped }),
-      });
-    });
-    state.schema = Object.freeze({ dataset: state.name, columns: Object.freeze(columns) as ColumnInfo[], hasSampling: state.hasSampling });
-  }
+  state.schema ??= freezeSchema(state);
   return state.schema;
+}
+
+/** The frozen schema a store hands out for a dataset's columns (each engine keeps its own catalog state). */
+export function freezeSchema(state: {
+  name: string;
+  columns: ReadonlyArray<{ name: string; type: ColumnType; createdAt: ColumnInfo['created_at'] }>;
+  mistyped: ReadonlyMap<string, NonNullable<ColumnInfo['mistyped']>>;
+  hasSampling: boolean;
+}): DatasetSchema {
+  const columns: ColumnInfo[] = state.columns.map((column) => {
+    const mistyped = state.mistyped.get(column.name);
+    return Object.freeze({
+      name: column.name,
+      type: column.type,
+      created_at: column.createdAt,
+      ...(mistyped === undefined ? {} : { mistyped }),
+    });
+  });
+  return Object.freeze({ dataset: state.name, columns: Object.freeze(columns) as ColumnInfo[], hasSampling: state.hasSampling });
 }
 
 /** 1 for `data._time`, 2 for `data._samplerate`, 4 for `data.meta.mistyped` (two user fields map to each), else 0. */
