@@ -26,7 +26,7 @@ export function registerServe(program: Command, state: RunState): void {
     )
     .option(
       '--ingest-workers <n>',
-      'threads that parse large /1/batch bodies (default: one per CPU beside the main one, at most 4; 0: none)',
+      'threads that parse large /1/batch bodies and decode OTLP exports (default: one per CPU beside the main one, at most 4; 0: none)',
     )
     .option('--retention <period>', "default retention of every dataset, e.g. 30d (default: forever); a dataset's own setting wins")
     .option(
