@@ -11,6 +11,7 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import { type DuckDbEventStore, openEventStore } from '../../src/store/duckdb/event-store.js';
 import { openPostgresControlStore, type PostgresControlStore } from '../../src/store/postgres/control-store.js';
 import { type PostgresCluster, postgresUnavailable, startPostgres } from '../support/postgres.js';
+import { callApi } from '../support/api-call.js';
 
 const unavailable = postgresUnavailable();
 
@@ -29,11 +30,8 @@ async function call(
   key: string,
   body?: unknown,
 ): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text.length > 0 ? JSON.parse(text) : undefined };
+  const { status, json } = await callApi(server.url, key, method, path, body);
+  return { status, body: json };
 }
 
 async function evaluate(server: RunningServer, flag: string): Promise<string> {
