@@ -15,7 +15,7 @@
  * the client has not sent yet (`Expect: 100-continue` unanswered) or one a route refuses unread
  * ({@link refuseUnreadBody}): those are answered at once with `Connection: close`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import { FlagscopeError, invalidInput } from '../errors.js';
 import { nonFiniteProblem, parseJsonBody } from '../ingest/json-text.js';
@@ -26,11 +26,31 @@ export { jsonErrorPosition, parseJsonBody } from '../ingest/json-text.js';
 /** Bytes of a discarded oversize body we still read so the client sees our 413; beyond this we cut the connection. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
-/** The response of a request whose client waits for `100 Continue` before it sends the body (until it is sent). */
-const AWAITING_CONTINUE = Symbol('flagscope.awaitingContinue');
-/** Set on a request whose body is not to be read: it is answered with `Connection: close` instead. */
-const LEAVE_UNREAD = Symbol('flagscope.leaveUnread');
-type MarkedRequest = IncomingMessage & { [AWAITING_CONTINUE]?: ServerResponse; [LEAVE_UNREAD]?: true };
+/**
+ * The request class of the server (`createServer({ IncomingMessage })`): what this module keeps
+ * on a request is declared here, so every request has one shape from its construction on.
+ * State added to a request later (a symbol-keyed property) would give requests a second
+ * shape, and every property access of Node's own HTTP code on them would see two. The
+ * functions below take any `IncomingMessage` (a test's plain server too); these fields are
+ * then added as they are first set.
+ */
+export class FlagscopeRequest extends IncomingMessage {
+  /** The response of a request whose client waits for `100 Continue` before it sends the body (until it is sent). */
+  flagscopeAwaitingContinue: ServerResponse | undefined = undefined;
+  /** Set on a request whose body is not to be read: it is answered with `Connection: close` instead. */
+  flagscopeLeaveUnread = false;
+  /** The state of the lean body read of {@link readBodyText}, while it reads. */
+  flagscopeTextRead: TextRead | undefined = undefined;
+}
+
+/** The response class of the server (`createServer({ ServerResponse })`), for the same reason as {@link FlagscopeRequest}. */
+export class FlagscopeResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  /** Body bytes the response was sent with (for the request log). */
+  flagscopeBodyBytes = 0;
+}
+
+type MarkedRequest = IncomingMessage &
+  Partial<Pick<FlagscopeRequest, 'flagscopeAwaitingContinue' | 'flagscopeLeaveUnread' | 'flagscopeTextRead'>>;
 
 /**
  * Marks a request sent with `Expect: 100-continue` (the server's `checkContinue` event): the
@@ -38,15 +58,15 @@ type MarkedRequest = IncomingMessage & { [AWAITING_CONTINUE]?: ServerResponse; [
  * (401, 403, 429, …) is answered without the client ever sending it.
  */
 export function awaitContinue(req: IncomingMessage, res: ServerResponse): void {
-  (req as MarkedRequest)[AWAITING_CONTINUE] = res;
+  (req as MarkedRequest).flagscopeAwaitingContinue = res;
 }
 
 /** Sends the `100 Continue` a request waits for, if it waits: a reader is about to read its body. */
 function continueIfAwaited(req: IncomingMessage): void {
   const marked = req as MarkedRequest;
-  const res = marked[AWAITING_CONTINUE];
+  const res = marked.flagscopeAwaitingContinue;
   if (res === undefined) return;
-  marked[AWAITING_CONTINUE] = undefined;
+  marked.flagscopeAwaitingContinue = undefined;
   if (!res.headersSent && !res.destroyed) res.writeContinue();
 }
 
@@ -56,7 +76,7 @@ function continueIfAwaited(req: IncomingMessage): void {
  * For a refusal decided before reading (admission): a large body need not be drained to answer.
  */
 export function refuseUnreadBody(req: IncomingMessage, res: ServerResponse): void {
-  (req as MarkedRequest)[LEAVE_UNREAD] = true;
+  (req as MarkedRequest).flagscopeLeaveUnread = true;
   if (!res.headersSent) res.setHeader('connection', 'close');
 }
 
@@ -67,9 +87,9 @@ export function refuseUnreadBody(req: IncomingMessage, res: ServerResponse): voi
  */
 function leftUnread(req: IncomingMessage): boolean {
   const marked = req as MarkedRequest;
-  const awaiting = marked[AWAITING_CONTINUE];
+  const awaiting = marked.flagscopeAwaitingContinue;
   if (awaiting !== undefined && !awaiting.headersSent) refuseUnreadBody(req, awaiting);
-  return marked[LEAVE_UNREAD] === true;
+  return marked.flagscopeLeaveUnread === true;
 }
 
 /**
@@ -180,53 +200,33 @@ export function readBodyText<A>(
     );
   }
   continueIfAwaited(req);
-  (req as ReadingRequest)[TEXT_READ] = new TextRead(done as (body: BodyText, arg: unknown) => void, arg);
+  (req as MarkedRequest).flagscopeTextRead = new TextRead(done as (body: BodyText, arg: unknown) => void, arg);
+  // No 'error' listener: a request that fails (the client went away) has no one to answer, and
+  // Node emits no 'error' on a request without listeners, so nothing is handed over then.
   req.on('data', onTextData);
   req.on('end', onTextEnd);
-  req.on('error', onTextError);
 }
-
-/** Where the lean read of {@link readBodyText} keeps a request's body as it arrives. */
-const TEXT_READ = Symbol('flagscope.textRead');
-type ReadingRequest = IncomingMessage & { [TEXT_READ]?: TextRead };
 
 class TextRead {
   first: Buffer | undefined = undefined;
   rest: Buffer[] | undefined = undefined;
-  settled = false;
   constructor(
     readonly done: (body: BodyText, arg: unknown) => void,
     readonly arg: unknown,
   ) {}
-
-  /** Hands over the outcome once: a later `error` after `end` (or the reverse) is ignored. */
-  settle(body: BodyText): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.first = undefined;
-    this.rest = undefined;
-    this.done(body, this.arg);
-  }
 }
 
-function onTextData(this: ReadingRequest, chunk: Buffer): void {
-  const read = this[TEXT_READ] as TextRead;
+function onTextData(this: MarkedRequest, chunk: Buffer): void {
+  const read = this.flagscopeTextRead as TextRead;
   if (read.first === undefined) read.first = chunk;
   else (read.rest ??= [read.first]).push(chunk);
 }
 
-function onTextEnd(this: ReadingRequest): void {
-  const read = this[TEXT_READ] as TextRead;
-  if (read.settled) return;
+function onTextEnd(this: MarkedRequest): void {
+  const read = this.flagscopeTextRead as TextRead;
+  this.flagscopeTextRead = undefined;
   const body = read.rest !== undefined ? Buffer.concat(read.rest) : read.first;
-  read.settle(body === undefined ? { ok: true, text: '' } : textOf(body));
-}
-
-function onTextError(this: ReadingRequest, e: Error): void {
-  (this[TEXT_READ] as TextRead).settle({
-    ok: false,
-    error: invalidInput(`request body could not be read: ${e.message}`, 'send the request again'),
-  });
+  read.done(body === undefined ? { ok: true, text: '' } : textOf(body), read.arg);
 }
 
 /** A body's text, or the refusal of one that is not UTF-8. */
@@ -410,13 +410,11 @@ function drainThenReject(req: IncomingMessage, error: FlagscopeError): Promise<n
   });
 }
 
-/** Body bytes a response was sent with, kept on the response for the request log. */
-const BODY_BYTES = Symbol('flagscope.bodyBytes');
-type CountedResponse = ServerResponse & { [BODY_BYTES]?: number };
+type CountedResponse = ServerResponse & { flagscopeBodyBytes?: number };
 
 /** Body bytes of a response written with `sendJson`/`sendEmpty`/`sendJsonText` (for the request log). */
 export function responseBodyBytes(res: ServerResponse): number {
-  return (res as CountedResponse)[BODY_BYTES] ?? 0;
+  return (res as CountedResponse).flagscopeBodyBytes ?? 0;
 }
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -427,7 +425,7 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  */
 export function sendJsonText(res: ServerResponse, status: number, text: string, headers?: Record<string, string>): void {
   const bytes = Buffer.byteLength(text);
-  (res as CountedResponse)[BODY_BYTES] = bytes;
+  (res as CountedResponse).flagscopeBodyBytes = bytes;
   const head: string[] = ['content-type', JSON_CONTENT_TYPE, 'content-length', String(bytes)];
   if (headers !== undefined) for (const name in headers) head.push(name, headers[name] as string);
   res.writeHead(status, head);
@@ -454,7 +452,7 @@ export function prepareJson(status: number, text: string): PreparedJson {
 
 /** Writes a prepared answer: what {@link sendJsonText} writes for its status and text, with nothing to compute. */
 export function sendPreparedJson(res: ServerResponse, answer: PreparedJson): void {
-  (res as CountedResponse)[BODY_BYTES] = answer.bytes;
+  (res as CountedResponse).flagscopeBodyBytes = answer.bytes;
   res.writeHead(answer.status, answer.head as string[]);
   res.end(answer.text);
 }
@@ -468,7 +466,7 @@ const EMPTY_HEAD = ['content-length', '0'];
 
 /** Writes a response without a body (with `headers` when given). */
 export function sendEmpty(res: ServerResponse, status: number, headers?: Record<string, string>): void {
-  (res as CountedResponse)[BODY_BYTES] = 0;
+  (res as CountedResponse).flagscopeBodyBytes = 0;
   if (headers === undefined) res.writeHead(status, EMPTY_HEAD);
   else res.writeHead(status, { ...headers, 'content-length': '0' });
   res.end();
@@ -496,7 +494,7 @@ export function etagMatches(header: string | string[] | undefined, etag: string)
 
 /** Writes a 304 with its `ETag` and no body. */
 export function sendNotModified(res: ServerResponse, etag: string): void {
-  (res as CountedResponse)[BODY_BYTES] = 0;
+  (res as CountedResponse).flagscopeBodyBytes = 0;
   res.writeHead(304, { etag });
   res.end();
 }

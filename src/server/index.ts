@@ -14,7 +14,7 @@ import { duckdbStoreUrl, eventStoreDir, openStoresAt, parseStoreUrl } from '../s
 import type { ControlStore, EventStore } from '../store/types.js';
 import { type AppDependencies, buildRouter, createRequestListener } from './app.js';
 import { AnalysisGate } from './admission.js';
-import { awaitContinue } from './http-io.js';
+import { awaitContinue, FlagscopeRequest, FlagscopeResponse } from './http-io.js';
 import { JobRunner, type BackgroundJob } from './jobs.js';
 import { KeyService } from './keys/key-service.js';
 import type { CanaryService } from './canaries/canary-service.js';
@@ -245,7 +245,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       datasets,
       ...(options.canaryTickMs === undefined ? {} : { canaryTickMs: options.canaryTickMs }),
     };
-    const server = createServer({ keepAliveTimeout: 5_000 });
+    const server = createServer({ keepAliveTimeout: 5_000, IncomingMessage: FlagscopeRequest, ServerResponse: FlagscopeResponse });
     const listener = createRequestListener(deps, buildRouter(deps));
     let closing = false;
     server.on('request', (req, res) => {

@@ -3,10 +3,12 @@
  * real server: the key lookup, the route of a path and a flag's prepared answers are kept
  * between requests, and each change shows on the very next request: a revoked key is refused,
  * a rollout change, an archived flag and a new key are seen, and every prepared answer is
- * written with the exact length and type of its text.
+ * written with the exact length and type of its text. The lean body read takes a body sent in
+ * pieces, and a client that leaves mid-body costs the server nothing.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,5 +144,40 @@ describe('OFREP single-flag path, remembered between requests', () => {
       });
     }
     expect(JSON.parse((await evaluate('flag.with_odd-chars', reader.key)).text).value).toBe('yes');
+  });
+
+  it('reads a body sent in pieces, and lives on when a client leaves in the middle of one', async () => {
+    const reader = await createKey('hot-pieces', ['flags:read']);
+    const flag = { key: 'pieces', service: 'checkout', kind: 'release', variants: { on: true, off: false }, defaultVariant: 'on' };
+    expect((await api('POST', '/api/v1/flags', flag)).status).toBe(201);
+    const { port } = new URL(server.url);
+    const head = (length: number): string =>
+      `POST /ofrep/v1/evaluate/flags/pieces HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${reader.key}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${length}\r\nconnection: close\r\n\r\n`;
+    const body = Buffer.from(CONTEXT);
+    // Three writes, a pause between each: one body from several chunks.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.on('error', reject);
+      socket.write(head(body.length));
+      setTimeout(() => socket.write(body.subarray(0, 10)), 20);
+      setTimeout(() => socket.write(body.subarray(10)), 40);
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ key: 'pieces', value: true, reason: 'STATIC' });
+    // Half a body, then the client is gone: nothing to answer, and the server serves the next request.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(head(body.length) + CONTEXT.slice(0, 12), () => setTimeout(() => socket.destroy(), 20));
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    const next = await evaluate('pieces', reader.key);
+    expect(next.status).toBe(200);
+    expect(JSON.parse(next.text)).toMatchObject({ key: 'pieces', value: true });
   });
 });
