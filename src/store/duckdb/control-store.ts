@@ -35,7 +35,7 @@ import {
   rowToApiKey,
 } from './change-feed.js';
 import { createDuckDbFlagStore, FLAG_MIGRATIONS } from './flag-store.js';
-import { createDuckDbLeaseStore, LEASE_MIGRATIONS } from './lease-store.js';
+import { createDuckDbLeaseStore, LEASE_MIGRATIONS, type LeaseMemory } from './lease-store.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE api_keys (
@@ -87,6 +87,8 @@ export class DuckDbControlStore implements ControlStore {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly notifier = new ChangeNotifier();
+  /** The leases' expiry, shared by every lease store of this control store (lease-store.ts). */
+  private readonly leases: LeaseMemory = new Map();
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -215,7 +217,7 @@ export class DuckDbControlStore implements ControlStore {
 
   /** The leases, in this same database (lease-store.ts). */
   leaseStore(): LeaseStore {
-    return createDuckDbLeaseStore((operation) => this.serially(() => operation(this.connection)));
+    return createDuckDbLeaseStore((operation) => this.serially(() => operation(this.connection)), this.leases);
   }
 
   beaconSettingsStore(): BeaconSettingsStore {
