@@ -229,10 +229,16 @@ function onTextEnd(this: MarkedRequest): void {
   read.done(body === undefined ? { ok: true, text: '' } : textOf(body), read.arg);
 }
 
-/** A body's text, or the refusal of one that is not UTF-8. */
+/**
+ * A body's text, or the refusal of one that is not UTF-8. Decoding replaces every byte that is
+ * not UTF-8 with U+FFFD, so a text without one came from UTF-8 (and a text of one-byte
+ * characters is known to have none at once); only a text with one is checked byte by byte.
+ */
 function textOf(body: Buffer): BodyText {
+  const text = body.toString('utf8');
+  if (text.indexOf('\uFFFD') === -1) return { ok: true, text };
   const problem = utf8Problem(body, 'request body');
-  return problem === undefined ? { ok: true, text: body.toString('utf8') } : { ok: false, error: problem };
+  return problem === undefined ? { ok: true, text } : { ok: false, error: problem };
 }
 
 /** True when a body can take the lean read of {@link readBodyText}. */

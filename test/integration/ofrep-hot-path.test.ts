@@ -180,4 +180,23 @@ describe('OFREP single-flag path, remembered between requests', () => {
     expect(next.status).toBe(200);
     expect(JSON.parse(next.text)).toMatchObject({ key: 'pieces', value: true });
   });
+
+  it('takes a body that holds U+FFFD itself, and refuses one with bytes that are not UTF-8', async () => {
+    const reader = await createKey('hot-utf8', ['flags:read']);
+    const flag = { key: 'utf8', service: 'checkout', kind: 'release', variants: { on: true, off: false }, defaultVariant: 'on' };
+    expect((await api('POST', '/api/v1/flags', flag)).status).toBe(201);
+    const send = (body: Buffer) =>
+      fetch(`${server.url}/ofrep/v1/evaluate/flags/utf8`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${reader.key}`, 'content-type': 'application/json' },
+        body,
+      });
+    const replacement = await send(Buffer.from(JSON.stringify({ context: { targetingKey: 'user-\uFFFD', country: 'é' } }), 'utf8'));
+    expect(replacement.status).toBe(200);
+    expect(await replacement.json()).toMatchObject({ key: 'utf8', value: true });
+    const invalid = Buffer.concat([Buffer.from('{"context":{"targetingKey":"user-'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]);
+    const refused = await send(invalid);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ key: 'utf8', errorCode: 'PARSE_ERROR', errorDetails: expect.stringMatching(/UTF-8/) });
+  });
 });
