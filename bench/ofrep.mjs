@@ -13,6 +13,12 @@
  *
  * Target: flagscope / bare >= 0.7 (issue 13: toward 0.9).
  *
+ * A third server, measured in the same rounds (BENCH_MINIMAL=0 leaves it out), marks how near
+ * the work itself lets a server come: a plain `node:http` handler in a process of its own that
+ * does only what the request needs (compares the key header, reads the body, JSON.parse,
+ * flagscope's own evaluateFlag and prepared answer), without routing, the body policy, the
+ * stores or anything else of a server. flagscope / minimal is the cost of being a server.
+ *
  * Then bulk evaluation (`POST /ofrep/v1/evaluate/flags`) of BENCH_FLAGS live flags (default
  * 50: the flag above and others without targeting, with `if`/`in` targeting, with a rollout)
  * for the same context, against single-flag requests to the same server, interleaved the same
@@ -37,6 +43,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DIST = resolve(process.env.BENCH_DIST ?? 'dist');
 const FLAGS = Number(process.env.BENCH_FLAGS ?? 50);
 const BULK = process.env.BENCH_BULK !== '0';
+const MINIMAL = process.env.BENCH_MINIMAL !== '0';
 
 /** The other flags of the bulk answer: a third static, a third targeted, a third rolled out. */
 function otherFlag(i) {
@@ -80,6 +87,43 @@ async function serve(kind) {
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': length });
         res.end(body);
+      });
+    });
+    server.listen(0, '127.0.0.1', () => process.send({ url: `http://127.0.0.1:${server.address().port}` }));
+    return;
+  }
+  if (kind === 'minimal') {
+    const { evaluateFlag, validateFlag } = await import(join(DIST, 'flags/index.js'));
+    const { ofrepAnswer } = await import(join(DIST, 'server/ofrep/evaluation.js'));
+    const at = '2026-01-01T00:00:00Z';
+    const flag = validateFlag({
+      ...FLAG,
+      version: 1,
+      state: 'enabled',
+      createdAt: at,
+      updatedAt: at,
+      createdBy: 'bench',
+      updatedBy: 'bench',
+    });
+    const flags = new Map([[FLAG.key, flag]]);
+    const authorization = `Bearer ${process.env.BENCH_KEY}`;
+    const prefix = '/ofrep/v1/evaluate/flags/'.length;
+    const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+      if (req.headers.authorization !== authorization) {
+        res.writeHead(401, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      let body;
+      req.on('data', (chunk) => {
+        body = body === undefined ? chunk : Buffer.concat([body, chunk]);
+      });
+      req.on('end', () => {
+        const context = JSON.parse(body.toString('utf8')).context;
+        const key = req.url.slice(prefix);
+        const answer = ofrepAnswer(key, evaluateFlag(flags.get(key), context, undefined, { timestamp: Math.floor(Date.now() / 1000) }));
+        res.writeHead(answer.status, answer.head);
+        res.end(answer.text);
       });
     });
     server.listen(0, '127.0.0.1', () => process.send({ url: `http://127.0.0.1:${server.address().port}` }));
@@ -174,31 +218,48 @@ if (process.argv[2] === '--serve') {
   const { loadavg } = await import('node:os');
   const flagscope = await start('flagscope');
   const bare = await start('bare', { BENCH_BODY: flagscope.body });
+  const minimal = MINIMAL ? await start('minimal', { BENCH_KEY: flagscope.key }) : undefined;
   const path = '/ofrep/v1/evaluate/flags/new-checkout';
   // The same request bytes to both, key header included.
   const headers = { authorization: `Bearer ${flagscope.key}` };
   const runBare = (seconds) => measure(bare, (s) => load(bare.url, path, headers, s), seconds);
   const runFlagscope = (seconds) => measure(flagscope, (s) => load(flagscope.url, path, headers, s), seconds);
+  const runMinimal = (seconds) => measure(minimal, (s) => load(minimal.url, path, headers, s), seconds);
+  if (minimal !== undefined) {
+    const check = await fetch(minimal.url + path, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: REQUEST_BODY,
+    });
+    const text = await check.text();
+    if (text !== flagscope.body) throw new Error(`the minimal server answered ${text}, flagscope ${flagscope.body}`);
+  }
   const before = loadavg()[0];
   console.log(`OFREP single-flag evaluation: ${CONNECTIONS} connections, pipelining 1, ${ROUNDS} interleaved rounds of ${SECONDS}s each`);
   console.log(`response body (${Buffer.byteLength(flagscope.body)} bytes): ${flagscope.body}`);
   // Warm both (JIT, connection setup) before anything counts.
   await runBare(1);
   await runFlagscope(1);
+  if (minimal !== undefined) await runMinimal(1);
+  const minimalRatios = [];
+  const minimalCpu = [];
   const bareRates = [];
   const flagscopeRates = [];
   const ratios = [];
   const bareCpu = [];
   const flagscopeCpu = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    let b;
-    let f;
-    if (round % 2 === 1) {
-      b = await runBare();
-      f = await runFlagscope();
-    } else {
-      f = await runFlagscope();
-      b = await runBare();
+    // Odd rounds run bare, flagscope (, minimal); even rounds the reverse.
+    const runs = minimal === undefined ? [runBare, runFlagscope] : [runBare, runFlagscope, runMinimal];
+    const order = round % 2 === 1 ? runs : [...runs].reverse();
+    const results = new Map();
+    for (const run of order) results.set(run, await run());
+    const b = results.get(runBare);
+    const f = results.get(runFlagscope);
+    const m = results.get(runMinimal);
+    if (m !== undefined) {
+      minimalRatios.push(m.rate / b.rate);
+      minimalCpu.push(m.cpuPerRequest);
     }
     bareRates.push(b.rate);
     flagscopeRates.push(f.rate);
@@ -207,7 +268,10 @@ if (process.argv[2] === '--serve') {
     flagscopeCpu.push(f.cpuPerRequest);
     console.log(
       `round ${round}: bare node:http ${Math.round(b.rate)} req/s (${b.cpuPerRequest.toFixed(1)} µs CPU/req), ` +
-        `flagscope OFREP ${Math.round(f.rate)} req/s (${f.cpuPerRequest.toFixed(1)} µs CPU/req), ratio ${(f.rate / b.rate).toFixed(2)}`,
+        `flagscope OFREP ${Math.round(f.rate)} req/s (${f.cpuPerRequest.toFixed(1)} µs CPU/req), ratio ${(f.rate / b.rate).toFixed(2)}` +
+        (m === undefined
+          ? ''
+          : `; minimal ${Math.round(m.rate)} req/s (${m.cpuPerRequest.toFixed(1)} µs CPU/req), ratio ${(m.rate / b.rate).toFixed(2)}`),
     );
   }
   const after = loadavg()[0];
@@ -227,8 +291,18 @@ if (process.argv[2] === '--serve') {
   console.log(
     `bare/flagscope CPU per request, median of round ratios ${median(cpuRatios).toFixed(2)} (${cpuRatios.map((r) => r.toFixed(2)).join(', ')})`,
   );
+  if (minimal !== undefined) {
+    console.log(
+      `minimal handler / bare, median of round ratios ${median(minimalRatios).toFixed(2)} (CPU/req ${median(minimalCpu).toFixed(1)} µs); ` +
+        `flagscope / minimal ${(medianRatio / median(minimalRatios)).toFixed(2)}`,
+    );
+  }
   console.log(`load average (1 min) ${before.toFixed(2)} before, ${after.toFixed(2)} after`);
   console.log(`target median ratio >= 0.7: ${medianRatio >= 0.7 ? 'PASS' : 'FAIL'}`);
+  if (minimal !== undefined) {
+    minimal.child.disconnect();
+    minimal.child.kill();
+  }
   if (!BULK) {
     bare.child.disconnect();
     flagscope.child.disconnect();
