@@ -416,7 +416,7 @@ function drainThenReject(req: IncomingMessage, error: FlagscopeError): Promise<n
   });
 }
 
-type CountedResponse = ServerResponse & { flagscopeBodyBytes?: number };
+type CountedResponse = ServerResponse & Partial<Pick<FlagscopeResponse, 'flagscopeBodyBytes'>>;
 
 /** Body bytes of a response written with `sendJson`/`sendEmpty`/`sendJsonText` (for the request log). */
 export function responseBodyBytes(res: ServerResponse): number {
